@@ -1,0 +1,234 @@
+//! Who is calling: socket logins, REST bearer tokens, and the token grants of `POST /token`.
+//!
+//! Every token Confab accepts or issues is an Agora AccessToken2 (`007…`), so there is one
+//! verification path (TOKEN.md §9 "Recommendation").
+
+use std::sync::Arc;
+
+use confab_token::{TokenUse, VerifiedToken};
+
+use crate::{
+    app::App,
+    bus::{Event, KickReason},
+    chat::ChatService,
+    ids::{AppKey, SessionId, UserName},
+    now_ms,
+    user::{verify_password, User},
+    Error,
+};
+
+/// The SDK's login, as read from `PROVISION`.
+#[derive(Debug, Clone)]
+pub struct LoginRequest<'a> {
+    /// `guid.appKey`; empty when the SDK was initialised with `appId` only (PROTOCOL.md §2.2).
+    pub app_key: &'a str,
+    pub user: &'a str,
+    pub token: &'a str,
+}
+
+#[derive(Debug, Clone)]
+pub struct LoginGrant {
+    pub app: Arc<App>,
+    pub user: User,
+    /// The token's deadline in epoch milliseconds (`Provision.authToken` `expires_in`).
+    pub expires_at_ms: u64,
+}
+
+/// What a REST route requires of its bearer token.
+#[derive(Debug, Clone, Copy)]
+pub enum RestScope<'a> {
+    /// Administrator routes: an app token.
+    App,
+    /// The SDK's own routes for one user: that user's token, or an app token.
+    User(&'a UserName),
+}
+
+/// A token from `POST /token`.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    /// Seconds, as the REST API reports it.
+    pub expires_in: u64,
+}
+
+const NEVER_EXPIRES: u32 = u32::MAX;
+
+impl ChatService {
+    /// Resolves the app (by key, or by the token's App ID), verifies the token for the user
+    /// (TOKEN.md §8 order: token checks first, then the user's existence).
+    pub async fn login(&self, request: LoginRequest<'_>) -> Result<LoginGrant, Error> {
+        let app = if request.app_key.is_empty() {
+            let app_id = confab_token::peek_app_id(request.token)?;
+            self.app_by_app_id(&app_id).await?
+        } else {
+            let key = AppKey::parse(request.app_key).ok_or(Error::AppNotFound)?;
+            self.app(&key).await?
+        };
+        let user = match UserName::parse(request.user) {
+            Some(name) => self.store.user(&app.key, &name).await?,
+            None => None,
+        };
+        let verified = confab_token::verify(
+            request.token,
+            &app.app_id,
+            &app.certificate_texts(),
+            TokenUse::Login {
+                user: request.user,
+                user_uuid: user.as_ref().map(|user| user.uuid.as_str()),
+            },
+            now_ms() / 1000,
+        )?;
+        let user = user.ok_or_else(|| Error::UserNotFound(request.user.to_owned()))?;
+        if verified.issue_ts < user.tokens_valid_after {
+            return Err(Error::TokenRevoked);
+        }
+        Ok(LoginGrant {
+            app,
+            user,
+            expires_at_ms: verified.expires_at_ms(),
+        })
+    }
+
+    /// Checks a REST bearer token against the route's scope.
+    pub async fn authorize(
+        &self,
+        app: &App,
+        bearer: Option<&str>,
+        scope: RestScope<'_>,
+    ) -> Result<VerifiedToken, Error> {
+        let token = bearer.ok_or(Error::Token(confab_token::TokenError::Expired))?;
+        let now = now_ms() / 1000;
+        let certificates = app.certificate_texts();
+        let verified = match scope {
+            RestScope::App => confab_token::verify(
+                token,
+                &app.app_id,
+                &certificates,
+                confab_token::TokenUse::RestApp,
+                now,
+            )?,
+            RestScope::User(name) => {
+                let user = self.store.user(&app.key, name).await?;
+                let verified = confab_token::verify(
+                    token,
+                    &app.app_id,
+                    &certificates,
+                    TokenUse::RestUser {
+                        user: name.as_str(),
+                        user_uuid: user.as_ref().map(|user| user.uuid.as_str()),
+                    },
+                    now,
+                )?;
+                if let (confab_token::Privilege::User, Some(user)) = (&verified.privilege, &user) {
+                    if verified.issue_ts < user.tokens_valid_after {
+                        return Err(Error::TokenRevoked);
+                    }
+                }
+                verified
+            }
+        };
+        Ok(verified)
+    }
+
+    /// `grant_type: password`: a user token for a user whose password matches.
+    pub async fn password_grant(
+        &self,
+        app: &App,
+        username: &str,
+        password: String,
+        ttl_secs: Option<u64>,
+    ) -> Result<(IssuedToken, User), Error> {
+        let name =
+            UserName::parse(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
+        let user = self
+            .store
+            .user(&app.key, &name)
+            .await?
+            .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
+        if !verify_password(password, user.password_hash.clone()).await {
+            return Err(Error::InvalidPassword);
+        }
+        let (issue_ts, expire) = self.lifetime(ttl_secs);
+        let access_token = confab_token::build_user_token(
+            &app.app_id,
+            app.signing_certificate(),
+            name.as_str(),
+            issue_ts,
+            expire,
+        );
+        Ok((
+            IssuedToken {
+                access_token,
+                expires_in: u64::from(expire),
+            },
+            user,
+        ))
+    }
+
+    /// `grant_type: client_credentials`: an app token for the holder of the client secret.
+    pub fn client_credentials_grant(
+        &self,
+        app: &App,
+        client_id: &str,
+        client_secret: &str,
+        ttl_secs: Option<u64>,
+    ) -> Result<IssuedToken, Error> {
+        let id_matches = constant_time_eq(client_id.as_bytes(), app.client_id.as_bytes());
+        let secret_matches = constant_time_eq(
+            client_secret.as_bytes(),
+            app.client_secret.expose().as_bytes(),
+        );
+        if !(id_matches & secret_matches) {
+            return Err(Error::BadClientCredentials);
+        }
+        let (issue_ts, expire) = self.lifetime(ttl_secs);
+        Ok(IssuedToken {
+            access_token: confab_token::build_app_token(
+                &app.app_id,
+                app.signing_certificate(),
+                issue_ts,
+                expire,
+            ),
+            expires_in: u64::from(expire),
+        })
+    }
+
+    /// Closes the user's sessions on `resource` other than `keep` (a newer login), on every node.
+    pub async fn kick(
+        &self,
+        app: &AppKey,
+        user: &UserName,
+        resource: Option<String>,
+        reason: KickReason,
+        keep: Option<SessionId>,
+    ) -> Result<(), Error> {
+        self.bus
+            .publish(Event::Kick {
+                app: app.clone(),
+                user: user.clone(),
+                resource,
+                reason,
+                keep,
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// `ttl` 0 means "never expires" (TOKEN.md §9); absent means the configured default.
+    fn lifetime(&self, ttl_secs: Option<u64>) -> (u32, u32) {
+        let issue_ts = u32::try_from(now_ms() / 1000).unwrap_or(u32::MAX);
+        let expire = match ttl_secs {
+            None => self.limits.default_token_ttl_secs,
+            Some(0) => NEVER_EXPIRES,
+            Some(ttl) => u32::try_from(ttl).unwrap_or(NEVER_EXPIRES),
+        };
+        (issue_ts, expire)
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

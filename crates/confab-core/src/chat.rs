@@ -1,0 +1,304 @@
+//! The single-chat rules: what a send must carry, when it is acknowledged, how queues are
+//! listed, paged and acknowledged. Group chat and rooms add fan-out here, not a new path.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
+use confab_proto::{
+    pb::{self, meta::NameSpace},
+    USER_DOMAIN,
+};
+use prost::Message;
+
+use crate::{
+    app::App,
+    bus::{Bus, Event},
+    ids::{AppKey, IdGenerator, MessageId, QueueName, UserName},
+    now_ms,
+    store::{Appended, NewMessage, QueueEntry, Store},
+    Error,
+};
+
+/// Per-deployment limits and defaults; `confab-server` fills them from config.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Total bytes of text in one message (the hosted service's default is 5 KB).
+    pub max_text_bytes: usize,
+    /// Metas per pull reply.
+    pub page_size: u32,
+    /// Lifetime of tokens from `POST /token` when the request names no `ttl`.
+    pub default_token_ttl_secs: u32,
+    /// Whether `POST /users` works without an app token.
+    pub open_registration: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_text_bytes: 5 * 1024,
+            page_size: 50,
+            default_token_ttl_secs: 60 * 24 * 3600,
+            open_registration: false,
+        }
+    }
+}
+
+/// The logged-in side of a session, as the rules need it.
+#[derive(Debug, Clone)]
+pub struct SessionContext {
+    pub app: Arc<App>,
+    pub user: UserName,
+    pub resource: String,
+}
+
+/// What the sender's `send()` resolves with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendAck {
+    pub server_id: MessageId,
+    pub timestamp_ms: u64,
+}
+
+/// One reply to a pull: metas in id order, and the key the client acknowledges with next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullPage {
+    pub metas: Vec<pb::Meta>,
+    pub next_key: Option<u64>,
+}
+
+/// Entry point of the domain for every edge (gateway, REST, console).
+pub struct ChatService {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn Bus>,
+    ids: IdGenerator,
+    pub(crate) limits: Limits,
+    // Apps change rarely and are read on every login and REST call.
+    apps: RwLock<HashMap<AppKey, Arc<App>>>,
+}
+
+impl ChatService {
+    /// Builds the service and raises the id floor above everything already stored.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        node: u16,
+        limits: Limits,
+    ) -> Result<ChatService, Error> {
+        let ids = IdGenerator::new(node);
+        ids.raise_floor(store.max_message_id().await?.0);
+        Ok(ChatService {
+            store,
+            bus,
+            ids,
+            limits,
+            apps: RwLock::new(HashMap::new()),
+        })
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn bus(&self) -> &Arc<dyn Bus> {
+        &self.bus
+    }
+
+    pub async fn app(&self, key: &AppKey) -> Result<Arc<App>, Error> {
+        if let Some(app) = self.cached_app(key) {
+            return Ok(app);
+        }
+        let app = self
+            .store
+            .app_by_key(key)
+            .await?
+            .ok_or(Error::AppNotFound)?;
+        Ok(self.cache_app(app))
+    }
+
+    pub async fn app_by_app_id(&self, app_id: &str) -> Result<Arc<App>, Error> {
+        let app = self
+            .store
+            .app_by_app_id(app_id)
+            .await?
+            .ok_or(Error::AppNotFound)?;
+        Ok(self.cache_app(app))
+    }
+
+    /// Handles the meta of a `SYNC` send. Returns only after the message is durably stored;
+    /// the recipient's sessions are notified afterwards.
+    pub async fn send(&self, session: &SessionContext, meta: pb::Meta) -> Result<SendAck, Error> {
+        let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
+        let namespace = meta.ns.unwrap_or(NameSpace::Statistic as i32);
+        match NameSpace::try_from(namespace) {
+            // Client statistics are acknowledged like any meta and not kept (PROTOCOL.md §3.5).
+            Ok(NameSpace::Statistic) => {
+                let now = now_ms();
+                return Ok(SendAck {
+                    server_id: self.ids.next(now),
+                    timestamp_ms: now,
+                });
+            }
+            Ok(NameSpace::Chat) => {}
+            Ok(_) | Err(_) => return Err(Error::Unsupported("this namespace")),
+        }
+        let to = meta.to.as_ref().ok_or(Error::MissingField("meta to"))?;
+        let domain = to.domain.as_deref().unwrap_or(USER_DOMAIN);
+        if domain != USER_DOMAIN {
+            return Err(Error::Unsupported("group and chat-room messages"));
+        }
+        let to_name = to.name.as_deref().unwrap_or("");
+        let recipient =
+            UserName::parse(to_name).ok_or_else(|| Error::RecipientNotFound(to_name.to_owned()))?;
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        self.check_body(&payload)?;
+        let app_key = &session.app.key;
+        if self.store.user(app_key, &recipient).await?.is_none() {
+            return Err(Error::RecipientNotFound(recipient.to_string()));
+        }
+
+        let now = now_ms();
+        let id = self.ids.next(now);
+        let app_key_text = app_key.to_string();
+        let downlink = pb::Meta {
+            id: Some(id.0),
+            from: Some(pb::Jid {
+                app_key: Some(app_key_text.clone()),
+                name: Some(session.user.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: Some(session.resource.clone()),
+            }),
+            to: Some(pb::Jid {
+                app_key: Some(app_key_text),
+                name: Some(recipient.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: to.client_resource.clone(),
+            }),
+            timestamp: Some(now),
+            ns: Some(NameSpace::Chat as i32),
+            // The SDK reads from/to out of the body: relay it byte for byte (PROTOCOL.md §4.6).
+            payload: Some(payload),
+            routetype: meta.routetype,
+            ext: meta.ext,
+            meta: meta.meta,
+            directed_users: Vec::new(),
+        };
+        let queue = QueueName::single_chat(&session.user);
+        let appended = self
+            .store
+            .append_message(NewMessage {
+                app: app_key.clone(),
+                id,
+                sender: session.user.clone(),
+                sender_resource: session.resource.clone(),
+                client_id,
+                meta: downlink.encode_to_vec().into(),
+                deliveries: vec![QueueEntry {
+                    owner: recipient.clone(),
+                    queue: queue.clone(),
+                }],
+            })
+            .await?;
+        match appended {
+            Appended::Stored => {
+                let notice = Event::Notice {
+                    app: app_key.clone(),
+                    user: recipient,
+                    queue,
+                };
+                // Stored is what counts: a lost notice is repaired by the next UNREAD.
+                if let Err(error) = self.bus.publish(notice).await {
+                    tracing::warn!(%error, "notice not published");
+                }
+                Ok(SendAck {
+                    server_id: id,
+                    timestamp_ms: now,
+                })
+            }
+            Appended::Duplicate(existing) => Ok(SendAck {
+                server_id: existing,
+                timestamp_ms: existing.timestamp_ms(),
+            }),
+        }
+    }
+
+    /// Non-empty queues of the session's user, for the `UNREAD` reply.
+    pub async fn unread(&self, session: &SessionContext) -> Result<Vec<(QueueName, u32)>, Error> {
+        let counts = self
+            .store
+            .unread_counts(&session.app.key, &session.user)
+            .await?;
+        Ok(counts
+            .into_iter()
+            .map(|count| (count.queue, count.count))
+            .collect())
+    }
+
+    /// A pull of `queue`. `key` acknowledges everything up to it first (PROTOCOL.md §4.4).
+    pub async fn pull(
+        &self,
+        session: &SessionContext,
+        queue: &QueueName,
+        key: Option<u64>,
+    ) -> Result<PullPage, Error> {
+        let app = &session.app.key;
+        let after = MessageId(key.unwrap_or(0));
+        if key.is_some() {
+            self.store
+                .ack_queue(app, &session.user, queue, after)
+                .await?;
+        }
+        let page = self
+            .store
+            .queue_page(app, &session.user, queue, after, self.limits.page_size)
+            .await?;
+        let next_key = page.last().map(|message| message.id.0);
+        let mut metas = Vec::with_capacity(page.len());
+        for message in page {
+            match pb::Meta::decode(message.meta) {
+                Ok(meta) => metas.push(meta),
+                // Stored by us, so this is corruption: skip it rather than wedge the queue.
+                Err(error) => {
+                    tracing::error!(id = message.id.0, %error, "stored meta does not decode")
+                }
+            }
+        }
+        Ok(PullPage { metas, next_key })
+    }
+
+    fn check_body(&self, payload: &Bytes) -> Result<(), Error> {
+        let body = pb::MessageBody::decode(payload.clone())
+            .map_err(|_| Error::MissingField("a message body"))?;
+        let text_bytes: usize = body
+            .contents
+            .iter()
+            .map(|content| content.text.as_deref().map_or(0, str::len))
+            .sum();
+        if text_bytes > self.limits.max_text_bytes {
+            return Err(Error::MessageTooLarge {
+                size: text_bytes,
+                limit: self.limits.max_text_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    fn cached_app(&self, key: &AppKey) -> Option<Arc<App>> {
+        match self.apps.read() {
+            Ok(apps) => apps.get(key).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(key).cloned(),
+        }
+    }
+
+    fn cache_app(&self, app: App) -> Arc<App> {
+        let app = Arc::new(app);
+        match self.apps.write() {
+            Ok(mut apps) => apps.insert(app.key.clone(), app.clone()),
+            Err(poisoned) => poisoned.into_inner().insert(app.key.clone(), app.clone()),
+        };
+        app
+    }
+}

@@ -1,0 +1,39 @@
+//! The domain error every edge maps to its wire, once, with an exhaustive match.
+
+use crate::{bus::BusError, store::StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("app not found")]
+    AppNotFound,
+    #[error("user {0} not found")]
+    UserNotFound(String),
+    #[error("user {0} already exists")]
+    UserExists(String),
+    #[error("invalid username: {0}")]
+    InvalidUsername(String),
+    #[error("invalid password")]
+    InvalidPassword,
+    #[error("password is empty or too long")]
+    UnacceptablePassword,
+    #[error("token rejected: {0}")]
+    Token(#[from] confab_token::TokenError),
+    #[error("token was revoked")]
+    TokenRevoked,
+    #[error("client credentials do not match")]
+    BadClientCredentials,
+    #[error("open registration is off")]
+    RegistrationClosed,
+    #[error("message is {size} bytes, over the limit of {limit}")]
+    MessageTooLarge { size: usize, limit: usize },
+    #[error("message is missing {0}")]
+    MissingField(&'static str),
+    #[error("recipient {0} does not exist")]
+    RecipientNotFound(String),
+    #[error("unsupported: {0}")]
+    Unsupported(&'static str),
+    #[error(transparent)]
+    Storage(#[from] StoreError),
+    #[error(transparent)]
+    Bus(#[from] BusError),
+}

@@ -1,0 +1,204 @@
+//! Identifiers with their rules encoded in the type: app keys, user names, server message ids.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// `org#app`, the SDK's `appKey`. Both halves are non-empty and contain no `#` or `/`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppKey {
+    org: String,
+    app: String,
+}
+
+impl AppKey {
+    pub fn new(org: &str, app: &str) -> Option<AppKey> {
+        let valid = |part: &str| {
+            !part.is_empty()
+                && part.len() <= 64
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        };
+        (valid(org) && valid(app)).then(|| AppKey {
+            org: org.to_owned(),
+            app: app.to_owned(),
+        })
+    }
+
+    /// Parses the SDK's `org#app` form.
+    pub fn parse(text: &str) -> Option<AppKey> {
+        let (org, app) = text.split_once('#')?;
+        AppKey::new(org, app)
+    }
+
+    pub fn org(&self) -> &str {
+        &self.org
+    }
+
+    pub fn app(&self) -> &str {
+        &self.app
+    }
+}
+
+impl fmt::Display for AppKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.org, self.app)
+    }
+}
+
+/// A user name as stored: ASCII letters lowercased, as Easemob does (user ids are case-insensitive).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UserName(String);
+
+impl UserName {
+    /// Easemob's rule: 1–64 characters of `[a-z0-9_\-.]`.
+    pub fn parse(text: &str) -> Option<UserName> {
+        let valid = !text.is_empty()
+            && text.len() <= 64
+            && text
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        valid.then(|| UserName(text.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A queue of metas waiting for one user, named after the peer JID
+/// (`leo@easemob.com` for single chat; later `group@conference.easemob.com`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueName(String);
+
+impl QueueName {
+    pub fn single_chat(peer: &UserName) -> QueueName {
+        QueueName(format!("{}@{}", peer.as_str(), confab_proto::USER_DOMAIN))
+    }
+
+    /// Rebuilds a queue name from a JID the client sent; `None` for JIDs that name no queue.
+    pub fn from_jid(name: &str, domain: &str) -> Option<QueueName> {
+        if name.is_empty() || domain.is_empty() || name.contains('@') {
+            return None;
+        }
+        Some(QueueName(format!("{name}@{domain}")))
+    }
+
+    /// Restores a name read back from storage.
+    pub fn from_stored(text: String) -> QueueName {
+        QueueName(text)
+    }
+
+    /// `(name, domain)` for the JID that names this queue on the wire.
+    pub fn jid_parts(&self) -> (&str, &str) {
+        self.0.split_once('@').unwrap_or((&self.0, ""))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Server message id: `unix_ms << 22 | node << 12 | sequence`, the layout of the hosted service's
+/// ids (7530261000273002496 >> 22 is its timestamp). Increasing on one node, so increasing per queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId(pub u64);
+
+impl MessageId {
+    pub fn timestamp_ms(self) -> u64 {
+        self.0 >> 22
+    }
+}
+
+/// Allocates `MessageId`s that strictly increase, even when the clock steps back.
+#[derive(Debug)]
+pub struct IdGenerator {
+    node: u64,
+    last: AtomicU64,
+}
+
+impl IdGenerator {
+    /// `node` is 0..1024; in cluster mode each node gets its own.
+    pub fn new(node: u16) -> IdGenerator {
+        IdGenerator {
+            node: u64::from(node & 0x3ff) << 12,
+            last: AtomicU64::new(0),
+        }
+    }
+
+    /// Never goes below `floor` (the highest id already stored), so restarts keep ids increasing.
+    pub fn raise_floor(&self, floor: u64) {
+        self.last.fetch_max(floor, Ordering::Relaxed);
+    }
+
+    pub fn next(&self, now_ms: u64) -> MessageId {
+        let candidate = (now_ms << 22) | self.node;
+        let mut last = self.last.load(Ordering::Relaxed);
+        loop {
+            let next = if candidate > last {
+                candidate
+            } else {
+                last + 1
+            };
+            match self
+                .last
+                .compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed)
+            {
+                Ok(_) => return MessageId(next),
+                Err(actual) => last = actual,
+            }
+        }
+    }
+}
+
+/// One live connection, unique within a process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub u64);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_lowercased_and_validated() {
+        assert_eq!(UserName::parse("Leo").unwrap().as_str(), "leo");
+        for bad in ["", "a b", "x#y", "名字", &"a".repeat(65)] {
+            assert!(UserName::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn app_keys_parse() {
+        let key = AppKey::parse("org1#app1").unwrap();
+        assert_eq!((key.org(), key.app()), ("org1", "app1"));
+        for bad in ["", "#", "org#", "#app", "noseparator", "a#b#c", "a/b#c"] {
+            assert!(AppKey::parse(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ids_increase_even_when_the_clock_steps_back() {
+        let ids = IdGenerator::new(0);
+        let first = ids.next(1_795_354_127_949);
+        let second = ids.next(1_795_354_127_949);
+        let third = ids.next(1_000);
+        assert!(first < second && second < third);
+        assert_eq!(first.timestamp_ms(), 1_795_354_127_949);
+        assert_eq!(first.0, 1_795_354_127_949 << 22);
+    }
+
+    #[test]
+    fn queue_names_round_trip_to_jids() {
+        let queue = QueueName::single_chat(&UserName::parse("leo").unwrap());
+        assert_eq!(queue.as_str(), "leo@easemob.com");
+        assert_eq!(queue.jid_parts(), ("leo", "easemob.com"));
+        assert_eq!(QueueName::from_jid("leo", "easemob.com"), Some(queue));
+        assert_eq!(QueueName::from_jid("", "easemob.com"), None);
+    }
+}

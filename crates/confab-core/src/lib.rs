@@ -1,0 +1,25 @@
+//! Confab's domain: apps, users, messages and queues, the rules for login, send, pull and ack,
+//! and the ports (`Store`, `Bus`) that backends implement.
+//!
+//! Knows nothing of axum, WebSocket, SQL or NATS: edges call in with typed values.
+
+pub mod app;
+pub mod auth;
+pub mod bus;
+pub mod chat;
+mod error;
+pub mod ids;
+pub mod store;
+pub mod user;
+
+pub use error::Error;
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Wall-clock time in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as u64)
+        .unwrap_or(0)
+}

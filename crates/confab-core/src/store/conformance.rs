@@ -1,0 +1,254 @@
+//! One behaviour suite for every `Store` backend (enable the `conformance` feature and call
+//! `run` from the backend's tests, with a fresh store).
+
+#![allow(clippy::unwrap_used)] // test support: a failed step should stop the suite loudly
+
+use std::sync::Arc;
+
+use crate::{
+    app::{App, NewApp, Secret},
+    ids::{AppKey, MessageId, QueueName, UserName},
+    store::{Appended, NewMessage, QueueEntry, Store, StoreError},
+    user::User,
+};
+
+/// Runs every check; panics with a description on the first failure.
+pub async fn run(store: Arc<dyn Store>) {
+    apps(&*store).await;
+    users(&*store).await;
+    messages(&*store).await;
+    deleting_a_user_drops_their_queues(&*store).await;
+}
+
+fn app(org: &str, name: &str) -> App {
+    App::create(
+        NewApp {
+            key: AppKey::new(org, name).expect("valid key"),
+            imported: None,
+        },
+        1,
+    )
+    .expect("app")
+}
+
+fn user(name: &str) -> User {
+    User {
+        name: UserName::parse(name).expect("valid name"),
+        uuid: format!("uuid-{name}"),
+        password_hash: "hash".into(),
+        nickname: String::new(),
+        activated: true,
+        created_ms: 1,
+        modified_ms: 1,
+        tokens_valid_after: 0,
+    }
+}
+
+fn name(text: &str) -> UserName {
+    UserName::parse(text).expect("valid name")
+}
+
+async fn apps(store: &dyn Store) {
+    let first = app("conf", "apps");
+    store.create_app(&first).await.expect("create app");
+    assert!(matches!(
+        store.create_app(&first).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    let mut with_secondary = app("conf", "apps2");
+    with_secondary
+        .certificates
+        .push(Secret::new("0123456789abcdef0123456789abcdef".into()));
+    store.create_app(&with_secondary).await.expect("create app");
+    assert_eq!(
+        store.app_by_key(&first.key).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(
+        store.app_by_app_id(&with_secondary.app_id).await.unwrap(),
+        Some(with_secondary.clone())
+    );
+    assert_eq!(store.app_by_app_id("nope").await.unwrap(), None);
+    let keys: Vec<AppKey> = store
+        .list_apps()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|app| app.key)
+        .collect();
+    assert!(keys.contains(&first.key) && keys.contains(&with_secondary.key));
+}
+
+async fn users(store: &dyn Store) {
+    let app = app("conf", "users");
+    store.create_app(&app).await.unwrap();
+    store
+        .create_users(&app.key, &[user("leo"), user("roy")])
+        .await
+        .expect("create users");
+    // All or nothing: "amy" must not exist after the batch fails on "leo".
+    assert!(matches!(
+        store.create_users(&app.key, &[user("amy"), user("leo")]).await,
+        Err(StoreError::Duplicate(name)) if name == "leo"
+    ));
+    assert_eq!(store.user(&app.key, &name("amy")).await.unwrap(), None);
+    assert_eq!(
+        store.user(&app.key, &name("leo")).await.unwrap(),
+        Some(user("leo"))
+    );
+    // Users are per app.
+    let other = AppKey::new("conf", "other").unwrap();
+    assert_eq!(store.user(&other, &name("leo")).await.unwrap(), None);
+
+    assert!(store
+        .update_password(&app.key, &name("leo"), "new-hash", 77, 9)
+        .await
+        .unwrap());
+    let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            updated.password_hash.as_str(),
+            updated.tokens_valid_after,
+            updated.modified_ms
+        ),
+        ("new-hash", 77, 9)
+    );
+    assert!(!store
+        .update_password(&app.key, &name("ghost"), "x", 1, 1)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.delete_user(&app.key, &name("roy")).await.unwrap(),
+        Some(user("roy"))
+    );
+    assert_eq!(
+        store.delete_user(&app.key, &name("roy")).await.unwrap(),
+        None
+    );
+}
+
+fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
+    NewMessage {
+        app: app.clone(),
+        id: MessageId(id),
+        sender: name("leo"),
+        sender_resource: "web".into(),
+        client_id,
+        meta: bytes::Bytes::from(format!("meta-{id}")),
+        deliveries: vec![QueueEntry {
+            owner: name(to),
+            queue: QueueName::single_chat(&name("leo")),
+        }],
+    }
+}
+
+async fn messages(store: &dyn Store) {
+    let app = AppKey::new("conf", "messages").unwrap();
+    let queue = QueueName::single_chat(&name("leo"));
+    let roy = name("roy");
+    for (id, client_id) in [(100, 1), (200, 2), (300, 3)] {
+        assert_eq!(
+            store
+                .append_message(message(&app, id, client_id, "roy"))
+                .await
+                .unwrap(),
+            Appended::Stored
+        );
+    }
+    // A resend of client id 2 from the same resource is answered with the stored id.
+    assert_eq!(
+        store
+            .append_message(message(&app, 400, 2, "roy"))
+            .await
+            .unwrap(),
+        Appended::Duplicate(MessageId(200))
+    );
+    assert!(store.max_message_id().await.unwrap() >= MessageId(300));
+
+    let counts = store.unread_counts(&app, &roy).await.unwrap();
+    assert_eq!(counts.len(), 1);
+    assert_eq!(
+        (counts[0].queue.clone(), counts[0].count),
+        (queue.clone(), 3)
+    );
+
+    let page = store
+        .queue_page(&app, &roy, &queue, MessageId(0), 2)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = page.iter().map(|m| m.id.0).collect();
+    assert_eq!(ids, vec![100, 200]);
+    assert_eq!(page[0].meta, bytes::Bytes::from("meta-100"));
+
+    store
+        .ack_queue(&app, &roy, &queue, MessageId(200))
+        .await
+        .unwrap();
+    let rest = store
+        .queue_page(&app, &roy, &queue, MessageId(0), 10)
+        .await
+        .unwrap();
+    assert_eq!(rest.iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![300]);
+    store
+        .ack_queue(&app, &roy, &queue, MessageId(300))
+        .await
+        .unwrap();
+    assert!(store.unread_counts(&app, &roy).await.unwrap().is_empty());
+
+    // Concurrent appends all land, each exactly once.
+    let store_ref = store;
+    let mut pending = Vec::new();
+    for i in 0..50u64 {
+        pending.push(store_ref.append_message(message(&app, 1000 + i, 1000 + i, "roy")));
+    }
+    for result in futures_join_all(pending).await {
+        assert_eq!(result.unwrap(), Appended::Stored);
+    }
+    let page = store
+        .queue_page(&app, &roy, &queue, MessageId(0), 100)
+        .await
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|m| m.id.0).collect::<Vec<_>>(),
+        (1000..1050).collect::<Vec<_>>()
+    );
+}
+
+async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
+    let app = app("conf", "deletes");
+    store.create_app(&app).await.unwrap();
+    store.create_users(&app.key, &[user("roy")]).await.unwrap();
+    store
+        .append_message(message(&app.key, 5000, 5000, "roy"))
+        .await
+        .unwrap();
+    store.delete_user(&app.key, &name("roy")).await.unwrap();
+    assert!(store
+        .unread_counts(&app.key, &name("roy"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// Polls every future concurrently (the suite avoids a dependency on `futures`).
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut outputs = Vec::with_capacity(futures.len());
+    let mut handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    // Each future is first polled once so all are in flight, then awaited in order.
+    let waker = std::task::Waker::noop();
+    let mut context = std::task::Context::from_waker(waker);
+    let mut ready: Vec<Option<F::Output>> = Vec::with_capacity(handles.len());
+    for handle in handles.iter_mut() {
+        ready.push(match handle.as_mut().poll(&mut context) {
+            std::task::Poll::Ready(output) => Some(output),
+            std::task::Poll::Pending => None,
+        });
+    }
+    for (handle, early) in handles.into_iter().zip(ready) {
+        outputs.push(match early {
+            Some(output) => output,
+            None => handle.await,
+        });
+    }
+    outputs
+}

@@ -1,0 +1,34 @@
+//! Status codes and the exact reason texts the SDKs map to their error types.
+//!
+//! The texts are part of the contract (PROTOCOL.md §3.4, §4.1; TOKEN.md §8.1): the SDKs compare
+//! them byte for byte, so they live here once.
+
+use crate::pb::{status::ErrorCode, Status};
+
+/// PROVISION: the token expired (SDK type 56).
+pub const REASON_TOKEN_EXPIRED: &str = "Sorry, token expired";
+/// PROVISION: the token is malformed, of another app, badly signed or for another user (SDK type 28).
+pub const REASON_TOKEN_MISMATCH: &str = "Sorry, token or password does not match login info";
+/// PROVISION: the user does not exist (SDK type 204).
+pub const REASON_USER_NOT_FOUND: &str = "Sorry, user not found";
+/// SYNC send: the message is over the size limit (SDK type 511, with `PERMISSION_DENIED`).
+pub const REASON_DATA_TOO_LARGE: &str = "Sorry, data is too large";
+/// SYNC send: the meta has no id.
+pub const REASON_NO_META_ID: &str = "no meta id";
+/// SYNC send: the meta has no recipient.
+pub const REASON_NO_META_TO: &str = "no meta to";
+
+pub fn ok() -> Status {
+    Status {
+        error_code: Some(ErrorCode::Ok as i32),
+        ..Default::default()
+    }
+}
+
+pub fn error(code: ErrorCode, reason: impl Into<String>) -> Status {
+    Status {
+        error_code: Some(code as i32),
+        reason: Some(reason.into()),
+        ..Default::default()
+    }
+}

@@ -1,0 +1,388 @@
+//! The default `Store`: one SQLite file in the data directory (WAL, `synchronous=FULL`).
+//!
+//! Writes go to one writer thread that commits them in batches (group commit): every caller
+//! waiting in a batch is answered after the single `COMMIT` that made its write durable. Reads
+//! run on a small pool of read connections on tokio's blocking pool. Nothing here blocks the
+//! async runtime.
+
+mod schema;
+mod writer;
+
+use std::path::Path;
+use std::sync::{mpsc, Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use confab_core::{
+    app::{App, Secret},
+    ids::{AppKey, MessageId, QueueName, UserName},
+    store::{
+        AppStore, Appended, MessageStore, NewMessage, QueueCount, QueuedMessage, StoreError,
+        UserStore,
+    },
+    user::User,
+};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use tokio::sync::oneshot;
+
+use writer::WriteOp;
+
+const DATABASE_FILE: &str = "confab.db";
+const MAX_IDLE_READERS: usize = 8;
+
+pub struct EmbeddedStore {
+    writer: mpsc::Sender<writer::Job>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating if needed) the database in `data_dir` and starts the writer thread.
+    pub fn open(data_dir: &Path) -> Result<EmbeddedStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(backend)?;
+        let path = data_dir.join(DATABASE_FILE);
+        let connection = Connection::open(&path).map_err(backend)?;
+        schema::prepare_writer(&connection).map_err(backend)?;
+        let writer = writer::spawn(connection).map_err(backend)?;
+        Ok(EmbeddedStore {
+            writer,
+            readers: Arc::new(ReaderPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        op: WriteOp,
+        extract: fn(writer::Outcome) -> Option<T>,
+    ) -> Result<T, StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(writer::Job { op, reply })
+            .map_err(|_| StoreError::Closed)?;
+        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+        extract(outcome).ok_or_else(|| StoreError::Backend("unexpected writer outcome".into()))
+    }
+
+    async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let connection = readers.checkout()?;
+            let result = query(&connection).map_err(backend);
+            readers.checkin(connection);
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+}
+
+impl ReaderPool {
+    fn checkout(&self) -> Result<Connection, StoreError> {
+        let idle = match self.idle.lock() {
+            Ok(mut idle) => idle.pop(),
+            Err(poisoned) => poisoned.into_inner().pop(),
+        };
+        match idle {
+            Some(connection) => Ok(connection),
+            None => {
+                let connection = Connection::open(&self.path).map_err(backend)?;
+                schema::prepare_reader(&connection).map_err(backend)?;
+                Ok(connection)
+            }
+        }
+    }
+
+    fn checkin(&self, connection: Connection) {
+        let mut idle = match self.idle.lock() {
+            Ok(idle) => idle,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if idle.len() < MAX_IDLE_READERS {
+            idle.push(connection);
+        }
+    }
+}
+
+pub(crate) fn backend(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(error.to_string())
+}
+
+const APP_COLUMNS: &str =
+    "org, name, uuid, app_id, certificates, client_id, client_secret, created_ms";
+
+fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
+    let org: String = row.get(0)?;
+    let name: String = row.get(1)?;
+    let certificates: String = row.get(4)?;
+    let Some(key) = AppKey::new(&org, &name) else {
+        return Ok(None);
+    };
+    Ok(Some(App {
+        key,
+        uuid: row.get(2)?,
+        app_id: row.get(3)?,
+        certificates: certificates
+            .split('\n')
+            .filter(|text| !text.is_empty())
+            .map(|text| Secret::new(text.to_owned()))
+            .collect(),
+        client_id: row.get(5)?,
+        client_secret: Secret::new(row.get(6)?),
+        created_ms: row.get::<_, i64>(7)? as u64,
+    }))
+}
+
+const USER_COLUMNS: &str =
+    "name, uuid, password_hash, nickname, activated, created_ms, modified_ms, tokens_valid_after";
+
+fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Option<User>> {
+    let name: String = row.get(0)?;
+    let Some(name) = UserName::parse(&name) else {
+        return Ok(None);
+    };
+    Ok(Some(User {
+        name,
+        uuid: row.get(1)?,
+        password_hash: row.get(2)?,
+        nickname: row.get(3)?,
+        activated: row.get(4)?,
+        created_ms: row.get::<_, i64>(5)? as u64,
+        modified_ms: row.get::<_, i64>(6)? as u64,
+        tokens_valid_after: row.get(7)?,
+    }))
+}
+
+#[async_trait]
+impl AppStore for EmbeddedStore {
+    async fn create_app(&self, app: &App) -> Result<(), StoreError> {
+        self.write(WriteOp::CreateApp(app.clone()), |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn app_by_key(&self, key: &AppKey) -> Result<Option<App>, StoreError> {
+        let key = key.to_string();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {APP_COLUMNS} FROM apps WHERE app_key = ?1"),
+                    params![key],
+                    app_from_row,
+                )
+                .optional()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn app_by_app_id(&self, app_id: &str) -> Result<Option<App>, StoreError> {
+        let app_id = app_id.to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {APP_COLUMNS} FROM apps WHERE app_id = ?1"),
+                    params![app_id],
+                    app_from_row,
+                )
+                .optional()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn list_apps(&self) -> Result<Vec<App>, StoreError> {
+        self.read(|connection| {
+            let mut statement =
+                connection.prepare(&format!("SELECT {APP_COLUMNS} FROM apps ORDER BY app_key"))?;
+            let rows = statement.query_map([], app_from_row)?;
+            let mut apps = Vec::new();
+            for row in rows {
+                apps.extend(row?);
+            }
+            Ok(apps)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl UserStore for EmbeddedStore {
+    async fn create_users(&self, app: &AppKey, users: &[User]) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::CreateUsers(app.to_string(), users.to_vec()),
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError> {
+        let (app, name) = (app.to_string(), name.to_string());
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    &format!("SELECT {USER_COLUMNS} FROM users WHERE app_key = ?1 AND name = ?2"),
+                    params![app, name],
+                    user_from_row,
+                )
+                .optional()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn update_password(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        password_hash: &str,
+        tokens_valid_after: u32,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::UpdatePassword {
+                app: app.to_string(),
+                name: name.to_string(),
+                password_hash: password_hash.to_owned(),
+                tokens_valid_after,
+                modified_ms,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn delete_user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError> {
+        let Some(user) = self.user(app, name).await? else {
+            return Ok(None);
+        };
+        let deleted = self
+            .write(
+                WriteOp::DeleteUser {
+                    app: app.to_string(),
+                    name: name.to_string(),
+                },
+                |outcome| match outcome {
+                    writer::Outcome::Changed(changed) => Some(changed),
+                    _ => None,
+                },
+            )
+            .await?;
+        Ok(deleted.then_some(user))
+    }
+}
+
+#[async_trait]
+impl MessageStore for EmbeddedStore {
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        self.write(WriteOp::AppendMessage(message), |outcome| match outcome {
+            writer::Outcome::Appended(appended) => Some(appended),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn max_message_id(&self) -> Result<MessageId, StoreError> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map(|id| MessageId(id as u64))
+        })
+        .await
+    }
+
+    async fn unread_counts(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Vec<QueueCount>, StoreError> {
+        let (app, owner) = (app.to_string(), owner.to_string());
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT queue, COUNT(*) FROM queue_entries
+                 WHERE app_key = ?1 AND owner = ?2 GROUP BY queue ORDER BY MIN(message_id)",
+            )?;
+            let rows = statement.query_map(params![app, owner], |row| {
+                Ok(QueueCount {
+                    queue: QueueName::from_stored(row.get(0)?),
+                    count: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn queue_page(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        queue: &QueueName,
+        after: MessageId,
+        limit: u32,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let (app, owner, queue) = (
+            app.to_string(),
+            owner.to_string(),
+            queue.as_str().to_owned(),
+        );
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT m.id, m.meta FROM queue_entries q JOIN messages m ON m.id = q.message_id
+                 WHERE q.app_key = ?1 AND q.owner = ?2 AND q.queue = ?3 AND q.message_id > ?4
+                 ORDER BY q.message_id LIMIT ?5",
+            )?;
+            let rows =
+                statement.query_map(params![app, owner, queue, after.0 as i64, limit], |row| {
+                    Ok(QueuedMessage {
+                        id: MessageId(row.get::<_, i64>(0)? as u64),
+                        meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                    })
+                })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn ack_queue(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        queue: &QueueName,
+        up_to: MessageId,
+    ) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::AckQueue {
+                app: app.to_string(),
+                owner: owner.to_string(),
+                queue: queue.as_str().to_owned(),
+                up_to: up_to.0,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+}

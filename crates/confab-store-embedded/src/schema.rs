@@ -1,0 +1,73 @@
+//! Connection settings and the schema, versioned with `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+/// Each entry moves the schema from version `index` to `index + 1`. Append only.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE apps (
+    app_key       TEXT PRIMARY KEY,
+    org           TEXT NOT NULL,
+    name          TEXT NOT NULL,
+    uuid          TEXT NOT NULL,
+    app_id        TEXT NOT NULL UNIQUE,
+    certificates  TEXT NOT NULL,
+    client_id     TEXT NOT NULL,
+    client_secret TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL
+);
+CREATE TABLE users (
+    app_key            TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    uuid               TEXT NOT NULL,
+    password_hash      TEXT NOT NULL,
+    nickname           TEXT NOT NULL,
+    activated          INTEGER NOT NULL,
+    created_ms         INTEGER NOT NULL,
+    modified_ms        INTEGER NOT NULL,
+    tokens_valid_after INTEGER NOT NULL,
+    PRIMARY KEY (app_key, name)
+) WITHOUT ROWID;
+-- Each message is stored once; queues reference it (groups fan out as entries, not copies).
+CREATE TABLE messages (
+    id              INTEGER PRIMARY KEY,
+    app_key         TEXT NOT NULL,
+    sender          TEXT NOT NULL,
+    sender_resource TEXT NOT NULL,
+    client_id       INTEGER NOT NULL,
+    meta            BLOB NOT NULL
+);
+CREATE UNIQUE INDEX messages_by_client_id ON messages (app_key, sender, sender_resource, client_id);
+CREATE TABLE queue_entries (
+    app_key    TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    queue      TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, queue, message_id)
+) WITHOUT ROWID;
+"#];
+
+pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
+    // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;",
+    )?;
+    migrate(connection)
+}
+
+pub(crate) fn prepare_reader(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;")
+}
+
+fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+    let version: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
+        connection.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {migration} PRAGMA user_version = {}; COMMIT;",
+            index + 1
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! The single writer thread. It takes every job that is waiting, runs each inside its own
+//! savepoint of one transaction, commits once, and only then answers the callers: group commit,
+//! so a burst of sends costs one fsync, and no caller hears "stored" before the commit.
+
+use std::sync::mpsc;
+
+use confab_core::{
+    app::App,
+    ids::MessageId,
+    store::{Appended, NewMessage, StoreError},
+    user::User,
+};
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::backend;
+
+/// Most jobs per transaction; bounds commit latency under sustained load.
+const MAX_BATCH: usize = 512;
+
+pub(crate) enum WriteOp {
+    CreateApp(App),
+    CreateUsers(String, Vec<User>),
+    UpdatePassword {
+        app: String,
+        name: String,
+        password_hash: String,
+        tokens_valid_after: u32,
+        modified_ms: u64,
+    },
+    DeleteUser {
+        app: String,
+        name: String,
+    },
+    AppendMessage(NewMessage),
+    AckQueue {
+        app: String,
+        owner: String,
+        queue: String,
+        up_to: u64,
+    },
+}
+
+pub(crate) enum Outcome {
+    Done,
+    Changed(bool),
+    Appended(Appended),
+}
+
+pub(crate) struct Job {
+    pub(crate) op: WriteOp,
+    pub(crate) reply: oneshot::Sender<Result<Outcome, StoreError>>,
+}
+
+pub(crate) fn spawn(connection: Connection) -> std::io::Result<mpsc::Sender<Job>> {
+    let (sender, receiver) = mpsc::channel::<Job>();
+    std::thread::Builder::new()
+        .name("confab-store-writer".into())
+        .spawn(move || run(connection, receiver))?;
+    Ok(sender)
+}
+
+fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
+    // Ends when every sender is dropped, after answering all jobs already queued.
+    while let Ok(first) = receiver.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit_batch(&mut connection, batch);
+    }
+    tracing::debug!("store writer stopped");
+}
+
+fn commit_batch(connection: &mut Connection, batch: Vec<Job>) {
+    let mut results = Vec::with_capacity(batch.len());
+    let mut replies = Vec::with_capacity(batch.len());
+    let committed = (|| -> rusqlite::Result<()> {
+        let mut transaction = connection.transaction()?;
+        for job in batch {
+            // A savepoint per job: one failing job (a duplicate user) leaves the others intact.
+            let mut savepoint = transaction.savepoint()?;
+            let result = apply(&savepoint, job.op);
+            if result.is_ok() {
+                savepoint.commit()?;
+            } else {
+                savepoint.rollback()?;
+            }
+            results.push(result);
+            replies.push(job.reply);
+        }
+        transaction.commit()
+    })();
+    match committed {
+        Ok(()) => {
+            for (reply, result) in replies.into_iter().zip(results) {
+                let _ = reply.send(result);
+            }
+        }
+        Err(error) => {
+            tracing::error!(%error, "store commit failed");
+            for reply in replies {
+                let _ = reply.send(Err(backend(&error)));
+            }
+        }
+    }
+}
+
+fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
+    match op {
+        WriteOp::CreateApp(app) => {
+            let certificates = app
+                .certificates
+                .iter()
+                .map(|certificate| certificate.expose())
+                .collect::<Vec<_>>()
+                .join("\n");
+            connection
+                .execute(
+                    "INSERT INTO apps (app_key, org, name, uuid, app_id, certificates, client_id,
+                                       client_secret, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        app.key.to_string(),
+                        app.key.org(),
+                        app.key.app(),
+                        app.uuid,
+                        app.app_id,
+                        certificates,
+                        app.client_id,
+                        app.client_secret.expose(),
+                        app.created_ms as i64
+                    ],
+                )
+                .map_err(|error| duplicate_or_backend(error, app.key.to_string()))?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::CreateUsers(app, users) => {
+            let mut statement = connection
+                .prepare_cached(
+                    "INSERT INTO users (app_key, name, uuid, password_hash, nickname, activated,
+                                        created_ms, modified_ms, tokens_valid_after)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(backend)?;
+            for user in users {
+                statement
+                    .execute(params![
+                        app,
+                        user.name.as_str(),
+                        user.uuid,
+                        user.password_hash,
+                        user.nickname,
+                        user.activated,
+                        user.created_ms as i64,
+                        user.modified_ms as i64,
+                        user.tokens_valid_after
+                    ])
+                    .map_err(|error| duplicate_or_backend(error, user.name.to_string()))?;
+            }
+            Ok(Outcome::Done)
+        }
+        WriteOp::UpdatePassword {
+            app,
+            name,
+            password_hash,
+            tokens_valid_after,
+            modified_ms,
+        } => {
+            let changed = connection
+                .execute(
+                    "UPDATE users SET password_hash = ?3, tokens_valid_after = ?4, modified_ms = ?5
+                     WHERE app_key = ?1 AND name = ?2",
+                    params![
+                        app,
+                        name,
+                        password_hash,
+                        tokens_valid_after,
+                        modified_ms as i64
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::DeleteUser { app, name } => {
+            let changed = connection
+                .execute(
+                    "DELETE FROM users WHERE app_key = ?1 AND name = ?2",
+                    params![app, name],
+                )
+                .map_err(backend)?;
+            connection
+                .execute(
+                    "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2",
+                    params![app, name],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::AppendMessage(message) => append_message(connection, message),
+        WriteOp::AckQueue {
+            app,
+            owner,
+            queue,
+            up_to,
+        } => {
+            connection
+                .prepare_cached(
+                    "DELETE FROM queue_entries
+                     WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id <= ?4",
+                )
+                .and_then(|mut statement| {
+                    statement.execute(params![app, owner, queue, up_to as i64])
+                })
+                .map_err(backend)?;
+            Ok(Outcome::Done)
+        }
+    }
+}
+
+fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcome, StoreError> {
+    let app = message.app.to_string();
+    let existing: Option<i64> = connection
+        .prepare_cached(
+            "SELECT id FROM messages
+             WHERE app_key = ?1 AND sender = ?2 AND sender_resource = ?3 AND client_id = ?4",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row(
+                    params![
+                        app,
+                        message.sender.as_str(),
+                        message.sender_resource,
+                        message.client_id as i64
+                    ],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .map_err(backend)?;
+    if let Some(id) = existing {
+        return Ok(Outcome::Appended(Appended::Duplicate(MessageId(id as u64))));
+    }
+    connection
+        .prepare_cached(
+            "INSERT INTO messages (id, app_key, sender, sender_resource, client_id, meta)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .and_then(|mut statement| {
+            statement.execute(params![
+                message.id.0 as i64,
+                app,
+                message.sender.as_str(),
+                message.sender_resource,
+                message.client_id as i64,
+                &message.meta[..]
+            ])
+        })
+        .map_err(backend)?;
+    let mut insert_entry = connection
+        .prepare_cached(
+            "INSERT OR IGNORE INTO queue_entries (app_key, owner, queue, message_id)
+             VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(backend)?;
+    for entry in &message.deliveries {
+        insert_entry
+            .execute(params![
+                app,
+                entry.owner.as_str(),
+                entry.queue.as_str(),
+                message.id.0 as i64
+            ])
+            .map_err(backend)?;
+    }
+    Ok(Outcome::Appended(Appended::Stored))
+}
+
+fn duplicate_or_backend(error: rusqlite::Error, what: String) -> StoreError {
+    match error.sqlite_error_code() {
+        Some(ErrorCode::ConstraintViolation) => StoreError::Duplicate(what),
+        _ => backend(error),
+    }
+}
