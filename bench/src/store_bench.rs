@@ -1,0 +1,88 @@
+//! Embedded store throughput: durable appends with N in flight (group commit), then draining
+//! the queue page by page with key acknowledgement, as a recipient's login does.
+//!
+//! `cargo run --release -p confab-bench --bin store-bench -- [messages] [in_flight]`
+
+#![allow(clippy::print_stdout, clippy::unwrap_used)] // a tool that prints figures
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use confab_core::{
+    ids::{AppKey, MessageId, QueueName, UserName},
+    store::{MessageStore, NewMessage, QueueEntry},
+};
+use confab_store_embedded::EmbeddedStore;
+
+#[tokio::main]
+async fn main() {
+    let mut args = std::env::args().skip(1);
+    let n_messages: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let in_flight: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(64);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
+    let app = AppKey::parse("bench#app").unwrap();
+    let leo = UserName::parse("leo").unwrap();
+    let roy = UserName::parse("roy").unwrap();
+    let queue = QueueName::single_chat(&leo);
+    let meta = bytes::Bytes::from(vec![7u8; 160]);
+
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for worker in 0..in_flight {
+        let (store, app, leo, roy, queue, meta) = (
+            store.clone(),
+            app.clone(),
+            leo.clone(),
+            roy.clone(),
+            queue.clone(),
+            meta.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut i = worker;
+            while i < n_messages {
+                store
+                    .append_message(NewMessage {
+                        app: app.clone(),
+                        id: MessageId(1 + i),
+                        sender: leo.clone(),
+                        sender_resource: "bench".into(),
+                        client_id: i,
+                        meta: meta.clone(),
+                        deliveries: vec![QueueEntry {
+                            owner: roy.clone(),
+                            queue: queue.clone(),
+                        }],
+                    })
+                    .await
+                    .unwrap();
+                i += in_flight;
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    let stored_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let mut after = MessageId(0);
+    let mut drained = 0;
+    loop {
+        let page = store
+            .queue_page(&app, &roy, &queue, after, 50)
+            .await
+            .unwrap();
+        let Some(last) = page.last() else { break };
+        drained += page.len();
+        after = last.id;
+        store.ack_queue(&app, &roy, &queue, after).await.unwrap();
+    }
+    let drained_secs = started.elapsed().as_secs_f64();
+    assert_eq!(drained as u64, n_messages);
+    println!(
+        "embedded store: {n_messages} durable appends with {in_flight} in flight: {:.0} msgs/s; drained in pages of 50: {:.0} msgs/s",
+        n_messages as f64 / stored_secs,
+        n_messages as f64 / drained_secs
+    );
+}

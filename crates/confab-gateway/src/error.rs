@@ -1,0 +1,82 @@
+//! Domain errors to msync `Status`, in one place and exhaustively: a new `Error` variant does
+//! not compile until someone picks what the SDK should see. Internal causes are logged by the
+//! caller and reach the client only as a generic failure.
+
+use confab_core::Error;
+use confab_proto::{
+    pb::{status::ErrorCode, Status},
+    status::{
+        self, REASON_DATA_TOO_LARGE, REASON_TOKEN_EXPIRED, REASON_TOKEN_MISMATCH,
+        REASON_USER_NOT_FOUND,
+    },
+};
+use confab_token::TokenError;
+
+/// The `Provision` status for a failed login (PROTOCOL.md §3.4, TOKEN.md §8.1).
+pub(crate) fn login_status(error: &Error) -> Status {
+    match error {
+        Error::Token(TokenError::Expired) => status::error(ErrorCode::Fail, REASON_TOKEN_EXPIRED),
+        Error::Token(
+            TokenError::Malformed
+            | TokenError::UnsupportedVersion
+            | TokenError::AppIdMismatch
+            | TokenError::BadSignature
+            | TokenError::NoChatService
+            | TokenError::NoPrivilege
+            | TokenError::UserMismatch,
+        )
+        | Error::TokenRevoked
+        | Error::InvalidPassword
+        | Error::BadClientCredentials => status::error(ErrorCode::Fail, REASON_TOKEN_MISMATCH),
+        Error::UserNotFound(_) | Error::InvalidUsername(_) => {
+            status::error(ErrorCode::Fail, REASON_USER_NOT_FOUND)
+        }
+        // SDK type 2 "Auth failed": the app key names no app here.
+        Error::AppNotFound => status::error(ErrorCode::Unauthorized, "app not found"),
+        Error::MissingField(_)
+        | Error::MessageTooLarge { .. }
+        | Error::RecipientNotFound(_)
+        | Error::UserExists(_)
+        | Error::UnacceptablePassword
+        | Error::RegistrationClosed
+        | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
+        Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
+    }
+}
+
+/// The `CommSyncDL` status for a failed send (PROTOCOL.md §4.1).
+pub(crate) fn send_status(error: &Error) -> Status {
+    match error {
+        Error::MessageTooLarge { .. } => {
+            status::error(ErrorCode::PermissionDenied, REASON_DATA_TOO_LARGE)
+        }
+        // The SDK maps "username … doesn't exist!" to USER_NOT_FOUND (204).
+        Error::RecipientNotFound(name) => {
+            status::error(ErrorCode::Fail, format!("username {name} doesn't exist!"))
+        }
+        Error::MissingField(field) => {
+            status::error(ErrorCode::MissingParameter, format!("no {field}"))
+        }
+        Error::Unsupported(what) => {
+            status::error(ErrorCode::Fail, format!("{what} is not supported"))
+        }
+        Error::AppNotFound
+        | Error::UserNotFound(_)
+        | Error::UserExists(_)
+        | Error::InvalidUsername(_)
+        | Error::InvalidPassword
+        | Error::UnacceptablePassword
+        | Error::Token(_)
+        | Error::TokenRevoked
+        | Error::BadClientCredentials
+        | Error::RegistrationClosed => {
+            status::error(ErrorCode::PermissionDenied, error.to_string())
+        }
+        Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
+    }
+}
+
+/// Whether the cause is ours rather than the client's, so it is worth an error log.
+pub(crate) fn is_internal(error: &Error) -> bool {
+    matches!(error, Error::Storage(_) | Error::Bus(_))
+}

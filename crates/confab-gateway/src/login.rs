@@ -1,0 +1,125 @@
+//! PROVISION: authenticate the first frame, register the session, answer with the resource and
+//! the token's absolute expiry (PROTOCOL.md §3.2–§3.4).
+
+use std::sync::Arc;
+
+use confab_core::{
+    auth::{LoginGrant, LoginRequest},
+    bus::{KickReason, SessionInbox},
+    chat::SessionContext,
+    ids::SessionId,
+    now_ms, Error,
+};
+use confab_proto::{pb, status, Outbound};
+use rand::Rng;
+
+use crate::{error::login_status, Gateway};
+
+/// The SDK's timer API clamps at 2^31-1 ms; a longer remaining life would fire "expired" early,
+/// so such expiries are not announced at all (TOKEN.md §7.1).
+const MAX_ANNOUNCED_LIFETIME_MS: u64 = (1 << 31) - 1;
+
+pub(crate) struct LoggedIn {
+    pub(crate) context: SessionContext,
+    pub(crate) id: SessionId,
+    pub(crate) inbox: Arc<SessionInbox>,
+    pub(crate) reply: Outbound,
+}
+
+/// Authenticates a PROVISION frame. `Err` carries the failure reply to send before closing.
+pub(crate) async fn login(
+    gateway: &Gateway,
+    guid: &pb::Jid,
+    auth: &str,
+    body: &pb::Provision,
+) -> Result<LoggedIn, Outbound> {
+    let token = token_of(auth, body);
+    let request = LoginRequest {
+        app_key: guid.app_key.as_deref().unwrap_or(""),
+        user: guid.name.as_deref().unwrap_or(""),
+        token: &token,
+    };
+    let grant = match gateway.chat.login(request).await {
+        Ok(grant) => grant,
+        Err(error) => {
+            log_refusal(&error, guid);
+            return Err(failure(login_status(&error)));
+        }
+    };
+    let LoginGrant {
+        app,
+        user,
+        expires_at_ms,
+    } = grant;
+    let resource = match body.resource.as_deref().or(guid.client_resource.as_deref()) {
+        Some(resource) if !resource.is_empty() && resource.len() <= 128 => resource.to_owned(),
+        _ => format!("webim_confab_{}", rand::thread_rng().gen::<u32>()),
+    };
+    let (id, inbox) = gateway.registry.register(&app.key, &user.name, &resource);
+    // A second login on the same resource replaces the first, on whichever node it lives.
+    if let Err(error) = gateway
+        .chat
+        .kick(
+            &app.key,
+            &user.name,
+            Some(resource.clone()),
+            KickReason::LoginOnAnotherDevice,
+            Some(id),
+        )
+        .await
+    {
+        tracing::warn!(%error, "older session on this resource was not kicked");
+    }
+    let remaining = expires_at_ms.saturating_sub(now_ms());
+    let auth_token = (remaining <= MAX_ANNOUNCED_LIFETIME_MS)
+        .then(|| serde_json::json!({ "expires_in": expires_at_ms }).to_string());
+    tracing::info!(app = %app.key, user = %user.name, %resource, "logged in");
+    Ok(LoggedIn {
+        context: SessionContext {
+            app,
+            user: user.name,
+            resource: resource.clone(),
+        },
+        id,
+        inbox,
+        reply: Outbound::Provision(pb::Provision {
+            status: Some(status::ok()),
+            resource: Some(resource),
+            auth_token,
+            ..Default::default()
+        }),
+    })
+}
+
+/// A Provision reply carrying only a failure status.
+pub(crate) fn failure(status: pb::Status) -> Outbound {
+    Outbound::Provision(pb::Provision {
+        status: Some(status),
+        ..Default::default()
+    })
+}
+
+/// The token travels as `"$t$" + token` in the envelope's `auth`, and again inside
+/// `Provision.authToken` JSON (`{"token":"$t$…"}`); either will do.
+fn token_of(auth: &str, body: &pb::Provision) -> String {
+    let from_body = || {
+        let json: serde_json::Value = serde_json::from_str(body.auth_token.as_deref()?).ok()?;
+        json.get("token")?.as_str().map(str::to_owned)
+    };
+    let raw = if auth.is_empty() {
+        from_body().unwrap_or_default()
+    } else {
+        auth.to_owned()
+    };
+    raw.strip_prefix("$t$").unwrap_or(&raw).to_owned()
+}
+
+fn log_refusal(error: &Error, guid: &pb::Jid) {
+    let app = guid.app_key.as_deref().unwrap_or("");
+    let user = guid.name.as_deref().unwrap_or("");
+    if crate::error::is_internal(error) {
+        tracing::error!(%error, app, user, "login failed");
+    } else {
+        tracing::info!(%error, app, user, "login refused");
+    }
+}

@@ -1,0 +1,290 @@
+//! One connection, one task: wait for PROVISION, then `select!` over client frames, inbox
+//! events (notices, kicks), the idle timer and shutdown. Errors end this connection only.
+
+use std::sync::Arc;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use bytes::Bytes;
+use confab_core::{bus::KickReason, chat::SessionContext, now_ms};
+use confab_proto::{
+    codec::encode_raw,
+    decode_inbound, encode_outbound,
+    pb::{self, meta::NameSpace, statistics_body::Operation, status::ErrorCode},
+    status, FrameError, Inbound, Outbound, USER_DOMAIN,
+};
+use prost::Message as _;
+use tokio::time::{sleep_until, timeout, Instant};
+use tracing::Instrument;
+
+use crate::{
+    login::{self, LoggedIn},
+    sync::{self, queue_jid},
+    Gateway,
+};
+
+// WebSocket close codes (RFC 6455 §7.4.1).
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_UNSUPPORTED_DATA: u16 = 1003;
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+const CLOSE_POLICY: u16 = 1008;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Why the loop ended, and what to tell the peer.
+struct Ending {
+    code: u16,
+    reason: &'static str,
+}
+
+pub(crate) async fn run(gateway: Arc<Gateway>, mut socket: WebSocket) {
+    let Some(logged_in) = provision(&gateway, &mut socket).await else {
+        return;
+    };
+    let LoggedIn {
+        context,
+        id,
+        inbox,
+        reply,
+    } = logged_in;
+    let span = tracing::info_span!("session", app = %context.app.key, user = %context.user, resource = %context.resource);
+    async {
+        let ending = if send(&mut socket, &reply).await {
+            serve(&gateway, &mut socket, &context, &inbox).await
+        } else {
+            None
+        };
+        gateway
+            .registry
+            .unregister(&context.app.key, &context.user, id);
+        if let Some(ending) = ending {
+            close(&mut socket, ending).await;
+        }
+        tracing::info!("session ended");
+    }
+    .instrument(span)
+    .await;
+}
+
+/// Reads the first frame, which must be a PROVISION that logs in.
+async fn provision(gateway: &Gateway, socket: &mut WebSocket) -> Option<LoggedIn> {
+    let first = match timeout(gateway.config.provision_timeout, socket.recv()).await {
+        Ok(Some(Ok(message))) => message,
+        Ok(_) => return None,
+        Err(_) => {
+            close(
+                socket,
+                Ending {
+                    code: CLOSE_POLICY,
+                    reason: "no login in time",
+                },
+            )
+            .await;
+            return None;
+        }
+    };
+    let frame = match first {
+        Message::Binary(bytes) => bytes,
+        Message::Close(_) => return None,
+        _ => {
+            close(
+                socket,
+                Ending {
+                    code: CLOSE_UNSUPPORTED_DATA,
+                    reason: "binary frames only",
+                },
+            )
+            .await;
+            return None;
+        }
+    };
+    let refused = match decode_inbound(&frame, gateway.config.max_frame_bytes) {
+        Ok(Inbound::Provision { guid, auth, body }) => {
+            match login::login(gateway, &guid, &auth, &body).await {
+                Ok(logged_in) => return Some(logged_in),
+                Err(reply) => reply,
+            }
+        }
+        Ok(_) => login::failure(status::error(ErrorCode::Unauthorized, "log in first")),
+        Err(error) => {
+            tracing::info!(%error, "malformed first frame");
+            login::failure(status::error(ErrorCode::WrongParameter, error.to_string()))
+        }
+    };
+    if send(socket, &refused).await {
+        close(
+            socket,
+            Ending {
+                code: CLOSE_POLICY,
+                reason: "login failed",
+            },
+        )
+        .await;
+    }
+    None
+}
+
+async fn serve(
+    gateway: &Gateway,
+    socket: &mut WebSocket,
+    context: &SessionContext,
+    inbox: &confab_core::bus::SessionInbox,
+) -> Option<Ending> {
+    let app_key = context.app.key.to_string();
+    let mut deadline = Instant::now() + gateway.config.idle_timeout;
+    loop {
+        tokio::select! {
+            () = gateway.shutdown.cancelled() => {
+                return Some(Ending { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
+            }
+            () = sleep_until(deadline) => {
+                tracing::info!("idle timeout");
+                return Some(Ending { code: CLOSE_GOING_AWAY, reason: "idle" });
+            }
+            // Cancel safe: a wake-up lost to another branch stays stored for the next call.
+            () = inbox.wait() => {
+                let pending = inbox.take();
+                for queue in &pending.notices {
+                    let notice = Outbound::Notice(pb::CommNotice { queue: Some(queue_jid(&app_key, queue)) });
+                    if !send(socket, &notice).await {
+                        return None;
+                    }
+                }
+                if let Some(reason) = pending.kick {
+                    tracing::info!(?reason, "kicked");
+                    let _ = send(socket, &kick_frame(context, reason)).await;
+                    return Some(Ending { code: CLOSE_NORMAL, reason: "kicked" });
+                }
+            }
+            // Cancel safe: `recv` is `StreamExt::next` on the socket.
+            message = socket.recv() => {
+                let frame = match message {
+                    Some(Ok(Message::Binary(bytes))) => bytes,
+                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                    Some(Ok(Message::Text(_))) => {
+                        return Some(Ending { code: CLOSE_UNSUPPORTED_DATA, reason: "binary frames only" });
+                    }
+                    Some(Ok(Message::Close(_))) | None => return None,
+                    Some(Err(error)) => {
+                        tracing::info!(%error, "socket error");
+                        return None;
+                    }
+                };
+                deadline = Instant::now() + gateway.config.idle_timeout;
+                match handle(gateway, context, &frame).await {
+                    Ok(replies) => {
+                        for reply in replies {
+                            if !send_bytes(socket, reply).await {
+                                return None;
+                            }
+                        }
+                    }
+                    Err(ending) => return Some(ending),
+                }
+            }
+        }
+    }
+}
+
+/// Runs one client frame and returns the encoded replies.
+async fn handle(
+    gateway: &Gateway,
+    context: &SessionContext,
+    frame: &Bytes,
+) -> Result<Vec<Bytes>, Ending> {
+    let inbound = match decode_inbound(frame, gateway.config.max_frame_bytes) {
+        Ok(inbound) => inbound,
+        Err(error @ FrameError::TooLarge { .. }) => {
+            tracing::info!(%error, "frame refused");
+            return Err(Ending {
+                code: CLOSE_TOO_BIG,
+                reason: "frame too large",
+            });
+        }
+        Err(error) => {
+            tracing::info!(%error, "malformed frame");
+            return Err(Ending {
+                code: CLOSE_INVALID_PAYLOAD,
+                reason: "malformed frame",
+            });
+        }
+    };
+    let replies = match inbound {
+        Inbound::Unread => vec![sync::unread(gateway, context).await],
+        Inbound::Sync(request) => sync::sync(gateway, context, request).await,
+        Inbound::Logout(_) => vec![Outbound::Logout(pb::Logout {
+            status: Some(status::ok()),
+            ..Default::default()
+        })],
+        Inbound::Provision { .. } => vec![login::failure(status::error(
+            ErrorCode::WrongParameter,
+            "already logged in",
+        ))],
+        Inbound::Unknown { command } => {
+            tracing::info!(command, "unknown command");
+            let answer = pb::CommSyncDl {
+                status: Some(status::error(ErrorCode::UnknownCommand, "unknown command")),
+                timestamp: Some(now_ms()),
+                ..Default::default()
+            };
+            return Ok(vec![encode_raw(command, answer.encode_to_vec().into())]);
+        }
+    };
+    Ok(replies.iter().map(encode_outbound).collect())
+}
+
+/// The STATISTIC meta that tells the SDK why it is being disconnected, so it does not
+/// reconnect (PROTOCOL.md §6.4). Pushed directly, as the hosted server does.
+fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
+    let operation = match reason {
+        KickReason::LoginOnAnotherDevice => Operation::UserLoginAnotherDevice,
+        KickReason::UserRemoved => Operation::UserRemoved,
+        KickReason::PasswordChanged => Operation::UserKickedByChangePassword,
+    };
+    let system = pb::Jid {
+        domain: Some(USER_DOMAIN.to_owned()),
+        ..Default::default()
+    };
+    let now = now_ms();
+    let body = pb::StatisticsBody {
+        operation: Some(operation as i32),
+        ..Default::default()
+    };
+    Outbound::Sync(pb::CommSyncDl {
+        status: Some(status::ok()),
+        queue: Some(system.clone()),
+        metas: vec![pb::Meta {
+            id: Some(now << 22),
+            from: Some(system),
+            to: Some(pb::Jid {
+                app_key: Some(context.app.key.to_string()),
+                name: Some(context.user.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: Some(context.resource.clone()),
+            }),
+            timestamp: Some(now),
+            ns: Some(NameSpace::Statistic as i32),
+            payload: Some(body.encode_to_vec().into()),
+            ..Default::default()
+        }],
+        is_last: Some(true),
+        timestamp: Some(now),
+        ..Default::default()
+    })
+}
+
+async fn send(socket: &mut WebSocket, frame: &Outbound) -> bool {
+    send_bytes(socket, encode_outbound(frame)).await
+}
+
+async fn send_bytes(socket: &mut WebSocket, bytes: Bytes) -> bool {
+    socket.send(Message::Binary(bytes)).await.is_ok()
+}
+
+async fn close(socket: &mut WebSocket, ending: Ending) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code: ending.code,
+            reason: ending.reason.into(),
+        })))
+        .await;
+}

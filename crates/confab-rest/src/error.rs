@@ -1,0 +1,140 @@
+//! Every REST failure as the hosted service shapes it:
+//! `{"error", "exception", "timestamp", "duration", "error_description"}` (PROTOCOL.md §2.1).
+//! The SDK keys off the status and the exact `error_description` (TOKEN.md §8.1, PROTOCOL.md §2.3).
+
+use axum::{
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    Json,
+};
+use confab_core::{now_ms, Error};
+use confab_token::TokenError;
+
+#[derive(Debug)]
+pub(crate) enum ApiError {
+    Domain(Error),
+    /// The body is not the JSON the route takes.
+    BadBody(String),
+    NoSuchRoute,
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> ApiError {
+        ApiError::Domain(error)
+    }
+}
+
+struct Body {
+    status: StatusCode,
+    error: &'static str,
+    description: String,
+    exception: Option<&'static str>,
+}
+
+impl Body {
+    fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Body {
+        Body {
+            status,
+            error,
+            description: description.into(),
+            exception: None,
+        }
+    }
+}
+
+fn domain_body(error: &Error) -> Body {
+    use StatusCode as S;
+    match error {
+        Error::AppNotFound => Body::new(
+            S::NOT_FOUND,
+            "organization_application_not_found",
+            "Could not find application for this org/app",
+        ),
+        Error::UserNotFound(_) => Body {
+            exception: Some("UserNotFoundException"),
+            ..Body::new(S::NOT_FOUND, "service_resource_not_found", "user not found")
+        },
+        Error::UserExists(name) => Body::new(
+            S::BAD_REQUEST,
+            "duplicate_unique_property_exists",
+            format!("Entity user requires that property named username be unique, value of {name} exists"),
+        ),
+        Error::InvalidUsername(name) => Body::new(
+            S::BAD_REQUEST,
+            "illegal_argument",
+            format!("username [{name}] is not legal"),
+        ),
+        Error::InvalidPassword => Body::new(S::BAD_REQUEST, "invalid_grant", "invalid password"),
+        Error::UnacceptablePassword => {
+            Body::new(S::BAD_REQUEST, "illegal_argument", "password is not legal")
+        }
+        Error::BadClientCredentials => Body::new(
+            S::UNAUTHORIZED,
+            "invalid_client",
+            "invalid client_id or client_secret",
+        ),
+        Error::Token(TokenError::Expired) => Body::new(
+            S::UNAUTHORIZED,
+            "unauthorized",
+            "Unable to authenticate due to expired access token",
+        ),
+        Error::Token(TokenError::Malformed | TokenError::UnsupportedVersion) => Body::new(
+            S::UNAUTHORIZED,
+            "auth_bad_access_token",
+            "Unable to authenticate due to corrupt access token",
+        ),
+        Error::Token(
+            TokenError::AppIdMismatch | TokenError::BadSignature | TokenError::NoChatService,
+        ) => Body::new(S::UNAUTHORIZED, "auth_bad_access_token", "Unable to authenticate"),
+        Error::Token(TokenError::NoPrivilege | TokenError::UserMismatch) | Error::TokenRevoked => {
+            Body::new(S::UNAUTHORIZED, "unauthorized", "Unable to authenticate (OAuth)")
+        }
+        Error::RegistrationClosed => Body::new(
+            S::UNAUTHORIZED,
+            "unauthorized",
+            "Open registration doesn't allow, so register user need token",
+        ),
+        Error::MessageTooLarge { .. }
+        | Error::MissingField(_)
+        | Error::RecipientNotFound(_)
+        | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
+        // Detail is logged by `into_response`, never sent.
+        Error::Storage(_) | Error::Bus(_) => Body::new(
+            S::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "internal server error",
+        ),
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = match &self {
+            ApiError::Domain(error) => {
+                if matches!(error, Error::Storage(_) | Error::Bus(_)) {
+                    tracing::error!(%error, "request failed");
+                }
+                domain_body(error)
+            }
+            ApiError::BadBody(detail) => Body {
+                exception: Some("com.fasterxml.jackson.core.JsonParseException"),
+                ..Body::new(StatusCode::BAD_REQUEST, "json_parse", detail.clone())
+            },
+            ApiError::NoSuchRoute => Body::new(
+                StatusCode::NOT_FOUND,
+                "service_resource_not_found",
+                "Service resource not found",
+            ),
+        };
+        let mut json = serde_json::json!({
+            "error": body.error,
+            "timestamp": now_ms(),
+            "duration": 0,
+            "error_description": body.description,
+        });
+        if let (Some(exception), Some(object)) = (body.exception, json.as_object_mut()) {
+            object.insert("exception".into(), exception.into());
+        }
+        (body.status, Json(json)).into_response()
+    }
+}

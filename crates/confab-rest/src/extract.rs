@@ -1,0 +1,60 @@
+//! Request parts every route needs: the JSON body (whose rejection is our error shape), the
+//! bearer token, and the addressed app.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{FromRequest, Request},
+    http::{header::AUTHORIZATION, HeaderMap},
+};
+use confab_core::{app::App, chat::ChatService, ids::AppKey, Error};
+use serde::de::DeserializeOwned;
+
+use crate::{error::ApiError, path::FROM_TOKEN};
+
+/// `axum::Json`, except that a body that does not parse answers with our JSON error. The
+/// content type is not checked: the SDK's mini-program build does not always send one.
+pub(crate) struct AppJson<T>(pub(crate) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::BadBody(rejection.body_text()))?;
+        serde_json::from_slice(&bytes)
+            .map(AppJson)
+            .map_err(|error| ApiError::BadBody(error.to_string()))
+    }
+}
+
+/// The token of `Authorization: Bearer <token>`, if any.
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The app a request addresses: by `org`/`app` in the path, or, for the appId-only form, by
+/// the bearer token's App ID; without a token, the only app of a single-app deployment.
+pub(crate) async fn resolve_app(
+    chat: &ChatService,
+    org: &str,
+    app: &str,
+    headers: &HeaderMap,
+) -> Result<Arc<App>, ApiError> {
+    if org == FROM_TOKEN && app == FROM_TOKEN {
+        if let Some(token) = bearer(headers) {
+            let app_id = confab_token::peek_app_id(token).map_err(Error::Token)?;
+            return Ok(chat.app_by_app_id(&app_id).await?);
+        }
+        let mut apps = chat.store().list_apps().await.map_err(Error::Storage)?;
+        return match (apps.pop(), apps.is_empty()) {
+            (Some(only), true) => Ok(chat.app(&only.key).await?),
+            _ => Err(Error::AppNotFound.into()),
+        };
+    }
+    let key = AppKey::new(org, app).ok_or(Error::AppNotFound)?;
+    Ok(chat.app(&key).await?)
+}

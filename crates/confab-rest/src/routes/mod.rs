@@ -1,0 +1,11 @@
+//! One module per resource; each handler's doc starts with its wire address.
+
+pub(crate) mod token;
+pub(crate) mod users;
+
+use crate::error::ApiError;
+
+/// Anything not routed: the hosted service's 404 body.
+pub(crate) async fn not_found_route() -> ApiError {
+    ApiError::NoSuchRoute
+}

@@ -1,0 +1,101 @@
+//! Tokens: the grants of `POST /token`, and the expiry check the SDK's `renewToken` calls.
+
+use std::sync::Arc;
+
+use axum::{
+    extract::{Path, State},
+    http::HeaderMap,
+    Json,
+};
+use confab_core::{auth::RestScope, ids::UserName, Error};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    error::ApiError,
+    extract::{bearer, resolve_app, AppJson},
+    routes::users::user_entity,
+    RestState,
+};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct TokenRequest {
+    grant_type: String,
+    username: Option<String>,
+    password: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    /// Seconds; a number or a numeric string. 0 = never expires.
+    ttl: Option<Value>,
+}
+
+/// # `POST /{org}/{app}/token`
+///
+/// No auth. `grant_type` `password` (the SDK's `open({user, pwd})`) returns a user token;
+/// `client_credentials` returns an app token for the admin routes. `expires_in` is seconds.
+pub(crate) async fn token_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    AppJson(request): AppJson<TokenRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let ttl = match &request.ttl {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(number)) => number.as_u64(),
+        Some(Value::String(text)) => text.parse().ok(),
+        Some(_) => None,
+    };
+    match request.grant_type.as_str() {
+        "password" => {
+            let (token, user) = state
+                .chat
+                .password_grant(
+                    &app,
+                    request.username.as_deref().unwrap_or(""),
+                    request.password.unwrap_or_default(),
+                    ttl,
+                )
+                .await?;
+            Ok(Json(json!({
+                "access_token": token.access_token,
+                "expires_in": token.expires_in,
+                "user": user_entity(&user),
+            })))
+        }
+        "client_credentials" => {
+            let token = state.chat.client_credentials_grant(
+                &app,
+                request.client_id.as_deref().unwrap_or(""),
+                request.client_secret.as_deref().unwrap_or(""),
+                ttl,
+            )?;
+            Ok(Json(json!({
+                "access_token": token.access_token,
+                "expires_in": token.expires_in,
+                "application": app.uuid,
+            })))
+        }
+        _ => Err(Error::Unsupported("this grant_type").into()),
+    }
+}
+
+/// # `GET /{org}/{app}/sdk/users/{user}/token/expires`
+///
+/// Bearer: the user's (new) token or an app token. Answers the token's deadline in epoch ms,
+/// which the SDK's `renewToken` re-arms its expiry timers from (PROTOCOL.md §2.6).
+pub(crate) async fn token_expires_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let verified = state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::User(&name))
+        .await?;
+    Ok(Json(
+        json!({ "expire_timestamp": verified.expires_at_ms() }),
+    ))
+}

@@ -1,0 +1,392 @@
+//! Whole-server test harness: a real `confab_server::run` on 127.0.0.1:0 with a temporary data
+//! directory, a raw msync client (tokio-tungstenite + the generated types) and a tiny HTTP client.
+
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // test support
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::Bytes;
+use confab_core::{app::NewApp, ids::AppKey, now_ms};
+use confab_proto::pb::{self, m_sync::Command};
+use confab_server::Config;
+use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
+
+pub const ORG: &str = "org1";
+pub const APP: &str = "app1";
+pub const APP_KEY: &str = "org1#app1";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub address: SocketAddr,
+    pub app_id: String,
+    pub certificate: String,
+    pub client_id: String,
+    pub client_secret: String,
+    pub data_dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        TestServer::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: data_dir.path().to_owned(),
+            ..Config::default()
+        };
+        configure(&mut config);
+        let app = confab_server::create_app(
+            &config,
+            NewApp {
+                key: AppKey::new(ORG, APP).unwrap(),
+                imported: None,
+            },
+        )
+        .await
+        .unwrap();
+        let (address, stop, task) = launch(config).await;
+        let server = TestServer {
+            address,
+            app_id: app.app_id.clone(),
+            certificate: app.signing_certificate().to_owned(),
+            client_id: app.client_id.clone(),
+            client_secret: app.client_secret.expose().to_owned(),
+            data_dir,
+            stop: Some(stop),
+            task: Some(task),
+        };
+        for user in ["leo", "roy", "amy"] {
+            server.register(user, "secret").await;
+        }
+        server
+    }
+
+    /// Stops the server and starts a new one on the same data directory.
+    pub async fn restart(&mut self) {
+        self.shutdown().await;
+        let config = Config {
+            data_dir: self.data_dir.path().to_owned(),
+            ..Config::default()
+        };
+        let (address, stop, task) = launch(config).await;
+        self.address = address;
+        self.stop = Some(stop);
+        self.task = Some(task);
+    }
+
+    pub async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(WAIT, task).await.unwrap().unwrap();
+        }
+    }
+
+    pub fn user_token(&self, user: &str, ttl: u32) -> String {
+        confab_token::build_user_token(
+            &self.app_id,
+            &self.certificate,
+            user,
+            (now_ms() / 1000) as u32,
+            ttl,
+        )
+    }
+
+    pub async fn app_token(&self) -> String {
+        let (status, body) = self
+            .http(
+                "POST",
+                &format!("/{ORG}/{APP}/token"),
+                None,
+                &serde_json::json!({
+                    "grant_type": "client_credentials",
+                    "client_id": self.client_id,
+                    "client_secret": self.client_secret,
+                })
+                .to_string(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn register(&self, user: &str, password: &str) {
+        let token = self.app_token().await;
+        let (status, body) = self
+            .http(
+                "POST",
+                &format!("/{ORG}/{APP}/users"),
+                Some(&token),
+                &serde_json::json!({"username": user, "password": password}).to_string(),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    /// One HTTP/1.1 request with `Connection: close`; returns the status and the JSON body.
+    pub async fn http(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.address).await.unwrap();
+        let auth = bearer
+            .map(|token| format!("Authorization: Bearer {token}\r\n"))
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        stream.read_to_end(&mut response).await.unwrap();
+        let text = String::from_utf8(response).unwrap();
+        let status: u16 = text[9..12].parse().unwrap();
+        let (_, raw_body) = text.split_once("\r\n\r\n").unwrap();
+        let json = serde_json::from_str(raw_body).unwrap_or(Value::String(raw_body.to_owned()));
+        (status, json)
+    }
+
+    pub async fn connect(&self) -> Client {
+        let url = format!("ws://{}/websocket", self.address);
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        Client { socket }
+    }
+
+    /// Connects and logs in with a fresh token; panics unless the login succeeds.
+    pub async fn login(&self, user: &str, resource: &str) -> Client {
+        let mut client = self.connect().await;
+        let reply = client
+            .provision(APP_KEY, user, &self.user_token(user, 3600), resource)
+            .await;
+        assert_eq!(reply.status.unwrap().error_code, Some(0), "login of {user}");
+        client
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+async fn launch(config: Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (ready_tx, ready_rx) = oneshot::channel();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        confab_server::run(
+            config,
+            listener,
+            move |address| {
+                let _ = ready_tx.send(address);
+            },
+            async move {
+                let _ = stopped.await;
+            },
+        )
+        .await
+        .unwrap();
+    });
+    let address = tokio::time::timeout(WAIT, ready_rx).await.unwrap().unwrap();
+    (address, stop, task)
+}
+
+pub struct Client {
+    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// What the server sent: a decoded frame, or the end of the connection.
+#[derive(Debug)]
+pub enum Received {
+    Frame { command: i32, payload: Bytes },
+    Closed(Option<u16>),
+}
+
+impl Client {
+    pub async fn send_raw(&mut self, bytes: Vec<u8>) {
+        self.socket
+            .send(Message::Binary(bytes.into()))
+            .await
+            .unwrap();
+    }
+
+    pub async fn send_frame(&mut self, command: Command, payload: Vec<u8>) {
+        let envelope = pb::MSync {
+            version: Some(0),
+            command: Some(command as i32),
+            payload: Some(payload.into()),
+            encrypt_type: vec![0],
+            ..Default::default()
+        };
+        self.send_raw(envelope.encode_to_vec()).await;
+    }
+
+    pub async fn receive(&mut self) -> Received {
+        loop {
+            let message = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("no frame in time");
+            match message {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let envelope = pb::MSync::decode(bytes).unwrap();
+                    return Received::Frame {
+                        command: envelope.command.unwrap_or(0),
+                        payload: envelope.payload.unwrap_or_default(),
+                    };
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Received::Closed(frame.map(|f| f.code.into()))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(_)) | None => return Received::Closed(None),
+            }
+        }
+    }
+
+    pub async fn expect<T: prost::Message + Default>(&mut self, command: Command) -> T {
+        match self.receive().await {
+            Received::Frame {
+                command: got,
+                payload,
+            } => {
+                assert_eq!(got, command as i32, "unexpected command");
+                T::decode(payload).unwrap()
+            }
+            Received::Closed(code) => panic!("closed ({code:?}) while waiting for {command:?}"),
+        }
+    }
+
+    pub async fn provision(
+        &mut self,
+        app_key: &str,
+        user: &str,
+        token: &str,
+        resource: &str,
+    ) -> pb::Provision {
+        let body = pb::Provision {
+            os_type: Some(16),
+            version: Some("1.4.0".into()),
+            resource: Some(resource.into()),
+            device_name: Some("webim".into()),
+            auth_token: Some(format!("{{\"token\":\"$t${token}\"}}")),
+            ..Default::default()
+        };
+        let envelope = pb::MSync {
+            version: Some(0),
+            command: Some(Command::Provision as i32),
+            guid: Some(pb::Jid {
+                app_key: Some(app_key.into()),
+                name: Some(user.into()),
+                domain: Some("easemob.com".into()),
+                client_resource: Some(resource.into()),
+            }),
+            auth: Some(format!("$t${token}")),
+            payload: Some(body.encode_to_vec().into()),
+            ..Default::default()
+        };
+        self.send_raw(envelope.encode_to_vec()).await;
+        self.expect(Command::Provision).await
+    }
+
+    /// Sends a text message and returns the ack.
+    pub async fn send_text(
+        &mut self,
+        client_id: u64,
+        to: &str,
+        from: &str,
+        text: &str,
+    ) -> pb::CommSyncDl {
+        let body = pb::MessageBody {
+            r#type: Some(1),
+            from: Some(pb::Jid {
+                name: Some(from.into()),
+                ..Default::default()
+            }),
+            to: Some(pb::Jid {
+                name: Some(to.into()),
+                ..Default::default()
+            }),
+            contents: vec![pb::message_body::Content {
+                r#type: Some(0),
+                text: Some(text.into()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let request = pb::CommSyncUl {
+            meta: Some(pb::Meta {
+                id: Some(client_id),
+                to: Some(pb::Jid {
+                    app_key: Some(APP_KEY.into()),
+                    name: Some(to.into()),
+                    domain: Some("easemob.com".into()),
+                    ..Default::default()
+                }),
+                ns: Some(1),
+                payload: Some(body.encode_to_vec().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.send_frame(Command::Sync, request.encode_to_vec())
+            .await;
+        self.expect(Command::Sync).await
+    }
+
+    pub async fn unread(&mut self) -> pb::CommUnreadDl {
+        self.send_frame(Command::Unread, Vec::new()).await;
+        self.expect(Command::Unread).await
+    }
+
+    pub async fn pull(&mut self, peer: &str, key: Option<u64>) -> pb::CommSyncDl {
+        let request = pb::CommSyncUl {
+            key,
+            queue: Some(pb::Jid {
+                app_key: Some(APP_KEY.into()),
+                name: Some(peer.into()),
+                domain: Some("easemob.com".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.send_frame(Command::Sync, request.encode_to_vec())
+            .await;
+        self.expect(Command::Sync).await
+    }
+
+    /// Pulls a queue to the end, acknowledging each page; returns the texts in order.
+    pub async fn drain(&mut self, peer: &str) -> Vec<String> {
+        let mut texts = Vec::new();
+        let mut key = None;
+        loop {
+            let page = self.pull(peer, key).await;
+            if page.metas.is_empty() {
+                assert_eq!(page.is_last, Some(true));
+                return texts;
+            }
+            assert_eq!(page.is_last, None, "metas never come with isLast");
+            for meta in &page.metas {
+                let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
+                texts.push(body.contents[0].text.clone().unwrap());
+            }
+            key = page.next_key;
+        }
+    }
+}
