@@ -90,9 +90,9 @@ class RawSocket {
         })
     }
 
-    // Resolves with 'answered' (a message arrived after index `since`) or 'closed'.
-    answeredOrClosed(since, timeout = 5000) {
-        return this.until(() => (this.messages.length > since ? 'answered' : this.closed ? 'closed' : null), timeout, 'an answer or a close')
+    // Resolves with {code, reason} once the server has closed the socket.
+    closedWith(timeout = 5000) {
+        return this.until(() => this.closed, timeout, 'the server to close the socket')
     }
 
     // Resolves with the next decoded frame of `command` after index `since`.
