@@ -40,8 +40,11 @@ pub struct App {
     pub uuid: String,
     /// Agora App ID: 32 hex characters, inside every 007 token.
     pub app_id: String,
-    /// Primary certificate, then an optional secondary one (TOKEN.md §6).
+    /// Primary certificate, then an optional secondary one (TOKEN.md §6, §8 step 3).
     pub certificates: Vec<Secret>,
+    /// When the secondary certificate stops being accepted (epoch ms); `None`: it does not
+    /// expire (an imported pair). Set by a rotation, which keeps the old primary for a grace.
+    pub secondary_until_ms: Option<u64>,
     pub client_id: String,
     pub client_secret: Secret,
     pub created_ms: u64,
@@ -74,14 +77,38 @@ impl App {
             uuid: uuid::Uuid::new_v4().to_string(),
             app_id,
             certificates: vec![certificate],
+            secondary_until_ms: None,
             client_id: format!("YXA6{}", random_base62(22)),
             client_secret: Secret::new(format!("YXA6{}", random_base62(27))),
             created_ms: now_ms,
         })
     }
 
-    pub fn certificate_texts(&self) -> Vec<&str> {
-        self.certificates.iter().map(Secret::expose).collect()
+    /// The certificates a token may be signed with at `now_ms`: the primary, and the
+    /// secondary until its grace period ends.
+    pub fn certificate_texts(&self, now_ms: u64) -> Vec<&str> {
+        let secondary_valid = self.secondary_until_ms.is_none_or(|until| now_ms < until);
+        self.certificates
+            .iter()
+            .take(if secondary_valid { 2 } else { 1 })
+            .map(Secret::expose)
+            .collect()
+    }
+
+    /// A new primary certificate; the old one becomes the secondary, accepted until
+    /// `now_ms + grace_ms` so tokens already handed out keep working (TOKEN.md §8 step 3).
+    pub fn rotate_certificate(&mut self, now_ms: u64, grace_ms: u64) {
+        let old = self.certificates.first().cloned();
+        self.certificates = std::iter::once(Secret::new(random_hex(16)))
+            .chain(old)
+            .collect();
+        self.secondary_until_ms = Some(now_ms.saturating_add(grace_ms));
+    }
+
+    /// A new client secret; app tokens already issued stay valid (they are signed with the
+    /// certificate, not the secret).
+    pub fn rotate_client_secret(&mut self) {
+        self.client_secret = Secret::new(format!("YXA6{}", random_base62(27)));
     }
 
     /// Primary certificate, used to sign the tokens Confab issues.
@@ -113,6 +140,53 @@ fn random_base62(len: usize) -> String {
     out
 }
 
+impl crate::chat::ChatService {
+    /// Creates an app with fresh credentials.
+    pub async fn create_app(&self, new_app: NewApp) -> Result<std::sync::Arc<App>, crate::Error> {
+        let app = App::create(new_app, crate::now_ms())?;
+        self.store()
+            .create_app(&app)
+            .await
+            .map_err(|error| match error {
+                crate::store::StoreError::Duplicate(key) => crate::Error::AppExists(key),
+                other => crate::Error::Storage(other),
+            })?;
+        self.app(&app.key).await
+    }
+
+    pub async fn list_apps(&self) -> Result<Vec<App>, crate::Error> {
+        Ok(self.store().list_apps().await?)
+    }
+
+    /// Rotates the certificate; the old one stays valid for `grace_ms` (0: not at all).
+    pub async fn rotate_certificate(
+        &self,
+        key: &AppKey,
+        grace_ms: u64,
+    ) -> Result<std::sync::Arc<App>, crate::Error> {
+        let mut app = App::clone(&*self.app(key).await?);
+        app.rotate_certificate(crate::now_ms(), grace_ms);
+        self.save_credentials(app).await
+    }
+
+    pub async fn rotate_client_secret(
+        &self,
+        key: &AppKey,
+    ) -> Result<std::sync::Arc<App>, crate::Error> {
+        let mut app = App::clone(&*self.app(key).await?);
+        app.rotate_client_secret();
+        self.save_credentials(app).await
+    }
+
+    async fn save_credentials(&self, app: App) -> Result<std::sync::Arc<App>, crate::Error> {
+        if !self.store().update_app_credentials(&app).await? {
+            return Err(crate::Error::AppNotFound);
+        }
+        tracing::info!(app = %app.key, "app credentials rotated");
+        Ok(self.refresh_app(app))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +205,29 @@ mod tests {
         assert!(!printed.contains(app.signing_certificate()));
         assert!(!printed.contains(app.client_secret.expose()));
         assert!(is_hex32(&app.app_id) && is_hex32(app.signing_certificate()));
+    }
+
+    #[test]
+    fn rotation_keeps_the_old_certificate_for_the_grace_period() {
+        let mut app = App::create(
+            NewApp {
+                key: AppKey::parse("org#app").unwrap(),
+                imported: None,
+            },
+            0,
+        )
+        .unwrap();
+        let old = app.signing_certificate().to_owned();
+        app.rotate_certificate(1_000, 500);
+        assert_ne!(app.signing_certificate(), old);
+        assert_eq!(
+            app.certificate_texts(1_499),
+            vec![app.signing_certificate(), &old]
+        );
+        assert_eq!(
+            app.certificate_texts(1_500),
+            vec![app.signing_certificate()]
+        );
     }
 
     #[test]

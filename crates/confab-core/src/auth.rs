@@ -8,6 +8,7 @@ use std::sync::Arc;
 use confab_token::{TokenUse, VerifiedToken};
 
 use crate::{
+    admin::constant_time_eq,
     app::App,
     bus::{Event, KickReason},
     chat::ChatService,
@@ -71,7 +72,7 @@ impl ChatService {
         let verified = confab_token::verify(
             request.token,
             &app.app_id,
-            &app.certificate_texts(),
+            &app.certificate_texts(now_ms()),
             TokenUse::Login {
                 user: request.user,
                 user_uuid: user.as_ref().map(|user| user.uuid.as_str()),
@@ -81,6 +82,9 @@ impl ChatService {
         let user = user.ok_or_else(|| Error::UserNotFound(request.user.to_owned()))?;
         if verified.issue_ts < user.tokens_valid_after {
             return Err(Error::TokenRevoked);
+        }
+        if !user.activated {
+            return Err(Error::UserDeactivated(user.name.to_string()));
         }
         Ok(LoginGrant {
             app,
@@ -98,7 +102,7 @@ impl ChatService {
     ) -> Result<VerifiedToken, Error> {
         let token = bearer.ok_or(Error::Token(confab_token::TokenError::Expired))?;
         let now = now_ms() / 1000;
-        let certificates = app.certificate_texts();
+        let certificates = app.certificate_texts(now_ms());
         let verified = match scope {
             RestScope::App => confab_token::verify(
                 token,
@@ -122,6 +126,9 @@ impl ChatService {
                 if let (confab_token::Privilege::User, Some(user)) = (&verified.privilege, &user) {
                     if verified.issue_ts < user.tokens_valid_after {
                         return Err(Error::TokenRevoked);
+                    }
+                    if !user.activated {
+                        return Err(Error::UserDeactivated(user.name.to_string()));
                     }
                 }
                 verified
@@ -148,6 +155,48 @@ impl ChatService {
         if !verify_password(password, user.password_hash.clone()).await {
             return Err(Error::InvalidPassword);
         }
+        if !user.activated {
+            return Err(Error::UserDeactivated(user.name.to_string()));
+        }
+        Ok((self.issue_user_token(app, &name, ttl_secs), user))
+    }
+
+    /// A user token for an existing user, for holders of an app token (`grant_type: inherit`)
+    /// and the console. Deactivated users get none.
+    pub async fn inherit_grant(
+        &self,
+        app: &App,
+        username: &str,
+        ttl_secs: Option<u64>,
+    ) -> Result<(IssuedToken, User), Error> {
+        let name =
+            UserName::parse(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
+        let user = self
+            .store
+            .user(&app.key, &name)
+            .await?
+            .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
+        if !user.activated {
+            return Err(Error::UserDeactivated(user.name.to_string()));
+        }
+        Ok((self.issue_user_token(app, &name, ttl_secs), user))
+    }
+
+    /// An app token signed with the primary certificate; the caller has authorised the holder.
+    pub fn issue_app_token(&self, app: &App, ttl_secs: Option<u64>) -> IssuedToken {
+        let (issue_ts, expire) = self.lifetime(ttl_secs);
+        IssuedToken {
+            access_token: confab_token::build_app_token(
+                &app.app_id,
+                app.signing_certificate(),
+                issue_ts,
+                expire,
+            ),
+            expires_in: u64::from(expire),
+        }
+    }
+
+    fn issue_user_token(&self, app: &App, name: &UserName, ttl_secs: Option<u64>) -> IssuedToken {
         let (issue_ts, expire) = self.lifetime(ttl_secs);
         let access_token = confab_token::build_user_token(
             &app.app_id,
@@ -156,13 +205,10 @@ impl ChatService {
             issue_ts,
             expire,
         );
-        Ok((
-            IssuedToken {
-                access_token,
-                expires_in: u64::from(expire),
-            },
-            user,
-        ))
+        IssuedToken {
+            access_token,
+            expires_in: u64::from(expire),
+        }
     }
 
     /// `grant_type: client_credentials`: an app token for the holder of the client secret.
@@ -181,16 +227,7 @@ impl ChatService {
         if !(id_matches & secret_matches) {
             return Err(Error::BadClientCredentials);
         }
-        let (issue_ts, expire) = self.lifetime(ttl_secs);
-        Ok(IssuedToken {
-            access_token: confab_token::build_app_token(
-                &app.app_id,
-                app.signing_certificate(),
-                issue_ts,
-                expire,
-            ),
-            expires_in: u64::from(expire),
-        })
+        Ok(self.issue_app_token(app, ttl_secs))
     }
 
     /// Closes the user's sessions on `resource` other than `keep` (a newer login), on every node.
@@ -224,11 +261,4 @@ impl ChatService {
         };
         (issue_ts, expire)
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

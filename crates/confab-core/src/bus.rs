@@ -25,6 +25,8 @@ pub enum KickReason {
     UserRemoved,
     /// The password changed (SDK error 216).
     PasswordChanged,
+    /// An administrator disconnected or deactivated the user (SDK error 217, no reconnect).
+    ForcedLogout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -175,6 +177,11 @@ impl SessionRegistry {
                 }
             }
         });
+    }
+
+    /// Users of the app with at least one live session on this node.
+    pub fn online_users(&self, app: &AppKey) -> usize {
+        self.with_sessions(|sessions| sessions.keys().filter(|(key, _)| key == app).count())
     }
 
     /// Number of live sessions of a user on this node.

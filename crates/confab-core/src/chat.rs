@@ -293,6 +293,11 @@ impl ChatService {
         }
     }
 
+    /// Replaces the cached copy after the stored app changed.
+    pub(crate) fn refresh_app(&self, app: App) -> Arc<App> {
+        self.cache_app(app)
+    }
+
     fn cache_app(&self, app: App) -> Arc<App> {
         let app = Arc::new(app);
         match self.apps.write() {

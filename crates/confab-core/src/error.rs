@@ -6,8 +6,12 @@ use crate::{bus::BusError, store::StoreError};
 pub enum Error {
     #[error("app not found")]
     AppNotFound,
+    #[error("app {0} already exists")]
+    AppExists(String),
     #[error("user {0} not found")]
     UserNotFound(String),
+    #[error("user {0} is deactivated")]
+    UserDeactivated(String),
     #[error("user {0} already exists")]
     UserExists(String),
     #[error("invalid username: {0}")]

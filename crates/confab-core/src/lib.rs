@@ -3,12 +3,14 @@
 //!
 //! Knows nothing of axum, WebSocket, SQL or NATS: edges call in with typed values.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod chat;
 mod error;
 pub mod ids;
+pub mod overview;
 pub mod store;
 pub mod user;
 

@@ -9,6 +9,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::{
+    admin::{Admin, AdminSession},
     app::App,
     ids::{AppKey, MessageId, QueueName, UserName},
     user::User,
@@ -32,6 +33,9 @@ pub trait AppStore: Send + Sync {
     /// Looks an app up by its Agora App ID (appId-only SDK initialisation).
     async fn app_by_app_id(&self, app_id: &str) -> Result<Option<App>, StoreError>;
     async fn list_apps(&self) -> Result<Vec<App>, StoreError>;
+    /// Replaces the app's certificates, their grace period and client secret (a rotation).
+    /// Returns false when the app does not exist.
+    async fn update_app_credentials(&self, app: &App) -> Result<bool, StoreError>;
 }
 
 #[async_trait]
@@ -39,6 +43,15 @@ pub trait UserStore: Send + Sync {
     /// Creates all users or none; `Duplicate(name)` names the first that exists.
     async fn create_users(&self, app: &AppKey, users: &[User]) -> Result<(), StoreError>;
     async fn user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError>;
+    /// Up to `limit` users whose name starts with `prefix` and sorts after `after`, in name order.
+    async fn list_users(
+        &self,
+        app: &AppKey,
+        prefix: &str,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError>;
+    async fn count_users(&self, app: &AppKey) -> Result<u64, StoreError>;
     /// Returns false when the user does not exist.
     async fn update_password(
         &self,
@@ -46,6 +59,14 @@ pub trait UserStore: Send + Sync {
         name: &UserName,
         password_hash: &str,
         tokens_valid_after: u32,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Enables or disables logins of the user. Returns false when the user does not exist.
+    async fn set_activated(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        activated: bool,
         modified_ms: u64,
     ) -> Result<bool, StoreError>;
     /// Deletes the user and their queues; returns the deleted user.
@@ -115,6 +136,13 @@ pub trait MessageStore: Send + Sync {
         after: MessageId,
         limit: u32,
     ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// Messages of the app per UTC day from `since_ms` on, oldest first; days without messages
+    /// are left out. Message ids carry their timestamp, so no extra column is needed.
+    async fn daily_message_counts(
+        &self,
+        app: &AppKey,
+        since_ms: u64,
+    ) -> Result<Vec<DayCount>, StoreError>;
     /// Removes every entry of the queue up to and including `up_to` (the client has them).
     async fn ack_queue(
         &self,
@@ -125,9 +153,31 @@ pub trait MessageStore: Send + Sync {
     ) -> Result<(), StoreError>;
 }
 
+/// Messages stored on one UTC day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayCount {
+    /// Midnight UTC starting the day, epoch ms.
+    pub day_start_ms: u64,
+    pub count: u64,
+}
+
+/// Console administrators and their signed-in sessions.
+#[async_trait]
+pub trait AdminStore: Send + Sync {
+    /// Fails with `Duplicate` when the username is taken.
+    async fn create_admin(&self, admin: &Admin) -> Result<(), StoreError>;
+    async fn admin(&self, username: &str) -> Result<Option<Admin>, StoreError>;
+    async fn count_admins(&self) -> Result<u64, StoreError>;
+    /// Stores a session; sessions that expired before it was created may be dropped on the way.
+    async fn create_admin_session(&self, session: &AdminSession) -> Result<(), StoreError>;
+    /// The session whose id hashes to `id_hash`, expired or not.
+    async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError>;
+    async fn delete_admin_session(&self, id_hash: &str) -> Result<(), StoreError>;
+}
+
 /// Everything a deployment stores.
-pub trait Store: AppStore + UserStore + MessageStore {}
-impl<T: AppStore + UserStore + MessageStore> Store for T {}
+pub trait Store: AppStore + UserStore + MessageStore + AdminStore {}
+impl<T: AppStore + UserStore + MessageStore + AdminStore> Store for T {}
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -167,3 +167,81 @@ impl crate::chat::ChatService {
         Ok(user)
     }
 }
+
+/// One page of `GET /users`; `cursor` fetches the next page and is `None` on the last.
+#[derive(Debug, Clone)]
+pub struct UserPage {
+    pub users: Vec<User>,
+    pub cursor: Option<String>,
+}
+
+/// Most users in one page of a listing.
+pub const MAX_USER_PAGE: u32 = 100;
+
+impl crate::chat::ChatService {
+    /// Users in name order, optionally only those whose name starts with `prefix`. `cursor` is
+    /// the opaque value of the previous page.
+    pub async fn list_users(
+        &self,
+        app: &crate::ids::AppKey,
+        prefix: &str,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<UserPage, Error> {
+        let limit = limit.clamp(1, MAX_USER_PAGE);
+        let after = match cursor.filter(|cursor| !cursor.is_empty()) {
+            Some(cursor) => Some(decode_cursor(cursor).ok_or(Error::Unsupported("this cursor"))?),
+            None => None,
+        };
+        let prefix = prefix.to_ascii_lowercase();
+        let mut users = self
+            .store()
+            .list_users(app, &prefix, after.as_ref(), limit + 1)
+            .await?;
+        let more = users.len() > limit as usize;
+        users.truncate(limit as usize);
+        let cursor = users
+            .last()
+            .filter(|_| more)
+            .map(|last| hex::encode(last.name.as_str()));
+        Ok(UserPage { users, cursor })
+    }
+
+    /// Deactivates (bans) or re-activates a user. A deactivated user cannot log in or get
+    /// tokens, and their live sessions are closed.
+    pub async fn set_user_activated(
+        &self,
+        app: &crate::ids::AppKey,
+        name: &UserName,
+        activated: bool,
+    ) -> Result<User, Error> {
+        if !self
+            .store()
+            .set_activated(app, name, activated, crate::now_ms())
+            .await?
+        {
+            return Err(Error::UserNotFound(name.to_string()));
+        }
+        if !activated {
+            self.kick(app, name, None, crate::bus::KickReason::ForcedLogout, None)
+                .await?;
+        }
+        self.user(app, name).await
+    }
+
+    /// Closes every session of the user (they may log in again).
+    pub async fn disconnect_user(
+        &self,
+        app: &crate::ids::AppKey,
+        name: &UserName,
+    ) -> Result<(), Error> {
+        self.user(app, name).await?;
+        self.kick(app, name, None, crate::bus::KickReason::ForcedLogout, None)
+            .await
+    }
+}
+
+fn decode_cursor(cursor: &str) -> Option<UserName> {
+    let bytes = hex::decode(cursor).ok()?;
+    UserName::parse(std::str::from_utf8(&bytes).ok()?)
+}

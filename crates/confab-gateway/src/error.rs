@@ -7,7 +7,7 @@ use confab_proto::{
     pb::{status::ErrorCode, Status},
     status::{
         self, REASON_DATA_TOO_LARGE, REASON_TOKEN_EXPIRED, REASON_TOKEN_MISMATCH,
-        REASON_USER_NOT_FOUND,
+        REASON_USER_DEACTIVATED, REASON_USER_NOT_FOUND,
     },
 };
 use confab_token::TokenError;
@@ -31,12 +31,15 @@ pub(crate) fn login_status(error: &Error) -> Status {
         Error::UserNotFound(_) | Error::InvalidUsername(_) => {
             status::error(ErrorCode::Fail, REASON_USER_NOT_FOUND)
         }
+        // No reason text of its own in the SDK: "anything else" with FAIL is type 2, Auth failed.
+        Error::UserDeactivated(_) => status::error(ErrorCode::Fail, REASON_USER_DEACTIVATED),
         // SDK type 2 "Auth failed": the app key names no app here.
         Error::AppNotFound => status::error(ErrorCode::Unauthorized, "app not found"),
         Error::MissingField(_)
         | Error::MessageTooLarge { .. }
         | Error::RecipientNotFound(_)
         | Error::UserExists(_)
+        | Error::AppExists(_)
         | Error::UnacceptablePassword
         | Error::RegistrationClosed
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
@@ -61,7 +64,9 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }
         Error::AppNotFound
+        | Error::AppExists(_)
         | Error::UserNotFound(_)
+        | Error::UserDeactivated(_)
         | Error::UserExists(_)
         | Error::InvalidUsername(_)
         | Error::InvalidPassword

@@ -239,6 +239,7 @@ fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
         KickReason::LoginOnAnotherDevice => Operation::UserLoginAnotherDevice,
         KickReason::UserRemoved => Operation::UserRemoved,
         KickReason::PasswordChanged => Operation::UserKickedByChangePassword,
+        KickReason::ForcedLogout => Operation::UserKickedByOtherDevice,
     };
     let system = pb::Jid {
         domain: Some(USER_DOMAIN.to_owned()),

@@ -11,6 +11,9 @@ pub const REASON_TOKEN_EXPIRED: &str = "Sorry, token expired";
 pub const REASON_TOKEN_MISMATCH: &str = "Sorry, token or password does not match login info";
 /// PROVISION: the user does not exist (SDK type 204).
 pub const REASON_USER_NOT_FOUND: &str = "Sorry, user not found";
+/// PROVISION: the user is deactivated (banned). The SDK has no type for it: FAIL with any
+/// other text is type 2, "Auth failed" (PROTOCOL.md §3.4).
+pub const REASON_USER_DEACTIVATED: &str = "Sorry, user is deactivated";
 /// SYNC send: the message is over the size limit (SDK type 511, with `PERMISSION_DENIED`).
 pub const REASON_DATA_TOO_LARGE: &str = "Sorry, data is too large";
 /// SYNC send: the meta has no id.

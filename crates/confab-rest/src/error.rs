@@ -54,6 +54,15 @@ fn domain_body(error: &Error) -> Body {
             exception: Some("UserNotFoundException"),
             ..Body::new(S::NOT_FOUND, "service_resource_not_found", "user not found")
         },
+        Error::AppExists(key) => Body::new(
+            S::BAD_REQUEST,
+            "duplicate_unique_property_exists",
+            format!("Application {key} already exists"),
+        ),
+        // Easemob answers a banned user's password grant with 401 "user not activated".
+        Error::UserDeactivated(_) => {
+            Body::new(S::UNAUTHORIZED, "unauthorized", "user not activated")
+        }
         Error::UserExists(name) => Body::new(
             S::BAD_REQUEST,
             "duplicate_unique_property_exists",

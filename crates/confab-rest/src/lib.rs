@@ -1,5 +1,5 @@
 //! The REST API of the hosted service, on the same paths and with the same JSON (Easemob's
-//! shapes, PROTOCOL.md §2): tokens, users, token renewal.
+//! shapes, PROTOCOL.md §2): tokens, users, token renewal, and the HttpDNS document.
 //!
 //! Only HTTP 200 is success to the SDK; every failure is `{error, error_description, …}` from
 //! `error.rs`. Paths are `/{org}/{app}/…`; `path.rs` normalises what the SDK's string
@@ -13,26 +13,55 @@ mod routes;
 use std::sync::Arc;
 
 use axum::{routing, Router};
-use confab_core::chat::ChatService;
+use confab_core::{bus::SessionRegistry, chat::ChatService};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use path::normalize_path;
+pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
 
 /// Shared by every request.
 pub struct RestState {
     pub chat: Arc<ChatService>,
+    /// This node's live sessions, for `GET /users/{user}/status`.
+    pub registry: Arc<SessionRegistry>,
+    /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
+    pub data_centers: Vec<DataCenter>,
 }
 
 /// The REST routes. Wrap the final service with `normalize_path` (it must run before routing).
 pub fn router(state: Arc<RestState>) -> Router {
     Router::new()
         .route(
+            "/easemob/server.json",
+            routing::get(routes::dns::server_json_route),
+        )
+        .route(
             "/{org}/{app}/token",
             routing::post(routes::token::token_route),
         )
         .route(
             "/{org}/{app}/users",
-            routing::post(routes::users::create_users_route),
+            routing::post(routes::users::create_users_route).get(routes::users::list_users_route),
+        )
+        .route(
+            "/{org}/{app}/users/batch/status",
+            routing::post(routes::users::batch_status_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/deactivate",
+            routing::post(routes::users::deactivate_user_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/activate",
+            routing::post(routes::users::activate_user_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/disconnect",
+            routing::get(routes::users::disconnect_user_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/status",
+            routing::get(routes::users::user_status_route),
         )
         .route(
             "/{org}/{app}/users/{user}",

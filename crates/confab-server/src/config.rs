@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use confab_core::chat::Limits;
 use confab_gateway::GatewayConfig;
+use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Deserialize)]
@@ -31,6 +32,33 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
     pub max_connections: usize,
+    /// `[tls]`: a second listener serving the same routes over https/wss.
+    pub tls: Option<TlsConfig>,
+    /// `[[data_centers]]`: the public addresses `GET /easemob/server.json` hands out; none:
+    /// derived from each request's `Host` and listener.
+    pub data_centers: Vec<DataCenterConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// Address of the https/wss listener.
+    pub listen: SocketAddr,
+    /// PEM certificate chain, leaf first (certbot's `fullchain.pem`).
+    pub cert_file: PathBuf,
+    /// PEM private key: PKCS#8, RSA (PKCS#1) or SEC1 (certbot's `privkey.pem`).
+    pub key_file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataCenterConfig {
+    /// Free text, for operators.
+    pub name: String,
+    /// Public REST base, `scheme://host[:port]` (port defaults to 443 / 80).
+    pub rest: String,
+    /// Public WebSocket URL, `wss://host[:port]/websocket` or `ws://…`.
+    pub websocket: String,
 }
 
 impl Default for Config {
@@ -47,6 +75,8 @@ impl Default for Config {
             default_token_ttl_secs: limits.default_token_ttl_secs,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
+            tls: None,
+            data_centers: Vec::new(),
         }
     }
 }
@@ -65,6 +95,11 @@ pub enum ConfigError {
     },
     #[error("invalid config: {0}")]
     Invalid(&'static str),
+    #[error("invalid config: data center {name:?}: {source}")]
+    DataCenter {
+        name: String,
+        source: PublicUrlError,
+    },
 }
 
 impl Config {
@@ -109,7 +144,36 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid("max_connections must be positive"));
         }
+        // Port 0 picks a free port for each listener.
+        if self
+            .tls
+            .as_ref()
+            .is_some_and(|tls| tls.listen == self.listen && self.listen.port() != 0)
+        {
+            return Err(ConfigError::Invalid(
+                "tls.listen must differ from listen: each listener needs its own port",
+            ));
+        }
+        self.data_centers()?;
         Ok(())
+    }
+
+    /// The `[[data_centers]]`, parsed into HttpDNS host entries.
+    pub(crate) fn data_centers(&self) -> Result<Vec<DataCenter>, ConfigError> {
+        self.data_centers
+            .iter()
+            .map(|center| {
+                let invalid = |source| ConfigError::DataCenter {
+                    name: center.name.clone(),
+                    source,
+                };
+                Ok(DataCenter {
+                    name: center.name.clone(),
+                    rest: PublicHost::rest(&center.rest).map_err(invalid)?,
+                    websocket: PublicHost::websocket(&center.websocket).map_err(invalid)?,
+                })
+            })
+            .collect()
     }
 
     pub(crate) fn limits(&self) -> Limits {
@@ -146,6 +210,39 @@ mod tests {
     }
 
     #[test]
+    fn tls_and_data_centers() {
+        let config = Config::from_toml(
+            r#"
+            [tls]
+            listen = "0.0.0.0:5443"
+            cert_file = "/etc/letsencrypt/live/im.example.com/fullchain.pem"
+            key_file = "/etc/letsencrypt/live/im.example.com/privkey.pem"
+
+            [[data_centers]]
+            name = "cn-east"
+            rest = "https://im.example.com"
+            websocket = "wss://im.example.com/websocket"
+            "#,
+        )
+        .unwrap();
+        config.validate().unwrap();
+        assert_eq!(config.tls.as_ref().unwrap().listen.port(), 5443);
+        let centers = config.data_centers().unwrap();
+        assert_eq!(centers[0].websocket.host, "im.example.com");
+        assert_eq!(centers[0].rest.port, 443);
+
+        let config = Config::from_toml(
+            "[[data_centers]]\nname = \"x\"\nrest = \"https://a.test\"\nwebsocket = \"wss://a.test/ws\"",
+        )
+        .unwrap();
+        let message = config.validate().unwrap_err().to_string();
+        assert!(
+            message.contains("\"x\"") && message.contains("/websocket"),
+            "{message}"
+        );
+    }
+
+    #[test]
     fn invalid_configs_fail_with_a_clear_message() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/config/invalid");
         let mut checked = 0;
@@ -156,6 +253,6 @@ mod tests {
             assert!(!message.is_empty());
             checked += 1;
         }
-        assert!(checked >= 3);
+        assert!(checked >= 9);
     }
 }

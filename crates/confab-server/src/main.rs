@@ -9,7 +9,7 @@ use confab_core::{
     app::{NewApp, Secret},
     ids::AppKey,
 };
-use confab_server::Config;
+use confab_server::{config::TlsConfig, Config, Listeners};
 use serde_json::json;
 
 #[derive(Parser)]
@@ -25,11 +25,32 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve REST and the msync WebSocket on one listener.
+    /// Serve REST and the msync WebSocket (plain HTTP, plus https/wss with TLS configured).
     Serve(ServeArgs),
     /// Manage apps.
     #[command(subcommand)]
     App(AppCommand),
+    /// Manage console administrators.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create a console administrator (the password is read from standard input).
+    Create(CreateAdminArgs),
+}
+
+#[derive(Args)]
+struct CreateAdminArgs {
+    #[command(flatten)]
+    common: Common,
+    /// The administrator's username.
+    #[arg(long)]
+    username: String,
+    /// Read the password from the first line of standard input (required: never a flag).
+    #[arg(long, required = true)]
+    password_stdin: bool,
 }
 
 /// Flags and `CONFAB_*` variables override the config file (clap applies env < flag).
@@ -62,6 +83,15 @@ struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long, env = "CONFAB_LOG_JSON")]
     log_json: bool,
+    /// Also serve https/wss on this address (with --tls-cert and --tls-key).
+    #[arg(long, env = "CONFAB_TLS_LISTEN", value_name = "ADDR", requires_all = ["tls_cert", "tls_key"])]
+    tls_listen: Option<SocketAddr>,
+    /// PEM certificate chain for --tls-listen, leaf first.
+    #[arg(long, env = "CONFAB_TLS_CERT", value_name = "FILE", requires_all = ["tls_listen", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-listen (PKCS#8, RSA or SEC1).
+    #[arg(long, env = "CONFAB_TLS_KEY", value_name = "FILE", requires_all = ["tls_listen", "tls_cert"])]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -123,6 +153,18 @@ async fn main() -> anyhow::Result<()> {
             }));
             Ok(())
         }
+        Command::Admin(AdminCommand::Create(args)) => {
+            init_tracing(false);
+            let config = args.common.config()?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_line(&mut password)
+                .context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_owned();
+            confab_server::create_admin(&config, &args.username, password).await?;
+            print_json(&json!({ "created": args.username.to_ascii_lowercase() }));
+            Ok(())
+        }
         Command::App(AppCommand::List(common)) => {
             init_tracing(false);
             let apps = confab_server::list_apps(&common.config()?).await?;
@@ -160,18 +202,45 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(max_frame_bytes) = args.max_frame_bytes {
         config.max_frame_bytes = max_frame_bytes;
     }
+    if let (Some(listen), Some(cert_file), Some(key_file)) =
+        (args.tls_listen, args.tls_cert, args.tls_key)
+    {
+        config.tls = Some(TlsConfig {
+            listen,
+            cert_file,
+            key_file,
+        });
+    }
     config.validate()?;
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let http = bind(config.listen).await?;
+    let tls = match &config.tls {
+        Some(tls) => Some(bind(tls.listen).await?),
+        None => None,
+    };
+    let tls_address = tls
+        .as_ref()
+        .map(|listener| listener.local_addr())
+        .transpose()?;
     confab_server::run(
         config,
-        listener,
-        |address| print_line(&format!("confab listening on http://{address}")),
+        Listeners { http, tls },
+        |address| {
+            // Tests parse the first line; the https line follows only with TLS.
+            print_line(&format!("confab listening on http://{address}"));
+            if let Some(tls_address) = tls_address {
+                print_line(&format!("confab listening on https://{tls_address}"));
+            }
+        },
         shutdown_signal(),
     )
     .await?;
     Ok(())
+}
+
+async fn bind(address: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))
 }
 
 /// Ctrl-C or SIGTERM.

@@ -14,11 +14,12 @@ use std::sync::{mpsc, Arc, Mutex};
 use async_trait::async_trait;
 use bytes::Bytes;
 use confab_core::{
+    admin::{Admin, AdminSession},
     app::{App, Secret},
     ids::{AppKey, MessageId, QueueName, UserName},
     store::{
-        AppStore, Appended, MessageStore, NewMessage, QueueCount, QueuedMessage, StoreError,
-        UserStore,
+        AdminStore, AppStore, Appended, DayCount, MessageStore, NewMessage, QueueCount,
+        QueuedMessage, StoreError, UserStore,
     },
     user::User,
 };
@@ -119,7 +120,7 @@ pub(crate) fn backend(error: impl std::fmt::Display) -> StoreError {
 }
 
 const APP_COLUMNS: &str =
-    "org, name, uuid, app_id, certificates, client_id, client_secret, created_ms";
+    "org, name, uuid, app_id, certificates, client_id, client_secret, created_ms, secondary_until_ms";
 
 fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
     let org: String = row.get(0)?;
@@ -140,6 +141,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
         client_id: row.get(5)?,
         client_secret: Secret::new(row.get(6)?),
         created_ms: row.get::<_, i64>(7)? as u64,
+        secondary_until_ms: row.get::<_, Option<i64>>(8)?.map(|ms| ms as u64),
     }))
 }
 
@@ -216,6 +218,17 @@ impl AppStore for EmbeddedStore {
         })
         .await
     }
+
+    async fn update_app_credentials(&self, app: &App) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::UpdateAppCredentials(app.clone()),
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
 }
 
 #[async_trait]
@@ -246,6 +259,47 @@ impl UserStore for EmbeddedStore {
         .await
     }
 
+    async fn list_users(
+        &self,
+        app: &AppKey,
+        prefix: &str,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<Vec<User>, StoreError> {
+        let app = app.to_string();
+        let prefix = prefix.to_owned();
+        let after = after.map(|name| name.to_string()).unwrap_or_default();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users
+                 WHERE app_key = ?1 AND name > ?2 AND name >= ?3
+                   AND substr(name, 1, length(?3)) = ?3
+                 ORDER BY name LIMIT ?4"
+            ))?;
+            let rows = statement.query_map(params![app, after, prefix, limit], user_from_row)?;
+            let mut users = Vec::new();
+            for row in rows {
+                users.extend(row?);
+            }
+            Ok(users)
+        })
+        .await
+    }
+
+    async fn count_users(&self, app: &AppKey) -> Result<u64, StoreError> {
+        let app = app.to_string();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT COUNT(*) FROM users WHERE app_key = ?1",
+                    params![app],
+                    |row| row.get::<_, i64>(0),
+                )
+                .map(|count| count as u64)
+        })
+        .await
+    }
+
     async fn update_password(
         &self,
         app: &AppKey,
@@ -260,6 +314,28 @@ impl UserStore for EmbeddedStore {
                 name: name.to_string(),
                 password_hash: password_hash.to_owned(),
                 tokens_valid_after,
+                modified_ms,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn set_activated(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        activated: bool,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::SetActivated {
+                app: app.to_string(),
+                name: name.to_string(),
+                activated,
                 modified_ms,
             },
             |outcome| match outcome {
@@ -364,6 +440,31 @@ impl MessageStore for EmbeddedStore {
         .await
     }
 
+    async fn daily_message_counts(
+        &self,
+        app: &AppKey,
+        since_ms: u64,
+    ) -> Result<Vec<DayCount>, StoreError> {
+        const DAY_MS: i64 = 86_400_000;
+        let app = app.to_string();
+        // Ids are `unix_ms << 22 | …`; the shift keeps them below i64::MAX until the year 2514.
+        let first_id = i64::try_from(since_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT ((id >> 22) / ?3) * ?3 AS day, COUNT(*) FROM messages
+                 WHERE app_key = ?1 AND id >= ?2 GROUP BY day ORDER BY day",
+            )?;
+            let rows = statement.query_map(params![app, first_id, DAY_MS], |row| {
+                Ok(DayCount {
+                    day_start_ms: row.get::<_, i64>(0)? as u64,
+                    count: row.get::<_, i64>(1)? as u64,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
     async fn ack_queue(
         &self,
         app: &AppKey,
@@ -378,6 +479,96 @@ impl MessageStore for EmbeddedStore {
                 queue: queue.as_str().to_owned(),
                 up_to: up_to.0,
             },
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl AdminStore for EmbeddedStore {
+    async fn create_admin(&self, admin: &Admin) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::CreateAdmin(admin.clone()),
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn admin(&self, username: &str) -> Result<Option<Admin>, StoreError> {
+        let username = username.to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT username, password_hash, created_ms FROM admins WHERE username = ?1",
+                    params![username],
+                    |row| {
+                        Ok(Admin {
+                            username: row.get(0)?,
+                            password_hash: row.get(1)?,
+                            created_ms: row.get::<_, i64>(2)? as u64,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn count_admins(&self) -> Result<u64, StoreError> {
+        self.read(|connection| {
+            connection
+                .query_row("SELECT COUNT(*) FROM admins", [], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .map(|count| count as u64)
+        })
+        .await
+    }
+
+    async fn create_admin_session(&self, session: &AdminSession) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::CreateAdminSession(session.clone()),
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn admin_session(&self, id_hash: &str) -> Result<Option<AdminSession>, StoreError> {
+        let id_hash = id_hash.to_owned();
+        self.read(move |connection| {
+            connection
+                .query_row(
+                    "SELECT id_hash, username, csrf_token, created_ms, expires_ms
+                     FROM admin_sessions WHERE id_hash = ?1",
+                    params![id_hash],
+                    |row| {
+                        Ok(AdminSession {
+                            id_hash: row.get(0)?,
+                            username: row.get(1)?,
+                            csrf_token: Secret::new(row.get(2)?),
+                            created_ms: row.get::<_, i64>(3)? as u64,
+                            expires_ms: row.get::<_, i64>(4)? as u64,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn delete_admin_session(&self, id_hash: &str) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::DeleteAdminSession(id_hash.to_owned()),
             |outcome| match outcome {
                 writer::Outcome::Done => Some(()),
                 _ => None,

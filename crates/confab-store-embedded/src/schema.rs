@@ -3,7 +3,8 @@
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Append only.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE apps (
     app_key       TEXT PRIMARY KEY,
     org           TEXT NOT NULL,
@@ -44,7 +45,25 @@ CREATE TABLE queue_entries (
     message_id INTEGER NOT NULL,
     PRIMARY KEY (app_key, owner, queue, message_id)
 ) WITHOUT ROWID;
-"#];
+"#,
+    r#"
+-- Certificate rotation: the secondary certificate is accepted until this time (NULL: always).
+ALTER TABLE apps ADD COLUMN secondary_until_ms INTEGER;
+CREATE TABLE admins (
+    username      TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_ms    INTEGER NOT NULL
+);
+-- Console sessions, by the SHA-256 of the cookie value (the value itself is never stored).
+CREATE TABLE admin_sessions (
+    id_hash    TEXT PRIMARY KEY,
+    username   TEXT NOT NULL,
+    csrf_token TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL
+);
+"#,
+];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.

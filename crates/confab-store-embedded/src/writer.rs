@@ -5,6 +5,7 @@
 use std::sync::mpsc;
 
 use confab_core::{
+    admin::{Admin, AdminSession},
     app::App,
     ids::MessageId,
     store::{Appended, NewMessage, StoreError},
@@ -20,6 +21,16 @@ const MAX_BATCH: usize = 512;
 
 pub(crate) enum WriteOp {
     CreateApp(App),
+    UpdateAppCredentials(App),
+    SetActivated {
+        app: String,
+        name: String,
+        activated: bool,
+        modified_ms: u64,
+    },
+    CreateAdmin(Admin),
+    CreateAdminSession(AdminSession),
+    DeleteAdminSession(String),
     CreateUsers(String, Vec<User>),
     UpdatePassword {
         app: String,
@@ -112,17 +123,12 @@ fn commit_batch(connection: &mut Connection, batch: Vec<Job>) {
 fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
     match op {
         WriteOp::CreateApp(app) => {
-            let certificates = app
-                .certificates
-                .iter()
-                .map(|certificate| certificate.expose())
-                .collect::<Vec<_>>()
-                .join("\n");
+            let certificates = certificates_text(&app);
             connection
                 .execute(
                     "INSERT INTO apps (app_key, org, name, uuid, app_id, certificates, client_id,
-                                       client_secret, created_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                                       client_secret, created_ms, secondary_until_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         app.key.to_string(),
                         app.key.org(),
@@ -132,10 +138,81 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
                         certificates,
                         app.client_id,
                         app.client_secret.expose(),
-                        app.created_ms as i64
+                        app.created_ms as i64,
+                        app.secondary_until_ms.map(|ms| ms as i64)
                     ],
                 )
                 .map_err(|error| duplicate_or_backend(error, app.key.to_string()))?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::UpdateAppCredentials(app) => {
+            let changed = connection
+                .execute(
+                    "UPDATE apps SET certificates = ?2, secondary_until_ms = ?3, client_secret = ?4
+                     WHERE app_key = ?1",
+                    params![
+                        app.key.to_string(),
+                        certificates_text(&app),
+                        app.secondary_until_ms.map(|ms| ms as i64),
+                        app.client_secret.expose()
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::SetActivated {
+            app,
+            name,
+            activated,
+            modified_ms,
+        } => {
+            let changed = connection
+                .execute(
+                    "UPDATE users SET activated = ?3, modified_ms = ?4
+                     WHERE app_key = ?1 AND name = ?2",
+                    params![app, name, activated, modified_ms as i64],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::CreateAdmin(admin) => {
+            connection
+                .execute(
+                    "INSERT INTO admins (username, password_hash, created_ms) VALUES (?1, ?2, ?3)",
+                    params![admin.username, admin.password_hash, admin.created_ms as i64],
+                )
+                .map_err(|error| duplicate_or_backend(error, admin.username.clone()))?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::CreateAdminSession(session) => {
+            connection
+                .execute(
+                    "DELETE FROM admin_sessions WHERE expires_ms <= ?1",
+                    params![session.created_ms as i64],
+                )
+                .map_err(backend)?;
+            connection
+                .execute(
+                    "INSERT INTO admin_sessions (id_hash, username, csrf_token, created_ms, expires_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        session.id_hash,
+                        session.username,
+                        session.csrf_token.expose(),
+                        session.created_ms as i64,
+                        session.expires_ms as i64
+                    ],
+                )
+                .map_err(|error| duplicate_or_backend(error, "session".to_owned()))?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::DeleteAdminSession(id_hash) => {
+            connection
+                .execute(
+                    "DELETE FROM admin_sessions WHERE id_hash = ?1",
+                    params![id_hash],
+                )
+                .map_err(backend)?;
             Ok(Outcome::Done)
         }
         WriteOp::CreateUsers(app, users) => {
@@ -278,6 +355,14 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
             .map_err(backend)?;
     }
     Ok(Outcome::Appended(Appended::Stored))
+}
+
+fn certificates_text(app: &App) -> String {
+    app.certificates
+        .iter()
+        .map(|certificate| certificate.expose())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn duplicate_or_backend(error: rusqlite::Error, what: String) -> StoreError {

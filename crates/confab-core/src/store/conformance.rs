@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use crate::{
+    admin::{Admin, AdminSession},
     app::{App, NewApp, Secret},
     ids::{AppKey, MessageId, QueueName, UserName},
-    store::{Appended, NewMessage, QueueEntry, Store, StoreError},
+    store::{Appended, DayCount, NewMessage, QueueEntry, Store, StoreError},
     user::User,
 };
 
@@ -18,6 +19,10 @@ pub async fn run(store: Arc<dyn Store>) {
     users(&*store).await;
     messages(&*store).await;
     deleting_a_user_drops_their_queues(&*store).await;
+    credential_rotation(&*store).await;
+    user_listing_and_activation(&*store).await;
+    daily_message_counts(&*store).await;
+    admins_and_sessions(&*store).await;
 }
 
 fn app(org: &str, name: &str) -> App {
@@ -228,6 +233,156 @@ async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+async fn credential_rotation(store: &dyn Store) {
+    let mut rotated = app("conf", "rotate");
+    store.create_app(&rotated).await.unwrap();
+    rotated.rotate_certificate(1_000, 5_000);
+    rotated.rotate_client_secret();
+    assert!(store.update_app_credentials(&rotated).await.unwrap());
+    let stored = store.app_by_key(&rotated.key).await.unwrap().unwrap();
+    assert_eq!(stored, rotated);
+    assert_eq!(stored.certificates.len(), 2);
+    assert_eq!(stored.secondary_until_ms, Some(6_000));
+    let ghost = app("conf", "ghost");
+    assert!(!store.update_app_credentials(&ghost).await.unwrap());
+}
+
+async fn user_listing_and_activation(store: &dyn Store) {
+    let app = app("conf", "listing");
+    store.create_app(&app).await.unwrap();
+    let names = ["amy", "bob", "bea", "carl", "ben"];
+    let users: Vec<User> = names.iter().map(|n| user(n)).collect();
+    store.create_users(&app.key, &users).await.unwrap();
+    assert_eq!(store.count_users(&app.key).await.unwrap(), 5);
+    let listed = |users: Vec<User>| -> Vec<String> {
+        users.into_iter().map(|u| u.name.to_string()).collect()
+    };
+    let first = store.list_users(&app.key, "", None, 2).await.unwrap();
+    assert_eq!(listed(first), vec!["amy", "bea"]);
+    let next = store
+        .list_users(&app.key, "", Some(&name("bea")), 2)
+        .await
+        .unwrap();
+    assert_eq!(listed(next), vec!["ben", "bob"]);
+    let b = store.list_users(&app.key, "b", None, 10).await.unwrap();
+    assert_eq!(listed(b), vec!["bea", "ben", "bob"]);
+    // A prefix is literal: LIKE wildcards match nothing special.
+    assert!(store
+        .list_users(&app.key, "%", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .list_users(&app.key, "_", None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert!(store
+        .set_activated(&app.key, &name("bob"), false, 42)
+        .await
+        .unwrap());
+    let bob = store.user(&app.key, &name("bob")).await.unwrap().unwrap();
+    assert!(!bob.activated);
+    assert_eq!(bob.modified_ms, 42);
+    assert!(store
+        .set_activated(&app.key, &name("bob"), true, 43)
+        .await
+        .unwrap());
+    assert!(
+        store
+            .user(&app.key, &name("bob"))
+            .await
+            .unwrap()
+            .unwrap()
+            .activated
+    );
+    assert!(!store
+        .set_activated(&app.key, &name("ghost"), false, 1)
+        .await
+        .unwrap());
+}
+
+async fn daily_message_counts(store: &dyn Store) {
+    let app = AppKey::new("conf", "daily").unwrap();
+    const DAY: u64 = 86_400_000;
+    let day0 = 20_000 * DAY;
+    for (n, at) in [day0 + 5, day0 + 6, day0 + DAY + 1, day0 + 3 * DAY]
+        .into_iter()
+        .enumerate()
+    {
+        let id = at << 22 | n as u64;
+        store
+            .append_message(message(&app, id, 9_000 + n as u64, "roy"))
+            .await
+            .unwrap();
+    }
+    let counts = store.daily_message_counts(&app, day0 + DAY).await.unwrap();
+    assert_eq!(
+        counts,
+        vec![
+            DayCount {
+                day_start_ms: day0 + DAY,
+                count: 1
+            },
+            DayCount {
+                day_start_ms: day0 + 3 * DAY,
+                count: 1
+            }
+        ]
+    );
+    let all = store.daily_message_counts(&app, 0).await.unwrap();
+    assert_eq!(all[0].count, 2);
+    let other = AppKey::new("conf", "nodaily").unwrap();
+    assert!(store
+        .daily_message_counts(&other, 0)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn admins_and_sessions(store: &dyn Store) {
+    let admin = Admin {
+        username: "root".into(),
+        password_hash: "hash".into(),
+        created_ms: 1,
+    };
+    let before = store.count_admins().await.unwrap();
+    store.create_admin(&admin).await.unwrap();
+    assert!(matches!(
+        store.create_admin(&admin).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(store.count_admins().await.unwrap(), before + 1);
+    assert_eq!(store.admin("root").await.unwrap(), Some(admin));
+    assert_eq!(store.admin("nobody").await.unwrap(), None);
+
+    let session = AdminSession {
+        id_hash: "h1".into(),
+        username: "root".into(),
+        csrf_token: Secret::new("csrf".into()),
+        created_ms: 10,
+        expires_ms: 20,
+    };
+    store.create_admin_session(&session).await.unwrap();
+    assert_eq!(
+        store.admin_session("h1").await.unwrap(),
+        Some(session.clone())
+    );
+    // A session created after h1 expired may clean h1 up; a live one is kept.
+    let later = AdminSession {
+        id_hash: "h2".into(),
+        created_ms: 15,
+        expires_ms: 100,
+        ..session
+    };
+    store.create_admin_session(&later).await.unwrap();
+    assert_eq!(store.admin_session("h2").await.unwrap(), Some(later));
+    store.delete_admin_session("h2").await.unwrap();
+    assert_eq!(store.admin_session("h2").await.unwrap(), None);
+    store.delete_admin_session("never").await.unwrap();
 }
 
 /// Polls every future concurrently (the suite avoids a dependency on `futures`).

@@ -1,5 +1,6 @@
 //! One module per resource; each handler's doc starts with its wire address.
 
+pub(crate) mod dns;
 pub(crate) mod token;
 pub(crate) mod users;
 

@@ -32,7 +32,8 @@ pub(crate) struct TokenRequest {
 /// # `POST /{org}/{app}/token`
 ///
 /// No auth. `grant_type` `password` (the SDK's `open({user, pwd})`) returns a user token;
-/// `client_credentials` returns an app token for the admin routes. `expires_in` is seconds.
+/// `client_credentials` returns an app token for the admin routes; `inherit` (Bearer: an app
+/// token) returns a user token for an existing user. `expires_in` is seconds.
 pub(crate) async fn token_route(
     State(state): State<Arc<RestState>>,
     Path((org, app)): Path<(String, String)>,
@@ -74,6 +75,22 @@ pub(crate) async fn token_route(
                 "access_token": token.access_token,
                 "expires_in": token.expires_in,
                 "application": app.uuid,
+            })))
+        }
+        // Easemob's "inherit": a user token for an existing user, for the holder of an app token.
+        "inherit" => {
+            state
+                .chat
+                .authorize(&app, bearer(&headers), RestScope::App)
+                .await?;
+            let (token, user) = state
+                .chat
+                .inherit_grant(&app, request.username.as_deref().unwrap_or(""), ttl)
+                .await?;
+            Ok(Json(json!({
+                "access_token": token.access_token,
+                "expires_in": token.expires_in,
+                "user": user_entity(&user),
             })))
         }
         _ => Err(Error::Unsupported("this grant_type").into()),

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::{Path, Query, State},
     http::HeaderMap,
     Json,
 };
@@ -12,7 +12,7 @@ use confab_core::{
     auth::RestScope,
     ids::UserName,
     now_ms,
-    user::{NewUser, User},
+    user::{NewUser, User, MAX_USER_PAGE},
     Error,
 };
 use serde::Deserialize;
@@ -171,4 +171,208 @@ fn envelope(app: &App, action: &str, path: &str, users: &[User]) -> Value {
         "organization": app.key.org(),
         "applicationName": app.key.app(),
     })
+}
+
+/// The first value of a query parameter. Pairs rather than a struct: the mini-program SDK
+/// repeats keys, which a struct would reject.
+fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.as_str())
+}
+
+/// The hosted service's default page size for `GET /users`.
+const DEFAULT_USER_PAGE: u32 = 10;
+
+/// # `GET /{org}/{app}/users?limit=&cursor=`
+///
+/// Bearer: an app token. Users in name order; the response's `cursor` fetches the next page
+/// and is absent on the last one. `limit` is 1–100 (default 10). Confab extension: `q=<prefix>`.
+pub(crate) async fn list_users_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    let limit = query_value(&query, "limit")
+        .and_then(|limit| limit.parse::<u32>().ok())
+        .unwrap_or(DEFAULT_USER_PAGE)
+        .clamp(1, MAX_USER_PAGE);
+    // `q` is a Confab extension: only names starting with it (the console's search box).
+    let page = state
+        .chat
+        .list_users(
+            &app.key,
+            query_value(&query, "q").unwrap_or(""),
+            query_value(&query, "cursor"),
+            limit,
+        )
+        .await?;
+    let mut body = envelope(&app, "get", "/users", &page.users);
+    body["params"] = json!({ "limit": [limit.to_string()] });
+    body["count"] = json!(page.users.len());
+    if let Some(cursor) = page.cursor {
+        body["cursor"] = json!(cursor);
+    }
+    Ok(Json(body))
+}
+
+/// # `POST /{org}/{app}/users/{user}/deactivate`
+///
+/// Bearer: an app token. Bans the user: logins and token grants are refused until
+/// `activate`, and live sessions are closed (the SDK sees 217 and does not reconnect).
+pub(crate) async fn deactivate_user_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let user = state
+        .chat
+        .set_user_activated(&app.key, &name, false)
+        .await?;
+    Ok(Json(json!({
+        "action": "Deactivate user",
+        "entities": [user_entity(&user)],
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `POST /{org}/{app}/users/{user}/activate`
+///
+/// Bearer: an app token. Lifts a ban; the user may log in again.
+pub(crate) async fn activate_user_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    state.chat.set_user_activated(&app.key, &name, true).await?;
+    Ok(Json(json!({
+        "action": "activate user",
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/disconnect`
+///
+/// Bearer: an app token. Closes every session of the user; they may log in again.
+pub(crate) async fn disconnect_user_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    state.chat.disconnect_user(&app.key, &name).await?;
+    Ok(Json(json!({
+        "action": "get",
+        "uri": format!("/{}/{}/users/{}/disconnect", app.key.org(), app.key.app(), name),
+        "entities": [],
+        "data": { "result": true },
+        "timestamp": now_ms(),
+        "duration": 0,
+        "count": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/status`
+///
+/// Bearer: an app token. `data` is `{"<user>": "online" | "offline"}`: online when the user
+/// has a live session.
+pub(crate) async fn user_status_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let user = state.chat.user(&app.key, &name).await?;
+    Ok(Json(json!({
+        "action": "get",
+        "uri": format!("/{}/{}/users/{}/status", app.key.org(), app.key.app(), user.name),
+        "entities": [],
+        "data": { user.name.as_str(): presence(&state, &app, &user.name) },
+        "timestamp": now_ms(),
+        "duration": 0,
+        "count": 0,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BatchStatusBody {
+    usernames: Vec<String>,
+}
+
+/// # `POST /{org}/{app}/users/batch/status`
+///
+/// Bearer: an app token. Body `{"usernames": [...]}` (at most 100). `data` is
+/// `[{"<user>": "online" | "offline"}, …]` in request order; names that are not users are
+/// reported offline, as presence is not a lookup of the user table.
+pub(crate) async fn batch_status_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    AppJson(body): AppJson<BatchStatusBody>,
+) -> Result<Json<Value>, ApiError> {
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::App)
+        .await?;
+    if body.usernames.len() > MAX_USER_PAGE as usize {
+        return Err(Error::Unsupported("more than 100 usernames at a time").into());
+    }
+    let data: Vec<Value> = body
+        .usernames
+        .iter()
+        .map(|raw| {
+            let status =
+                UserName::parse(raw).map_or("offline", |name| presence(&state, &app, &name));
+            json!({ raw.as_str(): status })
+        })
+        .collect();
+    Ok(Json(json!({
+        "action": "post",
+        "uri": format!("/{}/{}/users/batch/status", app.key.org(), app.key.app()),
+        "entities": [],
+        "data": data,
+        "timestamp": now_ms(),
+        "duration": 0,
+        "count": 0,
+    })))
+}
+
+fn presence(state: &RestState, app: &App, name: &UserName) -> &'static str {
+    if state.registry.count(&app.key, name) > 0 {
+        "online"
+    } else {
+        "offline"
+    }
 }

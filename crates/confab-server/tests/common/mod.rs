@@ -1,21 +1,26 @@
 //! Whole-server test harness: a real `confab_server::run` on 127.0.0.1:0 with a temporary data
-//! directory, a raw msync client (tokio-tungstenite + the generated types) and a tiny HTTP client.
+//! directory, a raw msync client (tokio-tungstenite + the generated types) and a tiny HTTP client,
+//! each usable over plain TCP or over TLS (a throwaway CA made with rcgen).
 
 #![allow(dead_code, unreachable_pub, clippy::unwrap_used)] // test support
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use confab_core::{app::NewApp, ids::AppKey, now_ms};
 use confab_proto::pb::{self, m_sync::Command};
-use confab_server::Config;
+use confab_server::{config::TlsConfig, Config, Listeners};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
+use tokio_rustls::rustls::{self, pki_types::ServerName, ClientConfig, RootCertStore};
+use tokio_rustls::{client::TlsStream, TlsConnector};
 use tokio_tungstenite::{tungstenite::Message, MaybeTlsStream, WebSocketStream};
 
 pub const ORG: &str = "org1";
@@ -25,6 +30,11 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 pub struct TestServer {
     pub address: SocketAddr,
+    /// The https/wss listener, when started with `start_tls`.
+    pub tls_address: Option<SocketAddr>,
+    /// The CA that signed the server's certificate, when started with `start_tls`.
+    pub pki: Option<TestPki>,
+    config: Config,
     pub app_id: String,
     pub certificate: String,
     pub client_id: String,
@@ -46,6 +56,26 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
+        TestServer::start_config(config, data_dir).await
+    }
+
+    /// With `[tls]` on 127.0.0.1:0 and a certificate for `localhost` and 127.0.0.1.
+    pub async fn start_tls() -> TestServer {
+        TestServer::start_tls_with(|_| {}).await
+    }
+
+    pub async fn start_tls_with(configure: impl FnOnce(&mut Config)) -> TestServer {
+        let pki = TestPki::generate();
+        let mut server = TestServer::start_with(|config| {
+            config.tls = Some(pki.tls_config());
+            configure(config);
+        })
+        .await;
+        server.pki = Some(pki);
+        server
+    }
+
+    async fn start_config(config: Config, data_dir: tempfile::TempDir) -> TestServer {
         let app = confab_server::create_app(
             &config,
             NewApp {
@@ -55,9 +85,12 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let (address, stop, task) = launch(config).await;
+        let (address, tls_address, stop, task) = launch(config.clone()).await;
         let server = TestServer {
             address,
+            tls_address,
+            pki: None,
+            config,
             app_id: app.app_id.clone(),
             certificate: app.signing_certificate().to_owned(),
             client_id: app.client_id.clone(),
@@ -75,12 +108,9 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let config = Config {
-            data_dir: self.data_dir.path().to_owned(),
-            ..Config::default()
-        };
-        let (address, stop, task) = launch(config).await;
+        let (address, tls_address, stop, task) = launch(self.config.clone()).await;
         self.address = address;
+        self.tls_address = tls_address;
         self.stop = Some(stop);
         self.task = Some(task);
     }
@@ -143,28 +173,81 @@ impl TestServer {
         bearer: Option<&str>,
         body: &str,
     ) -> (u16, Value) {
-        let mut stream = TcpStream::connect(self.address).await.unwrap();
-        let auth = bearer
-            .map(|token| format!("Authorization: Bearer {token}\r\n"))
-            .unwrap_or_default();
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(request.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        stream.read_to_end(&mut response).await.unwrap();
-        let text = String::from_utf8(response).unwrap();
-        let status: u16 = text[9..12].parse().unwrap();
-        let (_, raw_body) = text.split_once("\r\n\r\n").unwrap();
-        let json = serde_json::from_str(raw_body).unwrap_or(Value::String(raw_body.to_owned()));
-        (status, json)
+        let stream = TcpStream::connect(self.address).await.unwrap();
+        http_on(stream, &request_text(method, path, "test", bearer, body)).await
+    }
+
+    /// `GET path` with the given `Host` header, over plain HTTP.
+    pub async fn get_with_host(&self, path: &str, host: &str) -> (u16, Value) {
+        let stream = TcpStream::connect(self.address).await.unwrap();
+        http_on(stream, &request_text("GET", path, host, None, "")).await
+    }
+
+    /// As `http`, over TLS to `tls_address`, trusting only this server's CA.
+    pub async fn https(
+        &self,
+        method: &str,
+        path: &str,
+        bearer: Option<&str>,
+        body: &str,
+    ) -> (u16, Value) {
+        let stream = self.tls_connect(&self.trusting_connector()).await.unwrap();
+        http_on(
+            stream,
+            &request_text(method, path, "localhost", bearer, body),
+        )
+        .await
+    }
+
+    /// `GET path` with the given `Host` header, over TLS.
+    pub async fn https_get_with_host(&self, path: &str, host: &str) -> (u16, Value) {
+        let stream = self.tls_connect(&self.trusting_connector()).await.unwrap();
+        http_on(stream, &request_text("GET", path, host, None, "")).await
+    }
+
+    /// A client that trusts only the CA this server's certificate comes from.
+    pub fn trusting_connector(&self) -> TlsConnector {
+        self.pki
+            .as_ref()
+            .expect("started with start_tls")
+            .connector()
+    }
+
+    /// TCP + TLS handshake with `localhost` as the server name.
+    pub async fn tls_connect(
+        &self,
+        connector: &TlsConnector,
+    ) -> std::io::Result<TlsStream<TcpStream>> {
+        let stream = TcpStream::connect(self.tls_address.expect("started with start_tls")).await?;
+        let name = ServerName::try_from("localhost").unwrap();
+        connector.connect(name, stream).await
     }
 
     pub async fn connect(&self) -> Client {
         let url = format!("ws://{}/websocket", self.address);
         let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
         Client { socket }
+    }
+
+    /// A WebSocket over TLS (`wss://localhost:PORT/websocket`).
+    pub async fn connect_tls(&self) -> Client<TlsStream<TcpStream>> {
+        let stream = self.tls_connect(&self.trusting_connector()).await.unwrap();
+        let url = format!(
+            "wss://localhost:{}/websocket",
+            self.tls_address.unwrap().port()
+        );
+        let (socket, _) = tokio_tungstenite::client_async(url, stream).await.unwrap();
+        Client { socket }
+    }
+
+    /// As `login`, over TLS.
+    pub async fn login_tls(&self, user: &str, resource: &str) -> Client<TlsStream<TcpStream>> {
+        let mut client = self.connect_tls().await;
+        let reply = client
+            .provision(APP_KEY, user, &self.user_token(user, 3600), resource)
+            .await;
+        assert_eq!(reply.status.unwrap().error_code, Some(0), "login of {user}");
+        client
     }
 
     /// Connects and logs in with a fresh token; panics unless the login succeeds.
@@ -186,14 +269,26 @@ impl Drop for TestServer {
     }
 }
 
-async fn launch(config: Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn launch(
+    config: Config,
+) -> (
+    SocketAddr,
+    Option<SocketAddr>,
+    oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tls = match &config.tls {
+        Some(_) => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        None => None,
+    };
+    let tls_address = tls.as_ref().map(|listener| listener.local_addr().unwrap());
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         confab_server::run(
             config,
-            listener,
+            Listeners { http, tls },
             move |address| {
                 let _ = ready_tx.send(address);
             },
@@ -205,11 +300,105 @@ async fn launch(config: Config) -> (SocketAddr, oneshot::Sender<()>, tokio::task
         .unwrap();
     });
     let address = tokio::time::timeout(WAIT, ready_rx).await.unwrap().unwrap();
-    (address, stop, task)
+    (address, tls_address, stop, task)
 }
 
-pub struct Client {
-    pub socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+fn request_text(method: &str, path: &str, host: &str, bearer: Option<&str>, body: &str) -> String {
+    let auth = bearer
+        .map(|token| format!("Authorization: Bearer {token}\r\n"))
+        .unwrap_or_default();
+    format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+/// Writes the request, reads to the end; returns the status and the body as JSON (or as a
+/// JSON string when it is not JSON).
+async fn http_on(mut stream: impl AsyncRead + AsyncWrite + Unpin, request: &str) -> (u16, Value) {
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    if let Err(error) = stream.read_to_end(&mut response).await {
+        // A TLS peer may close without close_notify once the response is complete.
+        assert_eq!(error.kind(), std::io::ErrorKind::UnexpectedEof, "{error}");
+    }
+    let text = String::from_utf8(response).unwrap();
+    let status: u16 = text[9..12].parse().unwrap();
+    let (_, raw_body) = text.split_once("\r\n\r\n").unwrap();
+    let json = serde_json::from_str(raw_body).unwrap_or(Value::String(raw_body.to_owned()));
+    (status, json)
+}
+
+/// A throwaway CA and a server certificate it signed for `localhost` and 127.0.0.1, as PEM
+/// files in a temporary directory.
+pub struct TestPki {
+    pub ca_pem: String,
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl TestPki {
+    pub fn generate() -> TestPki {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "Confab test CA");
+        ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let ca = ca_params.self_signed(&ca_key).unwrap();
+
+        let key = KeyPair::generate().unwrap();
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()]).unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+
+        let dir = tempfile::tempdir().unwrap();
+        let cert_file = dir.path().join("fullchain.pem");
+        let key_file = dir.path().join("privkey.pem");
+        std::fs::write(&cert_file, cert.pem()).unwrap();
+        std::fs::write(&key_file, key.serialize_pem()).unwrap();
+        TestPki {
+            ca_pem: ca.pem(),
+            cert_file,
+            key_file,
+            dir,
+        }
+    }
+
+    pub fn tls_config(&self) -> TlsConfig {
+        TlsConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            cert_file: self.cert_file.clone(),
+            key_file: self.key_file.clone(),
+        }
+    }
+
+    /// A rustls client (ring) whose only root is this CA.
+    pub fn connector(&self) -> TlsConnector {
+        use rustls::pki_types::{pem::PemObject, CertificateDer};
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let config =
+            ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+        TlsConnector::from(Arc::new(config))
+    }
+}
+
+/// A raw msync client; `S` is the stream under the WebSocket (plain TCP or TLS).
+pub struct Client<S = MaybeTlsStream<TcpStream>> {
+    pub socket: WebSocketStream<S>,
 }
 
 /// What the server sent: a decoded frame, or the end of the connection.
@@ -219,7 +408,7 @@ pub enum Received {
     Closed(Option<u16>),
 }
 
-impl Client {
+impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
     pub async fn send_raw(&mut self, bytes: Vec<u8>) {
         self.socket
             .send(Message::Binary(bytes.into()))

@@ -1,0 +1,584 @@
+//! The console and the REST admin routes underneath it, over real sockets: every console route
+//! refuses without a session, writes need the CSRF token, wrong passwords are refused and
+//! slowed, secrets appear only when revealed (never in pages, listings or logs), and the
+//! hosted service's user-admin paths (list, deactivate, activate, disconnect, status, inherit).
+
+#![allow(clippy::unwrap_used)] // test helpers: a failed step should stop the test loudly
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use common::{Received, TestServer, APP, APP_KEY, ORG};
+use confab_proto::pb::{self, m_sync::Command};
+use prost::Message as _;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const ADMIN: &str = "root";
+const PASSWORD: &str = "correct horse battery";
+
+/// Everything every test in this binary logs, to check that no secret reaches a log.
+fn captured_logs() -> &'static Arc<Mutex<Vec<u8>>> {
+    static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let sink = logs.clone();
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("debug")
+            .with_writer(move || LogWriter(sink.clone()))
+            .try_init();
+        logs
+    })
+}
+
+struct LogWriter(Arc<Mutex<Vec<u8>>>);
+
+impl Write for LogWriter {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Response {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+impl Response {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// One HTTP/1.1 request with the given extra header lines.
+async fn request(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    headers: &[String],
+    body: &str,
+) -> Response {
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let extra: String = headers.iter().map(|line| format!("{line}\r\n")).collect();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        server.address,
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap();
+    Response {
+        status: head[9..12].parse().unwrap(),
+        headers: head.to_ascii_lowercase(),
+        body: body.to_owned(),
+    }
+}
+
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    fn headers(&self) -> Vec<String> {
+        vec![
+            format!("Cookie: {}", self.cookie),
+            format!("X-CSRF-Token: {}", self.csrf),
+            "Content-Type: application/json".into(),
+        ]
+    }
+}
+
+async fn start() -> TestServer {
+    captured_logs();
+    let server = TestServer::start().await;
+    let config = confab_server::Config {
+        data_dir: server.data_dir.path().to_owned(),
+        ..confab_server::Config::default()
+    };
+    confab_server::create_admin(&config, ADMIN, PASSWORD.into())
+        .await
+        .unwrap();
+    server
+}
+
+async fn sign_in(server: &TestServer, password: &str) -> Response {
+    request(
+        server,
+        "POST",
+        "/console/api/login",
+        &["Content-Type: application/json".into()],
+        &json!({"username": ADMIN, "password": password}).to_string(),
+    )
+    .await
+}
+
+async fn signed_in(server: &TestServer) -> Session {
+    let response = sign_in(server, PASSWORD).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let set_cookie = response
+        .headers
+        .lines()
+        .find(|line| line.starts_with("set-cookie:"))
+        .unwrap()
+        .to_owned();
+    assert!(set_cookie.contains("httponly"), "{set_cookie}");
+    assert!(set_cookie.contains("samesite=strict"), "{set_cookie}");
+    assert!(set_cookie.contains("path=/console"), "{set_cookie}");
+    let cookie = set_cookie
+        .trim_start_matches("set-cookie:")
+        .trim()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    Session {
+        cookie,
+        csrf: response.json()["csrf"].as_str().unwrap().to_owned(),
+    }
+}
+
+const PAGES: &[&str] = &[
+    "/console/",
+    "/console/apps/org1/app1",
+    "/console/apps/org1/app1/users",
+    "/console/apps/org1/app1/tokens",
+];
+
+const API_GETS: &[&str] = &[
+    "/console/api/apps",
+    "/console/api/apps/org1/app1",
+    "/console/api/apps/org1/app1/overview",
+    "/console/api/apps/org1/app1/chart.svg",
+    "/console/api/anything/else",
+];
+
+const API_POSTS: &[&str] = &[
+    "/console/api/logout",
+    "/console/api/apps",
+    "/console/api/apps/org1/app1/credentials",
+    "/console/api/apps/org1/app1/certificate/rotate",
+    "/console/api/apps/org1/app1/client-secret/rotate",
+    "/console/api/apps/org1/app1/app-token",
+];
+
+#[tokio::test]
+async fn every_console_route_refuses_without_a_session() {
+    let server = start().await;
+    for cookie in [None, Some("Cookie: confab_console=forged")] {
+        let headers: Vec<String> = cookie.into_iter().map(str::to_owned).collect();
+        for page in PAGES {
+            let response = request(&server, "GET", page, &headers, "").await;
+            assert_eq!(response.status, 303, "{page}");
+            assert!(
+                response.headers.contains("location: /console/login"),
+                "{page}"
+            );
+            assert!(response.body.is_empty(), "{page}");
+        }
+        for path in API_GETS {
+            let response = request(&server, "GET", path, &headers, "").await;
+            assert_eq!(response.status, 401, "{path}: {}", response.body);
+            assert_eq!(response.json()["error"], "not_signed_in", "{path}");
+        }
+        let mut post_headers = headers.clone();
+        post_headers.push("Content-Type: application/json".into());
+        post_headers.push("X-CSRF-Token: guess".into());
+        for path in API_POSTS {
+            let response = request(&server, "POST", path, &post_headers, "{}").await;
+            assert_eq!(response.status, 401, "{path}: {}", response.body);
+        }
+    }
+    // The sign-in page, its assets and the session probe are public.
+    assert_eq!(
+        request(&server, "GET", "/console/login", &[], "")
+            .await
+            .status,
+        200
+    );
+    let script = request(&server, "GET", "/console/assets/console.js", &[], "").await;
+    assert_eq!(script.status, 200);
+    let probe = request(&server, "GET", "/console/api/session", &[], "").await;
+    assert_eq!(probe.status, 401);
+}
+
+#[tokio::test]
+async fn posts_without_the_csrf_token_are_refused() {
+    let server = start().await;
+    let session = signed_in(&server).await;
+    let body = json!({"org": "csrf", "name": "app"}).to_string();
+    let cookie_only = vec![
+        format!("Cookie: {}", session.cookie),
+        "Content-Type: application/json".to_owned(),
+    ];
+    for path in API_POSTS {
+        let response = request(&server, "POST", path, &cookie_only, &body).await;
+        assert_eq!(response.status, 403, "{path}: {}", response.body);
+        assert_eq!(response.json()["error"], "bad_csrf");
+    }
+    let mut wrong = cookie_only.clone();
+    wrong.push("X-CSRF-Token: 0000".into());
+    let response = request(&server, "POST", "/console/api/apps", &wrong, &body).await;
+    assert_eq!(response.status, 403);
+    // Right token, but from another site.
+    let mut foreign = session.headers();
+    foreign.push("Origin: http://evil.example".into());
+    let response = request(&server, "POST", "/console/api/apps", &foreign, &body).await;
+    assert_eq!(response.status, 403);
+    assert_eq!(response.json()["error"], "foreign_origin");
+    // A form post (not JSON) is refused even with the token.
+    let mut form = vec![
+        format!("Cookie: {}", session.cookie),
+        format!("X-CSRF-Token: {}", session.csrf),
+    ];
+    form.push("Content-Type: application/x-www-form-urlencoded".into());
+    let response = request(&server, "POST", "/console/api/apps", &form, "org=a&name=b").await;
+    assert_eq!(response.status, 400);
+    // And with everything right, it works; nothing was created before.
+    let response = request(
+        &server,
+        "POST",
+        "/console/api/apps",
+        &session.headers(),
+        &body,
+    )
+    .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.json()["appKey"], "csrf#app");
+    let apps = request(&server, "GET", "/console/api/apps", &session.headers(), "").await;
+    assert_eq!(apps.json()["apps"].as_array().unwrap().len(), 2);
+    // Signing out ends the session.
+    let out = request(
+        &server,
+        "POST",
+        "/console/api/logout",
+        &session.headers(),
+        "{}",
+    )
+    .await;
+    assert_eq!(out.status, 200);
+    assert!(out.headers.contains("max-age=0"));
+    let after = request(&server, "GET", "/console/api/apps", &session.headers(), "").await;
+    assert_eq!(after.status, 401);
+}
+
+#[tokio::test]
+async fn wrong_passwords_are_refused_and_repeated_failures_slowed() {
+    let server = start().await;
+    for _ in 0..3 {
+        let response = sign_in(&server, "wrong").await;
+        assert_eq!(response.status, 401, "{}", response.body);
+        assert_eq!(response.json()["error"], "bad_credentials");
+        assert!(!response.headers.contains("set-cookie"));
+    }
+    // Locked for a while now, even with the right password.
+    let response = sign_in(&server, PASSWORD).await;
+    assert_eq!(response.status, 429, "{}", response.body);
+    assert!(response.headers.contains("retry-after:"));
+    // An unknown username is refused the same way.
+    let unknown = request(
+        &server,
+        "POST",
+        "/console/api/login",
+        &["Content-Type: application/json".into()],
+        &json!({"username": "nobody", "password": "x"}).to_string(),
+    )
+    .await;
+    assert_eq!(unknown.status, 401);
+}
+
+#[tokio::test]
+async fn secrets_appear_only_when_revealed() {
+    let server = start().await;
+    let session = signed_in(&server).await;
+    let headers = session.headers();
+    let secrets = [server.certificate.clone(), server.client_secret.clone()];
+    let mut seen = String::new();
+    for path in PAGES.iter().chain(API_GETS) {
+        seen.push_str(&request(&server, "GET", path, &headers, "").await.body);
+    }
+    for asset in ["console.js", "console.css"] {
+        let path = format!("/console/assets/{asset}");
+        seen.push_str(&request(&server, "GET", &path, &headers, "").await.body);
+    }
+    let created = request(
+        &server,
+        "POST",
+        "/console/api/apps",
+        &headers,
+        &json!({"org": "more", "name": "app"}).to_string(),
+    )
+    .await;
+    seen.push_str(&created.body);
+    let token = request(
+        &server,
+        "POST",
+        "/console/api/apps/org1/app1/app-token",
+        &headers,
+        "{}",
+    )
+    .await;
+    assert_eq!(token.status, 200);
+    let users = server
+        .http(
+            "GET",
+            &format!("/{ORG}/{APP}/users"),
+            token.json()["access_token"].as_str(),
+            "",
+        )
+        .await;
+    seen.push_str(&users.1.to_string());
+    for secret in &secrets {
+        assert!(
+            !seen.contains(secret.as_str()),
+            "a secret leaked into a page or listing"
+        );
+    }
+    let app = request(&server, "GET", "/console/api/apps/org1/app1", &headers, "").await;
+    assert_eq!(app.json()["appKey"], APP_KEY);
+    assert_eq!(
+        app.json()["websocketUrl"],
+        format!("ws://{}/websocket", server.address)
+    );
+
+    let revealed = request(
+        &server,
+        "POST",
+        "/console/api/apps/org1/app1/credentials",
+        &headers,
+        "{}",
+    )
+    .await;
+    assert_eq!(revealed.status, 200);
+    assert_eq!(revealed.json()["appCertificate"], server.certificate);
+    assert_eq!(revealed.json()["clientSecret"], server.client_secret);
+
+    let logs = String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned();
+    assert!(
+        logs.contains("credentials revealed"),
+        "the reveal itself is logged"
+    );
+    for secret in &secrets {
+        assert!(!logs.contains(secret.as_str()), "a secret reached the log");
+    }
+}
+
+#[tokio::test]
+async fn a_rotated_certificate_keeps_working_for_its_grace_period() {
+    let server = start().await;
+    let session = signed_in(&server).await;
+    let old_token = server.user_token("leo", 3600);
+    let rotate = |grace: u64| {
+        let headers = session.headers();
+        let server = &server;
+        async move {
+            let response = request(
+                server,
+                "POST",
+                "/console/api/apps/org1/app1/certificate/rotate",
+                &headers,
+                &json!({"grace_secs": grace}).to_string(),
+            )
+            .await;
+            assert_eq!(response.status, 200, "{}", response.body);
+            assert!(!response.body.contains(&server.certificate));
+        }
+    };
+    rotate(3600).await;
+    let mut client = server.connect().await;
+    let reply = client.provision(APP_KEY, "leo", &old_token, "web").await;
+    assert_eq!(
+        reply.status.unwrap().error_code,
+        Some(0),
+        "old certificate within its grace"
+    );
+    // A second rotation without grace: the original certificate is no longer kept at all.
+    rotate(0).await;
+    let mut client = server.connect().await;
+    let reply = client.provision(APP_KEY, "leo", &old_token, "web2").await;
+    assert_eq!(
+        reply.status.unwrap().error_code,
+        Some(1),
+        "old certificate after its grace"
+    );
+    // Tokens the server issues now are signed with the new primary and work.
+    let app_token = request(
+        &server,
+        "POST",
+        "/console/api/apps/org1/app1/app-token",
+        &session.headers(),
+        "{}",
+    )
+    .await;
+    let (status, _) = server
+        .http(
+            "GET",
+            &format!("/{ORG}/{APP}/users"),
+            app_token.json()["access_token"].as_str(),
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn rest_admin_routes_list_ban_disconnect_and_report_status() {
+    let server = start().await;
+    let token = server.app_token().await;
+    let get = |path: String| {
+        let token = token.clone();
+        let server = &server;
+        async move { server.http("GET", &path, Some(&token), "").await }
+    };
+
+    // Paging with cursor: amy, leo | roy.
+    let (status, first) = get(format!("/{ORG}/{APP}/users?limit=2")).await;
+    assert_eq!(status, 200, "{first}");
+    let names = |body: &Value| -> Vec<String> {
+        body["entities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|user| user["username"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), vec!["amy", "leo"]);
+    assert_eq!(first["count"], 2);
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+    let (_, second) = get(format!("/{ORG}/{APP}/users?limit=2&cursor={cursor}")).await;
+    assert_eq!(names(&second), vec!["roy"]);
+    assert!(second.get("cursor").is_none());
+    let (_, searched) = get(format!("/{ORG}/{APP}/users?q=ro")).await;
+    assert_eq!(names(&searched), vec!["roy"]);
+    // Without an app token: refused.
+    let user_token = server.user_token("leo", 3600);
+    let (status, _) = server
+        .http("GET", &format!("/{ORG}/{APP}/users"), Some(&user_token), "")
+        .await;
+    assert_eq!(status, 401);
+
+    // Status and forced disconnect.
+    let mut leo = server.login("leo", "web").await;
+    let (_, status_body) = get(format!("/{ORG}/{APP}/users/leo/status")).await;
+    assert_eq!(status_body["data"], json!({"leo": "online"}));
+    let (status, batch) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/users/batch/status"),
+            Some(&token),
+            &json!({"usernames": ["leo", "roy"]}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{batch}");
+    assert_eq!(
+        batch["data"],
+        json!([{"leo": "online"}, {"roy": "offline"}])
+    );
+    let (status, disconnected) = get(format!("/{ORG}/{APP}/users/leo/disconnect")).await;
+    assert_eq!(status, 200);
+    assert_eq!(disconnected["data"]["result"], true);
+    expect_kick(&mut leo).await;
+
+    // Deactivate: kicked, then logins and grants refused; activate lifts it.
+    let mut leo = server.login("leo", "web").await;
+    let (status, deactivated) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/users/leo/deactivate"),
+            Some(&token),
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{deactivated}");
+    assert_eq!(deactivated["action"], "Deactivate user");
+    assert_eq!(deactivated["entities"][0]["activated"], false);
+    expect_kick(&mut leo).await;
+    let mut client = server.connect().await;
+    let reply = client
+        .provision(APP_KEY, "leo", &server.user_token("leo", 3600), "web")
+        .await;
+    let refused = reply.status.unwrap();
+    assert_eq!(refused.error_code, Some(1));
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("Sorry, user is deactivated")
+    );
+    let (status, grant) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/token"),
+            None,
+            &json!({"grant_type": "password", "username": "leo", "password": "secret"}).to_string(),
+        )
+        .await;
+    assert_eq!(
+        (status, grant["error_description"].as_str()),
+        (401, Some("user not activated"))
+    );
+    let (status, _) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/users/leo/activate"),
+            Some(&token),
+            "",
+        )
+        .await;
+    assert_eq!(status, 200);
+    server.login("leo", "web").await;
+
+    // inherit: a user token for the holder of an app token.
+    let (status, inherited) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/token"),
+            Some(&token),
+            &json!({"grant_type": "inherit", "username": "roy", "ttl": 600}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 200, "{inherited}");
+    assert_eq!(inherited["expires_in"], 600);
+    let mut roy = server.connect().await;
+    let reply = roy
+        .provision(
+            APP_KEY,
+            "roy",
+            inherited["access_token"].as_str().unwrap(),
+            "web",
+        )
+        .await;
+    assert_eq!(reply.status.unwrap().error_code, Some(0));
+    let (status, _) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/token"),
+            None,
+            &json!({"grant_type": "inherit", "username": "roy"}).to_string(),
+        )
+        .await;
+    assert_eq!(status, 401, "inherit needs an app token");
+}
+
+/// The STATISTIC meta of an administrator's kick (217, no reconnect), then the close.
+async fn expect_kick<S>(client: &mut common::Client<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let kick: pb::CommSyncDl = client.expect(Command::Sync).await;
+    let body = pb::StatisticsBody::decode(kick.metas[0].payload.clone().unwrap()).unwrap();
+    assert_eq!(
+        body.operation,
+        Some(pb::statistics_body::Operation::UserKickedByOtherDevice as i32)
+    );
+    assert!(matches!(client.receive().await, Received::Closed(_)));
+}

@@ -1,0 +1,137 @@
+'use strict'
+// The console in headless Chromium (Debian's `chromium`, driven by playwright-core): first
+// start → setup link → sign out and in → create an app → create users Leo and Roy → generate
+// a user token for Leo; then the official SDK logs Leo in with that token and sends Roy a
+// message that Roy receives. Screenshots of each page go to tests/e2e/artifacts/.
+
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+const { test } = require('node:test')
+const { chromium } = require('playwright-core')
+const { Client } = require('../lib/sdk')
+const { useServer, scenario } = require('../lib/harness')
+const { E2E_DIR } = require('../lib/server')
+
+const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium'
+const ARTIFACTS = path.join(E2E_DIR, 'artifacts')
+const ADMIN = { username: 'admin', password: 'console-e2e-password' }
+
+const ctx = useServer({ label: 'console', apps: [] })
+
+// The one-time setup link `confab serve` logs on stderr when no admin exists.
+function setupLink(server) {
+    const log = fs.readFileSync(server.logPath, 'utf8')
+    const match = /(http:\/\/\S+\/console\/setup\?token=[0-9a-f]+)/.exec(log)
+    assert.ok(match, `no setup link in the server log:\n${log.slice(-4000)}`)
+    return match[1]
+}
+
+async function shot(page, name) {
+    await page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true })
+}
+
+test('console: set up, sign in, create an app, users and a token; the SDK uses it', { timeout: 120000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    fs.mkdirSync(ARTIFACTS, { recursive: true })
+    const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-chromium-'))
+    const browser = await chromium.launchPersistentContext(userDataDir, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+            '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+        viewport: { width: 1200, height: 900 },
+    })
+    const pageErrors = []
+    try {
+        const page = browser.pages()[0] || await browser.newPage()
+        page.on('pageerror', (error) => pageErrors.push(error.message))
+        page.setDefaultTimeout(15000)
+
+        // First start: the setup link creates the admin and signs in.
+        await page.goto(setupLink(server))
+        await page.locator('#setup-form').waitFor()
+        await shot(page, '1-setup')
+        await page.fill('#setup-form input[name=username]', ADMIN.username)
+        await page.fill('#setup-form input[name=password]', ADMIN.password)
+        await page.fill('#setup-form input[name=repeat]', ADMIN.password)
+        await page.click('#setup-form button[type=submit]')
+        await page.locator('#create-app-form').waitFor()
+
+        // Sign out, then sign in with the password.
+        await page.click('#sign-out')
+        await page.locator('#login-form').waitFor()
+        await page.fill('#login-form input[name=username]', ADMIN.username)
+        await page.fill('#login-form input[name=password]', 'wrong password')
+        await page.click('#login-form button[type=submit]')
+        await page.getByRole('alert').waitFor()
+        await page.fill('#login-form input[name=password]', ADMIN.password)
+        await shot(page, '2-sign-in')
+        await page.click('#login-form button[type=submit]')
+
+        // Apps: create one; the page moves to its overview.
+        await page.locator('#create-app-form').waitFor()
+        await page.fill('#create-app-form input[name=org]', 'consoleorg')
+        await page.fill('#create-app-form input[name=name]', 'consoleapp')
+        await shot(page, '3-apps')
+        await page.click('#create-app-form button[type=submit]')
+        await page.locator('#app-key').waitFor()
+        assert.equal(await page.textContent('#app-key'), 'consoleorg#consoleapp')
+        const appId = (await page.textContent('#app-id')).trim()
+        assert.match(appId, /^[0-9a-f]{32}$/)
+        assert.equal((await page.textContent('#websocket-url')).trim(), server.wsUrl)
+        assert.equal((await page.textContent('#rest-url')).trim(), server.httpUrl)
+        assert.equal(await page.locator('#app-certificate').count(), 0, 'the certificate is hidden until revealed')
+
+        // Users: Leo and Roy.
+        await page.click('nav >> text=Users')
+        await page.locator('#create-user-form').waitFor()
+        for (const name of ['Leo', 'Roy']) {
+            await page.fill('#create-user-form input[name=username]', name)
+            await page.fill('#create-user-form input[name=password]', `${name}-password`)
+            await page.click('#create-user-form button[type=submit]')
+            await page.locator(`tr[data-user="${name.toLowerCase()}"]`).waitFor()
+        }
+        await shot(page, '4-users')
+
+        // Tokens: a user token for Leo.
+        await page.click('nav >> text=Tokens')
+        await page.locator('#user-token-form').waitFor()
+        await page.fill('#user-token-form input[name=username]', 'leo')
+        await page.click('#user-token-form button[type=submit]')
+        const tokenText = page.locator('#user-token [data-token]')
+        await tokenText.waitFor()
+        const leoToken = (await tokenText.textContent()).trim()
+        assert.match(leoToken, /^007/)
+        await shot(page, '5-tokens')
+
+        // The official SDK: Leo logs in with the console's token and messages Roy.
+        const app = { appKey: 'consoleorg#consoleapp', appId, orgName: 'consoleorg', appName: 'consoleapp' }
+        const leo = await Client.create({ sdkName: 'agora-chat', server, user: 'leo', app })
+        await leo.login({ agoraToken: leoToken })
+        const roy = await Client.create({ sdkName: 'agora-chat', server, user: 'roy', app })
+        await roy.login({ pwd: 'Roy-password' })
+        const sent = await leo.sendText('roy', 'Hello from the console quickstart')
+        const got = await roy.waitFor('onTextMessage', { timeout: 10000 })
+        assert.equal(got.msg, 'Hello from the console quickstart')
+        assert.equal(got.id, String(sent.serverMsgId))
+
+        // The overview now counts them: 2 users, 2 online, 1 message today.
+        await page.click('nav >> text=Overview')
+        await page.locator('#users-count').waitFor()
+        assert.equal(await page.textContent('#users-count'), '2')
+        assert.equal(await page.textContent('#online-count'), '2')
+        assert.equal(await page.textContent('#messages-today'), '1')
+        await page.click('#reveal')
+        await page.locator('#app-certificate').waitFor()
+        assert.match(await page.textContent('#app-certificate'), /^[0-9a-f]{32}$/)
+        await shot(page, '6-overview')
+        await leo.close()
+        await roy.close()
+        assert.deepEqual(pageErrors, [], 'no script errors on any page')
+    } finally {
+        await browser.close()
+        fs.rmSync(userDataDir, { recursive: true, force: true })
+    }
+}))
