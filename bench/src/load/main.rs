@@ -1,0 +1,363 @@
+//! The load generator of `bench/run.sh`. One process, one scenario per run, one JSON line of
+//! figures on stdout. Every loop is bounded in count and time; traffic goes to loopback only.
+//!
+//!   load seed-users --data-dir D --app-key org#app --prefix u --count N   (Confab stopped)
+//!   load register-xmpp --addr 127.0.0.1:5222 --prefix u --count N
+//!   load idle|pingpong|offline --target confab|xmpp|relay --addr HOST:PORT [...]
+
+#![allow(clippy::print_stdout)] // a benchmark prints its figures
+
+mod msync;
+mod relay;
+mod stats;
+mod xmpp;
+
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde_json::json;
+use tokio::time::Instant;
+
+use msync::{ConfabTarget, MsyncConn};
+use relay::RelayConn;
+use stats::{bounded, Recorder, ServerProbe};
+use xmpp::{XmppConn, XmppTarget};
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes token-only users straight into a stopped Confab's data directory (registering
+    /// 19,000 users over REST would spend minutes on Argon2 for passwords nobody uses).
+    SeedUsers {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        app_key: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        count: usize,
+    },
+    /// Registers `{prefix}0..count` on ejabberd by in-band registration.
+    RegisterXmpp {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        count: usize,
+    },
+    /// C logged-in connections: logins per second, server RSS per connection.
+    Idle {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        connections: usize,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// P pairs, one message in flight each way: delivered/s, one-way latency, server CPU.
+    Pingpong {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long, default_value_t = 100)]
+        pairs: usize,
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        measure_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// N messages to an offline user with a window in flight: stored/s; then drained/s.
+    Offline {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long, default_value_t = 10_000)]
+        messages: u64,
+        #[arg(long, default_value_t = 64)]
+        in_flight: u64,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq)]
+enum Kind {
+    Confab,
+    Xmpp,
+    Relay,
+}
+
+#[derive(Args, Clone)]
+struct TargetArgs {
+    #[arg(long, value_enum)]
+    target: Kind,
+    /// HOST:PORT of the server under test.
+    #[arg(long)]
+    addr: String,
+    /// User names are `{prefix}{index}`.
+    #[arg(long, default_value = "u")]
+    prefix: String,
+    #[arg(long, default_value_t = 100)]
+    login_concurrency: usize,
+    #[arg(long, env = "CONFAB_APP_KEY", default_value = "")]
+    app_key: String,
+    #[arg(long, env = "CONFAB_APP_ID", default_value = "")]
+    app_id: String,
+    #[arg(
+        long,
+        env = "CONFAB_APP_CERTIFICATE",
+        default_value = "",
+        hide_env_values = true
+    )]
+    app_certificate: String,
+    #[arg(long, default_value = "localhost")]
+    xmpp_domain: String,
+    #[arg(long, default_value = "bench-password")]
+    xmpp_password: String,
+}
+
+/// A logged-in connection to whichever server is under test.
+enum Conn {
+    Msync(MsyncConn),
+    Xmpp(XmppConn),
+    Relay(RelayConn),
+}
+
+impl TargetArgs {
+    fn user(&self, index: usize) -> String {
+        format!("{}{index}", self.prefix)
+    }
+
+    fn confab(&self) -> ConfabTarget {
+        ConfabTarget {
+            ws_url: format!("ws://{}/websocket", self.addr),
+            app_key: self.app_key.clone(),
+            app_id: self.app_id.clone(),
+            app_certificate: self.app_certificate.clone(),
+        }
+    }
+
+    fn xmpp(&self) -> XmppTarget {
+        XmppTarget {
+            addr: self.addr.clone(),
+            domain: self.xmpp_domain.clone(),
+            password: self.xmpp_password.clone(),
+        }
+    }
+
+    async fn login(&self, index: usize) -> anyhow::Result<Conn> {
+        Ok(match self.target {
+            Kind::Confab => Conn::Msync(MsyncConn::login(&self.confab(), &self.user(index)).await?),
+            Kind::Xmpp => Conn::Xmpp(XmppConn::login(&self.xmpp(), &self.user(index)).await?),
+            Kind::Relay => Conn::Relay(
+                RelayConn::login(&format!("ws://{}/", self.addr), relay_id(index)?).await?,
+            ),
+        })
+    }
+
+    fn name(&self) -> &'static str {
+        match self.target {
+            Kind::Confab => "confab",
+            Kind::Xmpp => "ejabberd",
+            Kind::Relay => "relay",
+        }
+    }
+}
+
+fn relay_id(index: usize) -> anyhow::Result<u32> {
+    Ok(u32::try_from(index)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::SeedUsers {
+            data_dir,
+            app_key,
+            prefix,
+            count,
+        } => seed_users(&data_dir, &app_key, &prefix, count).await,
+        Command::RegisterXmpp { target, count } => {
+            let xmpp = target.xmpp();
+            let (_, elapsed) = bounded(count, target.login_concurrency, |index| {
+                let (xmpp, user) = (xmpp.clone(), target.user(index));
+                async move { XmppConn::register(&xmpp, &user).await }
+            })
+            .await?;
+            eprintln!("registered {count} XMPP users in {elapsed:?}");
+            Ok(())
+        }
+        Command::Idle {
+            target,
+            connections,
+            server_pid,
+        } => idle(&target, connections, ServerProbe::new(server_pid)).await,
+        Command::Pingpong {
+            target,
+            pairs,
+            warmup_secs,
+            measure_secs,
+            server_pid,
+        } => {
+            let windows = (
+                Duration::from_secs(warmup_secs),
+                Duration::from_secs(measure_secs),
+            );
+            pingpong(&target, pairs, windows, ServerProbe::new(server_pid)).await
+        }
+        Command::Offline {
+            target,
+            messages,
+            in_flight,
+        } => offline(&target, messages, in_flight).await,
+    }
+}
+
+async fn seed_users(
+    data_dir: &std::path::Path,
+    app_key: &str,
+    prefix: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    use confab_core::store::UserStore;
+    let app = confab_core::ids::AppKey::parse(app_key).context("--app-key must be org#app")?;
+    let store = confab_store_embedded::EmbeddedStore::open(data_dir)?;
+    let now = confab_core::now_ms();
+    let users: Vec<confab_core::user::User> = (0..count)
+        .map(|index| {
+            let name = confab_core::ids::UserName::parse(&format!("{prefix}{index}"))
+                .context("user names are letters and digits")?;
+            Ok(confab_core::user::User {
+                name,
+                uuid: format!("bench-{prefix}{index}"),
+                password_hash: String::new(),
+                nickname: String::new(),
+                activated: true,
+                created_ms: now,
+                modified_ms: now,
+                tokens_valid_after: 0,
+            })
+        })
+        .collect::<anyhow::Result<_>>()?;
+    for chunk in users.chunks(1000) {
+        store.create_users(&app, chunk).await?;
+    }
+    eprintln!("seeded {count} users {prefix}0.. in {}", data_dir.display());
+    Ok(())
+}
+
+async fn idle(target: &TargetArgs, connections: usize, server: ServerProbe) -> anyhow::Result<()> {
+    let rss_before = server.rss_kib()?;
+    let (conns, elapsed) = bounded(connections, target.login_concurrency, |index| {
+        target.login(index)
+    })
+    .await?;
+    // Let buffers and allocator settle before reading the resident size.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_after = server.rss_kib()?;
+    let figures = json!({
+        "scenario": "idle",
+        "server": target.name(),
+        "connections": connections,
+        "logins_per_sec": connections as f64 / elapsed.as_secs_f64(),
+        "rss_kib_before": rss_before,
+        "rss_kib_after": rss_after,
+        "rss_kib_per_connection": rss_after.saturating_sub(rss_before) as f64 / connections as f64,
+    });
+    println!("{figures}");
+    drop(conns);
+    Ok(())
+}
+
+async fn pingpong(
+    target: &TargetArgs,
+    pairs: usize,
+    (warmup, measure): (Duration, Duration),
+    server: ServerProbe,
+) -> anyhow::Result<()> {
+    let (conns, _) = bounded(pairs * 2, target.login_concurrency, |index| {
+        target.login(index)
+    })
+    .await?;
+    let recorder = std::sync::Arc::new(Recorder::default());
+    let started = Instant::now();
+    let stop_at = started + warmup + measure;
+    let mut tasks = tokio::task::JoinSet::new();
+    for (index, conn) in conns.into_iter().enumerate() {
+        let peer_index = index ^ 1;
+        let (peer, recorder) = (target.user(peer_index), recorder.clone());
+        let peer_id = relay_id(peer_index)?;
+        tasks.spawn(async move {
+            match conn {
+                Conn::Msync(c) => c.pingpong(&peer, &recorder, stop_at).await,
+                Conn::Xmpp(c) => c.pingpong(&peer, &recorder, stop_at).await,
+                Conn::Relay(c) => c.pingpong(peer_id, &recorder, stop_at).await,
+            }
+        });
+    }
+    tokio::time::sleep_until(started + warmup).await;
+    let cpu_before = server.cpu_us()?;
+    recorder.start_measuring();
+    tokio::time::sleep(measure).await;
+    recorder.stop_measuring();
+    let cpu_after = server.cpu_us()?;
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    let delivered = recorder.delivered_count();
+    if delivered == 0 {
+        bail!("nothing was delivered while measuring");
+    }
+    let [p50, p99, p999] = recorder.percentiles_ms();
+    let figures = json!({
+        "scenario": "pingpong",
+        "server": target.name(),
+        "pairs": pairs,
+        "delivered_per_sec": delivered as f64 / measure.as_secs_f64(),
+        "latency_ms_p50": p50,
+        "latency_ms_p99": p99,
+        "latency_ms_p999": p999,
+        "server_cpu_us_per_message": cpu_after.saturating_sub(cpu_before) as f64 / delivered as f64,
+    });
+    println!("{figures}");
+    Ok(())
+}
+
+async fn offline(target: &TargetArgs, messages: u64, in_flight: u64) -> anyhow::Result<()> {
+    let (sender, receiver) = (target.login(0).await?, 1);
+    let recipient = target.user(receiver);
+    let started = Instant::now();
+    let stored_secs = match sender {
+        Conn::Msync(mut c) => {
+            c.send_acknowledged(&recipient, messages, in_flight).await?;
+            started.elapsed()
+        }
+        Conn::Xmpp(mut c) => {
+            c.send_acknowledged(&recipient, messages, in_flight).await?;
+            started.elapsed()
+        }
+        Conn::Relay(_) => bail!("the relay stores nothing: no offline scenario"),
+    }
+    .as_secs_f64();
+    let started = Instant::now();
+    let drained = match target.login(receiver).await? {
+        Conn::Msync(mut c) => c.drain(messages).await?,
+        Conn::Xmpp(mut c) => c.drain(messages).await?,
+        Conn::Relay(_) => bail!("the relay stores nothing: no offline scenario"),
+    };
+    let drained_secs = started.elapsed().as_secs_f64();
+    let figures = json!({
+        "scenario": "offline",
+        "server": target.name(),
+        "messages": messages,
+        "in_flight": in_flight,
+        "stored_per_sec": messages as f64 / stored_secs,
+        "drained_per_sec": drained as f64 / drained_secs,
+    });
+    println!("{figures}");
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! The msync client, speaking to Confab the way the SDK does: PROVISION with a `007` token,
+//! UNREAD, SYNC to send (and wait for the ack), NOTICE → pull → key acknowledgement.
+
+use anyhow::{anyhow, bail, Context};
+use confab_proto::pb::{self, m_sync::Command};
+use futures_util::{SinkExt, StreamExt};
+use prost::Message as _;
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::stats::{micros_since_start, Recorder};
+
+/// Namespace of chat messages in `Meta.ns`.
+const NS_CHAT: i32 = 1;
+const USER_DOMAIN: &str = "easemob.com";
+
+/// What a Confab login needs: where, which app, and the credentials to mint user tokens.
+#[derive(Clone)]
+pub(crate) struct ConfabTarget {
+    pub(crate) ws_url: String,
+    pub(crate) app_key: String,
+    pub(crate) app_id: String,
+    pub(crate) app_certificate: String,
+}
+
+pub(crate) struct MsyncConn {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    app_key: String,
+    user: String,
+    next_meta_id: u64,
+}
+
+/// A server frame, split by what the loader does with it.
+enum Downlink {
+    /// The ack of a sent message.
+    SendAck,
+    /// "Your queue from `peer` has something."
+    Notice(pb::Jid),
+    /// A page of a pulled queue.
+    Page(pb::CommSyncDl),
+    Other,
+}
+
+impl MsyncConn {
+    /// Connects and logs in as `user` (PROVISION, then UNREAD as the SDK does).
+    pub(crate) async fn login(target: &ConfabTarget, user: &str) -> anyhow::Result<MsyncConn> {
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (socket, _) =
+            tokio_tungstenite::connect_async_with_config(&target.ws_url, Some(config), true)
+                .await
+                .with_context(|| format!("connect {}", target.ws_url))?;
+        let mut conn = MsyncConn {
+            socket,
+            app_key: target.app_key.clone(),
+            user: user.to_owned(),
+            // Client ids must be unique per resource across runs (the server deduplicates
+            // resends by them), as the SDK's time-based ids are.
+            next_meta_id: u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?,
+        };
+        let issued = u32::try_from(std::time::UNIX_EPOCH.elapsed()?.as_secs())?;
+        let token = confab_token::build_user_token(
+            &target.app_id,
+            &target.app_certificate,
+            user,
+            issued,
+            24 * 3600,
+        );
+        let resource = format!("webim_bench_{user}");
+        let provision = pb::Provision {
+            os_type: Some(16),
+            version: Some("bench".into()),
+            resource: Some(resource.clone()),
+            device_name: Some("webim".into()),
+            auth_token: Some(format!("{{\"token\":\"$t${token}\"}}")),
+            ..Default::default()
+        };
+        let envelope = pb::MSync {
+            version: Some(0),
+            command: Some(Command::Provision as i32),
+            guid: Some(pb::Jid {
+                app_key: Some(conn.app_key.clone()),
+                name: Some(user.to_owned()),
+                domain: Some(USER_DOMAIN.into()),
+                client_resource: Some(resource),
+            }),
+            auth: Some(format!("$t${token}")),
+            payload: Some(provision.encode_to_vec().into()),
+            ..Default::default()
+        };
+        conn.socket
+            .send(Message::Binary(envelope.encode_to_vec().into()))
+            .await?;
+        let (command, payload) = conn.next_frame().await?;
+        if command != Command::Provision as i32 {
+            bail!("{user}: expected a PROVISION reply, got command {command}");
+        }
+        let reply = pb::Provision::decode(payload)?;
+        if let Some(status) = reply.status.filter(|s| s.error_code.unwrap_or(0) != 0) {
+            bail!("{user}: login refused: {:?}", status.reason);
+        }
+        conn.send_frame(Command::Unread, Vec::new()).await?;
+        loop {
+            let (command, _) = conn.next_frame().await?;
+            if command == Command::Unread as i32 {
+                return Ok(conn);
+            }
+        }
+    }
+
+    /// Pingpong: sends one message to `peer`, then one more for each message received from
+    /// it, until `stop_at`.
+    pub(crate) async fn pingpong(
+        mut self,
+        peer: &str,
+        recorder: &Recorder,
+        stop_at: Instant,
+    ) -> anyhow::Result<()> {
+        self.send_text(peer, micros_since_start()).await?;
+        let mut pulling = false;
+        let mut notified_while_pulling = false;
+        while let Ok(frame) = timeout_at(stop_at, self.next_frame()).await {
+            let (command, payload) = frame?;
+            match classify(command, payload)? {
+                Downlink::Notice(queue) => {
+                    if pulling {
+                        notified_while_pulling = true;
+                    } else {
+                        pulling = true;
+                        self.pull(queue, None).await?;
+                    }
+                }
+                Downlink::Page(page) => {
+                    let queue = page.queue.clone().unwrap_or_default();
+                    if page.metas.is_empty() {
+                        pulling = false;
+                        if std::mem::take(&mut notified_while_pulling) {
+                            pulling = true;
+                            self.pull(queue, None).await?;
+                        }
+                        continue;
+                    }
+                    for meta in &page.metas {
+                        recorder.delivered(sent_micros(meta)?);
+                        self.feed_text(peer, micros_since_start()).await?;
+                    }
+                    self.pull(queue, page.next_key).await?;
+                }
+                Downlink::SendAck | Downlink::Other => {}
+            }
+        }
+        let _ = self.socket.close(None).await;
+        Ok(())
+    }
+
+    /// Sends `count` messages to `peer` with at most `in_flight` unacknowledged.
+    pub(crate) async fn send_acknowledged(
+        &mut self,
+        peer: &str,
+        count: u64,
+        in_flight: u64,
+    ) -> anyhow::Result<()> {
+        let (mut sent, mut acked) = (0u64, 0u64);
+        while acked < count {
+            while sent < count && sent - acked < in_flight {
+                self.feed_text(peer, micros_since_start()).await?;
+                sent += 1;
+            }
+            self.socket.flush().await?;
+            let (command, payload) = self.next_frame().await?;
+            if let Downlink::SendAck = classify(command, payload)? {
+                acked += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Pulls every queue UNREAD names until `expected` messages arrived; acknowledges each page.
+    pub(crate) async fn drain(&mut self, expected: u64) -> anyhow::Result<u64> {
+        self.send_frame(Command::Unread, Vec::new()).await?;
+        let unread = loop {
+            let (command, payload) = self.next_frame().await?;
+            if command == Command::Unread as i32 {
+                break pb::CommUnreadDl::decode(payload)?;
+            }
+        };
+        let mut received = 0;
+        for queue in unread.unread.into_iter().filter_map(|u| u.queue) {
+            self.pull(queue.clone(), None).await?;
+            loop {
+                let (command, payload) = self.next_frame().await?;
+                let Downlink::Page(page) = classify(command, payload)? else {
+                    continue;
+                };
+                if page.metas.is_empty() {
+                    break;
+                }
+                received += page.metas.len() as u64;
+                self.pull(queue.clone(), page.next_key).await?;
+            }
+        }
+        if received < expected {
+            bail!("{}: drained {received} of {expected}", self.user);
+        }
+        Ok(received)
+    }
+
+    async fn send_text(&mut self, peer: &str, sent_us: u64) -> anyhow::Result<()> {
+        self.feed_text(peer, sent_us).await?;
+        Ok(self.socket.flush().await?)
+    }
+
+    /// Queues a text message whose body is the send time; `flush` sends it.
+    async fn feed_text(&mut self, peer: &str, sent_us: u64) -> anyhow::Result<()> {
+        let body = pb::MessageBody {
+            r#type: Some(1),
+            from: Some(pb::Jid {
+                name: Some(self.user.clone()),
+                ..Default::default()
+            }),
+            to: Some(pb::Jid {
+                name: Some(peer.to_owned()),
+                ..Default::default()
+            }),
+            contents: vec![pb::message_body::Content {
+                r#type: Some(0),
+                text: Some(sent_us.to_string()),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let meta_id = self.next_meta_id;
+        self.next_meta_id += 1;
+        let request = pb::CommSyncUl {
+            meta: Some(pb::Meta {
+                id: Some(meta_id),
+                to: Some(self.jid(peer)),
+                ns: Some(NS_CHAT),
+                payload: Some(body.encode_to_vec().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let frame = envelope(Command::Sync, request.encode_to_vec());
+        Ok(self.socket.feed(Message::Binary(frame)).await?)
+    }
+
+    async fn pull(&mut self, queue: pb::Jid, key: Option<u64>) -> anyhow::Result<()> {
+        let request = pb::CommSyncUl {
+            key,
+            queue: Some(queue),
+            ..Default::default()
+        };
+        self.send_frame(Command::Sync, request.encode_to_vec())
+            .await
+    }
+
+    async fn send_frame(&mut self, command: Command, payload: Vec<u8>) -> anyhow::Result<()> {
+        let frame = envelope(command, payload);
+        Ok(self.socket.send(Message::Binary(frame)).await?)
+    }
+
+    async fn next_frame(&mut self) -> anyhow::Result<(i32, Bytes)> {
+        loop {
+            match self.socket.next().await {
+                Some(Ok(Message::Binary(bytes))) => {
+                    let envelope = pb::MSync::decode(bytes)?;
+                    return Ok((
+                        envelope.command.unwrap_or(0),
+                        envelope.payload.unwrap_or_default(),
+                    ));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    bail!("{}: closed by server: {frame:?}", self.user)
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => return Err(error.into()),
+                None => bail!("{}: connection ended", self.user),
+            }
+        }
+    }
+
+    fn jid(&self, name: &str) -> pb::Jid {
+        pb::Jid {
+            app_key: Some(self.app_key.clone()),
+            name: Some(name.to_owned()),
+            domain: Some(USER_DOMAIN.into()),
+            ..Default::default()
+        }
+    }
+}
+
+fn envelope(command: Command, payload: Vec<u8>) -> Bytes {
+    pb::MSync {
+        version: Some(0),
+        command: Some(command as i32),
+        payload: Some(payload.into()),
+        encrypt_type: vec![0],
+        ..Default::default()
+    }
+    .encode_to_vec()
+    .into()
+}
+
+fn classify(command: i32, payload: Bytes) -> anyhow::Result<Downlink> {
+    if command == Command::Notice as i32 {
+        let notice = pb::CommNotice::decode(payload)?;
+        return Ok(notice.queue.map_or(Downlink::Other, Downlink::Notice));
+    }
+    if command != Command::Sync as i32 {
+        return Ok(Downlink::Other);
+    }
+    let dl = pb::CommSyncDl::decode(payload)?;
+    if let Some(status) = dl
+        .status
+        .as_ref()
+        .filter(|s| s.error_code.unwrap_or(0) != 0)
+    {
+        bail!("server refused a SYNC: {:?}", status.reason);
+    }
+    Ok(if dl.meta_id.is_some() {
+        Downlink::SendAck
+    } else if dl.queue.is_some() {
+        Downlink::Page(dl)
+    } else {
+        Downlink::Other
+    })
+}
+
+/// The send time a loader message carries as its text.
+fn sent_micros(meta: &pb::Meta) -> anyhow::Result<u64> {
+    let payload = meta.payload.clone().unwrap_or_default();
+    let body = pb::MessageBody::decode(payload)?;
+    body.contents
+        .first()
+        .and_then(|c| c.text.as_deref())
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| anyhow!("a message without the loader's timestamp"))
+}

@@ -1,0 +1,59 @@
+//! The client of `bench/relay`: log in with a numeric id, then frames of
+//! `[destination id: u32 BE][send time: u64 BE]`.
+
+use anyhow::{bail, Context};
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::time::{timeout_at, Instant};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{Bytes, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::stats::{micros_since_start, Recorder};
+
+pub(crate) struct RelayConn {
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl RelayConn {
+    pub(crate) async fn login(url: &str, id: u32) -> anyhow::Result<RelayConn> {
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
+            .await
+            .with_context(|| format!("connect {url}"))?;
+        socket.send(Message::text(id.to_string())).await?;
+        match socket.next().await {
+            Some(Ok(Message::Text(reply))) if reply.as_str() == "ok" => Ok(RelayConn { socket }),
+            other => bail!("relay login {id}: {other:?}"),
+        }
+    }
+
+    pub(crate) async fn pingpong(
+        mut self,
+        peer: u32,
+        recorder: &Recorder,
+        stop_at: Instant,
+    ) -> anyhow::Result<()> {
+        self.socket.send(frame(peer)).await?;
+        while let Ok(message) = timeout_at(stop_at, self.socket.next()).await {
+            let Some(message) = message else { break };
+            let Message::Binary(bytes) = message? else {
+                continue;
+            };
+            let Some(sent) = bytes.get(4..12).and_then(|b| <[u8; 8]>::try_from(b).ok()) else {
+                bail!("a relay frame without a timestamp");
+            };
+            recorder.delivered(u64::from_be_bytes(sent));
+            self.socket.send(frame(peer)).await?;
+        }
+        let _ = self.socket.close(None).await;
+        Ok(())
+    }
+}
+
+fn frame(peer: u32) -> Message {
+    let mut bytes = Vec::with_capacity(12);
+    bytes.extend_from_slice(&peer.to_be_bytes());
+    bytes.extend_from_slice(&micros_since_start().to_be_bytes());
+    Message::Binary(Bytes::from(bytes))
+}
