@@ -88,6 +88,8 @@ impl Gateway {
     }
 }
 
+const READ_BUFFER_BYTES: usize = 2048;
+
 /// # `GET /websocket`
 ///
 /// No authentication on the upgrade: the SDK authenticates in its first frame (PROTOCOL.md §1.2).
@@ -102,6 +104,9 @@ async fn websocket_route(
     // far larger ones are cut off by the WebSocket layer itself.
     let transport_limit = gateway.config.max_frame_bytes.saturating_mul(4);
     upgrade
+        // tungstenite's 128 KiB default read buffer is allocated per connection; msync
+        // frames are small, and a large one is simply read in several chunks.
+        .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(transport_limit)
         .max_frame_size(transport_limit)
         .on_upgrade(move |socket| {
