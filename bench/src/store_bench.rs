@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use confab_core::{
     ids::{AppKey, MessageId, QueueName, UserName},
-    store::{MessageStore, NewMessage, QueueEntry},
+    store::{MessageStore, NewMessage, QueueEntry, UserStore},
 };
 use confab_store_embedded::EmbeddedStore;
 
@@ -26,6 +26,19 @@ async fn main() {
     let roy = UserName::parse("roy").unwrap();
     let queue = QueueName::single_chat(&leo);
     let meta = bytes::Bytes::from(vec![7u8; 160]);
+    // Appends check that the recipient exists.
+    let now = confab_core::now_ms();
+    let recipient = confab_core::user::User {
+        name: roy.clone(),
+        uuid: "bench-roy".into(),
+        password_hash: String::new(),
+        nickname: String::new(),
+        activated: true,
+        created_ms: now,
+        modified_ms: now,
+        tokens_valid_after: 0,
+    };
+    store.create_users(&app, &[recipient]).await.unwrap();
 
     let started = Instant::now();
     let mut workers = Vec::new();

@@ -2,7 +2,9 @@
 //! listed, paged and acknowledged. Group chat and rooms add fan-out here, not a new path.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use confab_proto::{
@@ -59,6 +61,9 @@ pub struct SendAck {
     pub timestamp_ms: u64,
 }
 
+/// A send queued for storage; resolves with the ack once it is durable.
+pub type PendingSend = Pin<Box<dyn Future<Output = Result<SendAck, Error>> + Send + 'static>>;
+
 /// One reply to a pull: metas in id order, and the key the client acknowledges with next.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PullPage {
@@ -74,6 +79,8 @@ pub struct ChatService {
     pub(crate) limits: Limits,
     // Apps change rarely and are read on every login and REST call.
     apps: RwLock<HashMap<AppKey, Arc<App>>>,
+    /// Held while an id is allocated and its append queued; see `submit`.
+    append_order: Mutex<()>,
 }
 
 impl ChatService {
@@ -92,6 +99,7 @@ impl ChatService {
             ids,
             limits,
             apps: RwLock::new(HashMap::new()),
+            append_order: Mutex::new(()),
         })
     }
 
@@ -128,19 +136,35 @@ impl ChatService {
         Ok(self.cache_app(app))
     }
 
-    /// Handles the meta of a `SYNC` send. Returns only after the message is durably stored;
-    /// the recipient's sessions are notified afterwards.
-    pub async fn send(&self, session: &SessionContext, meta: pb::Meta) -> Result<SendAck, Error> {
+    /// A `SYNC` send, awaited: `submit` and its completion.
+    pub async fn send(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+    ) -> Result<SendAck, Error> {
+        self.submit(session, meta)?.await
+    }
+
+    /// Validates a `SYNC` send and queues it for storage at once; the returned future resolves
+    /// with the ack after the message is durably stored (and the recipient notified). Sends
+    /// submitted one after another are stored in that order, so a session may keep several in
+    /// flight without reordering its conversation.
+    pub fn submit(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+    ) -> Result<PendingSend, Error> {
         let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
         let namespace = meta.ns.unwrap_or(NameSpace::Statistic as i32);
         match NameSpace::try_from(namespace) {
             // Client statistics are acknowledged like any meta and not kept (PROTOCOL.md §3.5).
             Ok(NameSpace::Statistic) => {
                 let now = now_ms();
-                return Ok(SendAck {
+                let ack = SendAck {
                     server_id: self.ids.next(now),
                     timestamp_ms: now,
-                });
+                };
+                return Ok(Box::pin(std::future::ready(Ok(ack))));
             }
             Ok(NameSpace::Chat) => {}
             Ok(_) | Err(_) => return Err(Error::Unsupported("this namespace")),
@@ -155,16 +179,11 @@ impl ChatService {
             UserName::parse(to_name).ok_or_else(|| Error::RecipientNotFound(to_name.to_owned()))?;
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
         self.check_body(&payload)?;
-        let app_key = &session.app.key;
-        if self.store.user(app_key, &recipient).await?.is_none() {
-            return Err(Error::RecipientNotFound(recipient.to_string()));
-        }
-
-        let now = now_ms();
-        let id = self.ids.next(now);
+        let app_key = session.app.key.clone();
         let app_key_text = app_key.to_string();
-        let downlink = pb::Meta {
-            id: Some(id.0),
+        let queue = QueueName::single_chat(&session.user);
+        let mut downlink = pb::Meta {
+            id: None,
             from: Some(pb::Jid {
                 app_key: Some(app_key_text.clone()),
                 name: Some(session.user.to_string()),
@@ -177,7 +196,7 @@ impl ChatService {
                 domain: Some(USER_DOMAIN.to_owned()),
                 client_resource: to.client_resource.clone(),
             }),
-            timestamp: Some(now),
+            timestamp: None,
             ns: Some(NameSpace::Chat as i32),
             // The SDK reads from/to out of the body: relay it byte for byte (PROTOCOL.md §4.6).
             payload: Some(payload),
@@ -186,10 +205,19 @@ impl ChatService {
             meta: meta.meta,
             directed_users: Vec::new(),
         };
-        let queue = QueueName::single_chat(&session.user);
-        let appended = self
-            .store
-            .append_message(NewMessage {
+        let (id, now, stored) = {
+            // Allocating the id and queueing the append under one lock makes store order id
+            // order, also across sessions sending into the same queue (PROTOCOL.md §4.4: a
+            // reader acknowledges by id, so a smaller id committed later would be skipped).
+            let _order = match self.append_order.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let now = now_ms();
+            let id = self.ids.next(now);
+            downlink.id = Some(id.0);
+            downlink.timestamp = Some(now);
+            let stored = self.store.submit_append(NewMessage {
                 app: app_key.clone(),
                 id,
                 sender: session.user.clone(),
@@ -200,29 +228,34 @@ impl ChatService {
                     owner: recipient.clone(),
                     queue: queue.clone(),
                 }],
-            })
-            .await?;
-        match appended {
-            Appended::Stored => {
-                let notice = Event::Notice {
-                    app: app_key.clone(),
-                    user: recipient,
-                    queue,
-                };
-                // Stored is what counts: a lost notice is repaired by the next UNREAD.
-                if let Err(error) = self.bus.publish(notice).await {
-                    tracing::warn!(%error, "notice not published");
+            });
+            (id, now, stored)
+        };
+        let chat = Arc::clone(self);
+        Ok(Box::pin(async move {
+            match stored.await? {
+                Appended::Stored => {
+                    let notice = Event::Notice {
+                        app: app_key,
+                        user: recipient,
+                        queue,
+                    };
+                    // Stored is what counts: a lost notice is repaired by the next UNREAD.
+                    if let Err(error) = chat.bus.publish(notice).await {
+                        tracing::warn!(%error, "notice not published");
+                    }
+                    Ok(SendAck {
+                        server_id: id,
+                        timestamp_ms: now,
+                    })
                 }
-                Ok(SendAck {
-                    server_id: id,
-                    timestamp_ms: now,
-                })
+                Appended::Duplicate(existing) => Ok(SendAck {
+                    server_id: existing,
+                    timestamp_ms: existing.timestamp_ms(),
+                }),
+                Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
             }
-            Appended::Duplicate(existing) => Ok(SendAck {
-                server_id: existing,
-                timestamp_ms: existing.timestamp_ms(),
-            }),
-        }
+        }))
     }
 
     /// Non-empty queues of the session's user, for the `UNREAD` reply.
@@ -246,15 +279,20 @@ impl ChatService {
     ) -> Result<PullPage, Error> {
         let app = &session.app.key;
         let after = MessageId(key.unwrap_or(0));
-        if key.is_some() {
-            self.store
-                .ack_queue(app, &session.user, queue, after)
-                .await?;
-        }
+        // The page starts after `key` whether or not the acknowledgement is committed yet, so
+        // the read overlaps the commit; the reply still waits for both.
+        let acked = key.map(|_| self.store.submit_ack(app, &session.user, queue, after));
         let page = self
             .store
-            .queue_page(app, &session.user, queue, after, self.limits.page_size)
-            .await?;
+            .queue_page(app, &session.user, queue, after, self.limits.page_size);
+        let page = match acked {
+            Some(acked) => {
+                let (acked, page) = tokio::join!(acked, page);
+                acked?;
+                page?
+            }
+            None => page.await?,
+        };
         let next_key = page.last().map(|message| message.id.0);
         let mut metas = Vec::with_capacity(page.len());
         for message in page {

@@ -3,7 +3,12 @@
 //!
 //! Every method is async and must not block the runtime. None is meant to be raced inside a
 //! `select!`: dropping a future part-way may or may not have applied the write, so callers await
-//! them to completion.
+//! them to completion. The `submit_*` methods are the exception by design: they queue the
+//! operation before returning, so the order of calls is the order of application, and the
+//! returned future only reports the outcome.
+
+use std::future::Future;
+use std::pin::Pin;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -94,12 +99,15 @@ pub struct QueueEntry {
     pub queue: QueueName,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
     /// Durably stored under the new id.
     Stored,
     /// The same (sender, resource, client id) was stored before under this id; nothing was written.
     Duplicate(MessageId),
+    /// A delivery names a user that does not exist; nothing was written. Checked in the same
+    /// transaction as the insert, so a user deleted meanwhile cannot be left with a queue.
+    UnknownRecipient(UserName),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,11 +122,21 @@ pub struct QueuedMessage {
     pub meta: Bytes,
 }
 
+/// An operation already queued by a `submit_*` method; resolves once it has been applied.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
+
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Stores the message and its queue entries atomically and durably: when this returns
-    /// `Ok(Stored)` the message survives a crash. Only then may the sender be acknowledged.
-    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError>;
+    /// Queues the message and its queue entries to be stored atomically and durably, and
+    /// returns at once. The future resolves `Ok(Stored)` only when the message survives a
+    /// crash; only then may the sender be acknowledged. Submissions are applied in call order,
+    /// so ids allocated in that order are committed in order and a reader paging a queue by id
+    /// never sees a later id before an earlier one.
+    fn submit_append(&self, message: NewMessage) -> Pending<Appended>;
+    /// `submit_append`, awaited.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        self.submit_append(message).await
+    }
     /// The highest message id ever stored, so a restarted node never reuses ids.
     async fn max_message_id(&self) -> Result<MessageId, StoreError>;
     /// Non-empty queues of `owner`, with how many messages each holds.
@@ -143,14 +161,25 @@ pub trait MessageStore: Send + Sync {
         app: &AppKey,
         since_ms: u64,
     ) -> Result<Vec<DayCount>, StoreError>;
-    /// Removes every entry of the queue up to and including `up_to` (the client has them).
+    /// Queues the removal of every entry of the queue up to and including `up_to` (the client
+    /// has them), in call order with appends, and returns at once.
+    fn submit_ack(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        queue: &QueueName,
+        up_to: MessageId,
+    ) -> Pending<()>;
+    /// `submit_ack`, awaited.
     async fn ack_queue(
         &self,
         app: &AppKey,
         owner: &UserName,
         queue: &QueueName,
         up_to: MessageId,
-    ) -> Result<(), StoreError>;
+    ) -> Result<(), StoreError> {
+        self.submit_ack(app, owner, queue, up_to).await
+    }
 }
 
 /// Messages stored on one UTC day.

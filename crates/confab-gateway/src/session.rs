@@ -1,7 +1,10 @@
 //! One connection, one task: wait for PROVISION, then `select!` over client frames, inbox
 //! events (notices, kicks), the idle timer and shutdown. Errors end this connection only.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
@@ -12,15 +15,23 @@ use confab_proto::{
     pb::{self, meta::NameSpace, statistics_body::Operation, status::ErrorCode},
     status, FrameError, Inbound, Outbound, USER_DOMAIN,
 };
+use futures_util::stream::{FuturesOrdered, StreamExt};
 use prost::Message as _;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::Instrument;
 
 use crate::{
     login::{self, LoggedIn},
-    sync::{self, queue_jid},
+    sync::{self, queue_jid, Submitted},
     Gateway,
 };
+
+/// Sends of one session waiting for storage at once; a sender with more in flight is not read
+/// until one completes. The SDK itself keeps far fewer.
+const MAX_SENDS_IN_FLIGHT: usize = 64;
+
+/// How long a kicked session waits for the SDK to close by itself.
+const KICK_GRACE: Duration = Duration::from_secs(2);
 
 // WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
@@ -131,6 +142,8 @@ async fn serve(
 ) -> Option<Ending> {
     let app_key = context.app.key.to_string();
     let mut deadline = Instant::now() + gateway.config.idle_timeout;
+    // Acks of sends waiting for their commit, in submission order.
+    let mut sends_in_flight = FuturesOrdered::new();
     loop {
         tokio::select! {
             () = gateway.shutdown.cancelled() => {
@@ -151,12 +164,27 @@ async fn serve(
                 }
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
-                    let _ = send(socket, &kick_frame(context, reason)).await;
+                    if !send(socket, &kick_frame(context, reason)).await {
+                        return None;
+                    }
+                    // The SDK acts on the kick only if it handles the frame before seeing the
+                    // socket close (it decodes asynchronously); it then closes by itself and
+                    // does not reconnect. So let it close first, within a bound.
+                    if await_client_close(socket, KICK_GRACE).await {
+                        return None;
+                    }
                     return Some(Ending { code: CLOSE_NORMAL, reason: "kicked" });
                 }
             }
-            // Cancel safe: `recv` is `StreamExt::next` on the socket.
-            message = socket.recv() => {
+            // Cancel safe: `FuturesOrdered::next` keeps every future it has not yet returned.
+            Some(ack) = sends_in_flight.next(), if !sends_in_flight.is_empty() => {
+                if !send(socket, &ack).await {
+                    return None;
+                }
+            }
+            // Cancel safe: `recv` is `StreamExt::next` on the socket. Reading pauses while the
+            // pipeline of sends is full, which is the backpressure on a fast sender.
+            message = socket.recv(), if sends_in_flight.len() < MAX_SENDS_IN_FLIGHT => {
                 let frame = match message {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -171,13 +199,14 @@ async fn serve(
                 };
                 deadline = Instant::now() + gateway.config.idle_timeout;
                 match handle(gateway, context, &frame).await {
-                    Ok(replies) => {
+                    Ok(Handled::Replies(replies)) => {
                         for reply in replies {
                             if !send_bytes(socket, reply).await {
                                 return None;
                             }
                         }
                     }
+                    Ok(Handled::Submitted(pending)) => sends_in_flight.push_back(pending),
                     Err(ending) => return Some(ending),
                 }
             }
@@ -185,12 +214,20 @@ async fn serve(
     }
 }
 
-/// Runs one client frame and returns the encoded replies.
+/// What one client frame produced.
+enum Handled {
+    /// Encoded replies to write now.
+    Replies(Vec<Bytes>),
+    /// A send whose ack comes when it is stored.
+    Submitted(Pin<Box<dyn Future<Output = Outbound> + Send>>),
+}
+
+/// Runs one client frame.
 async fn handle(
     gateway: &Gateway,
     context: &SessionContext,
     frame: &Bytes,
-) -> Result<Vec<Bytes>, Ending> {
+) -> Result<Handled, Ending> {
     let inbound = match decode_inbound(frame, gateway.config.max_frame_bytes) {
         Ok(inbound) => inbound,
         Err(error @ FrameError::TooLarge { .. }) => {
@@ -210,6 +247,14 @@ async fn handle(
     };
     let replies = match inbound {
         Inbound::Unread => vec![sync::unread(gateway, context).await],
+        Inbound::Sync(pb::CommSyncUl {
+            meta: Some(meta),
+            queue: None,
+            ..
+        }) => match sync::submit_send(gateway, context, meta) {
+            Submitted::Answer(answer) => return Ok(Handled::Replies(vec![answer])),
+            Submitted::Pending(pending) => return Ok(Handled::Submitted(pending)),
+        },
         Inbound::Sync(request) => sync::sync(gateway, context, request).await,
         Inbound::Logout(_) => vec![Outbound::Logout(pb::Logout {
             status: Some(status::ok()),
@@ -226,10 +271,15 @@ async fn handle(
                 timestamp: Some(now_ms()),
                 ..Default::default()
             };
-            return Ok(vec![encode_raw(command, answer.encode_to_vec().into())]);
+            return Ok(Handled::Replies(vec![encode_raw(
+                command,
+                answer.encode_to_vec().into(),
+            )]));
         }
     };
-    Ok(replies.iter().map(encode_outbound).collect())
+    Ok(Handled::Replies(
+        replies.iter().map(encode_outbound).collect(),
+    ))
 }
 
 /// The STATISTIC meta that tells the SDK why it is being disconnected, so it does not
@@ -279,6 +329,19 @@ async fn send(socket: &mut WebSocket, frame: &Outbound) -> bool {
 
 async fn send_bytes(socket: &mut WebSocket, bytes: Bytes) -> bool {
     socket.send(Message::Binary(bytes)).await.is_ok()
+}
+
+/// Discards client frames until the client closes (true) or `grace` passes (false).
+async fn await_client_close(socket: &mut WebSocket, grace: Duration) -> bool {
+    let closed = async {
+        loop {
+            match socket.recv().await {
+                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    };
+    timeout(grace, closed).await.is_ok()
 }
 
 async fn close(socket: &mut WebSocket, ending: Ending) {

@@ -1,7 +1,16 @@
 //! SYNC (send a meta, pull a queue) and UNREAD (list waiting queues), after login.
 
-use confab_core::{chat::SessionContext, ids::QueueName, now_ms};
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use confab_core::{
+    chat::{SendAck, SessionContext},
+    ids::QueueName,
+    now_ms,
+};
 use confab_proto::{
+    encode_outbound,
     pb::{self, status::ErrorCode},
     status, Outbound,
 };
@@ -38,6 +47,28 @@ pub(crate) async fn unread(gateway: &Gateway, session: &SessionContext) -> Outbo
     }
 }
 
+/// A SYNC frame that only sends a meta (the SDK's `send()`): queued for storage at once; the
+/// ack comes from the returned future after the commit, so the session can read on meanwhile.
+pub(crate) enum Submitted {
+    /// Refused before storage: the encoded answer, to write now.
+    Answer(Bytes),
+    Pending(Pin<Box<dyn Future<Output = Outbound> + Send>>),
+}
+
+pub(crate) fn submit_send(
+    gateway: &Gateway,
+    session: &SessionContext,
+    meta: pb::Meta,
+) -> Submitted {
+    let client_id = meta.id;
+    match gateway.chat.submit(session, meta) {
+        Ok(pending) => Submitted::Pending(Box::pin(
+            async move { send_reply(client_id, pending.await) },
+        )),
+        Err(error) => Submitted::Answer(encode_outbound(&send_reply(client_id, Err(error)))),
+    }
+}
+
 /// A SYNC frame: the send (if any) is answered first, then the pull (if any), as the hosted
 /// server does; the JS SDKs never combine the two.
 pub(crate) async fn sync(
@@ -66,7 +97,11 @@ pub(crate) async fn sync(
 
 async fn send(gateway: &Gateway, session: &SessionContext, meta: pb::Meta) -> Outbound {
     let client_id = meta.id;
-    match gateway.chat.send(session, meta).await {
+    send_reply(client_id, gateway.chat.send(session, meta).await)
+}
+
+fn send_reply(client_id: Option<u64>, sent: Result<SendAck, confab_core::Error>) -> Outbound {
+    match sent {
         // Sent only now: `send` returns after the message is durably stored.
         Ok(ack) => Outbound::Sync(pb::CommSyncDl {
             status: Some(status::ok()),

@@ -130,6 +130,28 @@ async fn offline_messages_arrive_in_order_once_and_survive_a_restart() {
 }
 
 #[tokio::test]
+async fn pipelined_sends_are_acknowledged_and_delivered_in_order() {
+    let server = TestServer::start().await;
+    let mut leo = server.login("leo", "web").await;
+    // More than a session keeps in flight, all written before reading any ack.
+    for i in 0..200u64 {
+        leo.submit_text(5000 + i, "roy", "leo", &format!("p{i}"))
+            .await;
+    }
+    let mut server_ids = Vec::new();
+    for i in 0..200u64 {
+        let ack: pb::CommSyncDl = leo.expect(Command::Sync).await;
+        assert_eq!(ack.status.unwrap().error_code, Some(0));
+        assert_eq!(ack.meta_id, Some(5000 + i), "acks come in submission order");
+        server_ids.push(ack.server_id.unwrap());
+    }
+    assert!(server_ids.windows(2).all(|pair| pair[0] < pair[1]));
+    let mut roy = server.login("roy", "web").await;
+    let texts = roy.drain("leo").await;
+    assert_eq!(texts, (0..200).map(|i| format!("p{i}")).collect::<Vec<_>>());
+}
+
+#[tokio::test]
 async fn resending_a_client_id_is_idempotent() {
     let server = TestServer::start().await;
     let mut leo = server.login("leo", "web").await;

@@ -18,7 +18,7 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AppStore, Appended, DayCount, MessageStore, NewMessage, QueueCount,
+        AdminStore, AppStore, Appended, DayCount, MessageStore, NewMessage, Pending, QueueCount,
         QueuedMessage, StoreError, UserStore,
     },
     user::User,
@@ -63,12 +63,25 @@ impl EmbeddedStore {
         op: WriteOp,
         extract: fn(writer::Outcome) -> Option<T>,
     ) -> Result<T, StoreError> {
+        self.submit(op, extract).await
+    }
+
+    /// Hands the job to the writer now (the writer applies jobs in arrival order); the future
+    /// reports the outcome after the commit.
+    fn submit<T: Send + 'static>(
+        &self,
+        op: WriteOp,
+        extract: fn(writer::Outcome) -> Option<T>,
+    ) -> Pending<T> {
         let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(writer::Job { op, reply })
-            .map_err(|_| StoreError::Closed)?;
-        let outcome = answer.await.map_err(|_| StoreError::Closed)??;
-        extract(outcome).ok_or_else(|| StoreError::Backend("unexpected writer outcome".into()))
+        let queued = self.writer.send(writer::Job { op, reply }).is_ok();
+        Box::pin(async move {
+            if !queued {
+                return Err(StoreError::Closed);
+            }
+            let outcome = answer.await.map_err(|_| StoreError::Closed)??;
+            extract(outcome).ok_or_else(|| StoreError::Backend("unexpected writer outcome".into()))
+        })
     }
 
     async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
@@ -368,12 +381,11 @@ impl UserStore for EmbeddedStore {
 
 #[async_trait]
 impl MessageStore for EmbeddedStore {
-    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
-        self.write(WriteOp::AppendMessage(message), |outcome| match outcome {
+    fn submit_append(&self, message: NewMessage) -> Pending<Appended> {
+        self.submit(WriteOp::AppendMessage(message), |outcome| match outcome {
             writer::Outcome::Appended(appended) => Some(appended),
             _ => None,
         })
-        .await
     }
 
     async fn max_message_id(&self) -> Result<MessageId, StoreError> {
@@ -465,14 +477,14 @@ impl MessageStore for EmbeddedStore {
         .await
     }
 
-    async fn ack_queue(
+    fn submit_ack(
         &self,
         app: &AppKey,
         owner: &UserName,
         queue: &QueueName,
         up_to: MessageId,
-    ) -> Result<(), StoreError> {
-        self.write(
+    ) -> Pending<()> {
+        self.submit(
             WriteOp::AckQueue {
                 app: app.to_string(),
                 owner: owner.to_string(),
@@ -484,7 +496,6 @@ impl MessageStore for EmbeddedStore {
                 _ => None,
             },
         )
-        .await
     }
 }
 

@@ -322,6 +322,19 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
     if let Some(id) = existing {
         return Ok(Outcome::Appended(Appended::Duplicate(MessageId(id as u64))));
     }
+    let mut user_exists = connection
+        .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")
+        .map_err(backend)?;
+    for entry in &message.deliveries {
+        if !user_exists
+            .exists(params![app, entry.owner.as_str()])
+            .map_err(backend)?
+        {
+            return Ok(Outcome::Appended(Appended::UnknownRecipient(
+                entry.owner.clone(),
+            )));
+        }
+    }
     connection
         .prepare_cached(
             "INSERT INTO messages (id, app_key, sender, sender_resource, client_id, meta)

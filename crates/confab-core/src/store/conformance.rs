@@ -148,9 +148,29 @@ fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
 }
 
 async fn messages(store: &dyn Store) {
-    let app = AppKey::new("conf", "messages").unwrap();
+    let messages_app = self::app("conf", "messages");
+    store.create_app(&messages_app).await.unwrap();
+    store
+        .create_users(&messages_app.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = messages_app.key;
     let queue = QueueName::single_chat(&name("leo"));
     let roy = name("roy");
+
+    // A recipient that does not exist: refused, and nothing is written.
+    assert_eq!(
+        store
+            .append_message(message(&app, 50, 50, "nobody"))
+            .await
+            .unwrap(),
+        Appended::UnknownRecipient(name("nobody"))
+    );
+    assert!(store
+        .unread_counts(&app, &name("nobody"))
+        .await
+        .unwrap()
+        .is_empty());
     for (id, client_id) in [(100, 1), (200, 2), (300, 3)] {
         assert_eq!(
             store
@@ -217,6 +237,14 @@ async fn messages(store: &dyn Store) {
         page.iter().map(|m| m.id.0).collect::<Vec<_>>(),
         (1000..1050).collect::<Vec<_>>()
     );
+
+    // Submissions apply in call order: an ack submitted right after an append, before the
+    // append is awaited, removes it.
+    let appended = store.submit_append(message(&app, 2000, 2000, "roy"));
+    let acked = store.submit_ack(&app, &roy, &queue, MessageId(2000));
+    assert_eq!(appended.await.unwrap(), Appended::Stored);
+    acked.await.unwrap();
+    assert!(store.unread_counts(&app, &roy).await.unwrap().is_empty());
 }
 
 async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
@@ -306,7 +334,13 @@ async fn user_listing_and_activation(store: &dyn Store) {
 }
 
 async fn daily_message_counts(store: &dyn Store) {
-    let app = AppKey::new("conf", "daily").unwrap();
+    let daily = self::app("conf", "daily");
+    store.create_app(&daily).await.unwrap();
+    store
+        .create_users(&daily.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = daily.key;
     const DAY: u64 = 86_400_000;
     let day0 = 20_000 * DAY;
     for (n, at) in [day0 + 5, day0 + 6, day0 + DAY + 1, day0 + 3 * DAY]
@@ -314,10 +348,11 @@ async fn daily_message_counts(store: &dyn Store) {
         .enumerate()
     {
         let id = at << 22 | n as u64;
-        store
+        let appended = store
             .append_message(message(&app, id, 9_000 + n as u64, "roy"))
             .await
             .unwrap();
+        assert_eq!(appended, Appended::Stored);
     }
     let counts = store.daily_message_counts(&app, day0 + DAY).await.unwrap();
     assert_eq!(

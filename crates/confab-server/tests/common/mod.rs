@@ -502,6 +502,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         from: &str,
         text: &str,
     ) -> pb::CommSyncDl {
+        self.submit_text(client_id, to, from, text).await;
+        self.expect(Command::Sync).await
+    }
+
+    /// Sends a text message without waiting for its ack.
+    pub async fn submit_text(&mut self, client_id: u64, to: &str, from: &str, text: &str) {
         let body = pb::MessageBody {
             r#type: Some(1),
             from: Some(pb::Jid {
@@ -536,7 +542,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         };
         self.send_frame(Command::Sync, request.encode_to_vec())
             .await;
-        self.expect(Command::Sync).await
     }
 
     pub async fn unread(&mut self) -> pb::CommUnreadDl {
