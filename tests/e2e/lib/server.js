@@ -15,6 +15,7 @@ const { AccessToken2, ServiceChat } = require('agora-token/src/AccessToken2')
 const E2E_DIR = path.resolve(__dirname, '..')
 const CONFAB_BIN = process.env.CONFAB_BIN || path.resolve(E2E_DIR, '../../target/debug/confab')
 const READY_LINE = /^confab listening on (http:\/\/127\.0\.0\.1:(\d+))\s*$/
+const TLS_READY_LINE = /^confab listening on (https:\/\/127\.0\.0\.1:(\d+))\s*$/
 const READY_TIMEOUT_MS = 30000
 
 function runConfab(args, { timeout = 30000 } = {}) {
@@ -51,9 +52,12 @@ async function createApp(dataDir, { org, name, appId, appCertificate } = {}) {
 }
 
 class ConfabServer {
-    constructor({ dataDir, flags = [], label }) {
+    // tls: {cert, key} (PEM file paths) adds an https/wss listener on a free port.
+    constructor({ dataDir, flags = [], label, tls = null }) {
         this.dataDir = dataDir
         this.flags = flags
+        this.tls = tls
+        this.tlsPort = null
         this.label = label || 'server'
         this.logPath = path.join(dataDir, 'confab-e2e.log')
         this.proc = null
@@ -64,9 +68,9 @@ class ConfabServer {
 
     // Creates the data dir and the apps, then starts serving. `apps` = [{org, name}, …];
     // the first one becomes `server.app`.
-    static async start({ label, apps = [{ org: 'e2eorg', name: 'e2eapp' }], flags = [] } = {}) {
+    static async start({ label, apps = [{ org: 'e2eorg', name: 'e2eapp' }], flags = [], tls = null } = {}) {
         const dataDir = makeDataDir(label)
-        const server = new ConfabServer({ dataDir, flags, label })
+        const server = new ConfabServer({ dataDir, flags, label, tls })
         server.apps = []
         for (const app of apps) server.apps.push(await createApp(dataDir, app))
         server.app = server.apps[0]
@@ -76,6 +80,8 @@ class ConfabServer {
 
     get httpUrl() { return `http://127.0.0.1:${this.port}` }
     get wsUrl() { return `ws://127.0.0.1:${this.port}/websocket` }
+    get httpsUrl() { return `https://127.0.0.1:${this.tlsPort}` }
+    get wssUrl() { return `wss://127.0.0.1:${this.tlsPort}/websocket` }
 
     async serve() {
         if (this.proc) throw new Error('already running')
@@ -83,6 +89,7 @@ class ConfabServer {
         const log = fs.openSync(this.logPath, 'a')
         fs.writeSync(log, `\n===== confab serve #${this.generation} ${new Date().toISOString()} =====\n`)
         const args = ['serve', '--listen', '127.0.0.1:0', '--data-dir', this.dataDir, ...this.flags]
+        if (this.tls) args.push('--tls-listen', '127.0.0.1:0', '--tls-cert', this.tls.cert, '--tls-key', this.tls.key)
         const proc = spawn(CONFAB_BIN, args, { stdio: ['ignore', 'pipe', log] })
         fs.closeSync(log)
         this.proc = proc
@@ -90,17 +97,23 @@ class ConfabServer {
         this.exited.then(() => { if (this.proc === proc) this.proc = null })
         const lines = readline.createInterface({ input: proc.stdout })
         const stdoutLines = []
+        let httpPort = null
+        let tlsPort = null
         const ready = new Promise((resolve, reject) => {
             lines.on('line', (line) => {
                 stdoutLines.push(line)
                 const match = READY_LINE.exec(line)
-                if (match && this.port === null) resolve(Number(match[2]))
+                if (match && httpPort === null) httpPort = Number(match[2])
+                const tlsMatch = TLS_READY_LINE.exec(line)
+                if (tlsMatch && tlsPort === null) tlsPort = Number(tlsMatch[2])
+                if (httpPort !== null && (!this.tls || tlsPort !== null)) resolve(httpPort)
             })
             proc.once('error', reject)
             this.exited.then(({ code, signal }) => reject(new Error(
                 `confab serve exited before ready (code ${code}, signal ${signal}); stdout: ${stdoutLines.join('\\n')}\n${this.logTail()}`)))
         })
         this.port = null
+        this.tlsPort = null
         let timer
         try {
             this.port = await Promise.race([ready, new Promise((_, reject) => {
@@ -112,6 +125,7 @@ class ConfabServer {
         } finally {
             clearTimeout(timer)
         }
+        this.tlsPort = tlsPort
         this.stdoutLines = stdoutLines
         return this
     }
