@@ -50,7 +50,10 @@ impl XmppConn {
             target.password
         ))
         .await?;
-        conn.read_until(b"id='reg'").await?;
+        let reply = conn.read_iq("reg").await?;
+        if !reply.contains("type='result'") && !reply.contains("<conflict") {
+            bail!("{user}: registration refused: {reply}");
+        }
         conn.write("</stream:stream>").await?;
         Ok(())
     }
@@ -69,7 +72,10 @@ impl XmppConn {
         }
         conn.open_stream().await?;
         conn.write("<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>bench</resource></bind></iq>").await?;
-        conn.read_until(b"</iq>").await?;
+        let reply = conn.read_iq("bind").await?;
+        if !reply.contains("type='result'") {
+            bail!("{user}: resource binding refused: {reply}");
+        }
         conn.write("<presence/>").await?;
         Ok(conn)
     }
@@ -113,7 +119,7 @@ impl XmppConn {
                 "<iq type='get' id='ping{id}'><ping xmlns='urn:xmpp:ping'/></iq>"
             ))
             .await?;
-            self.read_until(format!("id='ping{id}'").as_bytes()).await?;
+            self.read_iq(&format!("ping{id}")).await?;
         }
         Ok(())
     }
@@ -150,16 +156,45 @@ impl XmppConn {
         Ok(self.stream.flush().await?)
     }
 
-    /// The next `<body>…</body>`, parsed as the send time; skips everything before it.
+    /// The next `<message>`'s `<body>`, parsed as the send time; skips the stanzas before it.
+    /// A bounce (`type='error'`, which echoes the original body) is an error, not a delivery.
     async fn next_body(&mut self) -> anyhow::Result<u64> {
         loop {
-            if let Some(start) = find(&self.buffer, b"<body>") {
-                let text_start = start + b"<body>".len();
-                if let Some(length) = find(&self.buffer[text_start..], b"</body>") {
-                    let text = std::str::from_utf8(&self.buffer[text_start..text_start + length])?;
-                    let sent_us = text.trim().parse()?;
-                    self.buffer.advance(text_start + length);
+            if let Some(start) = find(&self.buffer, b"<message") {
+                if let Some(length) = find(&self.buffer[start..], b"</message>") {
+                    let end = start + length + b"</message>".len();
+                    let stanza = &self.buffer[start..end];
+                    if find(stanza, b"type='error'").is_some() {
+                        bail!("ejabberd bounced: {}", String::from_utf8_lossy(stanza));
+                    }
+                    let body = between(stanza, b"<body>", b"</body>")
+                        .with_context(|| format!("no body: {}", String::from_utf8_lossy(stanza)))?;
+                    let sent_us = std::str::from_utf8(body)?.trim().parse()?;
+                    self.buffer.advance(end);
                     return Ok(sent_us);
+                }
+            }
+            self.fill().await?;
+        }
+    }
+
+    /// Consumes the stream up to and including the `<iq>` with this id; returns that stanza.
+    async fn read_iq(&mut self, id: &str) -> anyhow::Result<String> {
+        let marker = format!("id='{id}'");
+        loop {
+            if let Some(at) = find(&self.buffer, marker.as_bytes()) {
+                let start = rfind(&self.buffer[..at], b"<iq").context("id outside an <iq>")?;
+                if let Some(tag_end) = find(&self.buffer[at..], b">").map(|end| at + end) {
+                    let end = if self.buffer[tag_end - 1] == b'/' {
+                        Some(tag_end + 1)
+                    } else {
+                        find(&self.buffer[tag_end..], b"</iq>").map(|end| tag_end + end + 5)
+                    };
+                    if let Some(end) = end {
+                        let stanza = String::from_utf8_lossy(&self.buffer[start..end]).into_owned();
+                        self.buffer.advance(end);
+                        return Ok(stanza);
+                    }
                 }
             }
             self.fill().await?;
@@ -198,4 +233,15 @@ impl XmppConn {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn rfind(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+/// The bytes between the first `open` and the next `close`.
+fn between<'a>(haystack: &'a [u8], open: &[u8], close: &[u8]) -> Option<&'a [u8]> {
+    let start = find(haystack, open)? + open.len();
+    let length = find(&haystack[start..], close)?;
+    Some(&haystack[start..start + length])
 }

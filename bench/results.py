@@ -1,0 +1,133 @@
+"""Turns the JSON lines of `bench/run.sh` into bench/RESULTS.md (printed on stdout).
+
+Usage: python3 bench/results.py RESULTS.jsonl   (machine facts come from BENCH_* variables)
+"""
+
+import json
+import os
+import statistics
+import sys
+
+SERVERS = ("confab", "ejabberd", "relay")
+
+# Confab's targets from the issue: (scenario, key) -> (comparison, bound). Idle targets apply
+# at the largest connection count of the run.
+TARGETS = {
+    ("idle", "rss_kib_per_connection"): ("<=", 12),
+    ("idle", "logins_per_sec"): (">=", 8000),
+    ("pingpong", "delivered_per_sec"): (">=", 25000),
+    ("pingpong", "latency_ms_p99"): ("<=", 5),
+    ("pingpong", "server_cpu_us_per_message"): ("<=", 40),
+    ("offline", "stored_per_sec"): (">=", 20000),
+    ("offline", "drained_per_sec"): (">=", 100000),
+}
+
+
+def fmt(value):
+    if value is None:
+        return "–"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def main():
+    lines = [line.strip() for line in open(sys.argv[1]) if line.strip()]
+    records = [json.loads(line) for line in lines]
+    ok = [r for r in records if not r.get("failed")]
+    failed = [r for r in records if r.get("failed")]
+    runs = int(os.environ.get("BENCH_RUNS", "1"))
+
+    idle_counts = sorted({r["connections"] for r in ok if r["scenario"] == "idle"})
+    rows = []  # (label, scenario, key, better, match)
+    for count in idle_counts:
+        match = {"connections": count}
+        rows.append((f"idle {count:,}: logins/s", "idle", "logins_per_sec", "higher", match))
+        rows.append((f"idle {count:,}: server RSS per connection, KiB", "idle",
+                     "rss_kib_per_connection", "lower", match))
+    pairs = next((r["pairs"] for r in ok if r["scenario"] == "pingpong"), 100)
+    for key, label, better in (
+        ("delivered_per_sec", "delivered msgs/s", "higher"),
+        ("latency_ms_p50", "one-way latency p50, ms", "lower"),
+        ("latency_ms_p99", "one-way latency p99, ms", "lower"),
+        ("latency_ms_p999", "one-way latency p99.9, ms", "lower"),
+        ("server_cpu_us_per_message", "server CPU per delivered msg, µs", "lower"),
+    ):
+        rows.append((f"pingpong {pairs} pairs: {label}", "pingpong", key, better, {}))
+    messages = next((r["messages"] for r in ok if r["scenario"] == "offline"), 10000)
+    for key, label in (("stored_per_sec", "stored msgs/s"), ("drained_per_sec", "drained msgs/s")):
+        rows.append((f"offline {messages:,}: {label}", "offline", key, "higher", {}))
+
+    def median(server, scenario, key, match):
+        values = [r[key] for r in ok if r["server"] == server and r["scenario"] == scenario
+                  and all(r.get(k) == v for k, v in match.items()) and key in r]
+        return (statistics.median(values) if values else None), len(values)
+
+    env = os.environ.get
+    out = []
+    out.append("# Benchmark results: Confab vs ejabberd vs a bare WebSocket relay\n")
+    out.append("Written by `bench/run.sh`; how each figure is measured: `bench/README.md`.\n")
+    out.append(f"- Date: {env('BENCH_DATE', '?')}")
+    out.append(f"- Commit: `{env('BENCH_COMMIT', '?')}`")
+    out.append(f"- Command: `{env('BENCH_COMMAND', 'bash bench/run.sh')}` "
+               f"({runs} run(s) of each scenario, medians below; scenarios took "
+               f"{env('BENCH_ELAPSED', '?')} s)")
+    out.append(f"- Machine: {env('BENCH_NPROC', '?')} CPUs, {env('BENCH_CPU', '?')}, "
+               f"{env('BENCH_RAM', '?')} RAM, {env('BENCH_KERNEL', '?')}")
+    out.append(f"- Pinning: server on CPU {env('BENCH_SERVER_CPU', '?')}, load generator on CPU "
+               f"{env('BENCH_LOADER_CPU', '?')} (`taskset`); loopback only")
+    out.append(f"- Rust: {env('BENCH_RUSTC', '?')}; ejabberd {env('BENCH_EJABBERD', '?')}")
+    out.append("")
+    out.append("| figure | better | Confab | ejabberd | relay | Confab/ejabberd | Confab/relay "
+               "| Confab target |")
+    out.append("|---|---|---:|---:|---:|---:|---:|---|")
+    largest_idle = idle_counts[-1] if idle_counts else None
+    for label, scenario, key, better, match in rows:
+        values = {}
+        cells = []
+        for server in SERVERS:
+            value, n = median(server, scenario, key, match)
+            values[server] = value
+            if server == "relay" and scenario == "offline":
+                cells.append("n/a")
+                continue
+            note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
+            cells.append(fmt(value) + note)
+        target = ""
+        if (scenario, key) in TARGETS and (scenario != "idle" or match.get("connections") == largest_idle):
+            op, bound = TARGETS[(scenario, key)]
+            value = values["confab"]
+            if value is not None:
+                met = value <= bound if op == "<=" else value >= bound
+                target = f"{op} {bound:,}: {'met' if met else 'NOT met'}"
+        relay_ratio = "n/a" if scenario == "offline" else ratio(values["confab"], values["relay"])
+        out.append(f"| {label} | {better} | {' | '.join(cells)} | "
+                   f"{ratio(values['confab'], values['ejabberd'])} | {relay_ratio} | {target} |")
+    out.append("")
+    out.append("Ratios are Confab's median over the other server's: above 1 is better for "
+               "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "
+               "has no offline scenario.")
+    if failed:
+        out.append("")
+        out.append(f"**{len(failed)} load run(s) failed** and are left out of the medians:")
+        for r in failed:
+            out.append(f"- {r['server']} {r['scenario']} (exit {r.get('exit')})")
+    out.append("")
+    out.append("<details><summary>Raw JSON lines, one per load run</summary>\n")
+    out.append("```")
+    out.extend(lines)
+    out.append("```")
+    out.append("</details>")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,320 @@
+#!/usr/bin/env bash
+# Confab against ejabberd (Debian's package) and a bare WebSocket relay, on one machine:
+# server pinned to one core, load generator to another, everything on loopback.
+#
+#   bash bench/run.sh           # three runs of every scenario, writes bench/RESULTS.md
+#   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only: a smoke test
+#   options: --runs N, --idle "1000 19000" (connection counts), --out FILE, --keep (temp dir)
+#
+# Installs what is missing (ejabberd from Debian without starting its system service,
+# python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
+# every load run has a timeout. See bench/README.md for what is measured and how.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+COMMAND="bash bench/run.sh${*:+ $*}"
+
+QUICK=0
+KEEP=0
+OUT="$ROOT/bench/RESULTS.md"
+RUNS_ARG=""
+IDLE_ARG=""
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) QUICK=1 ;;
+        --runs) RUNS_ARG="$2"; shift ;;
+        --idle) IDLE_ARG="$2"; shift ;;
+        --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
+        --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
+        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        *) echo "unknown option: $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ "$QUICK" = 1 ]; then
+    RUNS=1
+    IDLE_COUNTS=(1000 5000)
+else
+    RUNS=3
+    IDLE_COUNTS=(1000 5000 10000 19000)
+fi
+[ -z "$RUNS_ARG" ] || RUNS="$RUNS_ARG"
+[ -z "$IDLE_ARG" ] || read -r -a IDLE_COUNTS <<<"$IDLE_ARG"
+[[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || { echo "--runs: 1 to 99" >&2; exit 2; }
+for count in "${IDLE_COUNTS[@]}"; do
+    [[ "$count" =~ ^[1-9][0-9]*$ ]] || { echo "--idle: positive connection counts" >&2; exit 2; }
+done
+PAIRS=100
+WARMUP_SECS=2
+MEASURE_SECS=8
+OFFLINE_MESSAGES=10000
+IN_FLIGHT=64
+LOAD_TIMEOUT=300                       # seconds, for any one load run
+CONFAB_ADDR=127.0.0.1:15280
+RELAY_ADDR=127.0.0.1:15290
+XMPP_ADDR=127.0.0.1:5222               # as in bench/ejabberd/ejabberd.yml
+MAX_IDLE=0
+for count in "${IDLE_COUNTS[@]}"; do [ "$count" -le "$MAX_IDLE" ] || MAX_IDLE=$count; done
+
+export RUST_BACKTRACE=0
+export CONFAB_LOG=warn
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# --- what the run needs ----------------------------------------------------------------------
+
+install_ejabberd() {
+    # Debian starts a newly installed service; a policy-rc.d that answers 101 ("action
+    # forbidden") keeps the packaged ejabberd (which listens on every interface) from starting.
+    local created_policy=0
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+        $SUDO chmod +x /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    log "installing ejabberd from Debian's packages"
+    local status=0
+    $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq \
+        --no-install-recommends ejabberd >/dev/null || status=$?
+    [ "$created_policy" = 1 ] && $SUDO rm -f /usr/sbin/policy-rc.d
+    [ "$status" = 0 ] || die "apt-get install ejabberd failed"
+    # Should a system service have started anyway, stop it: ours runs from bench/ejabberd/.
+    if command -v systemctl >/dev/null && systemctl is-active --quiet ejabberd 2>/dev/null; then
+        $SUDO systemctl stop ejabberd
+        $SUDO systemctl disable --quiet ejabberd || true
+    fi
+}
+
+dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -q "install ok installed" || install_ejabberd
+command -v python3 >/dev/null || {
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-minimal >/dev/null
+}
+command -v taskset >/dev/null || die "taskset (util-linux) is missing"
+command -v cargo >/dev/null || die "cargo is missing: install a Rust toolchain first"
+EJABBERD_LIBS=$(dirname "$(find /usr/lib -maxdepth 3 -type d -name 'ejabberd-[0-9]*' | head -n 1)")
+[ -d "$EJABBERD_LIBS" ] || die "cannot find ejabberd's Erlang libraries under /usr/lib"
+
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" -gt "$MAX_IDLE" ] || die "open-file limit $(ulimit -n) is below $MAX_IDLE connections"
+
+# Back-to-back runs of 19,000 connections each leave their ports in TIME_WAIT; the next run
+# reuses them only with tcp_tw_reuse (Linux's default, 2, enables it for loopback).
+[ "$(cat /proc/sys/net/ipv4/tcp_tw_reuse 2>/dev/null || echo 2)" != 0 ] \
+    || log "warning: net.ipv4.tcp_tw_reuse=0: large idle runs may run out of local ports"
+
+if [ "$(nproc)" -ge 2 ]; then
+    SERVER_CPU=0
+    LOADER_CPU=1
+else
+    log "warning: one CPU: server and loader share it"
+    SERVER_CPU=0
+    LOADER_CPU=0
+fi
+
+for addr in "$CONFAB_ADDR" "$RELAY_ADDR" "$XMPP_ADDR"; do
+    if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
+        die "$addr is already taken (a system ejabberd? stop it first)"
+    fi
+done
+
+log "building (cargo build --release -p confab-bench -p confab-server)"
+cargo build --release --quiet -p confab-bench -p confab-server
+BIN="$ROOT/target/release"
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/confab-bench.XXXXXX")
+SERVER_PID=""
+cleanup() {
+    stop_server
+    if [ "$KEEP" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- servers ---------------------------------------------------------------------------------
+
+wait_for_port() { # addr: up to 60 s, while the server lives
+    local addr=$1
+    for _ in $(seq 600); do
+        kill -0 "$SERVER_PID" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then return 0; fi
+        sleep 0.1
+    done
+    return 1
+}
+
+stop_server() {
+    [ -n "$SERVER_PID" ] || return 0
+    kill -TERM "$SERVER_PID" 2>/dev/null || true
+    for _ in $(seq 300); do
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=""
+}
+
+start_server() { # confab|ejabberd|relay: a fresh process, pinned to SERVER_CPU
+    stop_server
+    case "$1" in
+        confab)
+            (exec taskset -c "$SERVER_CPU" "$BIN/confab" serve --config "$WORK/confab.toml" \
+                </dev/null >>"$WORK/confab.log" 2>&1) &
+            SERVER_PID=$!
+            wait_for_port "$CONFAB_ADDR" || { tail -n 20 "$WORK/confab.log" >&2; die "confab did not start"; }
+            ;;
+        relay)
+            (exec taskset -c "$SERVER_CPU" "$BIN/relay" --listen "$RELAY_ADDR" \
+                </dev/null >>"$WORK/relay.log" 2>&1) &
+            SERVER_PID=$!
+            wait_for_port "$RELAY_ADDR" || { tail -n 20 "$WORK/relay.log" >&2; die "relay did not start"; }
+            ;;
+        ejabberd)
+            # The VM runs without a node name: no Erlang distribution, so no epmd registration,
+            # no distribution port and no cookie (RabbitMQ's epmd and node are left alone).
+            # The exec chain taskset -> erl -> erlexec -> beam.smp keeps one pid: the probe's.
+            (cd "$WORK/ejabberd/spool" && exec taskset -c "$SERVER_CPU" env \
+                EJABBERD_CONFIG_PATH="$ROOT/bench/ejabberd/ejabberd.yml" \
+                EJABBERD_LOG_PATH="$WORK/ejabberd/logs/ejabberd.log" \
+                ERL_LIBS="$EJABBERD_LIBS" ERL_CRASH_DUMP="$WORK/ejabberd/logs/erl_crash.dump" \
+                ERL_CRASH_DUMP_BYTES=0 ERL_MAX_PORTS=65536 \
+                erl -noinput +P 1000000 +Q 65536 -mnesia dir "\"$WORK/ejabberd/spool\"" \
+                -s ejabberd </dev/null >>"$WORK/ejabberd/logs/stdout.log" 2>&1) &
+            SERVER_PID=$!
+            wait_for_port "$XMPP_ADDR" || {
+                tail -n 20 "$WORK/ejabberd/logs/stdout.log" >&2
+                die "ejabberd did not start"
+            }
+            ;;
+    esac
+    [ "$(ps -o comm= -p "$SERVER_PID")" != taskset ] || die "taskset did not exec"
+}
+
+addr_of() {
+    case "$1" in confab) echo "$CONFAB_ADDR" ;; ejabberd) echo "$XMPP_ADDR" ;; relay) echo "$RELAY_ADDR" ;; esac
+}
+target_of() {
+    case "$1" in confab) echo confab ;; ejabberd) echo xmpp ;; relay) echo relay ;; esac
+}
+
+RESULTS="$WORK/results.jsonl"
+: >"$RESULTS"
+FAILURES=0
+
+# load SERVER SCENARIO [ARGS...]: one run, its JSON line appended to RESULTS.
+load() {
+    local server=$1 scenario=$2
+    shift 2
+    local line status=0
+    line=$(timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$BIN/load" "$scenario" \
+        --target "$(target_of "$server")" --addr "$(addr_of "$server")" "$@" \
+        2>>"$WORK/load.log") || status=$?
+    if [ "$status" = 0 ] && [ -n "$line" ]; then
+        echo "$line" >>"$RESULTS"
+        log "  $line"
+    else
+        FAILURES=$((FAILURES + 1))
+        log "  FAILED ($server $scenario $*, exit $status): $(tail -n 1 "$WORK/load.log")"
+        printf '{"scenario":"%s","server":"%s","failed":true,"exit":%s}\n' "$scenario" "$server" "$status" >>"$RESULTS"
+    fi
+}
+
+# --- preparation -----------------------------------------------------------------------------
+
+log "work dir $WORK; server on CPU $SERVER_CPU, loader on CPU $LOADER_CPU; runs: $RUNS"
+
+# Confab: an app, token-only users written into the stopped server's store, a config file.
+CONFAB_DATA="$WORK/confab-data"
+app_json=$("$BIN/confab" app create --org bench --name bench --data-dir "$CONFAB_DATA")
+eval "$(python3 -c '
+import json, shlex, sys
+app = json.loads(sys.stdin.read())
+for env, key in (("CONFAB_APP_KEY", "appKey"), ("CONFAB_APP_ID", "appId"),
+                 ("CONFAB_APP_CERTIFICATE", "appCertificate")):
+    print("export %s=%s" % (env, shlex.quote(app[key])))
+' <<<"$app_json")"
+seed() { "$BIN/load" seed-users --data-dir "$CONFAB_DATA" --app-key "$CONFAB_APP_KEY" --prefix "$1" --count "$2" 2>>"$WORK/load.log"; }
+seed u "$MAX_IDLE"
+for run in $(seq "$RUNS"); do
+    seed "p${run}_" $((PAIRS * 2))
+    seed "o${run}_" 2
+done
+cat >"$WORK/confab.toml" <<EOF
+listen = "$CONFAB_ADDR"
+data_dir = "$CONFAB_DATA"
+max_connections = 100000
+EOF
+
+# ejabberd: a spool of its own; the same users, by in-band registration.
+mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
+start_server ejabberd
+register() {
+    timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$BIN/load" register-xmpp --target xmpp \
+        --addr "$XMPP_ADDR" --prefix "$1" --count "$2" 2>>"$WORK/load.log" \
+        || die "registering $1 on ejabberd failed: $(tail -n 1 "$WORK/load.log")"
+}
+log "registering ${MAX_IDLE} + $((RUNS * (PAIRS * 2 + 2))) users on ejabberd"
+register u "$MAX_IDLE"
+for run in $(seq "$RUNS"); do
+    register "p${run}_" $((PAIRS * 2))
+    register "o${run}_" 2
+done
+stop_server
+
+STARTED=$(date +%s)
+
+# --- scenarios: every run on a fresh server process ------------------------------------------
+
+for connections in "${IDLE_COUNTS[@]}"; do
+    for run in $(seq "$RUNS"); do
+        for server in confab ejabberd relay; do
+            log "idle $connections, run $run, $server"
+            start_server "$server"
+            load "$server" idle --prefix u --connections "$connections" --server-pid "$SERVER_PID"
+        done
+    done
+done
+
+for run in $(seq "$RUNS"); do
+    for server in confab ejabberd relay; do
+        log "pingpong $PAIRS pairs, run $run, $server"
+        start_server "$server"
+        load "$server" pingpong --prefix "p${run}_" --pairs "$PAIRS" --warmup-secs "$WARMUP_SECS" \
+            --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+    done
+done
+
+for run in $(seq "$RUNS"); do
+    for server in confab ejabberd; do
+        log "offline $OFFLINE_MESSAGES messages, run $run, $server"
+        start_server "$server"
+        load "$server" offline --prefix "o${run}_" --messages "$OFFLINE_MESSAGES" --in-flight "$IN_FLIGHT"
+    done
+done
+stop_server
+
+ELAPSED=$(($(date +%s) - STARTED))
+log "scenarios took ${ELAPSED}s"
+
+# --- RESULTS.md ------------------------------------------------------------------------------
+
+commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ -z "$(git status --porcelain 2>/dev/null)" ] || commit="$commit (dirty)"
+export BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_COMMIT="$commit" BENCH_COMMAND="$COMMAND"
+export BENCH_ELAPSED="$ELAPSED" BENCH_RUNS="$RUNS" BENCH_SERVER_CPU="$SERVER_CPU" BENCH_LOADER_CPU="$LOADER_CPU"
+export BENCH_NPROC="$(nproc)"
+export BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+export BENCH_RAM="$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+export BENCH_KERNEL="$(uname -sr)"
+export BENCH_RUSTC="$(rustc --version)"
+export BENCH_EJABBERD="$(dpkg-query -W -f='${Version}' ejabberd) (Debian), Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
+python3 "$ROOT/bench/results.py" "$RESULTS" >"$OUT"
+log "wrote $OUT"
+[ "$FAILURES" = 0 ] || die "$FAILURES load runs failed (see $OUT)"
