@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt as _;
 use axum::{extract::Request, routing::IntoMakeService, Extension, Router, ServiceExt};
 use confab_console::ConsoleState;
 use confab_core::{
@@ -114,8 +115,14 @@ pub async fn run(
     })));
 
     let address = listeners.http.local_addr()?;
+    // Small frames must not wait for the peer's delayed ACK (Nagle): up to 40 ms each.
+    let http_listener = listeners.http.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "TCP_NODELAY not set");
+        }
+    });
     let http = axum::serve(
-        listeners.http,
+        http_listener,
         listener_service(router.clone(), false, address),
     )
     .with_graceful_shutdown(cancel.clone().cancelled_owned());

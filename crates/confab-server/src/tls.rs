@@ -151,6 +151,10 @@ async fn accept_loop(
                 }
             },
         };
+        // Small frames must not wait for the peer's delayed ACK (Nagle): up to 40 ms each.
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, %peer, "TCP_NODELAY not set");
+        }
         let acceptor = acceptor.clone();
         let accepted = accepted.clone();
         let stop = stop.clone();

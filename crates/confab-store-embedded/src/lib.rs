@@ -429,25 +429,16 @@ impl MessageStore for EmbeddedStore {
         after: MessageId,
         limit: u32,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let (app, owner, queue) = (
-            app.to_string(),
-            owner.to_string(),
-            queue.as_str().to_owned(),
-        );
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT m.id, m.meta FROM queue_entries q JOIN messages m ON m.id = q.message_id
-                 WHERE q.app_key = ?1 AND q.owner = ?2 AND q.queue = ?3 AND q.message_id > ?4
-                 ORDER BY q.message_id LIMIT ?5",
-            )?;
-            let rows =
-                statement.query_map(params![app, owner, queue, after.0 as i64, limit], |row| {
-                    Ok(QueuedMessage {
-                        id: MessageId(row.get::<_, i64>(0)? as u64),
-                        meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
-                    })
-                })?;
-            rows.collect()
+        let op = WriteOp::QueuePage {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            queue: queue.as_str().to_owned(),
+            after: after.0,
+            limit,
+        };
+        self.write(op, |outcome| match outcome {
+            writer::Outcome::Page(page) => Some(page),
+            _ => None,
         })
         .await
     }
@@ -587,4 +578,27 @@ impl AdminStore for EmbeddedStore {
         )
         .await
     }
+}
+
+/// Up to `limit` entries of one queue above `after`, with their messages, oldest first.
+pub(crate) fn read_queue_page(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    queue: &str,
+    after: u64,
+    limit: u32,
+) -> rusqlite::Result<Vec<QueuedMessage>> {
+    let mut statement = connection.prepare_cached(
+        "SELECT m.id, m.meta FROM queue_entries q JOIN messages m ON m.id = q.message_id
+         WHERE q.app_key = ?1 AND q.owner = ?2 AND q.queue = ?3 AND q.message_id > ?4
+         ORDER BY q.message_id LIMIT ?5",
+    )?;
+    let rows = statement.query_map(params![app, owner, queue, after as i64, limit], |row| {
+        Ok(QueuedMessage {
+            id: MessageId(row.get::<_, i64>(0)? as u64),
+            meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+        })
+    })?;
+    rows.collect()
 }
