@@ -60,7 +60,8 @@ enum Command {
         #[arg(long)]
         server_pid: u32,
     },
-    /// P pairs, one message in flight each way: delivered/s, one-way latency, server CPU.
+    /// P pairs, one message in flight per pair (it goes back and forth): delivered/s,
+    /// one-way latency, server CPU.
     Pingpong {
         #[command(flatten)]
         target: TargetArgs,
@@ -149,9 +150,28 @@ impl TargetArgs {
         }
     }
 
-    async fn login(&self, index: usize) -> anyhow::Result<Conn> {
+    /// Tokens for users `0..count`, minted before any clock starts: issuing them is the app
+    /// server's work, not the chat server's. Empty for the other targets.
+    fn mint_tokens(&self, count: usize) -> anyhow::Result<Vec<String>> {
+        if self.target != Kind::Confab {
+            return Ok(Vec::new());
+        }
+        let confab = self.confab();
+        (0..count)
+            .map(|index| confab.user_token(&self.user(index)))
+            .collect()
+    }
+
+    async fn login(&self, index: usize, tokens: &[String]) -> anyhow::Result<Conn> {
         Ok(match self.target {
-            Kind::Confab => Conn::Msync(MsyncConn::login(&self.confab(), &self.user(index)).await?),
+            Kind::Confab => {
+                let user = self.user(index);
+                let token = match tokens.get(index) {
+                    Some(token) => token.clone(),
+                    None => self.confab().user_token(&user)?,
+                };
+                Conn::Msync(MsyncConn::login(&self.confab(), &user, &token).await?)
+            }
             Kind::Xmpp => Conn::Xmpp(XmppConn::login(&self.xmpp(), &self.user(index)).await?),
             Kind::Relay => Conn::Relay(
                 RelayConn::login(&format!("ws://{}/", self.addr), relay_id(index)?).await?,
@@ -252,8 +272,9 @@ async fn seed_users(
 
 async fn idle(target: &TargetArgs, connections: usize, server: ServerProbe) -> anyhow::Result<()> {
     let rss_before = server.rss_kib()?;
+    let tokens = target.mint_tokens(connections)?;
     let (conns, elapsed) = bounded(connections, target.login_concurrency, |index| {
-        target.login(index)
+        target.login(index, &tokens)
     })
     .await?;
     // Let buffers and allocator settle before reading the resident size.
@@ -279,8 +300,9 @@ async fn pingpong(
     (warmup, measure): (Duration, Duration),
     server: ServerProbe,
 ) -> anyhow::Result<()> {
+    let tokens = target.mint_tokens(pairs * 2)?;
     let (conns, _) = bounded(pairs * 2, target.login_concurrency, |index| {
-        target.login(index)
+        target.login(index, &tokens)
     })
     .await?;
     let recorder = std::sync::Arc::new(Recorder::default());
@@ -289,13 +311,16 @@ async fn pingpong(
     let mut tasks = tokio::task::JoinSet::new();
     for (index, conn) in conns.into_iter().enumerate() {
         let peer_index = index ^ 1;
+        // One ball per pair: the even side serves, then each side answers what it receives,
+        // so one message is in flight per pair, each way in turn.
+        let serves = index % 2 == 0;
         let (peer, recorder) = (target.user(peer_index), recorder.clone());
         let peer_id = relay_id(peer_index)?;
         tasks.spawn(async move {
             match conn {
-                Conn::Msync(c) => c.pingpong(&peer, &recorder, stop_at).await,
-                Conn::Xmpp(c) => c.pingpong(&peer, &recorder, stop_at).await,
-                Conn::Relay(c) => c.pingpong(peer_id, &recorder, stop_at).await,
+                Conn::Msync(c) => c.pingpong(&peer, &recorder, stop_at, serves).await,
+                Conn::Xmpp(c) => c.pingpong(&peer, &recorder, stop_at, serves).await,
+                Conn::Relay(c) => c.pingpong(peer_id, &recorder, stop_at, serves).await,
             }
         });
     }
@@ -328,7 +353,7 @@ async fn pingpong(
 }
 
 async fn offline(target: &TargetArgs, messages: u64, in_flight: u64) -> anyhow::Result<()> {
-    let (sender, receiver) = (target.login(0).await?, 1);
+    let (sender, receiver) = (target.login(0, &[]).await?, 1);
     let recipient = target.user(receiver);
     let started = Instant::now();
     let stored_secs = match sender {
@@ -344,7 +369,7 @@ async fn offline(target: &TargetArgs, messages: u64, in_flight: u64) -> anyhow::
     }
     .as_secs_f64();
     let started = Instant::now();
-    let drained = match target.login(receiver).await? {
+    let drained = match target.login(receiver, &[]).await? {
         Conn::Msync(mut c) => c.drain(messages).await?,
         Conn::Xmpp(mut c) => c.drain(messages).await?,
         Conn::Relay(_) => bail!("the relay stores nothing: no offline scenario"),

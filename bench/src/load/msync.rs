@@ -26,6 +26,20 @@ pub(crate) struct ConfabTarget {
     pub(crate) app_certificate: String,
 }
 
+impl ConfabTarget {
+    /// A day-long Chat user token, as the app's own server would issue it.
+    pub(crate) fn user_token(&self, user: &str) -> anyhow::Result<String> {
+        let issued = u32::try_from(std::time::UNIX_EPOCH.elapsed()?.as_secs())?;
+        Ok(confab_token::build_user_token(
+            &self.app_id,
+            &self.app_certificate,
+            user,
+            issued,
+            24 * 3600,
+        ))
+    }
+}
+
 pub(crate) struct MsyncConn {
     socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
     app_key: String,
@@ -45,8 +59,12 @@ enum Downlink {
 }
 
 impl MsyncConn {
-    /// Connects and logs in as `user` (PROVISION, then UNREAD as the SDK does).
-    pub(crate) async fn login(target: &ConfabTarget, user: &str) -> anyhow::Result<MsyncConn> {
+    /// Connects and logs in as `user` with `token` (PROVISION, then UNREAD as the SDK does).
+    pub(crate) async fn login(
+        target: &ConfabTarget,
+        user: &str,
+        token: &str,
+    ) -> anyhow::Result<MsyncConn> {
         let config = WebSocketConfig::default().read_buffer_size(4096);
         let (socket, _) =
             tokio_tungstenite::connect_async_with_config(&target.ws_url, Some(config), true)
@@ -60,14 +78,6 @@ impl MsyncConn {
             // resends by them), as the SDK's time-based ids are.
             next_meta_id: u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?,
         };
-        let issued = u32::try_from(std::time::UNIX_EPOCH.elapsed()?.as_secs())?;
-        let token = confab_token::build_user_token(
-            &target.app_id,
-            &target.app_certificate,
-            user,
-            issued,
-            24 * 3600,
-        );
         let resource = format!("webim_bench_{user}");
         let provision = pb::Provision {
             os_type: Some(16),
@@ -117,8 +127,11 @@ impl MsyncConn {
         peer: &str,
         recorder: &Recorder,
         stop_at: Instant,
+        serves: bool,
     ) -> anyhow::Result<()> {
-        self.send_text(peer, micros_since_start()).await?;
+        if serves {
+            self.send_text(peer, micros_since_start()).await?;
+        }
         let mut pulling = false;
         let mut notified_while_pulling = false;
         while let Ok(frame) = timeout_at(stop_at, self.next_frame()).await {

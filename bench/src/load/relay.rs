@@ -33,8 +33,11 @@ impl RelayConn {
         peer: u32,
         recorder: &Recorder,
         stop_at: Instant,
+        serves: bool,
     ) -> anyhow::Result<()> {
-        self.socket.send(frame(peer)).await?;
+        if serves {
+            self.socket.send(frame(peer)).await?;
+        }
         while let Ok(message) = timeout_at(stop_at, self.socket.next()).await {
             let Some(message) = message else { break };
             let Message::Binary(bytes) = message? else {

@@ -85,9 +85,12 @@ impl XmppConn {
         peer: &str,
         recorder: &Recorder,
         stop_at: Instant,
+        serves: bool,
     ) -> anyhow::Result<()> {
-        self.send_message(peer, micros_since_start()).await?;
-        self.stream.flush().await?;
+        if serves {
+            self.send_message(peer, micros_since_start()).await?;
+            self.stream.flush().await?;
+        }
         while let Ok(body) = timeout_at(stop_at, self.next_body()).await {
             recorder.delivered(body?);
             self.send_message(peer, micros_since_start()).await?;
