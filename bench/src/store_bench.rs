@@ -66,6 +66,8 @@ async fn main() {
                             owner: roy.clone(),
                             queue: queue.clone(),
                         }],
+                        kind: "txt",
+                        history: confab_core::history::single_chat_entries("txt", &leo, &roy),
                     })
                     .await
                     .unwrap();

@@ -58,6 +58,8 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::UnacceptablePassword
         | Error::MessageTooLarge { .. }
         | Error::MissingField(_)
+        | Error::InvalidArgument(_)
+        | Error::Receipt(_)
         | Error::Unsupported(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
         Error::Token(_)
         | Error::TokenRevoked

@@ -57,6 +57,9 @@ pub enum BusError {
 pub trait Bus: Send + Sync {
     /// Delivers to every node; returns once the event is handed over (not once sessions read it).
     async fn publish(&self, event: Event) -> Result<(), BusError>;
+    /// Whether `user` has a live session on any node now (a `deliverOnlineOnly` send is queued
+    /// only then).
+    async fn is_online(&self, app: &AppKey, user: &UserName) -> Result<bool, BusError>;
 }
 
 /// The single-node bus: delivers straight into this process's registry.
@@ -75,6 +78,10 @@ impl Bus for InProcessBus {
     async fn publish(&self, event: Event) -> Result<(), BusError> {
         self.registry.deliver(&event);
         Ok(())
+    }
+
+    async fn is_online(&self, app: &AppKey, user: &UserName) -> Result<bool, BusError> {
+        Ok(self.registry.count(app, user) > 0)
     }
 }
 

@@ -8,7 +8,10 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use bytes::Bytes;
 use confab_proto::{
-    pb::{self, meta::NameSpace},
+    pb::{
+        self,
+        meta::{NameSpace, RouteType},
+    },
     USER_DOMAIN,
 };
 use prost::Message;
@@ -17,8 +20,8 @@ use crate::{
     app::App,
     bus::{Bus, Event},
     ids::{AppKey, IdGenerator, MessageId, QueueName, UserName},
-    now_ms,
-    store::{Appended, NewMessage, QueueEntry, Store},
+    now_ms, receipts,
+    store::{AppendEffect, Appended, NewMessage, QueueEntry, Store},
     Error,
 };
 
@@ -33,6 +36,9 @@ pub struct Limits {
     pub default_token_ttl_secs: u32,
     /// Whether `POST /users` works without an app token.
     pub open_registration: bool,
+    /// How long after sending a message its sender may recall it (hosted default: 120 s);
+    /// 0 disables recall.
+    pub recall_window_secs: u64,
 }
 
 impl Default for Limits {
@@ -42,6 +48,7 @@ impl Default for Limits {
             page_size: 50,
             default_token_ttl_secs: 60 * 24 * 3600,
             open_registration: false,
+            recall_window_secs: 120,
         }
     }
 }
@@ -55,14 +62,24 @@ pub struct SessionContext {
 }
 
 /// What the sender's `send()` resolves with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SendAck {
     pub server_id: MessageId,
     pub timestamp_ms: u64,
+    /// A meta the ack carries (an edit's `NOTIFY` with `edit_msg`, PROTOCOL.md §4.9).
+    pub notify: Option<pb::Meta>,
 }
 
 /// A send queued for storage; resolves with the ack once it is durable.
 pub type PendingSend = Pin<Box<dyn Future<Output = Result<SendAck, Error>> + Send + 'static>>;
+
+/// A send checked for what `submit_with` cannot decide synchronously.
+struct Checked {
+    /// What commits with the message.
+    effect: AppendEffect,
+    /// Whether it goes into the recipient's queue (not for `deliverOnlineOnly` to an offline user).
+    queued: bool,
+}
 
 /// One reply to a pull: metas in id order, and the key the client acknowledges with next.
 #[derive(Debug, Clone, PartialEq)]
@@ -154,6 +171,18 @@ impl ChatService {
         session: &SessionContext,
         meta: pb::Meta,
     ) -> Result<PendingSend, Error> {
+        self.submit_with(session, meta, None)
+    }
+
+    /// `submit`; `checked` is given once the checks that take a read are done (a recall or
+    /// edit against its target, `receipts`; a `deliverOnlineOnly` send against the
+    /// recipient's presence).
+    fn submit_with(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+        checked: Option<Checked>,
+    ) -> Result<PendingSend, Error> {
         let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
         let namespace = meta.ns.unwrap_or(NameSpace::Statistic as i32);
         match NameSpace::try_from(namespace) {
@@ -163,6 +192,7 @@ impl ChatService {
                 let ack = SendAck {
                     server_id: self.ids.next(now),
                     timestamp_ms: now,
+                    notify: None,
                 };
                 return Ok(Box::pin(std::future::ready(Ok(ack))));
             }
@@ -178,7 +208,34 @@ impl ChatService {
         let recipient =
             UserName::parse(to_name).ok_or_else(|| Error::RecipientNotFound(to_name.to_owned()))?;
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
-        self.check_body(&payload)?;
+        let kind = self.check_body(&payload)?;
+        let Checked { effect, queued } = match checked {
+            Some(checked) => checked,
+            None => {
+                let body = pb::MessageBody::decode(payload.clone())
+                    .map_err(|_| Error::MissingField("a message body"))?;
+                // ROUTE_ONLINE is the SDK's `deliverOnlineOnly` (PROTOCOL.md §4.1).
+                let online_only = meta.routetype == Some(RouteType::RouteOnline as i32);
+                match receipts::kind(&body) {
+                    receipts::Kind::Plain if !online_only => Checked {
+                        effect: AppendEffect::None,
+                        queued: true,
+                    },
+                    receipts::Kind::ChannelAck if !online_only => Checked {
+                        effect: receipts::channel_read(&session.user, &recipient),
+                        queued: true,
+                    },
+                    _ => {
+                        let chat = Arc::clone(self);
+                        let session = session.clone();
+                        return Ok(Box::pin(async move {
+                            chat.submit_after_reads(session, meta, body, recipient, online_only)
+                                .await
+                        }));
+                    }
+                }
+            }
+        };
         let app_key = session.app.key.clone();
         let app_key_text = app_key.to_string();
         let queue = QueueName::single_chat(&session.user);
@@ -217,23 +274,37 @@ impl ChatService {
             let id = self.ids.next(now);
             downlink.id = Some(id.0);
             downlink.timestamp = Some(now);
-            let stored = self.store.submit_append(NewMessage {
-                app: app_key.clone(),
-                id,
-                sender: session.user.clone(),
-                sender_resource: session.resource.clone(),
-                client_id,
-                meta: downlink.encode_to_vec().into(),
-                deliveries: vec![QueueEntry {
-                    owner: recipient.clone(),
-                    queue: queue.clone(),
-                }],
-            });
+            let stored = self.store.submit_append_with(
+                NewMessage {
+                    app: app_key.clone(),
+                    id,
+                    sender: session.user.clone(),
+                    sender_resource: session.resource.clone(),
+                    client_id,
+                    meta: downlink.encode_to_vec().into(),
+                    deliveries: if queued {
+                        vec![QueueEntry {
+                            owner: recipient.clone(),
+                            queue: queue.clone(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    kind,
+                    history: crate::history::single_chat_entries(kind, &session.user, &recipient),
+                },
+                effect,
+            );
             (id, now, stored)
         };
         let chat = Arc::clone(self);
         Ok(Box::pin(async move {
             match stored.await? {
+                Appended::Stored if !queued => Ok(SendAck {
+                    server_id: id,
+                    timestamp_ms: now,
+                    notify: None,
+                }),
                 Appended::Stored => {
                     let notice = Event::Notice {
                         app: app_key,
@@ -247,15 +318,47 @@ impl ChatService {
                     Ok(SendAck {
                         server_id: id,
                         timestamp_ms: now,
+                        notify: None,
                     })
                 }
                 Appended::Duplicate(existing) => Ok(SendAck {
                     server_id: existing,
                     timestamp_ms: existing.timestamp_ms(),
+                    notify: None,
                 }),
                 Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
             }
         }))
+    }
+
+    /// A send that needs reads before it can be queued: a recall or edit (its target, see
+    /// `receipts`), a `deliverOnlineOnly` send (the recipient's presence).
+    async fn submit_after_reads(
+        self: Arc<Self>,
+        session: SessionContext,
+        meta: pb::Meta,
+        body: pb::MessageBody,
+        recipient: UserName,
+        online_only: bool,
+    ) -> Result<SendAck, Error> {
+        let app = &session.app.key;
+        let prepared = self.prepare(&session, meta, body, &recipient).await?;
+        // Not queued for a recipient who is offline now: nobody would pull it while it is
+        // still "online".
+        let queued = !online_only || self.bus.is_online(app, &recipient).await?;
+        // Without a queue entry the append checks no recipient: check here.
+        if !queued && self.store.user(app, &recipient).await?.is_none() {
+            return Err(Error::RecipientNotFound(recipient.to_string()));
+        }
+        let checked = Checked {
+            effect: prepared.effect,
+            queued,
+        };
+        let mut ack = self
+            .submit_with(&session, prepared.meta, Some(checked))?
+            .await?;
+        ack.notify = prepared.notify;
+        Ok(ack)
     }
 
     /// Non-empty queues of the session's user, for the `UNREAD` reply.
@@ -307,7 +410,58 @@ impl ChatService {
         Ok(PullPage { metas, next_key })
     }
 
-    fn check_body(&self, payload: &Bytes) -> Result<(), Error> {
+    /// Stores a server-originated meta (a `NOTIFY`) in `recipient`'s queue `queue` and notifies
+    /// them: the same id order and durability as a send. `build` gets the id and timestamp.
+    pub(crate) async fn deliver_server_meta(
+        &self,
+        app: &AppKey,
+        sender: &UserName,
+        recipient: UserName,
+        queue: QueueName,
+        build: impl FnOnce(MessageId, u64) -> pb::Meta,
+    ) -> Result<(), Error> {
+        let stored = {
+            let _order = match self.append_order.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            let now = now_ms();
+            let id = self.ids.next(now);
+            self.store.submit_append(NewMessage {
+                app: app.clone(),
+                id,
+                sender: sender.clone(),
+                sender_resource: String::new(),
+                // Server metas have no client id; the server id is unique, so no resend collides.
+                client_id: id.0,
+                meta: build(id, now).encode_to_vec().into(),
+                deliveries: vec![QueueEntry {
+                    owner: recipient.clone(),
+                    queue: queue.clone(),
+                }],
+                kind: "",
+                history: Vec::new(),
+            })
+        };
+        match stored.await? {
+            Appended::Stored | Appended::Duplicate(_) => {}
+            Appended::UnknownRecipient(name) => {
+                return Err(Error::RecipientNotFound(name.to_string()))
+            }
+        }
+        let notice = Event::Notice {
+            app: app.clone(),
+            user: recipient,
+            queue,
+        };
+        if let Err(error) = self.bus.publish(notice).await {
+            tracing::warn!(%error, "notice not published");
+        }
+        Ok(())
+    }
+
+    /// Checks the limits; returns the message's kind for history (`""`: not a message).
+    fn check_body(&self, payload: &Bytes) -> Result<&'static str, Error> {
         let body = pb::MessageBody::decode(payload.clone())
             .map_err(|_| Error::MissingField("a message body"))?;
         let text_bytes: usize = body
@@ -321,7 +475,7 @@ impl ChatService {
                 limit: self.limits.max_text_bytes,
             });
         }
-        Ok(())
+        Ok(crate::history::message_kind(&body))
     }
 
     fn cached_app(&self, key: &AppKey) -> Option<Arc<App>> {

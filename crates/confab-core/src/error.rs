@@ -34,6 +34,11 @@ pub enum Error {
     MissingField(&'static str),
     #[error("recipient {0} does not exist")]
     RecipientNotFound(String),
+    /// A request parameter the route cannot use (a bad cursor, an unknown message type).
+    #[error("{0}")]
+    InvalidArgument(String),
+    #[error(transparent)]
+    Receipt(#[from] crate::receipts::ReceiptError),
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
     #[error(transparent)]

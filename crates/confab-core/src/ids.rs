@@ -116,6 +116,18 @@ impl MessageId {
     }
 }
 
+/// The node number reserved for imported messages (`POST /messages/users/import`): their ids
+/// carry their own past timestamp, so they come from no node's sequence.
+pub const IMPORT_NODE: u64 = 1023;
+
+impl MessageId {
+    /// An id for a message imported with its original timestamp; `salt` picks the sequence
+    /// (the caller retries with another when the id is taken).
+    pub fn imported(timestamp_ms: u64, salt: u64) -> MessageId {
+        MessageId((timestamp_ms << 22) | (IMPORT_NODE << 12) | (salt & 0xfff))
+    }
+}
+
 /// Allocates `MessageId`s that strictly increase, even when the clock steps back.
 #[derive(Debug)]
 pub struct IdGenerator {

@@ -8,9 +8,16 @@ pub mod app;
 pub mod auth;
 pub mod bus;
 pub mod chat;
+pub mod conversation;
 mod error;
+pub mod files;
+pub mod history;
 pub mod ids;
+pub mod messages;
 pub mod overview;
+pub mod pin;
+pub mod reaction;
+pub mod receipts;
 pub mod store;
 pub mod user;
 

@@ -90,6 +90,116 @@ pub struct NewMessage {
     /// The downlink `Meta`, encoded, exactly as recipients will receive it.
     pub meta: Bytes,
     pub deliveries: Vec<QueueEntry>,
+    /// The SDK's message type (`txt`, `img`, …) that history filters on; empty for metas that
+    /// are not messages (receipts, recalls).
+    pub kind: &'static str,
+    /// Whose history the message appears in, and under which conversation (one per party).
+    pub history: Vec<HistoryEntry>,
+}
+
+/// "`owner` sees this message in their history of `conversation`" (named like a queue:
+/// `peer@easemob.com`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryEntry {
+    pub owner: UserName,
+    pub conversation: QueueName,
+}
+
+/// One page of one party's history of one conversation. Recalled messages are left out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    pub conversation: QueueName,
+    /// Only messages past this id in the direction of paging (the previous page's last id).
+    pub cursor: Option<MessageId>,
+    /// Newest first (the SDK's `searchDirection: "up"`) or oldest first (`"down"`).
+    pub newest_first: bool,
+    pub limit: u32,
+    /// Only messages sent by this user.
+    pub from: Option<UserName>,
+    /// Only these kinds (`txt`, `img`, …); empty: all.
+    pub kinds: Vec<String>,
+    /// Only messages with `start_ms <= timestamp <= end_ms`.
+    pub start_ms: Option<u64>,
+    pub end_ms: Option<u64>,
+}
+
+/// A conversation of one party as the conversation list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationSummary {
+    pub conversation: QueueName,
+    /// The newest message of the party's history of it.
+    pub last: QueuedMessage,
+    /// The peer's messages after the party's last conversation read ack (and deletion).
+    pub unread: u32,
+    pub pinned_ms: Option<u64>,
+    pub marks: Vec<u8>,
+}
+
+/// One user's reaction to one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reaction {
+    pub message: MessageId,
+    pub reaction: String,
+    pub user: UserName,
+    pub created_ms: u64,
+}
+
+/// A pinned message of a conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PinnedMessage {
+    pub message: QueuedMessage,
+    pub operator: UserName,
+    pub pinned_ms: u64,
+}
+
+/// A change of one party's conversation settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConversationChange {
+    Pin(Option<u64>),
+    AddMarks(Vec<u8>),
+    RemoveMarks(Vec<u8>),
+    /// Hides the conversation from the list until a newer message, drops its queue and, with
+    /// `history`, the party's history of it.
+    Delete {
+        history: bool,
+    },
+    /// Removes these messages from the party's history only.
+    RemoveMessages(Vec<MessageId>),
+    /// Removes every message older than this time (epoch ms) from the party's history only.
+    RemoveBefore(u64),
+}
+
+/// A change committed together with a message, in its transaction, only when it is `Stored`
+/// (receipts, recall and edit: PROTOCOL.md §4.9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AppendEffect {
+    None,
+    /// The message recalls `target`: record it in the recalled messages and take it out of
+    /// every queue it still waits in.
+    Recall {
+        target: MessageId,
+    },
+    /// The message edits `target`: its stored downlink `Meta` becomes `meta`.
+    Edit {
+        target: MessageId,
+        meta: Bytes,
+    },
+    /// The message is `owner`'s conversation read ack (a channel ack): `owner` has read
+    /// `conversation` up to this message.
+    ConversationRead {
+        owner: UserName,
+        conversation: QueueName,
+    },
+}
+
+/// A stored message, as receipts, recall and edit look it up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredMessage {
+    pub id: MessageId,
+    pub sender: UserName,
+    /// The downlink `Meta`, encoded.
+    pub meta: Bytes,
+    pub recalled: bool,
 }
 
 /// "`owner` has this message waiting in the queue named `queue`".
@@ -133,6 +243,26 @@ pub trait MessageStore: Send + Sync {
     /// so ids allocated in that order are committed in order and a reader paging a queue by id
     /// never sees a later id before an earlier one.
     fn submit_append(&self, message: NewMessage) -> Pending<Appended>;
+    /// `submit_append` with a change that commits in the same transaction, applied only when
+    /// the message is `Stored`. Same ordering guarantee as `submit_append`.
+    fn submit_append_with(&self, message: NewMessage, effect: AppendEffect) -> Pending<Appended>;
+    /// The message `id` of the app, if it is stored.
+    async fn stored_message(
+        &self,
+        app: &AppKey,
+        id: MessageId,
+    ) -> Result<Option<StoredMessage>, StoreError>;
+    /// Up to which message `owner` has read `conversation` (their last channel ack in it).
+    async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Option<MessageId>, StoreError>;
+    /// Stores an imported message under its caller-chosen (past) id, outside the call order
+    /// of `submit_append` (it has no queue entries, so no reader pages past it). Fails with
+    /// `Duplicate` when the id is taken.
+    async fn import_message(&self, message: NewMessage) -> Result<(), StoreError>;
     /// `submit_append`, awaited.
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
         self.submit_append(message).await
@@ -161,6 +291,64 @@ pub trait MessageStore: Send + Sync {
         app: &AppKey,
         since_ms: u64,
     ) -> Result<Vec<DayCount>, StoreError>;
+    /// One page of `owner`'s history (see `HistoryQuery`), in the order asked for.
+    async fn history_page(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        query: &HistoryQuery,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// Every conversation of `owner` with a message in their history after its deletion
+    /// point, newest last message first.
+    async fn conversations(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Vec<ConversationSummary>, StoreError>;
+    /// The app's messages (not receipts, not recalled) with `start_ms <= timestamp < end_ms`,
+    /// oldest first, for the history export.
+    async fn messages_between(
+        &self,
+        app: &AppKey,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// Adds (`add`) or removes `user`'s `reaction` to `message`; false when it already was so.
+    async fn change_reaction(
+        &self,
+        app: &AppKey,
+        reaction: &Reaction,
+        add: bool,
+    ) -> Result<bool, StoreError>;
+    /// Every reaction to these messages, by message, then by each reaction's first use, then
+    /// by time.
+    async fn reactions(
+        &self,
+        app: &AppKey,
+        messages: &[MessageId],
+    ) -> Result<Vec<Reaction>, StoreError>;
+    /// Pins (`Some(operator, time)`) or unpins `message`; false when it already was so.
+    async fn change_pin(
+        &self,
+        app: &AppKey,
+        message: MessageId,
+        pin: Option<(&UserName, u64)>,
+    ) -> Result<bool, StoreError>;
+    /// The pinned messages of `owner`'s history of `conversation`, latest pin first.
+    async fn pinned_messages(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Vec<PinnedMessage>, StoreError>;
+    /// Applies a change to `owner`'s view of `conversation`.
+    async fn change_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), StoreError>;
     /// Queues the removal of every entry of the queue up to and including `up_to` (the client
     /// has them), in call order with appends, and returns at once.
     fn submit_ack(

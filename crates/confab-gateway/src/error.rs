@@ -2,12 +2,14 @@
 //! not compile until someone picks what the SDK should see. Internal causes are logged by the
 //! caller and reach the client only as a generic failure.
 
-use confab_core::Error;
+use confab_core::{receipts::ReceiptError, Error};
 use confab_proto::{
     pb::{status::ErrorCode, Status},
     status::{
-        self, REASON_DATA_TOO_LARGE, REASON_TOKEN_EXPIRED, REASON_TOKEN_MISMATCH,
-        REASON_USER_DEACTIVATED, REASON_USER_NOT_FOUND,
+        self, REASON_DATA_TOO_LARGE, REASON_EDIT_FORMAT, REASON_MESSAGE_NOT_FOUND,
+        REASON_NO_PERMISSION, REASON_RECALL_DISABLED, REASON_RECALL_TIME_LIMIT,
+        REASON_TOKEN_EXPIRED, REASON_TOKEN_MISMATCH, REASON_USER_DEACTIVATED,
+        REASON_USER_NOT_FOUND,
     },
 };
 use confab_token::TokenError;
@@ -42,6 +44,8 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::AppExists(_)
         | Error::UnacceptablePassword
         | Error::RegistrationClosed
+        | Error::InvalidArgument(_)
+        | Error::Receipt(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
         Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
     }
@@ -60,9 +64,11 @@ pub(crate) fn send_status(error: &Error) -> Status {
         Error::MissingField(field) => {
             status::error(ErrorCode::MissingParameter, format!("no {field}"))
         }
+        Error::InvalidArgument(what) => status::error(ErrorCode::WrongParameter, what.clone()),
         Error::Unsupported(what) => {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }
+        Error::Receipt(error) => status::error(ErrorCode::Fail, receipt_reason(error)),
         Error::AppNotFound
         | Error::AppExists(_)
         | Error::UserNotFound(_)
@@ -78,6 +84,22 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::PermissionDenied, error.to_string())
         }
         Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
+    }
+}
+
+/// The reason texts the SDK maps for recall and edit (PROTOCOL.md §4.1), all with `FAIL`.
+fn receipt_reason(error: &ReceiptError) -> &'static str {
+    match error {
+        // 1302 MODIFY_MESSAGE_NOT_EXIST.
+        ReceiptError::MessageNotFound(_) => REASON_MESSAGE_NOT_FOUND,
+        // 603 PERMISSION_DENIED.
+        ReceiptError::NotSender => REASON_NO_PERMISSION,
+        // 504 MESSAGE_RECALL_TIME_LIMIT.
+        ReceiptError::RecallWindowExceeded => REASON_RECALL_TIME_LIMIT,
+        // 505 SERVICE_NOT_ENABLED.
+        ReceiptError::RecallDisabled => REASON_RECALL_DISABLED,
+        // 1303 MODIFY_MESSAGE_FORMAT_ERROR.
+        ReceiptError::EditFormat => REASON_EDIT_FORMAT,
     }
 }
 

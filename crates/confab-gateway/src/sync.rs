@@ -108,6 +108,8 @@ fn send_reply(client_id: Option<u64>, sent: Result<SendAck, confab_core::Error>)
             meta_id: client_id,
             server_id: Some(ack.server_id.0),
             timestamp: Some(ack.timestamp_ms),
+            // An edit's ack tells the sender's SDK who edited and how often (PROTOCOL.md §4.9).
+            metas: ack.notify.into_iter().collect(),
             ..Default::default()
         }),
         Err(error) => {

@@ -16,6 +16,16 @@ pub const REASON_USER_NOT_FOUND: &str = "Sorry, user not found";
 pub const REASON_USER_DEACTIVATED: &str = "Sorry, user is deactivated";
 /// SYNC send: the message is over the size limit (SDK type 511, with `PERMISSION_DENIED`).
 pub const REASON_DATA_TOO_LARGE: &str = "Sorry, data is too large";
+/// SYNC recall: past the recall window (SDK type 504).
+pub const REASON_RECALL_TIME_LIMIT: &str = "exceed recall time limit";
+/// SYNC recall: recall is off (SDK type 505).
+pub const REASON_RECALL_DISABLED: &str = "message recall disabled";
+/// SYNC recall or edit: no such message of this conversation (SDK type 1302).
+pub const REASON_MESSAGE_NOT_FOUND: &str = "Sorry, message does not exist";
+/// SYNC recall or edit: not the sender's message (SDK type 603).
+pub const REASON_NO_PERMISSION: &str = "Sorry, You do not have permission";
+/// SYNC edit: not a text or custom message, or of another kind than the original (SDK type 1303).
+pub const REASON_EDIT_FORMAT: &str = "Sorry, format is incorrect";
 /// SYNC send: the meta has no id.
 pub const REASON_NO_META_ID: &str = "no meta id";
 /// SYNC send: the meta has no recipient.

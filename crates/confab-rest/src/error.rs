@@ -7,7 +7,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use confab_core::{now_ms, Error};
+use confab_core::{files::ChatFileError, now_ms, Error};
 use confab_token::TokenError;
 
 #[derive(Debug)]
@@ -16,6 +16,8 @@ pub(crate) enum ApiError {
     /// The body is not the JSON the route takes.
     BadBody(String),
     NoSuchRoute,
+    /// Attachment upload and download (`routes/chatfiles.rs`).
+    ChatFile(ChatFileError),
 }
 
 impl From<Error> for ApiError {
@@ -106,9 +108,47 @@ fn domain_body(error: &Error) -> Body {
         Error::MessageTooLarge { .. }
         | Error::MissingField(_)
         | Error::RecipientNotFound(_)
+        | Error::InvalidArgument(_)
+        | Error::Receipt(_)
         | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
         // Detail is logged by `into_response`, never sent.
         Error::Storage(_) | Error::Bus(_) => Body::new(
+            S::INTERNAL_SERVER_ERROR,
+            "internal_server_error",
+            "internal server error",
+        ),
+    }
+}
+
+/// PROTOCOL.md §2.7: the SDK turns a failed upload into `WEBIM_UPLOADFILE_ERROR` (101), a
+/// download 403 into 222 and a 404 into 223.
+fn chat_file_body(error: &ChatFileError) -> Body {
+    use StatusCode as S;
+    match error {
+        // 413, not 400: agora-chat 1.4.0 recurses forever in its upload-error callback (a 400
+        // goes there) and never settles `send()`; any other status reaches its "upload
+        // complete" path, which both SDKs reject with WEBIM_UPLOADFILE_ERROR (101).
+        ChatFileError::TooLarge { limit } => Body::new(
+            S::PAYLOAD_TOO_LARGE,
+            "file_too_large",
+            format!("file size exceeds the limit of {limit} bytes"),
+        ),
+        ChatFileError::NoFile | ChatFileError::Malformed(_) => {
+            Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string())
+        }
+        ChatFileError::NotFound => {
+            Body::new(S::NOT_FOUND, "file_expired", "file not found or expired")
+        }
+        ChatFileError::NoPermission => {
+            Body::new(S::FORBIDDEN, "forbidden_op", "chatfile no permission")
+        }
+        ChatFileError::NoVideoFrame => Body::new(
+            S::NOT_FOUND,
+            "video_frame_not_available",
+            "video first frames are not extracted by this server",
+        ),
+        // Detail is logged by `into_response`, never sent.
+        ChatFileError::Storage(_) | ChatFileError::Files(_) => Body::new(
             S::INTERNAL_SERVER_ERROR,
             "internal_server_error",
             "internal server error",
@@ -129,6 +169,12 @@ impl IntoResponse for ApiError {
                 exception: Some("com.fasterxml.jackson.core.JsonParseException"),
                 ..Body::new(StatusCode::BAD_REQUEST, "json_parse", detail.clone())
             },
+            ApiError::ChatFile(error) => {
+                if matches!(error, ChatFileError::Storage(_) | ChatFileError::Files(_)) {
+                    tracing::error!(%error, "attachment request failed");
+                }
+                chat_file_body(error)
+            }
             ApiError::NoSuchRoute => Body::new(
                 StatusCode::NOT_FOUND,
                 "service_resource_not_found",

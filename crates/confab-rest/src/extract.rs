@@ -58,3 +58,8 @@ pub(crate) async fn resolve_app(
     let key = AppKey::new(org, app).ok_or(Error::AppNotFound)?;
     Ok(chat.app(&key).await?)
 }
+
+/// Parses a body read as bytes, for routes that check the token before looking at the body.
+pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|error| ApiError::BadBody(error.to_string()))
+}

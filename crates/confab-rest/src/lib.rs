@@ -12,12 +12,17 @@ mod routes;
 
 use std::sync::Arc;
 
-use axum::{routing, Router};
-use confab_core::{bus::SessionRegistry, chat::ChatService};
+use axum::{extract::DefaultBodyLimit, routing, Router};
+use confab_core::{
+    bus::SessionRegistry,
+    chat::ChatService,
+    files::{ChatFileStore, FileStore},
+};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use path::normalize_path;
 pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
+pub use routes::part_upload::PartUploads;
 
 /// Shared by every request.
 pub struct RestState {
@@ -26,11 +31,44 @@ pub struct RestState {
     pub registry: Arc<SessionRegistry>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
+    /// Attachment metadata.
+    pub chat_files: Arc<dyn ChatFileStore>,
+    /// Attachment bytes.
+    pub file_store: Arc<dyn FileStore>,
+    /// Largest attachment accepted by `POST /chatfiles`, in bytes.
+    pub max_attachment_bytes: u64,
+    /// Multipart uploads in progress (`/sdk/chatfiles/part-upload`).
+    pub part_uploads: PartUploads,
 }
+
+/// Room for the multipart framing and small fields around an attachment of the maximum size.
+const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 
 /// The REST routes. Wrap the final service with `normalize_path` (it must run before routing).
 pub fn router(state: Arc<RestState>) -> Router {
+    let upload_limit = usize::try_from(state.max_attachment_bytes + MULTIPART_OVERHEAD_BYTES)
+        .unwrap_or(usize::MAX);
     Router::new()
+        .route(
+            "/{org}/{app}/chatfiles",
+            routing::post(routes::chatfiles::upload_route)
+                .layer(DefaultBodyLimit::max(upload_limit)),
+        )
+        .route(
+            "/{org}/{app}/chatfiles/{uuid}",
+            routing::get(routes::chatfiles::download_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/chatfiles/part-upload",
+            routing::post(routes::part_upload::init_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/chatfiles/part-upload/{uuid}",
+            routing::put(routes::part_upload::part_route)
+                .layer(DefaultBodyLimit::max(upload_limit))
+                .post(routes::part_upload::complete_route)
+                .delete(routes::part_upload::abort_route),
+        )
         .route(
             "/easemob/server.json",
             routing::get(routes::dns::server_json_route),
@@ -70,6 +108,76 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/users/{user}/password",
             routing::put(routes::users::change_password_route),
+        )
+        .route(
+            "/{org}/{app}/chatmessages/{hour}",
+            routing::get(routes::messages::export_hour_route),
+        )
+        .route(
+            "/{org}/{app}/chatmessages/{hour}/download",
+            routing::get(routes::messages::export_download_route),
+        )
+        .route(
+            "/{org}/{app}/reaction/user/{user}",
+            routing::get(routes::reactions::reactions_route)
+                .post(routes::reactions::reactions_route)
+                .delete(routes::reactions::reactions_route),
+        )
+        .route(
+            "/{org}/{app}/reaction/user/{user}/detail",
+            routing::get(routes::reactions::reaction_detail_route),
+        )
+        .route(
+            "/{org}/{app}/messages/msg_recall",
+            routing::post(routes::messages::recall_route),
+        )
+        .route(
+            "/{org}/{app}/messages/users/import",
+            routing::post(routes::messages::import_route),
+        )
+        .route(
+            "/{org}/{app}/messages/users",
+            routing::post(routes::messages::send_as_user_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/messageroaming",
+            routing::post(routes::history::message_roaming_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/user_channels/list",
+            routing::get(routes::conversations::list_conversations_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/user_channels/mark/search",
+            routing::get(routes::conversations::search_marked_conversations_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/user_channel/pin",
+            routing::get(routes::conversations::pinned_messages_route)
+                .post(routes::conversations::pinned_messages_route)
+                .delete(routes::conversations::pinned_messages_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/user_channel/top",
+            routing::post(routes::conversations::pin_conversation_route)
+                .delete(routes::conversations::pin_conversation_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/user_channels/mark",
+            routing::post(routes::conversations::mark_conversations_route)
+                .delete(routes::conversations::mark_conversations_route),
+        )
+        .route(
+            "/{org}/{app}/user/{user}/user_channel",
+            routing::delete(routes::conversations::delete_conversation_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/message/roaming/chat/user/{user}",
+            routing::delete(routes::conversations::remove_history_messages_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/message/roaming/chat/user/{user}/time",
+            routing::delete(routes::conversations::remove_history_before_route),
         )
         .route(
             "/{org}/{app}/sdk/users/{user}/token/expires",

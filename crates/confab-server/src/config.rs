@@ -22,12 +22,18 @@ pub struct Config {
     pub open_registration: bool,
     /// Largest total text in one message, in bytes (hosted default: 5 KB).
     pub max_text_bytes: usize,
+    /// Largest attachment accepted by `POST /{org}/{app}/chatfiles`, in bytes (hosted default:
+    /// 10 MB). Files are kept under `<data_dir>/files/`.
+    pub max_attachment_bytes: u64,
     /// Largest WebSocket frame accepted, in bytes.
     pub max_frame_bytes: usize,
     /// Metas per pull reply.
     pub page_size: u32,
     /// Lifetime of tokens from `POST /token` without a `ttl`, in seconds.
     pub default_token_ttl_secs: u32,
+    /// Seconds after sending during which the sender may recall a message (hosted default:
+    /// 120); 0 disables recall ("message recall disabled").
+    pub recall_window_secs: u64,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -61,6 +67,9 @@ pub struct DataCenterConfig {
     pub websocket: String,
 }
 
+/// The hosted service's attachment limit: 10 MB.
+pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
+
 impl Default for Config {
     fn default() -> Config {
         let limits = Limits::default();
@@ -70,9 +79,11 @@ impl Default for Config {
             data_dir: PathBuf::from("./confab-data"),
             open_registration: limits.open_registration,
             max_text_bytes: limits.max_text_bytes,
+            max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             max_frame_bytes: gateway.max_frame_bytes,
             page_size: limits.page_size,
             default_token_ttl_secs: limits.default_token_ttl_secs,
+            recall_window_secs: limits.recall_window_secs,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             tls: None,
@@ -126,6 +137,11 @@ impl Config {
         if self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_frame_bytes must be at least 1024",
+            ));
+        }
+        if self.max_attachment_bytes == 0 {
+            return Err(ConfigError::Invalid(
+                "max_attachment_bytes must be positive",
             ));
         }
         if self.max_text_bytes == 0 || self.max_text_bytes >= self.max_frame_bytes {
@@ -182,6 +198,7 @@ impl Config {
             page_size: self.page_size,
             default_token_ttl_secs: self.default_token_ttl_secs,
             open_registration: self.open_registration,
+            recall_window_secs: self.recall_window_secs,
         }
     }
 
@@ -207,6 +224,13 @@ mod tests {
         assert_eq!(config.listen.port(), 9000);
         assert!(config.open_registration);
         assert_eq!(config.max_text_bytes, 5 * 1024);
+    }
+
+    #[test]
+    fn recall_window_defaults_to_the_hosted_two_minutes() {
+        assert_eq!(Config::default().limits().recall_window_secs, 120);
+        let config = Config::from_toml("recall_window_secs = 0").unwrap();
+        assert_eq!(config.limits().recall_window_secs, 0);
     }
 
     #[test]

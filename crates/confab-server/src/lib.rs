@@ -23,7 +23,7 @@ use confab_core::{
 };
 use confab_gateway::Gateway;
 use confab_rest::{ListenerInfo, RestState};
-use confab_store_embedded::EmbeddedStore;
+use confab_store_embedded::{DiskFileStore, EmbeddedStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tower::util::{MapRequest, MapRequestLayer};
@@ -90,7 +90,7 @@ pub async fn run(
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
     let registry = Arc::new(SessionRegistry::new());
     let bus = Arc::new(InProcessBus::new(registry.clone()));
-    let chat = Arc::new(ChatService::start(store, bus, 0, config.limits()).await?);
+    let chat = Arc::new(ChatService::start(store.clone(), bus, 0, config.limits()).await?);
 
     let cancel = CancellationToken::new();
     let gateway = Gateway::new(
@@ -105,6 +105,10 @@ pub async fn run(
             chat: chat.clone(),
             registry: registry.clone(),
             data_centers: config.data_centers()?,
+            chat_files: store.clone(),
+            file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),
+            max_attachment_bytes: config.max_attachment_bytes,
+            part_uploads: Default::default(),
         })));
     let admin = Arc::new(AdminService::new(chat.store().clone()));
     let setup_token = admin.issue_setup_token().await?;

@@ -77,6 +77,9 @@ struct ServeArgs {
     /// Largest total text of one message, in bytes.
     #[arg(long, env = "CONFAB_MAX_TEXT_BYTES")]
     max_text_bytes: Option<usize>,
+    /// Largest attachment upload, in bytes.
+    #[arg(long, env = "CONFAB_MAX_ATTACHMENT_BYTES")]
+    max_attachment_bytes: Option<u64>,
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
@@ -198,6 +201,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(max_text_bytes) = args.max_text_bytes {
         config.max_text_bytes = max_text_bytes;
+    }
+    if let Some(max_attachment_bytes) = args.max_attachment_bytes {
+        config.max_attachment_bytes = max_attachment_bytes;
     }
     if let Some(max_frame_bytes) = args.max_frame_bytes {
         config.max_frame_bytes = max_frame_bytes;

@@ -23,7 +23,7 @@ fn document(rest: Value, msync: Value) -> Value {
         "enableReportLogs": "false",
         "reportInterval": "300000",
         "enableDataReport": "false",
-        "uploadinparts_enable": "false",
+        "uploadinparts_enable": "true",
     })
 }
 

@@ -5,8 +5,11 @@
 //! run on a small pool of read connections on tokio's blocking pool. Nothing here blocks the
 //! async runtime.
 
+mod files;
 mod schema;
 mod writer;
+
+pub use files::DiskFileStore;
 
 use std::path::Path;
 use std::sync::{mpsc, Arc, Mutex};
@@ -18,8 +21,9 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AppStore, Appended, DayCount, MessageStore, NewMessage, Pending, QueueCount,
-        QueuedMessage, StoreError, UserStore,
+        AdminStore, AppStore, AppendEffect, Appended, ConversationChange, ConversationSummary,
+        DayCount, HistoryQuery, MessageStore, NewMessage, Pending, PinnedMessage, QueueCount,
+        QueuedMessage, Reaction, StoreError, StoredMessage, UserStore,
     },
     user::User,
 };
@@ -259,13 +263,13 @@ impl UserStore for EmbeddedStore {
 
     async fn user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError> {
         let (app, name) = (app.to_string(), name.to_string());
+        // Read at every login: the statement is parsed once per reader connection.
         self.read(move |connection| {
             connection
-                .query_row(
-                    &format!("SELECT {USER_COLUMNS} FROM users WHERE app_key = ?1 AND name = ?2"),
-                    params![app, name],
-                    user_from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE app_key = ?1 AND name = ?2"
+                ))?
+                .query_row(params![app, name], user_from_row)
                 .optional()
                 .map(Option::flatten)
         })
@@ -388,6 +392,68 @@ impl MessageStore for EmbeddedStore {
         })
     }
 
+    fn submit_append_with(&self, message: NewMessage, effect: AppendEffect) -> Pending<Appended> {
+        self.submit(
+            WriteOp::AppendWithEffect(message, effect),
+            |outcome| match outcome {
+                writer::Outcome::Appended(appended) => Some(appended),
+                _ => None,
+            },
+        )
+    }
+
+    async fn stored_message(
+        &self,
+        app: &AppKey,
+        id: MessageId,
+    ) -> Result<Option<StoredMessage>, StoreError> {
+        let app = app.to_string();
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT m.sender, m.meta, r.message_id IS NOT NULL FROM messages m
+                     LEFT JOIN recalled_messages r ON r.app_key = m.app_key AND r.message_id = m.id
+                     WHERE m.app_key = ?1 AND m.id = ?2",
+                )?
+                .query_row(params![app, id.0 as i64], |row| {
+                    let sender = UserName::parse(&row.get::<_, String>(0)?);
+                    let meta = Bytes::from(row.get::<_, Vec<u8>>(1)?);
+                    let recalled: bool = row.get(2)?;
+                    Ok(sender.map(|sender| StoredMessage {
+                        id,
+                        sender,
+                        meta,
+                        recalled,
+                    }))
+                })
+                .optional()
+                .map(Option::flatten)
+        })
+        .await
+    }
+
+    async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let (app, owner) = (app.to_string(), owner.to_string());
+        let conversation = conversation.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT read_up_to FROM conversation_reads
+                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                )?
+                .query_row(params![app, owner, conversation], |row| {
+                    row.get::<_, i64>(0).map(|id| MessageId(id as u64))
+                })
+                .optional()
+        })
+        .await
+    }
+
     async fn max_message_id(&self) -> Result<MessageId, StoreError> {
         self.read(|connection| {
             connection
@@ -465,6 +531,300 @@ impl MessageStore for EmbeddedStore {
             })?;
             rows.collect()
         })
+        .await
+    }
+
+    async fn history_page(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        query: &HistoryQuery,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let (app, owner) = (app.to_string(), owner.to_string());
+        let query = query.clone();
+        // Ids are `unix_ms << 22 | …`, so a time range is an id range.
+        let mut above: i64 = match query.start_ms {
+            Some(ms) => id_floor(ms).saturating_sub(1),
+            None => -1,
+        };
+        let mut below: i64 = match query.end_ms {
+            Some(ms) => id_floor(ms.saturating_add(1)),
+            None => i64::MAX,
+        };
+        if let Some(cursor) = query.cursor {
+            let cursor = i64::try_from(cursor.0).unwrap_or(i64::MAX);
+            if query.newest_first {
+                below = below.min(cursor);
+            } else {
+                above = above.max(cursor);
+            }
+        }
+        let order = if query.newest_first { "DESC" } else { "ASC" };
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&format!(
+                "SELECT m.id, m.meta FROM conversation_messages c JOIN messages m ON m.id = c.message_id
+                 WHERE c.app_key = ?1 AND c.owner = ?2 AND c.conversation = ?3
+                   AND c.message_id > ?4 AND c.message_id < ?5
+                   AND (?6 IS NULL OR m.sender = ?6)
+                   AND (?7 = '' OR instr(',' || ?7 || ',', ',' || m.kind || ',') > 0)
+                   AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                                   WHERE r.app_key = c.app_key AND r.message_id = c.message_id)
+                 ORDER BY c.message_id {order} LIMIT ?8"
+            ))?;
+            let from = query.from.as_ref().map(|name| name.as_str().to_owned());
+            let kinds = query.kinds.join(",");
+            let rows = statement.query_map(
+                params![
+                    app,
+                    owner,
+                    query.conversation.as_str(),
+                    above,
+                    below,
+                    from,
+                    kinds,
+                    query.limit
+                ],
+                |row| {
+                    Ok(QueuedMessage {
+                        id: MessageId(row.get::<_, i64>(0)? as u64),
+                        meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn conversations(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Vec<ConversationSummary>, StoreError> {
+        let (app, owner) = (app.to_string(), owner.to_string());
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "WITH last AS (
+                     SELECT c.conversation, MAX(c.message_id) AS last_id FROM conversation_messages c
+                     WHERE c.app_key = ?1 AND c.owner = ?2
+                       AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                                       WHERE r.app_key = c.app_key AND r.message_id = c.message_id)
+                     GROUP BY c.conversation)
+                 SELECT last.conversation, m.id, m.meta, s.pinned_ms, COALESCE(s.marks, ''),
+                        (SELECT COUNT(*) FROM conversation_messages u
+                         JOIN messages um ON um.id = u.message_id
+                         WHERE u.app_key = ?1 AND u.owner = ?2 AND u.conversation = last.conversation
+                           AND um.sender != ?2
+                           AND u.message_id > MAX(COALESCE(s.deleted_up_to, 0), COALESCE(
+                               (SELECT r.read_up_to FROM conversation_reads r
+                                WHERE r.app_key = ?1 AND r.owner = ?2
+                                  AND r.conversation = last.conversation), 0))
+                           AND NOT EXISTS (SELECT 1 FROM recalled_messages x
+                                           WHERE x.app_key = ?1 AND x.message_id = u.message_id))
+                 FROM last JOIN messages m ON m.id = last.last_id
+                 LEFT JOIN conversations s
+                   ON s.app_key = ?1 AND s.owner = ?2 AND s.conversation = last.conversation
+                 WHERE last.last_id > COALESCE(s.deleted_up_to, 0)
+                 ORDER BY last.last_id DESC",
+            )?;
+            let rows = statement.query_map(params![app, owner], |row| {
+                Ok(ConversationSummary {
+                    conversation: QueueName::from_stored(row.get(0)?),
+                    last: QueuedMessage {
+                        id: MessageId(row.get::<_, i64>(1)? as u64),
+                        meta: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+                    },
+                    pinned_ms: row.get::<_, Option<i64>>(3)?.map(|ms| ms as u64),
+                    marks: parse_marks(&row.get::<_, String>(4)?),
+                    unread: row.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn messages_between(
+        &self,
+        app: &AppKey,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let app = app.to_string();
+        let (first, end) = (id_floor(start_ms), id_floor(end_ms));
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT m.id, m.meta FROM messages m
+                 WHERE m.app_key = ?1 AND m.id >= ?2 AND m.id < ?3 AND m.kind != ''
+                   AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                                   WHERE r.app_key = m.app_key AND r.message_id = m.id)
+                 ORDER BY m.id",
+            )?;
+            let rows = statement.query_map(params![app, first, end], |row| {
+                Ok(QueuedMessage {
+                    id: MessageId(row.get::<_, i64>(0)? as u64),
+                    meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn import_message(&self, message: NewMessage) -> Result<(), StoreError> {
+        self.write(WriteOp::ImportMessage(message), |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
+    async fn change_pin(
+        &self,
+        app: &AppKey,
+        message: MessageId,
+        pin: Option<(&UserName, u64)>,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::ChangePin {
+                app: app.to_string(),
+                message: message.0,
+                pin: pin.map(|(operator, at)| (operator.to_string(), at)),
+            },
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn pinned_messages(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Vec<PinnedMessage>, StoreError> {
+        let (app, owner) = (app.to_string(), owner.to_string());
+        let conversation = conversation.as_str().to_owned();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT m.id, m.meta, p.operator, p.pinned_ms
+                 FROM pinned_messages p
+                 JOIN conversation_messages c
+                   ON c.app_key = p.app_key AND c.message_id = p.message_id
+                 JOIN messages m ON m.id = p.message_id
+                 WHERE p.app_key = ?1 AND c.owner = ?2 AND c.conversation = ?3
+                   AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                                   WHERE r.app_key = p.app_key AND r.message_id = p.message_id)
+                 ORDER BY p.pinned_ms DESC, m.id DESC",
+            )?;
+            let rows = statement.query_map(params![app, owner, conversation], |row| {
+                Ok((
+                    QueuedMessage {
+                        id: MessageId(row.get::<_, i64>(0)? as u64),
+                        meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                    },
+                    row.get::<_, String>(2)?,
+                    row.get::<_, i64>(3)? as u64,
+                ))
+            })?;
+            let mut pinned = Vec::new();
+            for row in rows {
+                let (message, operator, pinned_ms) = row?;
+                if let Some(operator) = UserName::parse(&operator) {
+                    pinned.push(PinnedMessage {
+                        message,
+                        operator,
+                        pinned_ms,
+                    });
+                }
+            }
+            Ok(pinned)
+        })
+        .await
+    }
+
+    async fn change_reaction(
+        &self,
+        app: &AppKey,
+        reaction: &Reaction,
+        add: bool,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::ChangeReaction {
+                app: app.to_string(),
+                reaction: reaction.clone(),
+                add,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn reactions(
+        &self,
+        app: &AppKey,
+        messages: &[MessageId],
+    ) -> Result<Vec<Reaction>, StoreError> {
+        let app = app.to_string();
+        let messages = messages.to_vec();
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT message_id, reaction, user, created_ms,
+                        MIN(created_ms) OVER (PARTITION BY message_id, reaction) AS first_ms
+                 FROM reactions WHERE app_key = ?1 AND message_id = ?2
+                 ORDER BY first_ms, reaction, created_ms, user",
+            )?;
+            let mut reactions = Vec::new();
+            for message in messages {
+                let rows = statement.query_map(params![app, message.0 as i64], |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, String>(2)?,
+                        row.get::<_, i64>(3)?,
+                    ))
+                })?;
+                for row in rows {
+                    let (id, reaction, user, created_ms) = row?;
+                    if let Some(user) = UserName::parse(&user) {
+                        reactions.push(Reaction {
+                            message: MessageId(id as u64),
+                            reaction,
+                            user,
+                            created_ms: created_ms as u64,
+                        });
+                    }
+                }
+            }
+            Ok(reactions)
+        })
+        .await
+    }
+
+    async fn change_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::ChangeConversation {
+                app: app.to_string(),
+                owner: owner.to_string(),
+                conversation: conversation.as_str().to_owned(),
+                change,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
         .await
     }
 
@@ -578,6 +938,18 @@ impl AdminStore for EmbeddedStore {
         )
         .await
     }
+}
+
+/// The first message id of the millisecond `ms` (ids are `unix_ms << 22 | …`).
+fn id_floor(ms: u64) -> i64 {
+    i64::try_from(ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX)
+}
+
+/// Conversation marks as stored: comma-separated numbers.
+pub(crate) fn parse_marks(text: &str) -> Vec<u8> {
+    text.split(',')
+        .filter_map(|mark| mark.trim().parse().ok())
+        .collect()
 }
 
 /// Up to `limit` entries of one queue above `after`, with their messages, oldest first.

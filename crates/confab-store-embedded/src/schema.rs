@@ -63,6 +63,85 @@ CREATE TABLE admin_sessions (
     expires_ms INTEGER NOT NULL
 );
 "#,
+    // 3: recalled messages (receipts, recall, edit).
+    r#"
+-- Recalled messages stay in `messages` (the recall's own meta refers to them); history leaves
+-- them out.
+CREATE TABLE recalled_messages (
+    app_key     TEXT NOT NULL,
+    message_id  INTEGER NOT NULL,
+    recalled_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, message_id)
+);
+-- Each party's last conversation read ack (channel ack) per conversation.
+CREATE TABLE conversation_reads (
+    app_key      TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    read_up_to   INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, conversation)
+) WITHOUT ROWID;
+"#,
+    // 4: attachments.
+    r#"
+-- Attachment metadata; the bytes are files under `<data_dir>/files/` (files.rs).
+CREATE TABLE chat_files (
+    app_key          TEXT NOT NULL,
+    uuid             TEXT NOT NULL,
+    share_secret     TEXT NOT NULL,
+    restricted       INTEGER NOT NULL,
+    content_type     TEXT NOT NULL,
+    length           INTEGER NOT NULL,
+    filename         TEXT NOT NULL,
+    uploader         TEXT NOT NULL,
+    thumbnail_width  INTEGER NOT NULL,
+    thumbnail_height INTEGER NOT NULL,
+    created_ms       INTEGER NOT NULL,
+    PRIMARY KEY (app_key, uuid)
+) WITHOUT ROWID;
+"#,
+    r#"
+-- History and conversations. `kind` is the SDK's message type (txt, img, ...), '' for metas
+-- that are not messages (receipts, recalls); history filters on it.
+ALTER TABLE messages ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+-- Each party's view of a conversation: one row per party per message. A one-way delete removes
+-- the party's rows and leaves the message and the other party's history alone.
+CREATE TABLE conversation_messages (
+    app_key      TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    message_id   INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, conversation, message_id)
+) WITHOUT ROWID;
+-- Per-party conversation settings: pinning, marks, and a deletion point (messages up to
+-- `deleted_up_to` no longer make the conversation appear in the list).
+CREATE TABLE conversations (
+    app_key       TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    conversation  TEXT NOT NULL,
+    pinned_ms     INTEGER,
+    marks         TEXT NOT NULL DEFAULT '',
+    deleted_up_to INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (app_key, owner, conversation)
+) WITHOUT ROWID;
+-- Pinned messages (one pin per message, shared by both parties of its conversation).
+CREATE TABLE pinned_messages (
+    app_key    TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    operator   TEXT NOT NULL,
+    pinned_ms  INTEGER NOT NULL,
+    PRIMARY KEY (app_key, message_id)
+) WITHOUT ROWID;
+-- Message reactions: who added which reaction to which message, and when.
+CREATE TABLE reactions (
+    app_key    TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    reaction   TEXT NOT NULL,
+    user       TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, message_id, reaction, user)
+) WITHOUT ROWID;
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {

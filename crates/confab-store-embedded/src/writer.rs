@@ -8,7 +8,9 @@ use confab_core::{
     admin::{Admin, AdminSession},
     app::App,
     ids::MessageId,
-    store::{Appended, NewMessage, QueuedMessage, StoreError},
+    store::{
+        AppendEffect, Appended, ConversationChange, NewMessage, QueuedMessage, Reaction, StoreError,
+    },
     user::User,
 };
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
@@ -29,6 +31,8 @@ pub(crate) enum WriteOp {
         modified_ms: u64,
     },
     CreateAdmin(Admin),
+    /// Attachment metadata (`files.rs`).
+    ChatFile(crate::files::FileWrite),
     CreateAdminSession(AdminSession),
     DeleteAdminSession(String),
     CreateUsers(String, Vec<User>),
@@ -44,6 +48,26 @@ pub(crate) enum WriteOp {
         name: String,
     },
     AppendMessage(NewMessage),
+    /// An append with a change in the same savepoint (recall, edit, conversation read).
+    AppendWithEffect(NewMessage, AppendEffect),
+    ImportMessage(NewMessage),
+    ChangePin {
+        app: String,
+        message: u64,
+        /// Operator and time; `None` unpins.
+        pin: Option<(String, u64)>,
+    },
+    ChangeReaction {
+        app: String,
+        reaction: Reaction,
+        add: bool,
+    },
+    ChangeConversation {
+        app: String,
+        owner: String,
+        conversation: String,
+        change: ConversationChange,
+    },
     AckQueue {
         app: String,
         owner: String,
@@ -145,7 +169,10 @@ impl WriteOp {
     fn is_hot_path(&self) -> bool {
         matches!(
             self,
-            WriteOp::AppendMessage(_) | WriteOp::AckQueue { .. } | WriteOp::QueuePage { .. }
+            WriteOp::AppendMessage(_)
+                | WriteOp::AppendWithEffect(..)
+                | WriteOp::AckQueue { .. }
+                | WriteOp::QueuePage { .. }
         )
     }
 }
@@ -205,6 +232,7 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
                 .map_err(backend)?;
             Ok(Outcome::Changed(changed > 0))
         }
+        WriteOp::ChatFile(write) => crate::files::apply(connection, write),
         WriteOp::CreateAdmin(admin) => {
             connection
                 .execute(
@@ -308,6 +336,83 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
             Ok(Outcome::Changed(changed > 0))
         }
         WriteOp::AppendMessage(message) => append_message(connection, message),
+        WriteOp::AppendWithEffect(message, effect) => {
+            let (app, id) = (message.app.to_string(), message.id);
+            let outcome = append_message(connection, message)?;
+            if matches!(outcome, Outcome::Appended(Appended::Stored)) {
+                apply_effect(connection, &app, id, effect).map_err(backend)?;
+            }
+            Ok(outcome)
+        }
+        WriteOp::ImportMessage(message) => {
+            let taken = connection
+                .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")
+                .and_then(|mut statement| statement.exists(params![message.id.0 as i64]))
+                .map_err(backend)?;
+            if taken {
+                return Err(StoreError::Duplicate(message.id.0.to_string()));
+            }
+            match append_message(connection, message)? {
+                Outcome::Appended(Appended::Stored) => Ok(Outcome::Done),
+                Outcome::Appended(Appended::Duplicate(id)) => {
+                    Err(StoreError::Duplicate(id.0.to_string()))
+                }
+                _ => Err(StoreError::Backend("unexpected import outcome".into())),
+            }
+        }
+        WriteOp::ChangePin { app, message, pin } => {
+            let changed = match pin {
+                Some((operator, pinned_ms)) => connection.execute(
+                    "INSERT OR IGNORE INTO pinned_messages (app_key, message_id, operator, pinned_ms)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![app, message as i64, operator, pinned_ms as i64],
+                ),
+                None => connection.execute(
+                    "DELETE FROM pinned_messages WHERE app_key = ?1 AND message_id = ?2",
+                    params![app, message as i64],
+                ),
+            }
+            .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::ChangeReaction { app, reaction, add } => {
+            let changed = if add {
+                connection.execute(
+                    "INSERT OR IGNORE INTO reactions (app_key, message_id, reaction, user, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        app,
+                        reaction.message.0 as i64,
+                        reaction.reaction,
+                        reaction.user.as_str(),
+                        reaction.created_ms as i64
+                    ],
+                )
+            } else {
+                connection.execute(
+                    "DELETE FROM reactions
+                     WHERE app_key = ?1 AND message_id = ?2 AND reaction = ?3 AND user = ?4",
+                    params![
+                        app,
+                        reaction.message.0 as i64,
+                        reaction.reaction,
+                        reaction.user.as_str()
+                    ],
+                )
+            }
+            .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::ChangeConversation {
+            app,
+            owner,
+            conversation,
+            change,
+        } => {
+            change_conversation(connection, &app, &owner, &conversation, change)
+                .map_err(backend)?;
+            Ok(Outcome::Done)
+        }
         WriteOp::AckQueue {
             app,
             owner,
@@ -376,8 +481,8 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
     }
     connection
         .prepare_cached(
-            "INSERT INTO messages (id, app_key, sender, sender_resource, client_id, meta)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO messages (id, app_key, sender, sender_resource, client_id, meta, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -386,10 +491,29 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
                 message.sender.as_str(),
                 message.sender_resource,
                 message.client_id as i64,
-                &message.meta[..]
+                &message.meta[..],
+                message.kind
             ])
         })
         .map_err(backend)?;
+    if !message.history.is_empty() {
+        let mut insert_history = connection
+            .prepare_cached(
+                "INSERT OR IGNORE INTO conversation_messages (app_key, owner, conversation, message_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .map_err(backend)?;
+        for entry in &message.history {
+            insert_history
+                .execute(params![
+                    app,
+                    entry.owner.as_str(),
+                    entry.conversation.as_str(),
+                    message.id.0 as i64
+                ])
+                .map_err(backend)?;
+        }
+    }
     let mut insert_entry = connection
         .prepare_cached(
             "INSERT OR IGNORE INTO queue_entries (app_key, owner, queue, message_id)
@@ -407,6 +531,167 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
             .map_err(backend)?;
     }
     Ok(Outcome::Appended(Appended::Stored))
+}
+
+fn change_conversation(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+    change: ConversationChange,
+) -> rusqlite::Result<()> {
+    let ensure_row = |connection: &Connection| {
+        connection.execute(
+            "INSERT OR IGNORE INTO conversations (app_key, owner, conversation) VALUES (?1, ?2, ?3)",
+            params![app, owner, conversation],
+        )
+    };
+    match change {
+        ConversationChange::Pin(pinned_ms) => {
+            ensure_row(connection)?;
+            connection.execute(
+                "UPDATE conversations SET pinned_ms = ?4
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                params![app, owner, conversation, pinned_ms.map(|ms| ms as i64)],
+            )?;
+        }
+        ConversationChange::AddMarks(marks) | ConversationChange::RemoveMarks(marks)
+            if marks.is_empty() => {}
+        ConversationChange::AddMarks(add) => {
+            ensure_row(connection)?;
+            let mut marks = read_marks(connection, app, owner, conversation)?;
+            marks.extend(add);
+            write_marks(connection, app, owner, conversation, marks)?;
+        }
+        ConversationChange::RemoveMarks(remove) => {
+            ensure_row(connection)?;
+            let mut marks = read_marks(connection, app, owner, conversation)?;
+            marks.retain(|mark| !remove.contains(mark));
+            write_marks(connection, app, owner, conversation, marks)?;
+        }
+        ConversationChange::Delete { history } => {
+            ensure_row(connection)?;
+            connection.execute(
+                "UPDATE conversations SET deleted_up_to = COALESCE(
+                     (SELECT MAX(message_id) FROM conversation_messages
+                      WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3), deleted_up_to)
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                params![app, owner, conversation],
+            )?;
+            connection.execute(
+                "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
+                params![app, owner, conversation],
+            )?;
+            if history {
+                connection.execute(
+                    "DELETE FROM conversation_messages
+                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                    params![app, owner, conversation],
+                )?;
+            }
+        }
+        ConversationChange::RemoveMessages(ids) => {
+            let mut statement = connection.prepare_cached(
+                "DELETE FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id = ?4",
+            )?;
+            for id in ids {
+                statement.execute(params![app, owner, conversation, id.0 as i64])?;
+            }
+        }
+        ConversationChange::RemoveBefore(time_ms) => {
+            let first_kept = i64::try_from(time_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
+            connection.execute(
+                "DELETE FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id < ?4",
+                params![app, owner, conversation, first_kept],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+fn read_marks(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+) -> rusqlite::Result<Vec<u8>> {
+    let text: String = connection.query_row(
+        "SELECT marks FROM conversations WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+        params![app, owner, conversation],
+        |row| row.get(0),
+    )?;
+    Ok(crate::parse_marks(&text))
+}
+
+fn write_marks(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+    mut marks: Vec<u8>,
+) -> rusqlite::Result<()> {
+    marks.sort_unstable();
+    marks.dedup();
+    let text = marks
+        .iter()
+        .map(u8::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    connection.execute(
+        "UPDATE conversations SET marks = ?4 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+        params![app, owner, conversation, text],
+    )?;
+    Ok(())
+}
+
+/// The change that commits with message `id` (see `AppendEffect`).
+fn apply_effect(
+    connection: &Connection,
+    app: &str,
+    id: MessageId,
+    effect: AppendEffect,
+) -> rusqlite::Result<()> {
+    match effect {
+        AppendEffect::None => {}
+        AppendEffect::Recall { target } => {
+            connection
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO recalled_messages (app_key, message_id, recalled_ms)
+                     VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
+            // Not pulled yet: the recipient never sees it.
+            connection
+                .prepare_cached("DELETE FROM queue_entries WHERE app_key = ?1 AND message_id = ?2")?
+                .execute(params![app, target.0 as i64])?;
+        }
+        AppendEffect::Edit { target, meta } => {
+            connection
+                .prepare_cached("UPDATE messages SET meta = ?3 WHERE app_key = ?1 AND id = ?2")?
+                .execute(params![app, target.0 as i64, &meta[..]])?;
+        }
+        AppendEffect::ConversationRead {
+            owner,
+            conversation,
+        } => {
+            connection
+                .prepare_cached(
+                    "INSERT INTO conversation_reads (app_key, owner, conversation, read_up_to)
+                     VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (app_key, owner, conversation)
+                     DO UPDATE SET read_up_to = MAX(read_up_to, excluded.read_up_to)",
+                )?
+                .execute(params![
+                    app,
+                    owner.as_str(),
+                    conversation.as_str(),
+                    id.0 as i64
+                ])?;
+        }
+    }
+    Ok(())
 }
 
 fn certificates_text(app: &App) -> String {

@@ -197,6 +197,53 @@ class MemoryStorage {
     clear() { this._map.clear() }
 }
 
+// FileReader over Blob.arrayBuffer()/text(): the SDK reads a file before a multipart upload
+// and a JSON error body after a failed download. Events: load, error, loadend (+ on*).
+class ShimFileReader {
+    constructor() {
+        this.readyState = 0
+        this.result = null
+        this.error = null
+        this._listeners = {}
+    }
+
+    addEventListener(type, listener) {
+        (this._listeners[type] = this._listeners[type] || []).push(listener)
+    }
+
+    removeEventListener(type, listener) {
+        const list = this._listeners[type] || []
+        const index = list.indexOf(listener)
+        if (index >= 0) list.splice(index, 1)
+    }
+
+    readAsArrayBuffer(blob) { this._read(blob.arrayBuffer()) }
+    readAsText(blob) { this._read(blob.text()) }
+    abort() {}
+
+    _read(promise) {
+        this.readyState = 1
+        promise.then((result) => {
+            this.readyState = 2
+            this.result = result
+            this._emit('load')
+            this._emit('loadend')
+        }, (error) => {
+            this.readyState = 2
+            this.error = error
+            this._emit('error')
+            this._emit('loadend')
+        })
+    }
+
+    _emit(type) {
+        const event = { type, target: this, currentTarget: this }
+        const handler = this['on' + type]
+        if (typeof handler === 'function') handler.call(this, event)
+        for (const listener of (this._listeners[type] || []).slice()) listener.call(this, event)
+    }
+}
+
 let installed = false
 
 function install() {
@@ -208,6 +255,7 @@ function install() {
     g.WebSocket = BrowserWebSocket
     g.XMLHttpRequest = ShimXMLHttpRequest
     g.localStorage = new MemoryStorage()
+    if (typeof g.FileReader === 'undefined') g.FileReader = ShimFileReader
     g.document = { hidden: false, visibilityState: 'visible', addEventListener() {}, removeEventListener() {} }
     if (typeof g.navigator === 'undefined') {
         g.navigator = { userAgent: 'Node.js confab-e2e', onLine: true, language: 'en-US' }

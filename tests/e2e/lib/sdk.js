@@ -27,6 +27,12 @@ const EVENT_NAMES = [
     'onTokenWillExpire', 'onTokenExpired',
     'onTextMessage', 'onMessage', 'onReceivedMessage',
     'onOfflineMessageSyncStart', 'onOfflineMessageSyncFinish', 'onStatisticMessage',
+    // Message kinds, receipts, recall and edit (message-kinds / receipts-recall-edit tests).
+    'onImageMessage', 'onAudioMessage', 'onVideoMessage', 'onFileMessage', 'onLocationMessage',
+    'onCmdMessage', 'onCustomMessage', 'onCombineMessage',
+    'onDeliveredMessage', 'onReadMessage', 'onChannelMessage', 'onRecallMessage', 'onModifiedMessage',
+    // Reactions and pinned messages (reactions test).
+    'onReactionChange', 'onMessagePinEvent',
 ]
 
 const liveClients = new Set()

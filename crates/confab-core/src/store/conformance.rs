@@ -9,7 +9,10 @@ use crate::{
     admin::{Admin, AdminSession},
     app::{App, NewApp, Secret},
     ids::{AppKey, MessageId, QueueName, UserName},
-    store::{Appended, DayCount, NewMessage, QueueEntry, Store, StoreError},
+    store::{
+        AppendEffect, Appended, ConversationChange, DayCount, HistoryQuery, NewMessage, QueueEntry,
+        Store, StoreError,
+    },
     user::User,
 };
 
@@ -23,6 +26,8 @@ pub async fn run(store: Arc<dyn Store>) {
     user_listing_and_activation(&*store).await;
     daily_message_counts(&*store).await;
     admins_and_sessions(&*store).await;
+    history_and_conversations(&*store).await;
+    recall_edit_and_read_markers(&*store).await;
 }
 
 fn app(org: &str, name: &str) -> App {
@@ -144,6 +149,8 @@ fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
             owner: name(to),
             queue: QueueName::single_chat(&name("leo")),
         }],
+        kind: "",
+        history: Vec::new(),
     }
 }
 
@@ -245,6 +252,115 @@ async fn messages(store: &dyn Store) {
     assert_eq!(appended.await.unwrap(), Appended::Stored);
     acked.await.unwrap();
     assert!(store.unread_counts(&app, &roy).await.unwrap().is_empty());
+}
+
+/// The changes receipts commit with their own message (`submit_append_with`).
+async fn recall_edit_and_read_markers(store: &dyn Store) {
+    let receipts_app = self::app("conf", "receipts");
+    store.create_app(&receipts_app).await.unwrap();
+    store
+        .create_users(&receipts_app.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = receipts_app.key;
+    let roy = name("roy");
+    let queue = QueueName::single_chat(&name("leo"));
+    // Message ids are unique across apps: keep clear of the other cases'.
+    const BASE: u64 = 77_000;
+    let append_with = |id: u64, client_id: u64, effect: AppendEffect| {
+        store.submit_append_with(message(&app, BASE + id, client_id, "roy"), effect)
+    };
+    for id in [100, 200] {
+        assert_eq!(
+            append_with(id, id, AppendEffect::None).await.unwrap(),
+            Appended::Stored
+        );
+    }
+    let stored = store
+        .stored_message(&app, MessageId(BASE + 100))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.sender, name("leo"));
+    assert_eq!(
+        stored.meta,
+        bytes::Bytes::from(format!("meta-{}", BASE + 100))
+    );
+    assert!(!stored.recalled);
+    assert!(store
+        .stored_message(&app, MessageId(BASE + 999))
+        .await
+        .unwrap()
+        .is_none());
+
+    // An edit replaces the target's stored meta.
+    let edit = AppendEffect::Edit {
+        target: MessageId(BASE + 100),
+        meta: bytes::Bytes::from("edited"),
+    };
+    assert_eq!(append_with(300, 300, edit).await.unwrap(), Appended::Stored);
+    let edited = store
+        .stored_message(&app, MessageId(BASE + 100))
+        .await
+        .unwrap();
+    assert_eq!(edited.unwrap().meta, bytes::Bytes::from("edited"));
+
+    // A recall marks the target and takes it out of the queue it waits in.
+    let recall = AppendEffect::Recall {
+        target: MessageId(BASE + 200),
+    };
+    assert_eq!(
+        append_with(400, 400, recall).await.unwrap(),
+        Appended::Stored
+    );
+    let recalled = store
+        .stored_message(&app, MessageId(BASE + 200))
+        .await
+        .unwrap();
+    assert!(recalled.unwrap().recalled);
+    let page = store
+        .queue_page(&app, &roy, &queue, MessageId(BASE), 10)
+        .await
+        .unwrap();
+    let ids: Vec<u64> = page.iter().map(|message| message.id.0).collect();
+    assert_eq!(ids, vec![BASE + 100, BASE + 300, BASE + 400]);
+
+    // A resend is a duplicate and applies nothing.
+    let again = AppendEffect::Recall {
+        target: MessageId(BASE + 100),
+    };
+    assert_eq!(
+        append_with(500, 400, again).await.unwrap(),
+        Appended::Duplicate(MessageId(BASE + 400))
+    );
+    let kept = store
+        .stored_message(&app, MessageId(BASE + 100))
+        .await
+        .unwrap();
+    assert!(!kept.unwrap().recalled);
+
+    // Channel acks move the reader's marker forward only.
+    assert_eq!(
+        store
+            .conversation_read_up_to(&app, &roy, &queue)
+            .await
+            .unwrap(),
+        None
+    );
+    for id in [600, 550] {
+        let read = AppendEffect::ConversationRead {
+            owner: roy.clone(),
+            conversation: queue.clone(),
+        };
+        append_with(id, id, read).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .conversation_read_up_to(&app, &roy, &queue)
+            .await
+            .unwrap(),
+        Some(MessageId(BASE + 600))
+    );
 }
 
 async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
@@ -421,6 +537,249 @@ async fn admins_and_sessions(store: &dyn Store) {
 }
 
 /// Polls every future concurrently (the suite avoids a dependency on `futures`).
+/// A text from leo to roy at `ms`, in both parties' history.
+fn chat_message(app: &AppKey, ms: u64, client_id: u64, kind: &'static str) -> NewMessage {
+    let mut message = message(app, ms << 22, client_id, "roy");
+    message.kind = kind;
+    message.history = crate::history::single_chat_entries(kind, &name("leo"), &name("roy"));
+    message
+}
+
+async fn history_and_conversations(store: &dyn Store) {
+    let app = app("conf", "history");
+    store.create_app(&app).await.unwrap();
+    store
+        .create_users(&app.key, &[user("leo"), user("roy")])
+        .await
+        .unwrap();
+    let key = &app.key;
+    for (ms, kind) in [(1000, "txt"), (2000, "img"), (3000, "txt"), (4000, "")] {
+        assert_eq!(
+            store
+                .append_message(chat_message(key, ms, ms, kind))
+                .await
+                .unwrap(),
+            Appended::Stored
+        );
+    }
+    let roy_view = QueueName::single_chat(&name("leo"));
+    let query = |newest_first: bool| HistoryQuery {
+        conversation: roy_view.clone(),
+        cursor: None,
+        newest_first,
+        limit: 10,
+        from: None,
+        kinds: Vec::new(),
+        start_ms: None,
+        end_ms: None,
+    };
+    let ids = |page: Vec<crate::store::QueuedMessage>| -> Vec<u64> {
+        page.into_iter().map(|message| message.id.0 >> 22).collect()
+    };
+    let page = |query: HistoryQuery, owner: &'static str| async move {
+        ids(store.history_page(key, &name(owner), &query).await.unwrap())
+    };
+    // Receipts (kind "") are not history; both directions; both parties.
+    assert_eq!(page(query(false), "roy").await, [1000, 2000, 3000]);
+    assert_eq!(page(query(true), "roy").await, [3000, 2000, 1000]);
+    let leo_view = HistoryQuery {
+        conversation: QueueName::single_chat(&name("roy")),
+        ..query(false)
+    };
+    assert_eq!(page(leo_view.clone(), "leo").await, [1000, 2000, 3000]);
+    // Cursor, limit, kinds, sender, time range.
+    let after_first = HistoryQuery {
+        cursor: Some(MessageId(1000 << 22)),
+        limit: 1,
+        ..query(false)
+    };
+    assert_eq!(page(after_first, "roy").await, [2000]);
+    let before_last = HistoryQuery {
+        cursor: Some(MessageId(3000 << 22)),
+        ..query(true)
+    };
+    assert_eq!(page(before_last, "roy").await, [2000, 1000]);
+    let images = HistoryQuery {
+        kinds: vec!["img".into()],
+        ..query(false)
+    };
+    assert_eq!(page(images, "roy").await, [2000]);
+    let from_roy = HistoryQuery {
+        from: Some(name("roy")),
+        ..query(false)
+    };
+    assert!(page(from_roy, "roy").await.is_empty());
+    let timed = HistoryQuery {
+        start_ms: Some(2000),
+        end_ms: Some(3000),
+        ..query(false)
+    };
+    assert_eq!(page(timed, "roy").await, [2000, 3000]);
+
+    // The list: last message, unread count (receipts not counted), pin, marks.
+    let list = store.conversations(key, &name("roy")).await.unwrap();
+    assert_eq!(list.len(), 1);
+    assert_eq!(
+        (
+            list[0].conversation.clone(),
+            list[0].last.id.0 >> 22,
+            list[0].unread
+        ),
+        (roy_view.clone(), 3000, 3)
+    );
+    for change in [
+        ConversationChange::Pin(Some(77)),
+        ConversationChange::AddMarks(vec![2, 0]),
+        ConversationChange::RemoveMarks(vec![2]),
+    ] {
+        store
+            .change_conversation(key, &name("roy"), &roy_view, change)
+            .await
+            .unwrap();
+    }
+    let list = store.conversations(key, &name("roy")).await.unwrap();
+    assert_eq!(
+        (list[0].pinned_ms, list[0].marks.clone()),
+        (Some(77), vec![0])
+    );
+    // Roy's conversation read ack clears the count; leo's own messages never count for leo.
+    let mut read_ack = message(key, 3500 << 22, 3500, "leo");
+    read_ack.sender = name("roy");
+    let read = store.submit_append_with(
+        read_ack,
+        crate::store::AppendEffect::ConversationRead {
+            owner: name("roy"),
+            conversation: roy_view.clone(),
+        },
+    );
+    assert_eq!(read.await.unwrap(), Appended::Stored);
+    assert_eq!(
+        store.conversations(key, &name("roy")).await.unwrap()[0].unread,
+        0
+    );
+    assert_eq!(
+        store.conversations(key, &name("leo")).await.unwrap()[0].unread,
+        0
+    );
+
+    // One-way removal: roy's history loses them, leo's keeps them.
+    store
+        .change_conversation(
+            key,
+            &name("roy"),
+            &roy_view,
+            ConversationChange::RemoveMessages(vec![MessageId(3000 << 22)]),
+        )
+        .await
+        .unwrap();
+    store
+        .change_conversation(
+            key,
+            &name("roy"),
+            &roy_view,
+            ConversationChange::RemoveBefore(2000),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page(query(false), "roy").await, [2000]);
+    assert_eq!(page(leo_view.clone(), "leo").await, [1000, 2000, 3000]);
+
+    // Deleting the conversation hides it (and its queue) until a newer message arrives.
+    store
+        .change_conversation(
+            key,
+            &name("roy"),
+            &roy_view,
+            ConversationChange::Delete { history: true },
+        )
+        .await
+        .unwrap();
+    assert!(store
+        .conversations(key, &name("roy"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(page(query(false), "roy").await.is_empty());
+    assert!(store
+        .unread_counts(key, &name("roy"))
+        .await
+        .unwrap()
+        .is_empty());
+    store
+        .append_message(chat_message(key, 5000, 5000, "txt"))
+        .await
+        .unwrap();
+    let list = store.conversations(key, &name("roy")).await.unwrap();
+    assert_eq!((list[0].last.id.0 >> 22, list[0].unread), (5000, 1));
+    // Reactions: idempotent add and remove, listed by first use of each reaction.
+    let reaction = |text: &str, user: &str, at: u64| crate::store::Reaction {
+        message: MessageId(1000 << 22),
+        reaction: text.into(),
+        user: name(user),
+        created_ms: at,
+    };
+    for (change, add, changed) in [
+        (reaction("b", "roy", 1), true, true),
+        (reaction("a", "leo", 2), true, true),
+        (reaction("b", "leo", 3), true, true),
+        (reaction("b", "leo", 4), true, false),
+        (reaction("a", "leo", 5), false, true),
+        (reaction("a", "leo", 6), false, false),
+    ] {
+        assert_eq!(
+            store.change_reaction(key, &change, add).await.unwrap(),
+            changed
+        );
+    }
+    let listed = store
+        .reactions(key, &[MessageId(1000 << 22), MessageId(7)])
+        .await
+        .unwrap();
+    assert_eq!(listed, [reaction("b", "roy", 1), reaction("b", "leo", 3)]);
+    // Pins: one per message, seen in the history of the party that still has the message.
+    let first = MessageId(1000 << 22);
+    assert!(store
+        .change_pin(key, first, Some((&name("roy"), 9)))
+        .await
+        .unwrap());
+    assert!(!store
+        .change_pin(key, first, Some((&name("leo"), 10)))
+        .await
+        .unwrap());
+    let pinned = store
+        .pinned_messages(key, &name("leo"), &QueueName::single_chat(&name("roy")))
+        .await
+        .unwrap();
+    assert_eq!(
+        pinned
+            .iter()
+            .map(|pin| (pin.message.id, pin.operator.clone(), pin.pinned_ms))
+            .collect::<Vec<_>>(),
+        [(first, name("roy"), 9)]
+    );
+    assert!(store.change_pin(key, first, None).await.unwrap());
+    assert!(!store.change_pin(key, first, None).await.unwrap());
+    // Imports: under a chosen past id, into history only; a taken id is refused.
+    let mut imported = chat_message(key, 1500, 1500, "txt");
+    imported.deliveries.clear();
+    store.import_message(imported.clone()).await.unwrap();
+    assert!(matches!(
+        store.import_message(imported).await,
+        Err(StoreError::Duplicate(_))
+    ));
+    assert_eq!(
+        page(leo_view.clone(), "leo").await,
+        [1000, 1500, 2000, 3000, 5000]
+    );
+    // The export sees every message of the app in the range, whatever the parties removed.
+    let exported = store.messages_between(key, 1000, 5000).await.unwrap();
+    assert_eq!(ids(exported), [1000, 1500, 2000, 3000]);
+    assert_eq!(
+        store.conversations(key, &name("leo")).await.unwrap().len(),
+        1
+    );
+}
+
 async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut outputs = Vec::with_capacity(futures.len());
     let mut handles: Vec<_> = futures.into_iter().map(Box::pin).collect();

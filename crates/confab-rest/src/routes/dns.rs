@@ -192,8 +192,8 @@ pub(crate) async fn server_json_route(
         "enableReportLogs": "false",
         "reportInterval": "300000",
         "enableDataReport": "false",
-        // Confab has no multipart upload: large files must take the one-request upload.
-        "uploadinparts_enable": "false",
+        // Multipart upload of large attachments is served (`routes/part_upload.rs`).
+        "uploadinparts_enable": "true",
     });
     if let (Some(app_key), Some(object)) = (app_key, document.as_object_mut()) {
         object.insert("app_key".into(), app_key.into());
@@ -219,7 +219,7 @@ where
 
 /// With no data centers configured: this server as the client reached it (`Host`, or the
 /// listener's own address), with the listener's scheme.
-fn request_host(headers: &HeaderMap, listener: Option<ListenerInfo>) -> PublicHost {
+pub(crate) fn request_host(headers: &HeaderMap, listener: Option<ListenerInfo>) -> PublicHost {
     let tls = listener.is_some_and(|info| info.tls);
     let authority = headers
         .get(HOST)

@@ -1,6 +1,12 @@
 //! One module per resource; each handler's doc starts with its wire address.
 
+pub(crate) mod chatfiles;
+pub(crate) mod conversations;
 pub(crate) mod dns;
+pub(crate) mod history;
+pub(crate) mod messages;
+pub(crate) mod part_upload;
+pub(crate) mod reactions;
 pub(crate) mod token;
 pub(crate) mod users;
 

@@ -1,0 +1,418 @@
+//! Server-side conversations (PROTOCOL.md §2.8): each user's list with unread counts from the
+//! queues and the last message, pinning, marks, deletion and one-way history removal; and the
+//! REST-JSON message form (§5.3) the list and the admin routes answer with.
+
+use confab_proto::{
+    pb::{self, key_value::ValueType, message_body::content::Type as ContentType},
+    USER_DOMAIN,
+};
+use prost::Message;
+use serde_json::{json, Map, Value};
+
+use crate::{
+    chat::ChatService,
+    ids::{AppKey, MessageId, QueueName, UserName},
+    now_ms,
+    store::{ConversationChange, ConversationSummary},
+    Error,
+};
+
+/// Most conversations per page (the hosted service's `limit` cap).
+pub const MAX_CONVERSATION_PAGE: u32 = 50;
+
+/// Which conversations a list page shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationFilter {
+    All,
+    /// Pinned ones, latest pinned first (`getServerPinnedConversations`).
+    Pinned,
+    /// Those carrying this mark (`getServerConversationsByFilter`).
+    Marked(u8),
+}
+
+/// One page of a user's conversation list; `cursor` continues after it (empty: no more).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConversationPage {
+    pub conversations: Vec<ConversationSummary>,
+    pub cursor: String,
+}
+
+impl ChatService {
+    /// `owner`'s conversations, newest last message first, as `filter` selects them, `limit`
+    /// from `cursor` on (the cursor is the position in that order).
+    pub async fn conversations(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        cursor: &str,
+        limit: u32,
+        filter: ConversationFilter,
+    ) -> Result<ConversationPage, Error> {
+        let start: usize = match cursor {
+            "" => 0,
+            text => text
+                .parse()
+                .map_err(|_| Error::InvalidArgument("invalid cursor".to_owned()))?,
+        };
+        let limit = limit.clamp(1, MAX_CONVERSATION_PAGE) as usize;
+        let mut all = self.store.conversations(app, owner).await?;
+        match filter {
+            ConversationFilter::All => {}
+            ConversationFilter::Pinned => {
+                all.retain(|conversation| conversation.pinned_ms.is_some());
+                all.sort_by_key(|conversation| std::cmp::Reverse(conversation.pinned_ms));
+            }
+            ConversationFilter::Marked(mark) => {
+                all.retain(|conversation| conversation.marks.contains(&mark));
+            }
+        }
+        let end = start.saturating_add(limit).min(all.len());
+        let conversations = all.get(start..end).map(<[_]>::to_vec).unwrap_or_default();
+        let cursor = if end < all.len() {
+            end.to_string()
+        } else {
+            String::new()
+        };
+        Ok(ConversationPage {
+            conversations,
+            cursor,
+        })
+    }
+
+    /// Pins (`true`) or unpins the conversation for `owner`.
+    pub async fn pin_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+        pinned: bool,
+    ) -> Result<u64, Error> {
+        let now = now_ms();
+        let change = ConversationChange::Pin(pinned.then_some(now));
+        self.store
+            .change_conversation(app, owner, conversation, change)
+            .await?;
+        Ok(now)
+    }
+
+    /// Applies a change to `owner`'s view of a single-chat conversation.
+    pub async fn change_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), Error> {
+        self.store
+            .change_conversation(app, owner, conversation, change)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The conversation a REST call names: `peer` (a user name) as a single-chat queue name.
+pub fn single_chat_conversation(peer: &str) -> Result<QueueName, Error> {
+    UserName::parse(peer)
+        .map(|name| QueueName::single_chat(&name))
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {peer}")))
+}
+
+/// A mark as the SDK names it on the wire: `mark_0` … `mark_19`.
+pub fn parse_mark(text: &str) -> Result<u8, Error> {
+    text.strip_prefix("mark_")
+        .and_then(|number| number.parse().ok())
+        .filter(|mark| *mark < 20)
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid mark {text}")))
+}
+
+/// A stored message id as the REST routes take it (decimal, in a string or not).
+pub fn parse_message_id(text: &str) -> Result<MessageId, Error> {
+    text.trim()
+        .parse()
+        .map(MessageId)
+        .map_err(|_| Error::InvalidArgument(format!("invalid message id {text}")))
+}
+
+/// A stored downlink `Meta` in the REST-JSON form (PROTOCOL.md §5.3), `payload` as an object;
+/// `None` when it holds no message body.
+pub fn rest_message(meta: &pb::Meta) -> Option<Value> {
+    let body = pb::MessageBody::decode(meta.payload.clone()?).ok()?;
+    let jid_name = |jid: Option<&pb::Jid>| jid.and_then(|jid| jid.name.clone()).unwrap_or_default();
+    let from = body
+        .from
+        .as_ref()
+        .and_then(|jid| jid.name.clone())
+        .unwrap_or_else(|| jid_name(meta.from.as_ref()));
+    let to = body
+        .to
+        .as_ref()
+        .and_then(|jid| jid.name.clone())
+        .unwrap_or_else(|| jid_name(meta.to.as_ref()));
+    let chat_type = match meta.to.as_ref().and_then(|jid| jid.domain.as_deref()) {
+        Some(domain) if domain != USER_DOMAIN => match body.r#type {
+            Some(3) => "chatroom",
+            _ => "groupchat",
+        },
+        _ => "chat",
+    };
+    let mut payload = json!({
+        "from": from,
+        "to": to,
+        "type": chat_type,
+        "bodies": body.contents.iter().map(rest_body).collect::<Vec<_>>(),
+        "ext": ext_object(&body.ext),
+    });
+    if let Some(config) = &body.msg_config {
+        payload["msgConfig"] = json!({ "allowGroupAck": config.allow_group_ack.unwrap_or(false) });
+    }
+    if let Some(text) = &body.meta {
+        if let Ok(value) = serde_json::from_str::<Value>(text) {
+            payload["meta"] = value;
+        }
+    }
+    Some(json!({
+        "id": meta.id.unwrap_or(0).to_string(),
+        "from": from,
+        "to": to,
+        "timestamp": meta.timestamp.unwrap_or(0),
+        "payload": payload,
+    }))
+}
+
+/// `rest_message` of an encoded stored `Meta`.
+pub fn rest_message_from_stored(meta: &[u8]) -> Option<Value> {
+    rest_message(&pb::Meta::decode(meta).ok()?)
+}
+
+/// One `Content` as a REST-JSON body, with the field names the SDK reads (§5.3).
+fn rest_body(content: &pb::message_body::Content) -> Value {
+    let mut body = Map::new();
+    let mut put = |key: &str, value: Value| {
+        body.insert(key.to_owned(), value);
+    };
+    let text = |value: &Option<String>| json!(value.clone().unwrap_or_default());
+    let file_fields = |put: &mut dyn FnMut(&str, Value)| {
+        put("url", text(&content.remote_path));
+        put("secret", text(&content.secret_key));
+        put("filename", text(&content.display_name));
+        put("file_length", json!(content.file_length.unwrap_or(0)));
+    };
+    match ContentType::try_from(content.r#type.unwrap_or(0)) {
+        Ok(ContentType::Text) | Err(_) if content.sub_type.is_some() => {
+            put("type", json!("txt"));
+            put("subType", json!("sub_combine"));
+            put("msg", text(&content.text));
+            put("title", text(&content.title));
+            put("summary", text(&content.summary));
+            put("combineLevel", json!(content.combine_level.unwrap_or(0)));
+            file_fields(&mut put);
+        }
+        Ok(ContentType::Text) | Err(_) => {
+            put("type", json!("txt"));
+            put("msg", text(&content.text));
+        }
+        Ok(ContentType::Image) => {
+            put("type", json!("img"));
+            file_fields(&mut put);
+            if let Some(size) = &content.size {
+                put(
+                    "size",
+                    json!({"width": size.width.unwrap_or(0.0), "height": size.height.unwrap_or(0.0)}),
+                );
+            }
+            if content.sub_type == Some(1) {
+                put("subType", json!("sub_gif"));
+            }
+        }
+        Ok(ContentType::Video) => {
+            put("type", json!("video"));
+            file_fields(&mut put);
+            put("length", json!(content.duration.unwrap_or(0)));
+            put("thumb", text(&content.thumbnail_remote_path));
+            put("thumb_secret", text(&content.thumbnail_secret_key));
+        }
+        Ok(ContentType::Voice) => {
+            put("type", json!("audio"));
+            file_fields(&mut put);
+            put("length", json!(content.duration.unwrap_or(0)));
+        }
+        Ok(ContentType::File) => {
+            put("type", json!("file"));
+            file_fields(&mut put);
+        }
+        Ok(ContentType::Location) => {
+            put("type", json!("loc"));
+            put("lat", json!(content.latitude.unwrap_or(0.0)));
+            put("lng", json!(content.longitude.unwrap_or(0.0)));
+            put("addr", text(&content.address));
+            put("buildingName", text(&content.building_name));
+        }
+        Ok(ContentType::Command) => {
+            put("type", json!("cmd"));
+            put("action", text(&content.action));
+        }
+        Ok(ContentType::Custom) => {
+            put("type", json!("custom"));
+            put("customEvent", text(&content.custom_event));
+            let exts: Vec<Value> = content
+                .custom_exts
+                .iter()
+                .map(|pair| json!({ pair.key.clone().unwrap_or_default(): key_value(pair) }))
+                .collect();
+            put("customExts", json!(exts));
+        }
+        Ok(ContentType::Combine) => {
+            put("type", json!("combine"));
+            put("msg", text(&content.text));
+            put("title", text(&content.title));
+            put("summary", text(&content.summary));
+            put("combineLevel", json!(content.combine_level.unwrap_or(0)));
+            file_fields(&mut put);
+        }
+    }
+    Value::Object(body)
+}
+
+/// `MessageBody.ext` as the JSON object the SDK shows (PROTOCOL.md §4.8).
+pub fn ext_object(ext: &[pb::KeyValue]) -> Value {
+    let mut object = Map::new();
+    for pair in ext {
+        object.insert(pair.key.clone().unwrap_or_default(), key_value(pair));
+    }
+    Value::Object(object)
+}
+
+fn key_value(pair: &pb::KeyValue) -> Value {
+    use pb::key_value::Value as V;
+    let value_type = pair.r#type.map(ValueType::try_from);
+    match (&pair.value, value_type) {
+        (Some(V::VarintValue(number)), Some(Ok(ValueType::Bool))) => json!(*number != 0),
+        (Some(V::VarintValue(number)), _) => json!(number),
+        (Some(V::FloatValue(number)), _) => json!(number),
+        (Some(V::DoubleValue(number)), _) => json!(number),
+        (Some(V::StringValue(text)), Some(Ok(ValueType::JsonString))) => {
+            serde_json::from_str(text).unwrap_or_else(|_| json!(text))
+        }
+        (Some(V::StringValue(text)), _) => json!(text),
+        (None, _) => Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pb::message_body::Content;
+
+    fn meta_with(content: Content, ext: Vec<pb::KeyValue>) -> pb::Meta {
+        let body = pb::MessageBody {
+            r#type: Some(1),
+            from: Some(pb::Jid {
+                name: Some("leo".into()),
+                ..Default::default()
+            }),
+            to: Some(pb::Jid {
+                name: Some("roy".into()),
+                ..Default::default()
+            }),
+            contents: vec![content],
+            ext,
+            ..Default::default()
+        };
+        pb::Meta {
+            id: Some(7),
+            timestamp: Some(1_700_000_000_000),
+            to: Some(pb::Jid {
+                name: Some("roy".into()),
+                domain: Some(USER_DOMAIN.into()),
+                ..Default::default()
+            }),
+            payload: Some(body.encode_to_vec().into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn every_kind_in_the_rest_form() {
+        let text = Content {
+            r#type: Some(0),
+            text: Some("three".into()),
+            ..Default::default()
+        };
+        let ext = vec![
+            pb::KeyValue {
+                key: Some("b".into()),
+                r#type: Some(ValueType::Bool as i32),
+                value: Some(pb::key_value::Value::VarintValue(1)),
+            },
+            pb::KeyValue {
+                key: Some("o".into()),
+                r#type: Some(ValueType::JsonString as i32),
+                value: Some(pb::key_value::Value::StringValue("{\"k\":[1,2]}".into())),
+            },
+        ];
+        assert_eq!(
+            rest_message(&meta_with(text, ext)).unwrap(),
+            json!({"id": "7", "from": "leo", "to": "roy", "timestamp": 1_700_000_000_000u64,
+                   "payload": {"from": "leo", "to": "roy", "type": "chat",
+                               "bodies": [{"type": "txt", "msg": "three"}],
+                               "ext": {"b": true, "o": {"k": [1, 2]}}}})
+        );
+        let cases = [
+            (
+                Content {
+                    r#type: Some(3),
+                    latitude: Some(1.5),
+                    longitude: Some(2.5),
+                    address: Some("here".into()),
+                    ..Default::default()
+                },
+                json!({"type": "loc", "lat": 1.5, "lng": 2.5, "addr": "here", "buildingName": ""}),
+            ),
+            (
+                Content {
+                    r#type: Some(6),
+                    action: Some("ping".into()),
+                    ..Default::default()
+                },
+                json!({"type": "cmd", "action": "ping"}),
+            ),
+            (
+                Content {
+                    r#type: Some(7),
+                    custom_event: Some("poke".into()),
+                    custom_exts: vec![pb::KeyValue {
+                        key: Some("s".into()),
+                        r#type: Some(ValueType::String as i32),
+                        value: Some(pb::key_value::Value::StringValue("high".into())),
+                    }],
+                    ..Default::default()
+                },
+                json!({"type": "custom", "customEvent": "poke", "customExts": [{"s": "high"}]}),
+            ),
+            (
+                Content {
+                    r#type: Some(5),
+                    remote_path: Some("http://h/o/a/chatfiles/u".into()),
+                    secret_key: Some("s".into()),
+                    display_name: Some("f.txt".into()),
+                    file_length: Some(3),
+                    ..Default::default()
+                },
+                json!({"type": "file", "url": "http://h/o/a/chatfiles/u", "secret": "s",
+                       "filename": "f.txt", "file_length": 3}),
+            ),
+            (
+                Content {
+                    r#type: Some(4),
+                    duration: Some(9),
+                    ..Default::default()
+                },
+                json!({"type": "audio", "url": "", "secret": "", "filename": "", "file_length": 0, "length": 9}),
+            ),
+        ];
+        for (content, expected) in cases {
+            let message = rest_message(&meta_with(content, Vec::new())).unwrap();
+            assert_eq!(message["payload"]["bodies"][0], expected);
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Message reactions (`addReaction`, `deleteReaction`, `getReactionList`, `getReactionDetail`):
+//! either party of a single chat reacts to one of its messages; the other party hears of it in
+//! a `NOTIFY` meta of type `reaction` (PROTOCOL.md §4.11) through the usual queue.
+
+use confab_proto::{
+    pb::{self, meta::NameSpace},
+    USER_DOMAIN,
+};
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::{
+    chat::ChatService,
+    ids::{AppKey, MessageId, QueueName, UserName},
+    now_ms,
+    store::Reaction,
+    Error,
+};
+
+/// Longest reaction text, in characters (the SDK's documented limit).
+pub const MAX_REACTION_CHARS: usize = 128;
+
+/// One reaction of a message as the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReactionSummary {
+    pub reaction: String,
+    pub users: Vec<UserName>,
+    /// Whether the asking user is among `users`.
+    pub added_by_self: bool,
+}
+
+impl ChatService {
+    /// Adds (`add`) or removes `user`'s reaction and tells the other party. Adding twice or
+    /// removing one that is not there changes nothing and tells no one.
+    pub async fn change_reaction(
+        &self,
+        app: &AppKey,
+        user: &UserName,
+        message: MessageId,
+        reaction: &str,
+        add: bool,
+    ) -> Result<(), Error> {
+        if reaction.is_empty() || reaction.chars().count() > MAX_REACTION_CHARS {
+            return Err(Error::InvalidArgument(format!(
+                "reaction must be 1 to {MAX_REACTION_CHARS} characters"
+            )));
+        }
+        let peer = self.message_peer(app, user, message).await?;
+        let change = Reaction {
+            message,
+            reaction: reaction.to_owned(),
+            user: user.clone(),
+            created_ms: now_ms(),
+        };
+        if !self.store.change_reaction(app, &change, add).await? {
+            return Ok(());
+        }
+        let summaries = self.reaction_summaries(app, &peer, message).await?;
+        let reactions: Vec<Value> = summaries
+            .iter()
+            .filter(|summary| summary.reaction == reaction)
+            .map(summary_json)
+            .chain((!summaries.iter().any(|summary| summary.reaction == reaction)).then(|| {
+                json!({"reaction": reaction, "count": 0, "userList": [], "isAddedBySelf": false})
+            }))
+            .map(|mut value| {
+                value["op"] = json!([{
+                    "operator": user.as_str(),
+                    "reactionType": if add { "create" } else { "delete" },
+                }]);
+                value
+            })
+            .collect();
+        let notify = json!({
+            "type": "reaction",
+            "data": [{
+                "from": user.as_str(),
+                "to": peer.as_str(),
+                "channel_type": "chat",
+                "messageId": message.0.to_string(),
+                "ts": change.created_ms,
+                "reactions": reactions,
+            }],
+        });
+        let app_text = app.to_string();
+        self.deliver_server_meta(
+            app,
+            user,
+            peer.clone(),
+            QueueName::single_chat(user),
+            |id, now| pb::Meta {
+                id: Some(id.0),
+                from: Some(jid(&app_text, user)),
+                to: Some(jid(&app_text, &peer)),
+                timestamp: Some(now),
+                ns: Some(NameSpace::Notify as i32),
+                payload: Some(notify.to_string().into_bytes().into()),
+                ..Default::default()
+            },
+        )
+        .await
+    }
+
+    /// The reactions of each message, as `user` sees them (only messages of their own chats).
+    pub async fn reaction_lists(
+        &self,
+        app: &AppKey,
+        user: &UserName,
+        messages: &[MessageId],
+    ) -> Result<Vec<(MessageId, Vec<ReactionSummary>)>, Error> {
+        let mut lists = Vec::with_capacity(messages.len());
+        for message in messages {
+            self.message_peer(app, user, *message).await?;
+            lists.push((
+                *message,
+                self.reaction_summaries(app, user, *message).await?,
+            ));
+        }
+        Ok(lists)
+    }
+
+    /// The other party of a single-chat message `user` took part in.
+    pub(crate) async fn message_peer(
+        &self,
+        app: &AppKey,
+        user: &UserName,
+        message: MessageId,
+    ) -> Result<UserName, Error> {
+        let not_found = || Error::InvalidArgument(format!("message {} does not exist", message.0));
+        let stored = self
+            .store
+            .stored_message(app, message)
+            .await?
+            .filter(|stored| !stored.recalled)
+            .ok_or_else(not_found)?;
+        let meta = pb::Meta::decode(stored.meta).map_err(|_| not_found())?;
+        let recipient = meta
+            .to
+            .and_then(|to| to.name)
+            .and_then(|name| UserName::parse(&name))
+            .ok_or_else(not_found)?;
+        if &stored.sender == user {
+            Ok(recipient)
+        } else if &recipient == user {
+            Ok(stored.sender)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    async fn reaction_summaries(
+        &self,
+        app: &AppKey,
+        viewer: &UserName,
+        message: MessageId,
+    ) -> Result<Vec<ReactionSummary>, Error> {
+        let mut summaries: Vec<ReactionSummary> = Vec::new();
+        for reaction in self.store.reactions(app, &[message]).await? {
+            let added_by_self = &reaction.user == viewer;
+            match summaries
+                .iter_mut()
+                .find(|summary| summary.reaction == reaction.reaction)
+            {
+                Some(summary) => {
+                    summary.added_by_self |= added_by_self;
+                    summary.users.push(reaction.user);
+                }
+                None => summaries.push(ReactionSummary {
+                    reaction: reaction.reaction,
+                    users: vec![reaction.user],
+                    added_by_self,
+                }),
+            }
+        }
+        Ok(summaries)
+    }
+}
+
+/// A reaction as `onReactionChange` and the list show it.
+pub fn summary_json(summary: &ReactionSummary) -> Value {
+    json!({
+        "reaction": summary.reaction,
+        "count": summary.users.len(),
+        "userCount": summary.users.len(),
+        "userList": summary.users.iter().map(UserName::as_str).collect::<Vec<_>>(),
+        "isAddedBySelf": summary.added_by_self,
+    })
+}
+
+fn jid(app: &str, user: &UserName) -> pb::Jid {
+    pb::Jid {
+        app_key: Some(app.to_owned()),
+        name: Some(user.to_string()),
+        domain: Some(USER_DOMAIN.to_owned()),
+        client_resource: None,
+    }
+}

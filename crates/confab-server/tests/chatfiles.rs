@@ -1,0 +1,572 @@
+//! Attachments over real sockets: `POST /{org}/{app}/chatfiles` (multipart) and
+//! `GET /{org}/{app}/chatfiles/{uuid}` with the share secret, thumbnails, limits, bad input.
+
+#![allow(clippy::unwrap_used)] // tests: a failed step should stop the test loudly
+
+mod common;
+
+use common::{TestServer, APP, ORG};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+const BOUNDARY: &str = "----confabTestBoundary7MA4YWxkTrZu0gW";
+
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.as_str())
+    }
+}
+
+/// One raw HTTP/1.1 exchange with `Connection: close`.
+async fn exchange(server: &TestServer, head: &str, body: &[u8]) -> Reply {
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let mut request = format!(
+        "{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body);
+    // The server may answer (and close) before reading everything when the body is too large.
+    let _ = stream.write_all(&request).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    let headers = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+        .collect();
+    Reply {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// A form field: name, `(filename, content type)` for a file, and the bytes.
+type Part<'a> = (&'a str, Option<(&'a str, &'a str)>, &'a [u8]);
+
+fn multipart(parts: &[Part<'_>]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, file, data) in parts {
+        body.extend_from_slice(format!("--{BOUNDARY}\r\n").as_bytes());
+        match file {
+            Some((filename, content_type)) => body.extend_from_slice(
+                format!(
+                    "Content-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: {content_type}\r\n\r\n"
+                )
+                .as_bytes(),
+            ),
+            None => body.extend_from_slice(
+                format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes(),
+            ),
+        }
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    body
+}
+
+async fn upload(server: &TestServer, token: &str, body: &[u8]) -> Reply {
+    let head = format!(
+        "POST /{ORG}/{APP}/chatfiles?chat-type=chat&chat-target=roy HTTP/1.1\r\n\
+         Authorization: Bearer {token}\r\nrestrict-access: true\r\nAccept: */*\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+    );
+    exchange(server, &head, body).await
+}
+
+async fn download(server: &TestServer, path_and_query: &str, extra_headers: &str) -> Reply {
+    let head = format!("GET /{ORG}/{APP}/chatfiles/{path_and_query} HTTP/1.1\r\n{extra_headers}");
+    exchange(server, &head, b"").await
+}
+
+fn check_error(reply: &Reply, status: u16, error: &str, description: &str) {
+    let body = reply.json();
+    assert_eq!(reply.status, status, "{body}");
+    assert_eq!(body["error"], error, "{body}");
+    assert_eq!(body["error_description"], description, "{body}");
+}
+
+async fn server_with_leo(
+    configure: impl FnOnce(&mut confab_server::Config),
+) -> (TestServer, String) {
+    let server = TestServer::start_with(configure).await;
+    let token = server.user_token("leo", 3600);
+    (server, token)
+}
+
+/// Uploads and returns (uuid, share-secret).
+fn entity(reply: &Reply) -> (String, String) {
+    let body = reply.json();
+    assert_eq!(reply.status, 200, "{body}");
+    let entity = &body["entities"][0];
+    assert_eq!(entity["type"], "chatfile");
+    (
+        entity["uuid"].as_str().unwrap().to_owned(),
+        entity["share-secret"].as_str().unwrap().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn round_trip_byte_for_byte_with_the_secret() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[(
+            "file",
+            Some(("data.bin", "application/octet-stream")),
+            &data,
+        )]),
+    )
+    .await;
+    let body = reply.json();
+    assert_eq!(body["uri"], format!("http://test/{ORG}/{APP}/chatfiles"));
+    assert_eq!(
+        body["entities"][0]["file-metadata"]["content-length"],
+        300_000
+    );
+    assert_eq!(
+        body["entities"][0]["file-metadata"]["content-type"],
+        "application/octet-stream"
+    );
+    let (uuid, secret) = entity(&reply);
+
+    // As a received message's URL: the secret in the query.
+    let got = download(
+        &server,
+        &format!("{uuid}?em-redirect=true&share-secret={secret}"),
+        "",
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.header("content-type"), Some("application/octet-stream"));
+    assert_eq!(got.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(got.header("content-security-policy"), Some("sandbox"));
+    assert!(got.body == data, "same bytes");
+    // As the SDK's `utils.download`: the secret in a header.
+    let got = download(&server, &uuid, &format!("share-secret: {secret}\r\n")).await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == data);
+
+    // Stored durably: still there after a restart.
+    let mut server = server;
+    server.restart().await;
+    let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == data);
+}
+
+#[tokio::test]
+async fn wrong_or_missing_secret_is_forbidden() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[("file", Some(("a.txt", "text/plain")), b"hello")]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    for (query, headers) in [
+        (uuid.clone(), String::new()),
+        (format!("{uuid}?share-secret=nope"), String::new()),
+        (uuid.clone(), "share-secret: nope\r\n".to_owned()),
+        (
+            format!("{uuid}?share-secret={}", &secret[1..]),
+            String::new(),
+        ),
+    ] {
+        let got = download(&server, &query, &headers).await;
+        check_error(&got, 403, "forbidden_op", "chatfile no permission");
+    }
+}
+
+#[tokio::test]
+async fn unknown_uuid_is_expired() {
+    let (server, _) = server_with_leo(|_| {}).await;
+    for uuid in [
+        "0f8fad5b-d9cb-469f-a165-70867728950e",
+        "not-a-uuid",
+        "..%2F..%2Fconfab.db",
+    ] {
+        let got = download(&server, &format!("{uuid}?share-secret=x"), "").await;
+        check_error(&got, 404, "file_expired", "file not found or expired");
+    }
+}
+
+#[tokio::test]
+async fn too_large_is_the_upload_error() {
+    let (server, token) = server_with_leo(|config| config.max_attachment_bytes = 1000).await;
+    let at_limit = vec![1u8; 1000];
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[(
+            "file",
+            Some(("ok.bin", "application/octet-stream")),
+            &at_limit,
+        )]),
+    )
+    .await;
+    entity(&reply);
+    let over = vec![1u8; 1001];
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[("file", Some(("big.bin", "application/octet-stream")), &over)]),
+    )
+    .await;
+    check_error(
+        &reply,
+        413,
+        "file_too_large",
+        "file size exceeds the limit of 1000 bytes",
+    );
+    // Far over the route's body limit too.
+    let huge = vec![1u8; 300_000];
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[(
+            "file",
+            Some(("huge.bin", "application/octet-stream")),
+            &huge,
+        )]),
+    )
+    .await;
+    check_error(
+        &reply,
+        413,
+        "file_too_large",
+        "file size exceeds the limit of 1000 bytes",
+    );
+    // Nothing of the refused uploads is left behind.
+    let staging = std::fs::read_dir(server.data_dir.path().join("files").join("tmp")).unwrap();
+    assert_eq!(staging.count(), 0);
+}
+
+#[tokio::test]
+async fn malformed_or_unauthorised_uploads() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    // Not multipart at all.
+    let head = format!(
+        "POST /{ORG}/{APP}/chatfiles HTTP/1.1\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+    );
+    let reply = exchange(&server, &head, b"{}").await;
+    assert_eq!(reply.status, 400, "{}", reply.json());
+    assert_eq!(reply.json()["error"], "illegal_argument");
+    // Broken framing: no closing boundary.
+    let mut broken = multipart(&[("file", Some(("a.txt", "text/plain")), b"hello")]);
+    broken.truncate(broken.len() - 10);
+    let reply = upload(&server, &token, &broken).await;
+    assert_eq!(reply.status, 400, "{}", reply.json());
+    assert_eq!(reply.json()["error"], "illegal_argument");
+    // No `file` field.
+    let reply = upload(&server, &token, &multipart(&[("other", None, b"x")])).await;
+    check_error(&reply, 400, "illegal_argument", "no file in the upload");
+    // No token, and a token of a user that is not this one's app's.
+    let body = multipart(&[("file", Some(("a.txt", "text/plain")), b"hello")]);
+    let head = format!(
+        "POST /{ORG}/{APP}/chatfiles HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
+    );
+    let reply = exchange(&server, &head, &body).await;
+    assert_eq!(reply.status, 401, "{}", reply.json());
+    let forged = confab_token::build_user_token(
+        &server.app_id,
+        "0123456789abcdef0123456789abcdef",
+        "leo",
+        1,
+        3600,
+    );
+    let reply = upload(&server, &forged, &body).await;
+    assert_eq!(reply.status, 401, "{}", reply.json());
+    // An app token may upload.
+    let app_token = server.app_token().await;
+    entity(&upload(&server, &app_token, &body).await);
+}
+
+#[tokio::test]
+async fn thumbnail_of_a_png() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    let picture = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = png.into_inner();
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[
+            ("file", Some(("cat.png", "image/png")), &png),
+            ("thumbnail-width", None, b"100"),
+            ("thumbnail-height", None, b"100"),
+        ]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    for _ in 0..2 {
+        // Made on the first request, served from storage on the second.
+        let got = download(
+            &server,
+            &format!("{uuid}?em-redirect=true&share-secret={secret}&thumbnail=true"),
+            "",
+        )
+        .await;
+        assert_eq!(got.status, 200);
+        assert_eq!(got.header("content-type"), Some("image/png"));
+        let thumb = image::load_from_memory(&got.body).unwrap();
+        assert_eq!((thumb.width(), thumb.height()), (100, 75));
+    }
+    // The original is untouched.
+    let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
+    assert!(got.body == png);
+
+    // Not an image: the thumbnail URL serves the file itself.
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[("file", Some(("a.txt", "text/plain")), b"plain text")]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&thumbnail=true"),
+        "",
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body, b"plain text");
+    // Video first frames are not extracted.
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&vframe=true"),
+        "",
+    )
+    .await;
+    check_error(
+        &got,
+        404,
+        "video_frame_not_available",
+        "video first frames are not extracted by this server",
+    );
+}
+
+async fn part_request(
+    server: &TestServer,
+    token: &str,
+    method: &str,
+    path: &str,
+    body: &[u8],
+) -> Reply {
+    let content_type = if body.is_empty() {
+        String::new()
+    } else {
+        format!("Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n")
+    };
+    let head = format!(
+        "{method} /{ORG}/{APP}/sdk/chatfiles/part-upload{path} HTTP/1.1\r\n\
+         Authorization: Bearer {token}\r\n{content_type}"
+    );
+    exchange(server, &head, body).await
+}
+
+/// Init; returns the upload's uuid after checking the limits handed to the SDK.
+async fn part_init(server: &TestServer, token: &str, limit: u64) -> String {
+    let reply = part_request(server, token, "POST", "", b"").await;
+    let body = reply.json();
+    assert_eq!(reply.status, 200, "{body}");
+    let entity = &body["entities"][0];
+    assert_eq!(entity["file_upper_limit"], limit);
+    assert_eq!(entity["part_lower_limit"], limit.min(5 * 1024 * 1024));
+    entity["uuid"].as_str().unwrap().to_owned()
+}
+
+async fn put_part(
+    server: &TestServer,
+    token: &str,
+    uuid: &str,
+    number: &str,
+    data: &[u8],
+) -> Reply {
+    // As the SDK sends it: the bytes first, then the number.
+    let body = multipart(&[
+        (
+            "part_file",
+            Some(("blob", "application/octet-stream")),
+            data,
+        ),
+        ("part_number", None, number.as_bytes()),
+    ]);
+    part_request(server, token, "PUT", &format!("/{uuid}"), &body).await
+}
+
+#[tokio::test]
+async fn multipart_upload_round_trip() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    let picture = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 1]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = png.into_inner();
+    let (first, second) = png.split_at(png.len() / 2);
+
+    let uuid = part_init(&server, &token, 10 * 1024 * 1024).await;
+    // Out of order, and part 1 sent twice (the second copy wins).
+    assert_eq!(
+        put_part(&server, &token, &uuid, "2", second).await.status,
+        200
+    );
+    assert_eq!(
+        put_part(&server, &token, &uuid, "1", b"stale").await.status,
+        200
+    );
+    assert_eq!(
+        put_part(&server, &token, &uuid, "1", first).await.status,
+        200
+    );
+    let reply = part_request(
+        &server,
+        &token,
+        "POST",
+        &format!("/{uuid}?restrict-access=true&chat-type=chat&chat-target=roy"),
+        b"",
+    )
+    .await;
+    let body = reply.json();
+    assert_eq!(body["entities"][0]["uuid"], uuid.as_str());
+    assert_eq!(
+        body["entities"][0]["file-metadata"]["content-type"],
+        "image/png"
+    );
+    assert_eq!(
+        body["entities"][0]["file-metadata"]["content-length"],
+        png.len()
+    );
+    let (_, secret) = entity(&reply);
+    let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == png);
+    check_error(
+        &download(&server, &uuid, "").await,
+        403,
+        "forbidden_op",
+        "chatfile no permission",
+    );
+    // Completed uploads are gone from the table; no part objects are left behind.
+    let again = part_request(&server, &token, "POST", &format!("/{uuid}"), b"").await;
+    check_error(&again, 404, "file_expired", "file not found or expired");
+    let prefix = server
+        .data_dir
+        .path()
+        .join("files")
+        .join(&uuid[0..2])
+        .join(&uuid[2..4]);
+    let names: Vec<_> = std::fs::read_dir(prefix)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.contains(".part"))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+}
+
+#[tokio::test]
+async fn multipart_upload_errors() {
+    let (server, token) = server_with_leo(|config| config.max_attachment_bytes = 1000).await;
+    // A gap in the part numbers.
+    let uuid = part_init(&server, &token, 1000).await;
+    assert_eq!(
+        put_part(&server, &token, &uuid, "2", b"two").await.status,
+        200
+    );
+    let reply = part_request(&server, &token, "POST", &format!("/{uuid}"), b"").await;
+    check_error(
+        &reply,
+        400,
+        "illegal_argument",
+        "malformed upload: parts must be numbered 1..n without gaps",
+    );
+    // Over the limit in total.
+    let uuid = part_init(&server, &token, 1000).await;
+    assert_eq!(
+        put_part(&server, &token, &uuid, "1", &[1; 600])
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        put_part(&server, &token, &uuid, "2", &[2; 600])
+            .await
+            .status,
+        200
+    );
+    let reply = part_request(&server, &token, "POST", &format!("/{uuid}"), b"").await;
+    check_error(
+        &reply,
+        413,
+        "file_too_large",
+        "file size exceeds the limit of 1000 bytes",
+    );
+    // No part number; a part of another user's upload; abort; unknown uploads.
+    let uuid = part_init(&server, &token, 1000).await;
+    let body = multipart(&[(
+        "part_file",
+        Some(("blob", "application/octet-stream")),
+        b"x",
+    )]);
+    let reply = part_request(&server, &token, "PUT", &format!("/{uuid}"), &body).await;
+    check_error(
+        &reply,
+        400,
+        "illegal_argument",
+        "malformed upload: part_file and part_number are required",
+    );
+    let roy = server.user_token("roy", 3600);
+    check_error(
+        &put_part(&server, &roy, &uuid, "1", b"x").await,
+        404,
+        "file_expired",
+        "file not found or expired",
+    );
+    let reply = part_request(&server, &token, "DELETE", &format!("/{uuid}"), b"").await;
+    assert_eq!(reply.status, 200, "{}", reply.json());
+    check_error(
+        &put_part(&server, &token, &uuid, "1", b"x").await,
+        404,
+        "file_expired",
+        "file not found or expired",
+    );
+    check_error(
+        &part_request(&server, &token, "DELETE", &format!("/{uuid}"), b"").await,
+        404,
+        "file_expired",
+        "file not found or expired",
+    );
+}
