@@ -133,6 +133,28 @@ pub fn parse_message_id(text: &str) -> Result<MessageId, Error> {
         .map_err(|_| Error::InvalidArgument(format!("invalid message id {text}")))
 }
 
+/// A list of message ids in a query parameter: comma-separated (what the web builds' string
+/// concatenation makes of an array) or a JSON array of strings or numbers (what a mini
+/// program's `request` makes of one in a GET query).
+pub fn parse_message_id_list(text: &str) -> Result<Vec<MessageId>, Error> {
+    let text = text.trim();
+    if let Some(inner) = text
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+    {
+        return inner
+            .split(',')
+            .map(|item| item.trim().trim_matches('"'))
+            .filter(|item| !item.is_empty())
+            .map(parse_message_id)
+            .collect();
+    }
+    text.split(',')
+        .filter(|id| !id.trim().is_empty())
+        .map(parse_message_id)
+        .collect()
+}
+
 /// A stored downlink `Meta` in the REST-JSON form (PROTOCOL.md §5.3), `payload` as an object;
 /// `None` when it holds no message body.
 pub fn rest_message(meta: &pb::Meta) -> Option<Value> {
@@ -302,6 +324,19 @@ fn key_value(pair: &pb::KeyValue) -> Value {
 mod tests {
     use super::*;
     use pb::message_body::Content;
+
+    #[test]
+    fn message_id_lists_in_either_query_form() {
+        let ids = |text| {
+            parse_message_id_list(text).map(|ids| ids.iter().map(|id| id.0).collect::<Vec<_>>())
+        };
+        assert_eq!(ids("12,34").unwrap(), [12, 34]);
+        assert_eq!(ids(r#"["12","34"]"#).unwrap(), [12, 34]);
+        assert_eq!(ids("[12, 34]").unwrap(), [12, 34]);
+        assert_eq!(ids("").unwrap(), Vec::<u64>::new());
+        assert!(ids("12,x").is_err());
+        assert!(ids(r#"["12",{}]"#).is_err());
+    }
 
     fn meta_with(content: Content, ext: Vec<pb::KeyValue>) -> pb::Meta {
         let body = pb::MessageBody {

@@ -73,7 +73,7 @@ pub enum ChatFileError {
     NotFound,
     #[error("wrong or missing share secret")]
     NoPermission,
-    #[error("video first frames are not extracted")]
+    #[error("no first frame is available for this video")]
     NoVideoFrame,
     #[error(transparent)]
     Storage(#[from] StoreError),
@@ -107,6 +107,11 @@ impl FileKey {
     /// The thumbnail derived from this object.
     pub fn thumbnail(&self) -> FileKey {
         FileKey(format!("{}.thumb", self.0))
+    }
+
+    /// The first frame of a video, scaled like a thumbnail.
+    pub fn video_frame(&self) -> FileKey {
+        FileKey(format!("{}.vframe", self.0))
     }
 
     /// One received part of a multipart upload of this object (`seq` counts received parts).

@@ -145,7 +145,7 @@ fn chat_file_body(error: &ChatFileError) -> Body {
         ChatFileError::NoVideoFrame => Body::new(
             S::NOT_FOUND,
             "video_frame_not_available",
-            "video first frames are not extracted by this server",
+            "no first frame is available for this video",
         ),
         // Detail is logged by `into_response`, never sent.
         ChatFileError::Storage(_) | ChatFileError::Files(_) => Body::new(

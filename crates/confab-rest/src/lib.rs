@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod path;
 mod routes;
+mod video_frame;
 
 use std::sync::Arc;
 
@@ -23,6 +24,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 pub use path::normalize_path;
 pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
 pub use routes::part_upload::PartUploads;
+pub use video_frame::{VideoFrameError, VideoFrames};
 
 /// Shared by every request.
 pub struct RestState {
@@ -39,6 +41,8 @@ pub struct RestState {
     pub max_attachment_bytes: u64,
     /// Multipart uploads in progress (`/sdk/chatfiles/part-upload`).
     pub part_uploads: PartUploads,
+    /// First frames of videos (`?vframe=true`).
+    pub video_frames: VideoFrames,
 }
 
 /// Room for the multipart framing and small fields around an attachment of the maximum size.

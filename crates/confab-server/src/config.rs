@@ -25,6 +25,10 @@ pub struct Config {
     /// Largest attachment accepted by `POST /{org}/{app}/chatfiles`, in bytes (hosted default:
     /// 10 MB). Files are kept under `<data_dir>/files/`.
     pub max_attachment_bytes: u64,
+    /// The `ffmpeg` that extracts video first frames (`?vframe=true`): a path, or a name looked
+    /// up in `PATH`; empty disables them (the URL then answers 404). Scratch copies of videos
+    /// go to `<data_dir>/tmp/`.
+    pub video_frame_tool: String,
     /// Largest WebSocket frame accepted, in bytes.
     pub max_frame_bytes: usize,
     /// Metas per pull reply.
@@ -80,6 +84,7 @@ impl Default for Config {
             open_registration: limits.open_registration,
             max_text_bytes: limits.max_text_bytes,
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
+            video_frame_tool: "ffmpeg".to_owned(),
             max_frame_bytes: gateway.max_frame_bytes,
             page_size: limits.page_size,
             default_token_ttl_secs: limits.default_token_ttl_secs,

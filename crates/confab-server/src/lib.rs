@@ -22,7 +22,7 @@ use confab_core::{
     store::{AppStore, StoreError},
 };
 use confab_gateway::Gateway;
-use confab_rest::{ListenerInfo, RestState};
+use confab_rest::{ListenerInfo, RestState, VideoFrames};
 use confab_store_embedded::{DiskFileStore, EmbeddedStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -109,6 +109,11 @@ pub async fn run(
             file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),
             max_attachment_bytes: config.max_attachment_bytes,
             part_uploads: Default::default(),
+            video_frames: VideoFrames::new(
+                (!config.video_frame_tool.is_empty())
+                    .then(|| config.video_frame_tool.clone().into()),
+                config.data_dir.join("tmp"),
+            ),
         })));
     let admin = Arc::new(AdminService::new(chat.store().clone()));
     let setup_token = admin.issue_setup_token().await?;

@@ -80,6 +80,9 @@ struct ServeArgs {
     /// Largest attachment upload, in bytes.
     #[arg(long, env = "CONFAB_MAX_ATTACHMENT_BYTES")]
     max_attachment_bytes: Option<u64>,
+    /// The ffmpeg that extracts video first frames; empty disables them.
+    #[arg(long, env = "CONFAB_VIDEO_FRAME_TOOL")]
+    video_frame_tool: Option<String>,
     /// Largest WebSocket frame, in bytes.
     #[arg(long, env = "CONFAB_MAX_FRAME_BYTES")]
     max_frame_bytes: Option<usize>,
@@ -204,6 +207,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if let Some(max_attachment_bytes) = args.max_attachment_bytes {
         config.max_attachment_bytes = max_attachment_bytes;
+    }
+    if let Some(video_frame_tool) = args.video_frame_tool {
+        config.video_frame_tool = video_frame_tool;
     }
     if let Some(max_frame_bytes) = args.max_frame_bytes {
         config.max_frame_bytes = max_frame_bytes;

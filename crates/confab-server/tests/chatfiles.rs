@@ -365,7 +365,7 @@ async fn thumbnail_of_a_png() {
     .await;
     assert_eq!(got.status, 200);
     assert_eq!(got.body, b"plain text");
-    // Video first frames are not extracted.
+    // Not a video: no first frame.
     let got = download(
         &server,
         &format!("{uuid}?share-secret={secret}&vframe=true"),
@@ -376,8 +376,139 @@ async fn thumbnail_of_a_png() {
         &got,
         404,
         "video_frame_not_available",
-        "video first frames are not extracted by this server",
+        "no first frame is available for this video",
     );
+}
+
+/// An H.264 mp4 (index at the end) whose first frame is red and the rest blue: made with
+/// `ffmpeg -f lavfi -i color=c=red:s=160x120:r=10:d=0.1 -f lavfi -i color=c=blue:…:d=0.4
+/// -filter_complex concat=n=2:v=1 -c:v libx264 -pix_fmt yuv420p`.
+const RED_FIRST_FRAME_MP4: &[u8] = include_bytes!("fixtures/first-frame-red.mp4");
+
+/// Whether `ffmpeg` runs here. CI installs it and sets `CONFAB_REQUIRE_FFMPEG`, so there a
+/// missing tool fails the test instead of testing only the fallback.
+async fn ffmpeg_runs() -> bool {
+    let runs = tokio::process::Command::new("ffmpeg")
+        .arg("-version")
+        .stdout(std::process::Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|status| status.success());
+    if !runs {
+        assert!(
+            std::env::var_os("CONFAB_REQUIRE_FFMPEG").is_none(),
+            "CONFAB_REQUIRE_FFMPEG is set but ffmpeg does not run"
+        );
+        eprintln!("ffmpeg is not installed: checking only the 404 without it");
+    }
+    runs
+}
+
+async fn upload_video(server: &TestServer, token: &str) -> (String, String) {
+    let reply = upload(
+        server,
+        token,
+        &multipart(&[
+            ("file", Some(("clip.mp4", "video/mp4")), RED_FIRST_FRAME_MP4),
+            ("thumbnail-width", None, b"80"),
+            ("thumbnail-height", None, b"80"),
+        ]),
+    )
+    .await;
+    entity(&reply)
+}
+
+#[tokio::test]
+async fn first_frame_of_a_video() {
+    let (server, token) = server_with_leo(|_| {}).await;
+    let (uuid, secret) = upload_video(&server, &token).await;
+    let path = format!("{uuid}?share-secret={secret}&vframe=true");
+    if !ffmpeg_runs().await {
+        let got = download(&server, &path, "").await;
+        check_error(
+            &got,
+            404,
+            "video_frame_not_available",
+            "no first frame is available for this video",
+        );
+        return;
+    }
+    // Twice: extracted, then served from the stored copy.
+    for _ in 0..2 {
+        let got = download(&server, &path, "").await;
+        assert_eq!(got.status, 200, "{}", String::from_utf8_lossy(&got.body));
+        assert_eq!(got.header("content-type"), Some("image/jpeg"));
+        let frame = image::load_from_memory(&got.body).unwrap().to_rgb8();
+        assert_eq!(
+            frame.dimensions(),
+            (80, 60),
+            "scaled into the thumbnail box"
+        );
+        let image::Rgb([red, green, blue]) = *frame.get_pixel(40, 30);
+        assert!(
+            red > 200 && green < 60 && blue < 60,
+            "the first (red) frame, got {red},{green},{blue}"
+        );
+    }
+    // The secret still guards it; the original is untouched.
+    let got = download(&server, &format!("{uuid}?vframe=true"), "").await;
+    assert_eq!(got.status, 403);
+    let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
+    assert!(got.body == RED_FIRST_FRAME_MP4);
+    // No scratch copies left behind.
+    let scratch = server.data_dir.path().join("tmp");
+    let left = std::fs::read_dir(&scratch)
+        .map(|dir| dir.count())
+        .unwrap_or(0);
+    assert_eq!(left, 0, "scratch files left in {}", scratch.display());
+}
+
+#[tokio::test]
+async fn first_frame_without_the_tool_is_not_available() {
+    let (server, token) = server_with_leo(|config| {
+        config.video_frame_tool = "/nonexistent/ffmpeg".to_owned();
+    })
+    .await;
+    let (uuid, secret) = upload_video(&server, &token).await;
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&vframe=true"),
+        "",
+    )
+    .await;
+    check_error(
+        &got,
+        404,
+        "video_frame_not_available",
+        "no first frame is available for this video",
+    );
+    // A broken "video" with the tool present: also 404, and the server keeps serving.
+    let (server, token) = server_with_leo(|_| {}).await;
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[(
+            "file",
+            Some(("clip.mp4", "video/mp4")),
+            b"not really a video",
+        )]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&vframe=true"),
+        "",
+    )
+    .await;
+    check_error(
+        &got,
+        404,
+        "video_frame_not_available",
+        "no first frame is available for this video",
+    );
+    let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
+    assert_eq!(got.body, b"not really a video");
 }
 
 async fn part_request(

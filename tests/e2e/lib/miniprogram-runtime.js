@@ -380,7 +380,9 @@ class MiniProgramRuntime {
                 ca: this.ca,
                 method,
                 path: target.path,
-                headers: { Host: target.url.host, ...this._headers(headers) },
+                // With a body, always its length: Node sends a DELETE body without one, and the
+                // server then reads none (the platforms' own request sends it with one).
+                headers: { Host: target.url.host, ...this._headers(headers), ...(body === undefined ? {} : { 'Content-Length': String(Buffer.byteLength(body)) }) },
                 agent: false,
             })
             const timer = setTimeout(() => {

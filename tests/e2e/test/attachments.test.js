@@ -5,6 +5,8 @@
 // byte; the thumbnail URL; and an upload over the server's limit failing with the SDK's error.
 
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const zlib = require('node:zlib')
 const { describe, test } = require('node:test')
 const { SDK_NAMES, useServer, scenario, freshUsers, loggedIn } = require('../lib/harness')
@@ -60,6 +62,20 @@ function pngSize(bytes) {
     return { width: bytes.readUInt32BE(16), height: bytes.readUInt32BE(20) }
 }
 
+// Width and height from a baseline or progressive JPEG's SOF segment.
+function jpegSize(bytes) {
+    assert.equal(bytes.readUInt16BE(0), 0xffd8, 'a JPEG')
+    for (let at = 2; at + 9 < bytes.length;) {
+        const marker = bytes.readUInt16BE(at)
+        if (marker === 0xffc0 || marker === 0xffc2) return { width: bytes.readUInt16BE(at + 7), height: bytes.readUInt16BE(at + 5) }
+        at += 2 + bytes.readUInt16BE(at + 2)
+    }
+    throw new Error('no SOF segment')
+}
+
+// An H.264 mp4 of 160x120, first frame red (crates/confab-server/tests/fixtures).
+const VIDEO = fs.readFileSync(path.join(__dirname, '../../../crates/confab-server/tests/fixtures/first-frame-red.mp4'))
+
 // The SDK's `file` option, as a browser app builds it from an <input type=file>.
 function fileOption(bytes, filename, type) {
     const data = new File([bytes], filename, { type })
@@ -71,6 +87,7 @@ function recordAttachments(client) {
     client.conn.addEventHandler('attachments', {
         onImageMessage: (message) => client._record('onImageMessage', message),
         onFileMessage: (message) => client._record('onFileMessage', message),
+        onVideoMessage: (message) => client._record('onVideoMessage', message),
     })
 }
 
@@ -162,6 +179,33 @@ for (const sdkName of SDK_NAMES) {
             const downloaded = await fetchBytes(got.url)
             assert.equal(downloaded.status, 200)
             assert.ok(downloaded.bytes.equals(bytes), 'same bytes as uploaded')
+            await royClient.close()
+        }))
+
+        test('video message: uploaded by the SDK, received with thumb = its first frame (ffmpeg on the server)', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { leo, roy } = await freshUsers(server, ['leo', 'roy'])
+            const royClient = await loggedIn(server, sdkName, roy)
+            recordAttachments(royClient)
+            const leoClient = await loggedIn(server, sdkName, leo)
+            const sent = await send(leoClient, { type: 'video', to: roy.username, file: fileOption(VIDEO, 'clip.mp4', 'video/mp4'), length: 1 })
+            const got = await royClient.waitFor('onVideoMessage', { predicate: (m) => m.id === String(sent.serverMsgId) })
+            assert.equal(got.from, leo.username)
+            assert.equal(got.filename, 'clip.mp4')
+            assert.equal(got.file_length, VIDEO.length)
+            assert.equal(got.length, 1)
+            assertRebased(server, got.url, got.secret)
+            assert.ok((await fetchBytes(got.url)).bytes.equals(VIDEO), 'same bytes as uploaded')
+            // The first frame: the SDK set thumbnailRemotePath to `<url>?vframe=true` with the
+            // file's secret; the receiver gets it re-based as `thumb` with `thumb_secret`.
+            assert.ok(got.thumb.startsWith(`${server.httpUrl}/`) && got.thumb.endsWith('?vframe=true'), got.thumb)
+            assert.equal(got.thumb_secret, got.secret)
+            const frame = await fetchBytes(got.thumb, { 'share-secret': got.thumb_secret })
+            assert.equal(frame.status, 200, frame.bytes.toString())
+            assert.equal(frame.type, 'image/jpeg')
+            assert.deepEqual(jpegSize(frame.bytes), { width: 160, height: 120 })
+            assert.equal((await fetchBytes(got.thumb)).status, 403, 'not without the secret')
+            await leoClient.close()
             await royClient.close()
         }))
 

@@ -3,9 +3,9 @@
 //!
 //! Thumbnails (`?thumbnail=true`) are made from png, jpeg, gif and webp images on first request
 //! and kept beside the original; anything that does not decode is served as uploaded. Video
-//! first frames (`?vframe=true`) are not extracted (there is no maintained pure-Rust video
-//! decoder): that URL answers 404 `video_frame_not_available`, which the SDK only ever puts in
-//! an `<img src>`. Large files may also come in parts: `part_upload.rs`.
+//! first frames (`?vframe=true`) come from `video_frame.rs`, scaled the same way and kept
+//! likewise; when there is none the URL answers 404 `video_frame_not_available` (the SDK only
+//! ever puts it in an `<img src>`). Large files may also come in parts: `part_upload.rs`.
 
 use std::sync::Arc;
 
@@ -142,7 +142,7 @@ pub(crate) async fn upload_route(
 ///
 /// The bytes, with the share secret in the query (`share-secret=`) or the `share-secret`
 /// header when the file was uploaded with `restrict-access`. `thumbnail=true`: a thumbnail
-/// of an image; `vframe=true`: not available (module doc). Wrong secret: 403
+/// of an image; `vframe=true`: the first frame of a video, as a JPEG thumbnail. Wrong secret: 403
 /// `chatfile no permission` (SDK type 222); unknown uuid: 404 `file_expired` (223).
 pub(crate) async fn download_route(
     State(state): State<Arc<RestState>>,
@@ -167,7 +167,8 @@ pub(crate) async fn download_route(
         return Err(ChatFileError::NoPermission.into());
     }
     if query_value(&query, "vframe") == Some("true") {
-        return Err(ChatFileError::NoVideoFrame.into());
+        let stored = video_frame(state.clone(), file, key).await?;
+        return Ok(bytes_response(stored, "image/jpeg", None));
     }
     if query_value(&query, "thumbnail") == Some("true") {
         if let Some((stored, content_type)) = thumbnail(&state, &file, &key).await? {
@@ -336,6 +337,56 @@ async fn thumbnail(
         .await?
         .ok_or(ChatFileError::NotFound)?;
     Ok(Some((stored, content_type)))
+}
+
+/// The stored first frame of the video, extracted now if there is none yet. Extraction runs
+/// on a task of its own, so a client that goes away mid-decode still leaves the frame stored
+/// and the scratch copy removed.
+async fn video_frame(
+    state: Arc<RestState>,
+    file: ChatFile,
+    key: FileKey,
+) -> Result<StoredFile, ApiError> {
+    let frame_key = key.video_frame();
+    if let Some(stored) = state.file_store.open(&frame_key).await? {
+        return Ok(stored);
+    }
+    let extraction = tokio::spawn(async move {
+        let Some(original) = state.file_store.open(&key).await? else {
+            return Err(ChatFileError::NotFound.into());
+        };
+        let frame = match state.video_frames.first_frame(original.reader).await {
+            Ok(frame) => frame,
+            Err(error) => {
+                tracing::debug!(%error, uuid = %file.uuid, "no video frame");
+                return Err(ChatFileError::NoVideoFrame.into());
+            }
+        };
+        let (width, height) = (file.thumbnail_width, file.thumbnail_height);
+        let encoded =
+            tokio::task::spawn_blocking(move || make_thumbnail(&frame, width, height, true))
+                .await
+                .map_err(|error| {
+                    confab_core::files::FileStoreError::Io(std::io::Error::other(error))
+                })?
+                .map_err(|error| {
+                    tracing::debug!(%error, uuid = %file.uuid, "the video frame does not decode");
+                    ChatFileError::NoVideoFrame
+                })?;
+        let mut upload = state.file_store.create(&frame_key).await?;
+        upload.write(&encoded).await?;
+        upload.commit().await?;
+        state
+            .file_store
+            .open(&frame_key)
+            .await?
+            .ok_or_else(|| ApiError::from(ChatFileError::NotFound))
+    });
+    extraction.await.map_err(|error| {
+        ApiError::from(confab_core::files::FileStoreError::Io(
+            std::io::Error::other(error),
+        ))
+    })?
 }
 
 /// Decodes png/jpeg/gif/webp, scales into `width`×`height` (never up), encodes JPEG for JPEG

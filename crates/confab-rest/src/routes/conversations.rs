@@ -14,8 +14,8 @@ use confab_core::{
     app::App,
     auth::RestScope,
     conversation::{
-        parse_mark, parse_message_id, rest_message_from_stored, single_chat_conversation,
-        ConversationFilter,
+        parse_mark, parse_message_id, parse_message_id_list, rest_message_from_stored,
+        single_chat_conversation, ConversationFilter,
     },
     ids::{QueueName, UserName},
     now_ms,
@@ -282,12 +282,7 @@ pub(crate) async fn remove_history_messages_route(
 ) -> Result<Json<Value>, ApiError> {
     let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
     let target = single_chat_conversation(query_value(&query, "userId").unwrap_or(""))?;
-    let ids = query_value(&query, "msgIdList")
-        .unwrap_or("")
-        .split(',')
-        .filter(|id| !id.trim().is_empty())
-        .map(parse_message_id)
-        .collect::<Result<Vec<_>, _>>()?;
+    let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
     if ids.is_empty() || ids.len() > 20 {
         return Err(Error::InvalidArgument("msgIdList must name 1 to 20 messages".into()).into());
     }

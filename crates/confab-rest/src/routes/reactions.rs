@@ -11,7 +11,7 @@ use axum::{
 };
 use confab_core::{
     auth::RestScope,
-    conversation::parse_message_id,
+    conversation::{parse_message_id, parse_message_id_list},
     ids::UserName,
     now_ms,
     reaction::{summary_json, ReactionSummary},
@@ -87,12 +87,7 @@ pub(crate) async fn reactions_route(
         if !matches!(query_value(&query, "msgType"), None | Some("chat")) {
             return Err(Error::Unsupported("group reactions").into());
         }
-        let ids = query_value(&query, "msgIdList")
-            .unwrap_or("")
-            .split(',')
-            .filter(|id| !id.trim().is_empty())
-            .map(parse_message_id)
-            .collect::<Result<Vec<_>, _>>()?;
+        let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
         let lists = state.chat.reaction_lists(&app.key, &name, &ids).await?;
         let data: Vec<Value> = lists
             .iter()
