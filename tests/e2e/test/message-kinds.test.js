@@ -2,7 +2,8 @@
 // Every message kind over msync (PROTOCOL.md §4.7), with `ext` of every value type (§4.8):
 // what Leo's SDK sends arrives field by field in Roy's kind-specific callback. Attachment URLs
 // are any `{apiUrl}/{org}/{app}/chatfiles/{uuid}`: the bytes are the attachments tests' job.
-// Attachment messages get the `body` the SDK sets after its upload. A combined message needs an upload of its message list, so a raw client sends it here.
+// Attachment messages get the `body` the SDK sets after its upload. Combined messages: from
+// a raw client (every field of the wire), and from the SDK, which uploads the message list.
 
 const assert = require('node:assert/strict')
 const { describe, test } = require('node:test')
@@ -157,6 +158,42 @@ for (const sdkName of SDK_NAMES) {
             } finally {
                 await sock.close()
             }
+            await royClient.close()
+        }))
+
+        test('combine sent by the SDK (it uploads the message list), received, and parsed back with downloadAndParseCombineMessage', { timeout: 30000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { leo, roy, amy } = await freshUsers(server, ['leo', 'roy', 'amy'])
+            const leoClient = await loggedIn(server, sdkName, leo)
+            const amyClient = await loggedIn(server, sdkName, amy)
+            await amyClient.conn.send(amyClient.textMessage(leo.username, 'first', { ext: { k: 'v' } }))
+            await amyClient.conn.send(amyClient.sdk.message.create({ chatType: 'singleChat', type: 'custom', to: leo.username, customEvent: 'poke', customExts: { n: '1' } }))
+            const forwarded = [...await leoClient.waitForCount('onTextMessage', 1), ...await leoClient.waitForCount('onCustomMessage', 1)]
+            const royClient = await loggedIn(server, sdkName, roy)
+
+            const combine = leoClient.sdk.message.create({
+                chatType: 'singleChat', type: 'combine', to: roy.username, ext: EXT,
+                compatibleText: '[Chat history]', title: 'Chats of Amy', summary: 'amy: first', messageList: forwarded,
+            })
+            const sent = await leoClient.conn.send(combine)
+            const got = await royClient.waitFor('onCombineMessage', { predicate: (m) => m.id === sent.serverMsgId })
+            assert.deepEqual(
+                { type: got.type, from: got.from, to: got.to, title: got.title, summary: got.summary, compatibleText: got.compatibleText, combineLevel: got.combineLevel, ext: got.ext },
+                { type: 'combine', from: leo.username, to: roy.username, title: 'Chats of Amy', summary: 'amy: first', compatibleText: '[Chat history]', combineLevel: 1, ext: EXT },
+            )
+            assert.ok(got.url.startsWith(`${fileUrl(server, '')}`), got.url)
+            assert.ok(got.secret, 'the list was uploaded with a secret')
+            const parsed = await royClient.conn.downloadAndParseCombineMessage({ url: got.url, secret: got.secret })
+            assert.deepEqual(
+                parsed.map((m) => [m.id, m.type, m.from, m.to, m.msg, m.customEvent, m.ext]),
+                forwarded.map((m) => [m.id, m.type, m.from, m.to, m.msg, m.customEvent, m.ext]),
+            )
+            // Bad input: a secret that is not the file's.
+            const denied = await royClient.conn.downloadAndParseCombineMessage({ url: got.url.replace(/share-secret=[^&]*/, 'share-secret=wrong'), secret: 'wrong' }).then(() => null, (e) => e)
+            assert.ok(denied, 'rejects')
+            assert.equal(denied.type, royClient.sdk.statusCode.WEBIM_DOWNLOADFILE_ERROR, describeError(denied))
+            await leoClient.close()
+            await amyClient.close()
             await royClient.close()
         }))
 

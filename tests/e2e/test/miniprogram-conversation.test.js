@@ -21,7 +21,7 @@ const EXT = { i: 7, neg: -3, s: 'str', b: true, f: false, d: 1.5, o: { k: [1, 2]
 const EVENTS = [
     'onConnected', 'onTextMessage', 'onImageMessage', 'onAudioMessage', 'onVideoMessage', 'onFileMessage', 'onLocationMessage', 'onCmdMessage', 'onCustomMessage', 'onMessage',
     'onOfflineMessageSyncFinish', 'onDeliveredMessage', 'onReadMessage', 'onChannelMessage',
-    'onRecallMessage', 'onModifiedMessage', 'onReactionChange',
+    'onRecallMessage', 'onModifiedMessage', 'onReactionChange', 'onMessagePinEvent', 'onCombineMessage',
 ]
 
 // A phone of its own running the SDK's mini-program build, logged in as `user` with a Chat
@@ -69,7 +69,7 @@ function view(message) {
 }
 
 describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 miniProgram build)', () => {
-    test('txt, img, audio, video, file, loc, cmd, custom arrive field by field with every ext type', { timeout: 30000 }, scenario(ctx, async () => {
+    test('txt, img, audio, video, file, loc, cmd, custom arrive field by field with every ext type; combine sent and parsed back', { timeout: 30000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
         const royPhone = await phone(roy, { label: 'wx-roy' })
         const leoPhone = await phone(leo, { label: 'wx-leo' })
@@ -111,6 +111,21 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
         assert.equal(got.customEvent, 'gift')
         assert.deepEqual(got.customExts, { sku: 'rose', n: '3' })
         assert.equal(royPhone.all('onMessage').flat().filter((m) => m.type === 'cmd').length, 0, 'cmd is not in the onMessage batch')
+
+        // combine: Roy forwards the text and the custom message back to Leo; the build writes
+        // the list to a file, uploads it with `uploadFile`; Leo's phone downloads and parses it.
+        const forwarded = [royPhone.all('onTextMessage')[0], royPhone.all('onCustomMessage')[0]]
+        const combined = await royPhone.conn.send(royPhone.sdk.message.create({
+            chatType: 'singleChat', type: 'combine', to: leo.username,
+            compatibleText: '[Chat history]', title: 'Chats of Leo', summary: 'leo: hello', messageList: forwarded,
+        }))
+        const gotCombine = await leoPhone.waitFor('onCombineMessage', (m) => m.id === combined.serverMsgId)
+        assert.deepEqual(
+            [gotCombine.from, gotCombine.title, gotCombine.summary, gotCombine.compatibleText, gotCombine.combineLevel],
+            [roy.username, 'Chats of Leo', 'leo: hello', '[Chat history]', 1],
+        )
+        const parsed = await leoPhone.conn.downloadAndParseCombineMessage({ url: gotCombine.url, secret: gotCombine.secret })
+        assert.deepEqual(parsed.map((m) => [m.id, m.type, m.from, m.msg, m.customEvent]), forwarded.map((m) => [m.id, m.type, m.from, m.msg, m.customEvent]))
         await leoPhone.close()
         await royPhone.close()
     }))
@@ -287,7 +302,7 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
         await royPhone.close()
     }))
 
-    test('pin, marks, removeHistoryMessages, deleteConversation; getReactionList, getReactionDetail, deleteReaction; bad input: cursor, conversation name, no such message', { timeout: 40000 }, scenario(ctx, async () => {
+    test('pin, marks, removeHistoryMessages, deleteConversation; pinned messages; getReactionList, getReactionDetail, deleteReaction; bad input: cursor, conversation name, no such message', { timeout: 40000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
         const royPhone = await phone(roy, { label: 'wx-roy' })
         const leoPhone = await phone(leo, { label: 'wx-leo' })
@@ -322,6 +337,19 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
         await conn.deleteReaction({ messageId, reaction: 'emoji_1' })
         const removed = await leoPhone.waitFor('onReactionChange', (c) => c.reactions[0].op[0].reactionType === 'delete')
         assert.deepEqual([removed.reactions[0].count, removed.reactions[0].userList], [1, [leo.username]])
+
+        // Pinned messages: Roy pins 'one'; Leo's onMessagePinEvent; both lists; unpin.
+        await conn.pinMessage({ conversationId: leo.username, conversationType: 'singleChat', messageId })
+        const pinEvent = await leoPhone.waitFor('onMessagePinEvent')
+        assert.deepEqual(
+            [pinEvent.messageId, pinEvent.conversationId, pinEvent.operation, pinEvent.operatorId],
+            [messageId, roy.username, 'pin', roy.username],
+        )
+        const pins = await leoPhone.conn.getServerPinnedMessages({ conversationId: roy.username, conversationType: 'singleChat' })
+        assert.deepEqual(pins.data.list.map((p) => [p.message.id, p.message.msg, p.operatorId]), [[messageId, 'one', roy.username]])
+        await conn.unpinMessage({ conversationId: leo.username, conversationType: 'singleChat', messageId })
+        await leoPhone.waitFor('onMessagePinEvent', (e) => e.operation === 'unpin')
+        assert.deepEqual((await conn.getServerPinnedMessages({ conversationId: leo.username, conversationType: 'singleChat' })).data.list, [])
 
         // One-way removal of history, then the whole conversation.
         await conn.removeHistoryMessages({ targetId: leo.username, chatType: 'singleChat', messageIds: [messageId] })
