@@ -120,6 +120,10 @@ def main():
         out.append(f"**{len(failed)} load run(s) failed** and are left out of the medians:")
         for r in failed:
             out.append(f"- {r['server']} {r['scenario']} (exit {r.get('exit')})")
+    findings = os.path.join(os.path.dirname(os.path.abspath(__file__)), "FINDINGS.md")
+    if os.path.exists(findings):
+        out.append("")
+        out.append(open(findings).read().rstrip())
     out.append("")
     out.append("<details><summary>Raw JSON lines, one per load run</summary>\n")
     out.append("```")

@@ -1,11 +1,11 @@
 'use strict'
 // A one-to-one conversation on the mini-program build (easemob-websdk 4.21.1 miniProgram,
-// unmodified, on the `wx` runtime; https/wss to `confab serve` with its TLS listener and the
+// unmodified, on the `wx` and the `qq` runtime; https/wss to `confab serve` with its TLS listener and the
 // test CA): Leo and Roy, each on a phone of their own, and what Roy's (or Leo's) callbacks
 // receive, field by field, mirroring the web tests: message kinds (message-kinds.test.js),
 // receipts, recall and edit (receipts-recall-edit.test.js), history and server conversations
 // (history.test.js, conversations.test.js) and reactions (reactions.test.js); a video uploaded
-// with `wx.uploadFile` whose first frame Roy's phone downloads; a bad-input case per feature.
+// with `uploadFile` whose first frame Roy's phone downloads; a bad-input case per feature.
 
 const fs = require('node:fs')
 const path = require('node:path')
@@ -26,8 +26,8 @@ const EVENTS = [
 
 // A phone of its own running the SDK's mini-program build, logged in as `user` with a Chat
 // user token; records the callbacks of EVENTS.
-async function phone(user, { label, ...options } = {}) {
-    const rt = newRuntime(ctx, { platform: 'wx', label })
+async function phone(user, { platform, label, ...options }) {
+    const rt = newRuntime(ctx, { platform, label })
     const exported = rt.loadModule(SDK_FILE)
     const sdk = exported.default || exported
     const conn = new sdk.connection({
@@ -68,11 +68,11 @@ function view(message) {
     return { id, type, chatType, from, to, time, ext, msg, customEvent, customExts }
 }
 
-describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 miniProgram build)', () => {
+for (const platform of ['wx', 'qq']) describe(`${platform === 'wx' ? 'WeChat' : 'QQ'} mini program one-to-one conversation (easemob-websdk 4.21.1 miniProgram build)`, () => {
     test('txt, img, audio, video, file, loc, cmd, custom arrive field by field with every ext type; combine sent and parsed back', { timeout: 30000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
-        const royPhone = await phone(roy, { label: 'wx-roy' })
-        const leoPhone = await phone(leo, { label: 'wx-leo' })
+        const royPhone = await phone(roy, { platform, label: `${platform}-roy` })
+        const leoPhone = await phone(leo, { platform, label: `${platform}-leo` })
         const roundTrip = async (callback, fields) => {
             const sent = await leoPhone.conn.send(leoPhone.sdk.message.create({ chatType: 'singleChat', to: roy.username, ext: EXT, ...fields }))
             const got = await royPhone.waitFor(callback, (m) => m.id === sent.serverMsgId)
@@ -132,14 +132,14 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
 
     test('delivery, read and channel acks; recall of a message Roy has not pulled; edit; bad input: recall of Leo\'s message by Roy', { timeout: 30000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
-        const leoPhone = await phone(leo, { label: 'wx-leo' })
+        const leoPhone = await phone(leo, { platform, label: `${platform}-leo` })
         // Recall before Roy pulls: Leo sends two, recalls the second, Roy logs in afterwards.
         const kept = await leoPhone.text(roy.username, 'kept')
         const oops = await leoPhone.text(roy.username, 'oops')
         const recalled = await leoPhone.conn.recallMessage({ mid: oops.serverMsgId, to: roy.username, chatType: 'singleChat', ext: 'typo' })
         assert.ok(recalled.serverMsgId)
 
-        const royPhone = await phone(roy, { label: 'wx-roy' })
+        const royPhone = await phone(roy, { platform, label: `${platform}-roy` })
         await royPhone.waitFor('onOfflineMessageSyncFinish')
         const recall = await royPhone.waitFor('onRecallMessage', (m) => m.mid === oops.serverMsgId)
         assert.equal(recall.from, leo.username)
@@ -204,8 +204,8 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
 
     test('getHistoryMessages both directions and getServerConversations (unread count, last message); a reaction reaches onReactionChange', { timeout: 30000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
-        const royPhone = await phone(roy, { label: 'wx-roy' })
-        const leoPhone = await phone(leo, { label: 'wx-leo' })
+        const royPhone = await phone(roy, { platform, label: `${platform}-roy` })
+        const leoPhone = await phone(leo, { platform, label: `${platform}-leo` })
         const sent = []
         for (const text of ['one', 'two', 'three']) sent.push(await leoPhone.text(roy.username, text, { ext: { n: text.length, tag: text } }))
         sent.push(await leoPhone.conn.send(leoPhone.sdk.message.create({ chatType: 'singleChat', type: 'custom', to: roy.username, customEvent: 'poke', customExts: { strength: 'high' } })))
@@ -254,24 +254,24 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
         await royPhone.close()
     }))
 
-    test('deliverOnlineOnly; a video uploaded with wx.uploadFile and its first frame; bad input: text over 5 KB, recipient unknown', { timeout: 40000 }, scenario(ctx, async () => {
+    test('deliverOnlineOnly; a video uploaded with uploadFile and its first frame; bad input: text over 5 KB, recipient unknown', { timeout: 40000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
-        const leoPhone = await phone(leo, { label: 'wx-leo' })
+        const leoPhone = await phone(leo, { platform, label: `${platform}-leo` })
         const missed = await leoPhone.text(roy.username, 'only if you are here', { deliverOnlineOnly: true })
         assert.ok(missed.serverMsgId, 'acknowledged even though nobody receives it')
         await leoPhone.text(roy.username, 'queued as usual')
-        const royPhone = await phone(roy, { label: 'wx-roy' })
+        const royPhone = await phone(roy, { platform, label: `${platform}-roy` })
         await royPhone.waitFor('onTextMessage', (m) => m.msg === 'queued as usual')
         const live = await leoPhone.text(roy.username, 'you are here', { deliverOnlineOnly: true })
         await royPhone.waitFor('onTextMessage', (m) => m.id === live.serverMsgId)
         assert.deepEqual(royPhone.all('onTextMessage').map((m) => m.msg), ['queued as usual', 'you are here'])
 
         // The video: uploaded by the app (restrict-access, so it has a secret), sent by body.
-        const wx = leoPhone.rt.api
+        const api = leoPhone.rt.api
         const video = fs.readFileSync(path.join(__dirname, '../../../crates/confab-server/tests/fixtures/first-frame-red.mp4'))
-        const filePath = `${wx.env.USER_DATA_PATH}/clip.mp4`
-        wx.getFileSystemManager().writeFileSync(filePath, video.buffer.slice(video.byteOffset, video.byteOffset + video.length))
-        const uploaded = await call(wx, 'uploadFile', {
+        const filePath = `${api.env.USER_DATA_PATH}/clip.mp4`
+        api.getFileSystemManager().writeFileSync(filePath, video.buffer.slice(video.byteOffset, video.byteOffset + video.length))
+        const uploaded = await call(api, 'uploadFile', {
             url: leoPhone.conn.getChatFilesUrl(), filePath, name: 'file',
             header: { Authorization: `Bearer ${leoPhone.conn.token}`, 'restrict-access': 'true' },
         })
@@ -304,8 +304,8 @@ describe('WeChat mini program one-to-one conversation (easemob-websdk 4.21.1 min
 
     test('pin, marks, removeHistoryMessages, deleteConversation; pinned messages; getReactionList, getReactionDetail, deleteReaction; bad input: cursor, conversation name, no such message', { timeout: 40000 }, scenario(ctx, async () => {
         const { leo, roy } = await appUsers(ctx, ['leo', 'roy'])
-        const royPhone = await phone(roy, { label: 'wx-roy' })
-        const leoPhone = await phone(leo, { label: 'wx-leo' })
+        const royPhone = await phone(roy, { platform, label: `${platform}-roy` })
+        const leoPhone = await phone(leo, { platform, label: `${platform}-leo` })
         const one = await leoPhone.text(roy.username, 'one')
         await leoPhone.text(roy.username, 'two')
         await waitUntil(() => royPhone.all('onTextMessage').length >= 2, { what: 'two texts on Roy\'s phone' })
