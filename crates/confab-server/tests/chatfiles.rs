@@ -372,8 +372,12 @@ async fn thumbnail_of_a_png() {
         "",
     )
     .await;
+    check_no_video_frame(&got);
+}
+
+fn check_no_video_frame(reply: &Reply) {
     check_error(
-        &got,
+        reply,
         404,
         "video_frame_not_available",
         "no first frame is available for this video",
@@ -425,12 +429,7 @@ async fn first_frame_of_a_video() {
     let path = format!("{uuid}?share-secret={secret}&vframe=true");
     if !ffmpeg_runs().await {
         let got = download(&server, &path, "").await;
-        check_error(
-            &got,
-            404,
-            "video_frame_not_available",
-            "no first frame is available for this video",
-        );
+        check_no_video_frame(&got);
         return;
     }
     // Twice: extracted, then served from the stored copy.
@@ -476,12 +475,7 @@ async fn first_frame_without_the_tool_is_not_available() {
         "",
     )
     .await;
-    check_error(
-        &got,
-        404,
-        "video_frame_not_available",
-        "no first frame is available for this video",
-    );
+    check_no_video_frame(&got);
     // A broken "video" with the tool present: also 404, and the server keeps serving.
     let (server, token) = server_with_leo(|_| {}).await;
     let reply = upload(
@@ -501,12 +495,7 @@ async fn first_frame_without_the_tool_is_not_available() {
         "",
     )
     .await;
-    check_error(
-        &got,
-        404,
-        "video_frame_not_available",
-        "no first frame is available for this video",
-    );
+    check_no_video_frame(&got);
     let got = download(&server, &format!("{uuid}?share-secret={secret}"), "").await;
     assert_eq!(got.body, b"not really a video");
 }

@@ -314,28 +314,14 @@ async fn thumbnail(
         .read_to_end(&mut bytes)
         .await
         .map_err(confab_core::files::FileStoreError::from)?;
-    let (width, height) = (file.thumbnail_width, file.thumbnail_height);
-    let encoded =
-        tokio::task::spawn_blocking(move || make_thumbnail(&bytes, width, height, is_jpeg))
-            .await
-            .map_err(|error| {
-                confab_core::files::FileStoreError::Io(std::io::Error::other(error))
-            })?;
-    let encoded = match encoded {
+    let encoded = match scaled(bytes, file, is_jpeg).await? {
         Ok(encoded) => encoded,
         Err(error) => {
             tracing::debug!(%error, uuid = %file.uuid, "no thumbnail; serving the original");
             return Ok(None);
         }
     };
-    let mut upload = state.file_store.create(&thumb_key).await?;
-    upload.write(&encoded).await?;
-    upload.commit().await?;
-    let stored = state
-        .file_store
-        .open(&thumb_key)
-        .await?
-        .ok_or(ChatFileError::NotFound)?;
+    let stored = store_derived(state, &thumb_key, &encoded).await?;
     Ok(Some((stored, content_type)))
 }
 
@@ -362,31 +348,45 @@ async fn video_frame(
                 return Err(ChatFileError::NoVideoFrame.into());
             }
         };
-        let (width, height) = (file.thumbnail_width, file.thumbnail_height);
-        let encoded =
-            tokio::task::spawn_blocking(move || make_thumbnail(&frame, width, height, true))
-                .await
-                .map_err(|error| {
-                    confab_core::files::FileStoreError::Io(std::io::Error::other(error))
-                })?
-                .map_err(|error| {
-                    tracing::debug!(%error, uuid = %file.uuid, "the video frame does not decode");
-                    ChatFileError::NoVideoFrame
-                })?;
-        let mut upload = state.file_store.create(&frame_key).await?;
-        upload.write(&encoded).await?;
-        upload.commit().await?;
-        state
-            .file_store
-            .open(&frame_key)
-            .await?
-            .ok_or_else(|| ApiError::from(ChatFileError::NotFound))
+        let encoded = scaled(frame, &file, true).await?.map_err(|error| {
+            tracing::debug!(%error, uuid = %file.uuid, "the video frame does not decode");
+            ChatFileError::NoVideoFrame
+        })?;
+        store_derived(&state, &frame_key, &encoded).await
     });
-    extraction.await.map_err(|error| {
-        ApiError::from(confab_core::files::FileStoreError::Io(
-            std::io::Error::other(error),
-        ))
-    })?
+    extraction.await.map_err(task_failed)?
+}
+
+/// `make_thumbnail` into the upload's thumbnail box, off the runtime's threads.
+async fn scaled(
+    bytes: Vec<u8>,
+    file: &ChatFile,
+    jpeg: bool,
+) -> Result<Result<Vec<u8>, image::ImageError>, ApiError> {
+    let (width, height) = (file.thumbnail_width, file.thumbnail_height);
+    tokio::task::spawn_blocking(move || make_thumbnail(&bytes, width, height, jpeg))
+        .await
+        .map_err(task_failed)
+}
+
+/// Stores something made from an attachment (a thumbnail, a video frame) and opens it.
+async fn store_derived(
+    state: &RestState,
+    key: &FileKey,
+    bytes: &[u8],
+) -> Result<StoredFile, ApiError> {
+    let mut upload = state.file_store.create(key).await?;
+    upload.write(bytes).await?;
+    upload.commit().await?;
+    Ok(state
+        .file_store
+        .open(key)
+        .await?
+        .ok_or(ChatFileError::NotFound)?)
+}
+
+fn task_failed(error: tokio::task::JoinError) -> ApiError {
+    confab_core::files::FileStoreError::Io(std::io::Error::other(error)).into()
 }
 
 /// Decodes png/jpeg/gif/webp, scales into `width`×`height` (never up), encodes JPEG for JPEG
