@@ -24,7 +24,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 pub use path::normalize_path;
 pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
 pub use routes::part_upload::PartUploads;
-pub use video_frame::{VideoFrameError, VideoFrames};
+pub use video_frame::VideoFrames;
 
 /// Shared by every request.
 pub struct RestState {

@@ -24,7 +24,7 @@ const DECODE_TIMEOUT: Duration = Duration::from_secs(15);
 const STDERR_EXCERPT_BYTES: usize = 400;
 
 #[derive(Debug, thiserror::Error)]
-pub enum VideoFrameError {
+pub(crate) enum VideoFrameError {
     #[error("no video frame tool is configured")]
     Disabled,
     #[error("cannot run {tool}: {source}")]
@@ -52,8 +52,10 @@ pub struct VideoFrames {
 
 impl VideoFrames {
     /// `tool`: the `ffmpeg` to run (a path, or a name looked up in `PATH`); `None` disables
-    /// extraction. Videos are copied into `scratch_dir` (created when needed) for the decode.
+    /// extraction. Videos are copied into `scratch_dir` (created when needed) for the decode;
+    /// copies a crash left there are removed now, at start.
     pub fn new(tool: Option<PathBuf>, scratch_dir: PathBuf) -> VideoFrames {
+        remove_leftover_scratch(&scratch_dir);
         VideoFrames {
             tool,
             scratch_dir,
@@ -62,12 +64,8 @@ impl VideoFrames {
         }
     }
 
-    pub fn disabled() -> VideoFrames {
-        VideoFrames::new(None, std::env::temp_dir())
-    }
-
     /// The first frame of the video read from `video`, PNG-encoded at its own size.
-    pub async fn first_frame(
+    pub(crate) async fn first_frame(
         &self,
         video: impl AsyncRead + Unpin,
     ) -> Result<Vec<u8>, VideoFrameError> {
@@ -124,6 +122,25 @@ impl VideoFrames {
     }
 }
 
+const SCRATCH_PREFIX: &str = "vframe-";
+
+fn remove_leftover_scratch(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if entry
+            .file_name()
+            .to_string_lossy()
+            .starts_with(SCRATCH_PREFIX)
+        {
+            if let Err(error) = std::fs::remove_file(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), %error, "scratch video not removed");
+            }
+        }
+    }
+}
+
 /// A copy of the video on local disk: ffmpeg needs to seek (an mp4 may keep its index at the
 /// end), and the file store may not be local.
 struct ScratchFile {
@@ -134,7 +151,7 @@ impl ScratchFile {
     async fn write(dir: &Path, mut video: impl AsyncRead + Unpin) -> std::io::Result<ScratchFile> {
         tokio::fs::create_dir_all(dir).await?;
         let scratch = ScratchFile {
-            path: dir.join(format!("vframe-{}", uuid::Uuid::new_v4())),
+            path: dir.join(format!("{SCRATCH_PREFIX}{}", uuid::Uuid::new_v4())),
         };
         let mut file = tokio::fs::File::create(&scratch.path).await?;
         tokio::io::copy(&mut video, &mut file).await?;

@@ -466,8 +466,19 @@ async fn first_frame_of_a_video() {
 async fn first_frame_without_the_tool_is_not_available() {
     let (server, token) = server_with_leo(|config| {
         config.video_frame_tool = "/nonexistent/ffmpeg".to_owned();
+        // A scratch copy a crash left behind, and a file that is not one.
+        let scratch = config.data_dir.join("tmp");
+        std::fs::create_dir_all(&scratch).unwrap();
+        std::fs::write(scratch.join("vframe-left-by-a-crash"), b"x").unwrap();
+        std::fs::write(scratch.join("keep-me"), b"x").unwrap();
     })
     .await;
+    let scratch = server.data_dir.path().join("tmp");
+    assert!(
+        !scratch.join("vframe-left-by-a-crash").exists(),
+        "removed at start"
+    );
+    assert!(scratch.join("keep-me").exists());
     let (uuid, secret) = upload_video(&server, &token).await;
     let got = download(
         &server,
