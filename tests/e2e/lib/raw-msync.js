@@ -1,12 +1,13 @@
 'use strict'
-// A raw msync client (the `ws` package + protobufjs on proto/msync.proto) for inputs the
+// A raw msync client (the `ws` package + protobufjs on the server's own
+// crates/confab-proto/proto/msync.proto, so there is one schema) for inputs the
 // SDK never sends: malformed, truncated, text and oversized frames, unknown commands.
 
 const path = require('node:path')
 const protobuf = require('protobufjs')
 const WebSocket = require('ws')
 
-const root = protobuf.loadSync(path.resolve(__dirname, '../proto/msync.proto'))
+const root = protobuf.loadSync(path.resolve(__dirname, '../../../crates/confab-proto/proto/msync.proto'))
 const T = (name) => root.lookupType(`easemob.pb.${name}`)
 const MSync = T('MSync')
 const Provision = T('Provision')

@@ -1,6 +1,6 @@
 'use strict'
 // Scenario 9: frames the SDK never sends, over a raw WebSocket (the `ws` package and
-// protobufjs on proto/msync.proto): malformed bytes, a truncated protobuf, a text frame,
+// protobufjs on crates/confab-proto/proto/msync.proto): malformed bytes, a truncated protobuf, a text frame,
 // an unknown command, an oversized frame. Each gets its exact answer or close (below),
 // and SDK sessions opened before it keep sending and receiving.
 
