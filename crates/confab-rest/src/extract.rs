@@ -7,10 +7,16 @@ use axum::{
     extract::{FromRequest, Request},
     http::{header::AUTHORIZATION, HeaderMap},
 };
-use confab_core::{app::App, chat::ChatService, ids::AppKey, Error};
+use confab_core::{
+    app::App,
+    auth::RestScope,
+    chat::ChatService,
+    ids::{AppKey, UserName},
+    Error,
+};
 use serde::de::DeserializeOwned;
 
-use crate::{error::ApiError, path::FROM_TOKEN};
+use crate::{error::ApiError, path::FROM_TOKEN, RestState};
 
 /// `axum::Json`, except that a body that does not parse answers with our JSON error. The
 /// content type is not checked: the SDK's mini-program build does not always send one.
@@ -57,6 +63,48 @@ pub(crate) async fn resolve_app(
     }
     let key = AppKey::new(org, app).ok_or(Error::AppNotFound)?;
     Ok(chat.app(&key).await?)
+}
+
+/// The app of an admin route, once the bearer holds an app token for it.
+pub(crate) async fn app_for_admin(
+    state: &RestState,
+    org: &str,
+    app: &str,
+    headers: &HeaderMap,
+) -> Result<Arc<App>, ApiError> {
+    let app = resolve_app(&state.chat, org, app, headers).await?;
+    state
+        .chat
+        .authorize(&app, bearer(headers), RestScope::App)
+        .await?;
+    Ok(app)
+}
+
+/// The app and the user a `…/user/{user}/…` route is for, once the token allows it (the
+/// user's own token, or an app token).
+pub(crate) async fn app_for_user(
+    state: &RestState,
+    org: &str,
+    app: &str,
+    user: String,
+    headers: &HeaderMap,
+) -> Result<(Arc<App>, UserName), ApiError> {
+    let app = resolve_app(&state.chat, org, app, headers).await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    state
+        .chat
+        .authorize(&app, bearer(headers), RestScope::User(&name))
+        .await?;
+    Ok((app, name))
+}
+
+/// The first value of `key` in a query's pairs. Pairs rather than a struct: the mini-program
+/// SDK repeats keys, which a struct would reject.
+pub(crate) fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs
+        .iter()
+        .find(|(name, _)| name == key)
+        .map(|(_, value)| value.as_str())
 }
 
 /// Parses a body read as bytes, for routes that check the token before looking at the body.

@@ -32,7 +32,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::{
     error::ApiError,
-    extract::{bearer, resolve_app},
+    extract::{bearer, query_value, resolve_app},
     routes::dns::ListenerInfo,
     RestState,
 };
@@ -487,13 +487,6 @@ pub(super) fn upload_body(
         "organization": org,
         "applicationName": name,
     })
-}
-
-pub(super) fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.as_str())
 }
 
 impl From<ChatFileError> for ApiError {

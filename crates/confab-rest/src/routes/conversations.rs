@@ -12,7 +12,6 @@ use axum::{
 };
 use confab_core::{
     app::App,
-    auth::RestScope,
     conversation::{
         parse_mark, parse_message_id, parse_message_id_list, rest_message_from_stored,
         single_chat_conversation, ConversationFilter,
@@ -27,35 +26,11 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{bearer, parse_json, resolve_app},
+    extract::{app_for_user, parse_json, query_value},
     RestState,
 };
 
 type Pairs = Vec<(String, String)>;
-
-/// The app and the user a `…/user/{user}/…` route is for, once the token allows it.
-async fn authorized_user(
-    state: &RestState,
-    org: &str,
-    app: &str,
-    user: String,
-    headers: &HeaderMap,
-) -> Result<(Arc<App>, UserName), ApiError> {
-    let app = resolve_app(&state.chat, org, app, headers).await?;
-    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(headers), RestScope::User(&name))
-        .await?;
-    Ok((app, name))
-}
-
-fn query_value<'a>(query: &'a Pairs, key: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.as_str())
-}
 
 /// A conversation named by `to` and `type` (`chat`; groups are not served yet).
 fn conversation(to: &str, conversation_type: &str) -> Result<QueueName, Error> {
@@ -81,7 +56,7 @@ pub(crate) async fn list_conversations_route(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let filter = if query_value(&query, "is_top") == Some("true") {
         ConversationFilter::Pinned
     } else {
@@ -99,7 +74,7 @@ pub(crate) async fn search_marked_conversations_route(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let mark = parse_mark(query_value(&query, "mark").unwrap_or(""))?;
     list_conversations(
         &state,
@@ -176,7 +151,7 @@ pub(crate) async fn pin_conversation_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let pinned = method == Method::POST;
     let target = if pinned {
         let body: PinBody = parse_json(&body)?;
@@ -212,7 +187,7 @@ pub(crate) async fn mark_conversations_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: MarkBody = parse_json(&body)?;
     let mark = parse_mark(&body.mark)?;
     let add = method == Method::POST;
@@ -254,7 +229,7 @@ pub(crate) async fn delete_conversation_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: DeleteBody = parse_json(&body)?;
     let target = conversation(&body.channel, &body.conversation_type)?;
     state
@@ -280,7 +255,7 @@ pub(crate) async fn remove_history_messages_route(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let target = single_chat_conversation(query_value(&query, "userId").unwrap_or(""))?;
     let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
     if ids.is_empty() || ids.len() > 20 {
@@ -308,7 +283,7 @@ pub(crate) async fn remove_history_before_route(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let target = single_chat_conversation(query_value(&query, "userId").unwrap_or(""))?;
     let time_text = query_value(&query, "delTime").unwrap_or("");
     let time_ms: u64 = time_text
@@ -348,7 +323,7 @@ pub(crate) async fn pinned_messages_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, owner) = authorized_user(&state, &org, &app, user, &headers).await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     if method == Method::GET {
         let to = query_value(&query, "to").unwrap_or("");
         conversation(to, query_value(&query, "type").unwrap_or("chat"))?;

@@ -11,7 +11,6 @@ use axum::{
 };
 use base64::Engine;
 use confab_core::{
-    auth::RestScope,
     history::HistoryRequest,
     ids::{MessageId, QueueName, UserName},
     now_ms, Error,
@@ -21,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{bearer, parse_json, resolve_app},
+    extract::{app_for_user, parse_json},
     RestState,
 };
 
@@ -58,12 +57,7 @@ pub(crate) async fn message_roaming_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    let owner = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::User(&owner))
-        .await?;
+    let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: RoamingBody = parse_json(&body)?;
     let request = history_request(body)?;
     let page = state.chat.history(&app.key, &owner, request).await?;

@@ -14,15 +14,15 @@ use axum::{
     Extension, Json,
 };
 use confab_core::{
-    auth::RestScope, conversation::parse_message_id, ids::UserName, messages::RestSend, now_ms,
-    store::StoreError, Error,
+    conversation::parse_message_id, ids::UserName, messages::RestSend, now_ms, store::StoreError,
+    Error,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::{
     error::ApiError,
-    extract::{bearer, parse_json, resolve_app},
+    extract::{app_for_admin, parse_json},
     routes::dns::{request_host, ListenerInfo},
     RestState,
 };
@@ -54,11 +54,7 @@ pub(crate) async fn send_as_user_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let body: SendBody = parse_json(&body)?;
     let from_text = body.from.unwrap_or_else(|| "admin".to_owned());
     let from = UserName::parse(&from_text)
@@ -122,11 +118,7 @@ pub(crate) async fn import_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let body: ImportBody = parse_json(&body)?;
     let from = UserName::parse(&body.from)
         .ok_or_else(|| Error::InvalidArgument(format!("invalid from {}", body.from)))?;
@@ -178,11 +170,7 @@ pub(crate) async fn recall_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let body: RecallBody = parse_json(&body)?;
     if !matches!(body.chat_type.as_deref(), None | Some("chat")) {
         return Err(Error::Unsupported("group and chat-room recall").into());
@@ -225,11 +213,7 @@ pub(crate) async fn export_hour_route(
     listener: Option<Extension<ListenerInfo>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     if confab_core::history::parse_hour(&hour).is_none() {
         return Err(Error::InvalidArgument(format!("invalid time {hour}")).into());
     }
@@ -265,11 +249,7 @@ pub(crate) async fn export_download_route(
     Path((org, app, hour)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let lines = state.chat.export_hour(&app.key, &hour).await?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let gzip = encoder

@@ -26,10 +26,13 @@ use confab_core::{
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
-use super::chatfiles::{
-    authorize_uploader, copy_field, drain, multipart_error, query_value, upload_body,
+use super::chatfiles::{authorize_uploader, copy_field, drain, multipart_error, upload_body};
+use crate::{
+    error::ApiError,
+    extract::{query_value, resolve_app},
+    routes::dns::ListenerInfo,
+    RestState,
 };
-use crate::{error::ApiError, extract::resolve_app, routes::dns::ListenerInfo, RestState};
 
 /// The part size the SDK is told to use (`part_lower_limit`): the hosted default, 5 MiB.
 pub(crate) const PART_BYTES: u64 = 5 * 1024 * 1024;

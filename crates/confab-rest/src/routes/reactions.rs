@@ -10,7 +10,6 @@ use axum::{
     Json,
 };
 use confab_core::{
-    auth::RestScope,
     conversation::{parse_message_id, parse_message_id_list},
     ids::UserName,
     now_ms,
@@ -22,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{bearer, parse_json, resolve_app},
+    extract::{app_for_user, parse_json, query_value},
     RestState,
 };
 
@@ -30,13 +29,6 @@ type Pairs = Vec<(String, String)>;
 
 /// Most users per page of `getReactionDetail`.
 const MAX_DETAIL_PAGE: usize = 100;
-
-fn query_value<'a>(query: &'a Pairs, key: &str) -> Option<&'a str> {
-    query
-        .iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.as_str())
-}
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct AddBody {
@@ -70,12 +62,7 @@ pub(crate) async fn reactions_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::User(&name))
-        .await?;
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
     let (message, reaction, add) = if method == Method::POST {
         let body: AddBody = parse_json(&body)?;
         (body.msg_id, body.message, true)
@@ -135,12 +122,7 @@ pub(crate) async fn reaction_detail_route(
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::User(&name))
-        .await?;
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
     let id = parse_message_id(query_value(&query, "msgId").unwrap_or(""))?;
     let reaction = query_value(&query, "message").unwrap_or("");
     let start: usize = match query_value(&query, "currentPage") {

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{bearer, resolve_app, AppJson},
+    extract::{app_for_admin, app_for_user, bearer, query_value, resolve_app, AppJson},
     RestState,
 };
 
@@ -88,12 +88,7 @@ pub(crate) async fn get_user_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::User(&name))
-        .await?;
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
     let user = state.chat.user(&app.key, &name).await?;
     let mut body = envelope(&app, "get", "/users", std::slice::from_ref(&user));
     body["count"] = json!(1);
@@ -109,11 +104,7 @@ pub(crate) async fn delete_user_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let deleted = state.chat.delete_user(&app.key, &name).await?;
     Ok(Json(envelope(&app, "delete", "/users", &[deleted])))
@@ -129,12 +120,7 @@ pub(crate) async fn change_password_route(
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::User(&name))
-        .await?;
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
     state
         .chat
         .change_password(&app.key, &name, body.newpassword)
@@ -173,15 +159,6 @@ fn envelope(app: &App, action: &str, path: &str, users: &[User]) -> Value {
     })
 }
 
-/// The first value of a query parameter. Pairs rather than a struct: the mini-program SDK
-/// repeats keys, which a struct would reject.
-fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(name, _)| name == key)
-        .map(|(_, value)| value.as_str())
-}
-
 /// The hosted service's default page size for `GET /users`.
 const DEFAULT_USER_PAGE: u32 = 10;
 
@@ -195,11 +172,7 @@ pub(crate) async fn list_users_route(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let limit = query_value(&query, "limit")
         .and_then(|limit| limit.parse::<u32>().ok())
         .unwrap_or(DEFAULT_USER_PAGE)
@@ -232,11 +205,7 @@ pub(crate) async fn deactivate_user_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let user = state
         .chat
@@ -258,11 +227,7 @@ pub(crate) async fn activate_user_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     state.chat.set_user_activated(&app.key, &name, true).await?;
     Ok(Json(json!({
@@ -280,11 +245,7 @@ pub(crate) async fn disconnect_user_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     state.chat.disconnect_user(&app.key, &name).await?;
     Ok(Json(json!({
@@ -307,11 +268,7 @@ pub(crate) async fn user_status_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let user = state.chat.user(&app.key, &name).await?;
     Ok(Json(json!({
@@ -341,11 +298,7 @@ pub(crate) async fn batch_status_route(
     headers: HeaderMap,
     AppJson(body): AppJson<BatchStatusBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    state
-        .chat
-        .authorize(&app, bearer(&headers), RestScope::App)
-        .await?;
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
     if body.usernames.len() > MAX_USER_PAGE as usize {
         return Err(Error::Unsupported("more than 100 usernames at a time").into());
     }
