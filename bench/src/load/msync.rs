@@ -74,9 +74,7 @@ impl MsyncConn {
             socket,
             app_key: target.app_key.clone(),
             user: user.to_owned(),
-            // Client ids must be unique per resource across runs (the server deduplicates
-            // resends by them), as the SDK's time-based ids are.
-            next_meta_id: u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?,
+            next_meta_id: 0,
         };
         let resource = format!("webim_bench_{user}");
         let provision = pb::Provision {
@@ -244,8 +242,12 @@ impl MsyncConn {
             }],
             ..Default::default()
         };
-        let meta_id = self.next_meta_id;
-        self.next_meta_id += 1;
+        // As the SDK's ids: the clock at send time (it counts milliseconds since 2010 plus a
+        // counter; microseconds here), so unique per resource across runs (the server
+        // deduplicates resends by them) and increasing over time across all senders.
+        let now_us = u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?;
+        let meta_id = now_us.max(self.next_meta_id);
+        self.next_meta_id = meta_id + 1;
         let request = pb::CommSyncUl {
             meta: Some(pb::Meta {
                 id: Some(meta_id),

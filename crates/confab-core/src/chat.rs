@@ -6,7 +6,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 
-use bytes::Bytes;
 use confab_proto::{
     pb::{
         self,
@@ -208,12 +207,12 @@ impl ChatService {
         let recipient =
             UserName::parse(to_name).ok_or_else(|| Error::RecipientNotFound(to_name.to_owned()))?;
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
-        let kind = self.check_body(&payload)?;
+        let body = pb::MessageBody::decode(payload.clone())
+            .map_err(|_| Error::MissingField("a message body"))?;
+        let kind = self.check_body(&body)?;
         let Checked { effect, queued } = match checked {
             Some(checked) => checked,
             None => {
-                let body = pb::MessageBody::decode(payload.clone())
-                    .map_err(|_| Error::MissingField("a message body"))?;
                 // ROUTE_ONLINE is the SDK's `deliverOnlineOnly` (PROTOCOL.md §4.1).
                 let online_only = meta.routetype == Some(RouteType::RouteOnline as i32);
                 match receipts::kind(&body) {
@@ -461,9 +460,7 @@ impl ChatService {
     }
 
     /// Checks the limits; returns the message's kind for history (`""`: not a message).
-    fn check_body(&self, payload: &Bytes) -> Result<&'static str, Error> {
-        let body = pb::MessageBody::decode(payload.clone())
-            .map_err(|_| Error::MissingField("a message body"))?;
+    fn check_body(&self, body: &pb::MessageBody) -> Result<&'static str, Error> {
         let text_bytes: usize = body
             .contents
             .iter()
@@ -475,7 +472,7 @@ impl ChatService {
                 limit: self.limits.max_text_bytes,
             });
         }
-        Ok(crate::history::message_kind(&body))
+        Ok(crate::history::message_kind(body))
     }
 
     fn cached_app(&self, key: &AppKey) -> Option<Arc<App>> {

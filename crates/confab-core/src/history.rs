@@ -20,19 +20,6 @@ pub const MESSAGE_KINDS: &[&str] = &[
     "txt", "img", "video", "loc", "audio", "file", "cmd", "custom", "combine",
 ];
 
-/// A `getHistoryMessages` request, parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HistoryRequest {
-    pub conversation: QueueName,
-    pub cursor: Option<MessageId>,
-    pub newest_first: bool,
-    pub limit: u32,
-    pub from: Option<UserName>,
-    pub kinds: Vec<String>,
-    pub start_ms: Option<u64>,
-    pub end_ms: Option<u64>,
-}
-
 /// One page: encoded downlink metas in the order asked for, the cursor of the next page and
 /// whether this page is the last.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,31 +35,22 @@ impl ChatService {
         &self,
         app: &AppKey,
         owner: &UserName,
-        request: HistoryRequest,
+        mut query: HistoryQuery,
     ) -> Result<HistoryPage, Error> {
-        let (_, domain) = request.conversation.jid_parts();
+        let (_, domain) = query.conversation.jid_parts();
         if domain != USER_DOMAIN {
             return Err(Error::Unsupported("group history"));
         }
-        if let Some(kind) = request
+        if let Some(kind) = query
             .kinds
             .iter()
             .find(|kind| !MESSAGE_KINDS.contains(&kind.as_str()))
         {
             return Err(Error::InvalidArgument(format!("unknown msgType {kind}")));
         }
-        let limit = request.limit.clamp(1, MAX_HISTORY_PAGE);
-        let query = HistoryQuery {
-            conversation: request.conversation,
-            cursor: request.cursor,
-            newest_first: request.newest_first,
-            // One more than asked tells whether another page follows.
-            limit: limit + 1,
-            from: request.from,
-            kinds: request.kinds,
-            start_ms: request.start_ms,
-            end_ms: request.end_ms,
-        };
+        let limit = query.limit.clamp(1, MAX_HISTORY_PAGE);
+        // One more than asked tells whether another page follows.
+        query.limit = limit + 1;
         let mut page = self.store.history_page(app, owner, &query).await?;
         let is_last = page.len() <= limit as usize;
         page.truncate(limit as usize);

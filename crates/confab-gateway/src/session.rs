@@ -15,7 +15,10 @@ use confab_proto::{
     pb::{self, meta::NameSpace, statistics_body::Operation, status::ErrorCode},
     status, FrameError, Inbound, Outbound, USER_DOMAIN,
 };
-use futures_util::stream::{FuturesOrdered, StreamExt};
+use futures_util::{
+    stream::{FuturesOrdered, StreamExt},
+    SinkExt,
+};
 use prost::Message as _;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::Instrument;
@@ -144,8 +147,13 @@ async fn serve(
     let mut deadline = Instant::now() + gateway.config.idle_timeout;
     // Acks of sends waiting for their commit, in submission order.
     let mut sends_in_flight = FuturesOrdered::new();
+    // Frames are queued with `feed` and written when nothing else is ready, so the frames one
+    // wake-up produces (an ack and a page, say) leave in one write.
+    let mut unflushed = false;
     loop {
         tokio::select! {
+            // In order; the flush comes last, so it waits for everything that is ready now.
+            biased;
             () = gateway.shutdown.cancelled() => {
                 return Some(Ending { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
             }
@@ -158,9 +166,10 @@ async fn serve(
                 let pending = inbox.take();
                 for queue in &pending.notices {
                     let notice = Outbound::Notice(pb::CommNotice { queue: Some(queue_jid(&app_key, queue)) });
-                    if !send(socket, &notice).await {
+                    if !feed(socket, encode_outbound(&notice)).await {
                         return None;
                     }
+                    unflushed = true;
                 }
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
@@ -178,9 +187,10 @@ async fn serve(
             }
             // Cancel safe: `FuturesOrdered::next` keeps every future it has not yet returned.
             Some(ack) = sends_in_flight.next(), if !sends_in_flight.is_empty() => {
-                if !send(socket, &ack).await {
+                if !feed(socket, encode_outbound(&ack)).await {
                     return None;
                 }
+                unflushed = true;
             }
             // Cancel safe: `recv` is `StreamExt::next` on the socket. Reading pauses while the
             // pipeline of sends is full, which is the backpressure on a fast sender.
@@ -201,14 +211,21 @@ async fn serve(
                 match handle(gateway, context, &frame).await {
                     Ok(Handled::Replies(replies)) => {
                         for reply in replies {
-                            if !send_bytes(socket, reply).await {
+                            if !feed(socket, reply).await {
                                 return None;
                             }
+                            unflushed = true;
                         }
                     }
                     Ok(Handled::Submitted(pending)) => sends_in_flight.push_back(pending),
                     Err(ending) => return Some(ending),
                 }
+            }
+            () = std::future::ready(()), if unflushed => {
+                if socket.flush().await.is_err() {
+                    return None;
+                }
+                unflushed = false;
             }
         }
     }
@@ -324,11 +341,15 @@ fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
 }
 
 async fn send(socket: &mut WebSocket, frame: &Outbound) -> bool {
-    send_bytes(socket, encode_outbound(frame)).await
+    socket
+        .send(Message::Binary(encode_outbound(frame)))
+        .await
+        .is_ok()
 }
 
-async fn send_bytes(socket: &mut WebSocket, bytes: Bytes) -> bool {
-    socket.send(Message::Binary(bytes)).await.is_ok()
+/// Queues a frame; the session loop flushes (a full write buffer also does).
+async fn feed(socket: &mut WebSocket, bytes: Bytes) -> bool {
+    socket.feed(Message::Binary(bytes)).await.is_ok()
 }
 
 /// Discards client frames until the client closes (true) or `grace` passes (false).

@@ -5,13 +5,16 @@
 //! run on a small pool of read connections on tokio's blocking pool. Nothing here blocks the
 //! async runtime.
 
+mod checkpoint;
 mod files;
 mod schema;
+mod tails;
 mod writer;
 
 pub use files::DiskFileStore;
 
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
 
 use async_trait::async_trait;
@@ -30,19 +33,24 @@ use confab_core::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
-use writer::WriteOp;
+use tails::QueueKey;
+use writer::{WriteOp, WriterState};
 
 const DATABASE_FILE: &str = "confab.db";
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections, and reads running at once: a read waits for a connection rather than
+/// opening one of its own (opening reads the schema; a burst of logins would open hundreds).
+const READERS: usize = 8;
 
 pub struct EmbeddedStore {
     writer: mpsc::Sender<writer::Job>,
     readers: Arc<ReaderPool>,
+    state: Arc<WriterState>,
 }
 
 struct ReaderPool {
     path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
+    permits: tokio::sync::Semaphore,
 }
 
 impl EmbeddedStore {
@@ -52,13 +60,19 @@ impl EmbeddedStore {
         let path = data_dir.join(DATABASE_FILE);
         let connection = Connection::open(&path).map_err(backend)?;
         schema::prepare_writer(&connection).map_err(backend)?;
-        let writer = writer::spawn(connection).map_err(backend)?;
+        let checkpointer = Connection::open(&path).map_err(backend)?;
+        schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
+        let checkpoints = checkpoint::spawn(checkpointer).map_err(backend)?;
+        let state = Arc::new(WriterState::default());
+        let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {
             writer,
             readers: Arc::new(ReaderPool {
                 path,
                 idle: Mutex::new(Vec::new()),
+                permits: tokio::sync::Semaphore::new(READERS),
             }),
+            state,
         })
     }
 
@@ -88,11 +102,30 @@ impl EmbeddedStore {
         })
     }
 
+    /// History rows reach `conversation_messages` in bulk (writer.rs, `merge_history`): a read
+    /// of history first has the writer merge whatever is staged.
+    async fn merge_staged_history(&self) -> Result<(), StoreError> {
+        if self.state.staged_history.load(Ordering::Acquire) == 0 {
+            return Ok(());
+        }
+        self.write(WriteOp::MergeHistory, |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
     async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        let _permit = self
+            .readers
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
             let connection = readers.checkout()?;
@@ -126,7 +159,7 @@ impl ReaderPool {
             Ok(idle) => idle,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < READERS {
             idle.push(connection);
         }
     }
@@ -495,6 +528,10 @@ impl MessageStore for EmbeddedStore {
         after: MessageId,
         limit: u32,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let key = QueueKey::new(&app.to_string(), owner.as_str(), queue.as_str());
+        if let Some(page) = self.state.tails.page(&key, after.0, limit) {
+            return Ok(page);
+        }
         let op = WriteOp::QueuePage {
             app: app.to_string(),
             owner: owner.to_string(),
@@ -540,6 +577,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
         query: &HistoryQuery,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.merge_staged_history().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         let query = query.clone();
         // Ids are `unix_ms << 22 | …`, so a time range is an id range.
@@ -601,6 +639,7 @@ impl MessageStore for EmbeddedStore {
         app: &AppKey,
         owner: &UserName,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
+        self.merge_staged_history().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
@@ -705,6 +744,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Vec<PinnedMessage>, StoreError> {
+        self.merge_staged_history().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         let conversation = conversation.as_str().to_owned();
         self.read(move |connection| {

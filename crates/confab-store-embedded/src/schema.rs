@@ -142,16 +142,47 @@ CREATE TABLE reactions (
     PRIMARY KEY (app_key, message_id, reaction, user)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Client ids count time (the SDKs' ids are milliseconds since 2010 plus a counter; server metas
+-- use their server id), so with them first new entries land at the end of the index: a group
+-- commit dirties a few of its pages instead of one per sender.
+DROP INDEX messages_by_client_id;
+CREATE UNIQUE INDEX messages_by_client_id_first
+    ON messages (client_id, app_key, sender, sender_resource);
+-- History rows as the append writes them: in id order, so a commit dirties a page or two.
+-- The writer moves them into `conversation_messages` (ordered by party, so each row of a
+-- commit would dirty a page of its own) in bulk, and before anything reads or changes history
+-- (writer.rs, `merge_history`).
+CREATE TABLE history_staged (
+    app_key      TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    conversation TEXT NOT NULL,
+    message_id   INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.
+    // No automatic checkpoint: it would run inside a commit, holding every caller of the
+    // batch; `checkpoint.rs` runs it beside the writer. The cache keeps hot index pages
+    // from being read back from the file.
     connection.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA busy_timeout = 5000;
+         PRAGMA wal_autocheckpoint = 0;
+         PRAGMA cache_size = -65536;",
     )?;
     migrate(connection)
+}
+
+pub(crate) fn prepare_checkpointer(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "PRAGMA synchronous = FULL;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA wal_autocheckpoint = 0;",
+    )
 }
 
 pub(crate) fn prepare_reader(connection: &Connection) -> rusqlite::Result<()> {

@@ -2,7 +2,9 @@
 //! savepoint of one transaction, commits once, and only then answers the callers: group commit,
 //! so a burst of sends costs one fsync, and no caller hears "stored" before the commit.
 
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
 
 use confab_core::{
     admin::{Admin, AdminSession},
@@ -16,10 +18,17 @@ use confab_core::{
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension};
 use tokio::sync::oneshot;
 
-use crate::backend;
+use crate::{
+    backend,
+    tails::{QueueKey, QueueTails, TailChange},
+};
 
 /// Most jobs per transaction; bounds commit latency under sustained load.
 const MAX_BATCH: usize = 512;
+/// Staged history rows that make the writer merge them after the batch at hand.
+const MERGE_HISTORY_AT: usize = 8192;
+/// How long the writer waits idle before merging what is staged.
+const MERGE_HISTORY_IDLE: Duration = Duration::from_secs(1);
 
 pub(crate) enum WriteOp {
     CreateApp(App),
@@ -74,9 +83,11 @@ pub(crate) enum WriteOp {
         queue: String,
         up_to: u64,
     },
-    /// A read, but the hot one: a queue page right after a notice or an acknowledgement.
-    /// Served here, in the batch, it costs no extra thread hand-off and sees every write
-    /// queued before it; its answer, like all answers, waits for the commit.
+    /// Moves staged history rows into `conversation_messages`, before a read of history.
+    MergeHistory,
+    /// A read: a page of a queue the tails do not hold (a cold one, `tails.rs`). Served here,
+    /// in the batch, it costs no extra thread hand-off and sees every write queued before it;
+    /// its answer, like all answers, waits for the commit.
     QueuePage {
         app: String,
         owner: String,
@@ -98,17 +109,76 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
-pub(crate) fn spawn(connection: Connection) -> std::io::Result<mpsc::Sender<Job>> {
+/// What the writer shares with readers: queue tails, and how many history rows wait to be
+/// merged (a history read asks for a merge first when there are any).
+#[derive(Default)]
+pub(crate) struct WriterState {
+    pub(crate) tails: QueueTails,
+    pub(crate) staged_history: AtomicUsize,
+}
+
+/// What the operations of a batch did beyond their rows, published once the batch commits.
+pub(crate) struct BatchLog<'a> {
+    tails: &'a QueueTails,
+    changes: Vec<TailChange>,
+    /// History rows staged since the last merge of this batch (or since its start).
+    staged: usize,
+    /// Whether the batch merged staged history (then `staged` is all that is left).
+    merged: bool,
+}
+
+impl BatchLog<'_> {
+    fn mark(&self) -> (usize, usize, bool) {
+        (self.changes.len(), self.staged, self.merged)
+    }
+
+    /// Forgets what an operation whose savepoint rolled back logged.
+    fn reset(&mut self, (changes, staged, merged): (usize, usize, bool)) {
+        self.changes.truncate(changes);
+        self.staged = staged;
+        self.merged = merged;
+    }
+}
+
+/// Starts the writer thread. `checkpoints` is held until the writer stops, which then stops
+/// the checkpoint thread after the last commit.
+pub(crate) fn spawn(
+    connection: Connection,
+    state: Arc<WriterState>,
+    checkpoints: mpsc::Sender<()>,
+) -> std::io::Result<mpsc::Sender<Job>> {
     let (sender, receiver) = mpsc::channel::<Job>();
     std::thread::Builder::new()
         .name("confab-store-writer".into())
-        .spawn(move || run(connection, receiver))?;
+        .spawn(move || {
+            run(connection, receiver, &state);
+            drop(checkpoints);
+        })?;
     Ok(sender)
 }
 
-fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
+fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &WriterState) {
+    match connection.query_row("SELECT COUNT(*) FROM history_staged", [], |row| {
+        row.get::<_, i64>(0)
+    }) {
+        Ok(count) => state.staged_history.store(
+            usize::try_from(count).unwrap_or(usize::MAX),
+            Ordering::Release,
+        ),
+        Err(error) => tracing::error!(%error, "cannot count staged history"),
+    }
     // Ends when every sender is dropped, after answering all jobs already queued.
-    while let Ok(first) = receiver.recv() {
+    loop {
+        let first = match receiver.recv_timeout(MERGE_HISTORY_IDLE) {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                if state.staged_history.load(Ordering::Acquire) > 0 {
+                    merge_history_alone(&mut connection, state);
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -116,14 +186,44 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        commit_batch(&mut connection, batch);
+        commit_batch(&mut connection, batch, state);
+        // After the answers: the merge delays the next batch, not this one.
+        if state.staged_history.load(Ordering::Acquire) >= MERGE_HISTORY_AT {
+            merge_history_alone(&mut connection, state);
+        }
     }
     tracing::debug!("store writer stopped");
 }
 
-fn commit_batch(connection: &mut Connection, batch: Vec<Job>) {
+fn merge_history_alone(connection: &mut Connection, state: &WriterState) {
+    let merged = connection.transaction().and_then(|transaction| {
+        merge_history(&transaction)?;
+        transaction.commit()
+    });
+    match merged {
+        Ok(()) => state.staged_history.store(0, Ordering::Release),
+        Err(error) => tracing::error!(%error, "history merge failed"),
+    }
+}
+
+/// Moves every staged history row into `conversation_messages`.
+fn merge_history(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "INSERT OR IGNORE INTO conversation_messages (app_key, owner, conversation, message_id)
+             SELECT app_key, owner, conversation, message_id FROM history_staged;
+         DELETE FROM history_staged;",
+    )
+}
+
+fn commit_batch(connection: &mut Connection, batch: Vec<Job>, state: &WriterState) {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) =
         batch.into_iter().map(|job| (job.op, job.reply)).unzip();
+    let mut log = BatchLog {
+        tails: &state.tails,
+        changes: Vec::new(),
+        staged: 0,
+        merged: false,
+    };
     let applied = (|| -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let mut transaction = connection.transaction().map_err(backend)?;
         let mut results = Vec::with_capacity(ops.len());
@@ -132,15 +232,19 @@ fn commit_batch(connection: &mut Connection, batch: Vec<Job>) {
                 // These fail only when the database itself does; then the whole batch rolls
                 // back (the transaction is dropped) and every caller hears so. Skipping the
                 // savepoint is a third of the writer's work per message.
-                results.push(Ok(apply(&transaction, op)?));
+                results.push(Ok(apply(&transaction, op, &mut log)?));
                 continue;
             }
             // A savepoint per job: one failing job (a duplicate user) leaves the others intact.
             let mut savepoint = transaction.savepoint().map_err(backend)?;
-            let result = apply(&savepoint, op);
+            let mark = log.mark();
+            let result = apply(&savepoint, op, &mut log);
             match result {
                 Ok(_) => savepoint.commit(),
-                Err(_) => savepoint.rollback(),
+                Err(_) => {
+                    log.reset(mark);
+                    savepoint.rollback()
+                }
             }
             .map_err(backend)?;
             results.push(result);
@@ -150,6 +254,16 @@ fn commit_batch(connection: &mut Connection, batch: Vec<Job>) {
     })();
     match applied {
         Ok(results) => {
+            // Before any answer: whoever hears "stored" (and the notice that follows) reads a
+            // tail that already holds the message, and knows to merge history before reading.
+            state.tails.apply(log.changes);
+            if log.merged {
+                state.staged_history.store(log.staged, Ordering::Release);
+            } else {
+                state
+                    .staged_history
+                    .fetch_add(log.staged, Ordering::Release);
+            }
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
@@ -177,7 +291,11 @@ impl WriteOp {
     }
 }
 
-fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
+fn apply(
+    connection: &Connection,
+    op: WriteOp,
+    log: &mut BatchLog<'_>,
+) -> Result<Outcome, StoreError> {
     match op {
         WriteOp::CreateApp(app) => {
             let certificates = certificates_text(&app);
@@ -333,14 +451,17 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
                     params![app, name],
                 )
                 .map_err(backend)?;
+            log.changes.push(TailChange::ForgetPrefix {
+                prefix: QueueKey::owner_prefix(&app, &name),
+            });
             Ok(Outcome::Changed(changed > 0))
         }
-        WriteOp::AppendMessage(message) => append_message(connection, message),
+        WriteOp::AppendMessage(message) => append_message(connection, message, log),
         WriteOp::AppendWithEffect(message, effect) => {
             let (app, id) = (message.app.to_string(), message.id);
-            let outcome = append_message(connection, message)?;
+            let outcome = append_message(connection, message, log)?;
             if matches!(outcome, Outcome::Appended(Appended::Stored)) {
-                apply_effect(connection, &app, id, effect).map_err(backend)?;
+                apply_effect(connection, &app, id, effect, log).map_err(backend)?;
             }
             Ok(outcome)
         }
@@ -352,7 +473,7 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
             if taken {
                 return Err(StoreError::Duplicate(message.id.0.to_string()));
             }
-            match append_message(connection, message)? {
+            match append_message(connection, message, log)? {
                 Outcome::Appended(Appended::Stored) => Ok(Outcome::Done),
                 Outcome::Appended(Appended::Duplicate(id)) => {
                     Err(StoreError::Duplicate(id.0.to_string()))
@@ -403,12 +524,34 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
             .map_err(backend)?;
             Ok(Outcome::Changed(changed > 0))
         }
+        WriteOp::MergeHistory => {
+            merge_history(connection).map_err(backend)?;
+            log.staged = 0;
+            log.merged = true;
+            Ok(Outcome::Done)
+        }
         WriteOp::ChangeConversation {
             app,
             owner,
             conversation,
             change,
         } => {
+            // A removal from history must find every row of it, staged ones too.
+            if !matches!(
+                change,
+                ConversationChange::Pin(_)
+                    | ConversationChange::AddMarks(_)
+                    | ConversationChange::RemoveMarks(_)
+            ) {
+                merge_history(connection).map_err(backend)?;
+                log.staged = 0;
+                log.merged = true;
+            }
+            if matches!(change, ConversationChange::Delete { .. }) {
+                log.changes.push(TailChange::Emptied {
+                    key: QueueKey::new(&app, &owner, &conversation),
+                });
+            }
             change_conversation(connection, &app, &owner, &conversation, change)
                 .map_err(backend)?;
             Ok(Outcome::Done)
@@ -428,6 +571,20 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
                     statement.execute(params![app, owner, queue, up_to as i64])
                 })
                 .map_err(backend)?;
+            let key = QueueKey::new(&app, &owner, &queue);
+            // A cold queue turns warm once the database holds nothing more of it.
+            let emptied = !log.tails.is_warm(&key)
+                && !connection
+                    .prepare_cached(
+                        "SELECT 1 FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
+                    )
+                    .and_then(|mut statement| statement.exists(params![app, owner, queue]))
+                    .map_err(backend)?;
+            log.changes.push(if emptied {
+                TailChange::Emptied { key }
+            } else {
+                TailChange::Acked { key, up_to }
+            });
             Ok(Outcome::Done)
         }
         WriteOp::QueuePage {
@@ -442,7 +599,11 @@ fn apply(connection: &Connection, op: WriteOp) -> Result<Outcome, StoreError> {
     }
 }
 
-fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcome, StoreError> {
+fn append_message(
+    connection: &Connection,
+    message: NewMessage,
+    log: &mut BatchLog<'_>,
+) -> Result<Outcome, StoreError> {
     let app = message.app.to_string();
     let existing: Option<i64> = connection
         .prepare_cached(
@@ -499,7 +660,7 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
     if !message.history.is_empty() {
         let mut insert_history = connection
             .prepare_cached(
-                "INSERT OR IGNORE INTO conversation_messages (app_key, owner, conversation, message_id)
+                "INSERT INTO history_staged (app_key, owner, conversation, message_id)
                  VALUES (?1, ?2, ?3, ?4)",
             )
             .map_err(backend)?;
@@ -512,6 +673,7 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
                     message.id.0 as i64
                 ])
                 .map_err(backend)?;
+            log.staged += 1;
         }
     }
     let mut insert_entry = connection
@@ -529,6 +691,13 @@ fn append_message(connection: &Connection, message: NewMessage) -> Result<Outcom
                 message.id.0 as i64
             ])
             .map_err(backend)?;
+        log.changes.push(TailChange::Appended {
+            key: QueueKey::new(&app, entry.owner.as_str(), entry.queue.as_str()),
+            message: QueuedMessage {
+                id: message.id,
+                meta: message.meta.clone(),
+            },
+        });
     }
     Ok(Outcome::Appended(Appended::Stored))
 }
@@ -652,10 +821,12 @@ fn apply_effect(
     app: &str,
     id: MessageId,
     effect: AppendEffect,
+    log: &mut BatchLog<'_>,
 ) -> rusqlite::Result<()> {
     match effect {
         AppendEffect::None => {}
         AppendEffect::Recall { target } => {
+            forget_queues_holding(connection, app, target, log)?;
             connection
                 .prepare_cached(
                     "INSERT OR IGNORE INTO recalled_messages (app_key, message_id, recalled_ms)
@@ -668,6 +839,7 @@ fn apply_effect(
                 .execute(params![app, target.0 as i64])?;
         }
         AppendEffect::Edit { target, meta } => {
+            forget_queues_holding(connection, app, target, log)?;
             connection
                 .prepare_cached("UPDATE messages SET meta = ?3 WHERE app_key = ?1 AND id = ?2")?
                 .execute(params![app, target.0 as i64, &meta[..]])?;
@@ -690,6 +862,29 @@ fn apply_effect(
                     id.0 as i64
                 ])?;
         }
+    }
+    Ok(())
+}
+
+/// Tails do not follow a recall or an edit of an entry they hold: its queues turn cold.
+fn forget_queues_holding(
+    connection: &Connection,
+    app: &str,
+    message: MessageId,
+    log: &mut BatchLog<'_>,
+) -> rusqlite::Result<()> {
+    let mut statement = connection.prepare_cached(
+        "SELECT owner, queue FROM queue_entries WHERE app_key = ?1 AND message_id = ?2",
+    )?;
+    let holders = statement.query_map(params![app, message.0 as i64], |row| {
+        Ok(QueueKey::new(
+            app,
+            &row.get::<_, String>(0)?,
+            &row.get::<_, String>(1)?,
+        ))
+    })?;
+    for key in holders {
+        log.changes.push(TailChange::Forget { key: key? });
     }
     Ok(())
 }

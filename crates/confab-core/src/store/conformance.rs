@@ -28,6 +28,7 @@ pub async fn run(store: Arc<dyn Store>) {
     admins_and_sessions(&*store).await;
     history_and_conversations(&*store).await;
     recall_edit_and_read_markers(&*store).await;
+    a_drained_queue_follows_every_change(&*store).await;
 }
 
 fn app(org: &str, name: &str) -> App {
@@ -361,6 +362,91 @@ async fn recall_edit_and_read_markers(store: &dyn Store) {
             .unwrap(),
         Some(MessageId(BASE + 600))
     );
+}
+
+/// A store may serve a queue that its reader keeps drained from memory: every change to the
+/// queue must show in its pages all the same.
+async fn a_drained_queue_follows_every_change(store: &dyn Store) {
+    let drained_app = self::app("conf", "drained");
+    store.create_app(&drained_app).await.unwrap();
+    store
+        .create_users(&drained_app.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = drained_app.key;
+    let roy = name("roy");
+    let queue = QueueName::single_chat(&name("leo"));
+    const BASE: u64 = 88_000;
+    let page_ids = || async {
+        store
+            .queue_page(&app, &roy, &queue, MessageId(0), 50)
+            .await
+            .unwrap()
+            .iter()
+            .map(|message| message.id.0 - BASE)
+            .collect::<Vec<_>>()
+    };
+    let append = |id: u64, effect: AppendEffect| {
+        store.submit_append_with(message(&app, BASE + id, BASE + id, "roy"), effect)
+    };
+    let ack = |up_to: u64| store.ack_queue(&app, &roy, &queue, MessageId(BASE + up_to));
+    // Delivered and acknowledged: the queue is empty, as for a reader who keeps up.
+    append(1, AppendEffect::None).await.unwrap();
+    assert_eq!(page_ids().await, vec![1]);
+    ack(1).await.unwrap();
+    assert!(page_ids().await.is_empty());
+
+    for id in [2, 3, 4] {
+        append(id, AppendEffect::None).await.unwrap();
+    }
+    assert_eq!(page_ids().await, vec![2, 3, 4]);
+    let edit = AppendEffect::Edit {
+        target: MessageId(BASE + 2),
+        meta: bytes::Bytes::from("edited"),
+    };
+    append(5, edit).await.unwrap();
+    let page = store
+        .queue_page(&app, &roy, &queue, MessageId(0), 50)
+        .await
+        .unwrap();
+    assert_eq!(page[0].meta, bytes::Bytes::from("edited"));
+    ack(5).await.unwrap();
+    assert!(page_ids().await.is_empty());
+
+    for id in [6, 7] {
+        append(id, AppendEffect::None).await.unwrap();
+    }
+    let recall = AppendEffect::Recall {
+        target: MessageId(BASE + 6),
+    };
+    append(8, recall).await.unwrap();
+    assert_eq!(page_ids().await, vec![7, 8]);
+    ack(7).await.unwrap();
+    assert_eq!(page_ids().await, vec![8]);
+    ack(8).await.unwrap();
+
+    for id in [9, 10] {
+        append(id, AppendEffect::None).await.unwrap();
+    }
+    ack(9).await.unwrap();
+    assert_eq!(page_ids().await, vec![10]);
+    assert_eq!(store.unread_counts(&app, &roy).await.unwrap()[0].count, 1);
+
+    store
+        .change_conversation(
+            &app,
+            &roy,
+            &queue,
+            ConversationChange::Delete { history: false },
+        )
+        .await
+        .unwrap();
+    assert!(page_ids().await.is_empty());
+    append(11, AppendEffect::None).await.unwrap();
+    assert_eq!(page_ids().await, vec![11]);
+
+    store.delete_user(&app, &roy).await.unwrap();
+    assert!(page_ids().await.is_empty());
 }
 
 async fn deleting_a_user_drops_their_queues(store: &dyn Store) {

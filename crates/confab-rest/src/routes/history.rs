@@ -11,9 +11,10 @@ use axum::{
 };
 use base64::Engine;
 use confab_core::{
-    history::HistoryRequest,
     ids::{MessageId, QueueName, UserName},
-    now_ms, Error,
+    now_ms,
+    store::HistoryQuery,
+    Error,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -79,7 +80,7 @@ pub(crate) async fn message_roaming_route(
     })))
 }
 
-fn history_request(body: RoamingBody) -> Result<HistoryRequest, Error> {
+fn history_request(body: RoamingBody) -> Result<HistoryQuery, Error> {
     let (name, domain) = body.queue.split_once('@').unwrap_or((&body.queue, ""));
     let conversation = QueueName::from_jid(name, domain)
         .ok_or_else(|| Error::InvalidArgument(format!("invalid queue {}", body.queue)))?;
@@ -98,7 +99,7 @@ fn history_request(body: RoamingBody) -> Result<HistoryRequest, Error> {
         .filter(|kind| !kind.is_empty())
         .map(str::to_owned)
         .collect();
-    Ok(HistoryRequest {
+    Ok(HistoryQuery {
         conversation,
         cursor: cursor(&body.start)?,
         newest_first: !body.is_positive,
