@@ -61,6 +61,7 @@ async fn main() {
                         sender: leo.clone(),
                         sender_resource: "bench".into(),
                         client_id: i,
+                        body_digest: 0,
                         meta: meta.clone(),
                         deliveries: vec![QueueEntry {
                             owner: roy.clone(),

@@ -20,7 +20,7 @@ use crate::{
     bus::{Bus, Event},
     ids::{AppKey, IdGenerator, MessageId, QueueName, UserName},
     now_ms, receipts,
-    store::{AppendEffect, Appended, NewMessage, QueueEntry, Store},
+    store::{body_digest, AppendEffect, Appended, NewMessage, QueueEntry, Store},
     Error,
 };
 
@@ -210,6 +210,7 @@ impl ChatService {
         let body = pb::MessageBody::decode(payload.clone())
             .map_err(|_| Error::MissingField("a message body"))?;
         let kind = self.check_body(&body)?;
+        let body_digest = body_digest(&payload);
         let Checked { effect, queued } = match checked {
             Some(checked) => checked,
             None => {
@@ -280,6 +281,7 @@ impl ChatService {
                     sender: session.user.clone(),
                     sender_resource: session.resource.clone(),
                     client_id,
+                    body_digest,
                     meta: downlink.encode_to_vec().into(),
                     deliveries: if queued {
                         vec![QueueEntry {
@@ -433,6 +435,7 @@ impl ChatService {
                 sender_resource: String::new(),
                 // Server metas have no client id; the server id is unique, so no resend collides.
                 client_id: id.0,
+                body_digest: 0,
                 meta: build(id, now).encode_to_vec().into(),
                 deliveries: vec![QueueEntry {
                     owner: recipient.clone(),

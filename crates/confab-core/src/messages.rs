@@ -171,6 +171,7 @@ impl ChatService {
                     sender: message.from.clone(),
                     sender_resource: IMPORT_RESOURCE.to_owned(),
                     client_id: id.0,
+                    body_digest: 0,
                     meta: meta.encode_to_vec().into(),
                     deliveries: Vec::new(),
                     kind,

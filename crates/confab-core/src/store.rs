@@ -85,8 +85,13 @@ pub struct NewMessage {
     pub id: MessageId,
     pub sender: UserName,
     pub sender_resource: String,
-    /// The SDK's local id; with sender and resource it makes a resend idempotent.
+    /// The SDK's local id; with sender, resource and `body_digest` it makes a resend
+    /// idempotent.
     pub client_id: u64,
+    /// `body_digest` of the payload the sender sent. The id alone does not tell a resend: the
+    /// SDK draws ids from two counters (one for messages, one for recalls and other calls of
+    /// the connection), both added to the clock, so a recall can carry a message's id.
+    pub body_digest: u64,
     /// The downlink `Meta`, encoded, exactly as recipients will receive it.
     pub meta: Bytes,
     pub deliveries: Vec<QueueEntry>,
@@ -95,6 +100,16 @@ pub struct NewMessage {
     pub kind: &'static str,
     /// Whose history the message appears in, and under which conversation (one per party).
     pub history: Vec<HistoryEntry>,
+}
+
+/// A digest of a sent body that stays the same across releases (it is stored): FNV-1a, 64 bits.
+/// It only tells two sends under one client id apart, so it need not resist forgery.
+pub fn body_digest(body: &[u8]) -> u64 {
+    const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0100_0000_01b3;
+    body.iter().fold(OFFSET_BASIS, |hash, &byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(PRIME)
+    })
 }
 
 /// "`owner` sees this message in their history of `conversation`" (named like a queue:

@@ -163,6 +163,19 @@ async fn resending_a_client_id_is_idempotent() {
 }
 
 #[tokio::test]
+async fn another_body_under_a_reused_client_id_is_another_message() {
+    // The SDK draws message ids and a connection's own ids (a recall's) from two counters,
+    // each added to the clock, so two different sends can share an id.
+    let server = TestServer::start().await;
+    let mut leo = server.login("leo", "web").await;
+    let first = leo.send_text(7, "roy", "leo", "kept").await;
+    let second = leo.send_text(7, "roy", "leo", "also kept").await;
+    assert_ne!(first.server_id, second.server_id);
+    let mut roy = server.login("roy", "web").await;
+    assert_eq!(roy.drain("leo").await, vec!["kept", "also kept"]);
+}
+
+#[tokio::test]
 async fn online_recipients_get_a_notice_and_the_downlink_meta() {
     let server = TestServer::start().await;
     let mut roy = server.login("roy", "phone").await;

@@ -145,10 +145,13 @@ CREATE TABLE reactions (
     r#"
 -- Client ids count time (the SDKs' ids are milliseconds since 2010 plus a counter; server metas
 -- use their server id), so with them first new entries land at the end of the index: a group
--- commit dirties a few of its pages instead of one per sender.
+-- commit dirties a few of its pages instead of one per sender. A resend also has the same body:
+-- the SDK can give a recall the id of a message sent just before (store.rs, `body_digest`).
+-- Rows stored before get digest 0: a resend of one across the upgrade is stored again.
+ALTER TABLE messages ADD COLUMN body_digest INTEGER NOT NULL DEFAULT 0;
 DROP INDEX messages_by_client_id;
-CREATE UNIQUE INDEX messages_by_client_id_first
-    ON messages (client_id, app_key, sender, sender_resource);
+CREATE UNIQUE INDEX messages_by_resend_key
+    ON messages (client_id, app_key, sender, sender_resource, body_digest);
 -- History rows as the append writes them: in id order, so a commit dirties a page or two.
 -- The writer moves them into `conversation_messages` (ordered by party, so each row of a
 -- commit would dirty a page of its own) in bulk, and before anything reads or changes history

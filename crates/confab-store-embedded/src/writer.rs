@@ -608,7 +608,8 @@ fn append_message(
     let existing: Option<i64> = connection
         .prepare_cached(
             "SELECT id FROM messages
-             WHERE app_key = ?1 AND sender = ?2 AND sender_resource = ?3 AND client_id = ?4",
+             WHERE client_id = ?4 AND app_key = ?1 AND sender = ?2 AND sender_resource = ?3
+                   AND body_digest = ?5",
         )
         .and_then(|mut statement| {
             statement
@@ -617,7 +618,8 @@ fn append_message(
                         app,
                         message.sender.as_str(),
                         message.sender_resource,
-                        message.client_id as i64
+                        message.client_id as i64,
+                        message.body_digest as i64
                     ],
                     |row| row.get(0),
                 )
@@ -642,8 +644,9 @@ fn append_message(
     }
     connection
         .prepare_cached(
-            "INSERT INTO messages (id, app_key, sender, sender_resource, client_id, meta, kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO messages
+                 (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -652,6 +655,7 @@ fn append_message(
                 message.sender.as_str(),
                 message.sender_resource,
                 message.client_id as i64,
+                message.body_digest as i64,
                 &message.meta[..],
                 message.kind
             ])

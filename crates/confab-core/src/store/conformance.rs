@@ -145,6 +145,7 @@ fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
         sender: name("leo"),
         sender_resource: "web".into(),
         client_id,
+        body_digest: 0,
         meta: bytes::Bytes::from(format!("meta-{id}")),
         deliveries: vec![QueueEntry {
             owner: name(to),
@@ -196,13 +197,20 @@ async fn messages(store: &dyn Store) {
             .unwrap(),
         Appended::Duplicate(MessageId(200))
     );
+    // Another body under client id 2 is another message (the SDK reuses ids, see `body_digest`).
+    let mut other_body = message(&app, 250, 2, "roy");
+    other_body.body_digest = 1;
+    assert_eq!(
+        store.append_message(other_body).await.unwrap(),
+        Appended::Stored
+    );
     assert!(store.max_message_id().await.unwrap() >= MessageId(300));
 
     let counts = store.unread_counts(&app, &roy).await.unwrap();
     assert_eq!(counts.len(), 1);
     assert_eq!(
         (counts[0].queue.clone(), counts[0].count),
-        (queue.clone(), 3)
+        (queue.clone(), 4)
     );
 
     let page = store
@@ -221,7 +229,10 @@ async fn messages(store: &dyn Store) {
         .queue_page(&app, &roy, &queue, MessageId(0), 10)
         .await
         .unwrap();
-    assert_eq!(rest.iter().map(|m| m.id.0).collect::<Vec<_>>(), vec![300]);
+    assert_eq!(
+        rest.iter().map(|m| m.id.0).collect::<Vec<_>>(),
+        vec![250, 300]
+    );
     store
         .ack_queue(&app, &roy, &queue, MessageId(300))
         .await
