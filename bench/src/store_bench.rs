@@ -14,6 +14,9 @@ use confab_core::{
 };
 use confab_store_embedded::EmbeddedStore;
 
+/// The server's default (`Limits::page_size`).
+const PAGE_SIZE: u32 = 100;
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -86,7 +89,7 @@ async fn main() {
     let mut drained = 0;
     loop {
         let page = store
-            .queue_page(&app, &roy, &queue, after, 50)
+            .queue_page(&app, &roy, &queue, after, PAGE_SIZE)
             .await
             .unwrap();
         let Some(last) = page.last() else { break };
@@ -97,7 +100,7 @@ async fn main() {
     let drained_secs = started.elapsed().as_secs_f64();
     assert_eq!(drained as u64, n_messages);
     println!(
-        "embedded store: {n_messages} durable appends with {in_flight} in flight: {:.0} msgs/s; drained in pages of 50: {:.0} msgs/s",
+        "embedded store: {n_messages} durable appends with {in_flight} in flight: {:.0} msgs/s; drained in pages of {PAGE_SIZE}: {:.0} msgs/s",
         n_messages as f64 / stored_secs,
         n_messages as f64 / drained_secs
     );

@@ -144,7 +144,13 @@ async fn serve(
     inbox: &confab_core::bus::SessionInbox,
 ) -> Option<Ending> {
     let app_key = context.app.key.to_string();
-    let mut deadline = Instant::now() + gateway.config.idle_timeout;
+    // Both made once: building them anew on every wake-up would register a timer and a
+    // waiter each time. A frame only moves `last_frame`; the timer checks it when it fires.
+    let idle_timeout = gateway.config.idle_timeout;
+    let mut last_frame = Instant::now();
+    let idle = sleep_until(last_frame + idle_timeout);
+    let shutdown = gateway.shutdown.cancelled();
+    tokio::pin!(idle, shutdown);
     // Acks of sends waiting for their commit, in submission order.
     let mut sends_in_flight = FuturesOrdered::new();
     // Frames are queued with `feed` and written when nothing else is ready, so the frames one
@@ -154,12 +160,16 @@ async fn serve(
         tokio::select! {
             // In order; the flush comes last, so it waits for everything that is ready now.
             biased;
-            () = gateway.shutdown.cancelled() => {
+            () = &mut shutdown => {
                 return Some(Ending { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
             }
-            () = sleep_until(deadline) => {
-                tracing::info!("idle timeout");
-                return Some(Ending { code: CLOSE_GOING_AWAY, reason: "idle" });
+            () = &mut idle => {
+                let deadline = last_frame + idle_timeout;
+                if Instant::now() >= deadline {
+                    tracing::info!("idle timeout");
+                    return Some(Ending { code: CLOSE_GOING_AWAY, reason: "idle" });
+                }
+                idle.as_mut().reset(deadline);
             }
             // Cancel safe: a wake-up lost to another branch stays stored for the next call.
             () = inbox.wait() => {
@@ -207,7 +217,7 @@ async fn serve(
                         return None;
                     }
                 };
-                deadline = Instant::now() + gateway.config.idle_timeout;
+                last_frame = Instant::now();
                 match handle(gateway, context, &frame).await {
                     Ok(Handled::Replies(replies)) => {
                         for reply in replies {

@@ -12,7 +12,7 @@ use confab_core::{
 use confab_proto::{
     encode_outbound,
     pb::{self, status::ErrorCode},
-    status, Outbound,
+    status, Outbound, StoredPage,
 };
 
 use crate::{
@@ -145,13 +145,12 @@ async fn pull(
     };
     match gateway.chat.pull(session, &queue, key).await {
         // Metas always come with `nextKey` and never with `isLast` (PROTOCOL.md §4.4).
-        Ok(page) if !page.metas.is_empty() => Outbound::Sync(pb::CommSyncDl {
+        Ok(page) if !page.metas.is_empty() => Outbound::Page(StoredPage {
             status: Some(status::ok()),
             metas: page.metas,
             next_key: page.next_key,
             queue: Some(queue_jid),
             timestamp: Some(now_ms()),
-            ..Default::default()
         }),
         Ok(_) => drained(queue_jid),
         Err(error) => {

@@ -31,8 +31,27 @@ pub enum Outbound {
     Provision(pb::Provision),
     Unread(pb::CommUnreadDl),
     Sync(pb::CommSyncDl),
+    /// A `SYNC` reply to a pull whose metas are the bytes they were stored as.
+    Page(StoredPage),
     Notice(pb::CommNotice),
     Logout(pb::Logout),
+}
+
+/// `CommSyncDL` with its metas as encoded bytes. On the wire an embedded message and a bytes
+/// field are both length-delimited, so this encodes exactly as `pb::CommSyncDl` with the metas
+/// decoded would; a pull relays what was stored without decoding and re-encoding each meta.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct StoredPage {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<pb::Status>,
+    #[prost(bytes = "bytes", repeated, tag = "4")]
+    pub metas: Vec<Bytes>,
+    #[prost(uint64, optional, tag = "5")]
+    pub next_key: Option<u64>,
+    #[prost(message, optional, tag = "6")]
+    pub queue: Option<pb::Jid>,
+    #[prost(uint64, optional, tag = "8")]
+    pub timestamp: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -84,6 +103,7 @@ pub fn encode_outbound(frame: &Outbound) -> Bytes {
         Outbound::Provision(body) => (Command::Provision, body.encode_to_vec()),
         Outbound::Unread(body) => (Command::Unread, body.encode_to_vec()),
         Outbound::Sync(body) => (Command::Sync, body.encode_to_vec()),
+        Outbound::Page(body) => (Command::Sync, body.encode_to_vec()),
         Outbound::Notice(body) => (Command::Notice, body.encode_to_vec()),
         Outbound::Logout(body) => (Command::Logout, body.encode_to_vec()),
     };

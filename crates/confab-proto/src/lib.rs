@@ -11,7 +11,7 @@ pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/easemob.pb.rs"));
 }
 
-pub use codec::{decode_inbound, encode_outbound, FrameError, Inbound, Outbound};
+pub use codec::{decode_inbound, encode_outbound, FrameError, Inbound, Outbound, StoredPage};
 
 /// JID domain of users and of the single-chat queues named after a peer.
 pub const USER_DOMAIN: &str = "easemob.com";

@@ -73,6 +73,44 @@ fn encodes_the_transcript_ack_byte_for_byte() {
 }
 
 #[test]
+fn a_stored_page_encodes_as_the_typed_sync_reply() {
+    let metas: Vec<pb::Meta> = (1..=3)
+        .map(|id| pb::Meta {
+            id: Some(id),
+            timestamp: Some(1795354127949 + id),
+            ns: Some(1),
+            payload: Some(unhex(SEND).into()),
+            ..Default::default()
+        })
+        .collect();
+    let queue = pb::Jid {
+        app_key: Some("org1#app1".into()),
+        name: Some("leo".into()),
+        domain: Some(crate::USER_DOMAIN.into()),
+        client_resource: None,
+    };
+    let typed = Outbound::Sync(pb::CommSyncDl {
+        status: Some(status::ok()),
+        metas: metas.clone(),
+        next_key: Some(3),
+        queue: Some(queue.clone()),
+        timestamp: Some(1795354127999),
+        ..Default::default()
+    });
+    let stored = Outbound::Page(StoredPage {
+        status: Some(status::ok()),
+        metas: metas
+            .iter()
+            .map(|meta| meta.encode_to_vec().into())
+            .collect(),
+        next_key: Some(3),
+        queue: Some(queue),
+        timestamp: Some(1795354127999),
+    });
+    assert_eq!(encode_outbound(&stored), encode_outbound(&typed));
+}
+
+#[test]
 fn bad_frames_are_errors_not_panics() {
     let cases: Vec<(&str, Vec<u8>, Result<(), FrameError>)> = vec![
         (
