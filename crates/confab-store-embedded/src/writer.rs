@@ -2,6 +2,7 @@
 //! savepoint of one transaction, commits once, and only then answers the callers: group commit,
 //! so a burst of sends costs one fsync, and no caller hears "stored" before the commit.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
@@ -29,6 +30,8 @@ const MAX_BATCH: usize = 512;
 const MERGE_HISTORY_AT: usize = 8192;
 /// How long the writer waits idle before merging what is staged.
 const MERGE_HISTORY_IDLE: Duration = Duration::from_secs(1);
+/// Users the writer remembers as existing; past this it starts over.
+const MAX_KNOWN_USERS: usize = 100_000;
 
 pub(crate) enum WriteOp {
     CreateApp(App),
@@ -117,9 +120,40 @@ pub(crate) struct WriterState {
     pub(crate) staged_history: AtomicUsize,
 }
 
+/// Users seen in `users`, so that an append need not look its recipient up every time. Only
+/// the writer changes `users`: it forgets a user as it deletes them, and everyone when a batch
+/// rolls back (the batch may have created some).
+#[derive(Default)]
+pub(crate) struct KnownUsers {
+    /// `app \0 name`.
+    keys: HashSet<String>,
+}
+
+impl KnownUsers {
+    fn key(app: &str, name: &str) -> String {
+        format!("{app}\0{name}")
+    }
+
+    fn contains(&self, app: &str, name: &str) -> bool {
+        self.keys.contains(&KnownUsers::key(app, name))
+    }
+
+    fn insert(&mut self, app: &str, name: &str) {
+        if self.keys.len() >= MAX_KNOWN_USERS {
+            self.keys.clear();
+        }
+        self.keys.insert(KnownUsers::key(app, name));
+    }
+
+    fn forget(&mut self, app: &str, name: &str) {
+        self.keys.remove(&KnownUsers::key(app, name));
+    }
+}
+
 /// What the operations of a batch did beyond their rows, published once the batch commits.
 pub(crate) struct BatchLog<'a> {
     tails: &'a QueueTails,
+    known_users: &'a mut KnownUsers,
     changes: Vec<TailChange>,
     /// History rows staged since the last merge of this batch (or since its start).
     staged: usize,
@@ -167,6 +201,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
         ),
         Err(error) => tracing::error!(%error, "cannot count staged history"),
     }
+    let mut known_users = KnownUsers::default();
     // Ends when every sender is dropped, after answering all jobs already queued.
     loop {
         let first = match receiver.recv_timeout(MERGE_HISTORY_IDLE) {
@@ -186,7 +221,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
                 Err(_) => break,
             }
         }
-        commit_batch(&mut connection, batch, state);
+        commit_batch(&mut connection, batch, state, &mut known_users);
         // After the answers: the merge delays the next batch, not this one.
         if state.staged_history.load(Ordering::Acquire) >= MERGE_HISTORY_AT {
             merge_history_alone(&mut connection, state);
@@ -215,11 +250,17 @@ fn merge_history(connection: &Connection) -> rusqlite::Result<()> {
     )
 }
 
-fn commit_batch(connection: &mut Connection, batch: Vec<Job>, state: &WriterState) {
+fn commit_batch(
+    connection: &mut Connection,
+    batch: Vec<Job>,
+    state: &WriterState,
+    known_users: &mut KnownUsers,
+) {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) =
         batch.into_iter().map(|job| (job.op, job.reply)).unzip();
     let mut log = BatchLog {
         tails: &state.tails,
+        known_users,
         changes: Vec::new(),
         staged: 0,
         merged: false,
@@ -270,6 +311,7 @@ fn commit_batch(connection: &mut Connection, batch: Vec<Job>, state: &WriterStat
         }
         Err(error) => {
             tracing::error!(%error, "store batch rolled back");
+            log.known_users.keys.clear();
             let reason = error.to_string();
             for reply in replies {
                 let _ = reply.send(Err(StoreError::Backend(reason.clone())));
@@ -439,6 +481,7 @@ fn apply(
             Ok(Outcome::Changed(changed > 0))
         }
         WriteOp::DeleteUser { app, name } => {
+            log.known_users.forget(&app, &name);
             let changed = connection
                 .execute(
                     "DELETE FROM users WHERE app_key = ?1 AND name = ?2",
@@ -605,48 +648,24 @@ fn append_message(
     log: &mut BatchLog<'_>,
 ) -> Result<Outcome, StoreError> {
     let app = message.app.to_string();
-    let existing: Option<i64> = connection
-        .prepare_cached(
-            "SELECT id FROM messages
-             WHERE client_id = ?4 AND app_key = ?1 AND sender = ?2 AND sender_resource = ?3
-                   AND body_digest = ?5",
-        )
-        .and_then(|mut statement| {
-            statement
-                .query_row(
-                    params![
-                        app,
-                        message.sender.as_str(),
-                        message.sender_resource,
-                        message.client_id as i64,
-                        message.body_digest as i64
-                    ],
-                    |row| row.get(0),
-                )
-                .optional()
-        })
-        .map_err(backend)?;
-    if let Some(id) = existing {
-        return Ok(Outcome::Appended(Appended::Duplicate(MessageId(id as u64))));
-    }
-    let mut user_exists = connection
-        .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")
-        .map_err(backend)?;
     for entry in &message.deliveries {
-        if !user_exists
-            .exists(params![app, entry.owner.as_str()])
-            .map_err(backend)?
-        {
+        if !user_exists(connection, log.known_users, &app, entry.owner.as_str())? {
+            // A resend of a message stored before its recipient was removed keeps its answer.
+            if let Some(id) = stored_resend(connection, &app, &message)? {
+                return Ok(Outcome::Appended(Appended::Duplicate(id)));
+            }
             return Ok(Outcome::Appended(Appended::UnknownRecipient(
                 entry.owner.clone(),
             )));
         }
     }
-    connection
+    // The insert itself finds a resend (one index search, not a lookup and then an insert).
+    let inserted = connection
         .prepare_cached(
             "INSERT INTO messages
                  (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+             ON CONFLICT (client_id, app_key, sender, sender_resource, body_digest) DO NOTHING",
         )
         .and_then(|mut statement| {
             statement.execute(params![
@@ -661,6 +680,12 @@ fn append_message(
             ])
         })
         .map_err(backend)?;
+    if inserted == 0 {
+        let id = stored_resend(connection, &app, &message)?.ok_or_else(|| {
+            StoreError::Backend("a resend conflict without the stored message".into())
+        })?;
+        return Ok(Outcome::Appended(Appended::Duplicate(id)));
+    }
     if !message.history.is_empty() {
         let mut insert_history = connection
             .prepare_cached(
@@ -704,6 +729,55 @@ fn append_message(
         });
     }
     Ok(Outcome::Appended(Appended::Stored))
+}
+
+/// The id under which `message` (same sender, resource, client id and body) is stored.
+fn stored_resend(
+    connection: &Connection,
+    app: &str,
+    message: &NewMessage,
+) -> Result<Option<MessageId>, StoreError> {
+    connection
+        .prepare_cached(
+            "SELECT id FROM messages
+             WHERE client_id = ?4 AND app_key = ?1 AND sender = ?2 AND sender_resource = ?3
+                   AND body_digest = ?5",
+        )
+        .and_then(|mut statement| {
+            statement
+                .query_row(
+                    params![
+                        app,
+                        message.sender.as_str(),
+                        message.sender_resource,
+                        message.client_id as i64,
+                        message.body_digest as i64
+                    ],
+                    |row| row.get::<_, i64>(0),
+                )
+                .optional()
+        })
+        .map(|id| id.map(|id| MessageId(id as u64)))
+        .map_err(backend)
+}
+
+fn user_exists(
+    connection: &Connection,
+    known_users: &mut KnownUsers,
+    app: &str,
+    name: &str,
+) -> Result<bool, StoreError> {
+    if known_users.contains(app, name) {
+        return Ok(true);
+    }
+    let exists = connection
+        .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")
+        .and_then(|mut statement| statement.exists(params![app, name]))
+        .map_err(backend)?;
+    if exists {
+        known_users.insert(app, name);
+    }
+    Ok(exists)
 }
 
 fn change_conversation(

@@ -474,6 +474,22 @@ async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+    // Roy is gone (and was just seen as a recipient): new messages to him are refused; a resend
+    // of one he had still gets its id.
+    assert_eq!(
+        store
+            .append_message(message(&app.key, 5001, 5001, "roy"))
+            .await
+            .unwrap(),
+        Appended::UnknownRecipient(name("roy"))
+    );
+    assert_eq!(
+        store
+            .append_message(message(&app.key, 5002, 5000, "roy"))
+            .await
+            .unwrap(),
+        Appended::Duplicate(MessageId(5000))
+    );
 }
 
 async fn credential_rotation(store: &dyn Store) {
