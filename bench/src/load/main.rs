@@ -8,6 +8,7 @@
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
 mod msync;
+mod net;
 mod relay;
 mod stats;
 mod xmpp;
@@ -135,7 +136,7 @@ impl TargetArgs {
 
     fn confab(&self) -> ConfabTarget {
         ConfabTarget {
-            ws_url: format!("ws://{}/websocket", self.addr),
+            addr: self.addr.clone(),
             app_key: self.app_key.clone(),
             app_id: self.app_id.clone(),
             app_certificate: self.app_certificate.clone(),
@@ -170,12 +171,12 @@ impl TargetArgs {
                     Some(token) => token.clone(),
                     None => self.confab().user_token(&user)?,
                 };
-                Conn::Msync(MsyncConn::login(&self.confab(), &user, &token).await?)
+                Conn::Msync(MsyncConn::login(&self.confab(), &user, &token, index).await?)
             }
-            Kind::Xmpp => Conn::Xmpp(XmppConn::login(&self.xmpp(), &self.user(index)).await?),
-            Kind::Relay => Conn::Relay(
-                RelayConn::login(&format!("ws://{}/", self.addr), relay_id(index)?).await?,
-            ),
+            Kind::Xmpp => {
+                Conn::Xmpp(XmppConn::login(&self.xmpp(), &self.user(index), index).await?)
+            }
+            Kind::Relay => Conn::Relay(RelayConn::login(&self.addr, relay_id(index)?).await?),
         })
     }
 
@@ -205,7 +206,7 @@ async fn main() -> anyhow::Result<()> {
             let xmpp = target.xmpp();
             let (_, elapsed) = bounded(count, target.login_concurrency, |index| {
                 let (xmpp, user) = (xmpp.clone(), target.user(index));
-                async move { XmppConn::register(&xmpp, &user).await }
+                async move { XmppConn::register(&xmpp, &user, index).await }
             })
             .await?;
             eprintln!("registered {count} XMPP users in {elapsed:?}");

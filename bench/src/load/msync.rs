@@ -1,16 +1,14 @@
 //! The msync client, speaking to Confab the way the SDK does: PROVISION with a `007` token,
 //! UNREAD, SYNC to send (and wait for the ack), NOTICE → pull → key acknowledgement.
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use confab_proto::pb::{self, m_sync::Command};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
-use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::net;
 use crate::stats::{micros_since_start, Recorder};
 
 /// Namespace of chat messages in `Meta.ns`.
@@ -20,7 +18,8 @@ const USER_DOMAIN: &str = "easemob.com";
 /// What a Confab login needs: where, which app, and the credentials to mint user tokens.
 #[derive(Clone)]
 pub(crate) struct ConfabTarget {
-    pub(crate) ws_url: String,
+    /// `HOST:PORT`; the WebSocket is `/websocket` there.
+    pub(crate) addr: String,
     pub(crate) app_key: String,
     pub(crate) app_id: String,
     pub(crate) app_certificate: String,
@@ -41,7 +40,7 @@ impl ConfabTarget {
 }
 
 pub(crate) struct MsyncConn {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: net::WebSocket,
     app_key: String,
     user: String,
     next_meta_id: u64,
@@ -64,12 +63,9 @@ impl MsyncConn {
         target: &ConfabTarget,
         user: &str,
         token: &str,
+        index: usize,
     ) -> anyhow::Result<MsyncConn> {
-        let config = WebSocketConfig::default().read_buffer_size(4096);
-        let (socket, _) =
-            tokio_tungstenite::connect_async_with_config(&target.ws_url, Some(config), true)
-                .await
-                .with_context(|| format!("connect {}", target.ws_url))?;
+        let socket = net::websocket(&target.addr, "/websocket", index).await?;
         let mut conn = MsyncConn {
             socket,
             app_key: target.app_key.clone(),

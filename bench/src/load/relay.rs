@@ -1,26 +1,22 @@
 //! The client of `bench/relay`: log in with a numeric id, then frames of
 //! `[destination id: u32 BE][send time: u64 BE]`.
 
-use anyhow::{bail, Context};
+use anyhow::bail;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Bytes, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::net;
 use crate::stats::{micros_since_start, Recorder};
 
 pub(crate) struct RelayConn {
-    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    socket: net::WebSocket,
 }
 
 impl RelayConn {
-    pub(crate) async fn login(url: &str, id: u32) -> anyhow::Result<RelayConn> {
-        let config = WebSocketConfig::default().read_buffer_size(4096);
-        let (mut socket, _) = tokio_tungstenite::connect_async_with_config(url, Some(config), true)
-            .await
-            .with_context(|| format!("connect {url}"))?;
+    /// Connects to the relay at `addr` (`HOST:PORT`) and logs in as `id`.
+    pub(crate) async fn login(addr: &str, id: u32) -> anyhow::Result<RelayConn> {
+        let mut socket = net::websocket(addr, "/", usize::try_from(id)?).await?;
         socket.send(Message::text(id.to_string())).await?;
         match socket.next().await {
             Some(Ok(Message::Text(reply))) if reply.as_str() == "ok" => Ok(RelayConn { socket }),

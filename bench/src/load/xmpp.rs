@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt, BufWriter};
 use tokio::net::TcpStream;
 use tokio::time::{timeout_at, Instant};
 
+use crate::net;
 use crate::stats::{micros_since_start, Recorder};
 
 #[derive(Clone)]
@@ -27,11 +28,8 @@ pub(crate) struct XmppConn {
 }
 
 impl XmppConn {
-    async fn connect(target: &XmppTarget) -> anyhow::Result<XmppConn> {
-        let stream = TcpStream::connect(&target.addr)
-            .await
-            .with_context(|| format!("connect {}", target.addr))?;
-        stream.set_nodelay(true)?;
+    async fn connect(target: &XmppTarget, index: usize) -> anyhow::Result<XmppConn> {
+        let stream = net::connect(&target.addr, index).await?;
         let mut conn = XmppConn {
             stream: BufWriter::new(stream),
             buffer: BytesMut::with_capacity(4096),
@@ -43,8 +41,12 @@ impl XmppConn {
     }
 
     /// In-band registration (XEP-0077); an existing account counts as success.
-    pub(crate) async fn register(target: &XmppTarget, user: &str) -> anyhow::Result<()> {
-        let mut conn = XmppConn::connect(target).await?;
+    pub(crate) async fn register(
+        target: &XmppTarget,
+        user: &str,
+        index: usize,
+    ) -> anyhow::Result<()> {
+        let mut conn = XmppConn::connect(target, index).await?;
         conn.write(&format!(
             "<iq type='set' id='reg'><query xmlns='jabber:iq:register'><username>{user}</username><password>{}</password></query></iq>",
             target.password
@@ -58,8 +60,12 @@ impl XmppConn {
         Ok(())
     }
 
-    pub(crate) async fn login(target: &XmppTarget, user: &str) -> anyhow::Result<XmppConn> {
-        let mut conn = XmppConn::connect(target).await?;
+    pub(crate) async fn login(
+        target: &XmppTarget,
+        user: &str,
+        index: usize,
+    ) -> anyhow::Result<XmppConn> {
+        let mut conn = XmppConn::connect(target, index).await?;
         let credentials = base64::engine::general_purpose::STANDARD
             .encode(format!("\0{user}\0{}", target.password));
         conn.write(&format!(
