@@ -7,6 +7,7 @@
 
 mod checkpoint;
 mod files;
+mod pending;
 mod schema;
 mod tails;
 mod writer;
@@ -33,6 +34,7 @@ use confab_core::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
+use pending::PendingCounts;
 use tails::QueueKey;
 use writer::{WriteOp, WriterState};
 
@@ -63,7 +65,11 @@ impl EmbeddedStore {
         let checkpointer = Connection::open(&path).map_err(backend)?;
         schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
         let checkpoints = checkpoint::spawn(checkpointer).map_err(backend)?;
-        let state = Arc::new(WriterState::default());
+        let state = Arc::new(WriterState {
+            tails: Default::default(),
+            pending: PendingCounts::load(&connection).map_err(backend)?,
+            staged_history: Default::default(),
+        });
         let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {
             writer,
@@ -504,6 +510,9 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
     ) -> Result<Vec<QueueCount>, StoreError> {
         let (app, owner) = (app.to_string(), owner.to_string());
+        if !self.state.pending.holds_any(&app, &owner) {
+            return Ok(Vec::new());
+        }
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
                 "SELECT queue, COUNT(*) FROM queue_entries

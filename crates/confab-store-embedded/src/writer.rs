@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     backend,
+    pending::{owner_key, PendingCounts, PendingDelta},
     tails::{QueueKey, QueueTails, TailChange},
 };
 
@@ -112,11 +113,12 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
-/// What the writer shares with readers: queue tails, and how many history rows wait to be
-/// merged (a history read asks for a merge first when there are any).
-#[derive(Default)]
+/// What the writer shares with readers: queue tails, each user's count of queue entries, and
+/// how many history rows wait to be merged (a history read asks for a merge first when there
+/// are any).
 pub(crate) struct WriterState {
     pub(crate) tails: QueueTails,
+    pub(crate) pending: PendingCounts,
     pub(crate) staged_history: AtomicUsize,
 }
 
@@ -155,22 +157,47 @@ pub(crate) struct BatchLog<'a> {
     tails: &'a QueueTails,
     known_users: &'a mut KnownUsers,
     changes: Vec<TailChange>,
+    pending: Vec<PendingDelta>,
     /// History rows staged since the last merge of this batch (or since its start).
     staged: usize,
     /// Whether the batch merged staged history (then `staged` is all that is left).
     merged: bool,
 }
 
+/// Where a `BatchLog` stood before an operation.
+struct LogMark {
+    changes: usize,
+    pending: usize,
+    staged: usize,
+    merged: bool,
+}
+
 impl BatchLog<'_> {
-    fn mark(&self) -> (usize, usize, bool) {
-        (self.changes.len(), self.staged, self.merged)
+    fn mark(&self) -> LogMark {
+        LogMark {
+            changes: self.changes.len(),
+            pending: self.pending.len(),
+            staged: self.staged,
+            merged: self.merged,
+        }
     }
 
     /// Forgets what an operation whose savepoint rolled back logged.
-    fn reset(&mut self, (changes, staged, merged): (usize, usize, bool)) {
-        self.changes.truncate(changes);
-        self.staged = staged;
-        self.merged = merged;
+    fn reset(&mut self, mark: LogMark) {
+        self.changes.truncate(mark.changes);
+        self.pending.truncate(mark.pending);
+        self.staged = mark.staged;
+        self.merged = mark.merged;
+    }
+
+    /// `entries` queue entries of `owner` added (positive) or removed (negative).
+    fn count_entries(&mut self, app: &str, owner: &str, entries: i64) {
+        if entries != 0 {
+            self.pending.push(PendingDelta {
+                owner: owner_key(app, owner),
+                entries,
+            });
+        }
     }
 }
 
@@ -262,6 +289,7 @@ fn commit_batch(
         tails: &state.tails,
         known_users,
         changes: Vec::new(),
+        pending: Vec::new(),
         staged: 0,
         merged: false,
     };
@@ -298,6 +326,7 @@ fn commit_batch(
             // Before any answer: whoever hears "stored" (and the notice that follows) reads a
             // tail that already holds the message, and knows to merge history before reading.
             state.tails.apply(log.changes);
+            state.pending.apply(log.pending);
             if log.merged {
                 state.staged_history.store(log.staged, Ordering::Release);
             } else {
@@ -488,12 +517,13 @@ fn apply(
                     params![app, name],
                 )
                 .map_err(backend)?;
-            connection
+            let removed = connection
                 .execute(
                     "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2",
                     params![app, name],
                 )
                 .map_err(backend)?;
+            log.count_entries(&app, &name, -(removed as i64));
             log.changes.push(TailChange::ForgetPrefix {
                 prefix: QueueKey::owner_prefix(&app, &name),
             });
@@ -595,8 +625,9 @@ fn apply(
                     key: QueueKey::new(&app, &owner, &conversation),
                 });
             }
-            change_conversation(connection, &app, &owner, &conversation, change)
+            let removed = change_conversation(connection, &app, &owner, &conversation, change)
                 .map_err(backend)?;
+            log.count_entries(&app, &owner, -(removed as i64));
             Ok(Outcome::Done)
         }
         WriteOp::AckQueue {
@@ -605,7 +636,7 @@ fn apply(
             queue,
             up_to,
         } => {
-            connection
+            let removed = connection
                 .prepare_cached(
                     "DELETE FROM queue_entries
                      WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id <= ?4",
@@ -614,6 +645,7 @@ fn apply(
                     statement.execute(params![app, owner, queue, up_to as i64])
                 })
                 .map_err(backend)?;
+            log.count_entries(&app, &owner, -(removed as i64));
             let key = QueueKey::new(&app, &owner, &queue);
             // A cold queue turns warm once the database holds nothing more of it.
             let emptied = !log.tails.is_warm(&key)
@@ -712,7 +744,7 @@ fn append_message(
         )
         .map_err(backend)?;
     for entry in &message.deliveries {
-        insert_entry
+        let inserted = insert_entry
             .execute(params![
                 app,
                 entry.owner.as_str(),
@@ -720,6 +752,7 @@ fn append_message(
                 message.id.0 as i64
             ])
             .map_err(backend)?;
+        log.count_entries(&app, entry.owner.as_str(), inserted as i64);
         log.changes.push(TailChange::Appended {
             key: QueueKey::new(&app, entry.owner.as_str(), entry.queue.as_str()),
             message: QueuedMessage {
@@ -780,13 +813,15 @@ fn user_exists(
     Ok(exists)
 }
 
+/// Returns how many queue entries the change removed.
 fn change_conversation(
     connection: &Connection,
     app: &str,
     owner: &str,
     conversation: &str,
     change: ConversationChange,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<usize> {
+    let mut removed_entries = 0;
     let ensure_row = |connection: &Connection| {
         connection.execute(
             "INSERT OR IGNORE INTO conversations (app_key, owner, conversation) VALUES (?1, ?2, ?3)",
@@ -825,7 +860,7 @@ fn change_conversation(
                  WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
                 params![app, owner, conversation],
             )?;
-            connection.execute(
+            removed_entries = connection.execute(
                 "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
                 params![app, owner, conversation],
             )?;
@@ -855,7 +890,7 @@ fn change_conversation(
             )?;
         }
     }
-    Ok(())
+    Ok(removed_entries)
 }
 
 fn read_marks(
@@ -904,14 +939,16 @@ fn apply_effect(
     match effect {
         AppendEffect::None => {}
         AppendEffect::Recall { target } => {
-            forget_queues_holding(connection, app, target, log)?;
+            // Not pulled yet: the recipient never sees it.
+            for owner in forget_queues_holding(connection, app, target, log)? {
+                log.count_entries(app, &owner, -1);
+            }
             connection
                 .prepare_cached(
                     "INSERT OR IGNORE INTO recalled_messages (app_key, message_id, recalled_ms)
                      VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
-            // Not pulled yet: the recipient never sees it.
             connection
                 .prepare_cached("DELETE FROM queue_entries WHERE app_key = ?1 AND message_id = ?2")?
                 .execute(params![app, target.0 as i64])?;
@@ -945,26 +982,28 @@ fn apply_effect(
 }
 
 /// Tails do not follow a recall or an edit of an entry they hold: its queues turn cold.
+/// Returns the owner of each entry that holds `message`.
 fn forget_queues_holding(
     connection: &Connection,
     app: &str,
     message: MessageId,
     log: &mut BatchLog<'_>,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<Vec<String>> {
     let mut statement = connection.prepare_cached(
         "SELECT owner, queue FROM queue_entries WHERE app_key = ?1 AND message_id = ?2",
     )?;
     let holders = statement.query_map(params![app, message.0 as i64], |row| {
-        Ok(QueueKey::new(
-            app,
-            &row.get::<_, String>(0)?,
-            &row.get::<_, String>(1)?,
-        ))
+        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
     })?;
-    for key in holders {
-        log.changes.push(TailChange::Forget { key: key? });
+    let mut owners = Vec::new();
+    for holder in holders {
+        let (owner, queue) = holder?;
+        log.changes.push(TailChange::Forget {
+            key: QueueKey::new(app, &owner, &queue),
+        });
+        owners.push(owner);
     }
-    Ok(())
+    Ok(owners)
 }
 
 fn certificates_text(app: &App) -> String {

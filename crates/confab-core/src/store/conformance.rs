@@ -401,6 +401,17 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
         store.submit_append_with(message(&app, BASE + id, BASE + id, "roy"), effect)
     };
     let ack = |up_to: u64| store.ack_queue(&app, &roy, &queue, MessageId(BASE + up_to));
+    // What UNREAD reports must follow every change too (an implementation may answer it from
+    // memory).
+    let unread = || async {
+        store
+            .unread_counts(&app, &roy)
+            .await
+            .unwrap()
+            .iter()
+            .map(|count| count.count)
+            .sum::<u32>()
+    };
     // Delivered and acknowledged: the queue is empty, as for a reader who keeps up.
     append(1, AppendEffect::None).await.unwrap();
     assert_eq!(page_ids().await, vec![1]);
@@ -432,9 +443,12 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
     };
     append(8, recall).await.unwrap();
     assert_eq!(page_ids().await, vec![7, 8]);
+    assert_eq!(unread().await, 2);
     ack(7).await.unwrap();
     assert_eq!(page_ids().await, vec![8]);
+    assert_eq!(unread().await, 1);
     ack(8).await.unwrap();
+    assert_eq!(unread().await, 0);
 
     for id in [9, 10] {
         append(id, AppendEffect::None).await.unwrap();
@@ -453,11 +467,17 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
         .await
         .unwrap();
     assert!(page_ids().await.is_empty());
+    assert_eq!(unread().await, 0);
     append(11, AppendEffect::None).await.unwrap();
     assert_eq!(page_ids().await, vec![11]);
+    assert_eq!(unread().await, 1);
 
     store.delete_user(&app, &roy).await.unwrap();
     assert!(page_ids().await.is_empty());
+    assert_eq!(unread().await, 0);
+    store.create_users(&app, &[user("roy")]).await.unwrap();
+    append(12, AppendEffect::None).await.unwrap();
+    assert_eq!(unread().await, 1);
 }
 
 async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
