@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use rusqlite::Connection;
 
-/// `app \0 owner`.
+/// `app \0 owner`: one allocation per key.
 pub(crate) fn owner_key(app: &str, owner: &str) -> String {
     format!("{app}\0{owner}")
 }

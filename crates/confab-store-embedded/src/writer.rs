@@ -127,28 +127,24 @@ pub(crate) struct WriterState {
 /// rolls back (the batch may have created some).
 #[derive(Default)]
 pub(crate) struct KnownUsers {
-    /// `app \0 name`.
+    /// `owner_key`s.
     keys: HashSet<String>,
 }
 
 impl KnownUsers {
-    fn key(app: &str, name: &str) -> String {
-        format!("{app}\0{name}")
-    }
-
     fn contains(&self, app: &str, name: &str) -> bool {
-        self.keys.contains(&KnownUsers::key(app, name))
+        self.keys.contains(&owner_key(app, name))
     }
 
     fn insert(&mut self, app: &str, name: &str) {
         if self.keys.len() >= MAX_KNOWN_USERS {
             self.keys.clear();
         }
-        self.keys.insert(KnownUsers::key(app, name));
+        self.keys.insert(owner_key(app, name));
     }
 
     fn forget(&mut self, app: &str, name: &str) {
-        self.keys.remove(&KnownUsers::key(app, name));
+        self.keys.remove(&owner_key(app, name));
     }
 }
 
