@@ -189,15 +189,18 @@ pub enum ConversationChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendEffect {
     None,
-    /// The message recalls `target`: record it in the recalled messages and take it out of
-    /// every queue it still waits in.
+    /// The message recalls `target`: record it in the recalled messages and take it out of the
+    /// queues it was delivered to (`queued_in`), where it still waits.
     Recall {
         target: MessageId,
+        queued_in: Vec<QueueEntry>,
     },
-    /// The message edits `target`: its stored downlink `Meta` becomes `meta`.
+    /// The message edits `target`, delivered to `queued_in`: its stored downlink `Meta`
+    /// becomes `meta`.
     Edit {
         target: MessageId,
         meta: Bytes,
+        queued_in: Vec<QueueEntry>,
     },
     /// The message is `owner`'s conversation read ack (a channel ack): `owner` has read
     /// `conversation` up to this message.

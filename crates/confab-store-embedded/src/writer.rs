@@ -934,26 +934,45 @@ fn apply_effect(
 ) -> rusqlite::Result<()> {
     match effect {
         AppendEffect::None => {}
-        AppendEffect::Recall { target } => {
-            // Not pulled yet: the recipient never sees it.
-            for owner in forget_queues_holding(connection, app, target, log)? {
-                log.count_entries(app, &owner, -1);
-            }
+        AppendEffect::Recall { target, queued_in } => {
             connection
                 .prepare_cached(
                     "INSERT OR IGNORE INTO recalled_messages (app_key, message_id, recalled_ms)
                      VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
-            connection
-                .prepare_cached("DELETE FROM queue_entries WHERE app_key = ?1 AND message_id = ?2")?
-                .execute(params![app, target.0 as i64])?;
+            // Not pulled yet: the recipient never sees it.
+            let mut delete = connection.prepare_cached(
+                "DELETE FROM queue_entries
+                 WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id = ?4",
+            )?;
+            for entry in &queued_in {
+                let (owner, queue) = (entry.owner.as_str(), entry.queue.as_str());
+                let removed = delete.execute(params![app, owner, queue, target.0 as i64])?;
+                if removed > 0 {
+                    forget_tail(app, owner, queue, log);
+                    log.count_entries(app, owner, -(removed as i64));
+                }
+            }
         }
-        AppendEffect::Edit { target, meta } => {
-            forget_queues_holding(connection, app, target, log)?;
+        AppendEffect::Edit {
+            target,
+            meta,
+            queued_in,
+        } => {
             connection
                 .prepare_cached("UPDATE messages SET meta = ?3 WHERE app_key = ?1 AND id = ?2")?
                 .execute(params![app, target.0 as i64, &meta[..]])?;
+            let mut queued = connection.prepare_cached(
+                "SELECT 1 FROM queue_entries
+                 WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id = ?4",
+            )?;
+            for entry in &queued_in {
+                let (owner, queue) = (entry.owner.as_str(), entry.queue.as_str());
+                if queued.exists(params![app, owner, queue, target.0 as i64])? {
+                    forget_tail(app, owner, queue, log);
+                }
+            }
         }
         AppendEffect::ConversationRead {
             owner,
@@ -977,29 +996,11 @@ fn apply_effect(
     Ok(())
 }
 
-/// Tails do not follow a recall or an edit of an entry they hold: its queues turn cold.
-/// Returns the owner of each entry that holds `message`.
-fn forget_queues_holding(
-    connection: &Connection,
-    app: &str,
-    message: MessageId,
-    log: &mut BatchLog<'_>,
-) -> rusqlite::Result<Vec<String>> {
-    let mut statement = connection.prepare_cached(
-        "SELECT owner, queue FROM queue_entries WHERE app_key = ?1 AND message_id = ?2",
-    )?;
-    let holders = statement.query_map(params![app, message.0 as i64], |row| {
-        Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-    })?;
-    let mut owners = Vec::new();
-    for holder in holders {
-        let (owner, queue) = holder?;
-        log.changes.push(TailChange::Forget {
-            key: QueueKey::new(app, &owner, &queue),
-        });
-        owners.push(owner);
-    }
-    Ok(owners)
+/// Tails do not follow a recall or an edit of an entry they hold: its queue turns cold.
+fn forget_tail(app: &str, owner: &str, queue: &str, log: &mut BatchLog<'_>) {
+    log.changes.push(TailChange::Forget {
+        key: QueueKey::new(app, owner, queue),
+    });
 }
 
 fn certificates_text(app: &App) -> String {

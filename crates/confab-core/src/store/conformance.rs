@@ -138,6 +138,14 @@ async fn users(store: &dyn Store) {
     );
 }
 
+/// Where `message(…, "roy")` is queued.
+fn roys_queue() -> Vec<QueueEntry> {
+    vec![QueueEntry {
+        owner: name("roy"),
+        queue: QueueName::single_chat(&name("leo")),
+    }]
+}
+
 fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
     NewMessage {
         app: app.clone(),
@@ -309,6 +317,7 @@ async fn recall_edit_and_read_markers(store: &dyn Store) {
     let edit = AppendEffect::Edit {
         target: MessageId(BASE + 100),
         meta: bytes::Bytes::from("edited"),
+        queued_in: roys_queue(),
     };
     assert_eq!(append_with(300, 300, edit).await.unwrap(), Appended::Stored);
     let edited = store
@@ -320,6 +329,7 @@ async fn recall_edit_and_read_markers(store: &dyn Store) {
     // A recall marks the target and takes it out of the queue it waits in.
     let recall = AppendEffect::Recall {
         target: MessageId(BASE + 200),
+        queued_in: roys_queue(),
     };
     assert_eq!(
         append_with(400, 400, recall).await.unwrap(),
@@ -340,6 +350,7 @@ async fn recall_edit_and_read_markers(store: &dyn Store) {
     // A resend is a duplicate and applies nothing.
     let again = AppendEffect::Recall {
         target: MessageId(BASE + 100),
+        queued_in: roys_queue(),
     };
     assert_eq!(
         append_with(500, 400, again).await.unwrap(),
@@ -425,6 +436,7 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
     let edit = AppendEffect::Edit {
         target: MessageId(BASE + 2),
         meta: bytes::Bytes::from("edited"),
+        queued_in: roys_queue(),
     };
     append(5, edit).await.unwrap();
     let page = store
@@ -440,6 +452,7 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
     }
     let recall = AppendEffect::Recall {
         target: MessageId(BASE + 6),
+        queued_in: roys_queue(),
     };
     append(8, recall).await.unwrap();
     assert_eq!(page_ids().await, vec![7, 8]);
