@@ -6,6 +6,7 @@
 
 mod error;
 mod login;
+mod pulls;
 mod session;
 mod sync;
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
-use confab_core::{bus::KickReason, chat::SessionContext, now_ms};
+use confab_core::{bus::KickReason, chat::SessionContext, ids::QueueName, now_ms};
 use confab_proto::{
     codec::encode_raw,
     decode_inbound, encode_outbound,
@@ -25,13 +25,14 @@ use tracing::Instrument;
 
 use crate::{
     login::{self, LoggedIn},
-    sync::{self, queue_jid, Submitted},
+    pulls::{Pulls, Tell},
+    sync::{self, queue_jid},
     Gateway,
 };
 
-/// Sends of one session waiting for storage at once; a sender with more in flight is not read
-/// until one completes. The SDK itself keeps far fewer.
-const MAX_SENDS_IN_FLIGHT: usize = 64;
+/// Replies of one session waiting (for storage, mostly) at once; a client with more in flight
+/// is not read until one completes. The SDK itself keeps far fewer.
+const MAX_REPLIES_WAITING: usize = 64;
 
 /// How long a kicked session waits for the SDK to close by itself.
 const KICK_GRACE: Duration = Duration::from_secs(2);
@@ -143,7 +144,14 @@ async fn serve(
     context: &SessionContext,
     inbox: &confab_core::bus::SessionInbox,
 ) -> Option<Ending> {
-    let app_key = context.app.key.to_string();
+    let mut session = Session {
+        gateway,
+        context,
+        app_key: context.app.key.to_string(),
+        pulls: Pulls::default(),
+        waiting: FuturesOrdered::new(),
+        unflushed: false,
+    };
     // Both made once: building them anew on every wake-up would register a timer and a
     // waiter each time. A frame only moves `last_frame`; the timer checks it when it fires.
     let idle_timeout = gateway.config.idle_timeout;
@@ -151,11 +159,6 @@ async fn serve(
     let idle = sleep_until(last_frame + idle_timeout);
     let shutdown = gateway.shutdown.cancelled();
     tokio::pin!(idle, shutdown);
-    // Acks of sends waiting for their commit, in submission order.
-    let mut sends_in_flight = FuturesOrdered::new();
-    // Frames are queued with `feed` and written when nothing else is ready, so the frames one
-    // wake-up produces (an ack and a page, say) leave in one write.
-    let mut unflushed = false;
     loop {
         tokio::select! {
             // In order; the flush comes last, so it waits for everything that is ready now.
@@ -174,12 +177,10 @@ async fn serve(
             // Cancel safe: a wake-up lost to another branch stays stored for the next call.
             () = inbox.wait() => {
                 let pending = inbox.take();
-                for queue in &pending.notices {
-                    let notice = Outbound::Notice(pb::CommNotice { queue: Some(queue_jid(&app_key, queue)) });
-                    if !feed(socket, encode_outbound(&notice)).await {
+                for queue in pending.notices {
+                    if !session.tell_new(socket, queue).await {
                         return None;
                     }
-                    unflushed = true;
                 }
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
@@ -196,15 +197,14 @@ async fn serve(
                 }
             }
             // Cancel safe: `FuturesOrdered::next` keeps every future it has not yet returned.
-            Some(ack) = sends_in_flight.next(), if !sends_in_flight.is_empty() => {
-                if !feed(socket, encode_outbound(&ack)).await {
+            Some(reply) = session.waiting.next(), if !session.waiting.is_empty() => {
+                if !session.write(socket, reply).await {
                     return None;
                 }
-                unflushed = true;
             }
             // Cancel safe: `recv` is `StreamExt::next` on the socket. Reading pauses while the
-            // pipeline of sends is full, which is the backpressure on a fast sender.
-            message = socket.recv(), if sends_in_flight.len() < MAX_SENDS_IN_FLIGHT => {
+            // pipeline of replies is full, which is the backpressure on a fast client.
+            message = socket.recv(), if session.waiting.len() < MAX_REPLIES_WAITING => {
                 let frame = match message {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
@@ -218,95 +218,207 @@ async fn serve(
                     }
                 };
                 last_frame = Instant::now();
-                match handle(gateway, context, &frame).await {
-                    Ok(Handled::Replies(replies)) => {
-                        for reply in replies {
-                            if !feed(socket, reply).await {
-                                return None;
-                            }
-                            unflushed = true;
-                        }
-                    }
-                    Ok(Handled::Submitted(pending)) => sends_in_flight.push_back(pending),
-                    Err(ending) => return Some(ending),
+                if let Err(ending) = session.handle(&frame) {
+                    return Some(ending);
                 }
             }
-            () = std::future::ready(()), if unflushed => {
+            () = std::future::ready(()), if session.unflushed => {
                 if socket.flush().await.is_err() {
                     return None;
                 }
-                unflushed = false;
+                session.unflushed = false;
             }
         }
     }
 }
 
-/// What one client frame produced.
-enum Handled {
-    /// Encoded replies to write now.
-    Replies(Vec<Bytes>),
-    /// A send whose ack comes when it is stored.
-    Submitted(Pin<Box<dyn Future<Output = Outbound> + Send>>),
+/// A reply that waits (for storage, for a read), written when it is ready, in request order.
+type Waiting<'a> = Pin<Box<dyn Future<Output = Reply> + Send + 'a>>;
+
+/// A frame to write, and what writing it tells the SDK about its pulls.
+struct Reply {
+    /// Encoded.
+    frame: Option<Bytes>,
+    effect: Effect,
 }
 
-/// Runs one client frame.
-async fn handle(
-    gateway: &Gateway,
-    context: &SessionContext,
-    frame: &Bytes,
-) -> Result<Handled, Ending> {
-    let inbound = match decode_inbound(frame, gateway.config.max_frame_bytes) {
-        Ok(inbound) => inbound,
-        Err(error @ FrameError::TooLarge { .. }) => {
-            tracing::info!(%error, "frame refused");
-            return Err(Ending {
-                code: CLOSE_TOO_BIG,
-                reason: "frame too large",
-            });
+enum Effect {
+    None,
+    /// UNREAD's answer: the SDK now pulls these queues.
+    UnreadAnswered(Vec<QueueName>),
+    /// The frame ends the SDK's pull of this queue (or a push found nothing to send).
+    PullEnded(QueueName),
+}
+
+impl Reply {
+    fn frame(frame: Outbound) -> Reply {
+        Reply::with(Some(frame), Effect::None)
+    }
+
+    fn with(frame: Option<Outbound>, effect: Effect) -> Reply {
+        Reply {
+            frame: frame.as_ref().map(encode_outbound),
+            effect,
         }
-        Err(error) => {
-            tracing::info!(%error, "malformed frame");
-            return Err(Ending {
-                code: CLOSE_INVALID_PAYLOAD,
-                reason: "malformed frame",
-            });
+    }
+}
+
+/// One logged-in session's state between wake-ups.
+struct Session<'a> {
+    gateway: &'a Gateway,
+    context: &'a SessionContext,
+    app_key: String,
+    pulls: Pulls,
+    waiting: FuturesOrdered<Waiting<'a>>,
+    /// Frames are queued with `feed` and written when nothing else is ready, so the frames one
+    /// wake-up produces (an ack and a page, say) leave in one write.
+    unflushed: bool,
+}
+
+impl<'a> Session<'a> {
+    /// Runs one client frame: its reply joins the pipeline.
+    fn handle(&mut self, frame: &Bytes) -> Result<(), Ending> {
+        let inbound = match decode_inbound(frame, self.gateway.config.max_frame_bytes) {
+            Ok(inbound) => inbound,
+            Err(error @ FrameError::TooLarge { .. }) => {
+                tracing::info!(%error, "frame refused");
+                return Err(Ending {
+                    code: CLOSE_TOO_BIG,
+                    reason: "frame too large",
+                });
+            }
+            Err(error) => {
+                tracing::info!(%error, "malformed frame");
+                return Err(Ending {
+                    code: CLOSE_INVALID_PAYLOAD,
+                    reason: "malformed frame",
+                });
+            }
+        };
+        let (gateway, context) = (self.gateway, self.context);
+        match inbound {
+            Inbound::Unread => self.waiting.push_back(Box::pin(async move {
+                let (frame, listed) = sync::unread(gateway, context).await;
+                Reply::with(Some(frame), Effect::UnreadAnswered(listed))
+            })),
+            // The hosted server answers a send and a pull in one SYNC, send first; the JS SDKs
+            // never combine them.
+            Inbound::Sync(pb::CommSyncUl {
+                meta, queue, key, ..
+            }) => {
+                if meta.is_none() && queue.is_none() {
+                    self.waiting
+                        .push_back(Box::pin(std::future::ready(Reply::frame(Outbound::Sync(
+                            pb::CommSyncDl {
+                                status: Some(status::error(
+                                    ErrorCode::MissingParameter,
+                                    "no meta or queue",
+                                )),
+                                timestamp: Some(now_ms()),
+                                ..Default::default()
+                            },
+                        )))));
+                }
+                if let Some(meta) = meta {
+                    let sent = sync::submit_send(gateway, context, meta);
+                    self.waiting
+                        .push_back(Box::pin(async move { Reply::frame(sent.await) }));
+                }
+                if let Some(queue_jid) = queue {
+                    let queue = sync::queue_of(&queue_jid);
+                    if let Some(queue) = &queue {
+                        self.pulls.pull_requested(queue);
+                    }
+                    self.waiting.push_back(Box::pin(async move {
+                        let (frame, ended) =
+                            sync::pull(gateway, context, queue_jid, queue, key).await;
+                        Reply::with(Some(frame), ended.map_or(Effect::None, Effect::PullEnded))
+                    }));
+                }
+            }
+            Inbound::Logout(_) => {
+                self.waiting
+                    .push_back(Box::pin(std::future::ready(Reply::frame(
+                        Outbound::Logout(pb::Logout {
+                            status: Some(status::ok()),
+                            ..Default::default()
+                        }),
+                    ))))
+            }
+            Inbound::Provision { .. } => {
+                self.waiting
+                    .push_back(Box::pin(std::future::ready(Reply::frame(login::failure(
+                        status::error(ErrorCode::WrongParameter, "already logged in"),
+                    )))))
+            }
+            Inbound::Unknown { command } => {
+                tracing::info!(command, "unknown command");
+                let answer = pb::CommSyncDl {
+                    status: Some(status::error(ErrorCode::UnknownCommand, "unknown command")),
+                    timestamp: Some(now_ms()),
+                    ..Default::default()
+                };
+                self.waiting.push_back(Box::pin(std::future::ready(Reply {
+                    frame: Some(encode_raw(command, answer.encode_to_vec().into())),
+                    effect: Effect::None,
+                })));
+            }
         }
-    };
-    let replies = match inbound {
-        Inbound::Unread => vec![sync::unread(gateway, context).await],
-        Inbound::Sync(pb::CommSyncUl {
-            meta: Some(meta),
-            queue: None,
-            ..
-        }) => match sync::submit_send(gateway, context, meta) {
-            Submitted::Answer(answer) => return Ok(Handled::Replies(vec![answer])),
-            Submitted::Pending(pending) => return Ok(Handled::Submitted(pending)),
-        },
-        Inbound::Sync(request) => sync::sync(gateway, context, request).await,
-        Inbound::Logout(_) => vec![Outbound::Logout(pb::Logout {
-            status: Some(status::ok()),
-            ..Default::default()
-        })],
-        Inbound::Provision { .. } => vec![login::failure(status::error(
-            ErrorCode::WrongParameter,
-            "already logged in",
-        ))],
-        Inbound::Unknown { command } => {
-            tracing::info!(command, "unknown command");
-            let answer = pb::CommSyncDl {
-                status: Some(status::error(ErrorCode::UnknownCommand, "unknown command")),
-                timestamp: Some(now_ms()),
-                ..Default::default()
-            };
-            return Ok(Handled::Replies(vec![encode_raw(
-                command,
-                answer.encode_to_vec().into(),
-            )]));
+        Ok(())
+    }
+
+    /// Something new is in `queue`: a NOTICE, a page, or nothing yet (`pulls.rs`).
+    async fn tell_new(&mut self, socket: &mut WebSocket, queue: QueueName) -> bool {
+        match self.pulls.on_new(&queue, Instant::now().into_std()) {
+            Tell::Notice => {
+                let jid = queue_jid(&self.app_key, &queue);
+                let notice = Outbound::Notice(pb::CommNotice { queue: Some(jid) });
+                self.feed(socket, encode_outbound(&notice)).await
+            }
+            Tell::Push => {
+                let (gateway, context) = (self.gateway, self.context);
+                self.waiting.push_back(Box::pin(async move {
+                    let frame = sync::push(gateway, context, &queue).await;
+                    let effect = match frame {
+                        Some(_) => Effect::None,
+                        None => Effect::PullEnded(queue),
+                    };
+                    Reply::with(frame, effect)
+                }));
+                true
+            }
+            Tell::Nothing => true,
         }
-    };
-    Ok(Handled::Replies(
-        replies.iter().map(encode_outbound).collect(),
-    ))
+    }
+
+    /// Writes a reply from the pipeline and applies what it tells the SDK.
+    async fn write(&mut self, socket: &mut WebSocket, reply: Reply) -> bool {
+        if let Some(frame) = reply.frame {
+            if !self.feed(socket, frame).await {
+                return false;
+            }
+        }
+        match reply.effect {
+            Effect::None => true,
+            Effect::UnreadAnswered(listed) => {
+                self.pulls.unread_answered(&listed);
+                true
+            }
+            Effect::PullEnded(queue) => {
+                if self.pulls.pull_ended(&queue) {
+                    // Something arrived during the pull that its reply may not hold.
+                    return Box::pin(self.tell_new(socket, queue)).await;
+                }
+                true
+            }
+        }
+    }
+
+    /// Queues a frame; the session loop flushes (a full write buffer also does).
+    async fn feed(&mut self, socket: &mut WebSocket, frame: Bytes) -> bool {
+        self.unflushed = true;
+        socket.feed(Message::Binary(frame)).await.is_ok()
+    }
 }
 
 /// The STATISTIC meta that tells the SDK why it is being disconnected, so it does not
@@ -355,11 +467,6 @@ async fn send(socket: &mut WebSocket, frame: &Outbound) -> bool {
         .send(Message::Binary(encode_outbound(frame)))
         .await
         .is_ok()
-}
-
-/// Queues a frame; the session loop flushes (a full write buffer also does).
-async fn feed(socket: &mut WebSocket, bytes: Bytes) -> bool {
-    socket.feed(Message::Binary(bytes)).await.is_ok()
 }
 
 /// Discards client frames until the client closes (true) or `grace` passes (false).

@@ -1,19 +1,13 @@
 //! SYNC (send a meta, pull a queue) and UNREAD (list waiting queues), after login.
 
 use std::future::Future;
-use std::pin::Pin;
 
-use bytes::Bytes;
 use confab_core::{
-    chat::{SendAck, SessionContext},
+    chat::{PullPage, SendAck, SessionContext},
     ids::QueueName,
     now_ms,
 };
-use confab_proto::{
-    encode_outbound,
-    pb::{self, status::ErrorCode},
-    status, Outbound, StoredPage,
-};
+use confab_proto::{pb, status, Outbound, StoredPage};
 
 use crate::{
     error::{is_internal, send_status},
@@ -21,83 +15,57 @@ use crate::{
 };
 
 /// UNREAD, also the SDK's heartbeat: the queues holding messages, and the server clock, which
-/// the SDK compares with the token expiry (PROTOCOL.md §4.3, §6.3).
-pub(crate) async fn unread(gateway: &Gateway, session: &SessionContext) -> Outbound {
+/// the SDK compares with the token expiry (PROTOCOL.md §4.3, §6.3). Also returns the queues
+/// listed, which the SDK pulls next.
+pub(crate) async fn unread(
+    gateway: &Gateway,
+    session: &SessionContext,
+) -> (Outbound, Vec<QueueName>) {
     let app_key = session.app.key.to_string();
     match gateway.chat.unread(session).await {
-        Ok(queues) => Outbound::Unread(pb::CommUnreadDl {
-            status: Some(status::ok()),
-            unread: queues
-                .into_iter()
+        Ok(queues) => {
+            let unread = queues
+                .iter()
                 .map(|(queue, count)| pb::MetaQueue {
-                    queue: Some(queue_jid(&app_key, &queue)),
-                    n: Some(count),
+                    queue: Some(queue_jid(&app_key, queue)),
+                    n: Some(*count),
                 })
-                .collect(),
-            timestamp: Some(now_ms()),
-        }),
+                .collect();
+            let listed = queues.into_iter().map(|(queue, _)| queue).collect();
+            let reply = Outbound::Unread(pb::CommUnreadDl {
+                status: Some(status::ok()),
+                unread,
+                timestamp: Some(now_ms()),
+            });
+            (reply, listed)
+        }
         Err(error) => {
             tracing::error!(%error, "unread failed");
-            Outbound::Unread(pb::CommUnreadDl {
+            let reply = Outbound::Unread(pb::CommUnreadDl {
                 status: Some(send_status(&error)),
                 unread: Vec::new(),
                 timestamp: Some(now_ms()),
-            })
+            });
+            (reply, Vec::new())
         }
     }
 }
 
-/// A SYNC frame that only sends a meta (the SDK's `send()`): queued for storage at once; the
-/// ack comes from the returned future after the commit, so the session can read on meanwhile.
-pub(crate) enum Submitted {
-    /// Refused before storage: the encoded answer, to write now.
-    Answer(Bytes),
-    Pending(Pin<Box<dyn Future<Output = Outbound> + Send>>),
-}
-
+/// A SYNC frame that sends a meta (the SDK's `send()`): submitted for storage at once, so
+/// sends keep their order; the returned future gives the ack after the commit, or the refusal.
 pub(crate) fn submit_send(
     gateway: &Gateway,
     session: &SessionContext,
     meta: pb::Meta,
-) -> Submitted {
+) -> impl Future<Output = Outbound> + Send + 'static {
     let client_id = meta.id;
-    match gateway.chat.submit(session, meta) {
-        Ok(pending) => Submitted::Pending(Box::pin(
-            async move { send_reply(client_id, pending.await) },
-        )),
-        Err(error) => Submitted::Answer(encode_outbound(&send_reply(client_id, Err(error)))),
+    let submitted = gateway.chat.submit(session, meta);
+    async move {
+        match submitted {
+            Ok(pending) => send_reply(client_id, pending.await),
+            Err(error) => send_reply(client_id, Err(error)),
+        }
     }
-}
-
-/// A SYNC frame: the send (if any) is answered first, then the pull (if any), as the hosted
-/// server does; the JS SDKs never combine the two.
-pub(crate) async fn sync(
-    gateway: &Gateway,
-    session: &SessionContext,
-    request: pb::CommSyncUl,
-) -> Vec<Outbound> {
-    let mut replies = Vec::with_capacity(1);
-    if let Some(meta) = request.meta {
-        replies.push(send(gateway, session, meta).await);
-    }
-    if let Some(queue) = request.queue {
-        replies.push(pull(gateway, session, queue, request.key).await);
-    } else if replies.is_empty() {
-        replies.push(Outbound::Sync(pb::CommSyncDl {
-            status: Some(status::error(
-                ErrorCode::MissingParameter,
-                "no meta or queue",
-            )),
-            timestamp: Some(now_ms()),
-            ..Default::default()
-        }));
-    }
-    replies
-}
-
-async fn send(gateway: &Gateway, session: &SessionContext, meta: pb::Meta) -> Outbound {
-    let client_id = meta.id;
-    send_reply(client_id, gateway.chat.send(session, meta).await)
 }
 
 fn send_reply(client_id: Option<u64>, sent: Result<SendAck, confab_core::Error>) -> Outbound {
@@ -128,41 +96,74 @@ fn send_reply(client_id: Option<u64>, sent: Result<SendAck, confab_core::Error>)
     }
 }
 
-async fn pull(
-    gateway: &Gateway,
-    session: &SessionContext,
-    queue_jid: pb::Jid,
-    key: Option<u64>,
-) -> Outbound {
+/// The queue a pull names; `None` for the system queue (no name), which never holds anything
+/// here.
+pub(crate) fn queue_of(queue_jid: &pb::Jid) -> Option<QueueName> {
     let name = queue_jid.name.as_deref().unwrap_or("");
     let domain = queue_jid
         .domain
         .as_deref()
         .unwrap_or(confab_proto::USER_DOMAIN);
-    let Some(queue) = QueueName::from_jid(name, domain) else {
-        // The system queue (no name) never holds anything here.
-        return drained(queue_jid);
+    QueueName::from_jid(name, domain)
+}
+
+/// A pull of `queue_jid` (`queue` is its `queue_of`). Also returns the queue when the reply ends
+/// the SDK's pull of it (`isLast`, or an error).
+pub(crate) async fn pull(
+    gateway: &Gateway,
+    session: &SessionContext,
+    queue_jid: pb::Jid,
+    queue: Option<QueueName>,
+    key: Option<u64>,
+) -> (Outbound, Option<QueueName>) {
+    let Some(queue) = queue else {
+        return (drained(queue_jid), None);
     };
     match gateway.chat.pull(session, &queue, key).await {
         // Metas always come with `nextKey` and never with `isLast` (PROTOCOL.md §4.4).
-        Ok(page) if !page.metas.is_empty() => Outbound::Page(StoredPage {
-            status: Some(status::ok()),
-            metas: page.metas,
-            next_key: page.next_key,
-            queue: Some(queue_jid),
-            timestamp: Some(now_ms()),
-        }),
-        Ok(_) => drained(queue_jid),
+        Ok(page) if !page.metas.is_empty() => (page_frame(queue_jid, page), None),
+        Ok(_) => (drained(queue_jid), Some(queue)),
         Err(error) => {
             tracing::error!(%error, queue = queue.as_str(), "pull failed");
-            Outbound::Sync(pb::CommSyncDl {
+            let reply = Outbound::Sync(pb::CommSyncDl {
                 status: Some(send_status(&error)),
                 queue: Some(queue_jid),
                 timestamp: Some(now_ms()),
                 ..Default::default()
-            })
+            });
+            (reply, Some(queue))
         }
     }
+}
+
+/// The first page of `queue`, to send without a pull (`pulls.rs`): `None` when the queue holds
+/// nothing any more (another device acknowledged it), or the read failed (logged).
+pub(crate) async fn push(
+    gateway: &Gateway,
+    session: &SessionContext,
+    queue: &QueueName,
+) -> Option<Outbound> {
+    match gateway.chat.pull(session, queue, None).await {
+        Ok(page) if !page.metas.is_empty() => Some(page_frame(
+            queue_jid(&session.app.key.to_string(), queue),
+            page,
+        )),
+        Ok(_) => None,
+        Err(error) => {
+            tracing::error!(%error, queue = queue.as_str(), "push failed");
+            None
+        }
+    }
+}
+
+fn page_frame(queue_jid: pb::Jid, page: PullPage) -> Outbound {
+    Outbound::Page(StoredPage {
+        status: Some(status::ok()),
+        metas: page.metas,
+        next_key: page.next_key,
+        queue: Some(queue_jid),
+        timestamp: Some(now_ms()),
+    })
 }
 
 fn drained(queue: pb::Jid) -> Outbound {

@@ -197,6 +197,51 @@ async fn online_recipients_get_a_notice_and_the_downlink_meta() {
 }
 
 #[tokio::test]
+async fn a_recipient_pulling_nothing_gets_the_page_without_a_notice() {
+    let server = TestServer::start().await;
+    let mut roy = server.login("roy", "phone").await;
+    // Once UNREAD is answered and nothing is being pulled, a message comes as a page.
+    assert!(roy.unread().await.unread.is_empty());
+    let mut leo = server.login("leo", "web").await;
+    let mut amy = server.login("amy", "web").await;
+    let first = leo.send_text(1, "roy", "leo", "first").await;
+    let page: pb::CommSyncDl = roy.expect(Command::Sync).await;
+    assert_eq!(texts(&page), ["first"]);
+    assert_eq!(page.queue.unwrap().name.as_deref(), Some("leo"));
+    assert_eq!((page.next_key, page.is_last), (first.server_id, None));
+    // Until the SDK acknowledges that page, the next message waits for its pull: no notice.
+    leo.send_text(2, "roy", "leo", "second").await;
+    let page = roy.pull("leo", page.next_key).await;
+    assert_eq!(texts(&page), ["second"]);
+    let drained = roy.pull("leo", page.next_key).await;
+    assert_eq!((drained.metas.len(), drained.is_last), (0, Some(true)));
+    // While a pushed page is unacknowledged, another queue gets a notice.
+    leo.send_text(3, "roy", "leo", "third").await;
+    let page: pb::CommSyncDl = roy.expect(Command::Sync).await;
+    assert_eq!(texts(&page), ["third"]);
+    amy.send_text(1, "roy", "amy", "from amy").await;
+    let notice: pb::CommNotice = roy.expect(Command::Notice).await;
+    assert_eq!(notice.queue.unwrap().name.as_deref(), Some("amy"));
+    assert_eq!(roy.drain("amy").await, ["from amy"]);
+    let drained = roy.pull("leo", page.next_key).await;
+    assert_eq!(drained.is_last, Some(true));
+    // Everything was acknowledged: nothing waits for the next login.
+    drop(roy);
+    let mut phone = server.login("roy", "phone").await;
+    assert!(phone.unread().await.unread.is_empty());
+}
+
+fn texts(page: &pb::CommSyncDl) -> Vec<String> {
+    page.metas
+        .iter()
+        .map(|meta| {
+            let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
+            body.contents[0].text.clone().unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
 async fn a_second_login_on_the_same_resource_kicks_the_first() {
     let server = TestServer::start().await;
     let mut first = server.login("leo", "web").await;
