@@ -231,6 +231,7 @@ async fn a_recipient_pulling_nothing_gets_the_page_without_a_notice() {
     assert!(phone.unread().await.unread.is_empty());
 }
 
+#[allow(clippy::unwrap_used)] // test helper
 fn texts(page: &pb::CommSyncDl) -> Vec<String> {
     page.metas
         .iter()

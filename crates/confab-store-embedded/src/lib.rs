@@ -1,4 +1,5 @@
-//! The default `Store`: one SQLite file in the data directory (WAL, `synchronous=FULL`).
+//! The default `Store`: SQLite files in the data directory (WAL, `synchronous=FULL`): the chat
+//! database, and `history.db` with the history rows derived from it (`history_index.rs`).
 //!
 //! Writes go to one writer thread that commits them in batches (group commit): every caller
 //! waiting in a batch is answered after the single `COMMIT` that made its write durable. Reads
@@ -7,6 +8,7 @@
 
 mod checkpoint;
 mod files;
+mod history_index;
 mod pending;
 mod schema;
 mod tails;
@@ -15,7 +17,6 @@ mod writer;
 pub use files::DiskFileStore;
 
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Mutex};
 
 use async_trait::async_trait;
@@ -34,6 +35,7 @@ use confab_core::{
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
+use history_index::{IndexJob, IndexProgress, Removal};
 use pending::PendingCounts;
 use tails::QueueKey;
 use writer::{WriteOp, WriterState};
@@ -45,12 +47,14 @@ const READERS: usize = 8;
 
 pub struct EmbeddedStore {
     writer: mpsc::Sender<writer::Job>,
+    history: mpsc::Sender<IndexJob>,
     readers: Arc<ReaderPool>,
     state: Arc<WriterState>,
 }
 
 struct ReaderPool {
     path: std::path::PathBuf,
+    history_path: std::path::PathBuf,
     idle: Mutex<Vec<Connection>>,
     permits: tokio::sync::Semaphore,
 }
@@ -62,19 +66,27 @@ impl EmbeddedStore {
         let path = data_dir.join(DATABASE_FILE);
         let connection = Connection::open(&path).map_err(backend)?;
         schema::prepare_writer(&connection).map_err(backend)?;
+        let history_path = data_dir.join(history_index::HISTORY_FILE);
+        let history_connection =
+            history_index::open(&connection, &path, &history_path).map_err(backend)?;
+        let progress = Arc::new(IndexProgress::default());
+        let history =
+            history_index::spawn(history_connection, progress.clone()).map_err(backend)?;
         let checkpointer = Connection::open(&path).map_err(backend)?;
         schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
         let checkpoints = checkpoint::spawn(checkpointer).map_err(backend)?;
         let state = Arc::new(WriterState {
             tails: Default::default(),
             pending: PendingCounts::load(&connection).map_err(backend)?,
-            staged_history: Default::default(),
+            history: progress,
         });
         let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {
             writer,
+            history,
             readers: Arc::new(ReaderPool {
                 path,
+                history_path,
                 idle: Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(READERS),
             }),
@@ -108,17 +120,22 @@ impl EmbeddedStore {
         })
     }
 
-    /// History rows reach `conversation_messages` in bulk (writer.rs, `merge_history`): a read
-    /// of history first has the writer merge whatever is staged.
-    async fn merge_staged_history(&self) -> Result<(), StoreError> {
-        if self.state.staged_history.load(Ordering::Acquire) == 0 {
-            return Ok(());
-        }
-        self.write(WriteOp::MergeHistory, |outcome| match outcome {
-            writer::Outcome::Done => Some(()),
-            _ => None,
-        })
-        .await
+    /// Asks the history thread (`history_index.rs`) for `job` and waits for its answer.
+    async fn history_job(
+        &self,
+        job: impl FnOnce(oneshot::Sender<Result<(), StoreError>>) -> IndexJob,
+    ) -> Result<(), StoreError> {
+        let (reply, answer) = oneshot::channel();
+        self.history
+            .send(job(reply))
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// History rows are indexed behind the writer: a read of history first has every message
+    /// committed so far indexed.
+    async fn history_caught_up(&self) -> Result<(), StoreError> {
+        self.history_job(IndexJob::CatchUp).await
     }
 
     async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
@@ -154,7 +171,7 @@ impl ReaderPool {
             Some(connection) => Ok(connection),
             None => {
                 let connection = Connection::open(&self.path).map_err(backend)?;
-                schema::prepare_reader(&connection).map_err(backend)?;
+                schema::prepare_reader(&connection, &self.history_path).map_err(backend)?;
                 Ok(connection)
             }
         }
@@ -586,7 +603,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
         query: &HistoryQuery,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.merge_staged_history().await?;
+        self.history_caught_up().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         let query = query.clone();
         // Ids are `unix_ms << 22 | …`, so a time range is an id range.
@@ -648,7 +665,7 @@ impl MessageStore for EmbeddedStore {
         app: &AppKey,
         owner: &UserName,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        self.merge_staged_history().await?;
+        self.history_caught_up().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
@@ -753,7 +770,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Vec<PinnedMessage>, StoreError> {
-        self.merge_staged_history().await?;
+        self.history_caught_up().await?;
         let (app, owner) = (app.to_string(), owner.to_string());
         let conversation = conversation.as_str().to_owned();
         self.read(move |connection| {
@@ -862,18 +879,56 @@ impl MessageStore for EmbeddedStore {
         conversation: &QueueName,
         change: ConversationChange,
     ) -> Result<(), StoreError> {
-        self.write(
-            WriteOp::ChangeConversation {
-                app: app.to_string(),
-                owner: owner.to_string(),
-                conversation: conversation.as_str().to_owned(),
-                change,
-            },
-            |outcome| match outcome {
-                writer::Outcome::Done => Some(()),
-                _ => None,
-            },
-        )
+        let removal = Removal::of(&change);
+        let history_only = matches!(
+            change,
+            ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_)
+        );
+        // A deletion hides the conversation up to its newest message; the index has it.
+        let last_message = match change {
+            ConversationChange::Delete { .. } => {
+                self.history_caught_up().await?;
+                let (app, owner) = (app.to_string(), owner.to_string());
+                let conversation = conversation.as_str().to_owned();
+                self.read(move |connection| {
+                    connection.query_row(
+                        "SELECT MAX(message_id) FROM conversation_messages
+                         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                        params![app, owner, conversation],
+                        |row| row.get::<_, Option<i64>>(0),
+                    )
+                })
+                .await?
+                .map(|id| id as u64)
+            }
+            _ => None,
+        };
+        if !history_only {
+            self.write(
+                WriteOp::ChangeConversation {
+                    app: app.to_string(),
+                    owner: owner.to_string(),
+                    conversation: conversation.as_str().to_owned(),
+                    change,
+                    last_message,
+                },
+                |outcome| match outcome {
+                    writer::Outcome::Done => Some(()),
+                    _ => None,
+                },
+            )
+            .await?;
+        }
+        let Some(removal) = removal else {
+            return Ok(());
+        };
+        self.history_job(|reply| IndexJob::Remove {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            conversation: conversation.as_str().to_owned(),
+            removal,
+            reply,
+        })
         .await
     }
 

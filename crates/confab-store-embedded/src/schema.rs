@@ -1,5 +1,7 @@
 //! Connection settings and the schema, versioned with `PRAGMA user_version`.
 
+use std::path::Path;
+
 use rusqlite::Connection;
 
 /// Each entry moves the schema from version `index` to `index + 1`. Append only.
@@ -163,6 +165,18 @@ CREATE TABLE history_staged (
     message_id   INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Whose history each message belongs to, in the order the writer stored them: one
+-- `owner<TAB>conversation` line per party. The history thread turns these into rows of
+-- `conversation_messages` in `history.db`, which takes over the rows of the two tables above;
+-- the writer then drops what it has indexed (history_index.rs).
+CREATE TABLE history_log (
+    seq        INTEGER PRIMARY KEY,
+    app_key    TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    history    TEXT NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
@@ -175,7 +189,7 @@ pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
          PRAGMA wal_autocheckpoint = 0;
-         PRAGMA cache_size = -65536;",
+         PRAGMA cache_size = -8192;",
     )?;
     migrate(connection)
 }
@@ -188,8 +202,12 @@ pub(crate) fn prepare_checkpointer(connection: &Connection) -> rusqlite::Result<
     )
 }
 
-pub(crate) fn prepare_reader(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch("PRAGMA busy_timeout = 5000; PRAGMA query_only = 1;")
+/// Readers also attach `history.db`: `conversation_messages` is only there, so queries name
+/// it unqualified (`history_index.rs`).
+pub(crate) fn prepare_reader(connection: &Connection, history: &Path) -> rusqlite::Result<()> {
+    connection.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    connection.execute("ATTACH DATABASE ?1 AS history", [history.to_string_lossy()])?;
+    connection.execute_batch("PRAGMA query_only = 1;")
 }
 
 fn migrate(connection: &Connection) -> rusqlite::Result<()> {

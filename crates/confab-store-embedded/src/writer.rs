@@ -3,9 +3,7 @@
 //! so a burst of sends costs one fsync, and no caller hears "stored" before the commit.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc};
-use std::time::Duration;
 
 use confab_core::{
     admin::{Admin, AdminSession},
@@ -21,16 +19,15 @@ use tokio::sync::oneshot;
 
 use crate::{
     backend,
+    history_index::{self, IndexProgress},
     pending::{owner_key, PendingCounts, PendingDelta},
     tails::{QueueKey, QueueTails, TailChange},
 };
 
 /// Most jobs per transaction; bounds commit latency under sustained load.
 const MAX_BATCH: usize = 512;
-/// Staged history rows that make the writer merge them after the batch at hand.
-const MERGE_HISTORY_AT: usize = 8192;
-/// How long the writer waits idle before merging what is staged.
-const MERGE_HISTORY_IDLE: Duration = Duration::from_secs(1);
+/// Indexed rows of `history_log` that make the writer drop them (`history_index.rs`).
+const PRUNE_LOG_EVERY: i64 = 4096;
 /// Users the writer remembers as existing; past this it starts over.
 const MAX_KNOWN_USERS: usize = 100_000;
 
@@ -80,6 +77,9 @@ pub(crate) enum WriteOp {
         owner: String,
         conversation: String,
         change: ConversationChange,
+        /// For `Delete`: the newest message of the party's history of it, read from
+        /// `history.db` before (`history_index.rs`).
+        last_message: Option<u64>,
     },
     AckQueue {
         app: String,
@@ -87,8 +87,6 @@ pub(crate) enum WriteOp {
         queue: String,
         up_to: u64,
     },
-    /// Moves staged history rows into `conversation_messages`, before a read of history.
-    MergeHistory,
     /// A read: a page of a queue the tails do not hold (a cold one, `tails.rs`). Served here,
     /// in the batch, it costs no extra thread hand-off and sees every write queued before it;
     /// its answer, like all answers, waits for the commit.
@@ -113,13 +111,12 @@ pub(crate) struct Job {
     pub(crate) reply: oneshot::Sender<Result<Outcome, StoreError>>,
 }
 
-/// What the writer shares with readers: queue tails, each user's count of queue entries, and
-/// how many history rows wait to be merged (a history read asks for a merge first when there
-/// are any).
+/// What the writer shares with readers: queue tails, and each user's count of queue entries;
+/// and what it learns from the history thread: how far the history log is indexed.
 pub(crate) struct WriterState {
     pub(crate) tails: QueueTails,
     pub(crate) pending: PendingCounts,
-    pub(crate) staged_history: AtomicUsize,
+    pub(crate) history: Arc<IndexProgress>,
 }
 
 /// Users seen in `users`, so that an append need not look its recipient up every time. Only
@@ -154,18 +151,12 @@ pub(crate) struct BatchLog<'a> {
     known_users: &'a mut KnownUsers,
     changes: Vec<TailChange>,
     pending: Vec<PendingDelta>,
-    /// History rows staged since the last merge of this batch (or since its start).
-    staged: usize,
-    /// Whether the batch merged staged history (then `staged` is all that is left).
-    merged: bool,
 }
 
 /// Where a `BatchLog` stood before an operation.
 struct LogMark {
     changes: usize,
     pending: usize,
-    staged: usize,
-    merged: bool,
 }
 
 impl BatchLog<'_> {
@@ -173,8 +164,6 @@ impl BatchLog<'_> {
         LogMark {
             changes: self.changes.len(),
             pending: self.pending.len(),
-            staged: self.staged,
-            merged: self.merged,
         }
     }
 
@@ -182,8 +171,6 @@ impl BatchLog<'_> {
     fn reset(&mut self, mark: LogMark) {
         self.changes.truncate(mark.changes);
         self.pending.truncate(mark.pending);
-        self.staged = mark.staged;
-        self.merged = mark.merged;
     }
 
     /// `entries` queue entries of `owner` added (positive) or removed (negative).
@@ -215,28 +202,10 @@ pub(crate) fn spawn(
 }
 
 fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &WriterState) {
-    match connection.query_row("SELECT COUNT(*) FROM history_staged", [], |row| {
-        row.get::<_, i64>(0)
-    }) {
-        Ok(count) => state.staged_history.store(
-            usize::try_from(count).unwrap_or(usize::MAX),
-            Ordering::Release,
-        ),
-        Err(error) => tracing::error!(%error, "cannot count staged history"),
-    }
     let mut known_users = KnownUsers::default();
+    let mut log_pruned_below = 0;
     // Ends when every sender is dropped, after answering all jobs already queued.
-    loop {
-        let first = match receiver.recv_timeout(MERGE_HISTORY_IDLE) {
-            Ok(job) => job,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                if state.staged_history.load(Ordering::Acquire) > 0 {
-                    merge_history_alone(&mut connection, state);
-                }
-                continue;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        };
+    while let Ok(first) = receiver.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
             match receiver.try_recv() {
@@ -244,33 +213,15 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
                 Err(_) => break,
             }
         }
-        commit_batch(&mut connection, batch, state, &mut known_users);
-        // After the answers: the merge delays the next batch, not this one.
-        if state.staged_history.load(Ordering::Acquire) >= MERGE_HISTORY_AT {
-            merge_history_alone(&mut connection, state);
+        // Indexed log rows are dropped in bulk, with the batch (no commit of their own). The
+        // last one stays, so that the next row number follows it.
+        let indexed = state.history.durable();
+        let prune_below = (indexed - log_pruned_below >= PRUNE_LOG_EVERY).then_some(indexed);
+        if commit_batch(&mut connection, batch, state, &mut known_users, prune_below) {
+            log_pruned_below = prune_below.unwrap_or(log_pruned_below);
         }
     }
     tracing::debug!("store writer stopped");
-}
-
-fn merge_history_alone(connection: &mut Connection, state: &WriterState) {
-    let merged = connection.transaction().and_then(|transaction| {
-        merge_history(&transaction)?;
-        transaction.commit()
-    });
-    match merged {
-        Ok(()) => state.staged_history.store(0, Ordering::Release),
-        Err(error) => tracing::error!(%error, "history merge failed"),
-    }
-}
-
-/// Moves every staged history row into `conversation_messages`.
-fn merge_history(connection: &Connection) -> rusqlite::Result<()> {
-    connection.execute_batch(
-        "INSERT OR IGNORE INTO conversation_messages (app_key, owner, conversation, message_id)
-             SELECT app_key, owner, conversation, message_id FROM history_staged;
-         DELETE FROM history_staged;",
-    )
 }
 
 fn commit_batch(
@@ -278,7 +229,8 @@ fn commit_batch(
     batch: Vec<Job>,
     state: &WriterState,
     known_users: &mut KnownUsers,
-) {
+    prune_log_below: Option<i64>,
+) -> bool {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) =
         batch.into_iter().map(|job| (job.op, job.reply)).unzip();
     let mut log = BatchLog {
@@ -286,8 +238,6 @@ fn commit_batch(
         known_users,
         changes: Vec::new(),
         pending: Vec::new(),
-        staged: 0,
-        merged: false,
     };
     let applied = (|| -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let mut transaction = connection.transaction().map_err(backend)?;
@@ -314,25 +264,24 @@ fn commit_batch(
             .map_err(backend)?;
             results.push(result);
         }
+        if let Some(below) = prune_log_below {
+            transaction
+                .execute("DELETE FROM history_log WHERE seq < ?1", [below])
+                .map_err(backend)?;
+        }
         transaction.commit().map_err(backend)?;
         Ok(results)
     })();
     match applied {
         Ok(results) => {
             // Before any answer: whoever hears "stored" (and the notice that follows) reads a
-            // tail that already holds the message, and knows to merge history before reading.
+            // tail that already holds the message.
             state.tails.apply(log.changes);
             state.pending.apply(log.pending);
-            if log.merged {
-                state.staged_history.store(log.staged, Ordering::Release);
-            } else {
-                state
-                    .staged_history
-                    .fetch_add(log.staged, Ordering::Release);
-            }
             for (reply, result) in replies.into_iter().zip(results) {
                 let _ = reply.send(result);
             }
+            true
         }
         Err(error) => {
             tracing::error!(%error, "store batch rolled back");
@@ -341,6 +290,7 @@ fn commit_batch(
             for reply in replies {
                 let _ = reply.send(Err(StoreError::Backend(reason.clone())));
             }
+            false
         }
     }
 }
@@ -593,36 +543,27 @@ fn apply(
             .map_err(backend)?;
             Ok(Outcome::Changed(changed > 0))
         }
-        WriteOp::MergeHistory => {
-            merge_history(connection).map_err(backend)?;
-            log.staged = 0;
-            log.merged = true;
-            Ok(Outcome::Done)
-        }
         WriteOp::ChangeConversation {
             app,
             owner,
             conversation,
             change,
+            last_message,
         } => {
-            // A removal from history must find every row of it, staged ones too.
-            if !matches!(
-                change,
-                ConversationChange::Pin(_)
-                    | ConversationChange::AddMarks(_)
-                    | ConversationChange::RemoveMarks(_)
-            ) {
-                merge_history(connection).map_err(backend)?;
-                log.staged = 0;
-                log.merged = true;
-            }
             if matches!(change, ConversationChange::Delete { .. }) {
                 log.changes.push(TailChange::Emptied {
                     key: QueueKey::new(&app, &owner, &conversation),
                 });
             }
-            let removed = change_conversation(connection, &app, &owner, &conversation, change)
-                .map_err(backend)?;
+            let removed = change_conversation(
+                connection,
+                &app,
+                &owner,
+                &conversation,
+                change,
+                last_message,
+            )
+            .map_err(backend)?;
             log.count_entries(&app, &owner, -(removed as i64));
             Ok(Outcome::Done)
         }
@@ -715,23 +656,18 @@ fn append_message(
         return Ok(Outcome::Appended(Appended::Duplicate(id)));
     }
     if !message.history.is_empty() {
-        let mut insert_history = connection
+        connection
             .prepare_cached(
-                "INSERT INTO history_staged (app_key, owner, conversation, message_id)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO history_log (app_key, message_id, history) VALUES (?1, ?2, ?3)",
             )
-            .map_err(backend)?;
-        for entry in &message.history {
-            insert_history
-                .execute(params![
+            .and_then(|mut statement| {
+                statement.execute(params![
                     app,
-                    entry.owner.as_str(),
-                    entry.conversation.as_str(),
-                    message.id.0 as i64
+                    message.id.0 as i64,
+                    history_index::encode_entries(&message.history)
                 ])
-                .map_err(backend)?;
-            log.staged += 1;
-        }
+            })
+            .map_err(backend)?;
     }
     let mut insert_entry = connection
         .prepare_cached(
@@ -809,13 +745,15 @@ fn user_exists(
     Ok(exists)
 }
 
-/// Returns how many queue entries the change removed.
+/// Returns how many queue entries the change removed. `last_message`: the conversation's
+/// newest message in the party's history, for `Delete`.
 fn change_conversation(
     connection: &Connection,
     app: &str,
     owner: &str,
     conversation: &str,
     change: ConversationChange,
+    last_message: Option<u64>,
 ) -> rusqlite::Result<usize> {
     let mut removed_entries = 0;
     let ensure_row = |connection: &Connection| {
@@ -847,44 +785,20 @@ fn change_conversation(
             marks.retain(|mark| !remove.contains(mark));
             write_marks(connection, app, owner, conversation, marks)?;
         }
-        ConversationChange::Delete { history } => {
+        ConversationChange::Delete { .. } => {
             ensure_row(connection)?;
             connection.execute(
-                "UPDATE conversations SET deleted_up_to = COALESCE(
-                     (SELECT MAX(message_id) FROM conversation_messages
-                      WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3), deleted_up_to)
+                "UPDATE conversations SET deleted_up_to = COALESCE(?4, deleted_up_to)
                  WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-                params![app, owner, conversation],
+                params![app, owner, conversation, last_message.map(|id| id as i64)],
             )?;
             removed_entries = connection.execute(
                 "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
                 params![app, owner, conversation],
             )?;
-            if history {
-                connection.execute(
-                    "DELETE FROM conversation_messages
-                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-                    params![app, owner, conversation],
-                )?;
-            }
         }
-        ConversationChange::RemoveMessages(ids) => {
-            let mut statement = connection.prepare_cached(
-                "DELETE FROM conversation_messages
-                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id = ?4",
-            )?;
-            for id in ids {
-                statement.execute(params![app, owner, conversation, id.0 as i64])?;
-            }
-        }
-        ConversationChange::RemoveBefore(time_ms) => {
-            let first_kept = i64::try_from(time_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
-            connection.execute(
-                "DELETE FROM conversation_messages
-                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id < ?4",
-                params![app, owner, conversation, first_kept],
-            )?;
-        }
+        // History rows only: `history_index.rs` removes them.
+        ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_) => {}
     }
     Ok(removed_entries)
 }

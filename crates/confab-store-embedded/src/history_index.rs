@@ -1,0 +1,346 @@
+//! History rows (`conversation_messages`: one per party per message, ordered by party) live in
+//! a database file of their own, `history.db`, kept by a thread of its own at the lowest CPU
+//! priority. With each message the writer appends one row to `history_log` (whose history it
+//! belongs to), at the end of a table in insertion order; this thread turns those into rows,
+//! in order, behind the writer.
+//!
+//! Why: a row ordered by party lands on a page of its own, so inserting them with each message
+//! cost the writer a third of its time and, merged in bulk, paused it 15–30 ms several times a
+//! second. In a file of its own the index takes no lock the writer needs, and at the lowest
+//! priority it runs when the core has nothing more urgent to do.
+//!
+//! Durability: the log is committed with its message, before any ack. The index records the
+//! last log row it indexed (`index_state`) in the same transaction as the rows, commits
+//! without fsync, and after a crash goes on from there; about once a second it commits with
+//! fsync and publishes that point (`IndexProgress`), and only below it does the writer drop
+//! log rows. A removal (one-way deletion) is fsynced before it is answered, and first indexes
+//! everything logged, so a later pass can never bring a removed row back.
+//!
+//! Readers attach `history.db` (`ATTACH … AS history`) and ask for a catch-up first, so a read
+//! of history sees every message committed before it.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use confab_core::store::{ConversationChange, HistoryEntry, StoreError};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use crate::backend;
+
+pub(crate) const HISTORY_FILE: &str = "history.db";
+
+/// How often the thread looks for new messages when nothing asks it to.
+const POLL: Duration = Duration::from_millis(20);
+/// Log rows indexed per transaction.
+const STEP: i64 = 4096;
+/// How often the index commits with fsync, which lets the writer drop the log below it.
+const SYNC_EVERY: Duration = Duration::from_secs(1);
+
+/// The last log row indexed and fsynced: the writer may drop log rows before it.
+#[derive(Default)]
+pub(crate) struct IndexProgress(AtomicI64);
+
+impl IndexProgress {
+    pub(crate) fn durable(&self) -> i64 {
+        self.0.load(Ordering::Acquire)
+    }
+}
+
+/// What the history thread is asked to do; each answers once done (and durable, for changes).
+pub(crate) enum IndexJob {
+    /// Index everything committed so far, before a read of history.
+    CatchUp(oneshot::Sender<Result<(), StoreError>>),
+    /// Remove rows of one party's history of one conversation.
+    Remove {
+        app: String,
+        owner: String,
+        conversation: String,
+        removal: Removal,
+        reply: oneshot::Sender<Result<(), StoreError>>,
+    },
+}
+
+/// The parts of a `ConversationChange` that touch history rows.
+pub(crate) enum Removal {
+    All,
+    Messages(Vec<u64>),
+    Before(u64),
+}
+
+impl Removal {
+    pub(crate) fn of(change: &ConversationChange) -> Option<Removal> {
+        match change {
+            ConversationChange::Delete { history: true } => Some(Removal::All),
+            ConversationChange::RemoveMessages(ids) => {
+                Some(Removal::Messages(ids.iter().map(|id| id.0).collect()))
+            }
+            ConversationChange::RemoveBefore(time_ms) => Some(Removal::Before(*time_ms)),
+            _ => None,
+        }
+    }
+}
+
+/// `history_log.history`: one `owner\tconversation` line per party. Names hold neither tabs nor
+/// newlines (`UserName`, `QueueName`).
+pub(crate) fn encode_entries(entries: &[HistoryEntry]) -> String {
+    let mut text = String::new();
+    for (index, entry) in entries.iter().enumerate() {
+        if index > 0 {
+            text.push('\n');
+        }
+        text.push_str(entry.owner.as_str());
+        text.push('\t');
+        text.push_str(entry.conversation.as_str());
+    }
+    text
+}
+
+fn decode_entries(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|line| line.split_once('\t'))
+}
+
+/// Opens `history.db` beside `main` (the chat database at `main_path`), creates its schema,
+/// and moves in the history rows of a database from before it existed.
+pub(crate) fn open(
+    main: &Connection,
+    main_path: &Path,
+    history_path: &Path,
+) -> rusqlite::Result<Connection> {
+    let connection = Connection::open(history_path)?;
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = NORMAL;
+         PRAGMA busy_timeout = 5000;
+         CREATE TABLE IF NOT EXISTS conversation_messages (
+             app_key      TEXT NOT NULL,
+             owner        TEXT NOT NULL,
+             conversation TEXT NOT NULL,
+             message_id   INTEGER NOT NULL,
+             PRIMARY KEY (app_key, owner, conversation, message_id)
+         ) WITHOUT ROWID;
+         -- The last `history_log.seq` indexed: one row, none before the first.
+         CREATE TABLE IF NOT EXISTS index_state (indexed_seq INTEGER NOT NULL);",
+    )?;
+    adopt_legacy_rows(main, history_path)?;
+    connection.execute("ATTACH DATABASE ?1 AS chat", [main_path.to_string_lossy()])?;
+    Ok(connection)
+}
+
+/// Before `history.db`, the rows were in the chat database (`conversation_messages`, and
+/// `history_staged` waiting to be merged into it). Copied, then dropped there; a crash in
+/// between copies again (`INSERT OR IGNORE`).
+fn adopt_legacy_rows(main: &Connection, history_path: &Path) -> rusqlite::Result<()> {
+    let legacy: bool = main.query_row(
+        "SELECT EXISTS (SELECT 1 FROM sqlite_master
+                        WHERE type = 'table' AND name = 'conversation_messages')",
+        [],
+        |row| row.get(0),
+    )?;
+    if !legacy {
+        return Ok(());
+    }
+    main.execute(
+        "ATTACH DATABASE ?1 AS history",
+        [history_path.to_string_lossy()],
+    )?;
+    let copied = main.execute_batch(
+        "BEGIN IMMEDIATE;
+         INSERT OR IGNORE INTO history.conversation_messages
+             SELECT app_key, owner, conversation, message_id FROM main.conversation_messages;
+         INSERT OR IGNORE INTO history.conversation_messages
+             SELECT app_key, owner, conversation, message_id FROM main.history_staged;
+         COMMIT;",
+    );
+    let detached = main.execute_batch("DETACH DATABASE history");
+    copied?;
+    detached?;
+    main.execute_batch(
+        "BEGIN IMMEDIATE;
+         DROP TABLE main.conversation_messages;
+         DROP TABLE main.history_staged;
+         COMMIT;",
+    )
+}
+
+/// Starts the history thread.
+pub(crate) fn spawn(
+    connection: Connection,
+    progress: Arc<IndexProgress>,
+) -> std::io::Result<mpsc::Sender<IndexJob>> {
+    let (sender, receiver) = mpsc::channel::<IndexJob>();
+    std::thread::Builder::new()
+        .name("confab-store-history".into())
+        .spawn(move || {
+            lowest_priority();
+            run(&connection, &receiver, &progress);
+        })?;
+    Ok(sender)
+}
+
+/// Nice 19 for this thread only (Linux schedules threads one by one): the index may lag
+/// under load, never the sends. A read of history waits for it to catch up.
+fn lowest_priority() {
+    let thread = rustix::thread::gettid();
+    if let Err(error) = rustix::process::setpriority_process(Some(thread), 19) {
+        tracing::debug!(%error, "history thread keeps the normal priority");
+    }
+}
+
+fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &IndexProgress) {
+    // What was indexed before a restart is durable as far as the next sync says; until then
+    // the writer drops nothing.
+    let mut last_sync = Instant::now();
+    loop {
+        let job = match jobs.recv_timeout(POLL) {
+            Ok(job) => Some(job),
+            Err(mpsc::RecvTimeoutError::Timeout) => None,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        let caught_up = index_new(connection, progress, &mut last_sync);
+        if let Err(error) = &caught_up {
+            tracing::error!(%error, "history index failed");
+        }
+        match job {
+            None => {}
+            Some(IndexJob::CatchUp(reply)) => {
+                let _ = reply.send(caught_up.map_err(backend));
+            }
+            Some(IndexJob::Remove {
+                app,
+                owner,
+                conversation,
+                removal,
+                reply,
+            }) => {
+                // Only after everything logged is indexed: see the module comment.
+                let removed = caught_up.and_then(|()| {
+                    durably(connection, |c| {
+                        remove(c, &app, &owner, &conversation, &removal)
+                    })
+                });
+                let _ = reply.send(removed.map_err(backend));
+            }
+        }
+    }
+    tracing::debug!("history thread stopped");
+}
+
+/// Indexes every log row after the last one indexed, a step per transaction.
+fn index_new(
+    connection: &Connection,
+    progress: &IndexProgress,
+    last_sync: &mut Instant,
+) -> rusqlite::Result<()> {
+    loop {
+        let sync = last_sync.elapsed() >= SYNC_EVERY;
+        let (indexed, rows) = if sync {
+            let mut stepped = (0, 0);
+            durably(connection, |transaction| {
+                stepped = index_step(transaction)?;
+                Ok(())
+            })?;
+            *last_sync = Instant::now();
+            progress.0.store(stepped.0, Ordering::Release);
+            stepped
+        } else {
+            let transaction = connection.unchecked_transaction()?;
+            let stepped = index_step(&transaction)?;
+            transaction.commit()?;
+            stepped
+        };
+        if rows < STEP {
+            return Ok(());
+        }
+        tracing::trace!(indexed, "history index step");
+    }
+}
+
+/// Indexes up to `STEP` log rows: the last one indexed after it, and how many it indexed.
+fn index_step(transaction: &Connection) -> rusqlite::Result<(i64, i64)> {
+    let after: i64 = transaction
+        .query_row("SELECT indexed_seq FROM index_state", [], |row| row.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let mut select = transaction.prepare_cached(
+        "SELECT seq, app_key, message_id, history FROM chat.history_log
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let mut insert = insert_statement(transaction)?;
+    let mut rows = select.query(params![after, STEP])?;
+    let (mut last, mut count) = (after, 0);
+    while let Some(row) = rows.next()? {
+        let app: String = row.get(1)?;
+        let message_id: i64 = row.get(2)?;
+        let history: String = row.get(3)?;
+        for (owner, conversation) in decode_entries(&history) {
+            insert.execute(params![app, owner, conversation, message_id])?;
+        }
+        last = row.get(0)?;
+        count += 1;
+    }
+    if count > 0 {
+        transaction.execute("DELETE FROM index_state", [])?;
+        transaction.execute("INSERT INTO index_state VALUES (?1)", [last])?;
+    }
+    Ok((last, count))
+}
+
+fn insert_statement(connection: &Connection) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
+    connection.prepare_cached(
+        "INSERT OR IGNORE INTO conversation_messages (app_key, owner, conversation, message_id)
+         VALUES (?1, ?2, ?3, ?4)",
+    )
+}
+
+fn remove(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+    removal: &Removal,
+) -> rusqlite::Result<()> {
+    match removal {
+        Removal::All => {
+            connection.execute(
+                "DELETE FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                params![app, owner, conversation],
+            )?;
+        }
+        Removal::Messages(ids) => {
+            let mut statement = connection.prepare_cached(
+                "DELETE FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id = ?4",
+            )?;
+            for &id in ids {
+                statement.execute(params![app, owner, conversation, id as i64])?;
+            }
+        }
+        Removal::Before(time_ms) => {
+            let first_kept = i64::try_from(time_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
+            connection.execute(
+                "DELETE FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id < ?4",
+                params![app, owner, conversation, first_kept],
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// Runs `change` in a transaction committed with fsync.
+fn durably(
+    connection: &Connection,
+    change: impl FnOnce(&Connection) -> rusqlite::Result<()>,
+) -> rusqlite::Result<()> {
+    connection.pragma_update(None, "synchronous", "FULL")?;
+    let result = connection.unchecked_transaction().and_then(|transaction| {
+        change(&transaction)?;
+        transaction.commit()
+    });
+    let restored = connection.pragma_update(None, "synchronous", "NORMAL");
+    result.and(restored)
+}
