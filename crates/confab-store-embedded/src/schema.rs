@@ -183,7 +183,9 @@ pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.
     // No automatic checkpoint: it would run inside a commit, holding every caller of the
     // batch; `checkpoint.rs` runs it beside the writer. The cache keeps hot index pages
-    // from being read back from the file.
+    // from being read back from the file, but no more: every commit walks the cache's hash
+    // table (SQLite drops cached pages past the end of the file), so with 64 MiB that walk
+    // was ~6 % of the writer's time.
     connection.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
