@@ -173,32 +173,58 @@ pub(crate) fn spawn(
     let (sender, receiver) = mpsc::channel::<IndexJob>();
     std::thread::Builder::new()
         .name("confab-store-history".into())
-        .spawn(move || {
-            lowest_priority();
-            run(&connection, &receiver, &progress);
-        })?;
+        .spawn(move || run(&connection, &receiver, &progress))?;
     Ok(sender)
 }
 
-/// Nice 19 for this thread only (Linux schedules threads one by one): the index may lag
-/// under load, never the sends. A read of history waits for it to catch up.
-fn lowest_priority() {
-    let thread = rustix::thread::gettid();
-    if let Err(error) = rustix::process::setpriority_process(Some(thread), 19) {
-        tracing::debug!(%error, "history thread keeps the normal priority");
+/// This thread's CPU priority (Linux schedules threads one by one). At nice 19 the index
+/// waits while the sends use the core, so it may fall behind under load; it runs at the normal
+/// priority while more than `MAX_LAG` log rows wait, and while someone waits for it (a read of
+/// history, a removal), so that neither the lag nor such a wait grows without bound.
+struct Priority {
+    nice: Option<i32>,
+}
+
+/// Log rows the index may be behind before it takes the normal priority: a few seconds of
+/// messages at full load.
+const MAX_LAG: i64 = 65_536;
+
+impl Priority {
+    fn set(&mut self, nice: i32) {
+        if self.nice == Some(nice) {
+            return;
+        }
+        self.nice = Some(nice);
+        let thread = rustix::thread::gettid();
+        if let Err(error) = rustix::process::setpriority_process(Some(thread), nice) {
+            tracing::debug!(%error, nice, "cannot change the history thread's priority");
+        }
     }
+}
+
+/// How many log rows wait to be indexed.
+fn lag(connection: &Connection) -> rusqlite::Result<i64> {
+    connection.query_row(
+        "SELECT COALESCE((SELECT MAX(seq) FROM chat.history_log), 0)
+              - COALESCE((SELECT indexed_seq FROM index_state), 0)",
+        [],
+        |row| row.get(0),
+    )
 }
 
 fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &IndexProgress) {
     // What was indexed before a restart is durable as far as the next sync says; until then
     // the writer drops nothing.
     let mut last_sync = Instant::now();
+    let mut priority = Priority { nice: None };
     loop {
         let job = match jobs.recv_timeout(POLL) {
             Ok(job) => Some(job),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
+        let behind = lag(connection).unwrap_or(i64::MAX) > MAX_LAG;
+        priority.set(if job.is_some() || behind { 0 } else { 19 });
         let caught_up = index_new(connection, progress, &mut last_sync);
         if let Err(error) = &caught_up {
             tracing::error!(%error, "history index failed");
