@@ -1,12 +1,12 @@
 //! History rows (`conversation_messages`: one per party per message, ordered by party) live in
-//! a database file of their own, `history.db`, kept by a thread of its own at the lowest CPU
-//! priority. With each message the writer appends one row to `history_log` (whose history it
+//! a database file of their own, `history.db`, kept by a thread of its own at a low CPU
+//! priority (`Priority`). With each message the writer appends one row to `history_log` (whose history it
 //! belongs to), at the end of a table in insertion order; this thread turns those into rows,
 //! in order, behind the writer.
 //!
 //! Why: a row ordered by party lands on a page of its own, so inserting them with each message
 //! cost the writer a third of its time and, merged in bulk, paused it 15–30 ms several times a
-//! second. In a file of its own the index takes no lock the writer needs, and at the lowest
+//! second. In a file of its own the index takes no lock the writer needs, and at a low
 //! priority it runs when the core has nothing more urgent to do.
 //!
 //! Durability: the log is committed with its message, before any ack. The index records the
