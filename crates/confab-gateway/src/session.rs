@@ -376,9 +376,10 @@ impl<'a> Session<'a> {
                 self.feed(socket, encode_outbound(&notice)).await
             }
             Tell::Push => {
+                let jid = queue_jid(&self.app_key, &queue);
                 let (gateway, context) = (self.gateway, self.context);
                 self.waiting.push_back(Box::pin(async move {
-                    let frame = sync::push(gateway, context, &queue).await;
+                    let frame = sync::push(gateway, context, &queue, jid).await;
                     let effect = match frame {
                         Some(_) => Effect::None,
                         None => Effect::PullEnded(queue),

@@ -136,22 +136,23 @@ pub(crate) async fn pull(
     }
 }
 
-/// The first page of `queue`, to send without a pull (`pulls.rs`): `None` when the queue holds
-/// nothing any more (another device acknowledged it), or the read failed (logged).
+/// The first page of `queue`, to send without a pull (`pulls.rs`); `queue_jid` names it.
+/// `None` when the queue holds nothing any more (another device acknowledged it). If the read
+/// fails (logged), a NOTICE instead, so the SDK pulls it itself.
 pub(crate) async fn push(
     gateway: &Gateway,
     session: &SessionContext,
     queue: &QueueName,
+    queue_jid: pb::Jid,
 ) -> Option<Outbound> {
     match gateway.chat.pull(session, queue, None).await {
-        Ok(page) if !page.metas.is_empty() => Some(page_frame(
-            queue_jid(&session.app.key.to_string(), queue),
-            page,
-        )),
+        Ok(page) if !page.metas.is_empty() => Some(page_frame(queue_jid, page)),
         Ok(_) => None,
         Err(error) => {
             tracing::error!(%error, queue = queue.as_str(), "push failed");
-            None
+            Some(Outbound::Notice(pb::CommNotice {
+                queue: Some(queue_jid),
+            }))
         }
     }
 }

@@ -243,6 +243,44 @@ fn texts(page: &pb::CommSyncDl) -> Vec<String> {
 }
 
 #[tokio::test]
+async fn a_sync_with_nothing_to_do_or_no_queue_is_answered_and_the_connection_stays() {
+    let server = TestServer::start().await;
+    let mut roy = server.login("roy", "web").await;
+    assert!(roy.unread().await.unread.is_empty());
+    // Neither a meta to send nor a queue to pull.
+    roy.send_frame(Command::Sync, pb::CommSyncUl::default().encode_to_vec())
+        .await;
+    let refused: pb::CommSyncDl = roy.expect(Command::Sync).await;
+    let status = refused.status.unwrap();
+    assert_eq!(
+        (status.error_code, status.reason.as_deref()),
+        (Some(3), Some("no meta or queue")),
+        "MISSING_PARAMETER"
+    );
+    // A queue JID that names no queue: drained at once.
+    let nowhere = pb::CommSyncUl {
+        queue: Some(pb::Jid {
+            name: Some("a@b".into()),
+            domain: Some("easemob.com".into()),
+            ..Default::default()
+        }),
+        key: Some(42),
+        ..Default::default()
+    };
+    roy.send_frame(Command::Sync, nowhere.encode_to_vec()).await;
+    let drained: pb::CommSyncDl = roy.expect(Command::Sync).await;
+    assert_eq!(
+        (drained.status.unwrap().error_code, drained.is_last),
+        (Some(0), Some(true))
+    );
+    // The session still works, and still gets a message as a page.
+    let mut leo = server.login("leo", "web").await;
+    leo.send_text(1, "roy", "leo", "still here").await;
+    let page: pb::CommSyncDl = roy.expect(Command::Sync).await;
+    assert_eq!(texts(&page), ["still here"]);
+}
+
+#[tokio::test]
 async fn a_second_login_on_the_same_resource_kicks_the_first() {
     let server = TestServer::start().await;
     let mut first = server.login("leo", "web").await;
