@@ -136,6 +136,11 @@ impl Common {
     }
 }
 
+/// jemalloc: with glibc's allocator, malloc and free took ~10 % of the CPU time per message
+/// (bench/FINDINGS.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

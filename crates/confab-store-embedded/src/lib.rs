@@ -76,6 +76,7 @@ impl EmbeddedStore {
         schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
         let checkpoints = checkpoint::spawn(checkpointer).map_err(backend)?;
         let state = Arc::new(WriterState {
+            answers: writer::Answers::start(),
             tails: Default::default(),
             pending: PendingCounts::load(&connection).map_err(backend)?,
             history: progress,
@@ -308,7 +309,7 @@ impl AppStore for EmbeddedStore {
 impl UserStore for EmbeddedStore {
     async fn create_users(&self, app: &AppKey, users: &[User]) -> Result<(), StoreError> {
         self.write(
-            WriteOp::CreateUsers(app.to_string(), users.to_vec()),
+            WriteOp::CreateUsers(app.as_str().to_owned(), users.to_vec()),
             |outcome| match outcome {
                 writer::Outcome::Done => Some(()),
                 _ => None,
@@ -318,7 +319,7 @@ impl UserStore for EmbeddedStore {
     }
 
     async fn user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError> {
-        let (app, name) = (app.to_string(), name.to_string());
+        let (app, name) = (app.as_str().to_owned(), name.to_string());
         // Read at every login: the statement is parsed once per reader connection.
         self.read(move |connection| {
             connection
@@ -339,7 +340,7 @@ impl UserStore for EmbeddedStore {
         after: Option<&UserName>,
         limit: u32,
     ) -> Result<Vec<User>, StoreError> {
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         let prefix = prefix.to_owned();
         let after = after.map(|name| name.to_string()).unwrap_or_default();
         self.read(move |connection| {
@@ -360,7 +361,7 @@ impl UserStore for EmbeddedStore {
     }
 
     async fn count_users(&self, app: &AppKey) -> Result<u64, StoreError> {
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         self.read(move |connection| {
             connection
                 .query_row(
@@ -383,7 +384,7 @@ impl UserStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         self.write(
             WriteOp::UpdatePassword {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 name: name.to_string(),
                 password_hash: password_hash.to_owned(),
                 tokens_valid_after,
@@ -406,7 +407,7 @@ impl UserStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         self.write(
             WriteOp::SetActivated {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 name: name.to_string(),
                 activated,
                 modified_ms,
@@ -426,7 +427,7 @@ impl UserStore for EmbeddedStore {
         let deleted = self
             .write(
                 WriteOp::DeleteUser {
-                    app: app.to_string(),
+                    app: app.as_str().to_owned(),
                     name: name.to_string(),
                 },
                 |outcome| match outcome {
@@ -463,7 +464,7 @@ impl MessageStore for EmbeddedStore {
         app: &AppKey,
         id: MessageId,
     ) -> Result<Option<StoredMessage>, StoreError> {
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         self.read(move |connection| {
             connection
                 .prepare_cached(
@@ -494,7 +495,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Option<MessageId>, StoreError> {
-        let (app, owner) = (app.to_string(), owner.to_string());
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         let conversation = conversation.as_str().to_owned();
         self.read(move |connection| {
             connection
@@ -526,7 +527,7 @@ impl MessageStore for EmbeddedStore {
         app: &AppKey,
         owner: &UserName,
     ) -> Result<Vec<QueueCount>, StoreError> {
-        let (app, owner) = (app.to_string(), owner.to_string());
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         if !self.state.pending.holds_any(&app, &owner) {
             return Ok(Vec::new());
         }
@@ -554,12 +555,12 @@ impl MessageStore for EmbeddedStore {
         after: MessageId,
         limit: u32,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let key = QueueKey::new(&app.to_string(), owner.as_str(), queue.as_str());
+        let key = QueueKey::new(app.as_str(), owner.as_str(), queue.as_str());
         if let Some(page) = self.state.tails.page(&key, after.0, limit) {
             return Ok(page);
         }
         let op = WriteOp::QueuePage {
-            app: app.to_string(),
+            app: app.as_str().to_owned(),
             owner: owner.to_string(),
             queue: queue.as_str().to_owned(),
             after: after.0,
@@ -578,7 +579,7 @@ impl MessageStore for EmbeddedStore {
         since_ms: u64,
     ) -> Result<Vec<DayCount>, StoreError> {
         const DAY_MS: i64 = 86_400_000;
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         // Ids are `unix_ms << 22 | …`; the shift keeps them below i64::MAX until the year 2514.
         let first_id = i64::try_from(since_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
         self.read(move |connection| {
@@ -604,7 +605,7 @@ impl MessageStore for EmbeddedStore {
         query: &HistoryQuery,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
         self.history_caught_up().await?;
-        let (app, owner) = (app.to_string(), owner.to_string());
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         let query = query.clone();
         // Ids are `unix_ms << 22 | …`, so a time range is an id range.
         let mut above: i64 = match query.start_ms {
@@ -666,7 +667,7 @@ impl MessageStore for EmbeddedStore {
         owner: &UserName,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
         self.history_caught_up().await?;
-        let (app, owner) = (app.to_string(), owner.to_string());
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
                 "WITH last AS (
@@ -715,7 +716,7 @@ impl MessageStore for EmbeddedStore {
         start_ms: u64,
         end_ms: u64,
     ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         let (first, end) = (id_floor(start_ms), id_floor(end_ms));
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
@@ -752,7 +753,7 @@ impl MessageStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         self.write(
             WriteOp::ChangePin {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 message: message.0,
                 pin: pin.map(|(operator, at)| (operator.to_string(), at)),
             },
@@ -771,7 +772,7 @@ impl MessageStore for EmbeddedStore {
         conversation: &QueueName,
     ) -> Result<Vec<PinnedMessage>, StoreError> {
         self.history_caught_up().await?;
-        let (app, owner) = (app.to_string(), owner.to_string());
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         let conversation = conversation.as_str().to_owned();
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
@@ -819,7 +820,7 @@ impl MessageStore for EmbeddedStore {
     ) -> Result<bool, StoreError> {
         self.write(
             WriteOp::ChangeReaction {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 reaction: reaction.clone(),
                 add,
             },
@@ -836,7 +837,7 @@ impl MessageStore for EmbeddedStore {
         app: &AppKey,
         messages: &[MessageId],
     ) -> Result<Vec<Reaction>, StoreError> {
-        let app = app.to_string();
+        let app = app.as_str().to_owned();
         let messages = messages.to_vec();
         self.read(move |connection| {
             let mut statement = connection.prepare_cached(
@@ -888,7 +889,7 @@ impl MessageStore for EmbeddedStore {
         let last_message = match change {
             ConversationChange::Delete { .. } => {
                 self.history_caught_up().await?;
-                let (app, owner) = (app.to_string(), owner.to_string());
+                let (app, owner) = (app.as_str().to_owned(), owner.to_string());
                 let conversation = conversation.as_str().to_owned();
                 self.read(move |connection| {
                     connection.query_row(
@@ -906,7 +907,7 @@ impl MessageStore for EmbeddedStore {
         if !history_only {
             self.write(
                 WriteOp::ChangeConversation {
-                    app: app.to_string(),
+                    app: app.as_str().to_owned(),
                     owner: owner.to_string(),
                     conversation: conversation.as_str().to_owned(),
                     change,
@@ -923,7 +924,7 @@ impl MessageStore for EmbeddedStore {
             return Ok(());
         };
         self.history_job(|reply| IndexJob::Remove {
-            app: app.to_string(),
+            app: app.as_str().to_owned(),
             owner: owner.to_string(),
             conversation: conversation.as_str().to_owned(),
             removal,
@@ -941,7 +942,7 @@ impl MessageStore for EmbeddedStore {
     ) -> Pending<()> {
         self.submit(
             WriteOp::AckQueue {
-                app: app.to_string(),
+                app: app.as_str().to_owned(),
                 owner: owner.to_string(),
                 queue: queue.as_str().to_owned(),
                 up_to: up_to.0,

@@ -11,7 +11,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use confab_core::{ids::MessageId, store::QueuedMessage};
+use confab_core::{
+    ids::{concat, MessageId},
+    store::QueuedMessage,
+};
 
 /// Entries one warm queue may hold; more means its reader is away: the database serves it.
 const MAX_ENTRIES_PER_QUEUE: usize = 1024;
@@ -26,12 +29,12 @@ pub(crate) struct QueueKey(Box<str>);
 
 impl QueueKey {
     pub(crate) fn new(app: &str, owner: &str, queue: &str) -> QueueKey {
-        QueueKey(format!("{app}\0{owner}\0{queue}").into_boxed_str())
+        QueueKey(concat(&[app, "\0", owner, "\0", queue]).into_boxed_str())
     }
 
     /// The prefix every queue of `owner` starts with.
     pub(crate) fn owner_prefix(app: &str, owner: &str) -> String {
-        format!("{app}\0{owner}\0")
+        concat(&[app, "\0", owner, "\0"])
     }
 }
 

@@ -108,12 +108,59 @@ pub(crate) enum Outcome {
 
 pub(crate) struct Job {
     pub(crate) op: WriteOp,
-    pub(crate) reply: oneshot::Sender<Result<Outcome, StoreError>>,
+    pub(crate) reply: Reply,
+}
+
+type Reply = oneshot::Sender<Result<Outcome, StoreError>>;
+type Answer = (Reply, Result<Outcome, StoreError>);
+
+/// Hands a committed batch's answers to the async runtime in one piece. Answered one by one
+/// from this thread, each answer woke the runtime, which on a busy core took the CPU from
+/// the writer at once, ran one task and gave it back: two context switches per answer,
+/// ~12,000 a second under load. In one piece, a batch wakes the runtime once, and a task
+/// there completes the answers without leaving it.
+pub(crate) struct Answers(Option<tokio::sync::mpsc::UnboundedSender<Vec<Answer>>>);
+
+impl Answers {
+    /// Starts the answering task on the current runtime. Without one (a store opened outside
+    /// any runtime) the writer answers each caller itself.
+    pub(crate) fn start() -> Answers {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Answers(None);
+        };
+        let (sender, mut batches) = tokio::sync::mpsc::unbounded_channel::<Vec<Answer>>();
+        runtime.spawn(async move {
+            while let Some(batch) = batches.recv().await {
+                answer_each(batch);
+            }
+        });
+        Answers(Some(sender))
+    }
+
+    fn send(&self, batch: Vec<Answer>) {
+        let batch = match &self.0 {
+            Some(task) => match task.send(batch) {
+                Ok(()) => return,
+                // The runtime that ran the task is gone; the callers may still be waiting.
+                Err(returned) => returned.0,
+            },
+            None => batch,
+        };
+        answer_each(batch);
+    }
+}
+
+fn answer_each(batch: Vec<Answer>) {
+    for (reply, result) in batch {
+        // A caller that stopped waiting is no one's concern.
+        let _ = reply.send(result);
+    }
 }
 
 /// What the writer shares with readers: queue tails, and each user's count of queue entries;
 /// and what it learns from the history thread: how far the history log is indexed.
 pub(crate) struct WriterState {
+    pub(crate) answers: Answers,
     pub(crate) tails: QueueTails,
     pub(crate) pending: PendingCounts,
     pub(crate) history: Arc<IndexProgress>,
@@ -278,18 +325,21 @@ fn commit_batch(
             // tail that already holds the message.
             state.tails.apply(log.changes);
             state.pending.apply(log.pending);
-            for (reply, result) in replies.into_iter().zip(results) {
-                let _ = reply.send(result);
-            }
+            state
+                .answers
+                .send(replies.into_iter().zip(results).collect());
             true
         }
         Err(error) => {
             tracing::error!(%error, "store batch rolled back");
             log.known_users.keys.clear();
             let reason = error.to_string();
-            for reply in replies {
-                let _ = reply.send(Err(StoreError::Backend(reason.clone())));
-            }
+            state.answers.send(
+                replies
+                    .into_iter()
+                    .map(|reply| (reply, Err(StoreError::Backend(reason.clone()))))
+                    .collect(),
+            );
             false
         }
     }
@@ -477,7 +527,7 @@ fn apply(
         }
         WriteOp::AppendMessage(message) => append_message(connection, message, log),
         WriteOp::AppendWithEffect(message, effect) => {
-            let (app, id) = (message.app.to_string(), message.id);
+            let (app, id) = (message.app.as_str().to_owned(), message.id);
             let outcome = append_message(connection, message, log)?;
             if matches!(outcome, Outcome::Appended(Appended::Stored)) {
                 apply_effect(connection, &app, id, effect, log).map_err(backend)?;
@@ -616,7 +666,7 @@ fn append_message(
     message: NewMessage,
     log: &mut BatchLog<'_>,
 ) -> Result<Outcome, StoreError> {
-    let app = message.app.to_string();
+    let app = message.app.as_str().to_owned();
     for entry in &message.deliveries {
         if !user_exists(connection, log.known_users, &app, entry.owner.as_str())? {
             // A resend of a message stored before its recipient was removed keeps its answer.
