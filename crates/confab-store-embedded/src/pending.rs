@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
+use confab_core::ids::concat;
 use rusqlite::Connection;
 
 /// `app \0 owner`: one allocation per key.
 pub(crate) fn owner_key(app: &str, owner: &str) -> String {
-    format!("{app}\0{owner}")
+    concat(&[app, "\0", owner])
 }
 
 /// Entries added (positive) or removed (negative) for an owner by a committed operation.
