@@ -261,57 +261,74 @@ fn index_new(
     last_sync: &mut Instant,
 ) -> rusqlite::Result<()> {
     loop {
-        let sync = last_sync.elapsed() >= SYNC_EVERY;
-        let (indexed, rows) = if sync {
-            let mut stepped = (0, 0);
-            durably(connection, |transaction| {
-                stepped = index_step(transaction)?;
-                Ok(())
-            })?;
+        // Read outside the index's transaction: a read of the chat database holds back its
+        // checkpoints and the restart of its WAL for as long as it lasts (checkpoint.rs), and
+        // this thread runs at a low priority.
+        let after = indexed_seq(connection)?;
+        let logged = read_log(connection, after)?;
+        let Some(&LogRow { seq: last, .. }) = logged.last() else {
+            return Ok(());
+        };
+        if last_sync.elapsed() >= SYNC_EVERY {
+            durably(connection, |transaction| index_rows(transaction, &logged))?;
             *last_sync = Instant::now();
-            progress.0.store(stepped.0, Ordering::Release);
-            stepped
+            progress.0.store(last, Ordering::Release);
         } else {
             let transaction = connection.unchecked_transaction()?;
-            let stepped = index_step(&transaction)?;
+            index_rows(&transaction, &logged)?;
             transaction.commit()?;
-            stepped
-        };
-        if rows < STEP {
+        }
+        if (logged.len() as i64) < STEP {
             return Ok(());
         }
-        tracing::trace!(indexed, "history index step");
+        tracing::trace!(indexed = last, "history index step");
     }
 }
 
-/// Indexes up to `STEP` log rows: the last one indexed after it, and how many it indexed.
-fn index_step(transaction: &Connection) -> rusqlite::Result<(i64, i64)> {
-    let after: i64 = transaction
+struct LogRow {
+    seq: i64,
+    app: String,
+    message_id: i64,
+    history: String,
+}
+
+fn indexed_seq(connection: &Connection) -> rusqlite::Result<i64> {
+    Ok(connection
         .query_row("SELECT indexed_seq FROM index_state", [], |row| row.get(0))
         .optional()?
-        .unwrap_or(0);
-    let mut select = transaction.prepare_cached(
+        .unwrap_or(0))
+}
+
+/// Up to `STEP` log rows after `after`, in order.
+fn read_log(connection: &Connection, after: i64) -> rusqlite::Result<Vec<LogRow>> {
+    let mut select = connection.prepare_cached(
         "SELECT seq, app_key, message_id, history FROM chat.history_log
          WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
+    let rows = select.query_map(params![after, STEP], |row| {
+        Ok(LogRow {
+            seq: row.get(0)?,
+            app: row.get(1)?,
+            message_id: row.get(2)?,
+            history: row.get(3)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// Indexes `logged` (not empty) and records the last one as indexed, in `transaction`.
+fn index_rows(transaction: &Connection, logged: &[LogRow]) -> rusqlite::Result<()> {
     let mut insert = insert_statement(transaction)?;
-    let mut rows = select.query(params![after, STEP])?;
-    let (mut last, mut count) = (after, 0);
-    while let Some(row) = rows.next()? {
-        let app: String = row.get(1)?;
-        let message_id: i64 = row.get(2)?;
-        let history: String = row.get(3)?;
-        for (owner, conversation) in decode_entries(&history) {
-            insert.execute(params![app, owner, conversation, message_id])?;
+    for row in logged {
+        for (owner, conversation) in decode_entries(&row.history) {
+            insert.execute(params![row.app, owner, conversation, row.message_id])?;
         }
-        last = row.get(0)?;
-        count += 1;
     }
-    if count > 0 {
+    if let Some(last) = logged.last() {
         transaction.execute("DELETE FROM index_state", [])?;
-        transaction.execute("INSERT INTO index_state VALUES (?1)", [last])?;
+        transaction.execute("INSERT INTO index_state VALUES (?1)", [last.seq])?;
     }
-    Ok((last, count))
+    Ok(())
 }
 
 fn insert_statement(connection: &Connection) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {

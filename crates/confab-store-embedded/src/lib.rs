@@ -74,12 +74,14 @@ impl EmbeddedStore {
             history_index::spawn(history_connection, progress.clone()).map_err(backend)?;
         let checkpointer = Connection::open(&path).map_err(backend)?;
         schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
-        let checkpoints = checkpoint::spawn(checkpointer).map_err(backend)?;
+        let wal_restart = Arc::new(checkpoint::WalRestart::default());
+        let checkpoints = checkpoint::spawn(checkpointer, wal_restart.clone()).map_err(backend)?;
         let state = Arc::new(WriterState {
             answers: writer::Answers::start(),
             tails: Default::default(),
             pending: PendingCounts::load(&connection).map_err(backend)?,
             history: progress,
+            wal_restart,
         });
         let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {

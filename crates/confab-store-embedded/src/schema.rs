@@ -182,7 +182,8 @@ CREATE TABLE history_log (
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
     // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.
     // No automatic checkpoint: it would run inside a commit, holding every caller of the
-    // batch; `checkpoint.rs` runs it beside the writer. The cache keeps hot index pages
+    // batch; `checkpoint.rs` runs it beside the writer. When the WAL starts over, a file
+    // grown past 64 MiB is cut back to that. The cache keeps hot index pages
     // from being read back from the file, but no more: every commit walks the cache's hash
     // table (SQLite drops cached pages past the end of the file), so with 64 MiB that walk
     // was ~6 % of the writer's time.
@@ -191,6 +192,7 @@ pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
          PRAGMA synchronous = FULL;
          PRAGMA busy_timeout = 5000;
          PRAGMA wal_autocheckpoint = 0;
+         PRAGMA journal_size_limit = 67108864;
          PRAGMA cache_size = -8192;",
     )?;
     migrate(connection)

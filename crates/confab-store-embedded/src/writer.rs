@@ -19,6 +19,7 @@ use tokio::sync::oneshot;
 
 use crate::{
     backend,
+    checkpoint::{self, WalRestart},
     history_index::{self, IndexProgress},
     pending::{owner_key, PendingCounts, PendingDelta},
     tails::{QueueKey, QueueTails, TailChange},
@@ -164,6 +165,7 @@ pub(crate) struct WriterState {
     pub(crate) tails: QueueTails,
     pub(crate) pending: PendingCounts,
     pub(crate) history: Arc<IndexProgress>,
+    pub(crate) wal_restart: Arc<WalRestart>,
 }
 
 /// Users seen in `users`, so that an append need not look its recipient up every time. Only
@@ -266,6 +268,13 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
         let prune_below = (indexed - log_pruned_below >= PRUNE_LOG_EVERY).then_some(indexed);
         if commit_batch(&mut connection, batch, state, &mut known_users, prune_below) {
             log_pruned_below = prune_below.unwrap_or(log_pruned_below);
+        }
+        // Between two transactions, so that the next one can start the WAL over
+        // (checkpoint.rs). The checkpoint thread has just copied nearly all of it.
+        if state.wal_restart.take() {
+            if let Err(error) = checkpoint::checkpoint(&connection) {
+                tracing::warn!(%error, "checkpoint before a WAL restart failed");
+            }
         }
     }
     tracing::debug!("store writer stopped");

@@ -4,69 +4,17 @@
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should stop the test loudly
 
-use std::path::Path;
 use std::time::Duration;
 
+mod support;
+
 use confab_core::{
-    app::{App, NewApp},
-    history::single_chat_entries,
-    ids::{AppKey, MessageId, QueueName, UserName},
-    store::{AppStore, HistoryQuery, MessageStore, NewMessage, QueueEntry, UserStore},
-    user::User,
+    ids::{AppKey, QueueName},
+    store::{HistoryQuery, MessageStore},
 };
 use confab_store_embedded::EmbeddedStore;
 use rusqlite::Connection;
-
-fn name(text: &str) -> UserName {
-    UserName::parse(text).unwrap()
-}
-
-async fn store_with_users(dir: &Path) -> (EmbeddedStore, AppKey) {
-    let store = EmbeddedStore::open(dir).unwrap();
-    let app = App::create(
-        NewApp {
-            key: AppKey::new("org", "history").unwrap(),
-            imported: None,
-        },
-        1,
-    )
-    .unwrap();
-    store.create_app(&app).await.unwrap();
-    let users: Vec<User> = ["leo", "roy"]
-        .iter()
-        .map(|user| User {
-            name: name(user),
-            uuid: format!("uuid-{user}"),
-            password_hash: "hash".into(),
-            nickname: String::new(),
-            activated: true,
-            created_ms: 1,
-            modified_ms: 1,
-            tokens_valid_after: 0,
-        })
-        .collect();
-    store.create_users(&app.key, &users).await.unwrap();
-    (store, app.key)
-}
-
-/// Leo's text to Roy at `ms`.
-fn text(app: &AppKey, ms: u64) -> NewMessage {
-    NewMessage {
-        app: app.clone(),
-        id: MessageId(ms << 22),
-        sender: name("leo"),
-        sender_resource: "web".into(),
-        client_id: ms,
-        body_digest: 0,
-        meta: bytes::Bytes::from(format!("meta-{ms}")),
-        deliveries: vec![QueueEntry {
-            owner: name("roy"),
-            queue: QueueName::single_chat(&name("leo")),
-        }],
-        kind: "txt",
-        history: single_chat_entries("txt", &name("leo"), &name("roy")),
-    }
-}
+use support::{close, count, name, store_with_users, text};
 
 /// Every id (as its ms) in `owner`'s history with the other party, oldest first.
 async fn history(store: &EmbeddedStore, app: &AppKey, owner: &str) -> Vec<u64> {
@@ -83,19 +31,6 @@ async fn history(store: &EmbeddedStore, app: &AppKey, owner: &str) -> Vec<u64> {
     };
     let page = store.history_page(app, &name(owner), &query).await.unwrap();
     page.into_iter().map(|message| message.id.0 >> 22).collect()
-}
-
-/// Drops a store and waits for its threads to let go of the files.
-async fn close(store: EmbeddedStore) {
-    drop(store);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-}
-
-fn count(database: &Path, sql: &str) -> i64 {
-    Connection::open(database)
-        .unwrap()
-        .query_row(sql, [], |row| row.get(0))
-        .unwrap()
 }
 
 #[tokio::test]

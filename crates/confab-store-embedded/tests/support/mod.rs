@@ -1,0 +1,80 @@
+//! What the store's integration tests share: an app with two users, and Leo's texts to Roy.
+
+#![allow(clippy::unwrap_used, dead_code, unreachable_pub)] // each test file uses its own part
+
+use std::path::Path;
+use std::time::Duration;
+
+use confab_core::{
+    app::{App, NewApp},
+    history::single_chat_entries,
+    ids::{AppKey, MessageId, QueueName, UserName},
+    store::{AppStore, NewMessage, QueueEntry, UserStore},
+    user::User,
+};
+use confab_store_embedded::EmbeddedStore;
+use rusqlite::Connection;
+
+pub fn name(text: &str) -> UserName {
+    UserName::parse(text).unwrap()
+}
+
+pub async fn store_with_users(dir: &Path) -> (EmbeddedStore, AppKey) {
+    let store = EmbeddedStore::open(dir).unwrap();
+    let app = App::create(
+        NewApp {
+            key: AppKey::new("org", "history").unwrap(),
+            imported: None,
+        },
+        1,
+    )
+    .unwrap();
+    store.create_app(&app).await.unwrap();
+    let users: Vec<User> = ["leo", "roy"]
+        .iter()
+        .map(|user| User {
+            name: name(user),
+            uuid: format!("uuid-{user}"),
+            password_hash: "hash".into(),
+            nickname: String::new(),
+            activated: true,
+            created_ms: 1,
+            modified_ms: 1,
+            tokens_valid_after: 0,
+        })
+        .collect();
+    store.create_users(&app.key, &users).await.unwrap();
+    (store, app.key)
+}
+
+/// Leo's text to Roy at `ms`.
+pub fn text(app: &AppKey, ms: u64) -> NewMessage {
+    NewMessage {
+        app: app.clone(),
+        id: MessageId(ms << 22),
+        sender: name("leo"),
+        sender_resource: "web".into(),
+        client_id: ms,
+        body_digest: 0,
+        meta: bytes::Bytes::from(format!("meta-{ms}")),
+        deliveries: vec![QueueEntry {
+            owner: name("roy"),
+            queue: QueueName::single_chat(&name("leo")),
+        }],
+        kind: "txt",
+        history: single_chat_entries("txt", &name("leo"), &name("roy")),
+    }
+}
+
+/// Drops a store and waits for its threads to let go of the files.
+pub async fn close(store: EmbeddedStore) {
+    drop(store);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+}
+
+pub fn count(database: &Path, sql: &str) -> i64 {
+    Connection::open(database)
+        .unwrap()
+        .query_row(sql, [], |row| row.get(0))
+        .unwrap()
+}
