@@ -21,6 +21,12 @@ pub fn name(text: &str) -> UserName {
 
 pub async fn store_with_users(dir: &Path) -> (EmbeddedStore, AppKey) {
     let store = EmbeddedStore::open(dir).unwrap();
+    let app = seed(&store).await;
+    (store, app)
+}
+
+/// Creates the app `org#history` with the users leo and roy.
+pub async fn seed(store: &EmbeddedStore) -> AppKey {
     let app = App::create(
         NewApp {
             key: AppKey::new("org", "history").unwrap(),
@@ -44,7 +50,7 @@ pub async fn store_with_users(dir: &Path) -> (EmbeddedStore, AppKey) {
         })
         .collect();
     store.create_users(&app.key, &users).await.unwrap();
-    (store, app.key)
+    app.key
 }
 
 /// Leo's text to Roy at `ms`.
