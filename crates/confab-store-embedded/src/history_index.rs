@@ -1,8 +1,8 @@
 //! History rows (`conversation_messages`: one per party per message, ordered by party) live in
 //! a database file of their own, `history.db`, kept by a thread of its own at a low CPU
-//! priority (`Priority`). With each message the writer appends one row to `history_log` (whose history it
-//! belongs to), at the end of a table in insertion order; this thread turns those into rows,
-//! in order, behind the writer.
+//! priority (`Priority`). With each message the writer appends one row to `history_log` (whose
+//! history it belongs to), at the end of a table in insertion order; this thread turns those
+//! into rows, in order, behind the writer.
 //!
 //! Why: a row ordered by party lands on a page of its own, so inserting them with each message
 //! cost the writer a third of its time and, merged in bulk, paused it 15–30 ms several times a
@@ -202,14 +202,14 @@ impl Priority {
     }
 }
 
-/// How many log rows wait to be indexed.
-fn lag(connection: &Connection) -> rusqlite::Result<i64> {
-    connection.query_row(
-        "SELECT COALESCE((SELECT MAX(seq) FROM chat.history_log), 0)
-              - COALESCE((SELECT indexed_seq FROM index_state), 0)",
+/// How many log rows wait to be indexed after `indexed`.
+fn lag(connection: &Connection, indexed: i64) -> rusqlite::Result<i64> {
+    let logged: i64 = connection.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM chat.history_log",
         [],
         |row| row.get(0),
-    )
+    )?;
+    Ok(logged - indexed)
 }
 
 fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &IndexProgress) {
@@ -217,17 +217,25 @@ fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &Inde
     // the writer drops nothing.
     let mut last_sync = Instant::now();
     let mut priority = Priority { nice: None };
+    // The last log row indexed, as `index_state` says; only this thread changes it, so it is
+    // read once (and again after a failed step, which may not have committed).
+    let mut indexed: Option<i64> = None;
     loop {
         let job = match jobs.recv_timeout(POLL) {
             Ok(job) => Some(job),
             Err(mpsc::RecvTimeoutError::Timeout) => None,
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         };
-        let behind = lag(connection).unwrap_or(i64::MAX) > MAX_LAG;
-        priority.set(if job.is_some() || behind { 0 } else { 19 });
-        let caught_up = index_new(connection, progress, &mut last_sync);
+        let caught_up = index_new(connection, progress, &mut last_sync, &mut indexed, |lag| {
+            priority.set(if job.is_some() || lag > MAX_LAG {
+                0
+            } else {
+                19
+            });
+        });
         if let Err(error) = &caught_up {
             tracing::error!(%error, "history index failed");
+            indexed = None;
         }
         match job {
             None => {}
@@ -254,17 +262,25 @@ fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &Inde
     tracing::debug!("history thread stopped");
 }
 
-/// Indexes every log row after the last one indexed, a step per transaction.
+/// Indexes every log row after `indexed`, a step per transaction; `lagging` hears first how
+/// many rows wait.
 fn index_new(
     connection: &Connection,
     progress: &IndexProgress,
     last_sync: &mut Instant,
+    indexed: &mut Option<i64>,
+    lagging: impl FnOnce(i64),
 ) -> rusqlite::Result<()> {
+    let mut after = match *indexed {
+        Some(seq) => seq,
+        None => *indexed.insert(indexed_seq(connection)?),
+    };
+    // Unknown lag counts as far behind.
+    lagging(lag(connection, after).unwrap_or(i64::MAX));
     loop {
         // Read outside the index's transaction: a read of the chat database holds back its
         // checkpoints and the restart of its WAL for as long as it lasts (checkpoint.rs), and
         // this thread runs at a low priority.
-        let after = indexed_seq(connection)?;
         let logged = read_log(connection, after)?;
         let Some(&LogRow { seq: last, .. }) = logged.last() else {
             return Ok(());
@@ -278,6 +294,7 @@ fn index_new(
             index_rows(&transaction, &logged)?;
             transaction.commit()?;
         }
+        (after, *indexed) = (last, Some(last));
         if (logged.len() as i64) < STEP {
             return Ok(());
         }
