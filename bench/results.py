@@ -115,6 +115,25 @@ def main():
     out.append("Ratios are Confab's median over the other server's: above 1 is better for "
                "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "
                "has no offline scenario.")
+    floors = [r for r in ok if r["scenario"] == "flush_floor"]
+    if floors:
+        def floor_median(key):
+            return statistics.median(r[key] for r in floors)
+        write_kib = floors[0]["write_kib"]
+        out.append("")
+        out.append("**The disk's floor for a durable ack** (`load flush-floor`, no server: "
+                   f"appends of {write_kib} KiB, each followed by `fdatasync`, back to back, on "
+                   "the server's core and file system; medians of "
+                   f"{len(floors)} run(s)). A message arriving at a random moment waits for "
+                   "the end of the first flush that began after it; no server that acknowledges "
+                   "only stored messages can answer sooner, whatever its CPU.")
+        out.append("")
+        out.append("| flushes/s | flush p50, ms | flush p99, ms | flush p99.9, ms "
+                   "| wait p50, ms | wait p99, ms | wait p99.9, ms |")
+        out.append("|---:|---:|---:|---:|---:|---:|---:|")
+        out.append("| " + " | ".join(fmt(floor_median(key)) for key in (
+            "flushes_per_sec", "flush_ms_p50", "flush_ms_p99", "flush_ms_p999",
+            "floor_ms_p50", "floor_ms_p99", "floor_ms_p999")) + " |")
     if failed:
         out.append("")
         out.append(f"**{len(failed)} load run(s) failed** and are left out of the medians:")

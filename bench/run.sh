@@ -313,6 +313,23 @@ for run in $(seq "$RUNS"); do
     done
 done
 
+# No server: the disk's floor for a durable ack, on the server's core, beside Confab's data.
+stop_server
+for run in $(seq "$RUNS"); do
+    log "flush floor, run $run"
+    status=0
+    line=$(timeout "$LOAD_TIMEOUT" taskset -c "$SERVER_CPU" "$BIN/load" flush-floor \
+        --dir "$WORK" --secs "$MEASURE_SECS" 2>>"$WORK/load.log") || status=$?
+    if [ "$status" = 0 ] && [ -n "$line" ]; then
+        echo "$line" >>"$RESULTS"
+        log "  $line"
+    else
+        FAILURES=$((FAILURES + 1))
+        log "  FAILED (flush floor, exit $status): $(tail -n 1 "$WORK/load.log")"
+        printf '{"scenario":"flush_floor","server":"disk","failed":true,"exit":%s}\n' "$status" >>"$RESULTS"
+    fi
+done
+
 for run in $(seq "$RUNS"); do
     for server in confab ejabberd; do
         log "offline $OFFLINE_MESSAGES messages, run $run, $server"

@@ -4,9 +4,11 @@
 //!   load seed-users --data-dir D --app-key org#app --prefix u --count N   (Confab stopped)
 //!   load register-xmpp --addr 127.0.0.1:5222 --prefix u --count N
 //!   load idle|pingpong|offline --target confab|xmpp|relay --addr HOST:PORT [...]
+//!   load flush-floor --dir D   (no server: the disk's floor for a durable ack)
 
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
+mod flush;
 mod msync;
 mod net;
 mod relay;
@@ -83,6 +85,17 @@ enum Command {
         messages: u64,
         #[arg(long, default_value_t = 64)]
         in_flight: u64,
+    },
+    /// No server: back-to-back appends, each flushed (`fdatasync`), in a file under `dir`;
+    /// how long a message arriving at a random moment waits for a flush that covers it.
+    FlushFloor {
+        #[arg(long)]
+        dir: std::path::PathBuf,
+        /// Bytes per append, in KiB: about what a group commit of the pingpong writes.
+        #[arg(long, default_value_t = 16)]
+        write_kib: usize,
+        #[arg(long, default_value_t = 8)]
+        secs: u64,
     },
 }
 
@@ -235,6 +248,18 @@ async fn main() -> anyhow::Result<()> {
             messages,
             in_flight,
         } => offline(&target, messages, in_flight).await,
+        Command::FlushFloor {
+            dir,
+            write_kib,
+            secs,
+        } => {
+            let run_for = Duration::from_secs(secs);
+            let figures =
+                tokio::task::spawn_blocking(move || flush::floor(&dir, write_kib, run_for))
+                    .await??;
+            println!("{figures}");
+            Ok(())
+        }
     }
 }
 
