@@ -60,6 +60,7 @@ def main():
         ("latency_ms_p99", "one-way latency p99, ms", "lower"),
         ("latency_ms_p999", "one-way latency p99.9, ms", "lower"),
         ("server_cpu_us_per_message", "server CPU per delivered msg, µs", "lower"),
+        ("loader_busy", "loader's core busy (share of the measured time)", "–"),
     ):
         rows.append((f"pingpong {pairs} pairs: {label}", "pingpong", key, better, {}))
     messages = next((r["messages"] for r in ok if r["scenario"] == "offline"), 10000)
@@ -108,9 +109,12 @@ def main():
             if value is not None:
                 met = value <= bound if op == "<=" else value >= bound
                 target = f"{op} {bound:,}: {'met' if met else 'NOT met'}"
+        ejabberd_ratio = ratio(values["confab"], values["ejabberd"])
         relay_ratio = "n/a" if scenario == "offline" else ratio(values["confab"], values["relay"])
+        if better == "–":  # a figure of the loader, not of the server
+            ejabberd_ratio = relay_ratio = "–"
         out.append(f"| {label} | {better} | {' | '.join(cells)} | "
-                   f"{ratio(values['confab'], values['ejabberd'])} | {relay_ratio} | {target} |")
+                   f"{ejabberd_ratio} | {relay_ratio} | {target} |")
     out.append("")
     out.append("Ratios are Confab's median over the other server's: above 1 is better for "
                "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "

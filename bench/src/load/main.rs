@@ -24,7 +24,7 @@ use tokio::time::Instant;
 
 use msync::{ConfabTarget, MsyncConn};
 use relay::RelayConn;
-use stats::{bounded, Recorder, ServerProbe};
+use stats::{bounded, ProcessProbe, Recorder};
 use xmpp::{XmppConn, XmppTarget};
 
 #[derive(Parser)]
@@ -229,7 +229,7 @@ async fn main() -> anyhow::Result<()> {
             target,
             connections,
             server_pid,
-        } => idle(&target, connections, ServerProbe::new(server_pid)).await,
+        } => idle(&target, connections, ProcessProbe::new(server_pid)).await,
         Command::Pingpong {
             target,
             pairs,
@@ -241,7 +241,7 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(warmup_secs),
                 Duration::from_secs(measure_secs),
             );
-            pingpong(&target, pairs, windows, ServerProbe::new(server_pid)).await
+            pingpong(&target, pairs, windows, ProcessProbe::new(server_pid)).await
         }
         Command::Offline {
             target,
@@ -296,7 +296,7 @@ async fn seed_users(
     Ok(())
 }
 
-async fn idle(target: &TargetArgs, connections: usize, server: ServerProbe) -> anyhow::Result<()> {
+async fn idle(target: &TargetArgs, connections: usize, server: ProcessProbe) -> anyhow::Result<()> {
     let rss_before = server.rss_kib()?;
     let tokens = target.mint_tokens(connections)?;
     let (conns, elapsed) = bounded(connections, target.login_concurrency, |index| {
@@ -324,7 +324,7 @@ async fn pingpong(
     target: &TargetArgs,
     pairs: usize,
     (warmup, measure): (Duration, Duration),
-    server: ServerProbe,
+    server: ProcessProbe,
 ) -> anyhow::Result<()> {
     let tokens = target.mint_tokens(pairs * 2)?;
     let (conns, _) = bounded(pairs * 2, target.login_concurrency, |index| {
@@ -350,12 +350,17 @@ async fn pingpong(
             }
         });
     }
+    // The loader's own CPU too: a loader near its core's limit adds its queue to every
+    // latency it measures (against the relay it is the bottleneck).
+    let loader = ProcessProbe::this_process();
     tokio::time::sleep_until(started + warmup).await;
     let cpu_before = server.cpu_us()?;
+    let loader_cpu_before = loader.cpu_us()?;
     recorder.start_measuring();
     tokio::time::sleep(measure).await;
     recorder.stop_measuring();
     let cpu_after = server.cpu_us()?;
+    let loader_cpu_after = loader.cpu_us()?;
     while let Some(result) = tasks.join_next().await {
         result??;
     }
@@ -373,6 +378,10 @@ async fn pingpong(
         "latency_ms_p99": p99,
         "latency_ms_p999": p999,
         "server_cpu_us_per_message": cpu_after.saturating_sub(cpu_before) as f64 / delivered as f64,
+        "loader_cpu_us_per_message":
+            loader_cpu_after.saturating_sub(loader_cpu_before) as f64 / delivered as f64,
+        "loader_busy": loader_cpu_after.saturating_sub(loader_cpu_before) as f64
+            / measure.as_micros() as f64,
     });
     println!("{figures}");
     Ok(())

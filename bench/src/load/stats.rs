@@ -65,17 +65,21 @@ fn percentile(sorted: &[u32], q: f64) -> u32 {
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
-/// The server under test, read from /proc/PID.
-pub(crate) struct ServerProbe {
+/// A process as /proc/PID shows it: the server under test, or the loader itself.
+pub(crate) struct ProcessProbe {
     pid: u32,
 }
 
 /// Linux reports CPU time in clock ticks of 1/100 s on every architecture we run on.
 const CLOCK_TICKS_PER_SEC: u64 = 100;
 
-impl ServerProbe {
-    pub(crate) fn new(pid: u32) -> ServerProbe {
-        ServerProbe { pid }
+impl ProcessProbe {
+    pub(crate) fn new(pid: u32) -> ProcessProbe {
+        ProcessProbe { pid }
+    }
+
+    pub(crate) fn this_process() -> ProcessProbe {
+        ProcessProbe::new(std::process::id())
     }
 
     /// Resident set size in KiB.
