@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use serde_json::{json, Value};
 
+use crate::stats::percentile;
+
 /// The file the appends go round in.
 const FILE_BYTES: u64 = 64 << 20;
 /// Bounds the run in count as well as in time.
@@ -104,11 +106,5 @@ fn ms(duration: Duration) -> f64 {
 /// p50, p99 and p99.9 of `values` (sorted here).
 fn percentiles(values: &mut [f64]) -> [f64; 3] {
     values.sort_by(f64::total_cmp);
-    [0.50, 0.99, 0.999].map(|q| {
-        let rank = ((values.len() as f64) * q).ceil() as usize;
-        values
-            .get(rank.clamp(1, values.len().max(1)) - 1)
-            .copied()
-            .unwrap_or(0.0)
-    })
+    [0.50, 0.99, 0.999].map(|q| percentile(values, q))
 }

@@ -91,7 +91,8 @@ enum Command {
     FlushFloor {
         #[arg(long)]
         dir: std::path::PathBuf,
-        /// Bytes per append, in KiB: about what a group commit of the pingpong writes.
+        /// Bytes per append, in KiB: about the metas of a group commit of ~60 messages, as a
+        /// log of messages alone would write them.
         #[arg(long, default_value_t = 16)]
         write_kib: usize,
         #[arg(long, default_value_t = 8)]

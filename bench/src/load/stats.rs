@@ -57,9 +57,10 @@ impl Recorder {
     }
 }
 
-fn percentile(sorted: &[u32], q: f64) -> u32 {
+/// The value at quantile `q` of `sorted` (nearest rank); the default when it is empty.
+pub(crate) fn percentile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
     if sorted.is_empty() {
-        return 0;
+        return T::default();
     }
     let rank = ((sorted.len() as f64) * q).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
