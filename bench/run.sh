@@ -230,13 +230,14 @@ RESULTS="$WORK/results.jsonl"
 : >"$RESULTS"
 FAILURES=0
 
-# load SERVER SCENARIO [ARGS...]: one run, its JSON line appended to RESULTS.
-load() {
-    local server=$1 scenario=$2
-    shift 2
+# record SERVER SCENARIO CPU [ARGS...]: one run of the loader's subcommand for SCENARIO
+# (flush_floor: flush-floor) pinned to CPU, its JSON line appended to RESULTS (or a failure
+# record).
+record() {
+    local server=$1 scenario=$2 cpu=$3
+    shift 3
     local line status=0
-    line=$(timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$BIN/load" "$scenario" \
-        --target "$(target_of "$server")" --addr "$(addr_of "$server")" "$@" \
+    line=$(timeout "$LOAD_TIMEOUT" taskset -c "$cpu" "$BIN/load" "${scenario//_/-}" "$@" \
         2>>"$WORK/load.log") || status=$?
     if [ "$status" = 0 ] && [ -n "$line" ]; then
         echo "$line" >>"$RESULTS"
@@ -246,6 +247,14 @@ load() {
         log "  FAILED ($server $scenario $*, exit $status): $(tail -n 1 "$WORK/load.log")"
         printf '{"scenario":"%s","server":"%s","failed":true,"exit":%s}\n' "$scenario" "$server" "$status" >>"$RESULTS"
     fi
+}
+
+# load SERVER SCENARIO [ARGS...]: one run of the loader against SERVER.
+load() {
+    local server=$1 scenario=$2
+    shift 2
+    record "$server" "$scenario" "$LOADER_CPU" \
+        --target "$(target_of "$server")" --addr "$(addr_of "$server")" "$@"
 }
 
 # --- preparation -----------------------------------------------------------------------------
@@ -317,17 +326,7 @@ done
 stop_server
 for run in $(seq "$RUNS"); do
     log "flush floor, run $run"
-    status=0
-    line=$(timeout "$LOAD_TIMEOUT" taskset -c "$SERVER_CPU" "$BIN/load" flush-floor \
-        --dir "$WORK" --secs "$MEASURE_SECS" 2>>"$WORK/load.log") || status=$?
-    if [ "$status" = 0 ] && [ -n "$line" ]; then
-        echo "$line" >>"$RESULTS"
-        log "  $line"
-    else
-        FAILURES=$((FAILURES + 1))
-        log "  FAILED (flush floor, exit $status): $(tail -n 1 "$WORK/load.log")"
-        printf '{"scenario":"flush_floor","server":"disk","failed":true,"exit":%s}\n' "$status" >>"$RESULTS"
-    fi
+    record disk flush_floor "$SERVER_CPU" --dir "$WORK" --secs "$MEASURE_SECS"
 done
 
 for run in $(seq "$RUNS"); do
