@@ -42,7 +42,8 @@ fn app(org: &str, name: &str) -> App {
     .expect("app")
 }
 
-fn user(name: &str) -> User {
+/// A user as the suite creates them (other stores' own tests use it too).
+pub fn user(name: &str) -> User {
     User {
         name: UserName::parse(name).expect("valid name"),
         uuid: format!("uuid-{name}"),

@@ -9,7 +9,7 @@ use confab_core::{
     app::{App, NewApp},
     history::single_chat_entries,
     ids::{AppKey, MessageId, QueueName, UserName},
-    store::{AppStore, NewMessage, QueueEntry, UserStore},
+    store::{conformance, AppStore, NewMessage, QueueEntry, UserStore},
     user::User,
 };
 use confab_store_embedded::EmbeddedStore;
@@ -36,19 +36,7 @@ pub async fn seed(store: &EmbeddedStore) -> AppKey {
     )
     .unwrap();
     store.create_app(&app).await.unwrap();
-    let users: Vec<User> = ["leo", "roy"]
-        .iter()
-        .map(|user| User {
-            name: name(user),
-            uuid: format!("uuid-{user}"),
-            password_hash: "hash".into(),
-            nickname: String::new(),
-            activated: true,
-            created_ms: 1,
-            modified_ms: 1,
-            tokens_valid_after: 0,
-        })
-        .collect();
+    let users: Vec<User> = ["leo", "roy"].map(conformance::user).into();
     store.create_users(&app.key, &users).await.unwrap();
     app.key
 }
