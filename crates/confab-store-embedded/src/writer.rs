@@ -25,8 +25,11 @@ use crate::{
     tails::{QueueKey, QueueTails, TailChange},
 };
 
-/// Most jobs per transaction; bounds commit latency under sustained load.
-const MAX_BATCH: usize = 512;
+/// Most jobs per transaction; bounds commit latency under sustained load. Every caller of a
+/// batch waits for all of it: at 100 pingpong pairs (~200 jobs waiting at once) a cap of 128
+/// or 160 gave a p99 of 5.1–5.4 ms where 512 gave 5.8–6.2, at the same rate; 64 and 96 cost
+/// rate (bench/FINDINGS.md).
+const MAX_BATCH: usize = 128;
 /// Indexed rows of `history_log` the writer drops with one batch (`history_index.rs`). The
 /// index makes its progress durable about once a second, tens of thousands of rows at full
 /// load; dropped in one piece, they held that batch, and every sender in it, for 3–9 ms.
