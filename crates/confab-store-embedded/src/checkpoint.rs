@@ -13,7 +13,7 @@
 //! While the WAL grows, a pass runs every 20 ms. A pass ends with an fsync of the database
 //! file, and the writer's next commit waits for the disk behind it: every 250 ms, a pass of
 //! ~10 MB held a commit for ~4 ms, and every message in flight with it, about four times a
-//! second (the pingpong p99). Small passes hold it for less than the commit's own fsync.
+//! second (the pingpong p99). Small passes hold it up far less.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};

@@ -18,7 +18,7 @@ async fn the_wal_starts_over_again_and_again_while_the_writer_never_stops() {
     let (store, app) = store_with_users(dir.path()).await;
     // Metas of 96 KiB with 32 always in flight, so the writer has the next batch waiting
     // whenever the checkpoint thread copies. How far the WAL grows between two restarts
-    // depends on the disk's speed (200–340 MiB at ~450 MiB/s here), so the test counts restarts:
+    // depends on the disk's speed (110–340 MiB at ~450 MiB/s here), so the test counts restarts:
     // without them, the file only grows.
     let meta = Bytes::from(vec![b'x'; 96 << 10]);
     let submit = |ms: u64| {
