@@ -339,8 +339,10 @@ fn commit_batch(
             results.push(result);
         }
         if let Some(below) = prune_log_below {
+            // Cached: in slices it runs with many batches a second, not once.
             transaction
-                .execute("DELETE FROM history_log WHERE seq < ?1", [below])
+                .prepare_cached("DELETE FROM history_log WHERE seq < ?1")
+                .and_then(|mut statement| statement.execute([below]))
                 .map_err(backend)?;
         }
         transaction.commit().map_err(backend)?;
