@@ -57,6 +57,7 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::InvalidPassword
         | Error::UnacceptablePassword
         | Error::MessageTooLarge { .. }
+        | Error::ImpersonatedParty(_)
         | Error::MissingField(_)
         | Error::InvalidArgument(_)
         | Error::Receipt(_)

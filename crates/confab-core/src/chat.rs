@@ -213,6 +213,7 @@ impl ChatService {
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
         let body = pb::MessageBody::decode(payload.clone())
             .map_err(|_| Error::MissingField("a message body"))?;
+        check_parties(&body, &session.user, &recipient)?;
         let kind = self.check_body(&body)?;
         let body_digest = body_digest(&payload);
         let Checked { effect, queued } = match checked {
@@ -493,5 +494,67 @@ impl ChatService {
             Err(poisoned) => poisoned.into_inner().insert(app.key.clone(), app.clone()),
         };
         app
+    }
+}
+
+/// The SDK shows a message as from `MessageBody.from` to `MessageBody.to` (PROTOCOL.md §4.6),
+/// and the body is relayed byte for byte, so both must name the parties the server routes
+/// it between: the session's own user, and the meta's recipient. The SDK fills them with the
+/// names it logged in and sends to, in the case it was given them.
+fn check_parties(
+    body: &pb::MessageBody,
+    sender: &UserName,
+    recipient: &UserName,
+) -> Result<(), Error> {
+    let named = |jid: &Option<pb::Jid>| {
+        jid.as_ref()
+            .and_then(|jid| jid.name.as_deref())
+            .and_then(UserName::parse)
+    };
+    if named(&body.from).as_ref() != Some(sender) {
+        return Err(Error::ImpersonatedParty("from"));
+    }
+    if named(&body.to).as_ref() != Some(recipient) {
+        return Err(Error::ImpersonatedParty("to"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn body(from: Option<&str>, to: Option<&str>) -> pb::MessageBody {
+        let jid = |name: &str| pb::Jid {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        pb::MessageBody {
+            from: from.map(jid),
+            to: to.map(jid),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn the_body_must_name_the_session_and_the_recipient() {
+        let (leo, roy) = (
+            UserName::parse("leo").expect("valid"),
+            UserName::parse("roy").expect("valid"),
+        );
+        // The SDK names users as it was given them; names are case-insensitive.
+        assert!(check_parties(&body(Some("Leo"), Some("ROY")), &leo, &roy).is_ok());
+        for (from, to, field) in [
+            (Some("alice"), Some("roy"), "from"),
+            (None, Some("roy"), "from"),
+            (Some(""), Some("roy"), "from"),
+            (Some("leo"), Some("carol"), "to"),
+            (Some("leo"), None, "to"),
+        ] {
+            match check_parties(&body(from, to), &leo, &roy) {
+                Err(Error::ImpersonatedParty(named)) => assert_eq!(named, field),
+                other => panic!("{from:?} → {to:?}: {other:?}"),
+            }
+        }
     }
 }

@@ -34,6 +34,10 @@ pub enum Error {
     MissingField(&'static str),
     #[error("recipient {0} does not exist")]
     RecipientNotFound(String),
+    /// A message body that names someone other than the session as its sender, or someone
+    /// other than the meta's recipient as its recipient: the SDK shows the body's names.
+    #[error("the message body's {0} does not match the session")]
+    ImpersonatedParty(&'static str),
     /// A request parameter the route cannot use (a bad cursor, an unknown message type).
     #[error("{0}")]
     InvalidArgument(String),

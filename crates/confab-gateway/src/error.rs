@@ -40,6 +40,7 @@ pub(crate) fn login_status(error: &Error) -> Status {
         Error::MissingField(_)
         | Error::MessageTooLarge { .. }
         | Error::RecipientNotFound(_)
+        | Error::ImpersonatedParty(_)
         | Error::UserExists(_)
         | Error::AppExists(_)
         | Error::UnacceptablePassword
@@ -69,6 +70,8 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }
         Error::Receipt(error) => status::error(ErrorCode::Fail, receipt_reason(error)),
+        // 603 PERMISSION_DENIED, as for a recall of someone else's message.
+        Error::ImpersonatedParty(_) => status::error(ErrorCode::Fail, REASON_NO_PERMISSION),
         Error::AppNotFound
         | Error::AppExists(_)
         | Error::UserNotFound(_)

@@ -108,6 +108,7 @@ fn domain_body(error: &Error) -> Body {
         Error::MessageTooLarge { .. }
         | Error::MissingField(_)
         | Error::RecipientNotFound(_)
+        | Error::ImpersonatedParty(_)
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
         | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
