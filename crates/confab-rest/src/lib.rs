@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod path;
 mod routes;
+mod thumbnail;
 mod video_frame;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 pub use path::normalize_path;
 pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
 pub use routes::part_upload::PartUploads;
+pub use thumbnail::Thumbnails;
 pub use video_frame::VideoFrames;
 
 /// Shared by every request.
@@ -43,6 +45,8 @@ pub struct RestState {
     pub part_uploads: PartUploads,
     /// First frames of videos (`?vframe=true`).
     pub video_frames: VideoFrames,
+    /// Limits of image decoding for thumbnails (`?thumbnail=true`) and video frames.
+    pub thumbnails: Thumbnails,
 }
 
 /// Room for the multipart framing and small fields around an attachment of the maximum size.

@@ -29,6 +29,13 @@ pub struct Config {
     /// up in `PATH`; empty disables them (the URL then answers 404). Scratch copies of videos
     /// go to `<data_dir>/tmp/`.
     pub video_frame_tool: String,
+    /// Largest image, in pixels (`width × height` as its header declares), that is decoded
+    /// for a thumbnail or a video's first frame; a larger one is served as it is. A decode
+    /// holds about 4 bytes per pixel.
+    pub thumbnail_max_pixels: u64,
+    /// Thumbnails and video first frames decoded at once; a request that finds none free
+    /// within 5 s gets the original.
+    pub thumbnail_concurrency: usize,
     /// Largest WebSocket frame accepted, in bytes.
     pub max_frame_bytes: usize,
     /// Metas per pull reply.
@@ -71,6 +78,12 @@ pub struct DataCenterConfig {
     pub websocket: String,
 }
 
+/// 32 megapixels: a 24 MP camera's photo (6000 × 4000) is thumbnailed; a decode holds at
+/// most ~128 MiB.
+pub const DEFAULT_THUMBNAIL_MAX_PIXELS: u64 = 32_000_000;
+/// Two decodes at once: ~256 MiB at most, and a core left for messages on a small host.
+pub const DEFAULT_THUMBNAIL_CONCURRENCY: usize = 2;
+
 /// The hosted service's attachment limit: 10 MB.
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: u64 = 10 * 1024 * 1024;
 
@@ -85,6 +98,8 @@ impl Default for Config {
             max_text_bytes: limits.max_text_bytes,
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
             video_frame_tool: "ffmpeg".to_owned(),
+            thumbnail_max_pixels: DEFAULT_THUMBNAIL_MAX_PIXELS,
+            thumbnail_concurrency: DEFAULT_THUMBNAIL_CONCURRENCY,
             max_frame_bytes: gateway.max_frame_bytes,
             page_size: limits.page_size,
             default_token_ttl_secs: limits.default_token_ttl_secs,
@@ -147,6 +162,11 @@ impl Config {
         if self.max_attachment_bytes == 0 {
             return Err(ConfigError::Invalid(
                 "max_attachment_bytes must be positive",
+            ));
+        }
+        if self.thumbnail_concurrency == 0 {
+            return Err(ConfigError::Invalid(
+                "thumbnail_concurrency must be positive",
             ));
         }
         if self.max_text_bytes == 0 || self.max_text_bytes >= self.max_frame_bytes {

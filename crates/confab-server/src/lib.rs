@@ -22,7 +22,7 @@ use confab_core::{
     store::{AppStore, StoreError},
 };
 use confab_gateway::Gateway;
-use confab_rest::{ListenerInfo, RestState, VideoFrames};
+use confab_rest::{ListenerInfo, RestState, Thumbnails, VideoFrames};
 use confab_store_embedded::{DiskFileStore, EmbeddedStore};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -114,6 +114,7 @@ pub async fn run(
                     .then(|| config.video_frame_tool.clone().into()),
                 config.data_dir.join("tmp"),
             ),
+            thumbnails: Thumbnails::new(config.thumbnail_max_pixels, config.thumbnail_concurrency),
         })));
     let admin = Arc::new(AdminService::new(chat.store().clone()));
     let setup_token = admin.issue_setup_token().await?;

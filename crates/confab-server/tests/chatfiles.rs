@@ -314,6 +314,51 @@ async fn malformed_or_unauthorised_uploads() {
     entity(&upload(&server, &app_token, &body).await);
 }
 
+/// A decompression bomb: 32 KB of PNG that declares 16384 × 16384 pixels (256 MiB once
+/// decoded). Its header is over the pixel budget, so nothing is decoded and the thumbnail
+/// URL serves the file as it is; an image within the budget still gets its thumbnail.
+#[tokio::test]
+async fn an_image_over_the_pixel_budget_is_not_decoded_for_a_thumbnail() {
+    let bomb: &[u8] = include_bytes!("fixtures/bomb-16384x16384.png");
+    let (server, token) = server_with_leo(|config| config.thumbnail_max_pixels = 400 * 300).await;
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[("file", Some(("bomb.png", "image/png")), bomb)]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    let started = std::time::Instant::now();
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&thumbnail=true"),
+        "",
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    assert!(got.body == bomb, "the original, not a decoded thumbnail");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+
+    let picture = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 7]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let reply = upload(
+        &server,
+        &token,
+        &multipart(&[("file", Some(("cat.png", "image/png")), png.get_ref())]),
+    )
+    .await;
+    let (uuid, secret) = entity(&reply);
+    let got = download(
+        &server,
+        &format!("{uuid}?share-secret={secret}&thumbnail=true"),
+        "",
+    )
+    .await;
+    let thumb = image::load_from_memory(&got.body).unwrap();
+    assert!(thumb.width() < 400, "at the budget, still thumbnailed");
+}
+
 #[tokio::test]
 async fn thumbnail_of_a_png() {
     let (server, token) = server_with_leo(|_| {}).await;

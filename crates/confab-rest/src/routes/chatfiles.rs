@@ -39,10 +39,6 @@ use crate::{
 
 /// Largest thumbnail box side a client may ask for.
 const MAX_THUMBNAIL_SIDE: u32 = 2048;
-/// Images with more pixels than this on either side are not thumbnailed (served as is).
-const MAX_DECODED_SIDE: u32 = 16_384;
-/// Memory one thumbnail decode may use.
-const MAX_DECODE_ALLOC: u64 = 512 * 1024 * 1024;
 
 /// # `POST /{org}/{app}/chatfiles`
 ///
@@ -304,17 +300,25 @@ async fn thumbnail(
     if let Some(stored) = state.file_store.open(&thumb_key).await? {
         return Ok(Some((stored, content_type)));
     }
-    let Some(mut original) = state.file_store.open(key).await? else {
-        return Err(ChatFileError::NotFound.into());
+    let original = async {
+        let Some(mut original) = state.file_store.open(key).await? else {
+            return Err(ApiError::from(ChatFileError::NotFound));
+        };
+        // Bounded by the upload limit.
+        let mut bytes = Vec::with_capacity(usize::try_from(original.length).unwrap_or(0));
+        original
+            .reader
+            .read_to_end(&mut bytes)
+            .await
+            .map_err(confab_core::files::FileStoreError::from)?;
+        Ok(bytes)
     };
-    // Bounded by the upload limit.
-    let mut bytes = Vec::with_capacity(usize::try_from(original.length).unwrap_or(0));
-    original
-        .reader
-        .read_to_end(&mut bytes)
-        .await
-        .map_err(confab_core::files::FileStoreError::from)?;
-    let encoded = match scaled(bytes, file, is_jpeg).await? {
+    let (width, height) = (file.thumbnail_width, file.thumbnail_height);
+    let encoded = match state
+        .thumbnails
+        .scale(original, width, height, is_jpeg)
+        .await?
+    {
         Ok(encoded) => encoded,
         Err(error) => {
             tracing::debug!(%error, uuid = %file.uuid, "no thumbnail; serving the original");
@@ -348,25 +352,19 @@ async fn video_frame(
                 return Err(ChatFileError::NoVideoFrame.into());
             }
         };
-        let encoded = scaled(frame, &file, true).await?.map_err(|error| {
-            tracing::debug!(%error, uuid = %file.uuid, "the video frame does not decode");
-            ChatFileError::NoVideoFrame
-        })?;
+        let (width, height) = (file.thumbnail_width, file.thumbnail_height);
+        let frame = async { Ok::<_, ApiError>(frame) };
+        let encoded = state
+            .thumbnails
+            .scale(frame, width, height, true)
+            .await?
+            .map_err(|error| {
+                tracing::debug!(%error, uuid = %file.uuid, "the video frame does not decode");
+                ChatFileError::NoVideoFrame
+            })?;
         store_derived(&state, &frame_key, &encoded).await
     });
     extraction.await.map_err(task_failed)?
-}
-
-/// `make_thumbnail` into the upload's thumbnail box, off the runtime's threads.
-async fn scaled(
-    bytes: Vec<u8>,
-    file: &ChatFile,
-    jpeg: bool,
-) -> Result<Result<Vec<u8>, image::ImageError>, ApiError> {
-    let (width, height) = (file.thumbnail_width, file.thumbnail_height);
-    tokio::task::spawn_blocking(move || make_thumbnail(&bytes, width, height, jpeg))
-        .await
-        .map_err(task_failed)
 }
 
 /// Stores something made from an attachment (a thumbnail, a video frame) and opens it.
@@ -387,37 +385,6 @@ async fn store_derived(
 
 fn task_failed(error: tokio::task::JoinError) -> ApiError {
     confab_core::files::FileStoreError::Io(std::io::Error::other(error)).into()
-}
-
-/// Decodes png/jpeg/gif/webp, scales into `width`×`height` (never up), encodes JPEG for JPEG
-/// input and PNG otherwise.
-fn make_thumbnail(
-    bytes: &[u8],
-    width: u32,
-    height: u32,
-    jpeg: bool,
-) -> Result<Vec<u8>, image::ImageError> {
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes)).with_guessed_format()?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(MAX_DECODED_SIDE);
-    limits.max_image_height = Some(MAX_DECODED_SIDE);
-    limits.max_alloc = Some(MAX_DECODE_ALLOC);
-    reader.limits(limits);
-    let image = reader.decode()?;
-    let image = if image.width() > width || image.height() > height {
-        image.thumbnail(width, height)
-    } else {
-        image
-    };
-    let mut out = std::io::Cursor::new(Vec::new());
-    if jpeg {
-        image
-            .to_rgb8()
-            .write_to(&mut out, image::ImageFormat::Jpeg)?;
-    } else {
-        image.write_to(&mut out, image::ImageFormat::Png)?;
-    }
-    Ok(out.into_inner())
 }
 
 fn bytes_response(stored: StoredFile, content_type: &str, filename: Option<&str>) -> Response {
