@@ -1,0 +1,189 @@
+//! REST bodies through a real server (`confab_server::run` on loopback): every route that
+//! takes a body gets the seeds of `corpus/rest/` mutated, and random bytes, under each content
+//! type the SDKs send. Whatever arrives, the answer is 200 or the Easemob JSON error shape
+//! (`{error, error_description, timestamp, duration}`), never a 5xx, and the server keeps
+//! answering.
+
+#![allow(clippy::unwrap_used)] // tests: a failed step should stop the test loudly
+
+#[path = "../../crates/confab-server/tests/common/mod.rs"]
+mod common;
+
+use std::sync::OnceLock;
+
+use common::TestServer;
+use confab_fuzz::{config, corpus, inputs};
+use proptest::prelude::*;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Runtime;
+
+/// Who a route's bearer token speaks for.
+#[derive(Debug, Clone, Copy)]
+enum Bearer {
+    None,
+    App,
+    User,
+}
+
+const ROUTES: &[(&str, &str, Bearer)] = &[
+    ("POST", "/org1/app1/token", Bearer::None),
+    ("POST", "/org1/app1/users", Bearer::App),
+    ("POST", "/org1/app1/users", Bearer::None),
+    ("PUT", "/org1/app1/users/amy/password", Bearer::User),
+    ("PUT", "/org1/app1/users/amy/password", Bearer::App),
+    ("POST", "/org1/app1/users/batch/status", Bearer::App),
+    ("POST", "/org1/app1/messages/users", Bearer::App),
+    ("POST", "/org1/app1/messages/users/import", Bearer::App),
+    ("POST", "/org1/app1/messages/msg_recall", Bearer::App),
+    ("POST", "/org1/app1/users/leo/messageroaming", Bearer::User),
+    ("POST", "/org1/app1/reaction/user/leo", Bearer::User),
+    ("DELETE", "/org1/app1/reaction/user/leo", Bearer::User),
+    (
+        "POST",
+        "/org1/app1/sdk/user/leo/user_channel/pin",
+        Bearer::User,
+    ),
+    (
+        "POST",
+        "/org1/app1/sdk/user/leo/user_channel/top",
+        Bearer::User,
+    ),
+    (
+        "POST",
+        "/org1/app1/sdk/user/leo/user_channels/mark",
+        Bearer::User,
+    ),
+    (
+        "DELETE",
+        "/org1/app1/sdk/user/leo/user_channels/mark",
+        Bearer::User,
+    ),
+    ("DELETE", "/org1/app1/user/leo/user_channel", Bearer::User),
+    (
+        "DELETE",
+        "/org1/app1/sdk/message/roaming/chat/user/leo",
+        Bearer::User,
+    ),
+    (
+        "DELETE",
+        "/org1/app1/sdk/message/roaming/chat/user/leo/time",
+        Bearer::User,
+    ),
+    ("POST", "/org1/app1/sdk/chatfiles/part-upload", Bearer::User),
+    (
+        "POST",
+        "/org1/app1/sdk/chatfiles/part-upload/00000000-0000-0000-0000-000000000000",
+        Bearer::User,
+    ),
+    ("POST", "/org1/app1/chatfiles", Bearer::User),
+];
+
+const CONTENT_TYPES: &[Option<&str>] = &[
+    Some("application/json"),
+    Some("application/x-www-form-urlencoded"),
+    Some("text/plain"),
+    Some("multipart/form-data; boundary=fuzzboundary"),
+    None,
+];
+
+struct Target {
+    runtime: Runtime,
+    server: TestServer,
+    app_token: String,
+    user_token: String,
+}
+
+fn target() -> &'static Target {
+    static TARGET: OnceLock<Target> = OnceLock::new();
+    TARGET.get_or_init(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (server, app_token) = runtime.block_on(async {
+            let server = TestServer::start().await;
+            let app_token = server.app_token().await;
+            (server, app_token)
+        });
+        let user_token = server.user_token("leo", 3600);
+        Target {
+            runtime,
+            server,
+            app_token,
+            user_token,
+        }
+    })
+}
+
+/// One request with `Connection: close`: the status and the body.
+async fn exchange(
+    target: &Target,
+    (method, path, bearer): (&str, &str, Bearer),
+    content_type: Option<&str>,
+    body: &[u8],
+) -> (u16, Vec<u8>) {
+    let mut stream = TcpStream::connect(target.server.address).await.unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(content_type) = content_type {
+        head.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    match bearer {
+        Bearer::None => {}
+        Bearer::App => head.push_str(&format!("Authorization: Bearer {}\r\n", target.app_token)),
+        Bearer::User => head.push_str(&format!("Authorization: Bearer {}\r\n", target.user_token)),
+    }
+    head.push_str("\r\n");
+    let mut request = head.into_bytes();
+    request.extend_from_slice(body);
+    let _ = stream.write_all(&request).await;
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw).await;
+    let split = raw
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
+    let status = String::from_utf8_lossy(&raw[..split])
+        .split(' ')
+        .nth(1)
+        .and_then(|status| status.parse().ok())
+        .unwrap();
+    (status, raw[split + 4..].to_vec())
+}
+
+fn is_error_shape(body: &[u8]) -> bool {
+    let Ok(Value::Object(json)) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    json.get("error").is_some_and(Value::is_string)
+        && json.get("error_description").is_some_and(Value::is_string)
+        && json.get("timestamp").is_some_and(Value::is_number)
+        && json.get("duration").is_some_and(Value::is_number)
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn every_body_gets_200_or_the_json_error_shape(
+        route in 0..ROUTES.len(),
+        content_type in 0..CONTENT_TYPES.len(),
+        body in inputs(corpus("rest"), 2048),
+    ) {
+        let target = target();
+        let (status, answer) = target.runtime.block_on(exchange(
+            target,
+            ROUTES[route],
+            CONTENT_TYPES[content_type],
+            &body,
+        ));
+        let shown = String::from_utf8_lossy(&answer);
+        prop_assert!(status < 500, "{:?} answered {status} {shown}", ROUTES[route]);
+        prop_assert!(status == 200 || is_error_shape(&answer), "{:?} answered {status} {shown}", ROUTES[route]);
+    }
+}
