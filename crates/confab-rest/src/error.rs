@@ -18,9 +18,24 @@ pub(crate) enum ApiError {
     Domain(Error),
     /// The body is not the JSON the route takes.
     BadBody(String),
+    /// The body is over the route's limit (axum's 2 MB by default).
+    BodyTooLarge(String),
     NoSuchRoute,
     /// Attachment upload and download (`routes/chatfiles.rs`).
     ChatFile(ChatFileError),
+}
+
+impl ApiError {
+    /// A body that could not be read: too large (413), or cut off (400).
+    pub(crate) fn from_body_rejection(
+        rejection: axum::extract::rejection::BytesRejection,
+    ) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(rejection.body_text())
+        } else {
+            ApiError::BadBody(rejection.body_text())
+        }
+    }
 }
 
 impl From<Error> for ApiError {
@@ -172,6 +187,11 @@ impl IntoResponse for ApiError {
                 exception: Some("com.fasterxml.jackson.core.JsonParseException"),
                 ..Body::new(StatusCode::BAD_REQUEST, "json_parse", detail.clone())
             },
+            ApiError::BodyTooLarge(detail) => Body::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_entity_too_large",
+                detail.clone(),
+            ),
             ApiError::ChatFile(error) => {
                 if matches!(error, ChatFileError::Storage(_) | ChatFileError::Files(_)) {
                     tracing::error!(%error, "attachment request failed");
