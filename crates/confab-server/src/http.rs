@@ -241,8 +241,8 @@ async fn handle(
     let request = if request.body().is_end_stream() {
         request.map(Body::new)
     } else {
-        let floor = RateFloorBody::new(&limits, cut_off.clone());
-        request.map(|body| Body::new(floor.wrap(body)))
+        let cut_off = cut_off.clone();
+        request.map(|body| Body::new(RateFloorBody::new(body, &limits, cut_off)))
     };
     let Ok(response) = service.oneshot(request).await;
     let response = if cut_off.load(Ordering::Relaxed) {
@@ -444,32 +444,15 @@ struct RateFloorBody {
     cut_off: Arc<AtomicBool>,
 }
 
-/// Carries the settings from `handle` into the body.
-struct RateFloor {
-    min_bytes: u64,
-    window: Duration,
-    cut_off: Arc<AtomicBool>,
-}
-
 impl RateFloorBody {
-    fn new(limits: &HttpLimits, cut_off: Arc<AtomicBool>) -> RateFloor {
-        RateFloor {
-            min_bytes: limits.body_min_bytes,
-            window: limits.body_window,
-            cut_off,
-        }
-    }
-}
-
-impl RateFloor {
-    fn wrap(self, inner: Incoming) -> RateFloorBody {
+    fn new(inner: Incoming, limits: &HttpLimits, cut_off: Arc<AtomicBool>) -> RateFloorBody {
         RateFloorBody {
             inner,
-            min_bytes: self.min_bytes,
-            window: self.window,
+            min_bytes: limits.body_min_bytes,
+            window: limits.body_window,
             received_in_window: 0,
             deadline: None,
-            cut_off: self.cut_off,
+            cut_off,
         }
     }
 }
