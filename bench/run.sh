@@ -281,6 +281,11 @@ cat >"$WORK/confab.toml" <<EOF
 listen = "$CONFAB_ADDR"
 data_dir = "$CONFAB_DATA"
 max_connections = 100000
+
+# The loader's 19k connections come from 8 addresses; its seeding is REST as fast as it goes.
+[http]
+max_connections_per_ip = 100000
+rest_requests_per_sec = 0
 EOF
 
 # ejabberd: a spool of its own; the same users, by in-band registration.

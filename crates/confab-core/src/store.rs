@@ -41,6 +41,8 @@ pub trait AppStore: Send + Sync {
     /// Replaces the app's certificates, their grace period and client secret (a rotation).
     /// Returns false when the app does not exist.
     async fn update_app_credentials(&self, app: &App) -> Result<bool, StoreError>;
+    /// A small durable write (`GET /healthz`): succeeds only if the store takes writes.
+    async fn record_health_check(&self, now_ms: u64) -> Result<(), StoreError>;
 }
 
 #[async_trait]

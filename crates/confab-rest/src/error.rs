@@ -3,7 +3,10 @@
 //! The SDK keys off the status and the exact `error_description` (TOKEN.md §8.1, PROTOCOL.md §2.3).
 
 use axum::{
-    http::StatusCode,
+    http::{
+        header::{CONTENT_LENGTH, CONTENT_TYPE},
+        StatusCode,
+    },
     response::{IntoResponse, Response},
     Json,
 };
@@ -15,9 +18,24 @@ pub(crate) enum ApiError {
     Domain(Error),
     /// The body is not the JSON the route takes.
     BadBody(String),
+    /// The body is over the route's limit (axum's 2 MB by default).
+    BodyTooLarge(String),
     NoSuchRoute,
     /// Attachment upload and download (`routes/chatfiles.rs`).
     ChatFile(ChatFileError),
+}
+
+impl ApiError {
+    /// A body that could not be read: too large (413), or cut off (400).
+    pub(crate) fn from_body_rejection(
+        rejection: axum::extract::rejection::BytesRejection,
+    ) -> ApiError {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::BodyTooLarge(rejection.body_text())
+        } else {
+            ApiError::BadBody(rejection.body_text())
+        }
+    }
 }
 
 impl From<Error> for ApiError {
@@ -170,6 +188,11 @@ impl IntoResponse for ApiError {
                 exception: Some("com.fasterxml.jackson.core.JsonParseException"),
                 ..Body::new(StatusCode::BAD_REQUEST, "json_parse", detail.clone())
             },
+            ApiError::BodyTooLarge(detail) => Body::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "request_entity_too_large",
+                detail.clone(),
+            ),
             ApiError::ChatFile(error) => {
                 if matches!(error, ChatFileError::Storage(_) | ChatFileError::Files(_)) {
                     tracing::error!(%error, "attachment request failed");
@@ -182,15 +205,83 @@ impl IntoResponse for ApiError {
                 "Service resource not found",
             ),
         };
-        let mut json = serde_json::json!({
-            "error": body.error,
-            "timestamp": now_ms(),
-            "duration": 0,
-            "error_description": body.description,
-        });
-        if let (Some(exception), Some(object)) = (body.exception, json.as_object_mut()) {
-            object.insert("exception".into(), exception.into());
-        }
-        (body.status, Json(json)).into_response()
+        json_response(body)
     }
+}
+
+fn json_response(body: Body) -> Response {
+    let mut json = serde_json::json!({
+        "error": body.error,
+        "timestamp": now_ms(),
+        "duration": 0,
+        "error_description": body.description,
+    });
+    if let (Some(exception), Some(object)) = (body.exception, json.as_object_mut()) {
+        object.insert("exception".into(), exception.into());
+    }
+    (body.status, Json(json)).into_response()
+}
+
+/// An error in the shape above, for the edges outside the routes (the listener's 408 for a
+/// body that arrives too slowly).
+pub fn error_response(
+    status: StatusCode,
+    error: &'static str,
+    description: impl Into<String>,
+) -> Response {
+    json_response(Body::new(status, error, description))
+}
+
+/// Longest text of a plain error answer that is carried over into `error_description`.
+const PLAIN_TEXT_LIMIT: usize = 1024;
+
+/// Router-wide: an error answer that is not JSON (axum's extractor rejections: a path or query
+/// that does not decode, a body over its limit, a wrong method) is turned into the shape above,
+/// with a status the SDK understands: 400 `illegal_argument` for what the request got wrong,
+/// 413 for a body too large. Successes and our own JSON errors pass untouched.
+pub(crate) async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = match axum::body::to_bytes(body, PLAIN_TEXT_LIMIT).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
+    use StatusCode as S;
+    let body = match status {
+        S::PAYLOAD_TOO_LARGE => Body::new(S::PAYLOAD_TOO_LARGE, "request_entity_too_large", text),
+        S::NOT_FOUND => Body::new(
+            S::NOT_FOUND,
+            "service_resource_not_found",
+            "Service resource not found",
+        ),
+        S::METHOD_NOT_ALLOWED => Body::new(S::METHOD_NOT_ALLOWED, "method_not_allowed", text),
+        S::REQUEST_TIMEOUT => Body::new(S::REQUEST_TIMEOUT, "request_timeout", text),
+        S::TOO_MANY_REQUESTS => Body::new(
+            S::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "The request has reached the maximum limit",
+        ),
+        status if status.is_server_error() => {
+            tracing::error!(%status, detail = ?text, "plain error answer from a route");
+            Body::new(status, "internal_server_error", "internal server error")
+        }
+        // 400, 415, 422 and the rest: what the request got wrong, as the SDK's 400.
+        _ => Body::new(S::BAD_REQUEST, "illegal_argument", text),
+    };
+    let mut response = json_response(body);
+    // CORS and the like stay; length and type are the new body's.
+    for (name, value) in parts.headers.iter() {
+        if name != CONTENT_TYPE && name != CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    response
 }

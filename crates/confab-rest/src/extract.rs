@@ -28,7 +28,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AppJson<T> {
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(request, state)
             .await
-            .map_err(|rejection| ApiError::BadBody(rejection.body_text()))?;
+            .map_err(ApiError::from_body_rejection)?;
         serde_json::from_slice(&bytes)
             .map(AppJson)
             .map_err(|error| ApiError::BadBody(error.to_string()))

@@ -8,13 +8,14 @@
 mod error;
 mod extract;
 mod path;
+mod rate_limit;
 mod routes;
 mod thumbnail;
 mod video_frame;
 
 use std::sync::Arc;
 
-use axum::{extract::DefaultBodyLimit, routing, Router};
+use axum::{extract::DefaultBodyLimit, middleware, routing, Router};
 use confab_core::{
     bus::SessionRegistry,
     chat::ChatService,
@@ -22,7 +23,9 @@ use confab_core::{
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
+pub use error::error_response;
 pub use path::normalize_path;
+pub use rate_limit::RateLimit;
 pub use routes::dns::{DataCenter, ListenerInfo, PublicHost, PublicUrlError};
 pub use routes::part_upload::PartUploads;
 pub use thumbnail::Thumbnails;
@@ -47,6 +50,8 @@ pub struct RestState {
     pub video_frames: VideoFrames,
     /// Limits of image decoding for thumbnails (`?thumbnail=true`) and video frames.
     pub thumbnails: Thumbnails,
+    /// Requests per app (`429` past it).
+    pub rate_limit: RateLimit,
 }
 
 /// Room for the multipart framing and small fields around an attachment of the maximum size.
@@ -54,6 +59,7 @@ const MULTIPART_OVERHEAD_BYTES: u64 = 64 * 1024;
 
 /// The REST routes. Wrap the final service with `normalize_path` (it must run before routing).
 pub fn router(state: Arc<RestState>) -> Router {
+    let limiter = Arc::new(rate_limit::AppRateLimiter::new(state.rate_limit));
     let upload_limit = usize::try_from(state.max_attachment_bytes + MULTIPART_OVERHEAD_BYTES)
         .unwrap_or(usize::MAX);
     Router::new()
@@ -193,6 +199,12 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .fallback(routes::not_found_route)
         .with_state(state)
+        // axum's own rejections (path, query, body limits) answer plain text: made JSON here.
+        .layer(middleware::map_response(error::json_errors))
+        .layer(middleware::from_fn_with_state(
+            limiter,
+            rate_limit::limit_rate,
+        ))
         // Browser apps call the API from their own origin, as they do with the hosted service.
         .layer(
             CorsLayer::new()

@@ -49,11 +49,99 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
     pub max_connections: usize,
+    /// `[http]`: timeouts and limits of the HTTP listeners (plain and TLS).
+    pub http: HttpConfig,
     /// `[tls]`: a second listener serving the same routes over https/wss.
     pub tls: Option<TlsConfig>,
     /// `[[data_centers]]`: the public addresses `GET /easemob/server.json` hands out; none:
     /// derived from each request's `Host` and listener.
     pub data_centers: Vec<DataCenterConfig>,
+}
+
+/// `[http]`. Upgraded WebSocket connections leave these timeouts behind (the gateway has its
+/// own idle timer) but still count against `max_connections_per_ip` while open.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Seconds a connection gets to send a complete request head, counted from its first byte
+    /// (or from accept, for a connection that sends nothing).
+    pub header_read_timeout_secs: u64,
+    /// Seconds an idle keep-alive connection is kept between two requests.
+    pub keep_alive_timeout_secs: u64,
+    /// Seconds a client gets to finish the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// A request body must deliver at least this many bytes per `body_rate_window_secs`, or it
+    /// is cut off with 408 (uploads included).
+    pub body_min_bytes_per_window: u64,
+    /// The window of `body_min_bytes_per_window`, in seconds.
+    pub body_rate_window_secs: u64,
+    /// Concurrent connections from one source address (HTTP and WebSocket); further ones are
+    /// closed at accept.
+    pub max_connections_per_ip: usize,
+    /// Seconds that requests in flight get to finish after shutdown starts; connections still
+    /// open then are dropped.
+    pub shutdown_timeout_secs: u64,
+    /// REST requests per second per app (a token bucket, per process); 0 disables the limit.
+    pub rest_requests_per_sec: u32,
+    /// Requests an app may make at once above the rate (the bucket's size).
+    pub rest_burst: u32,
+}
+
+impl Default for HttpConfig {
+    fn default() -> HttpConfig {
+        HttpConfig {
+            header_read_timeout_secs: 10,
+            keep_alive_timeout_secs: 60,
+            tls_handshake_timeout_secs: 10,
+            body_min_bytes_per_window: 1024,
+            body_rate_window_secs: 10,
+            max_connections_per_ip: 256,
+            shutdown_timeout_secs: 10,
+            rest_requests_per_sec: 2000,
+            rest_burst: 4000,
+        }
+    }
+}
+
+impl HttpConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let must_be_positive = [
+            self.header_read_timeout_secs,
+            self.keep_alive_timeout_secs,
+            self.tls_handshake_timeout_secs,
+            self.body_rate_window_secs,
+            self.max_connections_per_ip as u64,
+        ];
+        if must_be_positive.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "the [http] timeouts, body_rate_window_secs and max_connections_per_ip must be positive",
+            ));
+        }
+        if self.rest_requests_per_sec > 0 && self.rest_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "http.rest_burst must be positive while http.rest_requests_per_sec is set",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn limits(&self) -> crate::http::HttpLimits {
+        crate::http::HttpLimits {
+            header_read_timeout: Duration::from_secs(self.header_read_timeout_secs),
+            keep_alive_timeout: Duration::from_secs(self.keep_alive_timeout_secs),
+            tls_handshake_timeout: Duration::from_secs(self.tls_handshake_timeout_secs),
+            body_min_bytes: self.body_min_bytes_per_window,
+            body_window: Duration::from_secs(self.body_rate_window_secs),
+            max_connections_per_ip: self.max_connections_per_ip,
+        }
+    }
+
+    pub(crate) fn rest_rate(&self) -> confab_rest::RateLimit {
+        confab_rest::RateLimit {
+            per_second: self.rest_requests_per_sec,
+            burst: self.rest_burst,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -106,6 +194,7 @@ impl Default for Config {
             recall_window_secs: limits.recall_window_secs,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
+            http: HttpConfig::default(),
             tls: None,
             data_centers: Vec::new(),
         }
@@ -185,6 +274,7 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid("max_connections must be positive"));
         }
+        self.http.validate()?;
         // Port 0 picks a free port for each listener.
         if self
             .tls

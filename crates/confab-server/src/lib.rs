@@ -3,15 +3,15 @@
 //! passes the signal future in, so whole-server tests can call `run` directly.
 
 pub mod config;
+mod http;
 mod tls;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt as _;
-use axum::{extract::Request, routing::IntoMakeService, Extension, Router, ServiceExt};
+use axum::{extract::Request, http::StatusCode, routing, Extension, Json, Router};
 use confab_console::ConsoleState;
 use confab_core::{
     admin::{AdminError, AdminService},
@@ -24,7 +24,9 @@ use confab_core::{
 use confab_gateway::Gateway;
 use confab_rest::{ListenerInfo, RestState, Thumbnails, VideoFrames};
 use confab_store_embedded::{DiskFileStore, EmbeddedStore};
+use serde_json::json;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tower::util::{MapRequest, MapRequestLayer};
 use tower::Layer;
@@ -115,6 +117,7 @@ pub async fn run(
                 config.data_dir.join("tmp"),
             ),
             thumbnails: Thumbnails::new(config.thumbnail_max_pixels, config.thumbnail_concurrency),
+            rate_limit: config.http.rest_rate(),
         })));
     let admin = Arc::new(AdminService::new(chat.store().clone()));
     let setup_token = admin.issue_setup_token().await?;
@@ -125,27 +128,25 @@ pub async fn run(
     })));
 
     let address = listeners.http.local_addr()?;
-    // Small frames must not wait for the peer's delayed ACK (Nagle): up to 40 ms each.
-    let http_listener = listeners.http.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "TCP_NODELAY not set");
-        }
-    });
-    let http = axum::serve(
-        http_listener,
+    let connections = http::Connections::new(config.http.limits(), cancel.clone());
+    let router = router.merge(health_router(chat.clone(), cancel.clone()));
+    let http = http::serve(
+        listeners.http,
         listener_service(router.clone(), false, address),
-    )
-    .with_graceful_shutdown(cancel.clone().cancelled_owned());
+        None,
+        connections.clone(),
+    );
     tracing::info!(%address, "serving REST and /websocket");
     let https = match tls {
         Some((listener, tls_config)) => {
             let tls_address = listener.local_addr()?;
-            let listener = tls::TlsListener::new(listener, tls_config)?;
             tracing::info!(address = %tls_address, "serving REST and /websocket over TLS");
-            Some(
-                axum::serve(listener, listener_service(router, true, tls_address))
-                    .with_graceful_shutdown(cancel.clone().cancelled_owned()),
-            )
+            Some(http::serve(
+                listener,
+                listener_service(router, true, tls_address),
+                Some(TlsAcceptor::from(tls_config)),
+                connections.clone(),
+            ))
         }
         None => None,
     };
@@ -157,45 +158,85 @@ pub async fn run(
             token.expose()
         );
     }
-    // Both listeners stop accepting on the same token, which also closes the sessions.
+    // Both accept loops stop on the same token, which also closes the sessions and turns
+    // `/readyz` to 503.
     let serving = async move {
         let https = async move {
-            match https {
-                Some(server) => server.await,
-                None => Ok(()),
+            if let Some(server) = https {
+                server.await;
             }
         };
-        tokio::try_join!(http.into_future(), https).map(|_| ())
+        tokio::join!(http, https);
     };
     tokio::pin!(serving, shutdown);
     tokio::select! {
-        result = &mut serving => result?,
+        () = &mut serving => {}
         () = &mut shutdown => {
             tracing::info!("shutting down");
             cancel.cancel();
-            serving.await?;
+            serving.await;
         }
     }
-    tracing::info!("listeners closed; draining sessions");
     cancel.cancel();
-    if tokio::time::timeout(SESSION_DRAIN, gateway.drained())
-        .await
-        .is_err()
-    {
+    tracing::info!("listeners closed; finishing requests in flight and draining sessions");
+    let requests_deadline = Duration::from_secs(config.http.shutdown_timeout_secs);
+    let sessions = tokio::time::timeout(SESSION_DRAIN, gateway.drained());
+    let (requests_finished, sessions) =
+        tokio::join!(connections.drain(requests_deadline), sessions);
+    if !requests_finished {
+        tracing::warn!("HTTP requests still open at the shutdown deadline were dropped");
+    }
+    if sessions.is_err() {
         tracing::warn!("sessions did not close in time");
     }
     tracing::info!("stopped");
     Ok(())
 }
 
-type ListenerService = IntoMakeService<MapRequest<Router, fn(Request) -> Request>>;
+/// `GET /healthz` (the process answers and the store takes a write) and `GET /readyz` (503
+/// once shutdown began, so a load balancer stops sending). No auth: load balancers call them.
+fn health_router(chat: Arc<ChatService>, shutdown: CancellationToken) -> Router {
+    let healthz = move || {
+        let chat = chat.clone();
+        async move {
+            match chat.store().record_health_check(now_ms()).await {
+                Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
+                Err(error) => {
+                    tracing::error!(%error, "health check: the store is not writable");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        Json(json!({ "status": "store_unwritable" })),
+                    )
+                }
+            }
+        }
+    };
+    let readyz = move || {
+        let draining = shutdown.is_cancelled();
+        async move {
+            if draining {
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "status": "draining" })),
+                )
+            } else {
+                (StatusCode::OK, Json(json!({ "status": "ok" })))
+            }
+        }
+    };
+    Router::new()
+        .route("/healthz", routing::get(healthz))
+        .route("/readyz", routing::get(readyz))
+}
+
+type ListenerService = MapRequest<Router, fn(Request) -> Request>;
 
 /// One listener's service: the shared router behind path normalisation (which must see the
 /// request before routing), with the listener recorded for `server.json`.
 fn listener_service(router: Router, tls: bool, local_address: SocketAddr) -> ListenerService {
     let normalize: fn(Request) -> Request = confab_rest::normalize_path;
     let router = router.layer(Extension(ListenerInfo { tls, local_address }));
-    ServiceExt::<Request>::into_make_service(MapRequestLayer::new(normalize).layer(router))
+    MapRequestLayer::new(normalize).layer(router)
 }
 
 /// `confab app create`: stores a new app (or imports hosted credentials) and returns it.

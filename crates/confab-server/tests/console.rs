@@ -286,7 +286,7 @@ async fn wrong_passwords_are_refused_and_repeated_failures_slowed() {
     let response = sign_in(&server, PASSWORD).await;
     assert_eq!(response.status, 429, "{}", response.body);
     assert!(response.headers.contains("retry-after:"));
-    // An unknown username is refused the same way.
+    // The address is locked too: from here, any username is refused the same way.
     let unknown = request(
         &server,
         "POST",
@@ -295,7 +295,26 @@ async fn wrong_passwords_are_refused_and_repeated_failures_slowed() {
         &json!({"username": "nobody", "password": "x"}).to_string(),
     )
     .await;
-    assert_eq!(unknown.status, 401);
+    assert_eq!(unknown.status, 429, "{}", unknown.body);
+}
+
+#[tokio::test]
+async fn failed_sign_ins_from_one_address_lock_that_address() {
+    let server = start().await;
+    let server = &server;
+    let attempt = |username: &'static str| async move {
+        let body = json!({"username": username, "password": "guess"}).to_string();
+        let headers = ["Content-Type: application/json".to_owned()];
+        request(server, "POST", "/console/api/login", &headers, &body).await
+    };
+    // One wrong password each for several usernames: no username is locked, the address is.
+    for username in ["alice", "bob", "carol"] {
+        let response = attempt(username).await;
+        assert_eq!(response.status, 401, "{}", response.body);
+    }
+    let response = attempt("dave").await;
+    assert_eq!(response.status, 429, "{}", response.body);
+    assert!(response.headers.contains("retry-after:"));
 }
 
 #[tokio::test]

@@ -301,3 +301,150 @@ async fn browsers_may_call_the_api_cross_origin() {
         "{response}"
     );
 }
+
+/// Every REST route, with `{…}` for its path parameters (crates/confab-rest/src/lib.rs).
+const ROUTES: &[(&str, &str)] = &[
+    ("POST", "/{org}/{app}/chatfiles"),
+    ("GET", "/{org}/{app}/chatfiles/{uuid}"),
+    ("POST", "/{org}/{app}/sdk/chatfiles/part-upload"),
+    ("PUT", "/{org}/{app}/sdk/chatfiles/part-upload/{uuid}"),
+    ("POST", "/{org}/{app}/sdk/chatfiles/part-upload/{uuid}"),
+    ("DELETE", "/{org}/{app}/sdk/chatfiles/part-upload/{uuid}"),
+    ("POST", "/{org}/{app}/token"),
+    ("POST", "/{org}/{app}/users"),
+    ("GET", "/{org}/{app}/users"),
+    ("POST", "/{org}/{app}/users/batch/status"),
+    ("POST", "/{org}/{app}/users/{user}/deactivate"),
+    ("POST", "/{org}/{app}/users/{user}/activate"),
+    ("GET", "/{org}/{app}/users/{user}/disconnect"),
+    ("GET", "/{org}/{app}/users/{user}/status"),
+    ("GET", "/{org}/{app}/users/{user}"),
+    ("DELETE", "/{org}/{app}/users/{user}"),
+    ("PUT", "/{org}/{app}/users/{user}/password"),
+    ("GET", "/{org}/{app}/chatmessages/{hour}"),
+    ("GET", "/{org}/{app}/chatmessages/{hour}/download"),
+    ("GET", "/{org}/{app}/reaction/user/{user}"),
+    ("POST", "/{org}/{app}/reaction/user/{user}"),
+    ("DELETE", "/{org}/{app}/reaction/user/{user}"),
+    ("GET", "/{org}/{app}/reaction/user/{user}/detail"),
+    ("POST", "/{org}/{app}/messages/msg_recall"),
+    ("POST", "/{org}/{app}/messages/users/import"),
+    ("POST", "/{org}/{app}/messages/users"),
+    ("POST", "/{org}/{app}/users/{user}/messageroaming"),
+    ("GET", "/{org}/{app}/sdk/user/{user}/user_channels/list"),
+    (
+        "GET",
+        "/{org}/{app}/sdk/user/{user}/user_channels/mark/search",
+    ),
+    ("GET", "/{org}/{app}/sdk/user/{user}/user_channel/pin"),
+    ("POST", "/{org}/{app}/sdk/user/{user}/user_channel/pin"),
+    ("DELETE", "/{org}/{app}/sdk/user/{user}/user_channel/pin"),
+    ("POST", "/{org}/{app}/sdk/user/{user}/user_channel/top"),
+    ("DELETE", "/{org}/{app}/sdk/user/{user}/user_channel/top"),
+    ("POST", "/{org}/{app}/sdk/user/{user}/user_channels/mark"),
+    ("DELETE", "/{org}/{app}/sdk/user/{user}/user_channels/mark"),
+    ("DELETE", "/{org}/{app}/user/{user}/user_channel"),
+    (
+        "DELETE",
+        "/{org}/{app}/sdk/message/roaming/chat/user/{user}",
+    ),
+    (
+        "DELETE",
+        "/{org}/{app}/sdk/message/roaming/chat/user/{user}/time",
+    ),
+    ("GET", "/{org}/{app}/sdk/users/{user}/token/expires"),
+];
+
+/// The path with every parameter filled in validly except `broken`, which gets `%FF`.
+fn fill(template: &str, broken: Option<&str>) -> String {
+    template
+        .split('/')
+        .map(
+            |segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if Some(name) == broken => "%FF".to_owned(),
+                Some("org") => ORG.to_owned(),
+                Some("app") => APP.to_owned(),
+                Some("uuid") => "00000000-0000-0000-0000-000000000000".to_owned(),
+                Some("hour") => "2020010100".to_owned(),
+                Some(_) => "leo".to_owned(),
+                None => segment.to_owned(),
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn assert_json_error(method: &str, path: &str, status: u16, body: &Value) {
+    assert!(
+        (400..500).contains(&status),
+        "{method} {path}: {status} {body}"
+    );
+    assert!(
+        body["error"].is_string()
+            && body["error_description"].is_string()
+            && body["timestamp"].is_u64()
+            && body["duration"] == 0,
+        "{method} {path}: {status} {body}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_bad_path_parameters_in_the_json_shape() {
+    let server = TestServer::start().await;
+    let token = server.app_token().await;
+    let mut checked = 0;
+    for (method, template) in ROUTES {
+        let parameters: Vec<&str> = template
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for parameter in parameters {
+            let path = fill(template, Some(parameter));
+            let (status, body) = server.http(method, &path, Some(&token), "{}").await;
+            assert_json_error(method, &path, status, &body);
+            if parameter == "user" {
+                assert_eq!(status, 400, "{method} {path}: {body}");
+                assert_eq!(body["error"], "illegal_argument", "{method} {path}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 90, "{checked}");
+    // A query that does not decode, too.
+    let path = format!("/{ORG}/{APP}/users?limit=%FF&cursor=%FF");
+    let (status, body) = server.http("GET", &path, Some(&token), "").await;
+    assert!(
+        status == 200 || body["error"].is_string(),
+        "{status} {body}"
+    );
+}
+
+#[tokio::test]
+async fn every_route_answers_oversized_bodies_in_the_json_shape() {
+    let server = TestServer::start().await;
+    let token = server.app_token().await;
+    // Past axum's 2 MB default, within the upload routes' 10 MB.
+    let oversized = format!("\"{}\"", "a".repeat(2 * 1024 * 1024 + 100));
+    let mut too_large = 0;
+    for (method, template) in ROUTES {
+        if *method == "GET" {
+            continue;
+        }
+        let path = fill(template, None);
+        let (status, body) = server.http(method, &path, Some(&token), &oversized).await;
+        if status == 200 {
+            // A route that takes no body (or streams it with its own limit) ignores it.
+            assert!(body.is_object(), "{method} {path}: {body}");
+            continue;
+        }
+        assert_json_error(method, &path, status, &body);
+        // Some routes refuse the request before they read the body; those that read it say 413.
+        let description = body["error_description"].as_str().unwrap_or_default();
+        if description.contains("length limit") {
+            assert_eq!(status, 413, "{method} {path}: {body}");
+            assert_eq!(body["error"], "request_entity_too_large", "{method} {path}");
+            too_large += 1;
+        }
+    }
+    assert!(too_large >= 10, "{too_large}");
+}

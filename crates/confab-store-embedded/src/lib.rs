@@ -243,6 +243,14 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Option<User>> {
 
 #[async_trait]
 impl AppStore for EmbeddedStore {
+    async fn record_health_check(&self, now_ms: u64) -> Result<(), StoreError> {
+        self.write(WriteOp::HealthCheck(now_ms), |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
+        })
+        .await
+    }
+
     async fn create_app(&self, app: &App) -> Result<(), StoreError> {
         self.write(WriteOp::CreateApp(app.clone()), |outcome| match outcome {
             writer::Outcome::Done => Some(()),

@@ -177,6 +177,13 @@ CREATE TABLE history_log (
     history    TEXT NOT NULL
 );
 "#,
+    r#"
+-- One row that `GET /healthz` rewrites: a write through the writer proves the store takes them.
+CREATE TABLE health_checks (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    checked_ms INTEGER NOT NULL
+);
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {

@@ -51,6 +51,8 @@ pub(crate) enum WriteOp {
     ChatFile(crate::files::FileWrite),
     CreateAdminSession(AdminSession),
     DeleteAdminSession(String),
+    /// The one row of `health_checks` (`GET /healthz`).
+    HealthCheck(u64),
     CreateUsers(String, Vec<User>),
     UpdatePassword {
         app: String,
@@ -483,6 +485,16 @@ fn apply(
                 .execute(
                     "DELETE FROM admin_sessions WHERE id_hash = ?1",
                     params![id_hash],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Done)
+        }
+        WriteOp::HealthCheck(now_ms) => {
+            connection
+                .execute(
+                    "INSERT INTO health_checks (id, checked_ms) VALUES (1, ?1)
+                     ON CONFLICT (id) DO UPDATE SET checked_ms = excluded.checked_ms",
+                    params![now_ms as i64],
                 )
                 .map_err(backend)?;
             Ok(Outcome::Done)

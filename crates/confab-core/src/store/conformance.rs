@@ -29,6 +29,12 @@ pub async fn run(store: Arc<dyn Store>) {
     history_and_conversations(&*store).await;
     recall_edit_and_read_markers(&*store).await;
     a_drained_queue_follows_every_change(&*store).await;
+    health_checks_write(&*store).await;
+}
+
+async fn health_checks_write(store: &dyn Store) {
+    store.record_health_check(1).await.unwrap();
+    store.record_health_check(2).await.unwrap();
 }
 
 fn app(org: &str, name: &str) -> App {

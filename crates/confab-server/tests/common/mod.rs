@@ -115,6 +115,13 @@ impl TestServer {
         self.task = Some(task);
     }
 
+    /// Signals shutdown without waiting for it (`shutdown` then waits).
+    pub fn begin_shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
     pub async fn shutdown(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
