@@ -57,8 +57,10 @@ pub trait UserStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<User>, StoreError>;
     async fn count_users(&self, app: &AppKey) -> Result<u64, StoreError>;
-    /// Sets the password hash and `User::tokens_issued_from`. Returns false when the user
-    /// does not exist.
+    /// Sets the password hash, and `User::tokens_issued_from` to the larger of
+    /// `tokens_issued_from` and its current value + 1, in one step: every change revokes the
+    /// tokens dated up to it, also those Confab dated ahead of the clock (`auth.rs`). Returns
+    /// false when the user does not exist.
     async fn update_password(
         &self,
         app: &AppKey,

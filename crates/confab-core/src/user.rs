@@ -16,8 +16,10 @@ pub struct User {
     pub modified_ms: u64,
     /// User tokens issued (`issue_ts`) before this Unix second are refused: it is the user's
     /// creation second, so a token made for an earlier user of the same name does not work,
-    /// and after a password change at second S it is S + 1, so every token issued up to and
-    /// including S is revoked. Tokens Confab issues are never dated before it.
+    /// and after a password change at second S it is S + 1 (or one more than before, if that
+    /// is later), so every token issued up to and including S is revoked. Tokens Confab
+    /// issues are never dated before it, so they can be up to a second ahead of the clock
+    /// (more only after several changes within one second).
     pub tokens_issued_from: u32,
 }
 
@@ -117,7 +119,8 @@ impl crate::chat::ChatService {
         }
         let hash = self.password_work.hash(new_password).await?;
         let now = crate::now_ms();
-        // Tokens are dated in whole seconds: one issued earlier in this second must go too.
+        // Tokens are dated in whole seconds: one issued earlier in this second must go too
+        // (and the store moves the bound past tokens dated ahead by an earlier change).
         let issued_from = now_secs().saturating_add(1);
         if !self
             .store()

@@ -535,7 +535,9 @@ fn apply(
         } => {
             let changed = connection
                 .execute(
-                    "UPDATE users SET password_hash = ?3, tokens_issued_from = ?4, modified_ms = ?5
+                    "UPDATE users SET password_hash = ?3,
+                         tokens_issued_from = MIN(MAX(?4, tokens_issued_from + 1), 4294967295),
+                         modified_ms = ?5
                      WHERE app_key = ?1 AND name = ?2",
                     params![
                         app,

@@ -114,7 +114,7 @@ async fn users(store: &dyn Store) {
     assert_eq!(store.user(&other, &name("leo")).await.unwrap(), None);
 
     assert!(store
-        .update_password(&app.key, &name("leo"), "new-hash", 77, 9)
+        .update_password(&app.key, &name("leo"), "new-hash", 1_800_000_000, 9)
         .await
         .unwrap());
     let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
@@ -124,8 +124,28 @@ async fn users(store: &dyn Store) {
             updated.tokens_issued_from,
             updated.modified_ms
         ),
-        ("new-hash", 77, 9)
+        ("new-hash", 1_800_000_000, 9)
     );
+    // A second change in the same second still moves the bound past every token dated
+    // before it; an earlier value never moves it back.
+    for (given, stored) in [(1_800_000_000, 1_800_000_001), (5, 1_800_000_002)] {
+        assert!(store
+            .update_password(&app.key, &name("leo"), "new-hash", given, 10)
+            .await
+            .unwrap());
+        let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
+        assert_eq!(updated.tokens_issued_from, stored);
+    }
+    assert!(store
+        .update_password(&app.key, &name("leo"), "new-hash", u32::MAX, 11)
+        .await
+        .unwrap());
+    assert!(store
+        .update_password(&app.key, &name("leo"), "new-hash", u32::MAX, 12)
+        .await
+        .unwrap());
+    let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
+    assert_eq!(updated.tokens_issued_from, u32::MAX);
     assert!(!store
         .update_password(&app.key, &name("ghost"), "x", 1, 1)
         .await
