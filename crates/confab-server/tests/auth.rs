@@ -83,7 +83,12 @@ async fn a_deleted_users_token_does_not_work_for_the_next_user_of_that_name() {
     assert_eq!(login_reason(&server, "u", &granted).await, "");
 
     let (status, body) = server
-        .http("DELETE", &format!("/{ORG}/{APP}/users/u"), Some(&app_token), "")
+        .http(
+            "DELETE",
+            &format!("/{ORG}/{APP}/users/u"),
+            Some(&app_token),
+            "",
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     // The user is gone: the renew route must not answer 200.
@@ -130,7 +135,12 @@ async fn a_password_change_revokes_tokens_issued_earlier_in_the_same_second() {
         // The second the change was stored in: an app server's token dated then may have been
         // made just before it.
         let (_, user) = server
-            .http("GET", &format!("/{ORG}/{APP}/users/p"), Some(&app_token), "")
+            .http(
+                "GET",
+                &format!("/{ORG}/{APP}/users/p"),
+                Some(&app_token),
+                "",
+            )
             .await;
         let changed_in = (user["entities"][0]["modified"].as_u64().unwrap() / 1000) as u32;
         let same_second = confab_token::build_user_token(
@@ -255,7 +265,10 @@ async fn a_user_token_changes_its_password_only_with_the_old_one() {
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(password_grant(&server, "leo", "changed-by-leo").await.0, 200);
+    assert_eq!(
+        password_grant(&server, "leo", "changed-by-leo").await.0,
+        200
+    );
 
     let app_token = server.app_token().await;
     let (status, answer) = server
@@ -267,5 +280,8 @@ async fn a_user_token_changes_its_password_only_with_the_old_one() {
         )
         .await;
     assert_eq!(status, 200, "{answer}");
-    assert_eq!(password_grant(&server, "leo", "reset-by-admin").await.0, 200);
+    assert_eq!(
+        password_grant(&server, "leo", "reset-by-admin").await.0,
+        200
+    );
 }
