@@ -339,6 +339,25 @@ mod tests {
     }
 
     #[test]
+    fn auth_limits_default_and_come_from_their_section() {
+        let defaults = Config::default();
+        assert!(defaults.auth.max_concurrent_hashes >= 1);
+        assert_eq!(defaults.auth.max_waiting_hashes, 64);
+        assert_eq!(defaults.auth.failures_before_lock, 5);
+        let config = Config::from_toml(
+            "[auth]\nmax_concurrent_hashes = 2\naddress_failures_before_lock = 0\nfirst_lock_secs = 1",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let limits = config.limits().passwords;
+        assert_eq!(limits.max_concurrent_hashes, 2);
+        assert_eq!(limits.max_waiting_hashes, 64);
+        assert_eq!(limits.throttle.address_failures, 0);
+        assert_eq!(limits.throttle.first_lock, Duration::from_secs(1));
+        assert_eq!(limits.throttle.max_lock, Duration::from_secs(300));
+    }
+
+    #[test]
     fn tls_and_data_centers() {
         let config = Config::from_toml(
             r#"
