@@ -39,7 +39,7 @@ async fn main() {
         activated: true,
         created_ms: now,
         modified_ms: now,
-        tokens_valid_after: 0,
+        tokens_issued_from: 0,
     };
     store.create_users(&app, &[recipient]).await.unwrap();
 

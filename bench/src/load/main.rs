@@ -286,7 +286,7 @@ async fn seed_users(
                 activated: true,
                 created_ms: now,
                 modified_ms: now,
-                tokens_valid_after: 0,
+                tokens_issued_from: 0,
             })
         })
         .collect::<anyhow::Result<_>>()?;

@@ -120,7 +120,8 @@ pub(crate) async fn session_route(
 /// # `POST /console/api/login`
 ///
 /// Body `{username, password}`. Sets the session cookie (`HttpOnly`, `SameSite=Strict`,
-/// `Secure` over TLS). Failures are slowed per username and client address (429 + Retry-After).
+/// `Secure` over TLS). Failures are slowed per username from the client's address, and per
+/// address (429 + Retry-After); without `ConnectInfo`, per username alone.
 pub(crate) async fn login_route(
     State(state): State<Arc<ConsoleState>>,
     connect: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -129,10 +130,10 @@ pub(crate) async fn login_route(
     ConsoleJson(body): ConsoleJson<LoginBody>,
 ) -> Result<Response, ConsoleError> {
     check_origin(&headers)?;
-    let client = connect.map(|Extension(ConnectInfo(address))| address.ip().to_string());
+    let client = connect.map(|Extension(ConnectInfo(address))| address.ip());
     let signed_in = state
         .admin
-        .sign_in(&body.username, body.password, client.as_deref())
+        .sign_in(&body.username, body.password, client)
         .await?;
     Ok(signed_in_response(signed_in, listener.as_ref()))
 }
@@ -152,7 +153,7 @@ pub(crate) async fn setup_route(
         .admin
         .set_up(&body.token, &body.username, body.password)
         .await?;
-    tracing::info!(admin = %signed_in.session.username, "first console admin created");
+    tracing::info!(admin = ?signed_in.session.username, "first console admin created");
     Ok(signed_in_response(signed_in, listener.as_ref()))
 }
 

@@ -62,8 +62,10 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
         | Error::Unsupported(_) => (StatusCode::BAD_REQUEST, "invalid_input"),
+        Error::TooManyRequests => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
         Error::Token(_)
         | Error::TokenRevoked
+        | Error::WrongOldPassword
         | Error::BadClientCredentials
         | Error::RegistrationClosed => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Storage(_) | Error::Bus(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

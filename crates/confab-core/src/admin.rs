@@ -2,7 +2,7 @@
 //! deployment, signed-in sessions with their CSRF token, and the back-off that slows
 //! password guessing. The console edge only carries cookies and headers to and from here.
 
-use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -13,20 +13,12 @@ use crate::{
     app::Secret,
     ids::UserName,
     now_ms,
+    password::{Attempt, FailureThrottle, PasswordError, PasswordWork, ThrottlePolicy},
     store::{Store, StoreError},
-    user::{hash_password, verify_password},
 };
 
 /// How long a console session lasts after sign-in.
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-/// Failed sign-ins allowed per username and per client address before the back-off starts.
-const FREE_FAILURES: u32 = 3;
-/// First lock after the free failures; it doubles with each further failure.
-const FIRST_LOCK: Duration = Duration::from_secs(2);
-const MAX_LOCK: Duration = Duration::from_secs(300);
-/// Failures older than this are forgotten.
-const FAILURE_MEMORY: Duration = Duration::from_secs(900);
-const MAX_TRACKED_KEYS: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Admin {
@@ -84,16 +76,26 @@ pub enum AdminError {
 /// Console accounts and sessions over the store.
 pub struct AdminService {
     store: Arc<dyn Store>,
-    throttle: LoginThrottle,
+    /// Argon2 slots, shared with the chat service.
+    password_work: Arc<PasswordWork>,
+    /// Wrong sign-ins: a failure from address X locks (username, X) and, past a higher count,
+    /// X; never the username from other addresses, so nobody can lock an administrator out
+    /// from elsewhere (`password.rs`, `Attempt`).
+    throttle: FailureThrottle,
     // std Mutex: held for a swap, never across an await.
     setup_token: Mutex<Option<Secret>>,
 }
 
 impl AdminService {
-    pub fn new(store: Arc<dyn Store>) -> AdminService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        password_work: Arc<PasswordWork>,
+        throttle: ThrottlePolicy,
+    ) -> AdminService {
         AdminService {
             store,
-            throttle: LoginThrottle::default(),
+            password_work,
+            throttle: FailureThrottle::new(throttle),
             setup_token: Mutex::new(None),
         }
     }
@@ -114,20 +116,9 @@ impl AdminService {
         Ok(self.store.count_admins().await? == 0)
     }
 
-    /// `confab admin create` and the setup page: stores a new admin.
+    /// `confab admin create`: stores a new admin.
     pub async fn create_admin(&self, username: &str, password: String) -> Result<(), AdminError> {
-        let name = UserName::parse(username).ok_or(AdminError::InvalidUsername)?;
-        if password.len() < 8 || password.len() > 128 {
-            return Err(AdminError::UnacceptablePassword);
-        }
-        let password_hash = hash_password(password)
-            .await
-            .map_err(|_| AdminError::UnacceptablePassword)?;
-        let admin = Admin {
-            username: name.to_string(),
-            password_hash,
-            created_ms: now_ms(),
-        };
+        let admin = self.new_admin(username, password).await?;
         self.store
             .create_admin(&admin)
             .await
@@ -137,36 +128,84 @@ impl AdminService {
             })
     }
 
-    /// The setup link's form: creates the first admin and signs them in. The token works once.
+    /// A checked username and a hashed password.
+    async fn new_admin(&self, username: &str, password: String) -> Result<Admin, AdminError> {
+        let name = UserName::parse(username).ok_or(AdminError::InvalidUsername)?;
+        check_admin_password(&password)?;
+        let password_hash = self
+            .password_work
+            .hash(password)
+            .await
+            .map_err(password_error)?;
+        Ok(Admin {
+            username: name.to_string(),
+            password_hash,
+            created_ms: now_ms(),
+        })
+    }
+
+    /// The setup link's form: creates the first admin and signs them in. The token is taken
+    /// out before the (slow) hashing, so of concurrent requests with it only one goes on, and
+    /// the store creates the admin only if there is none yet, so it works once even against
+    /// `confab admin create` running beside it. A request refused for its input (a short
+    /// password) or for a busy server leaves the token usable.
     pub async fn set_up(
         &self,
         token: &str,
         username: &str,
         password: String,
     ) -> Result<SignedIn, AdminError> {
-        let expected = lock(&self.setup_token).clone();
-        let valid = expected.as_ref().is_some_and(|expected| {
-            constant_time_eq(expected.expose().as_bytes(), token.as_bytes())
-        });
-        if !valid || !self.needs_setup().await? {
+        UserName::parse(username).ok_or(AdminError::InvalidUsername)?;
+        check_admin_password(&password)?;
+        let taken = {
+            let mut expected = lock(&self.setup_token);
+            let valid = expected.as_ref().is_some_and(|expected| {
+                constant_time_eq(expected.expose().as_bytes(), token.as_bytes())
+            });
+            if valid {
+                expected.take()
+            } else {
+                None
+            }
+        };
+        let Some(taken) = taken else {
             return Err(AdminError::BadSetupToken);
+        };
+        let created = match self.new_admin(username, password).await {
+            Ok(admin) => self
+                .store
+                .create_first_admin(&admin)
+                .await
+                .map(|created| (created, admin)),
+            Err(error) => {
+                *lock(&self.setup_token) = Some(taken);
+                return Err(error);
+            }
+        };
+        match created {
+            Ok((true, admin)) => self.open_session(&admin.username).await,
+            // Someone else was first: the link has served its purpose.
+            Ok((false, _)) => Err(AdminError::BadSetupToken),
+            Err(error) => {
+                *lock(&self.setup_token) = Some(taken);
+                Err(error.into())
+            }
         }
-        self.create_admin(username, password).await?;
-        *lock(&self.setup_token) = None;
-        self.open_session(username).await
     }
 
-    /// Checks the password, slowed per username and per client address after repeated
-    /// failures. The same work is done for unknown usernames, so timing does not tell them apart.
+    /// Checks the password, slowed per username and client address after repeated failures
+    /// (per username alone when the address is unknown). The same work is done for unknown
+    /// usernames, so timing does not tell them apart.
     pub async fn sign_in(
         &self,
         username: &str,
         password: String,
-        client: Option<&str>,
+        client: Option<IpAddr>,
     ) -> Result<SignedIn, AdminError> {
-        let mut keys = vec![format!("user:{}", username.to_ascii_lowercase())];
-        keys.extend(client.map(|client| format!("client:{client}")));
-        self.throttle.check(&keys, Instant::now())?;
+        let attempt = sign_in_attempt(username, client);
+        self.throttle
+            .check(&attempt, Instant::now())
+            .map_err(password_error)?;
         let admin = match UserName::parse(username) {
             Some(name) => self.store.admin(name.as_str()).await?,
             None => None,
@@ -175,19 +214,20 @@ impl AdminService {
             || DUMMY_HASH.to_owned(),
             |admin| admin.password_hash.clone(),
         );
-        let matches = verify_password(password, stored_hash).await;
+        let matches = self
+            .password_work
+            .verify(password, stored_hash)
+            .await
+            .map_err(password_error)?;
         match admin {
             Some(admin) if matches => {
-                self.throttle.forget(&keys);
-                tracing::info!(admin = %admin.username, "console sign-in");
+                self.throttle.record_success(&attempt);
+                tracing::info!(admin = ?admin.username, "console sign-in");
                 self.open_session(&admin.username).await
             }
             _ => {
-                self.throttle.record_failure(&keys, Instant::now());
-                tracing::info!(
-                    client = client.unwrap_or("unknown"),
-                    "console sign-in refused"
-                );
+                self.throttle.record_failure(&attempt, Instant::now());
+                tracing::info!(?client, "console sign-in refused");
                 Err(AdminError::BadCredentials)
             }
         }
@@ -237,63 +277,28 @@ impl AdminService {
 const DUMMY_HASH: &str =
     "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$0Kd9Q2f5JY8rVn6b1Kx3kq9y8vS6yN2mTqH1yXfJ5hE";
 
-/// Per-key failure counts with exponential lock-outs (std `Mutex`: never held across await).
-#[derive(Default)]
-struct LoginThrottle {
-    failures: Mutex<HashMap<String, Failures>>,
+/// What a sign-in is counted against: the username (case-folded, as it is stored) from the
+/// client's address.
+fn sign_in_attempt(username: &str, client: Option<IpAddr>) -> Attempt {
+    Attempt::new(username.to_ascii_lowercase(), client)
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Failures {
-    count: u32,
-    last: Instant,
-    locked_until: Option<Instant>,
+/// Console passwords are 8 to 128 bytes.
+fn check_admin_password(password: &str) -> Result<(), AdminError> {
+    if password.len() < 8 || password.len() > 128 {
+        return Err(AdminError::UnacceptablePassword);
+    }
+    Ok(())
 }
 
-impl LoginThrottle {
-    fn check(&self, keys: &[String], now: Instant) -> Result<(), AdminError> {
-        let failures = lock(&self.failures);
-        let retry_after = keys
-            .iter()
-            .filter_map(|key| failures.get(key)?.locked_until)
-            .filter(|until| *until > now)
-            .map(|until| until - now)
-            .max();
-        match retry_after {
-            Some(retry_after) => Err(AdminError::Throttled { retry_after }),
-            None => Ok(()),
-        }
-    }
-
-    fn record_failure(&self, keys: &[String], now: Instant) {
-        let mut failures = lock(&self.failures);
-        if failures.len() > MAX_TRACKED_KEYS {
-            failures.retain(|_, entry| now.duration_since(entry.last) < FAILURE_MEMORY);
-        }
-        for key in keys {
-            let entry = failures.entry(key.clone()).or_insert(Failures {
-                count: 0,
-                last: now,
-                locked_until: None,
-            });
-            if now.duration_since(entry.last) >= FAILURE_MEMORY {
-                entry.count = 0;
-            }
-            entry.count += 1;
-            entry.last = now;
-            if entry.count >= FREE_FAILURES {
-                let doublings = (entry.count - FREE_FAILURES).min(16);
-                let lock = FIRST_LOCK.saturating_mul(1 << doublings).min(MAX_LOCK);
-                entry.locked_until = Some(now + lock);
-            }
-        }
-    }
-
-    fn forget(&self, keys: &[String]) {
-        let mut failures = lock(&self.failures);
-        for key in keys {
-            failures.remove(key);
-        }
+fn password_error(error: PasswordError) -> AdminError {
+    match error {
+        PasswordError::Locked { retry_after } => AdminError::Throttled { retry_after },
+        // Every slot taken: try again shortly.
+        PasswordError::Busy => AdminError::Throttled {
+            retry_after: Duration::from_secs(1),
+        },
+        PasswordError::Unacceptable => AdminError::UnacceptablePassword,
     }
 }
 
@@ -325,31 +330,58 @@ pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 mod tests {
     use super::*;
 
+    fn address(last: u8) -> Option<IpAddr> {
+        Some(IpAddr::from([192, 0, 2, last]))
+    }
+
+    fn locked(throttle: &FailureThrottle, username: &str, client: Option<IpAddr>) -> bool {
+        throttle
+            .check(&sign_in_attempt(username, client), Instant::now())
+            .is_err()
+    }
+
+    /// Issue 15, defect 9: failures from one address lock that address out of the username
+    /// (whatever its case), never the administrator signing in from another address.
     #[test]
-    fn failures_lock_after_the_free_ones_and_the_lock_doubles() {
-        let throttle = LoginThrottle::default();
-        let keys = ["user:root".to_owned(), "client:1.2.3.4".to_owned()];
-        let start = Instant::now();
-        for _ in 0..FREE_FAILURES - 1 {
-            throttle.record_failure(&keys, start);
-            assert!(throttle.check(&keys, start).is_ok());
+    fn wrong_passwords_from_one_address_do_not_lock_the_admin_out_elsewhere() {
+        let throttle = FailureThrottle::new(ThrottlePolicy {
+            account_failures: 3,
+            address_failures: 10,
+            ..ThrottlePolicy::default()
+        });
+        let now = Instant::now();
+        for username in ["root", "Root", "ROOT"] {
+            assert!(!locked(&throttle, "root", address(1)));
+            throttle.record_failure(&sign_in_attempt(username, address(1)), now);
         }
-        throttle.record_failure(&keys, start);
-        match throttle.check(&keys, start) {
-            Err(AdminError::Throttled { retry_after }) => assert_eq!(retry_after, FIRST_LOCK),
-            other => panic!("expected a lock, got {other:?}"),
+        assert!(locked(&throttle, "root", address(1)));
+        assert!(locked(&throttle, "Root", address(1)));
+        assert!(!locked(&throttle, "root", address(2)));
+        assert!(!locked(&throttle, "root", None));
+        // Guessing many usernames from one address locks the address.
+        for user in 0..7 {
+            throttle.record_failure(&sign_in_attempt(&format!("u{user}"), address(1)), now);
         }
-        assert!(throttle.check(&keys, start + FIRST_LOCK).is_ok());
-        throttle.record_failure(&keys, start + FIRST_LOCK);
-        match throttle.check(&keys, start + FIRST_LOCK) {
-            Err(AdminError::Throttled { retry_after }) => assert_eq!(retry_after, FIRST_LOCK * 2),
-            other => panic!("expected a longer lock, got {other:?}"),
+        assert!(locked(&throttle, "amy", address(1)));
+        assert!(!locked(&throttle, "amy", address(2)));
+        // Without an address (no `ConnectInfo`) the username alone is counted.
+        for _ in 0..3 {
+            throttle.record_failure(&sign_in_attempt("amy", None), now);
         }
-        // Another username from another address is not affected.
-        let other = ["user:amy".to_owned(), "client:5.6.7.8".to_owned()];
-        assert!(throttle.check(&other, start).is_ok());
-        throttle.forget(&keys);
-        assert!(throttle.check(&keys, start).is_ok());
+        assert!(locked(&throttle, "amy", None));
+        assert!(!locked(&throttle, "amy", address(3)));
+    }
+
+    #[test]
+    fn a_busy_server_asks_to_retry_and_a_lock_gives_its_time() {
+        assert!(matches!(
+            password_error(PasswordError::Busy),
+            AdminError::Throttled { retry_after } if retry_after == Duration::from_secs(1)
+        ));
+        assert!(matches!(
+            password_error(PasswordError::Locked { retry_after: Duration::from_secs(8) }),
+            AdminError::Throttled { retry_after } if retry_after == Duration::from_secs(8)
+        ));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! Every token Confab accepts or issues is an Agora AccessToken2 (`007…`), so there is one
 //! verification path (TOKEN.md §9 "Recommendation").
 
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use confab_token::{TokenUse, VerifiedToken};
 
@@ -14,7 +16,7 @@ use crate::{
     chat::ChatService,
     ids::{AppKey, SessionId, UserName},
     now_ms,
-    user::{verify_password, User},
+    user::{now_secs, password_attempt, User},
     Error,
 };
 
@@ -80,7 +82,7 @@ impl ChatService {
             now_ms() / 1000,
         )?;
         let user = user.ok_or_else(|| Error::UserNotFound(request.user.to_owned()))?;
-        if verified.issue_ts < user.tokens_valid_after {
+        if verified.issue_ts < user.tokens_issued_from {
             return Err(Error::TokenRevoked);
         }
         if !user.activated {
@@ -123,8 +125,11 @@ impl ChatService {
                     },
                     now,
                 )?;
-                if let (confab_token::Privilege::User, Some(user)) = (&verified.privilege, &user) {
-                    if verified.issue_ts < user.tokens_valid_after {
+                if verified.privilege == confab_token::Privilege::User {
+                    // A user token for a user who is gone (deleted, or recreated: then
+                    // `tokens_issued_from` is the new user's creation second) is revoked.
+                    let user = user.ok_or(Error::TokenRevoked)?;
+                    if verified.issue_ts < user.tokens_issued_from {
                         return Err(Error::TokenRevoked);
                     }
                     if !user.activated {
@@ -137,13 +142,16 @@ impl ChatService {
         Ok(verified)
     }
 
-    /// `grant_type: password`: a user token for a user whose password matches.
+    /// `grant_type: password`: a user token for a user whose password matches. Wrong
+    /// passwords lock the user for the client's address (and, past a higher count, the
+    /// address) for a while; a lock refuses the right password too (`TooManyRequests`).
     pub async fn password_grant(
         &self,
         app: &App,
         username: &str,
         password: String,
         ttl_secs: Option<u64>,
+        client: Option<IpAddr>,
     ) -> Result<(IssuedToken, User), Error> {
         let name =
             UserName::parse(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
@@ -152,13 +160,23 @@ impl ChatService {
             .user(&app.key, &name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
-        if !verify_password(password, user.password_hash.clone()).await {
+        let attempt = password_attempt(&app.key, &name, client);
+        self.password_failures.check(&attempt, Instant::now())?;
+        if !self
+            .password_work
+            .verify(password, user.password_hash.clone())
+            .await?
+        {
+            self.password_failures
+                .record_failure(&attempt, Instant::now());
+            tracing::info!(app = %app.key, user = ?name.as_str(), ?client, "password grant refused");
             return Err(Error::InvalidPassword);
         }
+        self.password_failures.record_success(&attempt);
         if !user.activated {
             return Err(Error::UserDeactivated(user.name.to_string()));
         }
-        Ok((self.issue_user_token(app, &name, ttl_secs), user))
+        Ok((self.issue_user_token(app, &user, ttl_secs), user))
     }
 
     /// A user token for an existing user, for holders of an app token (`grant_type: inherit`)
@@ -179,7 +197,7 @@ impl ChatService {
         if !user.activated {
             return Err(Error::UserDeactivated(user.name.to_string()));
         }
-        Ok((self.issue_user_token(app, &name, ttl_secs), user))
+        Ok((self.issue_user_token(app, &user, ttl_secs), user))
     }
 
     /// An app token signed with the primary certificate; the caller has authorised the holder.
@@ -196,12 +214,17 @@ impl ChatService {
         }
     }
 
-    fn issue_user_token(&self, app: &App, name: &UserName, ttl_secs: Option<u64>) -> IssuedToken {
-        let (issue_ts, expire) = self.lifetime(ttl_secs);
+    /// A user token naming the user's UUID, as Agora Chat's `buildUserToken(appId, cert,
+    /// userUuid, …)` does: a later user of the same name has another UUID and does not accept
+    /// it. Dated no earlier than `tokens_issued_from`, so a token issued in the second of a
+    /// password change (up to a second ahead of the clock) still works.
+    fn issue_user_token(&self, app: &App, user: &User, ttl_secs: Option<u64>) -> IssuedToken {
+        let (_, expire) = self.lifetime(ttl_secs);
+        let issue_ts = now_secs().max(user.tokens_issued_from);
         let access_token = confab_token::build_user_token(
             &app.app_id,
             app.signing_certificate(),
-            name.as_str(),
+            &user.uuid,
             issue_ts,
             expire,
         );
@@ -253,7 +276,7 @@ impl ChatService {
 
     /// `ttl` 0 means "never expires" (TOKEN.md §9); absent means the configured default.
     fn lifetime(&self, ttl_secs: Option<u64>) -> (u32, u32) {
-        let issue_ts = u32::try_from(now_ms() / 1000).unwrap_or(u32::MAX);
+        let issue_ts = now_secs();
         let expire = match ttl_secs {
             None => self.limits.default_token_ttl_secs,
             Some(0) => NEVER_EXPIRES,

@@ -20,7 +20,9 @@ use crate::{
     app::App,
     bus::{Bus, Event},
     ids::{AppKey, IdGenerator, MessageId, QueueName, UserName},
-    now_ms, receipts,
+    now_ms,
+    password::{FailureThrottle, PasswordLimits, PasswordWork},
+    receipts,
     store::{body_digest, AppendEffect, Appended, NewMessage, QueueEntry, Store},
     Error,
 };
@@ -41,6 +43,8 @@ pub struct Limits {
     /// How long after sending a message its sender may recall it (hosted default: 120 s);
     /// 0 disables recall.
     pub recall_window_secs: u64,
+    /// Argon2 concurrency and the throttle of wrong passwords (`password.rs`).
+    pub passwords: PasswordLimits,
 }
 
 impl Default for Limits {
@@ -51,6 +55,7 @@ impl Default for Limits {
             default_token_ttl_secs: 60 * 24 * 3600,
             open_registration: false,
             recall_window_secs: 120,
+            passwords: PasswordLimits::default(),
         }
     }
 }
@@ -101,6 +106,10 @@ pub struct ChatService {
     apps: RwLock<HashMap<AppKey, Arc<App>>>,
     /// Held while an id is allocated and its append queued; see `submit`.
     append_order: Mutex<()>,
+    /// Argon2 slots, shared with the console (`AdminService`).
+    pub(crate) password_work: Arc<PasswordWork>,
+    /// Wrong passwords of password grants and password changes.
+    pub(crate) password_failures: FailureThrottle,
 }
 
 impl ChatService {
@@ -117,6 +126,8 @@ impl ChatService {
             store,
             bus,
             ids,
+            password_work: Arc::new(PasswordWork::new(&limits.passwords)),
+            password_failures: FailureThrottle::new(limits.passwords.throttle.clone()),
             limits,
             apps: RwLock::new(HashMap::new()),
             append_order: Mutex::new(()),
@@ -125,6 +136,11 @@ impl ChatService {
 
     pub fn limits(&self) -> &Limits {
         &self.limits
+    }
+
+    /// The process's Argon2 slots, for the console to share.
+    pub fn password_work(&self) -> &Arc<PasswordWork> {
+        &self.password_work
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

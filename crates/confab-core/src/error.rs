@@ -24,6 +24,13 @@ pub enum Error {
     Token(#[from] confab_token::TokenError),
     #[error("token was revoked")]
     TokenRevoked,
+    /// A user token changing its own password without the right old one.
+    #[error("the old password is missing or wrong")]
+    WrongOldPassword,
+    /// Too many password checks at once, or too many wrong passwords for this account or
+    /// from this address (`password.rs`).
+    #[error("too many requests")]
+    TooManyRequests,
     #[error("client credentials do not match")]
     BadClientCredentials,
     #[error("open registration is off")]
@@ -49,4 +56,14 @@ pub enum Error {
     Storage(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] BusError),
+}
+
+impl From<crate::password::PasswordError> for Error {
+    fn from(error: crate::password::PasswordError) -> Error {
+        use crate::password::PasswordError;
+        match error {
+            PasswordError::Busy | PasswordError::Locked { .. } => Error::TooManyRequests,
+            PasswordError::Unacceptable => Error::UnacceptablePassword,
+        }
+    }
 }

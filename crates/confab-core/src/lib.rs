@@ -15,6 +15,7 @@ pub mod history;
 pub mod ids;
 pub mod messages;
 pub mod overview;
+pub mod password;
 pub mod pin;
 pub mod reaction;
 pub mod receipts;

@@ -59,13 +59,16 @@ pub trait UserStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<User>, StoreError>;
     async fn count_users(&self, app: &AppKey) -> Result<u64, StoreError>;
-    /// Returns false when the user does not exist.
+    /// Sets the password hash, and `User::tokens_issued_from` to the larger of
+    /// `tokens_issued_from` and its current value + 1, in one step: every change revokes the
+    /// tokens dated up to it, also those Confab dated ahead of the clock (`auth.rs`). Returns
+    /// false when the user does not exist.
     async fn update_password(
         &self,
         app: &AppKey,
         name: &UserName,
         password_hash: &str,
-        tokens_valid_after: u32,
+        tokens_issued_from: u32,
         modified_ms: u64,
     ) -> Result<bool, StoreError>;
     /// Enables or disables logins of the user. Returns false when the user does not exist.
@@ -403,6 +406,9 @@ pub struct DayCount {
 pub trait AdminStore: Send + Sync {
     /// Fails with `Duplicate` when the username is taken.
     async fn create_admin(&self, admin: &Admin) -> Result<(), StoreError>;
+    /// Creates `admin` only if no admin exists yet, atomically (the setup link): of
+    /// concurrent calls at most one returns true. False when an admin already exists.
+    async fn create_first_admin(&self, admin: &Admin) -> Result<bool, StoreError>;
     async fn admin(&self, username: &str) -> Result<Option<Admin>, StoreError>;
     async fn count_admins(&self) -> Result<u64, StoreError>;
     /// Stores a session; sessions that expired before it was created may be dropped on the way.

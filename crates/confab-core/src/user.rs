@@ -1,11 +1,8 @@
-//! IM users of an app, and their passwords (Argon2id, hashed off the async runtime).
+//! IM users of an app, and their passwords (Argon2id through `password.rs`'s bounded slots).
 
-use argon2::{
-    password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
-    Argon2,
-};
+use std::net::IpAddr;
 
-use crate::{ids::UserName, Error};
+use crate::{ids::UserName, password::Attempt, Error};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
@@ -17,59 +14,27 @@ pub struct User {
     pub activated: bool,
     pub created_ms: u64,
     pub modified_ms: u64,
-    /// User tokens issued before this Unix second are revoked (password change).
-    pub tokens_valid_after: u32,
+    /// User tokens issued (`issue_ts`) before this Unix second are refused: it is the user's
+    /// creation second, so a token made for an earlier user of the same name does not work,
+    /// and after a password change at second S it is S + 1 (or one more than before, if that
+    /// is later), so every token issued up to and including S is revoked. Tokens Confab
+    /// issues are never dated before it, so they can be up to a second ahead of the clock
+    /// (more only after several changes within one second).
+    pub tokens_issued_from: u32,
 }
 
-const MAX_PASSWORD_BYTES: usize = 128;
-
-/// Hashes on the blocking pool: Argon2 takes tens of milliseconds by design.
-pub async fn hash_password(password: String) -> Result<String, Error> {
-    if password.is_empty() || password.len() > MAX_PASSWORD_BYTES {
-        return Err(Error::UnacceptablePassword);
-    }
-    tokio::task::spawn_blocking(move || {
-        let salt = SaltString::generate(&mut OsRng);
-        Argon2::default()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|_| Error::UnacceptablePassword)
-    })
-    .await
-    .map_err(|_| Error::Unsupported("password hashing was interrupted"))?
+/// The current Unix second, as tokens carry it.
+pub(crate) fn now_secs() -> u32 {
+    u32::try_from(crate::now_ms() / 1000).unwrap_or(u32::MAX)
 }
 
-/// Verifies on the blocking pool; any malformed stored hash counts as a mismatch.
-pub async fn verify_password(password: String, stored_hash: String) -> bool {
-    if password.len() > MAX_PASSWORD_BYTES || stored_hash.is_empty() {
-        return false;
-    }
-    tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&stored_hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .unwrap_or(false)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn passwords_hash_and_verify() {
-        let hash = hash_password("secret".into()).await.unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password("secret".into(), hash.clone()).await);
-        assert!(!verify_password("Secret".into(), hash.clone()).await);
-        assert!(!verify_password("secret".into(), "garbage".into()).await);
-        assert!(hash_password(String::new()).await.is_err());
-    }
+/// The throttle's account key for a user of an app.
+pub(crate) fn password_attempt(
+    app: &crate::ids::AppKey,
+    name: &UserName,
+    client: Option<IpAddr>,
+) -> Attempt {
+    Attempt::new(format!("{app}/{name}"), client)
 }
 
 /// A user to register, as `POST /users` names it.
@@ -91,11 +56,12 @@ impl crate::chat::ChatService {
             return Err(Error::Unsupported("registering 1 to 60 users at a time"));
         }
         let now = crate::now_ms();
+        let created_secs = u32::try_from(now / 1000).unwrap_or(u32::MAX);
         let mut users = Vec::with_capacity(new_users.len());
         for new_user in new_users {
             let name = UserName::parse(&new_user.username)
                 .ok_or_else(|| Error::InvalidUsername(new_user.username.clone()))?;
-            let password_hash = hash_password(new_user.password).await?;
+            let password_hash = self.password_work.hash(new_user.password).await?;
             users.push(User {
                 name,
                 uuid: uuid::Uuid::new_v4().to_string(),
@@ -104,7 +70,7 @@ impl crate::chat::ChatService {
                 activated: true,
                 created_ms: now,
                 modified_ms: now,
-                tokens_valid_after: 0,
+                tokens_issued_from: created_secs,
             });
         }
         self.store()
@@ -124,19 +90,41 @@ impl crate::chat::ChatService {
             .ok_or_else(|| Error::UserNotFound(name.to_string()))
     }
 
-    /// Sets a new password, revokes the user's older tokens and closes their sessions.
+    /// Sets a new password, revokes the user's tokens issued up to now and closes their
+    /// sessions. `old_password` is checked when given (a user changing their own password):
+    /// wrong ones are throttled like password grants, per user and client address.
     pub async fn change_password(
         &self,
         app: &crate::ids::AppKey,
         name: &UserName,
+        old_password: Option<String>,
         new_password: String,
+        client: Option<IpAddr>,
     ) -> Result<(), Error> {
-        let hash = hash_password(new_password).await?;
+        if let Some(old_password) = old_password {
+            let user = self.user(app, name).await?;
+            let attempt = password_attempt(app, name, client);
+            self.password_failures
+                .check(&attempt, std::time::Instant::now())?;
+            if !self
+                .password_work
+                .verify(old_password, user.password_hash)
+                .await?
+            {
+                self.password_failures
+                    .record_failure(&attempt, std::time::Instant::now());
+                return Err(Error::WrongOldPassword);
+            }
+            self.password_failures.record_success(&attempt);
+        }
+        let hash = self.password_work.hash(new_password).await?;
         let now = crate::now_ms();
-        let valid_after = u32::try_from(now / 1000).unwrap_or(u32::MAX);
+        // Tokens are dated in whole seconds: one issued earlier in this second must go too
+        // (and the store moves the bound past tokens dated ahead by an earlier change).
+        let issued_from = now_secs().saturating_add(1);
         if !self
             .store()
-            .update_password(app, name, &hash, valid_after, now)
+            .update_password(app, name, &hash, issued_from, now)
             .await?
         {
             return Err(Error::UserNotFound(name.to_string()));

@@ -29,7 +29,10 @@ pub(crate) fn login_status(error: &Error) -> Status {
         )
         | Error::TokenRevoked
         | Error::InvalidPassword
+        | Error::WrongOldPassword
         | Error::BadClientCredentials => status::error(ErrorCode::Fail, REASON_TOKEN_MISMATCH),
+        // Not reached at login (no password is checked there); "server busy" is a retryable FAIL.
+        Error::TooManyRequests => status::error(ErrorCode::Fail, "server busy"),
         Error::UserNotFound(_) | Error::InvalidUsername(_) => {
             status::error(ErrorCode::Fail, REASON_USER_NOT_FOUND)
         }
@@ -82,10 +85,12 @@ pub(crate) fn send_status(error: &Error) -> Status {
         | Error::UnacceptablePassword
         | Error::Token(_)
         | Error::TokenRevoked
+        | Error::WrongOldPassword
         | Error::BadClientCredentials
         | Error::RegistrationClosed => {
             status::error(ErrorCode::PermissionDenied, error.to_string())
         }
+        Error::TooManyRequests => status::error(ErrorCode::Fail, "server busy"),
         Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
     }
 }

@@ -118,6 +118,18 @@ fn domain_body(error: &Error) -> Body {
         Error::Token(TokenError::NoPrivilege | TokenError::UserMismatch) | Error::TokenRevoked => {
             Body::new(S::UNAUTHORIZED, "unauthorized", "Unable to authenticate (OAuth)")
         }
+        // A user changing their own password must give the old one (routes/users.rs).
+        Error::WrongOldPassword => Body::new(
+            S::UNAUTHORIZED,
+            "unauthorized",
+            "old password is missing or wrong",
+        ),
+        // The hosted rate-limit answer; the SDK maps this text to type 50 (PROTOCOL.md §2.11).
+        Error::TooManyRequests => Body::new(
+            S::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "The request has reached the maximum limit",
+        ),
         Error::RegistrationClosed => Body::new(
             S::UNAUTHORIZED,
             "unauthorized",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use confab_core::chat::Limits;
+use confab_core::password::{PasswordLimits, ThrottlePolicy};
 use confab_gateway::GatewayConfig;
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;
@@ -56,6 +57,102 @@ pub struct Config {
     /// `[[data_centers]]`: the public addresses `GET /easemob/server.json` hands out; none:
     /// derived from each request's `Host` and listener.
     pub data_centers: Vec<DataCenterConfig>,
+    /// `[auth]`: how much password hashing may run at once, and how wrong passwords are
+    /// slowed (password grants, password changes, console sign-in).
+    pub auth: AuthConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// Argon2 hashes or verifications running at once, over password grants, user creation,
+    /// password changes and console sign-in (default: the number of CPU cores).
+    pub max_concurrent_hashes: usize,
+    /// Requests waiting for a hashing slot; past this they are answered at once with 429
+    /// `too_many_requests` (the console: 429 `throttled`).
+    pub max_waiting_hashes: usize,
+    /// Wrong passwords for one user (or console admin) from one client address before that
+    /// address is locked out of that account. Without the client address, counted per user.
+    pub failures_before_lock: u32,
+    /// Wrong passwords from one client address over all accounts before the address is
+    /// locked; 0 turns the per-address lock off (behind a reverse proxy every client has the
+    /// proxy's address).
+    pub address_failures_before_lock: u32,
+    /// The first lock, in seconds; each further failure doubles it.
+    pub first_lock_secs: u64,
+    /// The longest lock, in seconds.
+    pub max_lock_secs: u64,
+    /// Seconds after which failures are forgotten.
+    pub failure_window_secs: u64,
+    /// Accounts and addresses remembered with failures (a bound on memory).
+    pub max_tracked_failures: usize,
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        let limits = PasswordLimits::default();
+        let throttle = limits.throttle;
+        AuthConfig {
+            max_concurrent_hashes: limits.max_concurrent_hashes,
+            max_waiting_hashes: limits.max_waiting_hashes,
+            failures_before_lock: throttle.account_failures,
+            address_failures_before_lock: throttle.address_failures,
+            first_lock_secs: throttle.first_lock.as_secs(),
+            max_lock_secs: throttle.max_lock.as_secs(),
+            failure_window_secs: throttle.window.as_secs(),
+            max_tracked_failures: throttle.max_tracked,
+        }
+    }
+}
+
+impl AuthConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_concurrent_hashes == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.max_concurrent_hashes must be positive",
+            ));
+        }
+        if self.failures_before_lock == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.failures_before_lock must be positive",
+            ));
+        }
+        if self.first_lock_secs == 0 || self.first_lock_secs > self.max_lock_secs {
+            return Err(ConfigError::Invalid(
+                "auth.first_lock_secs must be positive and at most auth.max_lock_secs",
+            ));
+        }
+        if self.failure_window_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "auth.failure_window_secs must be positive",
+            ));
+        }
+        if self.max_tracked_failures < 2 {
+            return Err(ConfigError::Invalid(
+                "auth.max_tracked_failures must be at least 2",
+            ));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn password_limits(&self) -> PasswordLimits {
+        PasswordLimits {
+            max_concurrent_hashes: self.max_concurrent_hashes,
+            max_waiting_hashes: self.max_waiting_hashes,
+            throttle: self.throttle_policy(),
+        }
+    }
+
+    pub(crate) fn throttle_policy(&self) -> ThrottlePolicy {
+        ThrottlePolicy {
+            account_failures: self.failures_before_lock,
+            address_failures: self.address_failures_before_lock,
+            first_lock: Duration::from_secs(self.first_lock_secs),
+            max_lock: Duration::from_secs(self.max_lock_secs),
+            window: Duration::from_secs(self.failure_window_secs),
+            max_tracked: self.max_tracked_failures,
+        }
+    }
 }
 
 /// `[http]`. Upgraded WebSocket connections leave these timeouts behind (the gateway has its
@@ -197,6 +294,7 @@ impl Default for Config {
             http: HttpConfig::default(),
             tls: None,
             data_centers: Vec::new(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -285,6 +383,7 @@ impl Config {
                 "tls.listen must differ from listen: each listener needs its own port",
             ));
         }
+        self.auth.validate()?;
         self.data_centers()?;
         Ok(())
     }
@@ -314,6 +413,7 @@ impl Config {
             default_token_ttl_secs: self.default_token_ttl_secs,
             open_registration: self.open_registration,
             recall_window_secs: self.recall_window_secs,
+            passwords: self.auth.password_limits(),
         }
     }
 
@@ -346,6 +446,25 @@ mod tests {
         assert_eq!(Config::default().limits().recall_window_secs, 120);
         let config = Config::from_toml("recall_window_secs = 0").unwrap();
         assert_eq!(config.limits().recall_window_secs, 0);
+    }
+
+    #[test]
+    fn auth_limits_default_and_come_from_their_section() {
+        let defaults = Config::default();
+        assert!(defaults.auth.max_concurrent_hashes >= 1);
+        assert_eq!(defaults.auth.max_waiting_hashes, 64);
+        assert_eq!(defaults.auth.failures_before_lock, 5);
+        let config = Config::from_toml(
+            "[auth]\nmax_concurrent_hashes = 2\naddress_failures_before_lock = 0\nfirst_lock_secs = 1",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let limits = config.limits().passwords;
+        assert_eq!(limits.max_concurrent_hashes, 2);
+        assert_eq!(limits.max_waiting_hashes, 64);
+        assert_eq!(limits.throttle.address_failures, 0);
+        assert_eq!(limits.throttle.first_lock, Duration::from_secs(1));
+        assert_eq!(limits.throttle.max_lock, Duration::from_secs(300));
     }
 
     #[test]

@@ -19,6 +19,7 @@ use confab_core::{
     bus::{InProcessBus, SessionRegistry},
     chat::ChatService,
     now_ms,
+    password::PasswordWork,
     store::{AppStore, StoreError},
 };
 use confab_gateway::Gateway;
@@ -119,7 +120,11 @@ pub async fn run(
             thumbnails: Thumbnails::new(config.thumbnail_max_pixels, config.thumbnail_concurrency),
             rate_limit: config.http.rest_rate(),
         })));
-    let admin = Arc::new(AdminService::new(chat.store().clone()));
+    let admin = Arc::new(AdminService::new(
+        chat.store().clone(),
+        chat.password_work().clone(),
+        config.auth.throttle_policy(),
+    ));
     let setup_token = admin.issue_setup_token().await?;
     let router = router.merge(confab_console::router(Arc::new(ConsoleState {
         chat: chat.clone(),
@@ -254,7 +259,8 @@ pub async fn create_admin(
     password: String,
 ) -> Result<(), ServerError> {
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    AdminService::new(store)
+    let work = Arc::new(PasswordWork::new(&config.auth.password_limits()));
+    AdminService::new(store, work, config.auth.throttle_policy())
         .create_admin(username, password)
         .await?;
     Ok(())

@@ -276,7 +276,7 @@ async fn posts_without_the_csrf_token_are_refused() {
 #[tokio::test]
 async fn wrong_passwords_are_refused_and_repeated_failures_slowed() {
     let server = start().await;
-    for _ in 0..3 {
+    for _ in 0..confab_server::Config::default().auth.failures_before_lock {
         let response = sign_in(&server, "wrong").await;
         assert_eq!(response.status, 401, "{}", response.body);
         assert_eq!(response.json()["error"], "bad_credentials");
@@ -391,6 +391,77 @@ async fn secrets_appear_only_when_revealed() {
     for secret in &secrets {
         assert!(!logs.contains(secret.as_str()), "a secret reached the log");
     }
+}
+
+/// The setup token `confab serve` logged for this server.
+async fn setup_token(server: &TestServer) -> String {
+    let marker = format!("http://{}/console/setup?token=", server.address);
+    for _ in 0..100 {
+        let logs = String::from_utf8_lossy(&captured_logs().lock().unwrap()).into_owned();
+        if let Some((_, rest)) = logs.split_once(&marker) {
+            return rest.chars().take_while(char::is_ascii_hexdigit).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("no setup link logged for {}", server.address);
+}
+
+/// Issue 15, defect 10: five simultaneous setups with the one link create one administrator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_setup_link_creates_one_admin_under_concurrency() {
+    captured_logs();
+    let server = Arc::new(TestServer::start().await);
+    let token = setup_token(&server).await;
+    let setups: Vec<_> = (0..5)
+        .map(|index| {
+            let (server, token) = (server.clone(), token.clone());
+            tokio::spawn(async move {
+                request(
+                    &server,
+                    "POST",
+                    "/console/api/setup",
+                    &["Content-Type: application/json".into()],
+                    &json!({"token": token, "username": format!("admin{index}"), "password": PASSWORD})
+                        .to_string(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for setup in setups {
+        let response = setup.await.unwrap();
+        statuses.push(response.status);
+        if response.status != 200 {
+            assert_eq!(
+                response.json()["error"],
+                "bad_setup_token",
+                "{}",
+                response.body
+            );
+        }
+    }
+    assert_eq!(
+        statuses.iter().filter(|status| **status == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    // Exactly one of the five can sign in.
+    let mut admins = 0;
+    for index in 0..5 {
+        let response = request(
+            &server,
+            "POST",
+            "/console/api/login",
+            &["Content-Type: application/json".into()],
+            &json!({"username": format!("admin{index}"), "password": PASSWORD}).to_string(),
+        )
+        .await;
+        if response.status == 200 {
+            admins += 1;
+        }
+    }
+    assert_eq!(admins, 1);
 }
 
 #[tokio::test]

@@ -222,7 +222,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
 }
 
 const USER_COLUMNS: &str =
-    "name, uuid, password_hash, nickname, activated, created_ms, modified_ms, tokens_valid_after";
+    "name, uuid, password_hash, nickname, activated, created_ms, modified_ms, tokens_issued_from";
 
 fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Option<User>> {
     let name: String = row.get(0)?;
@@ -237,7 +237,7 @@ fn user_from_row(row: &Row<'_>) -> rusqlite::Result<Option<User>> {
         activated: row.get(4)?,
         created_ms: row.get::<_, i64>(5)? as u64,
         modified_ms: row.get::<_, i64>(6)? as u64,
-        tokens_valid_after: row.get(7)?,
+        tokens_issued_from: row.get(7)?,
     }))
 }
 
@@ -389,7 +389,7 @@ impl UserStore for EmbeddedStore {
         app: &AppKey,
         name: &UserName,
         password_hash: &str,
-        tokens_valid_after: u32,
+        tokens_issued_from: u32,
         modified_ms: u64,
     ) -> Result<bool, StoreError> {
         self.write(
@@ -397,7 +397,7 @@ impl UserStore for EmbeddedStore {
                 app: app.as_str().to_owned(),
                 name: name.to_string(),
                 password_hash: password_hash.to_owned(),
-                tokens_valid_after,
+                tokens_issued_from,
                 modified_ms,
             },
             |outcome| match outcome {
@@ -972,6 +972,17 @@ impl AdminStore for EmbeddedStore {
             WriteOp::CreateAdmin(admin.clone()),
             |outcome| match outcome {
                 writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn create_first_admin(&self, admin: &Admin) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::CreateFirstAdmin(admin.clone()),
+            |outcome| match outcome {
+                writer::Outcome::Changed(created) => Some(created),
                 _ => None,
             },
         )

@@ -184,6 +184,12 @@ CREATE TABLE health_checks (
     checked_ms INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The column always meant "user tokens issued before this second are refused"; its new name
+-- says so. Users now start at their creation second and a password change at second S sets
+-- S + 1 (user.rs); the values already stored keep their meaning.
+ALTER TABLE users RENAME COLUMN tokens_valid_after TO tokens_issued_from;
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {

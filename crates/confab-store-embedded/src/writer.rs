@@ -47,6 +47,8 @@ pub(crate) enum WriteOp {
         modified_ms: u64,
     },
     CreateAdmin(Admin),
+    /// `CreateAdmin` only while there is no admin (the setup link).
+    CreateFirstAdmin(Admin),
     /// Attachment metadata (`files.rs`).
     ChatFile(crate::files::FileWrite),
     CreateAdminSession(AdminSession),
@@ -58,7 +60,7 @@ pub(crate) enum WriteOp {
         app: String,
         name: String,
         password_hash: String,
-        tokens_valid_after: u32,
+        tokens_issued_from: u32,
         modified_ms: u64,
     },
     DeleteUser {
@@ -458,6 +460,18 @@ fn apply(
                 .map_err(|error| duplicate_or_backend(error, admin.username.clone()))?;
             Ok(Outcome::Done)
         }
+        // One statement in the writer's transaction: the check and the insert cannot interleave
+        // with another creation.
+        WriteOp::CreateFirstAdmin(admin) => {
+            let created = connection
+                .execute(
+                    "INSERT INTO admins (username, password_hash, created_ms)
+                     SELECT ?1, ?2, ?3 WHERE NOT EXISTS (SELECT 1 FROM admins)",
+                    params![admin.username, admin.password_hash, admin.created_ms as i64],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(created > 0))
+        }
         WriteOp::CreateAdminSession(session) => {
             connection
                 .execute(
@@ -503,7 +517,7 @@ fn apply(
             let mut statement = connection
                 .prepare_cached(
                     "INSERT INTO users (app_key, name, uuid, password_hash, nickname, activated,
-                                        created_ms, modified_ms, tokens_valid_after)
+                                        created_ms, modified_ms, tokens_issued_from)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(backend)?;
@@ -518,7 +532,7 @@ fn apply(
                         user.activated,
                         user.created_ms as i64,
                         user.modified_ms as i64,
-                        user.tokens_valid_after
+                        user.tokens_issued_from
                     ])
                     .map_err(|error| duplicate_or_backend(error, user.name.to_string()))?;
             }
@@ -528,18 +542,20 @@ fn apply(
             app,
             name,
             password_hash,
-            tokens_valid_after,
+            tokens_issued_from,
             modified_ms,
         } => {
             let changed = connection
                 .execute(
-                    "UPDATE users SET password_hash = ?3, tokens_valid_after = ?4, modified_ms = ?5
+                    "UPDATE users SET password_hash = ?3,
+                         tokens_issued_from = MIN(MAX(?4, tokens_issued_from + 1), 4294967295),
+                         modified_ms = ?5
                      WHERE app_key = ?1 AND name = ?2",
                     params![
                         app,
                         name,
                         password_hash,
-                        tokens_valid_after,
+                        tokens_issued_from,
                         modified_ms as i64
                     ],
                 )

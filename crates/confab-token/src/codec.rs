@@ -100,7 +100,7 @@ impl DecodedToken {
         self.salt
     }
 
-    /// The service count the token declares (the walk may have stopped earlier).
+    /// The service count the token declares (the walk stops earlier only at an unknown type).
     pub fn service_count(&self) -> u16 {
         self.service_count
     }
@@ -210,16 +210,20 @@ fn parse_payload(payload: Vec<u8>) -> Result<DecodedToken, TokenError> {
     })
 }
 
-/// Walks the services until the first Chat service. Like the official parsers, an unknown
-/// type ends the walk without error (Chat is then not found); the rest is not read.
+/// Walks every declared service, as the official parsers do, and keeps the first Chat service.
+/// A declared service that is not there (a count of 2 or 65 535 over one service) is a
+/// truncation, so `Malformed`, even after Chat was found. An unknown type ends the walk without
+/// error, as in the official parsers (Chat is then found only if it came before); bytes after
+/// the last service are not read (the signature covers them).
 fn find_chat(
     reader: &mut Reader<'_>,
     service_count: u16,
 ) -> Result<Option<ChatService>, TokenError> {
+    let mut first_chat = None;
     for _ in 0..service_count {
         let service_type = reader.u16()?;
         if !(SERVICE_RTC..=SERVICE_STT).contains(&service_type) {
-            return Ok(None);
+            break;
         }
         let (mut user_privilege, mut app_privilege) = (None, None);
         for _ in 0..reader.u16()? {
@@ -234,11 +238,11 @@ fn find_chat(
         match service_type {
             SERVICE_CHAT => {
                 let user_id = reader.bytes()?.to_vec();
-                return Ok(Some(ChatService {
+                first_chat.get_or_insert(ChatService {
                     user_id,
                     user_privilege,
                     app_privilege,
-                }));
+                });
             }
             SERVICE_RTC | SERVICE_STREAMING | SERVICE_FCDN => {
                 reader.bytes()?;
@@ -254,10 +258,10 @@ fn find_chat(
             }
             SERVICE_RTM2 => skip_rtm2_body(reader)?,
             SERVICE_FPA | SERVICE_CONVOAI | SERVICE_STT => {}
-            _ => return Ok(None),
+            _ => break,
         }
     }
-    Ok(None)
+    Ok(first_chat)
 }
 
 /// string user_id, u16 n, n × (u16 resource_type, u16 m, m × (u16 permission, u16 k, k × string)).

@@ -351,6 +351,41 @@ fn unknown_type_stops_the_walk_and_trailing_bytes_are_signed() {
     );
 }
 
+/// Issue 15, defect 16: the official parsers read every declared service, so a count above
+/// the services present is a truncation even when Chat came first.
+#[test]
+fn declaring_more_services_than_present_is_malformed() {
+    for declared in [2u16, 65_535] {
+        let mut only_chat = header(declared);
+        service(&mut only_chat, 5, &chat_body("alice"));
+        let token = sign_and_seal(&only_chat, ISSUED, 7);
+        assert_eq!(
+            decode(&token).unwrap_err(),
+            TokenError::Malformed,
+            "count {declared}"
+        );
+        assert_eq!(
+            check(&token, login("alice"), u64::from(ISSUED)),
+            Err(TokenError::Malformed),
+            "count {declared}"
+        );
+    }
+    // Chat, then a second declared service cut short: also a truncation.
+    let mut cut_after_chat = header(2);
+    service(&mut cut_after_chat, 5, &chat_body("alice"));
+    put_u16(&mut cut_after_chat, 2); // RTM, with no privileges map
+    let token = sign_and_seal(&cut_after_chat, ISSUED, 7);
+    assert_eq!(decode(&token).unwrap_err(), TokenError::Malformed);
+    // Chat, then a complete second service: fine, and the first Chat service counts.
+    let mut chat_then_rtm = header(2);
+    service(&mut chat_then_rtm, 5, &chat_body("alice"));
+    service(&mut chat_then_rtm, 2, &chat_body("rtm-user"));
+    let token = sign_and_seal(&chat_then_rtm, ISSUED, 7);
+    let verified = check(&token, login("alice"), u64::from(ISSUED)).unwrap();
+    assert_eq!(verified.user_id, "alice");
+    assert_eq!(decode(&token).unwrap().service_count(), 2);
+}
+
 #[test]
 fn base64_leniency_is_exactly_the_documented_one() {
     let token = build_user_token(APP_ID, CERT, "alice", ISSUED, 3600);

@@ -28,7 +28,7 @@ function checkToken(args) {
 }
 
 describe('tokens issued by POST /token', () => {
-    test('password grant: the access_token is a 007 Chat user token for leo (check-token.js --use login exits 0)', { timeout: 30000 }, scenario(ctx, async (t) => {
+    test('password grant: the access_token is a 007 Chat user token for leo\'s UUID (check-token.js --use login exits 0)', { timeout: 30000 }, scenario(ctx, async (t) => {
         const { server } = ctx
         const users = [{ username: 'leo', password: 'leo-password' }]
         await server.registerUsers(users)
@@ -36,7 +36,9 @@ describe('tokens issued by POST /token', () => {
         assert.equal(typeof grant.expires_in, 'number', JSON.stringify(grant))
         assert.equal(grant.user && grant.user.username, 'leo', JSON.stringify(grant))
         const { appId, appCertificate } = server.app
-        const checked = await checkToken([appId, appCertificate, grant.access_token, '--user', 'leo', '--use', 'login'])
+        // It names the user's UUID, as Agora's buildUserToken(appId, cert, userUuid, …) does, so a
+        // later user of the same name (another UUID) does not accept it.
+        const checked = await checkToken([appId, appCertificate, grant.access_token, '--user', 'leo', '--uuid', grant.user.uuid, '--use', 'login'])
         t.diagnostic(`check-token.js: exit ${checked.code}, result ${checked.json && checked.json.result}`)
         assert.equal(checked.code, 0, `check-token.js exit ${checked.code}\nstdout: ${checked.stdout}\nstderr: ${checked.stderr}`)
         // expires_in (seconds) agrees with the token's own deadline.
@@ -45,6 +47,7 @@ describe('tokens issued by POST /token', () => {
         assert.ok(Math.abs(checked.json.effectiveExpiresAt - (nowSeconds + grant.expires_in)) <= 5,
             `expires_in ${grant.expires_in} s vs the token deadline ${checked.json.effectiveExpiresAt - nowSeconds} s from now`)
         assert.equal(checked.json.appId, appId)
+        assert.equal(checked.json.chat.userId, grant.user.uuid)
     }))
 
     test('client_credentials grant: the access_token verifies as an app token (--use rest-app)', { timeout: 30000 }, scenario(ctx, async (t) => {

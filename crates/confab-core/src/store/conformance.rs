@@ -25,6 +25,7 @@ pub async fn run(store: Arc<dyn Store>) {
     credential_rotation(&*store).await;
     user_listing_and_activation(&*store).await;
     daily_message_counts(&*store).await;
+    only_one_first_admin(&*store).await;
     admins_and_sessions(&*store).await;
     history_and_conversations(&*store).await;
     recall_edit_and_read_markers(&*store).await;
@@ -58,7 +59,7 @@ pub fn user(name: &str) -> User {
         activated: true,
         created_ms: 1,
         modified_ms: 1,
-        tokens_valid_after: 0,
+        tokens_issued_from: 1_700_000_000,
     }
 }
 
@@ -119,18 +120,38 @@ async fn users(store: &dyn Store) {
     assert_eq!(store.user(&other, &name("leo")).await.unwrap(), None);
 
     assert!(store
-        .update_password(&app.key, &name("leo"), "new-hash", 77, 9)
+        .update_password(&app.key, &name("leo"), "new-hash", 1_800_000_000, 9)
         .await
         .unwrap());
     let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
     assert_eq!(
         (
             updated.password_hash.as_str(),
-            updated.tokens_valid_after,
+            updated.tokens_issued_from,
             updated.modified_ms
         ),
-        ("new-hash", 77, 9)
+        ("new-hash", 1_800_000_000, 9)
     );
+    // A second change in the same second still moves the bound past every token dated
+    // before it; an earlier value never moves it back.
+    for (given, stored) in [(1_800_000_000, 1_800_000_001), (5, 1_800_000_002)] {
+        assert!(store
+            .update_password(&app.key, &name("leo"), "new-hash", given, 10)
+            .await
+            .unwrap());
+        let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
+        assert_eq!(updated.tokens_issued_from, stored);
+    }
+    assert!(store
+        .update_password(&app.key, &name("leo"), "new-hash", u32::MAX, 11)
+        .await
+        .unwrap());
+    assert!(store
+        .update_password(&app.key, &name("leo"), "new-hash", u32::MAX, 12)
+        .await
+        .unwrap());
+    let updated = store.user(&app.key, &name("leo")).await.unwrap().unwrap();
+    assert_eq!(updated.tokens_issued_from, u32::MAX);
     assert!(!store
         .update_password(&app.key, &name("ghost"), "x", 1, 1)
         .await
@@ -645,6 +666,46 @@ async fn daily_message_counts(store: &dyn Store) {
         .await
         .unwrap()
         .is_empty());
+}
+
+/// The setup link: of concurrent first-admin creations exactly one succeeds, and none once an
+/// admin exists. Needs a store without admins (the suite runs it before `admins_and_sessions`).
+async fn only_one_first_admin(store: &dyn Store) {
+    assert_eq!(store.count_admins().await.unwrap(), 0);
+    let candidates: Vec<Admin> = (0..5)
+        .map(|index| Admin {
+            username: format!("first{index}"),
+            password_hash: "hash".into(),
+            created_ms: 1,
+        })
+        .collect();
+    let outcomes = futures_join_all(
+        candidates
+            .iter()
+            .map(|admin| store.create_first_admin(admin))
+            .collect(),
+    )
+    .await;
+    let created: Vec<&Admin> = candidates
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, outcome)| matches!(outcome, Ok(true)))
+        .map(|(admin, _)| admin)
+        .collect();
+    assert_eq!(created.len(), 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    assert_eq!(store.count_admins().await.unwrap(), 1);
+    assert_eq!(
+        store.admin(&created[0].username).await.unwrap(),
+        Some(created[0].clone())
+    );
+    let late = Admin {
+        username: "late".into(),
+        password_hash: "hash".into(),
+        created_ms: 2,
+    };
+    assert!(!store.create_first_admin(&late).await.unwrap());
+    assert_eq!(store.admin("late").await.unwrap(), None);
 }
 
 async fn admins_and_sessions(store: &dyn Store) {

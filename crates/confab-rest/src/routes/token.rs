@@ -1,11 +1,12 @@
 //! Tokens: the grants of `POST /token`, and the expiry check the SDK's `renewToken` calls.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, State},
+    extract::{ConnectInfo, Path, State},
     http::HeaderMap,
-    Json,
+    Extension, Json,
 };
 use confab_core::{auth::RestScope, ids::UserName, Error};
 use serde::Deserialize;
@@ -33,10 +34,13 @@ pub(crate) struct TokenRequest {
 ///
 /// No auth. `grant_type` `password` (the SDK's `open({user, pwd})`) returns a user token;
 /// `client_credentials` returns an app token for the admin routes; `inherit` (Bearer: an app
-/// token) returns a user token for an existing user. `expires_in` is seconds.
+/// token) returns a user token for an existing user. `expires_in` is seconds. User tokens name
+/// the user's UUID. Password checks are bounded in concurrency and wrong passwords throttled
+/// per user and client address: both answer 429 `too_many_requests`.
 pub(crate) async fn token_route(
     State(state): State<Arc<RestState>>,
     Path((org, app)): Path<(String, String)>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     AppJson(request): AppJson<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
@@ -56,6 +60,7 @@ pub(crate) async fn token_route(
                     request.username.as_deref().unwrap_or(""),
                     request.password.unwrap_or_default(),
                     ttl,
+                    client_ip(connect),
                 )
                 .await?;
             Ok(Json(json!({
@@ -100,7 +105,9 @@ pub(crate) async fn token_route(
 /// # `GET /{org}/{app}/sdk/users/{user}/token/expires`
 ///
 /// Bearer: the user's (new) token or an app token. Answers the token's deadline in epoch ms,
-/// which the SDK's `renewToken` re-arms its expiry timers from (PROTOCOL.md §2.6).
+/// which the SDK's `renewToken` re-arms its expiry timers from (PROTOCOL.md §2.6). A user token
+/// of a deleted or recreated user is refused as revoked; an app token for a user that does
+/// not exist gets 404.
 pub(crate) async fn token_expires_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user)): Path<(String, String, String)>,
@@ -112,7 +119,15 @@ pub(crate) async fn token_expires_route(
         .chat
         .authorize(&app, bearer(&headers), RestScope::User(&name))
         .await?;
+    state.chat.user(&app.key, &name).await?;
     Ok(Json(
         json!({ "expire_timestamp": verified.expires_at_ms() }),
     ))
+}
+
+/// The client's address, when the listener provides it (`ConnectInfo`).
+pub(crate) fn client_ip(
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
+) -> Option<std::net::IpAddr> {
+    connect.map(|Extension(ConnectInfo(address))| address.ip())
 }

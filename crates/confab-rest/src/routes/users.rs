@@ -1,11 +1,12 @@
 //! IM users: register (one or a batch), read, delete, change password.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::{
-    extract::{Path, Query, State},
+    extract::{ConnectInfo, Path, Query, State},
     http::HeaderMap,
-    Json,
+    Extension, Json,
 };
 use confab_core::{
     app::App,
@@ -15,12 +16,14 @@ use confab_core::{
     user::{NewUser, User, MAX_USER_PAGE},
     Error,
 };
+use confab_token::Privilege;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
     extract::{app_for_admin, app_for_user, bearer, query_value, resolve_app, AppJson},
+    routes::token::client_ip,
     RestState,
 };
 
@@ -41,6 +44,8 @@ pub(crate) enum OneOrMany {
 #[derive(Debug, Deserialize)]
 pub(crate) struct PasswordBody {
     newpassword: String,
+    /// Required when the bearer is the user's own token.
+    oldpassword: Option<String>,
 }
 
 /// # `POST /{org}/{app}/users`
@@ -112,18 +117,37 @@ pub(crate) async fn delete_user_route(
 
 /// # `PUT /{org}/{app}/users/{user}/password`
 ///
-/// Bearer: an app token, or the user's own token. Body `{newpassword}`. Revokes the user's
-/// older tokens and disconnects their sessions (`USER_KICKED_BY_CHANGE_PASSWORD`, 216).
+/// Bearer: an app token (the hosted document's form: body `{newpassword}`), or the user's own
+/// token with `{oldpassword, newpassword}`: a stolen user token alone must not take over the
+/// account, so a missing or wrong old password is 401, and wrong ones are throttled like
+/// password grants (429). Revokes the user's tokens issued up to now and disconnects their
+/// sessions (`USER_KICKED_BY_CHANGE_PASSWORD`, 216).
 pub(crate) async fn change_password_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user)): Path<(String, String, String)>,
+    connect: Option<Extension<ConnectInfo<SocketAddr>>>,
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let verified = state
+        .chat
+        .authorize(&app, bearer(&headers), RestScope::User(&name))
+        .await?;
+    let old_password = match verified.privilege {
+        Privilege::App => None,
+        Privilege::User => Some(body.oldpassword.ok_or(Error::WrongOldPassword)?),
+    };
     state
         .chat
-        .change_password(&app.key, &name, body.newpassword)
+        .change_password(
+            &app.key,
+            &name,
+            old_password,
+            body.newpassword,
+            client_ip(connect),
+        )
         .await?;
     Ok(Json(json!({
         "action": "set user password",
