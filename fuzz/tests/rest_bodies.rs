@@ -186,4 +186,79 @@ proptest! {
         prop_assert!(status < 500, "{:?} answered {status} {shown}", ROUTES[route]);
         prop_assert!(status == 200 || is_error_shape(&answer), "{:?} answered {status} {shown}", ROUTES[route]);
     }
+
+    #[test]
+    fn every_path_parameter_gets_the_json_error_shape(
+        route in 0..PATH_ROUTES.len(),
+        user in proptest::collection::vec(any::<u8>(), 1..24),
+    ) {
+        let target = target();
+        // Every byte percent-encoded: invalid UTF-8, control characters, slashes and all.
+        let user: String = user.iter().map(|byte| format!("%{byte:02X}")).collect();
+        let (method, path, bearer) = PATH_ROUTES[route];
+        let path = path.replace("{user}", &user);
+        let (status, answer) = target.runtime.block_on(exchange(
+            target,
+            (method, &path, bearer),
+            Some("application/json"),
+            b"{}",
+        ));
+        let shown = String::from_utf8_lossy(&answer);
+        prop_assert!(status < 500, "{method} {path} answered {status} {shown}");
+        prop_assert!(status == 200 || is_error_shape(&answer), "{method} {path} answered {status} {shown}");
+    }
 }
+
+/// Routes with a user in the path, GET ones included.
+const PATH_ROUTES: &[(&str, &str, Bearer)] = &[
+    ("GET", "/org1/app1/users/{user}", Bearer::App),
+    ("DELETE", "/org1/app1/users/{user}", Bearer::App),
+    ("PUT", "/org1/app1/users/{user}/password", Bearer::App),
+    ("POST", "/org1/app1/users/{user}/deactivate", Bearer::App),
+    ("POST", "/org1/app1/users/{user}/activate", Bearer::App),
+    ("GET", "/org1/app1/users/{user}/disconnect", Bearer::App),
+    ("GET", "/org1/app1/users/{user}/status", Bearer::App),
+    (
+        "POST",
+        "/org1/app1/users/{user}/messageroaming",
+        Bearer::User,
+    ),
+    ("GET", "/org1/app1/reaction/user/{user}", Bearer::User),
+    (
+        "GET",
+        "/org1/app1/reaction/user/{user}/detail",
+        Bearer::User,
+    ),
+    (
+        "GET",
+        "/org1/app1/sdk/user/{user}/user_channels/list",
+        Bearer::User,
+    ),
+    (
+        "GET",
+        "/org1/app1/sdk/user/{user}/user_channel/pin",
+        Bearer::User,
+    ),
+    (
+        "POST",
+        "/org1/app1/sdk/user/{user}/user_channel/top",
+        Bearer::User,
+    ),
+    (
+        "DELETE",
+        "/org1/app1/user/{user}/user_channel",
+        Bearer::User,
+    ),
+    (
+        "DELETE",
+        "/org1/app1/sdk/message/roaming/chat/user/{user}",
+        Bearer::User,
+    ),
+    (
+        "GET",
+        "/org1/app1/sdk/users/{user}/token/expires",
+        Bearer::User,
+    ),
+    ("GET", "/org1/app1/chatfiles/{user}", Bearer::User),
+    ("GET", "/org1/app1/chatmessages/{user}", Bearer::App),
+];
