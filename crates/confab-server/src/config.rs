@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use confab_core::chat::Limits;
-use confab_gateway::GatewayConfig;
+use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;
 
@@ -42,11 +42,95 @@ pub struct Config {
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
     pub max_connections: usize,
+    /// `[sessions]`: limits of each WebSocket session and of each user's sessions.
+    pub sessions: SessionsConfig,
     /// `[tls]`: a second listener serving the same routes over https/wss.
     pub tls: Option<TlsConfig>,
     /// `[[data_centers]]`: the public addresses `GET /easemob/server.json` hands out; none:
     /// derived from each request's `Host` and listener.
     pub data_centers: Vec<DataCenterConfig>,
+}
+
+/// `[sessions]`: what one WebSocket session, and one user's sessions, may hold and send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Concurrent sessions of one user (on this node). A login beyond it is refused with
+    /// `TOO_MANY_DEVICES` (SDK: agora 2, easemob 214); a login on a resource already logged in
+    /// replaces that session and does not count it.
+    pub max_per_user: usize,
+    /// Bytes of frames a session holds for its client; past it the session produces nothing
+    /// more until the client reads.
+    pub outbound_queue_bytes: usize,
+    /// Seconds a write to the client may take; a client that does not read for longer is
+    /// disconnected (and shown offline).
+    pub write_timeout_secs: u64,
+    /// Seconds a session keeps writing the acks it owes once shutdown starts, before closing.
+    pub shutdown_flush_secs: u64,
+    /// Messages one connection may send a second; 0: no limit. Beyond it a send is answered
+    /// `FAIL "traffic control happened, retry later"`.
+    pub connection_sends_per_sec: u32,
+    /// Messages one connection may send at once after a pause (the bucket's size).
+    pub connection_send_burst: u32,
+    /// Messages one user may send a second over all its sessions (on this node); 0: no limit.
+    pub user_sends_per_sec: u32,
+    /// Messages one user may send at once after a pause.
+    pub user_send_burst: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> SessionsConfig {
+        let gateway = GatewayConfig::default();
+        SessionsConfig {
+            max_per_user: gateway.max_sessions_per_user,
+            outbound_queue_bytes: gateway.outbound_queue_bytes,
+            write_timeout_secs: gateway.write_timeout.as_secs(),
+            shutdown_flush_secs: gateway.shutdown_flush_timeout.as_secs(),
+            connection_sends_per_sec: gateway.connection_send_rate.per_second,
+            connection_send_burst: gateway.connection_send_rate.burst,
+            user_sends_per_sec: gateway.user_send_rate.per_second,
+            user_send_burst: gateway.user_send_rate.burst,
+        }
+    }
+}
+
+/// Sessions get this long to close once shutdown starts (`lib.rs`); their flush must fit in it.
+pub(crate) const SESSION_DRAIN_SECS: u64 = 5;
+
+impl SessionsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.max_per_user must be positive",
+            ));
+        }
+        if self.outbound_queue_bytes < 64 * 1024 {
+            return Err(ConfigError::Invalid(
+                "sessions.outbound_queue_bytes must be at least 65536",
+            ));
+        }
+        if self.write_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.write_timeout_secs must be positive",
+            ));
+        }
+        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs >= SESSION_DRAIN_SECS {
+            return Err(ConfigError::Invalid(
+                "sessions.shutdown_flush_secs must be 1 to 4: sessions get 5 s to close",
+            ));
+        }
+        if self.connection_sends_per_sec > 0 && self.connection_send_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.connection_send_burst must be positive when connection_sends_per_sec is",
+            ));
+        }
+        if self.user_sends_per_sec > 0 && self.user_send_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.user_send_burst must be positive when user_sends_per_sec is",
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,6 +175,7 @@ impl Default for Config {
             recall_window_secs: limits.recall_window_secs,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
+            sessions: SessionsConfig::default(),
             tls: None,
             data_centers: Vec::new(),
         }
@@ -165,6 +250,7 @@ impl Config {
         if self.max_connections == 0 {
             return Err(ConfigError::Invalid("max_connections must be positive"));
         }
+        self.sessions.validate()?;
         // Port 0 picks a free port for each listener.
         if self
             .tls
@@ -212,6 +298,18 @@ impl Config {
             max_frame_bytes: self.max_frame_bytes,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connections: self.max_connections,
+            max_sessions_per_user: self.sessions.max_per_user,
+            outbound_queue_bytes: self.sessions.outbound_queue_bytes,
+            write_timeout: Duration::from_secs(self.sessions.write_timeout_secs),
+            shutdown_flush_timeout: Duration::from_secs(self.sessions.shutdown_flush_secs),
+            connection_send_rate: SendRate {
+                per_second: self.sessions.connection_sends_per_sec,
+                burst: self.sessions.connection_send_burst,
+            },
+            user_send_rate: SendRate {
+                per_second: self.sessions.user_sends_per_sec,
+                burst: self.sessions.user_send_burst,
+            },
             ..GatewayConfig::default()
         }
     }
