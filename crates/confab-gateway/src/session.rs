@@ -519,7 +519,11 @@ impl<'a> Session<'a> {
                         )))));
                 }
                 if let Some(meta) = meta {
-                    if !self.budget.try_send() {
+                    // The STATISTIC meta every SDK sends after logging in is not a message,
+                    // and is stored nowhere: it does not count.
+                    let counted = meta.ns.unwrap_or(NameSpace::Statistic as i32)
+                        != NameSpace::Statistic as i32;
+                    if counted && !self.budget.try_send() {
                         tracing::debug!("send refused: traffic control");
                         let refused = Outbound::Sync(pb::CommSyncDl {
                             status: Some(status::error(ErrorCode::Fail, REASON_TRAFFIC_CONTROL)),
