@@ -74,7 +74,7 @@ impl Default for GatewayConfig {
             max_sessions_per_user: 16,
             outbound_queue_bytes: 1024 * 1024,
             write_timeout: Duration::from_secs(30),
-            shutdown_flush_timeout: Duration::from_secs(3),
+            shutdown_flush_timeout: Duration::from_secs(2),
             // Generous: the benchmark's offline scenario sends 10,000 messages at once on one
             // connection, and its pingpong about 200 a second on each.
             connection_send_rate: SendRate {

@@ -65,7 +65,8 @@ pub struct SessionsConfig {
     /// Seconds a write to the client may take; a client that does not read for longer is
     /// disconnected (and shown offline).
     pub write_timeout_secs: u64,
-    /// Seconds a session keeps writing the acks it owes once shutdown starts, before closing.
+    /// Seconds a session keeps writing the acks it owes once shutdown starts, before closing
+    /// (1 to 3: with the close handshake it must fit in the 5 s sessions get).
     pub shutdown_flush_secs: u64,
     /// Messages one connection may send a second; 0: no limit. Beyond it a send is answered
     /// `FAIL "traffic control happened, retry later"`.
@@ -114,9 +115,10 @@ impl SessionsConfig {
                 "sessions.write_timeout_secs must be positive",
             ));
         }
-        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs >= SESSION_DRAIN_SECS {
+        // The close handshake after the flush takes up to one more second.
+        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs >= SESSION_DRAIN_SECS - 1 {
             return Err(ConfigError::Invalid(
-                "sessions.shutdown_flush_secs must be 1 to 4: sessions get 5 s to close",
+                "sessions.shutdown_flush_secs must be 1 to 3: sessions get 5 s to close",
             ));
         }
         if self.connection_sends_per_sec > 0 && self.connection_send_burst == 0 {
@@ -334,6 +336,26 @@ mod tests {
         assert_eq!(Config::default().limits().recall_window_secs, 120);
         let config = Config::from_toml("recall_window_secs = 0").unwrap();
         assert_eq!(config.limits().recall_window_secs, 0);
+    }
+
+    #[test]
+    fn sessions_section_sets_the_gateway_limits_and_keeps_the_other_defaults() {
+        let config = Config::from_toml(
+            "[sessions]\nmax_per_user = 4\nwrite_timeout_secs = 5\nuser_sends_per_sec = 0",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let gateway = config.gateway();
+        assert_eq!(gateway.max_sessions_per_user, 4);
+        assert_eq!(gateway.write_timeout, Duration::from_secs(5));
+        assert_eq!(gateway.user_send_rate.per_second, 0);
+        let defaults = GatewayConfig::default();
+        assert_eq!(gateway.outbound_queue_bytes, defaults.outbound_queue_bytes);
+        assert_eq!(gateway.connection_send_rate, defaults.connection_send_rate);
+        assert_eq!(
+            Config::default().gateway().shutdown_flush_timeout,
+            defaults.shutdown_flush_timeout
+        );
     }
 
     #[test]

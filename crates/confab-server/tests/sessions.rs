@@ -59,6 +59,7 @@ fn text_frame(client_id: u64, to: &str, from: &str, text: &str) -> Vec<u8> {
     .encode_to_vec()
 }
 
+#[allow(clippy::unwrap_used)] // test helper
 async fn presence(server: &TestServer, token: &str, user: &str) -> String {
     let (status, body) = server
         .http(
@@ -217,6 +218,7 @@ async fn shutdown_acknowledges_every_message_it_stored() {
 #[derive(Clone, Default)]
 struct LogBuffer(Arc<Mutex<Vec<u8>>>);
 
+#[allow(clippy::unwrap_used)] // test helper
 impl Write for LogBuffer {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
         self.0.lock().unwrap().extend_from_slice(bytes);
