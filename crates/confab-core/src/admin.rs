@@ -179,7 +179,7 @@ impl AdminService {
         match admin {
             Some(admin) if matches => {
                 self.throttle.forget(&keys);
-                tracing::info!(admin = %admin.username, "console sign-in");
+                tracing::info!(admin = ?admin.username, "console sign-in");
                 self.open_session(&admin.username).await
             }
             _ => {
