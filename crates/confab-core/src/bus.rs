@@ -137,6 +137,16 @@ struct Registered {
     id: SessionId,
     resource: String,
     inbox: Arc<SessionInbox>,
+    /// A later login took its resource: it is being kicked, and no longer counts against the
+    /// user's cap.
+    replaced: bool,
+}
+
+/// `register` refused: the user has `max_sessions` sessions already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the user has {max_sessions} sessions already")]
+pub struct TooManySessions {
+    pub max_sessions: usize,
 }
 
 /// The sessions live on this node, by user.
@@ -151,27 +161,45 @@ impl SessionRegistry {
         SessionRegistry::default()
     }
 
-    /// Adds a session and returns its id and inbox. Kicking an older session on the same
-    /// resource is the caller's job, through the bus, so that other nodes see it too.
+    /// Adds a session and returns its id and inbox, unless the user has `max_sessions` already
+    /// (not counting those on `resource`, which this one replaces): checked and added under one
+    /// lock, so concurrent logins cannot pass the cap together. Kicking an older session on
+    /// the same resource is the caller's job, through the bus, so that other nodes see it too.
+    /// The cap is this node's: sessions on other nodes are not counted.
     pub fn register(
         &self,
         app: &AppKey,
         user: &UserName,
         resource: &str,
-    ) -> (SessionId, Arc<SessionInbox>) {
-        let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
-        let inbox = Arc::new(SessionInbox::default());
+        max_sessions: usize,
+    ) -> Result<(SessionId, Arc<SessionInbox>), TooManySessions> {
         self.with_sessions(|sessions| {
-            sessions
-                .entry((app.clone(), user.clone()))
-                .or_default()
-                .push(Registered {
-                    id,
-                    resource: resource.to_owned(),
-                    inbox: inbox.clone(),
-                });
-        });
-        (id, inbox)
+            let list = sessions.entry((app.clone(), user.clone())).or_default();
+            let others = list
+                .iter()
+                .filter(|session| !session.replaced && session.resource != resource)
+                .count();
+            if others >= max_sessions {
+                if list.is_empty() {
+                    sessions.remove(&(app.clone(), user.clone()));
+                }
+                return Err(TooManySessions { max_sessions });
+            }
+            for session in list.iter_mut() {
+                if session.resource == resource {
+                    session.replaced = true;
+                }
+            }
+            let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+            let inbox = Arc::new(SessionInbox::default());
+            list.push(Registered {
+                id,
+                resource: resource.to_owned(),
+                inbox: inbox.clone(),
+                replaced: false,
+            });
+            Ok((id, inbox))
+        })
     }
 
     pub fn unregister(&self, app: &AppKey, user: &UserName, id: SessionId) {
@@ -249,8 +277,8 @@ mod tests {
     async fn notices_reach_every_session_once_per_queue() {
         let (app, roy, queue) = names();
         let registry = SessionRegistry::new();
-        let (_, web) = registry.register(&app, &roy, "web");
-        let (_, phone) = registry.register(&app, &roy, "phone");
+        let (_, web) = registry.register(&app, &roy, "web", 16).unwrap();
+        let (_, phone) = registry.register(&app, &roy, "phone", 16).unwrap();
         let notice = Event::Notice {
             app: app.clone(),
             user: roy.clone(),
@@ -268,9 +296,9 @@ mod tests {
     async fn kick_spares_the_new_session_and_other_resources() {
         let (app, roy, _) = names();
         let registry = SessionRegistry::new();
-        let (_, old) = registry.register(&app, &roy, "web");
-        let (new_id, new) = registry.register(&app, &roy, "web");
-        let (_, other) = registry.register(&app, &roy, "phone");
+        let (_, old) = registry.register(&app, &roy, "web", 16).unwrap();
+        let (new_id, new) = registry.register(&app, &roy, "web", 16).unwrap();
+        let (_, other) = registry.register(&app, &roy, "phone", 16).unwrap();
         registry.deliver(&Event::Kick {
             app: app.clone(),
             user: roy.clone(),
@@ -284,5 +312,24 @@ mod tests {
         assert_eq!(other.take().kick, None);
         registry.unregister(&app, &roy, new_id);
         assert_eq!(registry.count(&app, &roy), 2);
+    }
+
+    #[test]
+    fn the_cap_counts_neither_replaced_sessions_nor_other_users() {
+        let (app, roy, _) = names();
+        let leo = UserName::parse("leo").unwrap();
+        let registry = SessionRegistry::new();
+        registry.register(&app, &roy, "web", 2).unwrap();
+        registry.register(&app, &roy, "phone", 2).unwrap();
+        assert_eq!(
+            registry.register(&app, &roy, "pad", 2).unwrap_err(),
+            TooManySessions { max_sessions: 2 }
+        );
+        // The same resource again replaces a session: allowed, and the old one stops counting.
+        registry.register(&app, &roy, "web", 2).unwrap();
+        registry.register(&app, &roy, "web", 2).unwrap();
+        assert!(registry.register(&app, &roy, "pad", 2).is_err());
+        registry.register(&app, &leo, "pad", 2).unwrap();
+        assert_eq!(registry.count(&app, &roy), 4);
     }
 }

@@ -10,6 +10,7 @@ pub mod bus;
 pub mod chat;
 pub mod conversation;
 mod error;
+pub mod escaped;
 pub mod files;
 pub mod history;
 pub mod ids;

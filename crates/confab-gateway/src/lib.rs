@@ -1,14 +1,15 @@
 //! The msync WebSocket endpoint (`GET /websocket`): binary frames, one `MSync` each.
 //!
 //! One task per connection runs the session loop (`session.rs`); the frames it understands are
-//! handled in `login.rs` (PROVISION) and `sync.rs` (SYNC, UNREAD); `error.rs` maps domain errors
-//! to the status texts the SDKs match on.
+//! handled in `login.rs` (PROVISION) and `sync.rs` (SYNC, UNREAD); `traffic.rs` limits send
+//! rates; `error.rs` maps domain errors to the status texts the SDKs match on.
 
 mod error;
 mod login;
 mod pulls;
 mod session;
 mod sync;
+mod traffic;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,31 @@ pub struct GatewayConfig {
     pub idle_timeout: Duration,
     /// Concurrent connections; more are refused with 503 at the upgrade.
     pub max_connections: usize,
+    /// Concurrent sessions of one user on this node; a login beyond it is refused with
+    /// `TOO_MANY_DEVICES`. A login on a resource that already has a session replaces that one
+    /// and does not count it.
+    pub max_sessions_per_user: usize,
+    /// Bytes of frames a session holds for its client (queued and being written). Past it the
+    /// session stops producing more (no replies taken from its pipeline, no inbox events) until
+    /// the client drains some; a client that does not is closed by `write_timeout`.
+    pub outbound_queue_bytes: usize,
+    /// A write to the client that has not completed for this long closes the session.
+    pub write_timeout: Duration,
+    /// At shutdown, how long a session keeps writing the replies it owes (acks of messages it
+    /// stored) before it closes with 1001.
+    pub shutdown_flush_timeout: Duration,
+    /// Sends (metas) one connection may make.
+    pub connection_send_rate: SendRate,
+    /// Sends one user may make, over all its sessions on this node.
+    pub user_send_rate: SendRate,
+}
+
+/// A token bucket: `per_second` tokens a second, at most `burst` saved up; `per_second` 0 is
+/// no limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendRate {
+    pub per_second: u32,
+    pub burst: u32,
 }
 
 impl Default for GatewayConfig {
@@ -45,6 +71,20 @@ impl Default for GatewayConfig {
             provision_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(120),
             max_connections: 100_000,
+            max_sessions_per_user: 16,
+            outbound_queue_bytes: 1024 * 1024,
+            write_timeout: Duration::from_secs(30),
+            shutdown_flush_timeout: Duration::from_secs(2),
+            // Generous: the benchmark's offline scenario sends 10,000 messages at once on one
+            // connection, and its pingpong about 200 a second on each.
+            connection_send_rate: SendRate {
+                per_second: 1_000,
+                burst: 10_000,
+            },
+            user_send_rate: SendRate {
+                per_second: 2_000,
+                burst: 20_000,
+            },
         }
     }
 }
@@ -57,6 +97,8 @@ pub struct Gateway {
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
     sessions: TaskTracker,
+    /// Send rates per user, shared by the user's sessions on this node.
+    user_buckets: traffic::UserBuckets,
 }
 
 impl Gateway {
@@ -73,6 +115,7 @@ impl Gateway {
             config,
             shutdown,
             sessions: TaskTracker::new(),
+            user_buckets: traffic::UserBuckets::default(),
         })
     }
 

@@ -7,10 +7,15 @@ use confab_core::{
     auth::{LoginGrant, LoginRequest},
     bus::{KickReason, SessionInbox},
     chat::SessionContext,
+    escaped::Escaped,
     ids::SessionId,
     now_ms, Error,
 };
-use confab_proto::{pb, status, Outbound};
+use confab_proto::{
+    pb::{self, status::ErrorCode},
+    status::{self, REASON_TOO_MANY_DEVICES},
+    Outbound,
+};
 use rand::Rng;
 
 use crate::{error::login_status, Gateway};
@@ -52,10 +57,34 @@ pub(crate) async fn login(
         expires_at_ms,
     } = grant;
     let resource = match body.resource.as_deref().or(guid.client_resource.as_deref()) {
+        // The SDKs send `webim_<platform>_<ms>`-like resources; a control character is no SDK's
+        // (and would end up in logs and REST answers).
+        Some(resource) if resource.chars().any(char::is_control) => {
+            tracing::info!(app = ?app.key.as_str(), user = ?user.name.as_str(), ?resource, "login refused: invalid resource");
+            return Err(failure(status::error(
+                ErrorCode::WrongParameter,
+                "invalid resource",
+            )));
+        }
         Some(resource) if !resource.is_empty() && resource.len() <= 128 => resource.to_owned(),
         _ => format!("webim_confab_{}", rand::thread_rng().gen::<u32>()),
     };
-    let (id, inbox) = gateway.registry.register(&app.key, &user.name, &resource);
+    let registered = gateway.registry.register(
+        &app.key,
+        &user.name,
+        &resource,
+        gateway.config.max_sessions_per_user,
+    );
+    let (id, inbox) = match registered {
+        Ok(registered) => registered,
+        Err(error) => {
+            tracing::info!(app = ?app.key.as_str(), user = ?user.name.as_str(), %error, "login refused");
+            return Err(failure(status::error(
+                ErrorCode::TooManyDevices,
+                REASON_TOO_MANY_DEVICES,
+            )));
+        }
+    };
     // A second login on the same resource replaces the first, on whichever node it lives.
     if let Err(error) = gateway
         .chat
@@ -68,12 +97,12 @@ pub(crate) async fn login(
         )
         .await
     {
-        tracing::warn!(%error, "older session on this resource was not kicked");
+        tracing::warn!(error = %Escaped(&error), "older session on this resource was not kicked");
     }
     let remaining = expires_at_ms.saturating_sub(now_ms());
     let auth_token = (remaining <= MAX_ANNOUNCED_LIFETIME_MS)
         .then(|| serde_json::json!({ "expires_in": expires_at_ms }).to_string());
-    tracing::info!(app = %app.key, user = %user.name, %resource, "logged in");
+    tracing::info!(app = ?app.key.as_str(), user = ?user.name.as_str(), ?resource, "logged in");
     Ok(LoggedIn {
         context: SessionContext {
             app,
@@ -118,8 +147,8 @@ fn log_refusal(error: &Error, guid: &pb::Jid) {
     let app = guid.app_key.as_deref().unwrap_or("");
     let user = guid.name.as_deref().unwrap_or("");
     if crate::error::is_internal(error) {
-        tracing::error!(%error, app, user, "login failed");
+        tracing::error!(error = %Escaped(error), ?app, ?user, "login failed");
     } else {
-        tracing::info!(%error, app, user, "login refused");
+        tracing::info!(error = %Escaped(error), ?app, ?user, "login refused");
     }
 }

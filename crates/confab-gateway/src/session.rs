@@ -1,25 +1,37 @@
 //! One connection, one task: wait for PROVISION, then `select!` over client frames, inbox
-//! events (notices, kicks), the idle timer and shutdown. Errors end this connection only.
+//! events (notices, kicks), the pipeline of replies, the writer, the idle timer and shutdown.
+//! Errors end this connection only.
+//!
+//! Frames to the client go through `Outbox`: queued, then written by a write that the loop
+//! polls like any other branch, so a client that does not read stalls nothing but its own
+//! writes. A write that has not completed within `write_timeout` ends the session; while the
+//! queue holds `outbound_queue_bytes`, the session takes no more replies or inbox events, so a
+//! slow reader slows itself down instead of growing the queue.
 
-use std::future::Future;
+use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
-use confab_core::{bus::KickReason, chat::SessionContext, ids::QueueName, now_ms};
+use confab_core::{
+    bus::KickReason, chat::SessionContext, escaped::Escaped, ids::QueueName, now_ms,
+};
 use confab_proto::{
     codec::encode_raw,
     decode_inbound, encode_outbound,
     pb::{self, meta::NameSpace, statistics_body::Operation, status::ErrorCode},
-    status, FrameError, Inbound, Outbound, USER_DOMAIN,
+    status::{self, REASON_TRAFFIC_CONTROL},
+    FrameError, Inbound, Outbound, USER_DOMAIN,
 };
 use futures_util::{
-    stream::{FuturesOrdered, StreamExt},
+    stream::{FuturesOrdered, SplitSink, SplitStream, StreamExt},
     SinkExt,
 };
 use prost::Message as _;
+use std::collections::VecDeque;
 use tokio::time::{sleep_until, timeout, Instant};
 use tracing::Instrument;
 
@@ -27,6 +39,7 @@ use crate::{
     login::{self, LoggedIn},
     pulls::{Pulls, Tell},
     sync::{self, queue_jid},
+    traffic::SendBudget,
     Gateway,
 };
 
@@ -37,6 +50,10 @@ const MAX_REPLIES_WAITING: usize = 64;
 /// How long a kicked session waits for the SDK to close by itself.
 const KICK_GRACE: Duration = Duration::from_secs(2);
 
+/// At shutdown, after the replies owed: how long writing the close frame and waiting for the
+/// client's may take (the server gives sessions 5 s in all, `shutdown_flush_timeout` included).
+const SHUTDOWN_CLOSE_GRACE: Duration = Duration::from_secs(1);
+
 // WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -45,11 +62,28 @@ const CLOSE_INVALID_PAYLOAD: u16 = 1007;
 const CLOSE_POLICY: u16 = 1008;
 const CLOSE_TOO_BIG: u16 = 1009;
 
-/// Why the loop ended, and what to tell the peer.
-struct Ending {
+/// A close frame to send.
+struct Close {
     code: u16,
     reason: &'static str,
 }
+
+/// Why the loop ended, and how to leave.
+enum Ending {
+    /// The client is gone, or does not read: nothing more is written.
+    Gone,
+    /// Write what is queued, then the close frame.
+    Close(Close),
+    /// Write what is queued (the kick frame last), then let the SDK close first (it acts on the
+    /// kick only if it handles the frame before it sees the socket close; it then closes by
+    /// itself and does not reconnect).
+    Kicked,
+    /// Shutdown: the replies owed are written (or their time is up); close with 1001.
+    ShuttingDown,
+}
+
+type SocketSink = SplitSink<WebSocket, Message>;
+type SocketStream = SplitStream<WebSocket>;
 
 pub(crate) async fn run(gateway: Arc<Gateway>, mut socket: WebSocket) {
     let Some(logged_in) = provision(&gateway, &mut socket).await else {
@@ -61,39 +95,78 @@ pub(crate) async fn run(gateway: Arc<Gateway>, mut socket: WebSocket) {
         inbox,
         reply,
     } = logged_in;
-    let span = tracing::info_span!("session", app = %context.app.key, user = %context.user, resource = %context.resource);
+    let span = tracing::info_span!(
+        "session",
+        app = ?context.app.key.as_str(),
+        user = ?context.user.as_str(),
+        resource = ?context.resource,
+    );
     async {
-        let ending = if send(&mut socket, &reply).await {
-            serve(&gateway, &mut socket, &context, &inbox).await
-        } else {
-            None
-        };
+        let (sink, mut stream) = socket.split();
+        let mut outbox = Outbox::new(sink, &gateway);
+        outbox.push(encode_outbound(&reply));
+        let ending = serve(&gateway, &mut outbox, &mut stream, &context, &inbox).await;
+        // Unregistered before the goodbye: from now on the user counts as offline here and
+        // nothing more is delivered to this session.
         gateway
             .registry
             .unregister(&context.app.key, &context.user, id);
-        if let Some(ending) = ending {
-            close(&mut socket, ending).await;
-        }
+        leave(&gateway, outbox, stream, ending).await;
         tracing::info!("session ended");
     }
     .instrument(span)
     .await;
 }
 
+/// Writes what the ending calls for, each step bounded in time, and drops the connection.
+async fn leave(gateway: &Gateway, mut outbox: Outbox, mut stream: SocketStream, ending: Ending) {
+    let write_timeout = gateway.config.write_timeout;
+    match ending {
+        Ending::Gone => {}
+        Ending::Close(close) => {
+            if timeout(write_timeout, outbox.write_all()).await.is_ok() {
+                let _ = timeout(write_timeout, outbox.close(close)).await;
+            }
+        }
+        Ending::Kicked => {
+            if timeout(write_timeout, outbox.write_all()).await.is_ok()
+                && !await_client_close(&mut stream, KICK_GRACE).await
+            {
+                let kicked = Close {
+                    code: CLOSE_NORMAL,
+                    reason: "kicked",
+                };
+                let _ = timeout(write_timeout, outbox.close(kicked)).await;
+            }
+        }
+        Ending::ShuttingDown => {
+            let going_away = Close {
+                code: CLOSE_GOING_AWAY,
+                reason: "server shutting down",
+            };
+            // The client reads what came before the close frame; dropping the socket with its
+            // frames unread could reset the connection before it has.
+            let _ = timeout(SHUTDOWN_CLOSE_GRACE, async {
+                outbox.close(going_away).await;
+                await_client_close(&mut stream, SHUTDOWN_CLOSE_GRACE).await;
+            })
+            .await;
+        }
+    }
+}
+
 /// Reads the first frame, which must be a PROVISION that logs in.
 async fn provision(gateway: &Gateway, socket: &mut WebSocket) -> Option<LoggedIn> {
+    let write_timeout = gateway.config.write_timeout;
     let first = match timeout(gateway.config.provision_timeout, socket.recv()).await {
         Ok(Some(Ok(message))) => message,
         Ok(_) => return None,
         Err(_) => {
-            close(
-                socket,
-                Ending {
-                    code: CLOSE_POLICY,
-                    reason: "no login in time",
-                },
-            )
-            .await;
+            let close = Close {
+                code: CLOSE_POLICY,
+                reason: "no login in time",
+            };
+            let _ = timeout(write_timeout, send_close(socket, close)).await;
             return None;
         }
     };
@@ -101,14 +174,11 @@ async fn provision(gateway: &Gateway, socket: &mut WebSocket) -> Option<LoggedIn
         Message::Binary(bytes) => bytes,
         Message::Close(_) => return None,
         _ => {
-            close(
-                socket,
-                Ending {
-                    code: CLOSE_UNSUPPORTED_DATA,
-                    reason: "binary frames only",
-                },
-            )
-            .await;
+            let close = Close {
+                code: CLOSE_UNSUPPORTED_DATA,
+                reason: "binary frames only",
+            };
+            let _ = timeout(write_timeout, send_close(socket, close)).await;
             return None;
         }
     };
@@ -121,114 +191,244 @@ async fn provision(gateway: &Gateway, socket: &mut WebSocket) -> Option<LoggedIn
         }
         Ok(_) => login::failure(status::error(ErrorCode::Unauthorized, "log in first")),
         Err(error) => {
-            tracing::info!(%error, "malformed first frame");
+            tracing::info!(error = %Escaped(&error), "malformed first frame");
             login::failure(status::error(ErrorCode::WrongParameter, error.to_string()))
         }
     };
-    if send(socket, &refused).await {
-        close(
-            socket,
-            Ending {
+    let _ = timeout(write_timeout, async {
+        let sent = socket
+            .send(Message::Binary(encode_outbound(&refused)))
+            .await;
+        if sent.is_ok() {
+            let close = Close {
                 code: CLOSE_POLICY,
                 reason: "login failed",
-            },
-        )
-        .await;
-    }
+            };
+            send_close(socket, close).await;
+        }
+    })
+    .await;
     None
 }
 
 async fn serve(
     gateway: &Gateway,
-    socket: &mut WebSocket,
+    outbox: &mut Outbox,
+    stream: &mut SocketStream,
     context: &SessionContext,
     inbox: &confab_core::bus::SessionInbox,
-) -> Option<Ending> {
+) -> Ending {
+    let config = &gateway.config;
     let mut session = Session {
         gateway,
         context,
         app_key: context.app.key.to_string(),
         pulls: Pulls::default(),
         waiting: FuturesOrdered::new(),
-        unflushed: false,
+        budget: SendBudget::new(
+            &gateway.user_buckets,
+            &context.app.key,
+            &context.user,
+            config.connection_send_rate,
+            config.user_send_rate,
+        ),
     };
-    // Both made once: building them anew on every wake-up would register a timer and a
-    // waiter each time. A frame only moves `last_frame`; the timer checks it when it fires.
-    let idle_timeout = gateway.config.idle_timeout;
+    // The timers are made once: building them anew on every wake-up would register a timer
+    // each time. A frame only moves `last_frame` (a write only sets its start); each timer
+    // checks when it fires.
+    let idle_timeout = config.idle_timeout;
     let mut last_frame = Instant::now();
     let idle = sleep_until(last_frame + idle_timeout);
+    let write_deadline = sleep_until(last_frame + config.write_timeout);
+    // Set once shutdown begins: from then on nothing is read, and the replies owed (acks of
+    // messages already stored) are written until this deadline.
+    let mut draining = false;
+    let drain_deadline = sleep_until(last_frame + config.shutdown_flush_timeout);
     let shutdown = gateway.shutdown.cancelled();
-    tokio::pin!(idle, shutdown);
+    tokio::pin!(idle, write_deadline, drain_deadline, shutdown);
     loop {
+        if draining && session.waiting.is_empty() && outbox.is_empty() {
+            return Ending::ShuttingDown;
+        }
         tokio::select! {
-            // In order; the flush comes last, so it waits for everything that is ready now.
+            // In order; starting a write comes last, so it takes everything ready now.
             biased;
-            () = &mut shutdown => {
-                return Some(Ending { code: CLOSE_GOING_AWAY, reason: "server shutting down" });
+            () = &mut shutdown, if !draining => {
+                draining = true;
+                drain_deadline.as_mut().reset(Instant::now() + config.shutdown_flush_timeout);
             }
-            () = &mut idle => {
+            () = &mut drain_deadline, if draining => {
+                tracing::warn!(
+                    replies = session.waiting.len(),
+                    queued_bytes = outbox.queued_bytes,
+                    "shutdown: replies not all written in time"
+                );
+                return Ending::ShuttingDown;
+            }
+            () = &mut idle, if !draining => {
                 let deadline = last_frame + idle_timeout;
                 if Instant::now() >= deadline {
                     tracing::info!("idle timeout");
-                    return Some(Ending { code: CLOSE_GOING_AWAY, reason: "idle" });
+                    return Ending::Close(Close { code: CLOSE_GOING_AWAY, reason: "idle" });
                 }
                 idle.as_mut().reset(deadline);
             }
+            () = &mut write_deadline => {
+                let now = Instant::now();
+                match outbox.write_started {
+                    Some(started) if now >= started + config.write_timeout => {
+                        tracing::info!(
+                            queued_bytes = outbox.queued_bytes,
+                            "client does not read: write timed out"
+                        );
+                        return Ending::Gone;
+                    }
+                    Some(started) => write_deadline.as_mut().reset(started + config.write_timeout),
+                    // A write started later has its deadline later than this.
+                    None => write_deadline.as_mut().reset(now + config.write_timeout),
+                }
+            }
+            // Cancel safe: the write's progress lives in `outbox`.
+            written = poll_fn(|cx| outbox.poll_write(cx)), if outbox.is_writing() => {
+                if let Err(error) = written {
+                    tracing::info!(error = %Escaped(&error), "socket write failed");
+                    return Ending::Gone;
+                }
+            }
             // Cancel safe: a wake-up lost to another branch stays stored for the next call.
-            () = inbox.wait() => {
+            () = inbox.wait(), if !draining && !outbox.is_full() => {
                 let pending = inbox.take();
                 for queue in pending.notices {
-                    if !session.tell_new(socket, queue).await {
-                        return None;
-                    }
+                    session.tell_new(outbox, queue);
                 }
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
-                    if !send(socket, &kick_frame(context, reason)).await {
-                        return None;
-                    }
-                    // The SDK acts on the kick only if it handles the frame before seeing the
-                    // socket close (it decodes asynchronously); it then closes by itself and
-                    // does not reconnect. So let it close first, within a bound.
-                    if await_client_close(socket, KICK_GRACE).await {
-                        return None;
-                    }
-                    return Some(Ending { code: CLOSE_NORMAL, reason: "kicked" });
+                    outbox.push(encode_outbound(&kick_frame(context, reason)));
+                    return Ending::Kicked;
                 }
             }
             // Cancel safe: `FuturesOrdered::next` keeps every future it has not yet returned.
-            Some(reply) = session.waiting.next(), if !session.waiting.is_empty() => {
-                if !session.write(socket, reply).await {
-                    return None;
-                }
+            Some(reply) = session.waiting.next(), if !session.waiting.is_empty() && !outbox.is_full() => {
+                session.write(outbox, reply);
             }
-            // Cancel safe: `recv` is `StreamExt::next` on the socket. Reading pauses while the
-            // pipeline of replies is full, which is the backpressure on a fast client.
-            message = socket.recv(), if session.waiting.len() < MAX_REPLIES_WAITING => {
+            // Cancel safe: `next` on the socket. Reading pauses while the pipeline of replies
+            // is full, which is the backpressure on a fast client.
+            message = stream.next(), if !draining && session.waiting.len() < MAX_REPLIES_WAITING => {
                 let frame = match message {
                     Some(Ok(Message::Binary(bytes))) => bytes,
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Text(_))) => {
-                        return Some(Ending { code: CLOSE_UNSUPPORTED_DATA, reason: "binary frames only" });
+                        return Ending::Close(Close { code: CLOSE_UNSUPPORTED_DATA, reason: "binary frames only" });
                     }
-                    Some(Ok(Message::Close(_))) | None => return None,
+                    Some(Ok(Message::Close(_))) | None => return Ending::Gone,
                     Some(Err(error)) => {
-                        tracing::info!(%error, "socket error");
-                        return None;
+                        tracing::info!(error = %Escaped(&error), "socket error");
+                        return Ending::Gone;
                     }
                 };
                 last_frame = Instant::now();
-                if let Err(ending) = session.handle(&frame) {
-                    return Some(ending);
+                if let Err(close) = session.handle(&frame) {
+                    return Ending::Close(close);
                 }
             }
-            () = std::future::ready(()), if session.unflushed => {
-                if socket.flush().await.is_err() {
-                    return None;
-                }
-                session.unflushed = false;
+            () = std::future::ready(()), if outbox.can_start_write() => outbox.start_write(),
+        }
+    }
+}
+
+/// The frames a session owes its client, and the write in progress. Frames pushed while a write
+/// runs leave in the next one, all together.
+struct Outbox {
+    sink: SocketSink,
+    queued: VecDeque<Bytes>,
+    /// Bytes of `queued`.
+    queued_bytes: usize,
+    /// Frames at the front of `queued` that the write in progress still has to hand over.
+    to_feed: usize,
+    /// When the write in progress began; `None` when no write is in progress.
+    write_started: Option<Instant>,
+    max_queued_bytes: usize,
+}
+
+impl Outbox {
+    fn new(sink: SocketSink, gateway: &Gateway) -> Outbox {
+        Outbox {
+            sink,
+            queued: VecDeque::new(),
+            queued_bytes: 0,
+            to_feed: 0,
+            write_started: None,
+            max_queued_bytes: gateway.config.outbound_queue_bytes,
+        }
+    }
+
+    fn push(&mut self, frame: Bytes) {
+        self.queued_bytes += frame.len();
+        self.queued.push_back(frame);
+    }
+
+    /// The session takes no more replies or events until the client has read some.
+    fn is_full(&self) -> bool {
+        self.queued_bytes >= self.max_queued_bytes
+    }
+
+    fn is_empty(&self) -> bool {
+        self.queued.is_empty() && self.write_started.is_none()
+    }
+
+    fn is_writing(&self) -> bool {
+        self.write_started.is_some()
+    }
+
+    fn can_start_write(&self) -> bool {
+        self.write_started.is_none() && !self.queued.is_empty()
+    }
+
+    /// Starts writing every queued frame: fed to the socket one by one, then flushed once, so
+    /// the frames of one wake-up (an ack and a page, say) leave in one write.
+    fn start_write(&mut self) {
+        self.to_feed = self.queued.len();
+        self.write_started = Some(Instant::now());
+    }
+
+    /// Moves the write in progress on; `Ready` once it is flushed (or failed).
+    fn poll_write(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), axum::Error>> {
+        while self.to_feed > 0 {
+            ready!(self.sink.poll_ready_unpin(cx))?;
+            let Some(frame) = self.queued.pop_front() else {
+                break;
+            };
+            self.to_feed -= 1;
+            self.queued_bytes -= frame.len();
+            self.sink.start_send_unpin(Message::Binary(frame))?;
+        }
+        ready!(self.sink.poll_flush_unpin(cx))?;
+        self.to_feed = 0;
+        self.write_started = None;
+        Poll::Ready(Ok(()))
+    }
+
+    /// Writes everything queued (the caller bounds the time).
+    async fn write_all(&mut self) {
+        while !self.is_empty() {
+            if self.can_start_write() {
+                self.start_write();
+            }
+            if poll_fn(|cx| self.poll_write(cx)).await.is_err() {
+                return;
             }
         }
+    }
+
+    /// Sends the close frame (the caller bounds the time).
+    async fn close(&mut self, close: Close) {
+        let _ = self
+            .sink
+            .send(Message::Close(Some(CloseFrame {
+                code: close.code,
+                reason: close.reason.into(),
+            })))
+            .await;
     }
 }
 
@@ -270,26 +470,25 @@ struct Session<'a> {
     app_key: String,
     pulls: Pulls,
     waiting: FuturesOrdered<Waiting<'a>>,
-    /// Frames are queued with `feed` and written when nothing else is ready, so the frames one
-    /// wake-up produces (an ack and a page, say) leave in one write.
-    unflushed: bool,
+    /// What this connection and its user may still send (traffic control).
+    budget: SendBudget<'a>,
 }
 
 impl<'a> Session<'a> {
     /// Runs one client frame: its reply joins the pipeline.
-    fn handle(&mut self, frame: &Bytes) -> Result<(), Ending> {
+    fn handle(&mut self, frame: &Bytes) -> Result<(), Close> {
         let inbound = match decode_inbound(frame, self.gateway.config.max_frame_bytes) {
             Ok(inbound) => inbound,
             Err(error @ FrameError::TooLarge { .. }) => {
-                tracing::info!(%error, "frame refused");
-                return Err(Ending {
+                tracing::info!(error = %Escaped(&error), "frame refused");
+                return Err(Close {
                     code: CLOSE_TOO_BIG,
                     reason: "frame too large",
                 });
             }
             Err(error) => {
-                tracing::info!(%error, "malformed frame");
-                return Err(Ending {
+                tracing::info!(error = %Escaped(&error), "malformed frame");
+                return Err(Close {
                     code: CLOSE_INVALID_PAYLOAD,
                     reason: "malformed frame",
                 });
@@ -320,6 +519,22 @@ impl<'a> Session<'a> {
                         )))));
                 }
                 if let Some(meta) = meta {
+                    // The STATISTIC meta every SDK sends after logging in is not a message,
+                    // and is stored nowhere: it does not count.
+                    let counted = meta.ns.unwrap_or(NameSpace::Statistic as i32)
+                        != NameSpace::Statistic as i32;
+                    if counted && !self.budget.try_send() {
+                        tracing::debug!("send refused: traffic control");
+                        let refused = Outbound::Sync(pb::CommSyncDl {
+                            status: Some(status::error(ErrorCode::Fail, REASON_TRAFFIC_CONTROL)),
+                            meta_id: meta.id,
+                            timestamp: Some(now_ms()),
+                            ..Default::default()
+                        });
+                        self.waiting
+                            .push_back(Box::pin(std::future::ready(Reply::frame(refused))));
+                        return Ok(());
+                    }
                     let sent = sync::submit_send(gateway, context, meta);
                     self.waiting
                         .push_back(Box::pin(async move { Reply::frame(sent.await) }));
@@ -368,12 +583,12 @@ impl<'a> Session<'a> {
     }
 
     /// Something new is in `queue`: a NOTICE, a page, or nothing yet (`pulls.rs`).
-    async fn tell_new(&mut self, socket: &mut WebSocket, queue: QueueName) -> bool {
+    fn tell_new(&mut self, outbox: &mut Outbox, queue: QueueName) {
         match self.pulls.on_new(&queue, Instant::now().into_std()) {
             Tell::Notice => {
                 let jid = queue_jid(&self.app_key, &queue);
                 let notice = Outbound::Notice(pb::CommNotice { queue: Some(jid) });
-                self.feed(socket, encode_outbound(&notice)).await
+                outbox.push(encode_outbound(&notice));
             }
             Tell::Push => {
                 let jid = queue_jid(&self.app_key, &queue);
@@ -386,39 +601,26 @@ impl<'a> Session<'a> {
                     };
                     Reply::with(frame, effect)
                 }));
-                true
             }
-            Tell::Nothing => true,
+            Tell::Nothing => {}
         }
     }
 
-    /// Writes a reply from the pipeline and applies what it tells the SDK.
-    async fn write(&mut self, socket: &mut WebSocket, reply: Reply) -> bool {
+    /// Queues a reply from the pipeline and applies what it tells the SDK.
+    fn write(&mut self, outbox: &mut Outbox, reply: Reply) {
         if let Some(frame) = reply.frame {
-            if !self.feed(socket, frame).await {
-                return false;
-            }
+            outbox.push(frame);
         }
         match reply.effect {
-            Effect::None => true,
-            Effect::UnreadAnswered(listed) => {
-                self.pulls.unread_answered(&listed);
-                true
-            }
+            Effect::None => {}
+            Effect::UnreadAnswered(listed) => self.pulls.unread_answered(&listed),
             Effect::PullEnded(queue) => {
                 if self.pulls.pull_ended(&queue) {
                     // Something arrived during the pull that its reply may not hold.
-                    return Box::pin(self.tell_new(socket, queue)).await;
+                    self.tell_new(outbox, queue);
                 }
-                true
             }
         }
-    }
-
-    /// Queues a frame; the session loop flushes (a full write buffer also does).
-    async fn feed(&mut self, socket: &mut WebSocket, frame: Bytes) -> bool {
-        self.unflushed = true;
-        socket.feed(Message::Binary(frame)).await.is_ok()
     }
 }
 
@@ -463,18 +665,11 @@ fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
     })
 }
 
-async fn send(socket: &mut WebSocket, frame: &Outbound) -> bool {
-    socket
-        .send(Message::Binary(encode_outbound(frame)))
-        .await
-        .is_ok()
-}
-
 /// Discards client frames until the client closes (true) or `grace` passes (false).
-async fn await_client_close(socket: &mut WebSocket, grace: Duration) -> bool {
+async fn await_client_close(stream: &mut SocketStream, grace: Duration) -> bool {
     let closed = async {
         loop {
-            match socket.recv().await {
+            match stream.next().await {
                 Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return,
                 Some(Ok(_)) => {}
             }
@@ -483,11 +678,11 @@ async fn await_client_close(socket: &mut WebSocket, grace: Duration) -> bool {
     timeout(grace, closed).await.is_ok()
 }
 
-async fn close(socket: &mut WebSocket, ending: Ending) {
+async fn send_close(socket: &mut WebSocket, close: Close) {
     let _ = socket
         .send(Message::Close(Some(CloseFrame {
-            code: ending.code,
-            reason: ending.reason.into(),
+            code: close.code,
+            reason: close.reason.into(),
         })))
         .await;
 }

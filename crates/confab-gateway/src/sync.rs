@@ -4,6 +4,7 @@ use std::future::Future;
 
 use confab_core::{
     chat::{PullPage, SendAck, SessionContext},
+    escaped::Escaped,
     ids::QueueName,
     now_ms,
 };
@@ -40,7 +41,7 @@ pub(crate) async fn unread(
             (reply, listed)
         }
         Err(error) => {
-            tracing::error!(%error, "unread failed");
+            tracing::error!(error = %Escaped(&error), "unread failed");
             let reply = Outbound::Unread(pb::CommUnreadDl {
                 status: Some(send_status(&error)),
                 unread: Vec::new(),
@@ -82,9 +83,9 @@ fn send_reply(client_id: Option<u64>, sent: Result<SendAck, confab_core::Error>)
         }),
         Err(error) => {
             if is_internal(&error) {
-                tracing::error!(%error, "send failed");
+                tracing::error!(error = %Escaped(&error), "send failed");
             } else {
-                tracing::debug!(%error, "send refused");
+                tracing::debug!(error = %Escaped(&error), "send refused");
             }
             Outbound::Sync(pb::CommSyncDl {
                 status: Some(send_status(&error)),
@@ -124,7 +125,7 @@ pub(crate) async fn pull(
         Ok(page) if !page.metas.is_empty() => (page_frame(queue_jid, page), None),
         Ok(_) => (drained(queue_jid), Some(queue)),
         Err(error) => {
-            tracing::error!(%error, queue = queue.as_str(), "pull failed");
+            tracing::error!(error = %Escaped(&error), queue = queue.as_str(), "pull failed");
             let reply = Outbound::Sync(pb::CommSyncDl {
                 status: Some(send_status(&error)),
                 queue: Some(queue_jid),
@@ -149,7 +150,7 @@ pub(crate) async fn push(
         Ok(page) if !page.metas.is_empty() => Some(page_frame(queue_jid, page)),
         Ok(_) => None,
         Err(error) => {
-            tracing::error!(%error, queue = queue.as_str(), "push failed");
+            tracing::error!(error = %Escaped(&error), queue = queue.as_str(), "push failed");
             Some(Outbound::Notice(pb::CommNotice {
                 queue: Some(queue_jid),
             }))

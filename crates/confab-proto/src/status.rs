@@ -26,6 +26,11 @@ pub const REASON_MESSAGE_NOT_FOUND: &str = "Sorry, message does not exist";
 pub const REASON_NO_PERMISSION: &str = "Sorry, You do not have permission";
 /// SYNC edit: not a text or custom message, or of another kind than the original (SDK type 1303).
 pub const REASON_EDIT_FORMAT: &str = "Sorry, format is incorrect";
+/// PROVISION: the user has as many sessions as allowed, with `TOO_MANY_DEVICES` (the hosted
+/// text; SDK type 214 in easemob, 2 with this message in agora).
+pub const REASON_TOO_MANY_DEVICES: &str = "Sorry, you devices is overflow?";
+/// SYNC send: over the send rate, with `FAIL` (the hosted text; SDK type 503, message = this).
+pub const REASON_TRAFFIC_CONTROL: &str = "traffic control happened, retry later";
 /// SYNC send: the meta has no id.
 pub const REASON_NO_META_ID: &str = "no meta id";
 /// SYNC send: the meta has no recipient.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use confab_core::chat::Limits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
-use confab_gateway::GatewayConfig;
+use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;
 
@@ -52,6 +52,8 @@ pub struct Config {
     pub max_connections: usize,
     /// `[http]`: timeouts and limits of the HTTP listeners (plain and TLS).
     pub http: HttpConfig,
+    /// `[sessions]`: limits of each WebSocket session and of each user's sessions.
+    pub sessions: SessionsConfig,
     /// `[tls]`: a second listener serving the same routes over https/wss.
     pub tls: Option<TlsConfig>,
     /// `[[data_centers]]`: the public addresses `GET /easemob/server.json` hands out; none:
@@ -241,6 +243,90 @@ impl HttpConfig {
     }
 }
 
+/// `[sessions]`: what one WebSocket session, and one user's sessions, may hold and send.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionsConfig {
+    /// Concurrent sessions of one user (on this node). A login beyond it is refused with
+    /// `TOO_MANY_DEVICES` (SDK: agora 2, easemob 214); a login on a resource already logged in
+    /// replaces that session and does not count it.
+    pub max_per_user: usize,
+    /// Bytes of frames a session holds for its client; past it the session produces nothing
+    /// more until the client reads.
+    pub outbound_queue_bytes: usize,
+    /// Seconds a write to the client may take; a client that does not read for longer is
+    /// disconnected (and shown offline).
+    pub write_timeout_secs: u64,
+    /// Seconds a session keeps writing the acks it owes once shutdown starts, before closing
+    /// (1 to 3: with the close handshake it must fit in the 5 s sessions get).
+    pub shutdown_flush_secs: u64,
+    /// Messages one connection may send a second; 0: no limit. Beyond it a send is answered
+    /// `FAIL "traffic control happened, retry later"`.
+    pub connection_sends_per_sec: u32,
+    /// Messages one connection may send at once after a pause (the bucket's size).
+    pub connection_send_burst: u32,
+    /// Messages one user may send a second over all its sessions (on this node); 0: no limit.
+    pub user_sends_per_sec: u32,
+    /// Messages one user may send at once after a pause.
+    pub user_send_burst: u32,
+}
+
+impl Default for SessionsConfig {
+    fn default() -> SessionsConfig {
+        let gateway = GatewayConfig::default();
+        SessionsConfig {
+            max_per_user: gateway.max_sessions_per_user,
+            outbound_queue_bytes: gateway.outbound_queue_bytes,
+            write_timeout_secs: gateway.write_timeout.as_secs(),
+            shutdown_flush_secs: gateway.shutdown_flush_timeout.as_secs(),
+            connection_sends_per_sec: gateway.connection_send_rate.per_second,
+            connection_send_burst: gateway.connection_send_rate.burst,
+            user_sends_per_sec: gateway.user_send_rate.per_second,
+            user_send_burst: gateway.user_send_rate.burst,
+        }
+    }
+}
+
+/// Sessions get this long to close once shutdown starts (`lib.rs`); their flush must fit in it.
+pub(crate) const SESSION_DRAIN_SECS: u64 = 5;
+
+impl SessionsConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_per_user == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.max_per_user must be positive",
+            ));
+        }
+        if self.outbound_queue_bytes < 64 * 1024 {
+            return Err(ConfigError::Invalid(
+                "sessions.outbound_queue_bytes must be at least 65536",
+            ));
+        }
+        if self.write_timeout_secs == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.write_timeout_secs must be positive",
+            ));
+        }
+        // The close handshake after the flush takes up to one more second.
+        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs >= SESSION_DRAIN_SECS - 1 {
+            return Err(ConfigError::Invalid(
+                "sessions.shutdown_flush_secs must be 1 to 3: sessions get 5 s to close",
+            ));
+        }
+        if self.connection_sends_per_sec > 0 && self.connection_send_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.connection_send_burst must be positive when connection_sends_per_sec is",
+            ));
+        }
+        if self.user_sends_per_sec > 0 && self.user_send_burst == 0 {
+            return Err(ConfigError::Invalid(
+                "sessions.user_send_burst must be positive when user_sends_per_sec is",
+            ));
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -292,6 +378,7 @@ impl Default for Config {
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
+            sessions: SessionsConfig::default(),
             tls: None,
             data_centers: Vec::new(),
             auth: AuthConfig::default(),
@@ -373,6 +460,7 @@ impl Config {
             return Err(ConfigError::Invalid("max_connections must be positive"));
         }
         self.http.validate()?;
+        self.sessions.validate()?;
         // Port 0 picks a free port for each listener.
         if self
             .tls
@@ -422,6 +510,18 @@ impl Config {
             max_frame_bytes: self.max_frame_bytes,
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             max_connections: self.max_connections,
+            max_sessions_per_user: self.sessions.max_per_user,
+            outbound_queue_bytes: self.sessions.outbound_queue_bytes,
+            write_timeout: Duration::from_secs(self.sessions.write_timeout_secs),
+            shutdown_flush_timeout: Duration::from_secs(self.sessions.shutdown_flush_secs),
+            connection_send_rate: SendRate {
+                per_second: self.sessions.connection_sends_per_sec,
+                burst: self.sessions.connection_send_burst,
+            },
+            user_send_rate: SendRate {
+                per_second: self.sessions.user_sends_per_sec,
+                burst: self.sessions.user_send_burst,
+            },
             ..GatewayConfig::default()
         }
     }
@@ -465,6 +565,26 @@ mod tests {
         assert_eq!(limits.throttle.address_failures, 0);
         assert_eq!(limits.throttle.first_lock, Duration::from_secs(1));
         assert_eq!(limits.throttle.max_lock, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn sessions_section_sets_the_gateway_limits_and_keeps_the_other_defaults() {
+        let config = Config::from_toml(
+            "[sessions]\nmax_per_user = 4\nwrite_timeout_secs = 5\nuser_sends_per_sec = 0",
+        )
+        .unwrap();
+        config.validate().unwrap();
+        let gateway = config.gateway();
+        assert_eq!(gateway.max_sessions_per_user, 4);
+        assert_eq!(gateway.write_timeout, Duration::from_secs(5));
+        assert_eq!(gateway.user_send_rate.per_second, 0);
+        let defaults = GatewayConfig::default();
+        assert_eq!(gateway.outbound_queue_bytes, defaults.outbound_queue_bytes);
+        assert_eq!(gateway.connection_send_rate, defaults.connection_send_rate);
+        assert_eq!(
+            Config::default().gateway().shutdown_flush_timeout,
+            defaults.shutdown_flush_timeout
+        );
     }
 
     #[test]

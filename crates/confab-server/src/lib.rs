@@ -36,7 +36,7 @@ pub use config::Config;
 pub use tls::TlsError;
 
 /// How long sessions get to close after shutdown starts.
-const SESSION_DRAIN: Duration = Duration::from_secs(5);
+const SESSION_DRAIN: Duration = Duration::from_secs(config::SESSION_DRAIN_SECS);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
