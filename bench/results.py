@@ -8,7 +8,7 @@ import os
 import statistics
 import sys
 
-SERVERS = ("confab", "ejabberd", "relay")
+PEERS = ("ejabberd", "relay")
 
 # Confab's targets from the issue: (scenario, key) -> (comparison, bound). Idle targets apply
 # at the largest connection count of the run.
@@ -45,6 +45,9 @@ def main():
     ok = [r for r in records if not r.get("failed")]
     failed = [r for r in records if r.get("failed")]
     runs = int(os.environ.get("BENCH_RUNS", "1"))
+    # With `--baseline`: an earlier build of Confab, in a column of its own.
+    baseline = any(r["server"] == "baseline" for r in records)
+    servers = ("confab",) + (("baseline",) if baseline else ()) + PEERS
 
     idle_counts = sorted({r["connections"] for r in ok if r["scenario"] == "idle"})
     rows = []  # (label, scenario, key, better, match)
@@ -86,15 +89,22 @@ def main():
     out.append(f"- Pinning: server on CPU {env('BENCH_SERVER_CPU', '?')}, load generator on CPU "
                f"{env('BENCH_LOADER_CPU', '?')} (`taskset`); loopback only")
     out.append(f"- Rust: {env('BENCH_RUSTC', '?')}; ejabberd {env('BENCH_EJABBERD', '?')}")
+    if baseline:
+        out.append(f"- Baseline: {env('BENCH_BASELINE', '?')}, run alternately with this build")
     out.append("")
-    out.append("| figure | better | Confab | ejabberd | relay | Confab/ejabberd | Confab/relay "
-               "| Confab target |")
-    out.append("|---|---|---:|---:|---:|---:|---:|---|")
+    if baseline:
+        out.append("| figure | better | Confab | baseline | ejabberd | relay | Confab/baseline "
+                   "| Confab/ejabberd | Confab/relay | Confab target |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    else:
+        out.append("| figure | better | Confab | ejabberd | relay | Confab/ejabberd "
+                   "| Confab/relay | Confab target |")
+        out.append("|---|---|---:|---:|---:|---:|---:|---|")
     largest_idle = idle_counts[-1] if idle_counts else None
     for label, scenario, key, better, match in rows:
         values = {}
         cells = []
-        for server in SERVERS:
+        for server in servers:
             value, n = median(server, scenario, key, match)
             values[server] = value
             if server == "relay" and scenario == "offline":
@@ -109,12 +119,13 @@ def main():
             if value is not None:
                 met = value <= bound if op == "<=" else value >= bound
                 target = f"{op} {bound:,}: {'met' if met else 'NOT met'}"
-        ejabberd_ratio = ratio(values["confab"], values["ejabberd"])
-        relay_ratio = "n/a" if scenario == "offline" else ratio(values["confab"], values["relay"])
+        ratios = [ratio(values["confab"], values["baseline"])] if baseline else []
+        ratios.append(ratio(values["confab"], values["ejabberd"]))
+        ratios.append("n/a" if scenario == "offline" else ratio(values["confab"], values["relay"]))
         if better == "–":  # a figure of the loader, not of the server
-            ejabberd_ratio = relay_ratio = "–"
+            ratios = ["–"] * len(ratios)
         out.append(f"| {label} | {better} | {' | '.join(cells)} | "
-                   f"{ejabberd_ratio} | {relay_ratio} | {target} |")
+                   f"{' | '.join(ratios)} | {target} |")
     out.append("")
     out.append("Ratios are Confab's median over the other server's: above 1 is better for "
                "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "

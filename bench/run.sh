@@ -5,6 +5,9 @@
 #   bash bench/run.sh           # three runs of every scenario, writes bench/RESULTS.md
 #   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only: a smoke test
 #   options: --runs N, --idle "1000 19000" (connection counts), --out FILE, --keep (temp dir)
+#   --baseline DIR: also run every Confab scenario against the `confab` and `load` release
+#     binaries in DIR (an earlier commit's target/release), alternating with this build, for
+#     a before/after on one host in one sitting (column "baseline" in RESULTS.md)
 #
 # Installs what is missing (ejabberd from Debian without starting its system service,
 # python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
@@ -19,6 +22,7 @@ QUICK=0
 KEEP=0
 OUT="$ROOT/bench/RESULTS.md"
 RUNS_ARG=""
+BASELINE=""
 IDLE_ARG=""
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -27,7 +31,8 @@ while [ $# -gt 0 ]; do
         --idle) IDLE_ARG="$2"; shift ;;
         --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
         --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
-        -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+        --baseline) BASELINE="$(cd "$2" && pwd)"; shift ;;
+        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -46,6 +51,14 @@ fi
 for count in "${IDLE_COUNTS[@]}"; do
     [[ "$count" =~ ^[1-9][0-9]*$ ]] || { echo "--idle: positive connection counts" >&2; exit 2; }
 done
+if [ -n "$BASELINE" ]; then
+    for binary in confab load; do
+        [ -x "$BASELINE/$binary" ] || { echo "--baseline: no $binary in $BASELINE" >&2; exit 2; }
+    done
+    CONFABS=(confab baseline)
+else
+    CONFABS=(confab)
+fi
 PAIRS=100
 WARMUP_SECS=2
 MEASURE_SECS=8
@@ -170,6 +183,12 @@ start_server() { # confab|ejabberd|relay: a fresh process, pinned to SERVER_CPU
             SERVER_PID=$!
             wait_for_port "$CONFAB_ADDR" || { tail -n 20 "$WORK/confab.log" >&2; die "confab did not start"; }
             ;;
+        baseline)
+            (exec taskset -c "$SERVER_CPU" "$BASELINE/confab" serve --config "$WORK/baseline.toml" \
+                </dev/null >>"$WORK/baseline.log" 2>&1) &
+            SERVER_PID=$!
+            wait_for_port "$CONFAB_ADDR" || { tail -n 20 "$WORK/baseline.log" >&2; die "the baseline did not start"; }
+            ;;
         relay)
             (exec taskset -c "$SERVER_CPU" "$BIN/relay" --listen "$RELAY_ADDR" \
                 </dev/null >>"$WORK/relay.log" 2>&1) &
@@ -220,10 +239,10 @@ wait_until_quiet() {
 }
 
 addr_of() {
-    case "$1" in confab) echo "$CONFAB_ADDR" ;; ejabberd) echo "$XMPP_ADDR" ;; relay) echo "$RELAY_ADDR" ;; esac
+    case "$1" in confab | baseline) echo "$CONFAB_ADDR" ;; ejabberd) echo "$XMPP_ADDR" ;; relay) echo "$RELAY_ADDR" ;; esac
 }
 target_of() {
-    case "$1" in confab) echo confab ;; ejabberd) echo xmpp ;; relay) echo relay ;; esac
+    case "$1" in confab | baseline) echo confab ;; ejabberd) echo xmpp ;; relay) echo relay ;; esac
 }
 
 RESULTS="$WORK/results.jsonl"
@@ -288,6 +307,25 @@ max_connections_per_ip = 100000
 rest_requests_per_sec = 0
 EOF
 
+# The baseline: a store of its own, made and seeded by its own binaries (its schema may be
+# older), for the same app and users; a config with only the keys every version knows.
+if [ -n "$BASELINE" ]; then
+    BASELINE_DATA="$WORK/baseline-data"
+    "$BASELINE/confab" app create --org bench --name bench --data-dir "$BASELINE_DATA" \
+        --app-id "$CONFAB_APP_ID" --app-certificate "$CONFAB_APP_CERTIFICATE" >/dev/null
+    seed_baseline() {
+        "$BASELINE/load" seed-users --data-dir "$BASELINE_DATA" --app-key "$CONFAB_APP_KEY" \
+            --prefix "$1" --count "$2" 2>>"$WORK/load.log"
+    }
+    seed_baseline u "$MAX_IDLE"
+    for run in $(seq "$RUNS"); do
+        seed_baseline "p${run}_" $((PAIRS * 2))
+        seed_baseline "o${run}_" 2
+    done
+    printf 'listen = "%s"\ndata_dir = "%s"\nmax_connections = 100000\n' \
+        "$CONFAB_ADDR" "$BASELINE_DATA" >"$WORK/baseline.toml"
+fi
+
 # ejabberd: a spool of its own; the same users, by in-band registration.
 mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
 start_server ejabberd
@@ -310,7 +348,7 @@ STARTED=$(date +%s)
 
 for connections in "${IDLE_COUNTS[@]}"; do
     for run in $(seq "$RUNS"); do
-        for server in confab ejabberd relay; do
+        for server in "${CONFABS[@]}" ejabberd relay; do
             log "idle $connections, run $run, $server"
             start_server "$server"
             load "$server" idle --prefix u --connections "$connections" --server-pid "$SERVER_PID"
@@ -319,7 +357,7 @@ for connections in "${IDLE_COUNTS[@]}"; do
 done
 
 for run in $(seq "$RUNS"); do
-    for server in confab ejabberd relay; do
+    for server in "${CONFABS[@]}" ejabberd relay; do
         log "pingpong $PAIRS pairs, run $run, $server"
         start_server "$server"
         load "$server" pingpong --prefix "p${run}_" --pairs "$PAIRS" --warmup-secs "$WARMUP_SECS" \
@@ -335,7 +373,7 @@ for run in $(seq "$RUNS"); do
 done
 
 for run in $(seq "$RUNS"); do
-    for server in confab ejabberd; do
+    for server in "${CONFABS[@]}" ejabberd; do
         log "offline $OFFLINE_MESSAGES messages, run $run, $server"
         start_server "$server"
         load "$server" offline --prefix "o${run}_" --messages "$OFFLINE_MESSAGES" --in-flight "$IN_FLIGHT"
@@ -353,6 +391,10 @@ commit="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 export BENCH_DATE="$(date -u '+%Y-%m-%d %H:%M UTC')" BENCH_COMMIT="$commit" BENCH_COMMAND="$COMMAND"
 export BENCH_ELAPSED="$ELAPSED" BENCH_RUNS="$RUNS" BENCH_SERVER_CPU="$SERVER_CPU" BENCH_LOADER_CPU="$LOADER_CPU"
 export BENCH_NPROC="$(nproc)"
+export BENCH_BASELINE=""
+if [ -n "$BASELINE" ]; then
+    BENCH_BASELINE="$BASELINE (commit $(git -C "$BASELINE" rev-parse --short HEAD 2>/dev/null || echo "?"))"
+fi
 export BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 export BENCH_RAM="$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 export BENCH_KERNEL="$(uname -sr)"
