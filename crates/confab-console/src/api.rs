@@ -166,7 +166,7 @@ pub(crate) async fn logout_route(
     post: CheckedPost,
 ) -> Result<Response, ConsoleError> {
     state.admin.sign_out(&post.session_id).await?;
-    tracing::info!(admin = %post.session.username, "console sign-out");
+    tracing::info!(admin = ?post.session.username, "console sign-out");
     Ok((
         [set_cookie(None, listener.as_ref())],
         Json(json!({ "signedOut": true })),
@@ -205,7 +205,7 @@ pub(crate) async fn create_app_route(
             imported: None,
         })
         .await?;
-    tracing::info!(admin = %post.session.username, app = %app.key, "app created");
+    tracing::info!(admin = ?post.session.username, app = %app.key, "app created");
     Ok(Json(app_summary(&app)))
 }
 
@@ -288,7 +288,7 @@ pub(crate) async fn reveal_credentials_route(
     post: CheckedPost,
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    tracing::info!(admin = %post.session.username, app = %app.key, "credentials revealed");
+    tracing::info!(admin = ?post.session.username, app = %app.key, "credentials revealed");
     Ok(Json(json!({
         "appCertificate": app.signing_certificate(),
         "secondaryCertificate": app.certificates.get(1).map(|secret| secret.expose()),
@@ -314,7 +314,7 @@ pub(crate) async fn rotate_certificate_route(
         .chat
         .rotate_certificate(&app.key, grace_secs * 1000)
         .await?;
-    tracing::info!(admin = %post.session.username, app = %app.key, grace_secs, "certificate rotated");
+    tracing::info!(admin = ?post.session.username, app = %app.key, grace_secs, "certificate rotated");
     Ok(Json(app_summary(&app)))
 }
 
@@ -328,7 +328,7 @@ pub(crate) async fn rotate_client_secret_route(
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
     let app = state.chat.rotate_client_secret(&app.key).await?;
-    tracing::info!(admin = %post.session.username, app = %app.key, "client secret rotated");
+    tracing::info!(admin = ?post.session.username, app = %app.key, "client secret rotated");
     Ok(Json(app_summary(&app)))
 }
 
@@ -345,7 +345,7 @@ pub(crate) async fn app_token_route(
     let app = find_app(&state, &org, &app).await?;
     let ttl = body.ttl_secs.unwrap_or(CONSOLE_APP_TOKEN_TTL_SECS);
     let token = state.chat.issue_app_token(&app, Some(ttl));
-    tracing::info!(admin = %post.session.username, app = %app.key, ttl, "app token issued");
+    tracing::info!(admin = ?post.session.username, app = %app.key, ttl, "app token issued");
     Ok(Json(json!({
         "access_token": token.access_token,
         "expires_in": token.expires_in,

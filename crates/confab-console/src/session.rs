@@ -58,7 +58,7 @@ impl FromRequestParts<Arc<ConsoleState>> for CheckedPost {
             .and_then(|value| value.to_str().ok())
             .unwrap_or("");
         if !session.csrf_matches(presented) {
-            tracing::info!(admin = %session.username, "console request without a valid CSRF token");
+            tracing::info!(admin = ?session.username, "console request without a valid CSRF token");
             return Err(ConsoleError::BadCsrf);
         }
         Ok(CheckedPost {
