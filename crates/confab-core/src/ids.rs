@@ -145,12 +145,20 @@ impl MessageId {
     }
 }
 
-/// Allocates `MessageId`s that strictly increase, even when the clock steps back.
+/// Allocates `MessageId`s that strictly increase, even when the clock steps back. Every id
+/// carries this node's bits: when a millisecond's 4,096 sequence numbers are used up (or the
+/// clock is behind the last id), the next id moves to the next millisecond instead of carrying
+/// into the node bits, so two nodes never allocate the same id.
 #[derive(Debug)]
 pub struct IdGenerator {
     node: u64,
     last: AtomicU64,
 }
+
+/// The 12 sequence bits of an id.
+const SEQUENCE_MASK: u64 = 0xfff;
+/// The 10 node bits of an id.
+const NODE_MASK: u64 = 0x3ff << 12;
 
 impl IdGenerator {
     /// `node` is 0..1024; in cluster mode each node gets its own.
@@ -161,9 +169,12 @@ impl IdGenerator {
         }
     }
 
-    /// Never goes below `floor` (the highest id already stored), so restarts keep ids increasing.
+    /// Never allocates at or below `floor` (the highest id already stored, maybe by another
+    /// node), so restarts keep ids increasing: the next id is in the millisecond after the
+    /// floor's, with this node's bits.
     pub fn raise_floor(&self, floor: u64) {
-        self.last.fetch_max(floor, Ordering::Relaxed);
+        let own = (floor & !(NODE_MASK | SEQUENCE_MASK)) | self.node | SEQUENCE_MASK;
+        self.last.fetch_max(own, Ordering::Relaxed);
     }
 
     pub fn next(&self, now_ms: u64) -> MessageId {
@@ -172,8 +183,10 @@ impl IdGenerator {
         loop {
             let next = if candidate > last {
                 candidate
-            } else {
+            } else if last & NODE_MASK == self.node && last & SEQUENCE_MASK < SEQUENCE_MASK {
                 last + 1
+            } else {
+                (((last >> 22) + 1) << 22) | self.node
             };
             match self
                 .last
@@ -193,6 +206,32 @@ pub struct SessionId(pub u64);
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_keep_their_node_bits_past_a_full_millisecond_and_above_a_foreign_floor() {
+        let node = |id: MessageId| (id.0 & NODE_MASK) >> 12;
+        let ids = IdGenerator::new(5);
+        let now = 1_800_000_000_000;
+        let mut previous = ids.next(now);
+        // 4,096 ids fill the millisecond; the ones after move on to the next millisecond.
+        for _ in 0..10_000 {
+            let id = ids.next(now);
+            assert!(id.0 > previous.0);
+            assert_eq!(node(id), 5, "{id:?}");
+            previous = id;
+        }
+        assert_eq!(previous.timestamp_ms(), now + 2);
+        // A floor written by node 9 in a later millisecond: above it, still node 5.
+        let foreign = IdGenerator::new(9).next(now + 100);
+        ids.raise_floor(foreign.0);
+        let id = ids.next(now);
+        assert!(id.0 > foreign.0);
+        assert_eq!((node(id), id.timestamp_ms()), (5, now + 101));
+        // Two nodes, one clock: never the same id.
+        let other = IdGenerator::new(6);
+        let mine: std::collections::HashSet<u64> = (0..5_000).map(|_| ids.next(now).0).collect();
+        assert!((0..5_000).all(|_| !mine.contains(&other.next(now).0)));
+    }
 
     #[test]
     fn usernames_are_lowercased_and_validated() {
