@@ -54,6 +54,12 @@ const KICK_GRACE: Duration = Duration::from_secs(2);
 /// client's may take (the server gives sessions 5 s in all, `shutdown_flush_timeout` included).
 const SHUTDOWN_CLOSE_GRACE: Duration = Duration::from_secs(1);
 
+/// At shutdown, between the last reply owed and the close frame. The SDK decodes frames
+/// asynchronously and fails every pending send as soon as it sees the socket close, so an
+/// ack written just before the close frame would reach it too late: it would report a stored
+/// message as failed, and an app that resends it would make a duplicate.
+const SHUTDOWN_ACK_SETTLE: Duration = Duration::from_secs(1);
+
 // WebSocket close codes (RFC 6455 §7.4.1).
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -78,8 +84,9 @@ enum Ending {
     /// kick only if it handles the frame before it sees the socket close; it then closes by
     /// itself and does not reconnect).
     Kicked,
-    /// Shutdown: the replies owed are written (or their time is up); close with 1001.
-    ShuttingDown,
+    /// Shutdown: the replies owed are written (or their time is up); close with 1001, after
+    /// a pause if there were any (`SHUTDOWN_ACK_SETTLE`).
+    ShuttingDown { replies_owed: bool },
 }
 
 type SocketSink = SplitSink<WebSocket, Message>;
@@ -139,7 +146,10 @@ async fn leave(gateway: &Gateway, mut outbox: Outbox, mut stream: SocketStream, 
                 let _ = timeout(write_timeout, outbox.close(kicked)).await;
             }
         }
-        Ending::ShuttingDown => {
+        Ending::ShuttingDown { replies_owed } => {
+            if replies_owed {
+                tokio::time::sleep(SHUTDOWN_ACK_SETTLE).await;
+            }
             let going_away = Close {
                 code: CLOSE_GOING_AWAY,
                 reason: "server shutting down",
@@ -243,18 +253,20 @@ async fn serve(
     // Set once shutdown begins: from then on nothing is read, and the replies owed (acks of
     // messages already stored) are written until this deadline.
     let mut draining = false;
+    let mut replies_owed = false;
     let drain_deadline = sleep_until(last_frame + config.shutdown_flush_timeout);
     let shutdown = gateway.shutdown.cancelled();
     tokio::pin!(idle, write_deadline, drain_deadline, shutdown);
     loop {
         if draining && session.waiting.is_empty() && outbox.is_empty() {
-            return Ending::ShuttingDown;
+            return Ending::ShuttingDown { replies_owed };
         }
         tokio::select! {
             // In order; starting a write comes last, so it takes everything ready now.
             biased;
             () = &mut shutdown, if !draining => {
                 draining = true;
+                replies_owed = !session.waiting.is_empty() || !outbox.is_empty();
                 drain_deadline.as_mut().reset(Instant::now() + config.shutdown_flush_timeout);
             }
             () = &mut drain_deadline, if draining => {
@@ -263,7 +275,7 @@ async fn serve(
                     queued_bytes = outbox.queued_bytes,
                     "shutdown: replies not all written in time"
                 );
-                return Ending::ShuttingDown;
+                return Ending::ShuttingDown { replies_owed };
             }
             () = &mut idle, if !draining => {
                 let deadline = last_frame + idle_timeout;

@@ -258,7 +258,8 @@ pub struct SessionsConfig {
     /// disconnected (and shown offline).
     pub write_timeout_secs: u64,
     /// Seconds a session keeps writing the acks it owes once shutdown starts, before closing
-    /// (1 to 3: with the close handshake it must fit in the 5 s sessions get).
+    /// (1 to 2: with a second for the SDK to take the acks in and one for the close handshake, it
+    /// must fit in the 5 s sessions get).
     pub shutdown_flush_secs: u64,
     /// Messages one connection may send a second; 0: no limit. Beyond it a send is answered
     /// `FAIL "traffic control happened, retry later"`.
@@ -307,10 +308,11 @@ impl SessionsConfig {
                 "sessions.write_timeout_secs must be positive",
             ));
         }
-        // The close handshake after the flush takes up to one more second.
-        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs >= SESSION_DRAIN_SECS - 1 {
+        // After the flush, a second for the SDK to take the acks in and one for the close
+        // handshake (session.rs).
+        if self.shutdown_flush_secs == 0 || self.shutdown_flush_secs > SESSION_DRAIN_SECS - 3 {
             return Err(ConfigError::Invalid(
-                "sessions.shutdown_flush_secs must be 1 to 3: sessions get 5 s to close",
+                "sessions.shutdown_flush_secs must be 1 to 2: sessions get 5 s to close",
             ));
         }
         if self.connection_sends_per_sec > 0 && self.connection_send_burst == 0 {
