@@ -9,55 +9,11 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Client, Received, TestServer, APP, APP_KEY, ORG, WAIT};
+use common::{text_frame, Client, Received, TestServer, APP, APP_KEY, ORG, WAIT};
 use confab_proto::pb::{self, m_sync::Command};
 use futures_util::{SinkExt, StreamExt};
 use prost::Message as _;
 use tokio_tungstenite::tungstenite::Message;
-
-/// An uplink SYNC frame sending `text` from `from` to `to` under `client_id`.
-fn text_frame(client_id: u64, to: &str, from: &str, text: &str) -> Vec<u8> {
-    let body = pb::MessageBody {
-        r#type: Some(1),
-        from: Some(pb::Jid {
-            name: Some(from.into()),
-            ..Default::default()
-        }),
-        to: Some(pb::Jid {
-            name: Some(to.into()),
-            ..Default::default()
-        }),
-        contents: vec![pb::message_body::Content {
-            r#type: Some(0),
-            text: Some(text.into()),
-            ..Default::default()
-        }],
-        ..Default::default()
-    };
-    let request = pb::CommSyncUl {
-        meta: Some(pb::Meta {
-            id: Some(client_id),
-            to: Some(pb::Jid {
-                app_key: Some(APP_KEY.into()),
-                name: Some(to.into()),
-                domain: Some("easemob.com".into()),
-                ..Default::default()
-            }),
-            ns: Some(1),
-            payload: Some(body.encode_to_vec().into()),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    pb::MSync {
-        version: Some(0),
-        command: Some(Command::Sync as i32),
-        payload: Some(request.encode_to_vec().into()),
-        encrypt_type: vec![0],
-        ..Default::default()
-    }
-    .encode_to_vec()
-}
 
 #[allow(clippy::unwrap_used)] // test helper
 async fn presence(server: &TestServer, token: &str, user: &str) -> String {

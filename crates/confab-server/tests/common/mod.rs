@@ -515,40 +515,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
 
     /// Sends a text message without waiting for its ack.
     pub async fn submit_text(&mut self, client_id: u64, to: &str, from: &str, text: &str) {
-        let body = pb::MessageBody {
-            r#type: Some(1),
-            from: Some(pb::Jid {
-                name: Some(from.into()),
-                ..Default::default()
-            }),
-            to: Some(pb::Jid {
-                name: Some(to.into()),
-                ..Default::default()
-            }),
-            contents: vec![pb::message_body::Content {
-                r#type: Some(0),
-                text: Some(text.into()),
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
-        let request = pb::CommSyncUl {
-            meta: Some(pb::Meta {
-                id: Some(client_id),
-                to: Some(pb::Jid {
-                    app_key: Some(APP_KEY.into()),
-                    name: Some(to.into()),
-                    domain: Some("easemob.com".into()),
-                    ..Default::default()
-                }),
-                ns: Some(1),
-                payload: Some(body.encode_to_vec().into()),
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        self.send_frame(Command::Sync, request.encode_to_vec())
-            .await;
+        self.send_raw(text_frame(client_id, to, from, text)).await;
     }
 
     pub async fn unread(&mut self) -> pb::CommUnreadDl {
@@ -590,4 +557,49 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
             key = page.next_key;
         }
     }
+}
+
+/// An uplink SYNC frame sending `text` from `from` to `to` under `client_id`, as the SDK
+/// builds it (the body names both parties).
+pub fn text_frame(client_id: u64, to: &str, from: &str, text: &str) -> Vec<u8> {
+    let body = pb::MessageBody {
+        r#type: Some(1),
+        from: Some(pb::Jid {
+            name: Some(from.into()),
+            ..Default::default()
+        }),
+        to: Some(pb::Jid {
+            name: Some(to.into()),
+            ..Default::default()
+        }),
+        contents: vec![pb::message_body::Content {
+            r#type: Some(0),
+            text: Some(text.into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let request = pb::CommSyncUl {
+        meta: Some(pb::Meta {
+            id: Some(client_id),
+            to: Some(pb::Jid {
+                app_key: Some(APP_KEY.into()),
+                name: Some(to.into()),
+                domain: Some("easemob.com".into()),
+                ..Default::default()
+            }),
+            ns: Some(1),
+            payload: Some(body.encode_to_vec().into()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    pb::MSync {
+        version: Some(0),
+        command: Some(Command::Sync as i32),
+        payload: Some(request.encode_to_vec().into()),
+        encrypt_type: vec![0],
+        ..Default::default()
+    }
+    .encode_to_vec()
 }
