@@ -1,16 +1,19 @@
 //! The shared store conformance suite, on a fresh embedded database.
 
+#![allow(clippy::unwrap_used)] // tests: a failed step should stop the test loudly
+
 use std::sync::Arc;
 
 use confab_core::{ids::AppKey, store::AppStore};
 use confab_store_embedded::EmbeddedStore;
 
-#[tokio::test]
-async fn embedded_store_passes_the_conformance_suite() {
+async fn fresh_store() -> (Arc<EmbeddedStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    confab_core::store::conformance::run(store).await;
+    (store, dir)
 }
+
+confab_core::store_conformance_tests!(fresh_store);
 
 #[tokio::test]
 async fn data_survives_reopening() {

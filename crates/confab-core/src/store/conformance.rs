@@ -1,9 +1,8 @@
-//! One behaviour suite for every `Store` backend (enable the `conformance` feature and call
-//! `run` from the backend's tests, with a fresh store).
+//! One behaviour suite for every `Store` backend: enable the `conformance` feature and call
+//! `store_conformance_tests!` from the backend's tests, which makes one test per case, each
+//! on a fresh store.
 
 #![allow(clippy::unwrap_used)] // test support: a failed step should stop the suite loudly
-
-use std::sync::Arc;
 
 use crate::{
     admin::{Admin, AdminSession},
@@ -16,24 +15,47 @@ use crate::{
     user::User,
 };
 
-/// Runs every check; panics with a description on the first failure.
-pub async fn run(store: Arc<dyn Store>) {
-    apps(&*store).await;
-    users(&*store).await;
-    messages(&*store).await;
-    deleting_a_user_drops_their_queues(&*store).await;
-    credential_rotation(&*store).await;
-    user_listing_and_activation(&*store).await;
-    daily_message_counts(&*store).await;
-    only_one_first_admin(&*store).await;
-    admins_and_sessions(&*store).await;
-    history_and_conversations(&*store).await;
-    recall_edit_and_read_markers(&*store).await;
-    a_drained_queue_follows_every_change(&*store).await;
-    health_checks_write(&*store).await;
+/// Declares one `#[tokio::test]` per case of the suite, in a module `store_conformance`, each
+/// on a fresh store: `$fresh` is an async function returning `(store, guard)`, the guard kept
+/// alive for the test (a temporary directory, say). A backend's tests call it once:
+///
+/// ```ignore
+/// async fn fresh() -> (Arc<EmbeddedStore>, TempDir) { … }
+/// confab_core::store_conformance_tests!(fresh);
+/// ```
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($fresh:ident) => {
+        $crate::store_conformance_tests!(@cases $fresh;
+            apps,
+            users,
+            messages,
+            deleting_a_user_drops_their_queues,
+            credential_rotation,
+            user_listing_and_activation,
+            daily_message_counts,
+            only_one_first_admin,
+            admins_and_sessions,
+            history_and_conversations,
+            recall_edit_and_read_markers,
+            a_drained_queue_follows_every_change,
+            health_checks_write
+        );
+    };
+    (@cases $fresh:ident; $($case:ident),+ $(,)?) => {
+        mod store_conformance {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _guard) = super::$fresh().await;
+                    $crate::store::conformance::$case(&*store).await;
+                }
+            )+
+        }
+    };
 }
 
-async fn health_checks_write(store: &dyn Store) {
+pub async fn health_checks_write(store: &dyn Store) {
     store.record_health_check(1).await.unwrap();
     store.record_health_check(2).await.unwrap();
 }
@@ -67,7 +89,7 @@ fn name(text: &str) -> UserName {
     UserName::parse(text).expect("valid name")
 }
 
-async fn apps(store: &dyn Store) {
+pub async fn apps(store: &dyn Store) {
     let first = app("conf", "apps");
     store.create_app(&first).await.expect("create app");
     assert!(matches!(
@@ -98,7 +120,7 @@ async fn apps(store: &dyn Store) {
     assert!(keys.contains(&first.key) && keys.contains(&with_secondary.key));
 }
 
-async fn users(store: &dyn Store) {
+pub async fn users(store: &dyn Store) {
     let app = app("conf", "users");
     store.create_app(&app).await.unwrap();
     store
@@ -192,7 +214,7 @@ fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
     }
 }
 
-async fn messages(store: &dyn Store) {
+pub async fn messages(store: &dyn Store) {
     let messages_app = self::app("conf", "messages");
     store.create_app(&messages_app).await.unwrap();
     store
@@ -303,7 +325,7 @@ async fn messages(store: &dyn Store) {
 }
 
 /// The changes receipts commit with their own message (`submit_append_with`).
-async fn recall_edit_and_read_markers(store: &dyn Store) {
+pub async fn recall_edit_and_read_markers(store: &dyn Store) {
     let receipts_app = self::app("conf", "receipts");
     store.create_app(&receipts_app).await.unwrap();
     store
@@ -416,7 +438,7 @@ async fn recall_edit_and_read_markers(store: &dyn Store) {
 
 /// A store may serve a queue that its reader keeps drained from memory: every change to the
 /// queue must show in its pages all the same.
-async fn a_drained_queue_follows_every_change(store: &dyn Store) {
+pub async fn a_drained_queue_follows_every_change(store: &dyn Store) {
     let drained_app = self::app("conf", "drained");
     store.create_app(&drained_app).await.unwrap();
     store
@@ -521,7 +543,7 @@ async fn a_drained_queue_follows_every_change(store: &dyn Store) {
     assert_eq!(unread().await, 1);
 }
 
-async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
+pub async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
     let app = app("conf", "deletes");
     store.create_app(&app).await.unwrap();
     store.create_users(&app.key, &[user("roy")]).await.unwrap();
@@ -553,7 +575,7 @@ async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
     );
 }
 
-async fn credential_rotation(store: &dyn Store) {
+pub async fn credential_rotation(store: &dyn Store) {
     let mut rotated = app("conf", "rotate");
     store.create_app(&rotated).await.unwrap();
     rotated.rotate_certificate(1_000, 5_000);
@@ -567,7 +589,7 @@ async fn credential_rotation(store: &dyn Store) {
     assert!(!store.update_app_credentials(&ghost).await.unwrap());
 }
 
-async fn user_listing_and_activation(store: &dyn Store) {
+pub async fn user_listing_and_activation(store: &dyn Store) {
     let app = app("conf", "listing");
     store.create_app(&app).await.unwrap();
     let names = ["amy", "bob", "bea", "carl", "ben"];
@@ -623,7 +645,7 @@ async fn user_listing_and_activation(store: &dyn Store) {
         .unwrap());
 }
 
-async fn daily_message_counts(store: &dyn Store) {
+pub async fn daily_message_counts(store: &dyn Store) {
     let daily = self::app("conf", "daily");
     store.create_app(&daily).await.unwrap();
     store
@@ -670,7 +692,7 @@ async fn daily_message_counts(store: &dyn Store) {
 
 /// The setup link: of concurrent first-admin creations exactly one succeeds, and none once an
 /// admin exists. Needs a store without admins (the suite runs it before `admins_and_sessions`).
-async fn only_one_first_admin(store: &dyn Store) {
+pub async fn only_one_first_admin(store: &dyn Store) {
     assert_eq!(store.count_admins().await.unwrap(), 0);
     let candidates: Vec<Admin> = (0..5)
         .map(|index| Admin {
@@ -708,7 +730,7 @@ async fn only_one_first_admin(store: &dyn Store) {
     assert_eq!(store.admin("late").await.unwrap(), None);
 }
 
-async fn admins_and_sessions(store: &dyn Store) {
+pub async fn admins_and_sessions(store: &dyn Store) {
     let admin = Admin {
         username: "root".into(),
         password_hash: "hash".into(),
@@ -759,7 +781,7 @@ fn chat_message(app: &AppKey, ms: u64, client_id: u64, kind: &'static str) -> Ne
     message
 }
 
-async fn history_and_conversations(store: &dyn Store) {
+pub async fn history_and_conversations(store: &dyn Store) {
     let app = app("conf", "history");
     store.create_app(&app).await.unwrap();
     store
