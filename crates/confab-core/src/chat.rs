@@ -522,15 +522,17 @@ fn check_parties(
     sender: &UserName,
     recipient: &UserName,
 ) -> Result<(), Error> {
-    let named = |jid: &Option<pb::Jid>| {
+    // Compared in place: this runs for every message, and a name equal to a valid (lowercase)
+    // user name but for case is valid itself, so nothing needs parsing or allocating.
+    let names = |jid: &Option<pb::Jid>, user: &UserName| {
         jid.as_ref()
             .and_then(|jid| jid.name.as_deref())
-            .and_then(UserName::parse)
+            .is_some_and(|name| name.eq_ignore_ascii_case(user.as_str()))
     };
-    if named(&body.from).as_ref() != Some(sender) {
+    if !names(&body.from, sender) {
         return Err(Error::ImpersonatedParty("from"));
     }
-    if named(&body.to).as_ref() != Some(recipient) {
+    if !names(&body.to, recipient) {
         return Err(Error::ImpersonatedParty("to"));
     }
     Ok(())
