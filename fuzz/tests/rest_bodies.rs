@@ -11,12 +11,10 @@ mod common;
 
 use std::sync::OnceLock;
 
-use common::TestServer;
+use common::{exchange, TestServer};
 use confab_fuzz::{config, corpus, inputs};
 use proptest::prelude::*;
 use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::runtime::Runtime;
 
 /// Who a route's bearer token speaks for.
@@ -118,18 +116,14 @@ fn target() -> &'static Target {
     })
 }
 
-/// One request with `Connection: close`: the status and the body.
-async fn exchange(
+/// One request: the status and the body.
+async fn request(
     target: &Target,
     (method, path, bearer): (&str, &str, Bearer),
     content_type: Option<&str>,
     body: &[u8],
 ) -> (u16, Vec<u8>) {
-    let mut stream = TcpStream::connect(target.server.address).await.unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
+    let mut head = format!("{method} {path} HTTP/1.1\r\n");
     if let Some(content_type) = content_type {
         head.push_str(&format!("Content-Type: {content_type}\r\n"));
     }
@@ -138,22 +132,8 @@ async fn exchange(
         Bearer::App => head.push_str(&format!("Authorization: Bearer {}\r\n", target.app_token)),
         Bearer::User => head.push_str(&format!("Authorization: Bearer {}\r\n", target.user_token)),
     }
-    head.push_str("\r\n");
-    let mut request = head.into_bytes();
-    request.extend_from_slice(body);
-    let _ = stream.write_all(&request).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .unwrap_or_else(|| panic!("no response head: {:?}", String::from_utf8_lossy(&raw)));
-    let status = String::from_utf8_lossy(&raw[..split])
-        .split(' ')
-        .nth(1)
-        .and_then(|status| status.parse().ok())
-        .unwrap();
-    (status, raw[split + 4..].to_vec())
+    let reply = exchange(&target.server, &head, body).await;
+    (reply.status, reply.body)
 }
 
 fn is_error_shape(body: &[u8]) -> bool {
@@ -176,7 +156,7 @@ proptest! {
         body in inputs(corpus("rest"), 2048),
     ) {
         let target = target();
-        let (status, answer) = target.runtime.block_on(exchange(
+        let (status, answer) = target.runtime.block_on(request(
             target,
             ROUTES[route],
             CONTENT_TYPES[content_type],
@@ -197,7 +177,7 @@ proptest! {
         let user: String = user.iter().map(|byte| format!("%{byte:02X}")).collect();
         let (method, path, bearer) = PATH_ROUTES[route];
         let path = path.replace("{user}", &user);
-        let (status, answer) = target.runtime.block_on(exchange(
+        let (status, answer) = target.runtime.block_on(request(
             target,
             (method, &path, bearer),
             Some("application/json"),

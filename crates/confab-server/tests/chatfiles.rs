@@ -5,68 +5,17 @@
 
 mod common;
 
-use common::{TestServer, APP, ORG};
-use serde_json::Value;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use common::{exchange, Reply, TestServer, APP, ORG};
 
 const BOUNDARY: &str = "----confabTestBoundary7MA4YWxkTrZu0gW";
 
-struct Reply {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Reply {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(name))
-            .map(|(_, value)| value.as_str())
-    }
-}
-
-/// One raw HTTP/1.1 exchange with `Connection: close`.
-async fn exchange(server: &TestServer, head: &str, body: &[u8]) -> Reply {
-    let mut stream = TcpStream::connect(server.address).await.unwrap();
-    let mut request = format!(
-        "{head}Host: test\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    request.extend_from_slice(body);
-    // The server may answer (and close) before reading everything when the body is too large.
-    let _ = stream.write_all(&request).await;
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw).await;
-    let split = raw
-        .windows(4)
-        .position(|window| window == b"\r\n\r\n")
-        .expect("a response head");
-    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
-        .collect();
-    Reply {
-        status,
-        headers,
-        body: raw[split + 4..].to_vec(),
-    }
+/// A PNG of `width`×`height` whose pixels vary, so it does not compress to nothing.
+fn gradient_png(width: u32, height: u32, blue: u8) -> Vec<u8> {
+    let picture =
+        image::RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, blue]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    png.into_inner()
 }
 
 /// A form field: name, `(filename, content type)` for a file, and the bytes.
@@ -339,13 +288,11 @@ async fn an_image_over_the_pixel_budget_is_not_decoded_for_a_thumbnail() {
     assert!(got.body == bomb, "the original, not a decoded thumbnail");
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
 
-    let picture = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 7]));
-    let mut png = std::io::Cursor::new(Vec::new());
-    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    let png = gradient_png(400, 300, 7);
     let reply = upload(
         &server,
         &token,
-        &multipart(&[("file", Some(("cat.png", "image/png")), png.get_ref())]),
+        &multipart(&[("file", Some(("cat.png", "image/png")), &png)]),
     )
     .await;
     let (uuid, secret) = entity(&reply);
@@ -362,10 +309,7 @@ async fn an_image_over_the_pixel_budget_is_not_decoded_for_a_thumbnail() {
 #[tokio::test]
 async fn thumbnail_of_a_png() {
     let (server, token) = server_with_leo(|_| {}).await;
-    let picture = image::RgbImage::from_fn(400, 300, |x, y| image::Rgb([x as u8, y as u8, 7]));
-    let mut png = std::io::Cursor::new(Vec::new());
-    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    let png = png.into_inner();
+    let png = gradient_png(400, 300, 7);
     let reply = upload(
         &server,
         &token,
@@ -608,10 +552,7 @@ async fn put_part(
 #[tokio::test]
 async fn multipart_upload_round_trip() {
     let (server, token) = server_with_leo(|_| {}).await;
-    let picture = image::RgbImage::from_fn(64, 64, |x, y| image::Rgb([x as u8, y as u8, 1]));
-    let mut png = std::io::Cursor::new(Vec::new());
-    picture.write_to(&mut png, image::ImageFormat::Png).unwrap();
-    let png = png.into_inner();
+    let png = gradient_png(64, 64, 1);
     let (first, second) = png.split_at(png.len() / 2);
 
     let uuid = part_init(&server, &token, 10 * 1024 * 1024).await;
