@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use confab_core::{
-    ids::{AppKey, MessageId, QueueName, UserName},
-    store::{MessageStore, NewMessage, QueueEntry, UserStore},
+    ids::{AppKey, LogId, UserName},
+    store::{Audience, Device, EncodeMeta, MessageStore, NewMessage, Pulled, UserStore},
 };
 use confab_store_embedded::EmbeddedStore;
 
@@ -27,7 +27,7 @@ async fn main() {
     let app = AppKey::parse("bench#app").unwrap();
     let leo = UserName::parse("leo").unwrap();
     let roy = UserName::parse("roy").unwrap();
-    let queue = QueueName::single_chat(&leo);
+    let queue = LogId::pair(&leo, &roy);
     let meta = bytes::Bytes::from(vec![7u8; 160]);
     // Appends check that the recipient exists.
     let now = confab_core::now_ms();
@@ -60,16 +60,17 @@ async fn main() {
                 store
                     .append_message(NewMessage {
                         app: app.clone(),
-                        id: MessageId(1 + i),
+                        log: queue.clone(),
+                        audience: Audience::Members,
                         sender: leo.clone(),
                         sender_resource: "bench".into(),
-                        client_id: i,
+                        client_id: Some(i),
                         body_digest: 0,
-                        meta: meta.clone(),
-                        deliveries: vec![QueueEntry {
-                            owner: roy.clone(),
-                            queue: queue.clone(),
-                        }],
+                        sent_ms: 1,
+                        meta: EncodeMeta::new({
+                            let meta = meta.clone();
+                            move |_, _| meta
+                        }),
                         kind: "txt",
                         history: confab_core::history::single_chat_entries("txt", &leo, &roy),
                     })
@@ -85,17 +86,24 @@ async fn main() {
     let stored_secs = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
-    let mut after = MessageId(0);
+    let reader = Device {
+        user: roy.clone(),
+        resource: "bench".into(),
+    };
+    store.device_seen(&app, &reader, 1).await.unwrap();
+    let mut key = None;
     let mut drained = 0;
     loop {
-        let page = store
-            .queue_page(&app, &roy, &queue, after, PAGE_SIZE)
+        let pulled = store
+            .submit_pull(&app, &reader, &queue, key, PAGE_SIZE)
             .await
             .unwrap();
+        let Pulled::Page(page) = pulled else {
+            panic!("key beyond the end")
+        };
         let Some(last) = page.last() else { break };
         drained += page.len();
-        after = last.id;
-        store.ack_queue(&app, &roy, &queue, after).await.unwrap();
+        key = Some(last.id);
     }
     let drained_secs = started.elapsed().as_secs_f64();
     assert_eq!(drained as u64, n_messages);

@@ -31,11 +31,13 @@ pub enum KickReason {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// `queue` of `user` has new messages: sessions should be told to pull it.
+    /// `queue` of `user` has new messages: sessions should be told to pull it, except the
+    /// one on `except_resource` (the device that sent them, whose view leaves them out).
     Notice {
         app: AppKey,
         user: UserName,
         queue: QueueName,
+        except_resource: Option<String>,
     },
     /// Close the user's sessions on `resource` (all resources when `None`), except `keep`.
     Kick {
@@ -238,7 +240,9 @@ impl SessionRegistry {
             };
             for session in list {
                 let addressed = match event {
-                    Event::Notice { .. } => true,
+                    Event::Notice {
+                        except_resource, ..
+                    } => except_resource.as_deref() != Some(session.resource.as_str()),
                     Event::Kick { resource, keep, .. } => {
                         Some(session.id) != *keep
                             && resource.as_ref().is_none_or(|r| *r == session.resource)
@@ -283,13 +287,24 @@ mod tests {
             app: app.clone(),
             user: roy.clone(),
             queue: queue.clone(),
+            except_resource: None,
         };
         registry.deliver(&notice);
         registry.deliver(&notice);
         web.wait().await;
         assert_eq!(web.take().notices, vec![queue.clone()]);
         phone.wait().await;
+        assert_eq!(phone.take().notices, vec![queue.clone()]);
+        // The sending device is not told of its own message.
+        registry.deliver(&Event::Notice {
+            app: app.clone(),
+            user: roy.clone(),
+            queue: queue.clone(),
+            except_resource: Some("web".into()),
+        });
+        phone.wait().await;
         assert_eq!(phone.take().notices, vec![queue]);
+        assert!(web.take().notices.is_empty());
     }
 
     #[tokio::test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use confab_proto::{
@@ -18,12 +18,16 @@ use prost::Message;
 
 use crate::{
     app::App,
-    bus::{Bus, Event},
-    ids::{AppKey, IdGenerator, MessageId, QueueName, UserName},
+    appender::Appender,
+    bus::Bus,
+    ids::{AppKey, IdGenerator, LogId, MessageId, QueueName, UserName},
     now_ms,
     password::{FailureThrottle, PasswordLimits, PasswordWork},
     receipts,
-    store::{body_digest, AppendEffect, Appended, NewMessage, QueueEntry, Store},
+    store::{
+        body_digest, AppendEffect, Appended, Audience, Device, EncodeMeta, NewMessage, Pulled,
+        Store,
+    },
     Error,
 };
 
@@ -100,12 +104,13 @@ pub struct PullPage {
 pub struct ChatService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) bus: Arc<dyn Bus>,
-    ids: IdGenerator,
+    /// Every message and server meta enters its log here (ids and order are the store's).
+    pub(crate) appender: Appender,
+    /// Ids of the acks of client statistics, which are acknowledged and not stored.
+    statistic_ids: IdGenerator,
     pub(crate) limits: Limits,
     // Apps change rarely and are read on every login and REST call.
     apps: RwLock<HashMap<AppKey, Arc<App>>>,
-    /// Held while an id is allocated and its append queued; see `submit`.
-    append_order: Mutex<()>,
     /// Argon2 slots, shared with the console (`AdminService`).
     pub(crate) password_work: Arc<PasswordWork>,
     /// Wrong passwords of password grants and password changes.
@@ -113,24 +118,23 @@ pub struct ChatService {
 }
 
 impl ChatService {
-    /// Builds the service and raises the id floor above everything already stored.
+    /// Builds the service. Message ids come from the store; `node` only numbers the acks of
+    /// client statistics, which are not stored.
     pub async fn start(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
         node: u16,
         limits: Limits,
     ) -> Result<ChatService, Error> {
-        let ids = IdGenerator::new(node);
-        ids.raise_floor(store.max_message_id().await?.0);
         Ok(ChatService {
+            appender: Appender::new(Arc::clone(&store), Arc::clone(&bus)),
             store,
             bus,
-            ids,
+            statistic_ids: IdGenerator::new(node),
             password_work: Arc::new(PasswordWork::new(&limits.passwords)),
             password_failures: FailureThrottle::new(limits.passwords.throttle.clone()),
             limits,
             apps: RwLock::new(HashMap::new()),
-            append_order: Mutex::new(()),
         })
     }
 
@@ -209,7 +213,7 @@ impl ChatService {
             Ok(NameSpace::Statistic) => {
                 let now = now_ms();
                 let ack = SendAck {
-                    server_id: self.ids.next(now),
+                    server_id: self.statistic_ids.next(now),
                     timestamp_ms: now,
                     notify: None,
                 };
@@ -259,7 +263,6 @@ impl ChatService {
         };
         let app_key = session.app.key.clone();
         let app_key_text = app_key.to_string();
-        let queue = QueueName::single_chat(&session.user);
         let mut downlink = pb::Meta {
             id: None,
             from: Some(pb::Jid {
@@ -283,66 +286,37 @@ impl ChatService {
             meta: meta.meta,
             directed_users: Vec::new(),
         };
-        let (id, now, stored) = {
-            // Allocating the id and queueing the append under one lock makes store order id
-            // order, also across sessions sending into the same queue (PROTOCOL.md §4.4: a
-            // reader acknowledges by id, so a smaller id committed later would be skipped).
-            let _order = match self.append_order.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let now = now_ms();
-            let id = self.ids.next(now);
-            downlink.id = Some(id.0);
-            downlink.timestamp = Some(now);
-            let stored = self.store.submit_append_with(
-                NewMessage {
-                    app: app_key.clone(),
-                    id,
-                    sender: session.user.clone(),
-                    sender_resource: session.resource.clone(),
-                    client_id,
-                    body_digest,
-                    meta: downlink.encode_to_vec().into(),
-                    deliveries: if queued {
-                        vec![QueueEntry {
-                            owner: recipient.clone(),
-                            queue: queue.clone(),
-                        }]
-                    } else {
-                        Vec::new()
-                    },
-                    kind,
-                    history: crate::history::single_chat_entries(kind, &session.user, &recipient),
+        let appended = self.appender.submit(
+            NewMessage {
+                app: app_key,
+                log: LogId::pair(&session.user, &recipient),
+                audience: if queued {
+                    Audience::Members
+                } else {
+                    Audience::Nobody
                 },
-                effect,
-            );
-            (id, now, stored)
-        };
-        let chat = Arc::clone(self);
+                sender: session.user.clone(),
+                sender_resource: session.resource.clone(),
+                client_id: Some(client_id),
+                body_digest,
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    downlink.id = Some(id.0);
+                    downlink.timestamp = Some(timestamp_ms);
+                    downlink.encode_to_vec().into()
+                }),
+                kind,
+                history: crate::history::single_chat_entries(kind, &session.user, &recipient),
+            },
+            effect,
+        );
         Ok(Box::pin(async move {
-            match stored.await? {
-                Appended::Stored if !queued => Ok(SendAck {
+            match appended.await? {
+                Appended::Stored { id, timestamp_ms } => Ok(SendAck {
                     server_id: id,
-                    timestamp_ms: now,
+                    timestamp_ms,
                     notify: None,
                 }),
-                Appended::Stored => {
-                    let notice = Event::Notice {
-                        app: app_key,
-                        user: recipient,
-                        queue,
-                    };
-                    // Stored is what counts: a lost notice is repaired by the next UNREAD.
-                    if let Err(error) = chat.bus.publish(notice).await {
-                        tracing::warn!(%error, "notice not published");
-                    }
-                    Ok(SendAck {
-                        server_id: id,
-                        timestamp_ms: now,
-                        notify: None,
-                    })
-                }
                 Appended::Duplicate(existing) => Ok(SendAck {
                     server_id: existing,
                     timestamp_ms: existing.timestamp_ms(),
@@ -365,13 +339,9 @@ impl ChatService {
     ) -> Result<SendAck, Error> {
         let app = &session.app.key;
         let prepared = self.prepare(&session, meta, body, &recipient).await?;
-        // Not queued for a recipient who is offline now: nobody would pull it while it is
-        // still "online".
+        // Not in the log for a recipient who is offline now: nobody would pull it while it
+        // is still "online".
         let queued = !online_only || self.bus.is_online(app, &recipient).await?;
-        // Without a queue entry the append checks no recipient: check here.
-        if !queued && self.store.user(app, &recipient).await?.is_none() {
-            return Err(Error::RecipientNotFound(recipient.to_string()));
-        }
         let checked = Checked {
             effect: prepared.effect,
             queued,
@@ -383,40 +353,54 @@ impl ChatService {
         Ok(ack)
     }
 
-    /// Non-empty queues of the session's user, for the `UNREAD` reply.
+    /// Records the session's device as seen (its first login decides where it starts reading;
+    /// see `MessageStore::device_seen`). Called at every login, before anything is read.
+    pub async fn device_logged_in(&self, session: &SessionContext) -> Result<(), Error> {
+        Ok(self
+            .store
+            .device_seen(&session.app.key, &device_of(session), now_ms())
+            .await?)
+    }
+
+    /// The queues in which the session's device has unread messages, for the `UNREAD` reply.
     pub async fn unread(&self, session: &SessionContext) -> Result<Vec<(QueueName, u32)>, Error> {
         let counts = self
             .store
-            .unread_counts(&session.app.key, &session.user)
+            .unread_counts(&session.app.key, &device_of(session))
             .await?;
         Ok(counts
             .into_iter()
-            .map(|count| (count.queue, count.count))
+            .filter_map(|count| Some((count.log.view_of(&session.user)?, count.count)))
             .collect())
     }
 
-    /// A pull of `queue`. `key` acknowledges everything up to it first (PROTOCOL.md §4.4).
+    /// A pull of `queue` by the session's device. `key` acknowledges everything up to it first
+    /// (PROTOCOL.md §4.4): it moves this device's cursor only.
     pub async fn pull(
         &self,
         session: &SessionContext,
         queue: &QueueName,
         key: Option<u64>,
     ) -> Result<PullPage, Error> {
-        let app = &session.app.key;
-        let after = MessageId(key.unwrap_or(0));
-        // The page starts after `key` whether or not the acknowledgement is committed yet, so
-        // the read overlaps the commit; the reply still waits for both.
-        let acked = key.map(|_| self.store.submit_ack(app, &session.user, queue, after));
-        let page = self
+        let log = LogId::viewed_as(&session.user, queue)
+            .ok_or_else(|| Error::InvalidArgument("no such queue".into()))?;
+        let pulled = self
             .store
-            .queue_page(app, &session.user, queue, after, self.limits.page_size);
-        let page = match acked {
-            Some(acked) => {
-                let (acked, page) = tokio::join!(acked, page);
-                acked?;
-                page?
+            .submit_pull(
+                &session.app.key,
+                &device_of(session),
+                &log,
+                key.map(MessageId),
+                self.limits.page_size,
+            )
+            .await?;
+        let page = match pulled {
+            Pulled::Page(page) => page,
+            Pulled::KeyBeyondEnd => {
+                return Err(Error::InvalidArgument(
+                    "key is past the end of the queue".into(),
+                ))
             }
-            None => page.await?,
         };
         let next_key = page.last().map(|message| message.id.0);
         // Stored by us, encoded once at send time: relayed as they are.
@@ -424,55 +408,38 @@ impl ChatService {
         Ok(PullPage { metas, next_key })
     }
 
-    /// Stores a server-originated meta (a `NOTIFY`) in `recipient`'s queue `queue` and notifies
-    /// them: the same id order and durability as a send. `build` gets the id and timestamp.
+    /// Stores a server-originated meta (a `NOTIFY`) for `recipient` alone in the log of
+    /// `sender` and `recipient`, and notifies them: the same order and durability as a send.
+    /// `build` gets the id and timestamp.
     pub(crate) async fn deliver_server_meta(
         &self,
         app: &AppKey,
         sender: &UserName,
         recipient: UserName,
-        queue: QueueName,
-        build: impl FnOnce(MessageId, u64) -> pb::Meta,
+        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
     ) -> Result<(), Error> {
-        let stored = {
-            let _order = match self.append_order.lock() {
-                Ok(guard) => guard,
-                Err(poisoned) => poisoned.into_inner(),
-            };
-            let now = now_ms();
-            let id = self.ids.next(now);
-            self.store.submit_append(NewMessage {
+        let appended = self.appender.submit(
+            NewMessage {
                 app: app.clone(),
-                id,
+                log: LogId::pair(sender, &recipient),
+                audience: Audience::Member(recipient),
                 sender: sender.clone(),
                 sender_resource: String::new(),
-                // Server metas have no client id; the server id is unique, so no resend collides.
-                client_id: id.0,
+                client_id: None,
                 body_digest: 0,
-                meta: build(id, now).encode_to_vec().into(),
-                deliveries: vec![QueueEntry {
-                    owner: recipient.clone(),
-                    queue: queue.clone(),
-                }],
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    build(id, timestamp_ms).encode_to_vec().into()
+                }),
                 kind: "",
                 history: Vec::new(),
-            })
-        };
-        match stored.await? {
-            Appended::Stored | Appended::Duplicate(_) => {}
-            Appended::UnknownRecipient(name) => {
-                return Err(Error::RecipientNotFound(name.to_string()))
-            }
+            },
+            AppendEffect::None,
+        );
+        match appended.await? {
+            Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
+            Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
         }
-        let notice = Event::Notice {
-            app: app.clone(),
-            user: recipient,
-            queue,
-        };
-        if let Err(error) = self.bus.publish(notice).await {
-            tracing::warn!(%error, "notice not published");
-        }
-        Ok(())
     }
 
     /// Checks the limits; returns the message's kind for history (`""`: not a message).
@@ -510,6 +477,13 @@ impl ChatService {
             Err(poisoned) => poisoned.into_inner().insert(app.key.clone(), app.clone()),
         };
         app
+    }
+}
+
+fn device_of(session: &SessionContext) -> Device {
+    Device {
+        user: session.user.clone(),
+        resource: session.resource.clone(),
     }
 }
 

@@ -122,9 +122,68 @@ impl QueueName {
     }
 }
 
+/// A log: the messages of one conversation, each appended once, in commit order. What the SDK
+/// calls a queue is one device's view of a log: for leo, the log of leo and roy is the queue
+/// `roy@easemob.com`, holding both directions (PROTOCOL.md §4.2).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LogId {
+    /// The one-to-one conversation of two users, named in order (`low < high`, or equal: a
+    /// user's conversation with themself).
+    Pair { low: UserName, high: UserName },
+}
+
+impl LogId {
+    pub fn pair(a: &UserName, b: &UserName) -> LogId {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        LogId::Pair {
+            low: low.clone(),
+            high: high.clone(),
+        }
+    }
+
+    /// The log `owner` reads as `queue`; `None` when the queue names no conversation of theirs.
+    pub fn viewed_as(owner: &UserName, queue: &QueueName) -> Option<LogId> {
+        match queue.jid_parts() {
+            (peer, confab_proto::USER_DOMAIN) => Some(LogId::pair(owner, &UserName::parse(peer)?)),
+            _ => None,
+        }
+    }
+
+    /// The queue name `owner`'s SDK knows this log by; `None` when `owner` is not in it.
+    pub fn view_of(&self, owner: &UserName) -> Option<QueueName> {
+        match self {
+            LogId::Pair { low, high } if low == owner => Some(QueueName::single_chat(high)),
+            LogId::Pair { low, high } if high == owner => Some(QueueName::single_chat(low)),
+            LogId::Pair { .. } => None,
+        }
+    }
+
+    /// Everyone who reads the log.
+    pub fn members(&self) -> Vec<&UserName> {
+        match self {
+            LogId::Pair { low, high } if low == high => vec![low],
+            LogId::Pair { low, high } => vec![low, high],
+        }
+    }
+
+    /// The text stores key the log by: `u:<low>:<high>` (user names hold no `:`).
+    pub fn key(&self) -> String {
+        match self {
+            LogId::Pair { low, high } => concat(&["u:", low.as_str(), ":", high.as_str()]),
+        }
+    }
+
+    /// The inverse of `key`.
+    pub fn from_key(key: &str) -> Option<LogId> {
+        let (low, high) = key.strip_prefix("u:")?.split_once(':')?;
+        let (low, high) = (UserName::parse(low)?, UserName::parse(high)?);
+        (low <= high).then_some(LogId::Pair { low, high })
+    }
+}
+
 /// Server message id: `unix_ms << 22 | node << 12 | sequence`, the layout of the hosted service's
 /// ids (7530261000273002496 >> 22 is its timestamp). Increasing on one node, so increasing per queue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MessageId(pub u64);
 
 impl MessageId {

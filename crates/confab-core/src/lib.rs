@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod app;
+pub mod appender;
 pub mod auth;
 pub mod bus;
 pub mod chat;

@@ -16,9 +16,9 @@ use serde_json::Value;
 use crate::{
     app::App,
     chat::{ChatService, SessionContext},
-    ids::{MessageId, UserName},
+    ids::{LogId, MessageId, UserName},
     now_ms,
-    store::{NewMessage, StoreError},
+    store::{Audience, EncodeMeta, NewMessage, StoreError},
     Error,
 };
 
@@ -163,20 +163,25 @@ impl ChatService {
                 payload: Some(body.encode_to_vec().into()),
                 ..Default::default()
             };
+            let meta: bytes::Bytes = meta.encode_to_vec().into();
             let imported = self
                 .store
-                .import_message(NewMessage {
-                    app: app.key.clone(),
+                .import_message(
                     id,
-                    sender: message.from.clone(),
-                    sender_resource: IMPORT_RESOURCE.to_owned(),
-                    client_id: id.0,
-                    body_digest: 0,
-                    meta: meta.encode_to_vec().into(),
-                    deliveries: Vec::new(),
-                    kind,
-                    history: crate::history::single_chat_entries(kind, &message.from, &target),
-                })
+                    NewMessage {
+                        app: app.key.clone(),
+                        log: LogId::pair(&message.from, &target),
+                        audience: Audience::Nobody,
+                        sender: message.from.clone(),
+                        sender_resource: IMPORT_RESOURCE.to_owned(),
+                        client_id: None,
+                        body_digest: 0,
+                        sent_ms: timestamp_ms,
+                        meta: EncodeMeta::new(move |_, _| meta),
+                        kind,
+                        history: crate::history::single_chat_entries(kind, &message.from, &target),
+                    },
+                )
                 .await;
             match imported {
                 Ok(()) => return Ok(id),

@@ -56,27 +56,22 @@ impl ChatService {
             },
         });
         let app_text = app.to_string();
-        let jid = |name: &UserName| pb::Jid {
+        let jid = move |name: &UserName| pb::Jid {
             app_key: Some(app_text.clone()),
             name: Some(name.to_string()),
             domain: Some(USER_DOMAIN.to_owned()),
             client_resource: None,
         };
-        self.deliver_server_meta(
-            app,
-            user,
-            peer.clone(),
-            QueueName::single_chat(user),
-            |id, at| pb::Meta {
-                id: Some(id.0),
-                from: Some(jid(user)),
-                to: Some(jid(peer)),
-                timestamp: Some(at),
-                ns: Some(NameSpace::Notify as i32),
-                payload: Some(notify.to_string().into_bytes().into()),
-                ..Default::default()
-            },
-        )
+        let (from, to) = (jid(user), jid(peer));
+        self.deliver_server_meta(app, user, peer.clone(), move |id, at| pb::Meta {
+            id: Some(id.0),
+            from: Some(from),
+            to: Some(to),
+            timestamp: Some(at),
+            ns: Some(NameSpace::Notify as i32),
+            payload: Some(notify.to_string().into_bytes().into()),
+            ..Default::default()
+        })
         .await
     }
 

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use crate::{
     chat::ChatService,
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, MessageId, UserName},
     now_ms,
     store::Reaction,
     Error,
@@ -83,21 +83,16 @@ impl ChatService {
             }],
         });
         let app_text = app.to_string();
-        self.deliver_server_meta(
-            app,
-            user,
-            peer.clone(),
-            QueueName::single_chat(user),
-            |id, now| pb::Meta {
-                id: Some(id.0),
-                from: Some(jid(&app_text, user)),
-                to: Some(jid(&app_text, &peer)),
-                timestamp: Some(now),
-                ns: Some(NameSpace::Notify as i32),
-                payload: Some(notify.to_string().into_bytes().into()),
-                ..Default::default()
-            },
-        )
+        let (from, to) = (jid(&app_text, user), jid(&app_text, &peer));
+        self.deliver_server_meta(app, user, peer.clone(), move |id, now| pb::Meta {
+            id: Some(id.0),
+            from: Some(from),
+            to: Some(to),
+            timestamp: Some(now),
+            ns: Some(NameSpace::Notify as i32),
+            payload: Some(notify.to_string().into_bytes().into()),
+            ..Default::default()
+        })
         .await
     }
 

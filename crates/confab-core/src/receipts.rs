@@ -16,7 +16,7 @@ use crate::{
     chat::{ChatService, SessionContext},
     ids::{AppKey, MessageId, QueueName, UserName},
     now_ms,
-    store::{AppendEffect, QueueEntry, StoredMessage},
+    store::{AppendEffect, StoredMessage},
     Error,
 };
 
@@ -108,10 +108,7 @@ impl ChatService {
                 }
                 Ok(Prepared {
                     meta,
-                    effect: AppendEffect::Recall {
-                        target,
-                        queued_in: delivered_to(session, recipient),
-                    },
+                    effect: AppendEffect::Recall { target },
                     notify: None,
                 })
             }
@@ -138,7 +135,6 @@ impl ChatService {
                     effect: AppendEffect::Edit {
                         target,
                         meta: target_meta,
-                        queued_in: delivered_to(session, recipient),
                     },
                     notify: Some(notify),
                 })
@@ -180,15 +176,6 @@ impl ChatService {
         }
         Ok(stored)
     }
-}
-
-/// The queue entry a single-chat message from the session's user to `recipient` went into
-/// (as `ChatService::submit` queues it).
-fn delivered_to(session: &SessionContext, recipient: &UserName) -> Vec<QueueEntry> {
-    vec![QueueEntry {
-        owner: recipient.clone(),
-        queue: QueueName::single_chat(&session.user),
-    }]
 }
 
 /// The target's downlink meta with the edit applied, and the `edit_msg` object both sides read.

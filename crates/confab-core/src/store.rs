@@ -16,7 +16,7 @@ use bytes::Bytes;
 use crate::{
     admin::{Admin, AdminSession},
     app::App,
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     user::User,
 };
 
@@ -83,28 +83,108 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError>;
 }
 
-/// A message about to be stored once and referenced from each recipient's queue.
-#[derive(Debug, Clone)]
+/// A message about to be appended once to its log. The store assigns its id and time at
+/// commit (`Appended::Stored`), and only then encodes its downlink `Meta` (`meta`), which
+/// carries both.
 pub struct NewMessage {
     pub app: AppKey,
-    pub id: MessageId,
+    /// The log it is appended to.
+    pub log: LogId,
+    /// Who reads it from the log.
+    pub audience: Audience,
     pub sender: UserName,
+    /// The sending device; its own messages are not in its view of the log.
     pub sender_resource: String,
     /// The SDK's local id; with sender, resource and `body_digest` it makes a resend
-    /// idempotent.
-    pub client_id: u64,
+    /// idempotent. `None` for server metas: no resend can collide with them.
+    pub client_id: Option<u64>,
     /// `body_digest` of the payload the sender sent. The id alone does not tell a resend: the
     /// SDK draws ids from two counters (one for messages, one for recalls and other calls of
     /// the connection), both added to the clock, so a recall can carry a message's id.
     pub body_digest: u64,
-    /// The downlink `Meta`, encoded, exactly as recipients will receive it.
-    pub meta: Bytes,
-    pub deliveries: Vec<QueueEntry>,
+    /// The sender's clock when it was sent: the id's time is this or later (ids only grow).
+    pub sent_ms: u64,
+    /// Encodes the downlink `Meta` with the id and time the store assigned, exactly as
+    /// recipients will receive it.
+    pub meta: EncodeMeta,
     /// The SDK's message type (`txt`, `img`, …) that history filters on; empty for metas that
     /// are not messages (receipts, recalls).
     pub kind: &'static str,
     /// Whose history the message appears in, and under which conversation (one per party).
     pub history: Vec<HistoryEntry>,
+}
+
+impl std::fmt::Debug for NewMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewMessage")
+            .field("app", &self.app)
+            .field("log", &self.log)
+            .field("audience", &self.audience)
+            .field("sender", &self.sender)
+            .field("sender_resource", &self.sender_resource)
+            .field("client_id", &self.client_id)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a message's encoded downlink `Meta` from its id and timestamp (ms).
+pub struct EncodeMeta(Box<dyn FnOnce(MessageId, u64) -> Bytes + Send>);
+
+impl EncodeMeta {
+    pub fn new(encode: impl FnOnce(MessageId, u64) -> Bytes + Send + 'static) -> EncodeMeta {
+        EncodeMeta(Box::new(encode))
+    }
+
+    pub fn encode(self, id: MessageId, timestamp_ms: u64) -> Bytes {
+        (self.0)(id, timestamp_ms)
+    }
+}
+
+/// Who reads a message from its log, decided once, at the append: the cost of a message is
+/// the same whatever the number of members (the members are read when a device reads).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Audience {
+    /// Every device of every member of the log, except the one that sent it.
+    Members,
+    /// Only this member's devices (a server notice about something of theirs).
+    Member(UserName),
+    /// No one: it is kept for history only (a `deliverOnlineOnly` send to a user offline).
+    Nobody,
+}
+
+/// One device of a user: what reads logs, each through a cursor of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Device {
+    pub user: UserName,
+    /// The SDK's resource (its device id).
+    pub resource: String,
+}
+
+/// What a pull found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pulled {
+    /// The messages after the cursor, oldest first (empty: the device has them all).
+    Page(Vec<QueuedMessage>),
+    /// The key acknowledges past the newest message of the device's view of the log: nothing
+    /// moved.
+    KeyBeyondEnd,
+}
+
+/// How many messages one device has not read in one log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogCount {
+    pub log: LogId,
+    pub count: u32,
+}
+
+/// What `reclaim` removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Reclaimed {
+    /// Devices unseen since the cutoff, with their cursors.
+    pub devices: u64,
+    /// Messages taken out of their logs (history keeps them).
+    pub entries: u64,
 }
 
 /// A digest of a sent body that stays the same across releases (it is stored): FNV-1a, 64 bits.
@@ -194,18 +274,15 @@ pub enum ConversationChange {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AppendEffect {
     None,
-    /// The message recalls `target`: record it in the recalled messages and take it out of the
-    /// queues it was delivered to (`queued_in`), where it still waits.
+    /// The message recalls `target`: record it in the recalled messages and take it out of its
+    /// log, so that a device that has not read it yet never does.
     Recall {
         target: MessageId,
-        queued_in: Vec<QueueEntry>,
     },
-    /// The message edits `target`, delivered to `queued_in`: its stored downlink `Meta`
-    /// becomes `meta`.
+    /// The message edits `target`: its stored downlink `Meta` becomes `meta`.
     Edit {
         target: MessageId,
         meta: Bytes,
-        queued_in: Vec<QueueEntry>,
     },
     /// The message is `owner`'s conversation read ack (a channel ack): `owner` has read
     /// `conversation` up to this message.
@@ -225,28 +302,16 @@ pub struct StoredMessage {
     pub recalled: bool,
 }
 
-/// "`owner` has this message waiting in the queue named `queue`".
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueEntry {
-    pub owner: UserName,
-    pub queue: QueueName,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Appended {
-    /// Durably stored under the new id.
-    Stored,
-    /// The same (sender, resource, client id) was stored before under this id; nothing was written.
+    /// Durably stored under this id and time, assigned at commit.
+    Stored { id: MessageId, timestamp_ms: u64 },
+    /// The same (sender, resource, client id, body) was stored before under this id; nothing
+    /// was written.
     Duplicate(MessageId),
-    /// A delivery names a user that does not exist; nothing was written. Checked in the same
-    /// transaction as the insert, so a user deleted meanwhile cannot be left with a queue.
+    /// A member of the log does not exist; nothing was written. Checked in the same
+    /// transaction as the insert, so a user deleted meanwhile cannot be left with a message.
     UnknownRecipient(UserName),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct QueueCount {
-    pub queue: QueueName,
-    pub count: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,15 +325,22 @@ pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send 
 
 #[async_trait]
 pub trait MessageStore: Send + Sync {
-    /// Queues the message and its queue entries to be stored atomically and durably, and
-    /// returns at once. The future resolves `Ok(Stored)` only when the message survives a
-    /// crash; only then may the sender be acknowledged. Submissions are applied in call order,
-    /// so ids allocated in that order are committed in order and a reader paging a queue by id
-    /// never sees a later id before an earlier one.
+    /// Queues the message to be appended to its log atomically and durably, and returns at
+    /// once. The store assigns the id and time at commit: ids are unique across nodes, and
+    /// within a log id order is commit order, so a reader acknowledging by id never skips a
+    /// message committed later. The future resolves `Ok(Stored)` only when the message
+    /// survives a crash; only then may the sender be acknowledged.
     fn submit_append(&self, message: NewMessage) -> Pending<Appended>;
     /// `submit_append` with a change that commits in the same transaction, applied only when
-    /// the message is `Stored`. Same ordering guarantee as `submit_append`.
+    /// the message is `Stored`.
     fn submit_append_with(&self, message: NewMessage, effect: AppendEffect) -> Pending<Appended>;
+    /// `submit_append`, awaited.
+    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
+        self.submit_append(message).await
+    }
+    /// Stores an imported message under its caller-chosen (past) id and time, in history only
+    /// (in no log, so no reader pages past it). Fails with `Duplicate` when the id is taken.
+    async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError>;
     /// The message `id` of the app, if it is stored.
     async fn stored_message(
         &self,
@@ -282,31 +354,37 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Option<MessageId>, StoreError>;
-    /// Stores an imported message under its caller-chosen (past) id, outside the call order
-    /// of `submit_append` (it has no queue entries, so no reader pages past it). Fails with
-    /// `Duplicate` when the id is taken.
-    async fn import_message(&self, message: NewMessage) -> Result<(), StoreError>;
-    /// `submit_append`, awaited.
-    async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
-        self.submit_append(message).await
-    }
-    /// The highest message id ever stored, so a restarted node never reuses ids.
-    async fn max_message_id(&self) -> Result<MessageId, StoreError>;
-    /// Non-empty queues of `owner`, with how many messages each holds.
+    /// Records that `device` logged in now. The first time, it starts reading each log where
+    /// the user's other devices have read up to (what none of them has read is delivered to
+    /// it too; with no device before, everything is).
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// The logs in which `device` has unread messages, with how many.
     async fn unread_counts(
         &self,
         app: &AppKey,
-        owner: &UserName,
-    ) -> Result<Vec<QueueCount>, StoreError>;
-    /// Up to `limit` messages of the queue with an id above `after`, oldest first.
-    async fn queue_page(
+        device: &Device,
+    ) -> Result<Vec<LogCount>, StoreError>;
+    /// Queues a pull of `device`'s view of `log`, in call order with appends, and returns at
+    /// once: first `key` moves the device's cursor up to it (never back), then up to `limit`
+    /// messages after the cursor, oldest first. A device's view leaves out its own messages
+    /// and those for other members only.
+    fn submit_pull(
         &self,
         app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        after: MessageId,
+        device: &Device,
+        log: &LogId,
+        key: Option<MessageId>,
         limit: u32,
-    ) -> Result<Vec<QueuedMessage>, StoreError>;
+    ) -> Pending<Pulled>;
+    /// Drops the devices unseen since `unseen_since_ms`, with their cursors, and takes the
+    /// messages older than that out of their logs (history keeps them). At most `limit` of
+    /// each per call.
+    async fn reclaim(&self, unseen_since_ms: u64, limit: u32) -> Result<Reclaimed, StoreError>;
     /// Messages of the app per UTC day from `since_ms` on, oldest first; days without messages
     /// are left out. Message ids carry their timestamp, so no extra column is needed.
     async fn daily_message_counts(
@@ -372,25 +450,6 @@ pub trait MessageStore: Send + Sync {
         conversation: &QueueName,
         change: ConversationChange,
     ) -> Result<(), StoreError>;
-    /// Queues the removal of every entry of the queue up to and including `up_to` (the client
-    /// has them), in call order with appends, and returns at once.
-    fn submit_ack(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        up_to: MessageId,
-    ) -> Pending<()>;
-    /// `submit_ack`, awaited.
-    async fn ack_queue(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        up_to: MessageId,
-    ) -> Result<(), StoreError> {
-        self.submit_ack(app, owner, queue, up_to).await
-    }
 }
 
 /// Messages stored on one UTC day.

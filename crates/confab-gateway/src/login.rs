@@ -99,16 +99,25 @@ pub(crate) async fn login(
     {
         tracing::warn!(error = %Escaped(&error), "older session on this resource was not kicked");
     }
+    let context = SessionContext {
+        app,
+        user: user.name,
+        resource: resource.clone(),
+    };
+    // Before anything is read: a device's first login decides where it starts reading.
+    if let Err(error) = gateway.chat.device_logged_in(&context).await {
+        gateway
+            .registry
+            .unregister(&context.app.key, &context.user, id);
+        log_refusal(&error, guid);
+        return Err(failure(login_status(&error)));
+    }
     let remaining = expires_at_ms.saturating_sub(now_ms());
     let auth_token = (remaining <= MAX_ANNOUNCED_LIFETIME_MS)
         .then(|| serde_json::json!({ "expires_in": expires_at_ms }).to_string());
-    tracing::info!(app = ?app.key.as_str(), user = ?user.name.as_str(), ?resource, "logged in");
+    tracing::info!(app = ?context.app.key.as_str(), user = ?context.user.as_str(), ?resource, "logged in");
     Ok(LoggedIn {
-        context: SessionContext {
-            app,
-            user: user.name,
-            resource: resource.clone(),
-        },
+        context,
         id,
         inbox,
         reply: Outbound::Provision(pb::Provision {

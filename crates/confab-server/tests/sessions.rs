@@ -311,9 +311,10 @@ async fn sends_over_the_rate_are_refused_with_traffic_control_and_pass_after_a_r
     }
     let refused = phone.send_text(12, "roy", "leo", "user over").await;
     assert!(traffic_control(&refused), "{refused:?}");
-    // Refilled after a pause (one a second).
+    // Refilled after a pause (one a second). (The web session has the phone's sends pushed to
+    // it now, multi-device sync: the phone, which has nothing pushed, sends.)
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let ack = leo.send_text(5, "roy", "leo", "after the pause").await;
+    let ack = phone.send_text(13, "roy", "leo", "after the pause").await;
     assert_eq!(ack.status.unwrap().error_code, Some(0));
     let mut roy = server.login("roy", "web").await;
     assert_eq!(

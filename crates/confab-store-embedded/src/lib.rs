@@ -9,9 +9,8 @@
 mod checkpoint;
 mod files;
 mod history_index;
-mod pending;
+mod logs;
 mod schema;
-mod tails;
 mod writer;
 
 pub use files::DiskFileStore;
@@ -24,11 +23,11 @@ use bytes::Bytes;
 use confab_core::{
     admin::{Admin, AdminSession},
     app::{App, Secret},
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
         AdminStore, AppStore, AppendEffect, Appended, ConversationChange, ConversationSummary,
-        DayCount, HistoryQuery, MessageStore, NewMessage, Pending, PinnedMessage, QueueCount,
-        QueuedMessage, Reaction, StoreError, StoredMessage, UserStore,
+        DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage, Pending, PinnedMessage,
+        Pulled, QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage, UserStore,
     },
     user::User,
 };
@@ -36,8 +35,6 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
 use history_index::{IndexJob, IndexProgress, Removal};
-use pending::PendingCounts;
-use tails::QueueKey;
 use writer::{WriteOp, WriterState};
 
 const DATABASE_FILE: &str = "confab.db";
@@ -49,7 +46,6 @@ pub struct EmbeddedStore {
     writer: mpsc::Sender<writer::Job>,
     history: mpsc::Sender<IndexJob>,
     readers: Arc<ReaderPool>,
-    state: Arc<WriterState>,
 }
 
 struct ReaderPool {
@@ -78,12 +74,10 @@ impl EmbeddedStore {
         let checkpoints = checkpoint::spawn(checkpointer, wal_restart.clone()).map_err(backend)?;
         let state = Arc::new(WriterState {
             answers: writer::Answers::start(),
-            tails: Default::default(),
-            pending: PendingCounts::load(&connection).map_err(backend)?,
             history: progress,
             wal_restart,
         });
-        let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
+        let writer = writer::spawn(connection, state, checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {
             writer,
             history,
@@ -93,7 +87,6 @@ impl EmbeddedStore {
                 idle: Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(READERS),
             }),
-            state,
         })
     }
 
@@ -146,22 +139,30 @@ impl EmbeddedStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let _permit = self
-            .readers
-            .permits
-            .acquire()
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        let readers = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let connection = readers.checkout()?;
-            let result = query(&connection).map_err(backend);
-            readers.checkin(connection);
-            result
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        read_on(Arc::clone(&self.readers), query).await
     }
+}
+
+/// Runs `query` on a read connection of `readers`, on tokio's blocking pool.
+async fn read_on<T, F>(readers: Arc<ReaderPool>, query: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+{
+    let _permit = readers
+        .permits
+        .acquire()
+        .await
+        .map_err(|_| StoreError::Closed)?;
+    let pool = Arc::clone(&readers);
+    tokio::task::spawn_blocking(move || {
+        let connection = pool.checkout()?;
+        let result = query(&connection).map_err(backend);
+        pool.checkin(connection);
+        result
+    })
+    .await
+    .map_err(|_| StoreError::Closed)?
 }
 
 impl ReaderPool {
@@ -521,13 +522,20 @@ impl MessageStore for EmbeddedStore {
         .await
     }
 
-    async fn max_message_id(&self) -> Result<MessageId, StoreError> {
-        self.read(|connection| {
-            connection
-                .query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |row| {
-                    row.get::<_, i64>(0)
-                })
-                .map(|id| MessageId(id as u64))
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        let op = WriteOp::DeviceSeen {
+            app: app.as_str().to_owned(),
+            device: device.clone(),
+            now_ms,
+        };
+        self.write(op, |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
         })
         .await
     }
@@ -535,51 +543,56 @@ impl MessageStore for EmbeddedStore {
     async fn unread_counts(
         &self,
         app: &AppKey,
-        owner: &UserName,
-    ) -> Result<Vec<QueueCount>, StoreError> {
-        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
-        if !self.state.pending.holds_any(&app, &owner) {
-            return Ok(Vec::new());
-        }
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT queue, COUNT(*) FROM queue_entries
-                 WHERE app_key = ?1 AND owner = ?2 GROUP BY queue ORDER BY MIN(message_id)",
-            )?;
-            let rows = statement.query_map(params![app, owner], |row| {
-                Ok(QueueCount {
-                    queue: QueueName::from_stored(row.get(0)?),
-                    count: row.get(1)?,
-                })
-            })?;
-            rows.collect()
-        })
-        .await
+        device: &Device,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        let (app, device) = (app.as_str().to_owned(), device.clone());
+        self.read(move |connection| logs::unread_counts(connection, &app, &device))
+            .await
     }
 
-    async fn queue_page(
+    fn submit_pull(
         &self,
         app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        after: MessageId,
+        device: &Device,
+        log: &LogId,
+        key: Option<MessageId>,
         limit: u32,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let key = QueueKey::new(app.as_str(), owner.as_str(), queue.as_str());
-        if let Some(page) = self.state.tails.page(&key, after.0, limit) {
-            return Ok(page);
+    ) -> Pending<Pulled> {
+        let (app, device, log) = (app.as_str().to_owned(), device.clone(), log.clone());
+        match key {
+            // The cursor moves in the writer, in call order with appends.
+            Some(key) => self.submit(
+                WriteOp::Pull {
+                    app,
+                    device,
+                    log,
+                    key,
+                    limit,
+                },
+                |outcome| match outcome {
+                    writer::Outcome::Pulled(pulled) => Some(pulled),
+                    _ => None,
+                },
+            ),
+            // Nothing to write: a reader serves it, without waiting for a commit. What it
+            // reads is committed, which is all a notice ever announces.
+            None => Box::pin(read_on(Arc::clone(&self.readers), move |connection| {
+                logs::pull(connection, &app, &device, &log, None, limit)
+            })),
         }
-        let op = WriteOp::QueuePage {
-            app: app.as_str().to_owned(),
-            owner: owner.to_string(),
-            queue: queue.as_str().to_owned(),
-            after: after.0,
-            limit,
-        };
-        self.write(op, |outcome| match outcome {
-            writer::Outcome::Page(page) => Some(page),
-            _ => None,
-        })
+    }
+
+    async fn reclaim(&self, unseen_since_ms: u64, limit: u32) -> Result<Reclaimed, StoreError> {
+        self.write(
+            WriteOp::Reclaim {
+                unseen_since_ms,
+                limit,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Reclaimed(reclaimed) => Some(reclaimed),
+                _ => None,
+            },
+        )
         .await
     }
 
@@ -747,11 +760,14 @@ impl MessageStore for EmbeddedStore {
         .await
     }
 
-    async fn import_message(&self, message: NewMessage) -> Result<(), StoreError> {
-        self.write(WriteOp::ImportMessage(message), |outcome| match outcome {
-            writer::Outcome::Done => Some(()),
-            _ => None,
-        })
+    async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::ImportMessage(id, message),
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
         .await
     }
 
@@ -942,27 +958,6 @@ impl MessageStore for EmbeddedStore {
         })
         .await
     }
-
-    fn submit_ack(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        up_to: MessageId,
-    ) -> Pending<()> {
-        self.submit(
-            WriteOp::AckQueue {
-                app: app.as_str().to_owned(),
-                owner: owner.to_string(),
-                queue: queue.as_str().to_owned(),
-                up_to: up_to.0,
-            },
-            |outcome| match outcome {
-                writer::Outcome::Done => Some(()),
-                _ => None,
-            },
-        )
-    }
 }
 
 #[async_trait]
@@ -1076,27 +1071,4 @@ pub(crate) fn parse_marks(text: &str) -> Vec<u8> {
     text.split(',')
         .filter_map(|mark| mark.trim().parse().ok())
         .collect()
-}
-
-/// Up to `limit` entries of one queue above `after`, with their messages, oldest first.
-pub(crate) fn read_queue_page(
-    connection: &Connection,
-    app: &str,
-    owner: &str,
-    queue: &str,
-    after: u64,
-    limit: u32,
-) -> rusqlite::Result<Vec<QueuedMessage>> {
-    let mut statement = connection.prepare_cached(
-        "SELECT m.id, m.meta FROM queue_entries q JOIN messages m ON m.id = q.message_id
-         WHERE q.app_key = ?1 AND q.owner = ?2 AND q.queue = ?3 AND q.message_id > ?4
-         ORDER BY q.message_id LIMIT ?5",
-    )?;
-    let rows = statement.query_map(params![app, owner, queue, after as i64, limit], |row| {
-        Ok(QueuedMessage {
-            id: MessageId(row.get::<_, i64>(0)? as u64),
-            meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
-        })
-    })?;
-    rows.collect()
 }

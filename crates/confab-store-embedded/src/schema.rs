@@ -190,6 +190,51 @@ CREATE TABLE health_checks (
 -- S + 1 (user.rs); the values already stored keep their meaning.
 ALTER TABLE users RENAME COLUMN tokens_valid_after TO tokens_issued_from;
 "#,
+    r#"
+-- Logs and cursors (logs.rs) replace per-user queues: a message is in the log of its
+-- conversation (`log`, NULL: in none), read by every member or by `audience` alone, and each
+-- device reads from a cursor of its own, so one device's ack takes nothing from another.
+ALTER TABLE messages ADD COLUMN log TEXT;
+ALTER TABLE messages ADD COLUMN audience TEXT;
+CREATE INDEX messages_by_log ON messages (app_key, log, id) WHERE log IS NOT NULL;
+-- Each member's view of a log: its newest entry for them, and where a deletion cleared it.
+ALTER TABLE conversations ADD COLUMN log TEXT;
+ALTER TABLE conversations ADD COLUMN last_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN cleared_up_to INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE cursors (
+    app_key  TEXT NOT NULL,
+    owner    TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    log      TEXT NOT NULL,
+    up_to    INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, resource, log)
+) WITHOUT ROWID;
+CREATE TABLE devices (
+    app_key       TEXT NOT NULL,
+    owner         TEXT NOT NULL,
+    resource      TEXT NOT NULL,
+    first_seen_ms INTEGER NOT NULL,
+    last_seen_ms  INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, resource)
+) WITHOUT ROWID;
+-- What waited in a queue stays unread: the entry goes into the log of its conversation, for its
+-- owner alone (its sender had it), and the owner's view of the log ends at the newest of them.
+UPDATE messages SET
+    log = (SELECT 'u:' || MIN(q.owner, substr(q.queue, 1, instr(q.queue, '@') - 1)) || ':'
+                       || MAX(q.owner, substr(q.queue, 1, instr(q.queue, '@') - 1))
+           FROM queue_entries q WHERE q.message_id = messages.id),
+    audience = (SELECT q.owner FROM queue_entries q WHERE q.message_id = messages.id)
+WHERE id IN (SELECT message_id FROM queue_entries WHERE queue LIKE '%@easemob.com');
+INSERT INTO conversations (app_key, owner, conversation, log, last_id)
+    SELECT q.app_key, q.owner, q.queue,
+           'u:' || MIN(q.owner, substr(q.queue, 1, instr(q.queue, '@') - 1)) || ':'
+                || MAX(q.owner, substr(q.queue, 1, instr(q.queue, '@') - 1)),
+           MAX(q.message_id)
+    FROM queue_entries q WHERE q.queue LIKE '%@easemob.com' GROUP BY q.app_key, q.owner, q.queue
+    ON CONFLICT (app_key, owner, conversation)
+    DO UPDATE SET log = excluded.log, last_id = excluded.last_id;
+DROP TABLE queue_entries;
+"#,
 ];
 
 pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {

@@ -8,9 +8,10 @@ use std::sync::{mpsc, Arc};
 use confab_core::{
     admin::{Admin, AdminSession},
     app::App,
-    ids::MessageId,
+    ids::{IdGenerator, LogId, MessageId},
     store::{
-        AppendEffect, Appended, ConversationChange, NewMessage, QueuedMessage, Reaction, StoreError,
+        AppendEffect, Appended, ConversationChange, Device, NewMessage, Pulled, Reaction,
+        Reclaimed, StoreError,
     },
     user::User,
 };
@@ -21,8 +22,7 @@ use crate::{
     backend,
     checkpoint::{self, WalRestart},
     history_index::{self, IndexProgress},
-    pending::{owner_key, PendingCounts, PendingDelta},
-    tails::{QueueKey, QueueTails, TailChange},
+    logs,
 };
 
 /// Most jobs per transaction; bounds commit latency under sustained load. Every caller of a
@@ -70,7 +70,25 @@ pub(crate) enum WriteOp {
     AppendMessage(NewMessage),
     /// An append with a change in the same savepoint (recall, edit, conversation read).
     AppendWithEffect(NewMessage, AppendEffect),
-    ImportMessage(NewMessage),
+    ImportMessage(MessageId, NewMessage),
+    DeviceSeen {
+        app: String,
+        device: Device,
+        now_ms: u64,
+    },
+    /// A pull with a key: the cursor moves and the page is read in the batch, so the page
+    /// sees every append queued before it.
+    Pull {
+        app: String,
+        device: Device,
+        log: LogId,
+        key: MessageId,
+        limit: u32,
+    },
+    Reclaim {
+        unseen_since_ms: u64,
+        limit: u32,
+    },
     ChangePin {
         app: String,
         message: u64,
@@ -91,29 +109,14 @@ pub(crate) enum WriteOp {
         /// `history.db` before (`history_index.rs`).
         last_message: Option<u64>,
     },
-    AckQueue {
-        app: String,
-        owner: String,
-        queue: String,
-        up_to: u64,
-    },
-    /// A read: a page of a queue the tails do not hold (a cold one, `tails.rs`). Served here,
-    /// in the batch, it costs no extra thread hand-off and sees every write queued before it;
-    /// its answer, like all answers, waits for the commit.
-    QueuePage {
-        app: String,
-        owner: String,
-        queue: String,
-        after: u64,
-        limit: u32,
-    },
 }
 
 pub(crate) enum Outcome {
     Done,
     Changed(bool),
     Appended(Appended),
-    Page(Vec<QueuedMessage>),
+    Pulled(Pulled),
+    Reclaimed(Reclaimed),
 }
 
 pub(crate) struct Job {
@@ -167,12 +170,10 @@ fn answer_each(batch: Vec<Answer>) {
     }
 }
 
-/// What the writer shares with readers: queue tails, and each user's count of queue entries;
-/// and what it learns from the history thread: how far the history log is indexed.
+/// What the writer learns from the history thread (how far the history log is indexed) and
+/// from the checkpoint thread, and how it answers.
 pub(crate) struct WriterState {
     pub(crate) answers: Answers,
-    pub(crate) tails: QueueTails,
-    pub(crate) pending: PendingCounts,
     pub(crate) history: Arc<IndexProgress>,
     pub(crate) wal_restart: Arc<WalRestart>,
 }
@@ -184,6 +185,15 @@ pub(crate) struct WriterState {
 pub(crate) struct KnownUsers {
     /// `owner_key`s.
     keys: HashSet<String>,
+}
+
+/// `app` and user `name` in one key.
+fn owner_key(app: &str, name: &str) -> String {
+    let mut key = String::with_capacity(app.len() + 1 + name.len());
+    key.push_str(app);
+    key.push('\t');
+    key.push_str(name);
+    key
 }
 
 impl KnownUsers {
@@ -203,43 +213,13 @@ impl KnownUsers {
     }
 }
 
-/// What the operations of a batch did beyond their rows, published once the batch commits.
-pub(crate) struct BatchLog<'a> {
-    tails: &'a QueueTails,
-    known_users: &'a mut KnownUsers,
-    changes: Vec<TailChange>,
-    pending: Vec<PendingDelta>,
-}
-
-/// Where a `BatchLog` stood before an operation.
-struct LogMark {
-    changes: usize,
-    pending: usize,
-}
-
-impl BatchLog<'_> {
-    fn mark(&self) -> LogMark {
-        LogMark {
-            changes: self.changes.len(),
-            pending: self.pending.len(),
-        }
-    }
-
-    /// Forgets what an operation whose savepoint rolled back logged.
-    fn reset(&mut self, mark: LogMark) {
-        self.changes.truncate(mark.changes);
-        self.pending.truncate(mark.pending);
-    }
-
-    /// `entries` queue entries of `owner` added (positive) or removed (negative).
-    fn count_entries(&mut self, app: &str, owner: &str, entries: i64) {
-        if entries != 0 {
-            self.pending.push(PendingDelta {
-                owner: owner_key(app, owner),
-                entries,
-            });
-        }
-    }
+/// What the writer keeps from batch to batch.
+pub(crate) struct WriterMemory {
+    known_users: KnownUsers,
+    /// Message ids: assigned here, in commit order (this store is one node).
+    ids: IdGenerator,
+    /// How far `reclaim` has scanned `messages`.
+    reclaimed_up_to: i64,
 }
 
 /// Starts the writer thread. `checkpoints` is held until the writer stops, which then stops
@@ -260,7 +240,19 @@ pub(crate) fn spawn(
 }
 
 fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &WriterState) {
-    let mut known_users = KnownUsers::default();
+    let ids = IdGenerator::new(0);
+    // Restarts keep ids increasing.
+    match connection.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |row| {
+        row.get::<_, i64>(0)
+    }) {
+        Ok(max) => ids.raise_floor(max as u64),
+        Err(error) => tracing::error!(%error, "cannot read the highest message id"),
+    }
+    let mut memory = WriterMemory {
+        known_users: KnownUsers::default(),
+        ids,
+        reclaimed_up_to: 0,
+    };
     // Row numbers go on after a restart: pruning from 0 would take a batch per 1,024 rows
     // dropped long ago.
     let mut log_pruned_below = first_log_row(&connection).unwrap_or_else(|error| {
@@ -281,7 +273,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
         let indexed = state.history.durable();
         let prune_below = (indexed - log_pruned_below >= PRUNE_LOG_ROWS)
             .then_some(log_pruned_below + PRUNE_LOG_ROWS);
-        if commit_batch(&mut connection, batch, state, &mut known_users, prune_below) {
+        if commit_batch(&mut connection, batch, state, &mut memory, prune_below) {
             log_pruned_below = prune_below.unwrap_or(log_pruned_below);
         }
         // Between two transactions, so that the next one can start the WAL over
@@ -306,17 +298,12 @@ fn commit_batch(
     connection: &mut Connection,
     batch: Vec<Job>,
     state: &WriterState,
-    known_users: &mut KnownUsers,
+    memory: &mut WriterMemory,
     prune_log_below: Option<i64>,
 ) -> bool {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) =
         batch.into_iter().map(|job| (job.op, job.reply)).unzip();
-    let mut log = BatchLog {
-        tails: &state.tails,
-        known_users,
-        changes: Vec::new(),
-        pending: Vec::new(),
-    };
+    let log = memory;
     let applied = (|| -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let mut transaction = connection.transaction().map_err(backend)?;
         let mut results = Vec::with_capacity(ops.len());
@@ -325,19 +312,15 @@ fn commit_batch(
                 // These fail only when the database itself does; then the whole batch rolls
                 // back (the transaction is dropped) and every caller hears so. Skipping the
                 // savepoint is a third of the writer's work per message.
-                results.push(Ok(apply(&transaction, op, &mut log)?));
+                results.push(Ok(apply(&transaction, op, log)?));
                 continue;
             }
             // A savepoint per job: one failing job (a duplicate user) leaves the others intact.
             let mut savepoint = transaction.savepoint().map_err(backend)?;
-            let mark = log.mark();
-            let result = apply(&savepoint, op, &mut log);
+            let result = apply(&savepoint, op, log);
             match result {
                 Ok(_) => savepoint.commit(),
-                Err(_) => {
-                    log.reset(mark);
-                    savepoint.rollback()
-                }
+                Err(_) => savepoint.rollback(),
             }
             .map_err(backend)?;
             results.push(result);
@@ -354,10 +337,6 @@ fn commit_batch(
     })();
     match applied {
         Ok(results) => {
-            // Before any answer: whoever hears "stored" (and the notice that follows) reads a
-            // tail that already holds the message.
-            state.tails.apply(log.changes);
-            state.pending.apply(log.pending);
             state
                 .answers
                 .send(replies.into_iter().zip(results).collect());
@@ -383,10 +362,7 @@ impl WriteOp {
     fn is_hot_path(&self) -> bool {
         matches!(
             self,
-            WriteOp::AppendMessage(_)
-                | WriteOp::AppendWithEffect(..)
-                | WriteOp::AckQueue { .. }
-                | WriteOp::QueuePage { .. }
+            WriteOp::AppendMessage(_) | WriteOp::AppendWithEffect(..) | WriteOp::Pull { .. }
         )
     }
 }
@@ -394,7 +370,7 @@ impl WriteOp {
 fn apply(
     connection: &Connection,
     op: WriteOp,
-    log: &mut BatchLog<'_>,
+    log: &mut WriterMemory,
 ) -> Result<Outcome, StoreError> {
     match op {
         WriteOp::CreateApp(app) => {
@@ -570,42 +546,63 @@ fn apply(
                     params![app, name],
                 )
                 .map_err(backend)?;
-            let removed = connection
-                .execute(
-                    "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2",
-                    params![app, name],
-                )
-                .map_err(backend)?;
-            log.count_entries(&app, &name, -(removed as i64));
-            log.changes.push(TailChange::ForgetPrefix {
-                prefix: QueueKey::owner_prefix(&app, &name),
-            });
+            if let Some(user) = confab_core::ids::UserName::parse(&name) {
+                logs::drop_user(connection, &app, &user).map_err(backend)?;
+            }
             Ok(Outcome::Changed(changed > 0))
         }
-        WriteOp::AppendMessage(message) => append_message(connection, message, log),
-        WriteOp::AppendWithEffect(message, effect) => {
-            let (app, id) = (message.app.as_str().to_owned(), message.id);
-            let outcome = append_message(connection, message, log)?;
-            if matches!(outcome, Outcome::Appended(Appended::Stored)) {
-                apply_effect(connection, &app, id, effect, log).map_err(backend)?;
-            }
-            Ok(outcome)
+        WriteOp::AppendMessage(message) => {
+            append_message(connection, message, None, log).map(Outcome::Appended)
         }
-        WriteOp::ImportMessage(message) => {
+        WriteOp::AppendWithEffect(message, effect) => {
+            let app = message.app.as_str().to_owned();
+            let appended = append_message(connection, message, None, log)?;
+            if let Appended::Stored { id, .. } = appended {
+                apply_effect(connection, &app, id, effect).map_err(backend)?;
+            }
+            Ok(Outcome::Appended(appended))
+        }
+        WriteOp::ImportMessage(id, message) => {
             let taken = connection
                 .prepare_cached("SELECT 1 FROM messages WHERE id = ?1")
-                .and_then(|mut statement| statement.exists(params![message.id.0 as i64]))
+                .and_then(|mut statement| statement.exists(params![id.0 as i64]))
                 .map_err(backend)?;
             if taken {
-                return Err(StoreError::Duplicate(message.id.0.to_string()));
+                return Err(StoreError::Duplicate(id.0.to_string()));
             }
-            match append_message(connection, message, log)? {
-                Outcome::Appended(Appended::Stored) => Ok(Outcome::Done),
-                Outcome::Appended(Appended::Duplicate(id)) => {
-                    Err(StoreError::Duplicate(id.0.to_string()))
+            match append_message(connection, message, Some(id), log)? {
+                Appended::Stored { .. } => Ok(Outcome::Done),
+                Appended::Duplicate(id) => Err(StoreError::Duplicate(id.0.to_string())),
+                Appended::UnknownRecipient(_) => {
+                    Err(StoreError::Backend("unexpected import outcome".into()))
                 }
-                _ => Err(StoreError::Backend("unexpected import outcome".into())),
             }
+        }
+        WriteOp::DeviceSeen {
+            app,
+            device,
+            now_ms,
+        } => logs::device_seen(connection, &app, &device, now_ms)
+            .map(|()| Outcome::Done)
+            .map_err(backend),
+        WriteOp::Pull {
+            app,
+            device,
+            log: pulled,
+            key,
+            limit,
+        } => logs::pull(connection, &app, &device, &pulled, Some(key), limit)
+            .map(Outcome::Pulled)
+            .map_err(backend),
+        WriteOp::Reclaim {
+            unseen_since_ms,
+            limit,
+        } => {
+            let (devices, entries, scanned) =
+                logs::reclaim(connection, unseen_since_ms, limit, log.reclaimed_up_to)
+                    .map_err(backend)?;
+            log.reclaimed_up_to = scanned;
+            Ok(Outcome::Reclaimed(Reclaimed { devices, entries }))
         }
         WriteOp::ChangePin { app, message, pin } => {
             let changed = match pin {
@@ -657,12 +654,7 @@ fn apply(
             change,
             last_message,
         } => {
-            if matches!(change, ConversationChange::Delete { .. }) {
-                log.changes.push(TailChange::Emptied {
-                    key: QueueKey::new(&app, &owner, &conversation),
-                });
-            }
-            let removed = change_conversation(
+            change_conversation(
                 connection,
                 &app,
                 &owner,
@@ -671,98 +663,92 @@ fn apply(
                 last_message,
             )
             .map_err(backend)?;
-            log.count_entries(&app, &owner, -(removed as i64));
             Ok(Outcome::Done)
         }
-        WriteOp::AckQueue {
-            app,
-            owner,
-            queue,
-            up_to,
-        } => {
-            let removed = connection
-                .prepare_cached(
-                    "DELETE FROM queue_entries
-                     WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id <= ?4",
-                )
-                .and_then(|mut statement| {
-                    statement.execute(params![app, owner, queue, up_to as i64])
-                })
-                .map_err(backend)?;
-            log.count_entries(&app, &owner, -(removed as i64));
-            let key = QueueKey::new(&app, &owner, &queue);
-            // A cold queue turns warm once the database holds nothing more of it.
-            let emptied = !log.tails.is_warm(&key)
-                && !connection
-                    .prepare_cached(
-                        "SELECT 1 FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
-                    )
-                    .and_then(|mut statement| statement.exists(params![app, owner, queue]))
-                    .map_err(backend)?;
-            log.changes.push(if emptied {
-                TailChange::Emptied { key }
-            } else {
-                TailChange::Acked { key, up_to }
-            });
-            Ok(Outcome::Done)
-        }
-        WriteOp::QueuePage {
-            app,
-            owner,
-            queue,
-            after,
-            limit,
-        } => crate::read_queue_page(connection, &app, &owner, &queue, after, limit)
-            .map(Outcome::Page)
-            .map_err(backend),
     }
 }
 
+/// Appends `message` to its log under the next id (or `imported_as`, for an import, in no
+/// log): the members exist, the insert finds a resend, then history and the members' views.
 fn append_message(
     connection: &Connection,
     message: NewMessage,
-    log: &mut BatchLog<'_>,
-) -> Result<Outcome, StoreError> {
+    imported_as: Option<MessageId>,
+    memory: &mut WriterMemory,
+) -> Result<Appended, StoreError> {
     let app = message.app.as_str().to_owned();
-    for entry in &message.deliveries {
-        if !user_exists(connection, log.known_users, &app, entry.owner.as_str())? {
+    for member in message.log.members() {
+        if *member != message.sender
+            && !user_exists(connection, &mut memory.known_users, &app, member.as_str())?
+        {
             // A resend of a message stored before its recipient was removed keeps its answer.
             if let Some(id) = stored_resend(connection, &app, &message)? {
-                return Ok(Outcome::Appended(Appended::Duplicate(id)));
+                return Ok(Appended::Duplicate(id));
             }
-            return Ok(Outcome::Appended(Appended::UnknownRecipient(
-                entry.owner.clone(),
-            )));
+            return Ok(Appended::UnknownRecipient(member.clone()));
         }
     }
+    let id = match imported_as {
+        Some(id) => id,
+        None => memory.ids.next(message.sent_ms),
+    };
+    let log_key = message.log.key();
+    let NewMessage {
+        sender,
+        sender_resource,
+        client_id,
+        body_digest,
+        meta,
+        kind,
+        history,
+        log,
+        audience,
+        ..
+    } = message;
+    let in_log = match imported_as {
+        Some(_) => None,
+        None => logs::audience_column(&audience),
+    };
     // The insert itself finds a resend (one index search, not a lookup and then an insert).
     let inserted = connection
         .prepare_cached(
             "INSERT INTO messages
-                 (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind, log,
+                  audience)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
              ON CONFLICT (client_id, app_key, sender, sender_resource, body_digest) DO NOTHING",
         )
         .and_then(|mut statement| {
             statement.execute(params![
-                message.id.0 as i64,
+                id.0 as i64,
                 app,
-                message.sender.as_str(),
-                message.sender_resource,
-                message.client_id as i64,
-                message.body_digest as i64,
-                &message.meta[..],
-                message.kind
+                sender.as_str(),
+                sender_resource,
+                // Server metas have no client id; their id is unique, so no resend collides.
+                client_id.unwrap_or(id.0) as i64,
+                body_digest as i64,
+                &meta.encode(id, id.timestamp_ms())[..],
+                kind,
+                in_log.map(|_| log_key.as_str()),
+                in_log.flatten()
             ])
         })
         .map_err(backend)?;
     if inserted == 0 {
-        let id = stored_resend(connection, &app, &message)?.ok_or_else(|| {
+        let id = stored_resend_of(
+            connection,
+            &app,
+            sender.as_str(),
+            &sender_resource,
+            client_id.unwrap_or(id.0),
+            body_digest,
+        )?
+        .ok_or_else(|| {
             StoreError::Backend("a resend conflict without the stored message".into())
         })?;
-        return Ok(Outcome::Appended(Appended::Duplicate(id)));
+        return Ok(Appended::Duplicate(id));
     }
-    if !message.history.is_empty() {
+    if !history.is_empty() {
         connection
             .prepare_cached(
                 "INSERT INTO history_log (app_key, message_id, history) VALUES (?1, ?2, ?3)",
@@ -770,37 +756,19 @@ fn append_message(
             .and_then(|mut statement| {
                 statement.execute(params![
                     app,
-                    message.id.0 as i64,
-                    history_index::encode_entries(&message.history)
+                    id.0 as i64,
+                    history_index::encode_entries(&history)
                 ])
             })
             .map_err(backend)?;
     }
-    let mut insert_entry = connection
-        .prepare_cached(
-            "INSERT OR IGNORE INTO queue_entries (app_key, owner, queue, message_id)
-             VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(backend)?;
-    for entry in &message.deliveries {
-        let inserted = insert_entry
-            .execute(params![
-                app,
-                entry.owner.as_str(),
-                entry.queue.as_str(),
-                message.id.0 as i64
-            ])
-            .map_err(backend)?;
-        log.count_entries(&app, entry.owner.as_str(), inserted as i64);
-        log.changes.push(TailChange::Appended {
-            key: QueueKey::new(&app, entry.owner.as_str(), entry.queue.as_str()),
-            message: QueuedMessage {
-                id: message.id,
-                meta: message.meta.clone(),
-            },
-        });
+    if in_log.is_some() {
+        logs::extend_views(connection, &app, &log, &log_key, &audience, id).map_err(backend)?;
     }
-    Ok(Outcome::Appended(Appended::Stored))
+    Ok(Appended::Stored {
+        id,
+        timestamp_ms: id.timestamp_ms(),
+    })
 }
 
 /// The id under which `message` (same sender, resource, client id and body) is stored.
@@ -808,6 +776,27 @@ fn stored_resend(
     connection: &Connection,
     app: &str,
     message: &NewMessage,
+) -> Result<Option<MessageId>, StoreError> {
+    let Some(client_id) = message.client_id else {
+        return Ok(None);
+    };
+    stored_resend_of(
+        connection,
+        app,
+        message.sender.as_str(),
+        &message.sender_resource,
+        client_id,
+        message.body_digest,
+    )
+}
+
+fn stored_resend_of(
+    connection: &Connection,
+    app: &str,
+    sender: &str,
+    sender_resource: &str,
+    client_id: u64,
+    body_digest: u64,
 ) -> Result<Option<MessageId>, StoreError> {
     connection
         .prepare_cached(
@@ -820,10 +809,10 @@ fn stored_resend(
                 .query_row(
                     params![
                         app,
-                        message.sender.as_str(),
-                        message.sender_resource,
-                        message.client_id as i64,
-                        message.body_digest as i64
+                        sender,
+                        sender_resource,
+                        client_id as i64,
+                        body_digest as i64
                     ],
                     |row| row.get::<_, i64>(0),
                 )
@@ -852,8 +841,7 @@ fn user_exists(
     Ok(exists)
 }
 
-/// Returns how many queue entries the change removed. `last_message`: the conversation's
-/// newest message in the party's history, for `Delete`.
+/// `last_message`: the conversation's newest message in the party's history, for `Delete`.
 fn change_conversation(
     connection: &Connection,
     app: &str,
@@ -861,8 +849,7 @@ fn change_conversation(
     conversation: &str,
     change: ConversationChange,
     last_message: Option<u64>,
-) -> rusqlite::Result<usize> {
-    let mut removed_entries = 0;
+) -> rusqlite::Result<()> {
     let ensure_row = |connection: &Connection| {
         connection.execute(
             "INSERT OR IGNORE INTO conversations (app_key, owner, conversation) VALUES (?1, ?2, ?3)",
@@ -899,15 +886,12 @@ fn change_conversation(
                  WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
                 params![app, owner, conversation, last_message.map(|id| id as i64)],
             )?;
-            removed_entries = connection.execute(
-                "DELETE FROM queue_entries WHERE app_key = ?1 AND owner = ?2 AND queue = ?3",
-                params![app, owner, conversation],
-            )?;
+            logs::clear(connection, app, owner, conversation)?;
         }
         // History rows only: `history_index.rs` removes them.
         ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_) => {}
     }
-    Ok(removed_entries)
+    Ok(())
 }
 
 fn read_marks(
@@ -951,49 +935,23 @@ fn apply_effect(
     app: &str,
     id: MessageId,
     effect: AppendEffect,
-    log: &mut BatchLog<'_>,
 ) -> rusqlite::Result<()> {
     match effect {
         AppendEffect::None => {}
-        AppendEffect::Recall { target, queued_in } => {
+        AppendEffect::Recall { target } => {
             connection
                 .prepare_cached(
                     "INSERT OR IGNORE INTO recalled_messages (app_key, message_id, recalled_ms)
                      VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
-            // Not pulled yet: the recipient never sees it.
-            let mut delete = connection.prepare_cached(
-                "DELETE FROM queue_entries
-                 WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id = ?4",
-            )?;
-            for entry in &queued_in {
-                let (owner, queue) = (entry.owner.as_str(), entry.queue.as_str());
-                let removed = delete.execute(params![app, owner, queue, target.0 as i64])?;
-                if removed > 0 {
-                    forget_tail(app, owner, queue, log);
-                    log.count_entries(app, owner, -(removed as i64));
-                }
-            }
+            logs::remove(connection, app, target)?;
         }
-        AppendEffect::Edit {
-            target,
-            meta,
-            queued_in,
-        } => {
+        // Logs refer to the message: its new meta is what they serve from now on.
+        AppendEffect::Edit { target, meta } => {
             connection
                 .prepare_cached("UPDATE messages SET meta = ?3 WHERE app_key = ?1 AND id = ?2")?
                 .execute(params![app, target.0 as i64, &meta[..]])?;
-            let mut queued = connection.prepare_cached(
-                "SELECT 1 FROM queue_entries
-                 WHERE app_key = ?1 AND owner = ?2 AND queue = ?3 AND message_id = ?4",
-            )?;
-            for entry in &queued_in {
-                let (owner, queue) = (entry.owner.as_str(), entry.queue.as_str());
-                if queued.exists(params![app, owner, queue, target.0 as i64])? {
-                    forget_tail(app, owner, queue, log);
-                }
-            }
         }
         AppendEffect::ConversationRead {
             owner,
@@ -1015,13 +973,6 @@ fn apply_effect(
         }
     }
     Ok(())
-}
-
-/// Tails do not follow a recall or an edit of an entry they hold: its queue turns cold.
-fn forget_tail(app: &str, owner: &str, queue: &str, log: &mut BatchLog<'_>) {
-    log.changes.push(TailChange::Forget {
-        key: QueueKey::new(app, owner, queue),
-    });
 }
 
 fn certificates_text(app: &App) -> String {

@@ -9,8 +9,8 @@ mod support;
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use confab_core::store::{MessageStore, NewMessage};
-use support::{store_with_users, text};
+use confab_core::store::MessageStore;
+use support::{store_with_users, text_with_meta};
 
 #[tokio::test]
 async fn the_wal_starts_over_again_and_again_while_the_writer_never_stops() {
@@ -21,12 +21,7 @@ async fn the_wal_starts_over_again_and_again_while_the_writer_never_stops() {
     // depends on the disk's speed (110–340 MiB at ~450 MiB/s here), so the test counts restarts:
     // without them, the file only grows.
     let meta = Bytes::from(vec![b'x'; 96 << 10]);
-    let submit = |ms: u64| {
-        store.submit_append(NewMessage {
-            meta: meta.clone(),
-            ..text(&app, ms)
-        })
-    };
+    let submit = |ms: u64| store.submit_append(text_with_meta(&app, ms, meta.clone()));
     const MOST: u64 = 12_000; // ~1.1 GiB of frames; stops at the third restart
     let mut in_flight: VecDeque<_> = (1..=32).map(submit).collect();
     let wal = dir.path().join("confab.db-wal");

@@ -9,7 +9,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use confab_core::{
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
         ConversationChange, ConversationSummary, HistoryEntry, HistoryQuery, PinnedMessage,
         QueuedMessage, Reaction,
@@ -323,7 +323,9 @@ impl State {
                 if let Some(newest) = newest {
                     settings.deleted_up_to = newest;
                 }
-                self.messages.drop_queue(app, owner, conversation);
+                if let Some(log) = LogId::viewed_as(owner, conversation) {
+                    self.logs.clear(app, owner, &log);
+                }
             }
             ConversationChange::RemoveMessages(removed) => {
                 if let Some(ids) = rows {

@@ -12,12 +12,16 @@
 mod admins;
 mod apps;
 mod history;
+mod logs;
 mod messages;
 mod users;
 
 use std::sync::{Mutex, MutexGuard};
 
-use confab_core::store::{Pending, StoreError};
+use confab_core::{
+    ids::IdGenerator,
+    store::{Pending, StoreError},
+};
 
 /// A `Store` held in memory. Cheap to create; each instance is a fresh, empty store.
 #[derive(Debug, Default)]
@@ -26,15 +30,33 @@ pub struct MemoryStore {
 }
 
 /// Everything the store holds, one field per aggregate.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct State {
     apps: apps::Apps,
     users: users::Users,
     messages: messages::Messages,
+    logs: logs::Logs,
+    /// Message ids, assigned at the append (this store is one node).
+    ids: IdGenerator,
     history: history::History,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
+}
+
+impl Default for State {
+    fn default() -> State {
+        State {
+            apps: Default::default(),
+            users: Default::default(),
+            messages: Default::default(),
+            logs: Default::default(),
+            ids: IdGenerator::new(0),
+            history: Default::default(),
+            admins: Default::default(),
+            last_health_check_ms: None,
+        }
+    }
 }
 
 impl MemoryStore {

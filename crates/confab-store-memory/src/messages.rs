@@ -1,17 +1,17 @@
-//! Messages and queues (the embedded store's `messages`, `queue_entries`,
-//! `recalled_messages` and `conversation_reads` tables), and the `MessageStore` port, whose
-//! history methods are in `history.rs`.
+//! Messages (the embedded store's `messages`, `recalled_messages` and `conversation_reads`
+//! tables), and the `MessageStore` port, whose history methods are in `history.rs` and whose
+//! logs and cursors are in `logs.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use confab_core::{
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AppendEffect, Appended, ConversationChange, ConversationSummary, DayCount, HistoryQuery,
-        MessageStore, NewMessage, Pending, PinnedMessage, QueueCount, QueuedMessage, Reaction,
-        StoreError, StoredMessage,
+        AppendEffect, Appended, ConversationChange, ConversationSummary, DayCount, Device,
+        HistoryQuery, LogCount, MessageStore, NewMessage, Pending, PinnedMessage, Pulled,
+        QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage,
     },
 };
 
@@ -27,8 +27,6 @@ pub(crate) struct Messages {
     by_id: BTreeMap<MessageId, Message>,
     /// What makes a resend idempotent: the embedded store's unique `messages_by_resend_key`.
     by_resend_key: HashMap<ResendKey, MessageId>,
-    /// Queue entries: references to `by_id`, so an edit shows in every queue at once.
-    queues: PerParty,
     /// Recalled messages stay in `by_id` (the recall's own meta refers to them).
     recalled: HashSet<(AppKey, MessageId)>,
     /// Each party's last conversation read ack per conversation.
@@ -57,9 +55,17 @@ struct ResendKey {
 }
 
 impl ResendKey {
+    /// A server meta's key: its id stands for the client id, as in the embedded store.
+    fn server(message: &NewMessage, id: MessageId) -> ResendKey {
+        ResendKey {
+            client_id: id.0,
+            ..ResendKey::of(message)
+        }
+    }
+
     fn of(message: &NewMessage) -> ResendKey {
         ResendKey {
-            client_id: message.client_id,
+            client_id: message.client_id.unwrap_or_default(),
             app: message.app.clone(),
             sender: message.sender.clone(),
             sender_resource: message.sender_resource.clone(),
@@ -93,78 +99,63 @@ impl Messages {
             .get(&(app.clone(), owner.clone(), conversation.clone()))
             .copied()
     }
-
-    /// A user's deletion takes their queues with it.
-    pub(crate) fn drop_queues_of(&mut self, app: &AppKey, owner: &UserName) {
-        self.queues.remove(&(app.clone(), owner.clone()));
-    }
-
-    /// Empties one queue (a conversation's deletion).
-    pub(crate) fn drop_queue(&mut self, app: &AppKey, owner: &UserName, queue: &QueueName) {
-        if let Some(queues) = self.queues.get_mut(&(app.clone(), owner.clone())) {
-            queues.remove(queue);
-        }
-    }
-
-    fn queue_mut(
-        &mut self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-    ) -> Option<&mut BTreeSet<MessageId>> {
-        self.queues
-            .get_mut(&(app.clone(), owner.clone()))?
-            .get_mut(queue)
-    }
 }
 
 impl State {
-    /// The append and its checks in the embedded writer's order: each recipient exists (or a
-    /// resend of a message stored before the recipient went keeps its answer), then the resend
-    /// key, then the message with its history rows and queue entries.
-    fn append(&mut self, message: NewMessage) -> Result<Appended, StoreError> {
-        let resend_key = ResendKey::of(&message);
-        let resent = self.messages.by_resend_key.get(&resend_key).copied();
-        for entry in &message.deliveries {
-            if !self.users.exists(&message.app, &entry.owner) {
+    /// The append and its checks in the embedded writer's order: each other member of the log
+    /// exists (or a resend of a message stored before they went keeps its answer), then the
+    /// resend key; then the id, the message with its history rows, and its log entry.
+    fn append(&mut self, message: NewMessage) -> Result<(Appended, MessageId), StoreError> {
+        let resend_key = message.client_id.map(|_| ResendKey::of(&message));
+        let resent = resend_key
+            .as_ref()
+            .and_then(|key| self.messages.by_resend_key.get(key).copied());
+        for member in message.log.members() {
+            if *member != message.sender && !self.users.exists(&message.app, member) {
                 return Ok(match resent {
-                    Some(id) => Appended::Duplicate(id),
-                    None => Appended::UnknownRecipient(entry.owner.clone()),
+                    Some(id) => (Appended::Duplicate(id), id),
+                    None => (Appended::UnknownRecipient(member.clone()), MessageId(0)),
                 });
             }
         }
         if let Some(id) = resent {
-            return Ok(Appended::Duplicate(id));
+            return Ok((Appended::Duplicate(id), id));
         }
-        if self.messages.by_id.contains_key(&message.id) {
-            // The id allocator never reuses an id; SQLite would refuse the row the same way.
-            return Err(StoreError::Backend(format!(
-                "message id {} is taken",
-                message.id.0
-            )));
-        }
-        self.history
-            .index(&message.app, message.id, &message.history);
-        for entry in &message.deliveries {
-            self.messages
-                .queues
-                .entry((message.app.clone(), entry.owner.clone()))
-                .or_default()
-                .entry(entry.queue.clone())
-                .or_default()
-                .insert(message.id);
-        }
-        self.messages.by_resend_key.insert(resend_key, message.id);
+        let id = self.ids.next(message.sent_ms);
+        self.insert(id, message, resend_key);
+        Ok((
+            Appended::Stored {
+                id,
+                timestamp_ms: id.timestamp_ms(),
+            },
+            id,
+        ))
+    }
+
+    /// Stores the message under `id`: the row, its history and its log entry.
+    fn insert(&mut self, id: MessageId, message: NewMessage, resend_key: Option<ResendKey>) {
+        self.history.index(&message.app, id, &message.history);
+        self.logs.append(
+            &message.app,
+            &message.log,
+            id,
+            &message.sender,
+            &message.sender_resource,
+            &message.audience,
+        );
+        self.messages.by_resend_key.insert(
+            resend_key.unwrap_or_else(|| ResendKey::server(&message, id)),
+            id,
+        );
         self.messages.by_id.insert(
-            message.id,
+            id,
             Message {
                 app: message.app,
                 sender: message.sender,
-                meta: message.meta,
+                meta: message.meta.encode(id, id.timestamp_ms()),
                 kind: message.kind,
             },
         );
-        Ok(Appended::Stored)
     }
 
     /// The change that commits with message `id` (see `AppendEffect`).
@@ -172,17 +163,13 @@ impl State {
         let messages = &mut self.messages;
         match effect {
             AppendEffect::None => {}
-            AppendEffect::Recall { target, queued_in } => {
+            AppendEffect::Recall { target } => {
                 messages.recalled.insert((app.clone(), target));
-                // Not pulled yet: the recipient never sees it.
-                for entry in &queued_in {
-                    if let Some(queue) = messages.queue_mut(app, &entry.owner, &entry.queue) {
-                        queue.remove(&target);
-                    }
-                }
+                // A device that has not read it yet never does.
+                self.logs.remove(app, target);
             }
-            // Queues refer to the message, so its new meta is what they serve from now on.
-            AppendEffect::Edit { target, meta, .. } => {
+            // Logs refer to the message, so its new meta is what they serve from now on.
+            AppendEffect::Edit { target, meta } => {
                 if let Some(message) = messages.by_id.get_mut(&target) {
                     if message.app == *app {
                         message.meta = meta;
@@ -207,18 +194,28 @@ impl State {
 #[async_trait]
 impl MessageStore for MemoryStore {
     fn submit_append(&self, message: NewMessage) -> Pending<Appended> {
-        self.submit(|state| state.append(message))
+        self.submit(|state| Ok(state.append(message)?.0))
     }
 
     fn submit_append_with(&self, message: NewMessage, effect: AppendEffect) -> Pending<Appended> {
         self.submit(|state| {
-            let (app, id) = (message.app.clone(), message.id);
-            let appended = state.append(message)?;
-            if appended == Appended::Stored {
+            let app = message.app.clone();
+            let (appended, id) = state.append(message)?;
+            if matches!(appended, Appended::Stored { .. }) {
                 state.apply_effect(&app, id, effect);
             }
             Ok(appended)
         })
+    }
+
+    async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError> {
+        self.with(|state| {
+            if state.messages.by_id.contains_key(&id) {
+                return Err(StoreError::Duplicate(id.0.to_string()));
+            }
+            state.insert(id, message, None);
+            Ok(())
+        })?
     }
 
     async fn stored_message(
@@ -246,86 +243,39 @@ impl MessageStore for MemoryStore {
         self.with(|state| state.messages.read_up_to(app, owner, conversation))
     }
 
-    async fn import_message(&self, message: NewMessage) -> Result<(), StoreError> {
-        self.with(|state| {
-            if state.messages.by_id.contains_key(&message.id) {
-                return Err(StoreError::Duplicate(message.id.0.to_string()));
-            }
-            match state.append(message)? {
-                Appended::Stored => Ok(()),
-                Appended::Duplicate(id) => Err(StoreError::Duplicate(id.0.to_string())),
-                Appended::UnknownRecipient(_) => {
-                    Err(StoreError::Backend("unexpected import outcome".into()))
-                }
-            }
-        })?
-    }
-
-    async fn max_message_id(&self) -> Result<MessageId, StoreError> {
-        self.with(|state| {
-            state
-                .messages
-                .by_id
-                .last_key_value()
-                .map_or(MessageId(0), |(id, _)| *id)
-        })
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.with(|state| state.logs.device_seen(app, device, now_ms))
     }
 
     async fn unread_counts(
         &self,
         app: &AppKey,
-        owner: &UserName,
-    ) -> Result<Vec<QueueCount>, StoreError> {
-        self.with(|state| {
-            let Some(queues) = state.messages.queues.get(&(app.clone(), owner.clone())) else {
-                return Vec::new();
-            };
-            // Non-empty queues, the one with the oldest entry first.
-            let mut counts: Vec<(MessageId, QueueCount)> = queues
-                .iter()
-                .filter_map(|(queue, entries)| {
-                    let oldest = *entries.first()?;
-                    let count = QueueCount {
-                        queue: queue.clone(),
-                        count: u32::try_from(entries.len()).unwrap_or(u32::MAX),
-                    };
-                    Some((oldest, count))
-                })
-                .collect();
-            counts.sort_by_key(|(oldest, _)| *oldest);
-            counts.into_iter().map(|(_, count)| count).collect()
+        device: &Device,
+    ) -> Result<Vec<LogCount>, StoreError> {
+        self.with(|state| state.logs.unread_counts(app, device))
+    }
+
+    fn submit_pull(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        log: &LogId,
+        key: Option<MessageId>,
+        limit: u32,
+    ) -> Pending<Pulled> {
+        self.submit(|state| {
+            let State { logs, messages, .. } = state;
+            Ok(logs.pull(messages, app, device, log, key, limit))
         })
     }
 
-    async fn queue_page(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        after: MessageId,
-        limit: u32,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.with(|state| {
-            let messages = &state.messages;
-            let Some(entries) = messages
-                .queues
-                .get(&(app.clone(), owner.clone()))
-                .and_then(|queues| queues.get(queue))
-            else {
-                return Vec::new();
-            };
-            entries
-                .range((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded))
-                .filter_map(|&id| {
-                    let message = messages.by_id(id)?;
-                    Some(QueuedMessage {
-                        id,
-                        meta: message.meta.clone(),
-                    })
-                })
-                .take(limit as usize)
-                .collect()
-        })
+    async fn reclaim(&self, unseen_since_ms: u64, limit: u32) -> Result<Reclaimed, StoreError> {
+        self.with(|state| state.logs.reclaim(unseen_since_ms, limit))
     }
 
     async fn daily_message_counts(
@@ -440,20 +390,5 @@ impl MessageStore for MemoryStore {
         change: ConversationChange,
     ) -> Result<(), StoreError> {
         self.with(|state| state.change_conversation(app, owner, conversation, change))
-    }
-
-    fn submit_ack(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        queue: &QueueName,
-        up_to: MessageId,
-    ) -> Pending<()> {
-        self.submit(|state| {
-            if let Some(entries) = state.messages.queue_mut(app, owner, queue) {
-                entries.retain(|id| *id > up_to);
-            }
-            Ok(())
-        })
     }
 }

@@ -128,7 +128,7 @@ impl UserStore for MemoryStore {
             let deleted = state.users.by_app.get_mut(app)?.remove(name)?;
             // Their queues go with them; their history, read markers and conversation settings
             // stay, as in the embedded store.
-            state.messages.drop_queues_of(app, name);
+            state.logs.drop_user(app, name);
             Some(deleted)
         })
     }

@@ -7,10 +7,10 @@
 use crate::{
     admin::{Admin, AdminSession},
     app::{App, NewApp, Secret},
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AppendEffect, Appended, ConversationChange, DayCount, HistoryQuery, NewMessage, QueueEntry,
-        Store, StoreError,
+        AppendEffect, Appended, Audience, ConversationChange, DayCount, Device, EncodeMeta,
+        HistoryQuery, NewMessage, Pulled, Store, StoreError,
     },
     user::User,
 };
@@ -38,9 +38,23 @@ macro_rules! store_conformance_tests {
             admins_and_sessions,
             history_and_conversations,
             recall_edit_and_read_markers,
-            a_drained_queue_follows_every_change,
+            a_device_view_follows_every_change,
+            devices_read_independently,
+            a_new_device_starts_where_the_others_are,
+            audiences_and_bad_keys,
+            reclaiming_drops_stale_devices_and_old_entries,
             health_checks_write
         );
+        mod chat_on_the_store {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn two_services_on_one_store_keep_each_log_in_id_order() {
+                let (store, _guard) = super::$fresh().await;
+                $crate::store::conformance::two_services_on_one_store_keep_each_log_in_id_order(
+                    store,
+                )
+                .await;
+            }
+        }
     };
     (@cases $fresh:ident; $($case:ident),+ $(,)?) => {
         mod store_conformance {
@@ -188,30 +202,79 @@ pub async fn users(store: &dyn Store) {
     );
 }
 
-/// Where `message(…, "roy")` is queued.
-fn roys_queue() -> Vec<QueueEntry> {
-    vec![QueueEntry {
-        owner: name("roy"),
-        queue: QueueName::single_chat(&name("leo")),
-    }]
-}
-
-fn message(app: &AppKey, id: u64, client_id: u64, to: &str) -> NewMessage {
+/// Leo's message to `to` (leo himself: his own log), sent at `sent_ms` from his device "web";
+/// its meta is `meta-<client_id>`. On a fresh store, increasing `sent_ms` make ids `sent_ms << 22`.
+fn message(app: &AppKey, sent_ms: u64, client_id: u64, to: &str) -> NewMessage {
     NewMessage {
         app: app.clone(),
-        id: MessageId(id),
+        log: LogId::pair(&name("leo"), &name(to)),
+        audience: Audience::Members,
         sender: name("leo"),
         sender_resource: "web".into(),
-        client_id,
+        client_id: Some(client_id),
         body_digest: 0,
-        meta: bytes::Bytes::from(format!("meta-{id}")),
-        deliveries: vec![QueueEntry {
-            owner: name(to),
-            queue: QueueName::single_chat(&name("leo")),
-        }],
+        sent_ms,
+        meta: EncodeMeta::new(move |_, _| bytes::Bytes::from(format!("meta-{client_id}"))),
         kind: "",
         history: Vec::new(),
     }
+}
+
+/// The id a stored append got.
+fn stored(appended: Appended) -> MessageId {
+    match appended {
+        Appended::Stored { id, timestamp_ms } => {
+            assert_eq!(timestamp_ms, id.timestamp_ms());
+            id
+        }
+        other => panic!("not stored: {other:?}"),
+    }
+}
+
+fn device(user: &str, resource: &str) -> Device {
+    Device {
+        user: name(user),
+        resource: resource.into(),
+    }
+}
+
+/// One pull of `device`'s view of its conversation with `peer`: the page's ids.
+async fn pull(
+    store: &dyn Store,
+    app: &AppKey,
+    device: &Device,
+    peer: &str,
+    key: Option<MessageId>,
+) -> Vec<MessageId> {
+    match pull_page(store, app, device, peer, key).await {
+        Pulled::Page(page) => page.iter().map(|message| message.id).collect(),
+        Pulled::KeyBeyondEnd => panic!("key beyond the end"),
+    }
+}
+
+async fn pull_page(
+    store: &dyn Store,
+    app: &AppKey,
+    device: &Device,
+    peer: &str,
+    key: Option<MessageId>,
+) -> Pulled {
+    let log = LogId::pair(&device.user, &name(peer));
+    store
+        .submit_pull(app, device, &log, key, 100)
+        .await
+        .unwrap()
+}
+
+/// `device`'s unread count per peer.
+async fn unread(store: &dyn Store, app: &AppKey, device: &Device) -> Vec<(QueueName, u32)> {
+    store
+        .unread_counts(app, device)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|count| (count.log.view_of(&device.user).unwrap(), count.count))
+        .collect()
 }
 
 pub async fn messages(store: &dyn Store) {
@@ -223,7 +286,8 @@ pub async fn messages(store: &dyn Store) {
         .unwrap();
     let app = messages_app.key;
     let queue = QueueName::single_chat(&name("leo"));
-    let roy = name("roy");
+    let roy = device("roy", "phone");
+    store.device_seen(&app, &roy, 1).await.unwrap();
 
     // A recipient that does not exist: refused, and nothing is written.
     assert_eq!(
@@ -233,95 +297,75 @@ pub async fn messages(store: &dyn Store) {
             .unwrap(),
         Appended::UnknownRecipient(name("nobody"))
     );
-    assert!(store
-        .unread_counts(&app, &name("nobody"))
+    assert!(unread(store, &app, &device("nobody", "web"))
         .await
-        .unwrap()
         .is_empty());
-    for (id, client_id) in [(100, 1), (200, 2), (300, 3)] {
-        assert_eq!(
-            store
-                .append_message(message(&app, id, client_id, "roy"))
-                .await
-                .unwrap(),
-            Appended::Stored
-        );
+    let mut ids = Vec::new();
+    for (sent_ms, client_id) in [(100, 1), (200, 2), (300, 3)] {
+        let appended = store
+            .append_message(message(&app, sent_ms, client_id, "roy"))
+            .await
+            .unwrap();
+        ids.push(stored(appended));
     }
+    // Ids are the store's, increasing, with the time they were sent at (or later).
+    assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+    assert!(ids[0].timestamp_ms() >= 100);
     // A resend of client id 2 from the same resource is answered with the stored id.
     assert_eq!(
         store
             .append_message(message(&app, 400, 2, "roy"))
             .await
             .unwrap(),
-        Appended::Duplicate(MessageId(200))
+        Appended::Duplicate(ids[1])
     );
     // Another body under client id 2 is another message (the SDK reuses ids, see `body_digest`).
     let mut other_body = message(&app, 250, 2, "roy");
     other_body.body_digest = 1;
+    let fourth = stored(store.append_message(other_body).await.unwrap());
+    // Sent "earlier" than the last, it still comes after it: order is commit order.
+    assert!(fourth > ids[2]);
+    ids.push(fourth);
+
+    assert_eq!(unread(store, &app, &roy).await, vec![(queue.clone(), 4)]);
+    let log = LogId::pair(&name("leo"), &name("roy"));
+    let Pulled::Page(page) = store.submit_pull(&app, &roy, &log, None, 2).await.unwrap() else {
+        panic!("a page");
+    };
     assert_eq!(
-        store.append_message(other_body).await.unwrap(),
-        Appended::Stored
+        page.iter().map(|message| message.id).collect::<Vec<_>>(),
+        ids[..2]
     );
-    assert!(store.max_message_id().await.unwrap() >= MessageId(300));
+    assert_eq!(page[0].meta, bytes::Bytes::from("meta-1"));
+    // The key moves the cursor; the next page starts after it.
+    assert_eq!(pull(store, &app, &roy, "leo", Some(ids[1])).await, ids[2..]);
+    assert_eq!(pull(store, &app, &roy, "leo", Some(ids[3])).await, []);
+    assert!(unread(store, &app, &roy).await.is_empty());
+    // The cursor never moves back.
+    assert_eq!(pull(store, &app, &roy, "leo", Some(ids[0])).await, []);
 
-    let counts = store.unread_counts(&app, &roy).await.unwrap();
-    assert_eq!(counts.len(), 1);
-    assert_eq!(
-        (counts[0].queue.clone(), counts[0].count),
-        (queue.clone(), 4)
-    );
-
-    let page = store
-        .queue_page(&app, &roy, &queue, MessageId(0), 2)
-        .await
-        .unwrap();
-    let ids: Vec<u64> = page.iter().map(|m| m.id.0).collect();
-    assert_eq!(ids, vec![100, 200]);
-    assert_eq!(page[0].meta, bytes::Bytes::from("meta-100"));
-
-    store
-        .ack_queue(&app, &roy, &queue, MessageId(200))
-        .await
-        .unwrap();
-    let rest = store
-        .queue_page(&app, &roy, &queue, MessageId(0), 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        rest.iter().map(|m| m.id.0).collect::<Vec<_>>(),
-        vec![250, 300]
-    );
-    store
-        .ack_queue(&app, &roy, &queue, MessageId(300))
-        .await
-        .unwrap();
-    assert!(store.unread_counts(&app, &roy).await.unwrap().is_empty());
-
-    // Concurrent appends all land, each exactly once.
-    let store_ref = store;
+    // Concurrent appends all land, each exactly once, in the order they were submitted.
     let mut pending = Vec::new();
     for i in 0..50u64 {
-        pending.push(store_ref.append_message(message(&app, 1000 + i, 1000 + i, "roy")));
+        pending.push(store.submit_append(message(&app, 1000 + i, 1000 + i, "roy")));
     }
+    let mut appended = Vec::new();
     for result in futures_join_all(pending).await {
-        assert_eq!(result.unwrap(), Appended::Stored);
+        appended.push(stored(result.unwrap()));
     }
-    let page = store
-        .queue_page(&app, &roy, &queue, MessageId(0), 100)
-        .await
-        .unwrap();
-    assert_eq!(
-        page.iter().map(|m| m.id.0).collect::<Vec<_>>(),
-        (1000..1050).collect::<Vec<_>>()
-    );
+    assert!(appended.windows(2).all(|pair| pair[0] < pair[1]));
+    assert_eq!(pull(store, &app, &roy, "leo", None).await, appended);
 
-    // Submissions apply in call order: an ack submitted right after an append, before the
-    // append is awaited, removes it.
+    // Submissions apply in call order: a pull submitted right after an append, before the
+    // append is awaited, sees it.
+    let last = appended[49];
     let appended = store.submit_append(message(&app, 2000, 2000, "roy"));
-    let acked = store.submit_ack(&app, &roy, &queue, MessageId(2000));
-    assert_eq!(appended.await.unwrap(), Appended::Stored);
-    acked.await.unwrap();
-    assert!(store.unread_counts(&app, &roy).await.unwrap().is_empty());
+    let pulled = store.submit_pull(&app, &roy, &log, Some(last), 100);
+    let id = stored(appended.await.unwrap());
+    match pulled.await.unwrap() {
+        Pulled::Page(page) => assert_eq!(page.iter().map(|m| m.id).collect::<Vec<_>>(), [id]),
+        other => panic!("{other:?}"),
+    }
 }
 
 /// The changes receipts commit with their own message (`submit_append_with`).
@@ -334,82 +378,50 @@ pub async fn recall_edit_and_read_markers(store: &dyn Store) {
         .unwrap();
     let app = receipts_app.key;
     let roy = name("roy");
+    let roy_phone = device("roy", "phone");
+    store.device_seen(&app, &roy_phone, 1).await.unwrap();
     let queue = QueueName::single_chat(&name("leo"));
-    // Message ids are unique across apps: keep clear of the other cases'.
-    const BASE: u64 = 77_000;
-    let append_with = |id: u64, client_id: u64, effect: AppendEffect| {
-        store.submit_append_with(message(&app, BASE + id, client_id, "roy"), effect)
+    let append_with = |sent_ms: u64, client_id: u64, effect: AppendEffect| {
+        store.submit_append_with(message(&app, sent_ms, client_id, "roy"), effect)
     };
-    for id in [100, 200] {
-        assert_eq!(
-            append_with(id, id, AppendEffect::None).await.unwrap(),
-            Appended::Stored
-        );
-    }
-    let stored = store
-        .stored_message(&app, MessageId(BASE + 100))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(stored.sender, name("leo"));
-    assert_eq!(
-        stored.meta,
-        bytes::Bytes::from(format!("meta-{}", BASE + 100))
-    );
-    assert!(!stored.recalled);
+    let first = stored(append_with(100, 100, AppendEffect::None).await.unwrap());
+    let second = stored(append_with(200, 200, AppendEffect::None).await.unwrap());
+    let found = store.stored_message(&app, first).await.unwrap().unwrap();
+    assert_eq!(found.sender, name("leo"));
+    assert_eq!(found.meta, bytes::Bytes::from("meta-100"));
+    assert!(!found.recalled);
     assert!(store
-        .stored_message(&app, MessageId(BASE + 999))
+        .stored_message(&app, MessageId(second.0 + 999))
         .await
         .unwrap()
         .is_none());
 
     // An edit replaces the target's stored meta.
     let edit = AppendEffect::Edit {
-        target: MessageId(BASE + 100),
+        target: first,
         meta: bytes::Bytes::from("edited"),
-        queued_in: roys_queue(),
     };
-    assert_eq!(append_with(300, 300, edit).await.unwrap(), Appended::Stored);
-    let edited = store
-        .stored_message(&app, MessageId(BASE + 100))
-        .await
-        .unwrap();
+    let third = stored(append_with(300, 300, edit).await.unwrap());
+    let edited = store.stored_message(&app, first).await.unwrap();
     assert_eq!(edited.unwrap().meta, bytes::Bytes::from("edited"));
 
-    // A recall marks the target and takes it out of the queue it waits in.
-    let recall = AppendEffect::Recall {
-        target: MessageId(BASE + 200),
-        queued_in: roys_queue(),
-    };
-    assert_eq!(
-        append_with(400, 400, recall).await.unwrap(),
-        Appended::Stored
-    );
-    let recalled = store
-        .stored_message(&app, MessageId(BASE + 200))
-        .await
-        .unwrap();
+    // A recall marks the target and takes it out of its log: unread devices never see it.
+    let recall = AppendEffect::Recall { target: second };
+    let fourth = stored(append_with(400, 400, recall).await.unwrap());
+    let recalled = store.stored_message(&app, second).await.unwrap();
     assert!(recalled.unwrap().recalled);
-    let page = store
-        .queue_page(&app, &roy, &queue, MessageId(BASE), 10)
-        .await
-        .unwrap();
-    let ids: Vec<u64> = page.iter().map(|message| message.id.0).collect();
-    assert_eq!(ids, vec![BASE + 100, BASE + 300, BASE + 400]);
+    assert_eq!(
+        pull(store, &app, &roy_phone, "leo", None).await,
+        [first, third, fourth]
+    );
 
     // A resend is a duplicate and applies nothing.
-    let again = AppendEffect::Recall {
-        target: MessageId(BASE + 100),
-        queued_in: roys_queue(),
-    };
+    let again = AppendEffect::Recall { target: first };
     assert_eq!(
         append_with(500, 400, again).await.unwrap(),
-        Appended::Duplicate(MessageId(BASE + 400))
+        Appended::Duplicate(fourth)
     );
-    let kept = store
-        .stored_message(&app, MessageId(BASE + 100))
-        .await
-        .unwrap();
+    let kept = store.stored_message(&app, first).await.unwrap();
     assert!(!kept.unwrap().recalled);
 
     // Channel acks move the reader's marker forward only.
@@ -420,25 +432,26 @@ pub async fn recall_edit_and_read_markers(store: &dyn Store) {
             .unwrap(),
         None
     );
-    for id in [600, 550] {
+    let mut read_ids = Vec::new();
+    for sent_ms in [600, 550] {
         let read = AppendEffect::ConversationRead {
             owner: roy.clone(),
             conversation: queue.clone(),
         };
-        append_with(id, id, read).await.unwrap();
+        read_ids.push(stored(append_with(sent_ms, sent_ms, read).await.unwrap()));
     }
     assert_eq!(
         store
             .conversation_read_up_to(&app, &roy, &queue)
             .await
             .unwrap(),
-        Some(MessageId(BASE + 600))
+        Some(read_ids[1].max(read_ids[0]))
     );
 }
 
-/// A store may serve a queue that its reader keeps drained from memory: every change to the
-/// queue must show in its pages all the same.
-pub async fn a_drained_queue_follows_every_change(store: &dyn Store) {
+/// Every change to a log shows in a device's pages and unread count at once (a store may
+/// keep what a device keeps up with in memory).
+pub async fn a_device_view_follows_every_change(store: &dyn Store) {
     let drained_app = self::app("conf", "drained");
     store.create_app(&drained_app).await.unwrap();
     store
@@ -447,79 +460,63 @@ pub async fn a_drained_queue_follows_every_change(store: &dyn Store) {
         .unwrap();
     let app = drained_app.key;
     let roy = name("roy");
+    let phone = device("roy", "phone");
+    store.device_seen(&app, &phone, 1).await.unwrap();
     let queue = QueueName::single_chat(&name("leo"));
-    const BASE: u64 = 88_000;
-    let page_ids = || async {
-        store
-            .queue_page(&app, &roy, &queue, MessageId(0), 50)
-            .await
-            .unwrap()
-            .iter()
-            .map(|message| message.id.0 - BASE)
-            .collect::<Vec<_>>()
+    let mut sent_ms = 0;
+    let mut append = |effect: AppendEffect| {
+        sent_ms += 1;
+        store.submit_append_with(message(&app, sent_ms, sent_ms, "roy"), effect)
     };
-    let append = |id: u64, effect: AppendEffect| {
-        store.submit_append_with(message(&app, BASE + id, BASE + id, "roy"), effect)
-    };
-    let ack = |up_to: u64| store.ack_queue(&app, &roy, &queue, MessageId(BASE + up_to));
-    // What UNREAD reports must follow every change too (an implementation may answer it from
-    // memory).
-    let unread = || async {
-        store
-            .unread_counts(&app, &roy)
+    let unread_total = || async {
+        unread(store, &app, &phone)
             .await
-            .unwrap()
             .iter()
-            .map(|count| count.count)
+            .map(|(_, count)| *count)
             .sum::<u32>()
     };
-    // Delivered and acknowledged: the queue is empty, as for a reader who keeps up.
-    append(1, AppendEffect::None).await.unwrap();
-    assert_eq!(page_ids().await, vec![1]);
-    ack(1).await.unwrap();
-    assert!(page_ids().await.is_empty());
+    // Delivered and acknowledged: nothing left, as for a reader who keeps up.
+    let one = stored(append(AppendEffect::None).await.unwrap());
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [one]);
+    assert_eq!(pull(store, &app, &phone, "leo", Some(one)).await, []);
 
-    for id in [2, 3, 4] {
-        append(id, AppendEffect::None).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(stored(append(AppendEffect::None).await.unwrap()));
     }
-    assert_eq!(page_ids().await, vec![2, 3, 4]);
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, ids);
     let edit = AppendEffect::Edit {
-        target: MessageId(BASE + 2),
+        target: ids[0],
         meta: bytes::Bytes::from("edited"),
-        queued_in: roys_queue(),
     };
-    append(5, edit).await.unwrap();
-    let page = store
-        .queue_page(&app, &roy, &queue, MessageId(0), 50)
+    let five = stored(append(edit).await.unwrap());
+    let log = LogId::pair(&name("leo"), &roy);
+    let Pulled::Page(page) = store
+        .submit_pull(&app, &phone, &log, None, 50)
         .await
-        .unwrap();
-    assert_eq!(page[0].meta, bytes::Bytes::from("edited"));
-    ack(5).await.unwrap();
-    assert!(page_ids().await.is_empty());
-
-    for id in [6, 7] {
-        append(id, AppendEffect::None).await.unwrap();
-    }
-    let recall = AppendEffect::Recall {
-        target: MessageId(BASE + 6),
-        queued_in: roys_queue(),
+        .unwrap()
+    else {
+        panic!("a page");
     };
-    append(8, recall).await.unwrap();
-    assert_eq!(page_ids().await, vec![7, 8]);
-    assert_eq!(unread().await, 2);
-    ack(7).await.unwrap();
-    assert_eq!(page_ids().await, vec![8]);
-    assert_eq!(unread().await, 1);
-    ack(8).await.unwrap();
-    assert_eq!(unread().await, 0);
+    assert_eq!(page[0].meta, bytes::Bytes::from("edited"));
+    assert_eq!(pull(store, &app, &phone, "leo", Some(five)).await, []);
 
-    for id in [9, 10] {
-        append(id, AppendEffect::None).await.unwrap();
-    }
-    ack(9).await.unwrap();
-    assert_eq!(page_ids().await, vec![10]);
-    assert_eq!(store.unread_counts(&app, &roy).await.unwrap()[0].count, 1);
+    let six = stored(append(AppendEffect::None).await.unwrap());
+    let seven = stored(append(AppendEffect::None).await.unwrap());
+    let eight = stored(append(AppendEffect::Recall { target: six }).await.unwrap());
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [seven, eight]);
+    assert_eq!(unread_total().await, 2);
+    assert_eq!(pull(store, &app, &phone, "leo", Some(seven)).await, [eight]);
+    assert_eq!(unread_total().await, 1);
+    pull(store, &app, &phone, "leo", Some(eight)).await;
+    assert_eq!(unread_total().await, 0);
 
+    let nine = stored(append(AppendEffect::None).await.unwrap());
+    let ten = stored(append(AppendEffect::None).await.unwrap());
+    assert_eq!(pull(store, &app, &phone, "leo", Some(nine)).await, [ten]);
+    assert_eq!(unread(store, &app, &phone).await, vec![(queue.clone(), 1)]);
+
+    // Deleting the conversation: every device of roy has read it.
     store
         .change_conversation(
             &app,
@@ -529,34 +526,200 @@ pub async fn a_drained_queue_follows_every_change(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert!(page_ids().await.is_empty());
-    assert_eq!(unread().await, 0);
-    append(11, AppendEffect::None).await.unwrap();
-    assert_eq!(page_ids().await, vec![11]);
-    assert_eq!(unread().await, 1);
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, []);
+    assert_eq!(unread_total().await, 0);
+    let eleven = stored(append(AppendEffect::None).await.unwrap());
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [eleven]);
+    assert_eq!(unread_total().await, 1);
 
+    // A deleted user leaves nothing unread to the next user of the name.
     store.delete_user(&app, &roy).await.unwrap();
-    assert!(page_ids().await.is_empty());
-    assert_eq!(unread().await, 0);
     store.create_users(&app, &[user("roy")]).await.unwrap();
-    append(12, AppendEffect::None).await.unwrap();
-    assert_eq!(unread().await, 1);
+    store.device_seen(&app, &phone, 2).await.unwrap();
+    assert_eq!(unread_total().await, 0);
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, []);
+    let twelve = stored(append(AppendEffect::None).await.unwrap());
+    assert_eq!(unread_total().await, 1);
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [twelve]);
+}
+
+/// Each device reads through its own cursor: one device's key takes nothing from another, and
+/// a device's view holds the messages its user sent from other devices, not its own.
+pub async fn devices_read_independently(store: &dyn Store) {
+    let multi = self::app("conf", "multi");
+    store.create_app(&multi).await.unwrap();
+    store
+        .create_users(&multi.key, &[user("leo"), user("roy")])
+        .await
+        .unwrap();
+    let app = multi.key;
+    let (leo_web, leo_phone) = (device("leo", "web"), device("leo", "phone"));
+    let (roy_phone, roy_pad) = (device("roy", "phone"), device("roy", "pad"));
+    for device in [&leo_web, &leo_phone, &roy_phone, &roy_pad] {
+        store.device_seen(&app, device, 1).await.unwrap();
+    }
+    // Leo sends from "web": roy's devices and leo's phone read it, leo's web does not.
+    let sent = stored(
+        store
+            .append_message(message(&app, 10, 1, "roy"))
+            .await
+            .unwrap(),
+    );
+    let mut from_roy = message(&app, 11, 2, "leo");
+    from_roy.sender = name("roy");
+    from_roy.sender_resource = "phone".into();
+    from_roy.log = LogId::pair(&name("leo"), &name("roy"));
+    let reply = stored(store.append_message(from_roy).await.unwrap());
+    assert_eq!(
+        pull(store, &app, &roy_pad, "leo", None).await,
+        [sent, reply]
+    );
+    assert_eq!(pull(store, &app, &roy_phone, "leo", None).await, [sent]);
+    assert_eq!(
+        pull(store, &app, &leo_phone, "roy", None).await,
+        [sent, reply]
+    );
+    assert_eq!(pull(store, &app, &leo_web, "roy", None).await, [reply]);
+    let roys = QueueName::single_chat(&name("roy"));
+    assert_eq!(unread(store, &app, &leo_web).await, vec![(roys.clone(), 1)]);
+    assert_eq!(
+        unread(store, &app, &leo_phone).await,
+        vec![(roys.clone(), 2)]
+    );
+    // The phone reads everything; the web still has its message.
+    assert_eq!(pull(store, &app, &leo_phone, "roy", Some(reply)).await, []);
+    assert!(unread(store, &app, &leo_phone).await.is_empty());
+    assert_eq!(unread(store, &app, &leo_web).await, vec![(roys, 1)]);
+    assert_eq!(pull(store, &app, &leo_web, "roy", None).await, [reply]);
+    assert_eq!(
+        pull(store, &app, &roy_pad, "leo", None).await,
+        [sent, reply]
+    );
+}
+
+/// A device logging in for the first time is delivered what none of its user's devices has
+/// read (everything, for a user's first device), not what another device already read.
+pub async fn a_new_device_starts_where_the_others_are(store: &dyn Store) {
+    let fresh = self::app("conf", "newdevice");
+    store.create_app(&fresh).await.unwrap();
+    store
+        .create_users(&fresh.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = fresh.key;
+    // Roy has never logged in: his first device gets it all.
+    let first = stored(
+        store
+            .append_message(message(&app, 10, 1, "roy"))
+            .await
+            .unwrap(),
+    );
+    let phone = device("roy", "phone");
+    store.device_seen(&app, &phone, 20).await.unwrap();
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [first]);
+    assert_eq!(pull(store, &app, &phone, "leo", Some(first)).await, []);
+    let second = stored(
+        store
+            .append_message(message(&app, 30, 2, "roy"))
+            .await
+            .unwrap(),
+    );
+    // A new device: what the phone read is not new to it; what nobody read is.
+    let pad = device("roy", "pad");
+    store.device_seen(&app, &pad, 40).await.unwrap();
+    assert_eq!(pull(store, &app, &pad, "leo", None).await, [second]);
+    // Seen again, a device keeps its own place.
+    store.device_seen(&app, &phone, 50).await.unwrap();
+    assert_eq!(pull(store, &app, &phone, "leo", None).await, [second]);
+}
+
+/// Entries for one member only, messages kept for history only, and keys a device cannot
+/// give: nothing moves.
+pub async fn audiences_and_bad_keys(store: &dyn Store) {
+    let audiences = self::app("conf", "audience");
+    store.create_app(&audiences).await.unwrap();
+    store
+        .create_users(&audiences.key, &[user("leo"), user("roy")])
+        .await
+        .unwrap();
+    let app = audiences.key;
+    let (leo_phone, roy_phone) = (device("leo", "phone"), device("roy", "phone"));
+    for device in [&leo_phone, &roy_phone] {
+        store.device_seen(&app, device, 1).await.unwrap();
+    }
+    let mut for_roy = message(&app, 10, 1, "roy");
+    for_roy.audience = Audience::Member(name("roy"));
+    let for_roy = stored(store.append_message(for_roy).await.unwrap());
+    let mut history_only = message(&app, 11, 2, "roy");
+    history_only.audience = Audience::Nobody;
+    stored(store.append_message(history_only).await.unwrap());
+    assert_eq!(pull(store, &app, &roy_phone, "leo", None).await, [for_roy]);
+    assert_eq!(pull(store, &app, &leo_phone, "roy", None).await, []);
+    assert!(unread(store, &app, &leo_phone).await.is_empty());
+    // A key past the newest entry of the device's view: refused, the cursor stays.
+    assert_eq!(
+        pull_page(
+            store,
+            &app,
+            &roy_phone,
+            "leo",
+            Some(MessageId(for_roy.0 + 1))
+        )
+        .await,
+        Pulled::KeyBeyondEnd
+    );
+    assert_eq!(
+        pull_page(store, &app, &leo_phone, "roy", Some(for_roy)).await,
+        Pulled::KeyBeyondEnd
+    );
+    assert_eq!(pull(store, &app, &roy_phone, "leo", None).await, [for_roy]);
+}
+
+/// Devices unseen since the cutoff lose their cursors (at their next login they are new), and
+/// entries older than it leave their logs, but not history or the message itself.
+pub async fn reclaiming_drops_stale_devices_and_old_entries(store: &dyn Store) {
+    let reclaim = self::app("conf", "reclaim");
+    store.create_app(&reclaim).await.unwrap();
+    store
+        .create_users(&reclaim.key, &[user("roy")])
+        .await
+        .unwrap();
+    let app = reclaim.key;
+    let (phone, pad) = (device("roy", "phone"), device("roy", "pad"));
+    store.device_seen(&app, &phone, 1_000).await.unwrap();
+    store.device_seen(&app, &pad, 5_000).await.unwrap();
+    let old = stored(
+        store
+            .append_message(message(&app, 2_000, 1, "roy"))
+            .await
+            .unwrap(),
+    );
+    let new = stored(
+        store
+            .append_message(message(&app, 6_000, 2, "roy"))
+            .await
+            .unwrap(),
+    );
+    let reclaimed = store.reclaim(3_000, 100).await.unwrap();
+    assert_eq!((reclaimed.devices, reclaimed.entries), (1, 1));
+    assert_eq!(pull(store, &app, &pad, "leo", None).await, [new]);
+    assert!(store.stored_message(&app, old).await.unwrap().is_some());
+    assert_eq!(store.reclaim(3_000, 100).await.unwrap().entries, 0);
 }
 
 pub async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
     let app = app("conf", "deletes");
     store.create_app(&app).await.unwrap();
     store.create_users(&app.key, &[user("roy")]).await.unwrap();
-    store
-        .append_message(message(&app.key, 5000, 5000, "roy"))
-        .await
-        .unwrap();
+    let roy = device("roy", "phone");
+    let kept = stored(
+        store
+            .append_message(message(&app.key, 5000, 5000, "roy"))
+            .await
+            .unwrap(),
+    );
     store.delete_user(&app.key, &name("roy")).await.unwrap();
-    assert!(store
-        .unread_counts(&app.key, &name("roy"))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(unread(store, &app.key, &roy).await.is_empty());
     // Roy is gone (and was just seen as a recipient): new messages to him are refused; a resend
     // of one he had still gets its id.
     assert_eq!(
@@ -571,7 +734,7 @@ pub async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
             .append_message(message(&app.key, 5002, 5000, "roy"))
             .await
             .unwrap(),
-        Appended::Duplicate(MessageId(5000))
+        Appended::Duplicate(kept)
     );
 }
 
@@ -659,12 +822,11 @@ pub async fn daily_message_counts(store: &dyn Store) {
         .into_iter()
         .enumerate()
     {
-        let id = at << 22 | n as u64;
         let appended = store
-            .append_message(message(&app, id, 9_000 + n as u64, "roy"))
+            .append_message(message(&app, at, 9_000 + n as u64, "roy"))
             .await
             .unwrap();
-        assert_eq!(appended, Appended::Stored);
+        stored(appended);
     }
     let counts = store.daily_message_counts(&app, day0 + DAY).await.unwrap();
     assert_eq!(
@@ -775,7 +937,7 @@ pub async fn admins_and_sessions(store: &dyn Store) {
 /// Polls every future concurrently (the suite avoids a dependency on `futures`).
 /// A text from leo to roy at `ms`, in both parties' history.
 fn chat_message(app: &AppKey, ms: u64, client_id: u64, kind: &'static str) -> NewMessage {
-    let mut message = message(app, ms << 22, client_id, "roy");
+    let mut message = message(app, ms, client_id, "roy");
     message.kind = kind;
     message.history = crate::history::single_chat_entries(kind, &name("leo"), &name("roy"));
     message
@@ -790,13 +952,13 @@ pub async fn history_and_conversations(store: &dyn Store) {
         .unwrap();
     let key = &app.key;
     for (ms, kind) in [(1000, "txt"), (2000, "img"), (3000, "txt"), (4000, "")] {
-        assert_eq!(
+        let id = stored(
             store
                 .append_message(chat_message(key, ms, ms, kind))
                 .await
                 .unwrap(),
-            Appended::Stored
         );
+        assert_eq!(id, MessageId(ms << 22));
     }
     let roy_view = QueueName::single_chat(&name("leo"));
     let query = |newest_first: bool| HistoryQuery {
@@ -879,8 +1041,9 @@ pub async fn history_and_conversations(store: &dyn Store) {
         (Some(77), vec![0])
     );
     // Roy's conversation read ack clears the count; leo's own messages never count for leo.
-    let mut read_ack = message(key, 3500 << 22, 3500, "leo");
+    let mut read_ack = message(key, 3500, 3500, "leo");
     read_ack.sender = name("roy");
+    read_ack.log = LogId::pair(&name("leo"), &name("roy"));
     let read = store.submit_append_with(
         read_ack,
         crate::store::AppendEffect::ConversationRead {
@@ -888,7 +1051,7 @@ pub async fn history_and_conversations(store: &dyn Store) {
             conversation: roy_view.clone(),
         },
     );
-    assert_eq!(read.await.unwrap(), Appended::Stored);
+    stored(read.await.unwrap());
     assert_eq!(
         store.conversations(key, &name("roy")).await.unwrap()[0].unread,
         0
@@ -936,11 +1099,7 @@ pub async fn history_and_conversations(store: &dyn Store) {
         .unwrap()
         .is_empty());
     assert!(page(query(false), "roy").await.is_empty());
-    assert!(store
-        .unread_counts(key, &name("roy"))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(unread(store, key, &device("roy", "phone")).await.is_empty());
     store
         .append_message(chat_message(key, 5000, 5000, "txt"))
         .await
@@ -996,11 +1155,15 @@ pub async fn history_and_conversations(store: &dyn Store) {
     assert!(store.change_pin(key, first, None).await.unwrap());
     assert!(!store.change_pin(key, first, None).await.unwrap());
     // Imports: under a chosen past id, into history only; a taken id is refused.
-    let mut imported = chat_message(key, 1500, 1500, "txt");
-    imported.deliveries.clear();
-    store.import_message(imported.clone()).await.unwrap();
+    let imported_id = MessageId(1500 << 22 | 0x3ff << 12);
+    store
+        .import_message(imported_id, chat_message(key, 1500, 1500, "txt"))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.import_message(imported).await,
+        store
+            .import_message(imported_id, chat_message(key, 1500, 1500, "txt"))
+            .await,
         Err(StoreError::Duplicate(_))
     ));
     assert_eq!(
@@ -1036,4 +1199,121 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
         });
     }
     outputs
+}
+
+/// Two `ChatService`s ("nodes") on one store, each with a sender of its own, send into one log
+/// at once while a reader pulls it with keys: the reader gets every message exactly once, in id
+/// order. If an id could be committed after a larger one, the reader's key would pass over it
+/// and it would never be delivered.
+pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::sync::Arc<dyn Store>) {
+    use confab_proto::{
+        pb::{self, message_body::content::Type as ContentType, meta::NameSpace},
+        USER_DOMAIN,
+    };
+    use prost::Message;
+    use std::sync::Arc;
+
+    use crate::{
+        bus::{InProcessBus, SessionRegistry},
+        chat::{ChatService, Limits, SessionContext},
+    };
+
+    const PER_SENDER: u64 = 200;
+    let nodes = app("conf", "nodes");
+    store.create_app(&nodes).await.unwrap();
+    store
+        .create_users(&nodes.key, &[user("leo"), user("roy")])
+        .await
+        .unwrap();
+    let mut services = Vec::new();
+    for node in [1, 2] {
+        let bus = Arc::new(InProcessBus::new(Arc::new(SessionRegistry::new())));
+        let service = ChatService::start(Arc::clone(&store), bus, node, Limits::default())
+            .await
+            .unwrap();
+        services.push(Arc::new(service));
+    }
+    let app = services[0].app(&nodes.key).await.unwrap();
+    let jid = |name: &str| pb::Jid {
+        name: Some(name.into()),
+        domain: Some(USER_DOMAIN.into()),
+        ..Default::default()
+    };
+    let mut senders = Vec::new();
+    for (index, service) in services.iter().enumerate() {
+        let (service, app) = (Arc::clone(service), Arc::clone(&app));
+        let session = SessionContext {
+            app,
+            user: name("leo"),
+            resource: format!("device{index}"),
+        };
+        senders.push(tokio::spawn(async move {
+            let mut pending = Vec::new();
+            for n in 0..PER_SENDER {
+                let body = pb::MessageBody {
+                    from: Some(jid("leo")),
+                    to: Some(jid("roy")),
+                    contents: vec![pb::message_body::Content {
+                        r#type: Some(ContentType::Text as i32),
+                        text: Some(format!("{index}-{n}")),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                };
+                let meta = pb::Meta {
+                    id: Some(n + 1),
+                    to: Some(jid("roy")),
+                    ns: Some(NameSpace::Chat as i32),
+                    payload: Some(body.encode_to_vec().into()),
+                    ..Default::default()
+                };
+                pending.push(service.submit(&session, meta).unwrap());
+                if n % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            for sent in pending {
+                sent.await.unwrap();
+            }
+        }));
+    }
+    let reader = SessionContext {
+        app: Arc::clone(&app),
+        user: name("roy"),
+        resource: "phone".into(),
+    };
+    services[1].device_logged_in(&reader).await.unwrap();
+    let queue = QueueName::single_chat(&name("leo"));
+    let mut received: Vec<u64> = Vec::new();
+    let mut key = None;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while received.len() < 2 * PER_SENDER as usize && std::time::Instant::now() < deadline {
+        // The two nodes take turns serving the reader, as behind a load balancer.
+        let service = &services[received.len() % 2];
+        let page = service.pull(&reader, &queue, key).await.unwrap();
+        for meta in &page.metas {
+            received.push(pb::Meta::decode(meta.clone()).unwrap().id.unwrap());
+        }
+        key = page.next_key.or(key);
+        if page.metas.is_empty() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    }
+    for sender in senders {
+        sender.await.unwrap();
+    }
+    // Whatever came in after the reader's last pull.
+    let rest = services[0].pull(&reader, &queue, key).await.unwrap();
+    for meta in &rest.metas {
+        received.push(pb::Meta::decode(meta.clone()).unwrap().id.unwrap());
+    }
+    assert!(
+        received.windows(2).all(|pair| pair[0] < pair[1]),
+        "out of order"
+    );
+    assert_eq!(
+        received.len(),
+        2 * PER_SENDER as usize,
+        "every message, once"
+    );
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use confab_core::{
     app::{App, NewApp},
     history::single_chat_entries,
-    ids::{AppKey, MessageId, QueueName, UserName},
-    store::{conformance, AppStore, NewMessage, QueueEntry, UserStore},
+    ids::{AppKey, LogId, UserName},
+    store::{conformance, AppStore, Audience, EncodeMeta, NewMessage, UserStore},
     user::User,
 };
 use confab_store_embedded::EmbeddedStore;
@@ -41,20 +41,22 @@ pub async fn seed(store: &EmbeddedStore) -> AppKey {
     app.key
 }
 
-/// Leo's text to Roy at `ms`.
+/// Leo's text to Roy at `ms` (its id is `ms << 22` when sent in increasing `ms`).
 pub fn text(app: &AppKey, ms: u64) -> NewMessage {
+    text_with_meta(app, ms, bytes::Bytes::from(format!("meta-{ms}")))
+}
+
+pub fn text_with_meta(app: &AppKey, ms: u64, meta: bytes::Bytes) -> NewMessage {
     NewMessage {
         app: app.clone(),
-        id: MessageId(ms << 22),
+        log: LogId::pair(&name("leo"), &name("roy")),
+        audience: Audience::Members,
         sender: name("leo"),
         sender_resource: "web".into(),
-        client_id: ms,
+        client_id: Some(ms),
         body_digest: 0,
-        meta: bytes::Bytes::from(format!("meta-{ms}")),
-        deliveries: vec![QueueEntry {
-            owner: name("roy"),
-            queue: QueueName::single_chat(&name("leo")),
-        }],
+        sent_ms: ms,
+        meta: EncodeMeta::new(move |_, _| meta),
         kind: "txt",
         history: single_chat_entries("txt", &name("leo"), &name("roy")),
     }
