@@ -418,13 +418,28 @@ impl ChatService {
         recipient: UserName,
         build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
     ) -> Result<(), Error> {
+        self.deliver_server_meta_from(app, sender, "", recipient.clone(), &recipient, build)
+            .await
+    }
+
+    /// `deliver_server_meta` in the log of `sender` and `peer`, for `recipient`'s devices
+    /// except `sender_resource` (a change a device made, told to its user's other devices).
+    pub(crate) async fn deliver_server_meta_from(
+        &self,
+        app: &AppKey,
+        sender: &UserName,
+        sender_resource: &str,
+        recipient: UserName,
+        peer: &UserName,
+        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
+    ) -> Result<(), Error> {
         let appended = self.appender.submit(
             NewMessage {
                 app: app.clone(),
-                log: LogId::pair(sender, &recipient),
+                log: LogId::pair(sender, peer),
                 audience: Audience::Member(recipient),
                 sender: sender.clone(),
-                sender_resource: String::new(),
+                sender_resource: sender_resource.to_owned(),
                 client_id: None,
                 body_digest: 0,
                 sent_ms: now_ms(),

@@ -3,7 +3,7 @@
 //! REST-JSON message form (§5.3) the list and the admin routes answer with.
 
 use confab_proto::{
-    pb::{self, key_value::ValueType, message_body::content::Type as ContentType},
+    pb::{self, key_value::ValueType, message_body::content::Type as ContentType, meta::NameSpace},
     USER_DOMAIN,
 };
 use prost::Message;
@@ -11,7 +11,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     chat::ChatService,
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, LogId, MessageId, QueueName, UserName},
     now_ms,
     store::{ConversationChange, ConversationSummary},
     Error,
@@ -79,35 +79,106 @@ impl ChatService {
         })
     }
 
-    /// Pins (`true`) or unpins the conversation for `owner`.
+    /// Pins (`true`) or unpins the conversation for `owner`, from the device on `resource`.
     pub async fn pin_conversation(
         &self,
         app: &AppKey,
         owner: &UserName,
         conversation: &QueueName,
         pinned: bool,
+        resource: &str,
     ) -> Result<u64, Error> {
         let now = now_ms();
         let change = ConversationChange::Pin(pinned.then_some(now));
-        self.store
-            .change_conversation(app, owner, conversation, change)
+        self.change_conversation(app, owner, conversation, change, resource)
             .await?;
         Ok(now)
     }
 
-    /// Applies a change to `owner`'s view of a single-chat conversation.
+    /// Applies a change to `owner`'s view of a single-chat conversation, made on the device on
+    /// `resource`; `owner`'s other devices hear of it (`onMultiDeviceEvent`).
     pub async fn change_conversation(
         &self,
         app: &AppKey,
         owner: &UserName,
         conversation: &QueueName,
         change: ConversationChange,
+        resource: &str,
     ) -> Result<(), Error> {
+        let notice = multi_device_notice(&change, owner, conversation, resource, now_ms());
         self.store
             .change_conversation(app, owner, conversation, change)
             .await?;
-        Ok(())
+        let (Some(notice), Some(peer)) = (notice, LogId::viewed_as(owner, conversation)) else {
+            return Ok(());
+        };
+        let peer = peer
+            .members()
+            .into_iter()
+            .find(|member| *member != owner)
+            .unwrap_or(owner)
+            .clone();
+        let app_text = app.to_string();
+        let jid = pb::Jid {
+            app_key: Some(app_text),
+            name: Some(owner.to_string()),
+            domain: Some(USER_DOMAIN.to_owned()),
+            client_resource: None,
+        };
+        self.deliver_server_meta_from(app, owner, resource, owner.clone(), &peer, move |id, at| {
+            pb::Meta {
+                id: Some(id.0),
+                from: Some(jid.clone()),
+                to: Some(jid),
+                timestamp: Some(at),
+                ns: Some(NameSpace::Notify as i32),
+                payload: Some(notice.to_string().into_bytes().into()),
+                ..Default::default()
+            }
+        })
+        .await
     }
+}
+
+/// The `NOTIFY` payload that tells `owner`'s other devices of a change made on `resource`:
+/// `conv` for pin, marks and deletion, `roaming_delete` for history removal (PROTOCOL.md §4.11;
+/// the SDK drops it on the device whose resource it names).
+fn multi_device_notice(
+    change: &ConversationChange,
+    owner: &UserName,
+    conversation: &QueueName,
+    resource: &str,
+    now: u64,
+) -> Option<serde_json::Value> {
+    let (peer, _) = conversation.jid_parts();
+    let conv = |op: &str, ext: Option<String>| {
+        let mut data = serde_json::json!({
+            "op": op,
+            "id": peer,
+            "type": "chat",
+            "from": owner.as_str(),
+            "res": resource,
+            "ts": now,
+        });
+        if let Some(ext) = ext {
+            data["ext"] = ext.into();
+        }
+        serde_json::json!({ "type": "conv", "data": data })
+    };
+    let mark = |marks: &[u8]| marks.first().map(|mark| format!("mark_{mark}"));
+    Some(match change {
+        ConversationChange::Pin(Some(_)) => conv("top", None),
+        ConversationChange::Pin(None) => conv("not_top", None),
+        ConversationChange::AddMarks(marks) => conv("mark", Some(mark(marks)?)),
+        ConversationChange::RemoveMarks(marks) => conv("mark_delete", Some(mark(marks)?)),
+        ConversationChange::Delete { .. } => conv("del", None),
+        ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_) => {
+            serde_json::json!({
+                "type": "roaming_delete",
+                "data": { "resource": resource, "to": peer, "chatType": "chat" },
+            })
+        }
+    })
 }
 
 /// The conversation a REST call names: `peer` (a user name) as a single-chat queue name.

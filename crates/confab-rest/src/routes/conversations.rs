@@ -162,7 +162,13 @@ pub(crate) async fn pin_conversation_route(
     };
     let time = state
         .chat
-        .pin_conversation(&app.key, &owner, &target, pinned)
+        .pin_conversation(
+            &app.key,
+            &owner,
+            &target,
+            pinned,
+            query_value(&query, "resource").unwrap_or(""),
+        )
         .await?;
     Ok(ok(
         if pinned { "post" } else { "delete" },
@@ -183,6 +189,7 @@ pub(crate) struct MarkBody {
 pub(crate) async fn mark_conversations_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
     method: Method,
     headers: HeaderMap,
     body: Bytes,
@@ -200,7 +207,13 @@ pub(crate) async fn mark_conversations_route(
         };
         state
             .chat
-            .change_conversation(&app.key, &owner, &target, change)
+            .change_conversation(
+                &app.key,
+                &owner,
+                &target,
+                change,
+                query_value(&query, "resource").unwrap_or(""),
+            )
             .await?;
     }
     Ok(ok(
@@ -226,6 +239,7 @@ pub(crate) struct DeleteBody {
 pub(crate) async fn delete_conversation_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
@@ -241,6 +255,7 @@ pub(crate) async fn delete_conversation_route(
             ConversationChange::Delete {
                 history: body.delete_roam,
             },
+            query_value(&query, "resource").unwrap_or(""),
         )
         .await?;
     Ok(ok("delete", json!({ "result": "ok" })))
@@ -268,6 +283,7 @@ pub(crate) async fn remove_history_messages_route(
             &owner,
             &target,
             ConversationChange::RemoveMessages(ids),
+            query_value(&query, "resource").unwrap_or(""),
         )
         .await?;
     Ok(ok("delete", json!({ "result": "ok" })))
@@ -296,6 +312,7 @@ pub(crate) async fn remove_history_before_route(
             &owner,
             &target,
             ConversationChange::RemoveBefore(time_ms),
+            query_value(&query, "resource").unwrap_or(""),
         )
         .await?;
     Ok(ok("delete", json!({ "result": "ok" })))
