@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use axum::{extract::DefaultBodyLimit, middleware, routing, Router};
 use confab_core::{
-    bus::SessionRegistry,
     chat::ChatService,
     files::{ChatFileStore, FileStore},
 };
@@ -34,8 +33,6 @@ pub use video_frame::VideoFrames;
 /// Shared by every request.
 pub struct RestState {
     pub chat: Arc<ChatService>,
-    /// This node's live sessions, for `GET /users/{user}/status`.
-    pub registry: Arc<SessionRegistry>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
     /// Attachment metadata.

@@ -299,7 +299,7 @@ pub(crate) async fn user_status_route(
         "action": "get",
         "uri": format!("/{}/{}/users/{}/status", app.key.org(), app.key.app(), user.name),
         "entities": [],
-        "data": { user.name.as_str(): presence(&state, &app, &user.name) },
+        "data": { user.name.as_str(): presence(&state, &app, &user.name).await? },
         "timestamp": now_ms(),
         "duration": 0,
         "count": 0,
@@ -326,15 +326,14 @@ pub(crate) async fn batch_status_route(
     if body.usernames.len() > MAX_USER_PAGE as usize {
         return Err(Error::Unsupported("more than 100 usernames at a time").into());
     }
-    let data: Vec<Value> = body
-        .usernames
-        .iter()
-        .map(|raw| {
-            let status =
-                UserName::parse(raw).map_or("offline", |name| presence(&state, &app, &name));
-            json!({ raw.as_str(): status })
-        })
-        .collect();
+    let mut data = Vec::with_capacity(body.usernames.len());
+    for raw in &body.usernames {
+        let status = match UserName::parse(raw) {
+            Some(name) => presence(&state, &app, &name).await?,
+            None => "offline",
+        };
+        data.push(json!({ raw.as_str(): status }));
+    }
     Ok(Json(json!({
         "action": "post",
         "uri": format!("/{}/{}/users/batch/status", app.key.org(), app.key.app()),
@@ -346,10 +345,11 @@ pub(crate) async fn batch_status_route(
     })))
 }
 
-fn presence(state: &RestState, app: &App, name: &UserName) -> &'static str {
-    if state.registry.count(&app.key, name) > 0 {
+/// Online when the user has a live session on any node (`Presence`).
+async fn presence(state: &RestState, app: &App, name: &UserName) -> Result<&'static str, Error> {
+    Ok(if state.chat.is_online(&app.key, name).await? {
         "online"
     } else {
         "offline"
-    }
+    })
 }
