@@ -109,6 +109,14 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::get(routes::users::disconnect_user_route),
         )
         .route(
+            "/{org}/{app}/users/{user}/disconnect/{resource}",
+            routing::delete(routes::users::disconnect_device_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/resources",
+            routing::get(routes::users::resources_route),
+        )
+        .route(
             "/{org}/{app}/users/{user}/status",
             routing::get(routes::users::user_status_route),
         )

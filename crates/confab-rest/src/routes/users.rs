@@ -1,4 +1,5 @@
-//! IM users: register (one or a batch), read, delete, change password.
+//! IM users: register (one or a batch), read, delete, change password, ban; their presence,
+//! their online devices (`resources`), and forcing all or one of them offline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -280,6 +281,77 @@ pub(crate) async fn disconnect_user_route(
         "timestamp": now_ms(),
         "duration": 0,
         "count": 0,
+    })))
+}
+
+/// # `DELETE /{org}/{app}/users/{user}/disconnect/{resource}`
+///
+/// Bearer: an app token. Closes the user's session on that resource, on whichever node it
+/// lives; the SDK sees 217 (`USER_KICKED_BY_OTHER_DEVICE`, as the hosted service sends for
+/// an administrative logout) and does not reconnect. `data.result` is `false` when no session
+/// of the user is on that resource (the user must exist: else 404).
+pub(crate) async fn disconnect_device_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user, resource)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let result = state
+        .chat
+        .disconnect_device(&app.key, &name, &resource)
+        .await?;
+    Ok(Json(json!({
+        "action": "delete",
+        "uri": format!("/{}/{}/users/{}/disconnect/{}", app.key.org(), app.key.app(), name, resource),
+        "organization": app.key.org(),
+        "application": app.uuid,
+        "applicationName": app.key.app(),
+        "entities": [],
+        "data": { "result": result },
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/resources`
+///
+/// Bearer: the user's own token (the SDK's `getSelfIdsOnOtherPlatform`) or an app token.
+/// `data` lists the user's live sessions on every node, oldest login first, as
+/// `{res, device_uuid?, device_name?}` (the `Provision` of each session; absent when its SDK
+/// sent none). The SDK leaves out its own resource and shows `user/res`.
+pub(crate) async fn resources_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let devices = state.chat.online_devices(&app.key, &name).await?;
+    let data: Vec<Value> = devices
+        .into_iter()
+        .map(|device| {
+            let mut entry = json!({ "res": device.resource });
+            if let Some(uuid) = device.device_uuid {
+                entry["device_uuid"] = json!(uuid);
+            }
+            if let Some(device_name) = device.device_name {
+                entry["device_name"] = json!(device_name);
+            }
+            entry
+        })
+        .collect();
+    let path = format!("/users/{name}/resources");
+    Ok(Json(json!({
+        "path": path,
+        "uri": format!("/{}/{}{}", app.key.org(), app.key.app(), path),
+        "organization": app.key.org(),
+        "application": app.uuid,
+        "applicationName": app.key.app(),
+        "entities": [],
+        "action": "get",
+        "data": data,
+        "timestamp": now_ms(),
+        "duration": 0,
     })))
 }
 
