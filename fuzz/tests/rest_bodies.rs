@@ -198,6 +198,18 @@ const PATH_ROUTES: &[(&str, &str, Bearer)] = &[
     ("POST", "/org1/app1/users/{user}/activate", Bearer::App),
     ("GET", "/org1/app1/users/{user}/disconnect", Bearer::App),
     ("GET", "/org1/app1/users/{user}/status", Bearer::App),
+    ("GET", "/org1/app1/users/{user}/resources", Bearer::App),
+    (
+        "DELETE",
+        "/org1/app1/users/{user}/disconnect/webim_web_1",
+        Bearer::App,
+    ),
+    // The resource is the fuzzed segment here.
+    (
+        "DELETE",
+        "/org1/app1/users/leo/disconnect/{user}",
+        Bearer::App,
+    ),
     (
         "POST",
         "/org1/app1/users/{user}/messageroaming",

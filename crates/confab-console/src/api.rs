@@ -250,7 +250,7 @@ pub(crate) async fn overview_route(
     _admin: SignedInAdmin,
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    let overview = state.chat.overview(&app.key, &state.registry).await?;
+    let overview = state.chat.overview(&app.key).await?;
     Ok(Json(json!({
         "users": overview.users,
         "onlineNow": overview.online_now,
@@ -271,7 +271,7 @@ pub(crate) async fn chart_route(
     _admin: SignedInAdmin,
 ) -> Result<Response, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    let overview = state.chat.overview(&app.key, &state.registry).await?;
+    let overview = state.chat.overview(&app.key).await?;
     Ok((
         [(CONTENT_TYPE, "image/svg+xml")],
         chart::daily_messages_svg(&overview.daily_messages),

@@ -68,7 +68,9 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::WrongOldPassword
         | Error::BadClientCredentials
         | Error::RegistrationClosed => (StatusCode::FORBIDDEN, "forbidden"),
-        Error::Storage(_) | Error::Bus(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+        }
     }
 }
 

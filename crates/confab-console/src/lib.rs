@@ -16,12 +16,11 @@ mod session;
 use std::sync::Arc;
 
 use axum::{routing, Router};
-use confab_core::{admin::AdminService, bus::SessionRegistry, chat::ChatService};
+use confab_core::{admin::AdminService, chat::ChatService};
 
 /// Shared by every console request.
 pub struct ConsoleState {
     pub chat: Arc<ChatService>,
-    pub registry: Arc<SessionRegistry>,
     pub admin: Arc<AdminService>,
 }
 

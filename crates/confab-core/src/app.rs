@@ -178,12 +178,82 @@ impl crate::chat::ChatService {
         self.save_credentials(app).await
     }
 
+    /// Stores the app's new credentials, then tells every node (this one included) to drop
+    /// its cached copy. A bus failure is returned: the rotation is stored, but some node may
+    /// still accept the old credentials until it restarts (rotating again publishes again).
     async fn save_credentials(&self, app: App) -> Result<std::sync::Arc<App>, crate::Error> {
         if !self.store().update_app_credentials(&app).await? {
             return Err(crate::Error::AppNotFound);
         }
         tracing::info!(app = %app.key, "app credentials rotated");
-        Ok(self.refresh_app(app))
+        let key = app.key.clone();
+        let app = self.refresh_app(app);
+        self.bus
+            .publish(crate::bus::Event::AppChanged { app: key })
+            .await?;
+        Ok(app)
+    }
+}
+
+/// The apps a `ChatService` has read, by key. Apps change rarely and are read on every login
+/// and REST call; a change on any node reaches every node's cache as `Event::AppChanged`,
+/// which drops the copy.
+#[derive(Default)]
+pub(crate) struct AppCache {
+    apps: std::sync::RwLock<std::collections::HashMap<AppKey, std::sync::Arc<App>>>,
+    /// Changes heard of so far: a copy read from the store before a change is not cached
+    /// after it (it may be the old one).
+    changes: std::sync::atomic::AtomicU64,
+}
+
+impl AppCache {
+    pub(crate) fn get(&self, key: &AppKey) -> Option<std::sync::Arc<App>> {
+        match self.apps.read() {
+            Ok(apps) => apps.get(key).cloned(),
+            Err(poisoned) => poisoned.into_inner().get(key).cloned(),
+        }
+    }
+
+    /// Read before reading the store; hand it to `insert_read`.
+    pub(crate) fn changes(&self) -> u64 {
+        self.changes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Caches a copy read from the store when `changes` was `seen`, unless a change has been
+    /// heard of since; returns it either way.
+    pub(crate) fn insert_read(&self, app: App, seen: u64) -> std::sync::Arc<App> {
+        let app = std::sync::Arc::new(app);
+        let mut apps = match self.apps.write() {
+            Ok(apps) => apps,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Under the lock: a change bumps the count before it takes the lock to remove, so
+        // either this sees the bump, or the removal comes after this insert.
+        if self.changes() == seen {
+            apps.insert(app.key.clone(), app.clone());
+        }
+        app
+    }
+
+    /// Caches the copy this node just stored.
+    pub(crate) fn replace(&self, app: App) -> std::sync::Arc<App> {
+        let app = std::sync::Arc::new(app);
+        match self.apps.write() {
+            Ok(mut apps) => apps.insert(app.key.clone(), app.clone()),
+            Err(poisoned) => poisoned.into_inner().insert(app.key.clone(), app.clone()),
+        };
+        app
+    }
+}
+
+impl crate::bus::AppListener for AppCache {
+    fn app_changed(&self, key: &AppKey) {
+        self.changes
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        match self.apps.write() {
+            Ok(mut apps) => apps.remove(key),
+            Err(poisoned) => poisoned.into_inner().remove(key),
+        };
     }
 }
 
@@ -205,6 +275,29 @@ mod tests {
         assert!(!printed.contains(app.signing_certificate()));
         assert!(!printed.contains(app.client_secret.expose()));
         assert!(is_hex32(&app.app_id) && is_hex32(app.signing_certificate()));
+    }
+
+    #[test]
+    fn a_copy_read_before_a_change_is_not_cached_after_it() {
+        use crate::bus::AppListener;
+        let app = App::create(
+            NewApp {
+                key: AppKey::parse("org#app").unwrap(),
+                imported: None,
+            },
+            0,
+        )
+        .unwrap();
+        let cache = AppCache::default();
+        let seen = cache.changes();
+        // The store read raced a change heard of meanwhile: returned, not kept.
+        cache.app_changed(&app.key);
+        cache.insert_read(app.clone(), seen);
+        assert!(cache.get(&app.key).is_none());
+        cache.insert_read(app.clone(), cache.changes());
+        assert!(cache.get(&app.key).is_some());
+        cache.app_changed(&app.key);
+        assert!(cache.get(&app.key).is_none());
     }
 
     #[test]

@@ -253,14 +253,15 @@ impl ChatService {
         Ok(self.issue_app_token(app, ttl_secs))
     }
 
-    /// Closes the user's sessions on `resource` other than `keep` (a newer login), on every node.
+    /// Closes the user's sessions on `resource` (every resource when `None`), on every node;
+    /// with `older_than` (a new login's session), only the sessions that logged in before it.
     pub async fn kick(
         &self,
         app: &AppKey,
         user: &UserName,
         resource: Option<String>,
         reason: KickReason,
-        keep: Option<SessionId>,
+        older_than: Option<SessionId>,
     ) -> Result<(), Error> {
         self.bus
             .publish(Event::Kick {
@@ -268,7 +269,7 @@ impl ChatService {
                 user: user.clone(),
                 resource,
                 reason,
-                keep,
+                older_than,
             })
             .await?;
         Ok(())

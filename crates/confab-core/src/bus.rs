@@ -4,28 +4,37 @@
 //! node (in-process: this one), whose registry hands it to the sessions of the addressed user.
 //! Sessions never block the publisher: each has an inbox that coalesces notices per queue, so a
 //! slow client costs one entry per peer, not one per message.
+//!
+//! Who is online is the `Presence` port's (`presence.rs`); on one node it reads this registry.
 
 use std::collections::HashMap;
-use std::sync::{
-    atomic::{AtomicU64, Ordering},
-    Arc, Mutex,
-};
+use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
-use crate::ids::{AppKey, QueueName, SessionId, UserName};
+use crate::{
+    ids::{AppKey, IdGenerator, QueueName, SessionId, UserName},
+    now_ms,
+    presence::OnlineDevice,
+};
+
+#[cfg(any(test, feature = "conformance"))]
+pub mod conformance;
 
 /// Why a session is being closed by the server (maps to `StatisticsBody.operation`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KickReason {
-    /// Another login took the same resource (SDK error 206).
-    LoginOnAnotherDevice,
+    /// Another login took the same resource (SDK error 206). `login_info_ext` is that login's
+    /// `setLoginInfoCustomExt` (`Provision.reason`): the kicked SDK gets it back in
+    /// `StatisticsBody.reason`, as `loginInfoCustomExt` of its error.
+    LoginOnAnotherDevice { login_info_ext: Option<String> },
     /// The user was deleted (SDK error 207).
     UserRemoved,
     /// The password changed (SDK error 216).
     PasswordChanged,
-    /// An administrator disconnected or deactivated the user (SDK error 217, no reconnect).
+    /// An administrator disconnected or deactivated the user, or one device of theirs (SDK
+    /// error 217, no reconnect).
     ForcedLogout,
 }
 
@@ -39,14 +48,20 @@ pub enum Event {
         queue: QueueName,
         except_resource: Option<String>,
     },
-    /// Close the user's sessions on `resource` (all resources when `None`), except `keep`.
+    /// Close the user's sessions on `resource` (all resources when `None`). With
+    /// `older_than`, only the sessions whose id is smaller, that is which logged in earlier:
+    /// a login kicks the sessions before it on its resource on whichever node they live,
+    /// and an earlier login's kick never closes a later one, whichever arrives first.
     Kick {
         app: AppKey,
         user: UserName,
         resource: Option<String>,
         reason: KickReason,
-        keep: Option<SessionId>,
+        older_than: Option<SessionId>,
     },
+    /// The stored app changed (its credentials were rotated): every node drops its cached
+    /// copy and reads it again.
+    AppChanged { app: AppKey },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,13 +70,19 @@ pub enum BusError {
     Unavailable(String),
 }
 
+/// Something on this node that keeps copies of apps (`ChatService`'s cache), told of
+/// `Event::AppChanged` from any node.
+pub trait AppListener: Send + Sync {
+    fn app_changed(&self, app: &AppKey);
+}
+
 #[async_trait]
 pub trait Bus: Send + Sync {
     /// Delivers to every node; returns once the event is handed over (not once sessions read it).
     async fn publish(&self, event: Event) -> Result<(), BusError>;
-    /// Whether `user` has a live session on any node now (a `deliverOnlineOnly` send is queued
-    /// only then).
-    async fn is_online(&self, app: &AppKey, user: &UserName) -> Result<bool, BusError>;
+    /// Tells `listener` of every `Event::AppChanged` this node receives, for as long as it
+    /// lives (it is held weakly).
+    fn watch_apps(&self, listener: Weak<dyn AppListener>);
 }
 
 /// The single-node bus: delivers straight into this process's registry.
@@ -82,8 +103,8 @@ impl Bus for InProcessBus {
         Ok(())
     }
 
-    async fn is_online(&self, app: &AppKey, user: &UserName) -> Result<bool, BusError> {
-        Ok(self.registry.count(app, user) > 0)
+    fn watch_apps(&self, listener: Weak<dyn AppListener>) {
+        self.registry.watch_apps(listener);
     }
 }
 
@@ -128,20 +149,41 @@ impl SessionInbox {
                         pending.notices.push(queue.clone());
                     }
                 }
-                Event::Kick { reason, .. } => pending.kick = Some(*reason),
+                Event::Kick { reason, .. } => pending.kick = Some(reason.clone()),
+                Event::AppChanged { .. } => return,
             }
         }
         self.wake.notify_one();
     }
 }
 
+/// The device a session logged in from, as its `PROVISION` named it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Device {
+    /// The SDK's device id (`webim_web_…`); one session per resource.
+    pub resource: String,
+    /// `Provision.deviceUuid`.
+    pub uuid: Option<String>,
+    /// `Provision.deviceName`.
+    pub name: Option<String>,
+}
+
+impl Device {
+    pub fn on(resource: &str) -> Device {
+        Device {
+            resource: resource.to_owned(),
+            ..Device::default()
+        }
+    }
+}
+
 struct Registered {
     id: SessionId,
-    resource: String,
+    device: Device,
     inbox: Arc<SessionInbox>,
-    /// A later login took its resource: it is being kicked, and no longer counts against the
-    /// user's cap.
-    replaced: bool,
+    /// Kicked (a later login took its resource, or a kick event named it): it is closing,
+    /// no longer counts against the user's cap and is no longer online.
+    leaving: bool,
 }
 
 /// `register` refused: the user has `max_sessions` sessions already.
@@ -151,35 +193,49 @@ pub struct TooManySessions {
     pub max_sessions: usize,
 }
 
-/// The sessions live on this node, by user.
-#[derive(Default)]
+/// The sessions live on this node, by user, and this node's listeners of app changes.
 pub struct SessionRegistry {
-    next_id: AtomicU64,
+    node: u16,
+    /// Session ids: time-ordered, with this node's bits (`SessionId`).
+    ids: IdGenerator,
     sessions: Mutex<HashMap<(AppKey, UserName), Vec<Registered>>>,
+    app_listeners: Mutex<Vec<Weak<dyn AppListener>>>,
 }
 
 impl SessionRegistry {
-    pub fn new() -> SessionRegistry {
-        SessionRegistry::default()
+    /// The registry of node `node` (the config's `node_id`).
+    pub fn new(node: u16) -> SessionRegistry {
+        SessionRegistry {
+            node,
+            ids: IdGenerator::new(node),
+            sessions: Mutex::new(HashMap::new()),
+            app_listeners: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn node(&self) -> u16 {
+        self.node
     }
 
     /// Adds a session and returns its id and inbox, unless the user has `max_sessions` already
-    /// (not counting those on `resource`, which this one replaces): checked and added under one
-    /// lock, so concurrent logins cannot pass the cap together. Kicking an older session on
-    /// the same resource is the caller's job, through the bus, so that other nodes see it too.
-    /// The cap is this node's: sessions on other nodes are not counted.
+    /// (not counting those on the same resource, which this one replaces): checked and added
+    /// under one lock, so concurrent logins cannot pass the cap together. The id is
+    /// allocated under that lock too, so on this node a later registration has a larger id.
+    /// Kicking an older session on the same resource is the caller's job, through the bus
+    /// (`Event::Kick` with `older_than` this id), so that other nodes see it too. The cap is
+    /// this node's: sessions on other nodes are not counted.
     pub fn register(
         &self,
         app: &AppKey,
         user: &UserName,
-        resource: &str,
+        device: Device,
         max_sessions: usize,
     ) -> Result<(SessionId, Arc<SessionInbox>), TooManySessions> {
         self.with_sessions(|sessions| {
             let list = sessions.entry((app.clone(), user.clone())).or_default();
             let others = list
                 .iter()
-                .filter(|session| !session.replaced && session.resource != resource)
+                .filter(|session| !session.leaving && session.device.resource != device.resource)
                 .count();
             if others >= max_sessions {
                 if list.is_empty() {
@@ -188,17 +244,17 @@ impl SessionRegistry {
                 return Err(TooManySessions { max_sessions });
             }
             for session in list.iter_mut() {
-                if session.resource == resource {
-                    session.replaced = true;
+                if session.device.resource == device.resource {
+                    session.leaving = true;
                 }
             }
-            let id = SessionId(self.next_id.fetch_add(1, Ordering::Relaxed) + 1);
+            let id = SessionId(self.ids.next(now_ms()).0);
             let inbox = Arc::new(SessionInbox::default());
             list.push(Registered {
                 id,
-                resource: resource.to_owned(),
+                device,
                 inbox: inbox.clone(),
-                replaced: false,
+                leaving: false,
             });
             Ok((id, inbox))
         })
@@ -216,43 +272,109 @@ impl SessionRegistry {
         });
     }
 
-    /// Users of the app with at least one live session on this node.
+    /// Users of the app with at least one live session on this node (kicked ones not counted).
     pub fn online_users(&self, app: &AppKey) -> usize {
-        self.with_sessions(|sessions| sessions.keys().filter(|(key, _)| key == app).count())
-    }
-
-    /// Number of live sessions of a user on this node.
-    pub fn count(&self, app: &AppKey, user: &UserName) -> usize {
         self.with_sessions(|sessions| {
             sessions
-                .get(&(app.clone(), user.clone()))
-                .map_or(0, Vec::len)
+                .iter()
+                .filter(|((key, _), list)| {
+                    key == app && list.iter().any(|session| !session.leaving)
+                })
+                .count()
         })
     }
 
+    /// The user's live sessions on this node, oldest login first (kicked ones left out).
+    pub fn devices(&self, app: &AppKey, user: &UserName) -> Vec<OnlineDevice> {
+        let mut devices: Vec<OnlineDevice> = self.with_sessions(|sessions| {
+            sessions
+                .get(&(app.clone(), user.clone()))
+                .map(|list| {
+                    list.iter()
+                        .filter(|session| !session.leaving)
+                        .map(|session| OnlineDevice {
+                            resource: session.device.resource.clone(),
+                            node: session.id.node(),
+                            session: session.id,
+                            login_ms: session.id.login_ms(),
+                            device_uuid: session.device.uuid.clone(),
+                            device_name: session.device.name.clone(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        });
+        devices.sort_by_key(|device| device.session);
+        devices
+    }
+
+    /// Hands an event to the sessions it addresses on this node (and an app change to the
+    /// app listeners).
     pub fn deliver(&self, event: &Event) {
         let (app, user) = match event {
             Event::Notice { app, user, .. } | Event::Kick { app, user, .. } => (app, user),
+            Event::AppChanged { app } => {
+                self.app_changed(app);
+                return;
+            }
         };
         self.with_sessions(|sessions| {
-            let Some(list) = sessions.get(&(app.clone(), user.clone())) else {
+            let Some(list) = sessions.get_mut(&(app.clone(), user.clone())) else {
                 return;
             };
             for session in list {
-                let addressed = match event {
+                match event {
                     Event::Notice {
                         except_resource, ..
-                    } => except_resource.as_deref() != Some(session.resource.as_str()),
-                    Event::Kick { resource, keep, .. } => {
-                        Some(session.id) != *keep
-                            && resource.as_ref().is_none_or(|r| *r == session.resource)
+                    } => {
+                        // The sending device is not told of its own message.
+                        if except_resource.as_deref() != Some(session.device.resource.as_str()) {
+                            session.inbox.push(event);
+                        }
                     }
-                };
-                if addressed {
-                    session.inbox.push(event);
+                    Event::Kick {
+                        resource,
+                        older_than,
+                        ..
+                    } => {
+                        let addressed = resource
+                            .as_ref()
+                            .is_none_or(|resource| *resource == session.device.resource)
+                            && older_than.is_none_or(|newer| session.id < newer);
+                        if addressed {
+                            session.leaving = true;
+                            session.inbox.push(event);
+                        }
+                    }
+                    Event::AppChanged { .. } => {}
                 }
             }
         });
+    }
+
+    /// See `Bus::watch_apps`.
+    pub fn watch_apps(&self, listener: Weak<dyn AppListener>) {
+        let mut listeners = match self.app_listeners.lock() {
+            Ok(listeners) => listeners,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        listeners.retain(|listener| listener.strong_count() > 0);
+        listeners.push(listener);
+    }
+
+    fn app_changed(&self, app: &AppKey) {
+        // Called outside the lock: a listener may take locks of its own.
+        let listeners: Vec<Arc<dyn AppListener>> = {
+            let mut listeners = match self.app_listeners.lock() {
+                Ok(listeners) => listeners,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            listeners.retain(|listener| listener.strong_count() > 0);
+            listeners.iter().filter_map(Weak::upgrade).collect()
+        };
+        for listener in listeners {
+            listener.app_changed(app);
+        }
     }
 
     fn with_sessions<R>(
@@ -270,81 +392,84 @@ impl SessionRegistry {
 mod tests {
     use super::*;
 
-    fn names() -> (AppKey, UserName, QueueName) {
-        let app = AppKey::parse("o#a").unwrap();
-        let roy = UserName::parse("roy").unwrap();
-        let queue = QueueName::single_chat(&UserName::parse("leo").unwrap());
-        (app, roy, queue)
-    }
-
-    #[tokio::test]
-    async fn notices_reach_every_session_once_per_queue() {
-        let (app, roy, queue) = names();
-        let registry = SessionRegistry::new();
-        let (_, web) = registry.register(&app, &roy, "web", 16).unwrap();
-        let (_, phone) = registry.register(&app, &roy, "phone", 16).unwrap();
-        let notice = Event::Notice {
-            app: app.clone(),
-            user: roy.clone(),
-            queue: queue.clone(),
-            except_resource: None,
+    async fn fresh() -> (Vec<conformance::BusNode>, ()) {
+        let registry = Arc::new(SessionRegistry::new(5));
+        let node = conformance::BusNode {
+            bus: Arc::new(InProcessBus::new(registry.clone())),
+            registry,
         };
-        registry.deliver(&notice);
-        registry.deliver(&notice);
-        web.wait().await;
-        assert_eq!(web.take().notices, vec![queue.clone()]);
-        phone.wait().await;
-        assert_eq!(phone.take().notices, vec![queue.clone()]);
-        // The sending device is not told of its own message.
-        registry.deliver(&Event::Notice {
-            app: app.clone(),
-            user: roy.clone(),
-            queue: queue.clone(),
-            except_resource: Some("web".into()),
-        });
-        phone.wait().await;
-        assert_eq!(phone.take().notices, vec![queue]);
-        assert!(web.take().notices.is_empty());
+        (vec![node], ())
     }
 
-    #[tokio::test]
-    async fn kick_spares_the_new_session_and_other_resources() {
-        let (app, roy, _) = names();
-        let registry = SessionRegistry::new();
-        let (_, old) = registry.register(&app, &roy, "web", 16).unwrap();
-        let (new_id, new) = registry.register(&app, &roy, "web", 16).unwrap();
-        let (_, other) = registry.register(&app, &roy, "phone", 16).unwrap();
-        registry.deliver(&Event::Kick {
-            app: app.clone(),
-            user: roy.clone(),
-            resource: Some("web".into()),
-            reason: KickReason::LoginOnAnotherDevice,
-            keep: Some(new_id),
-        });
-        old.wait().await;
-        assert_eq!(old.take().kick, Some(KickReason::LoginOnAnotherDevice));
-        assert_eq!(new.take().kick, None);
-        assert_eq!(other.take().kick, None);
-        registry.unregister(&app, &roy, new_id);
-        assert_eq!(registry.count(&app, &roy), 2);
+    crate::bus_conformance_tests!(fresh);
+
+    fn names() -> (AppKey, UserName) {
+        (
+            AppKey::parse("o#a").unwrap(),
+            UserName::parse("roy").unwrap(),
+        )
+    }
+
+    #[test]
+    fn session_ids_increase_and_carry_the_node() {
+        let (app, roy) = names();
+        let registry = SessionRegistry::new(42);
+        let (first, _) = registry
+            .register(&app, &roy, Device::on("web"), 16)
+            .unwrap();
+        let (second, _) = registry
+            .register(&app, &roy, Device::on("phone"), 16)
+            .unwrap();
+        assert!(first < second);
+        assert_eq!((first.node(), second.node()), (42, 42));
+        assert!(first.login_ms().abs_diff(now_ms()) < 60_000);
     }
 
     #[test]
     fn the_cap_counts_neither_replaced_sessions_nor_other_users() {
-        let (app, roy, _) = names();
+        let (app, roy) = names();
         let leo = UserName::parse("leo").unwrap();
-        let registry = SessionRegistry::new();
-        registry.register(&app, &roy, "web", 2).unwrap();
-        registry.register(&app, &roy, "phone", 2).unwrap();
+        let registry = SessionRegistry::new(0);
+        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
+        registry
+            .register(&app, &roy, Device::on("phone"), 2)
+            .unwrap();
         assert_eq!(
-            registry.register(&app, &roy, "pad", 2).unwrap_err(),
+            registry
+                .register(&app, &roy, Device::on("pad"), 2)
+                .unwrap_err(),
             TooManySessions { max_sessions: 2 }
         );
         // The same resource again replaces a session: allowed, and the old one stops counting.
-        registry.register(&app, &roy, "web", 2).unwrap();
-        registry.register(&app, &roy, "web", 2).unwrap();
-        assert!(registry.register(&app, &roy, "pad", 2).is_err());
-        registry.register(&app, &leo, "pad", 2).unwrap();
-        assert_eq!(registry.count(&app, &roy), 4);
+        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
+        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
+        assert!(registry.register(&app, &roy, Device::on("pad"), 2).is_err());
+        registry.register(&app, &leo, Device::on("pad"), 2).unwrap();
+        let resources: Vec<String> = registry
+            .devices(&app, &roy)
+            .into_iter()
+            .map(|device| device.resource)
+            .collect();
+        assert_eq!(resources, ["phone", "web"]);
+    }
+
+    #[test]
+    fn app_listeners_are_told_until_they_are_dropped() {
+        struct Count(Mutex<Vec<AppKey>>);
+        impl AppListener for Count {
+            fn app_changed(&self, app: &AppKey) {
+                self.0.lock().unwrap().push(app.clone());
+            }
+        }
+        let (app, _) = names();
+        let registry = SessionRegistry::new(0);
+        let listener = Arc::new(Count(Mutex::new(Vec::new())));
+        let weak: Weak<dyn AppListener> = Arc::downgrade(&listener) as Weak<dyn AppListener>;
+        registry.watch_apps(weak);
+        registry.deliver(&Event::AppChanged { app: app.clone() });
+        assert_eq!(*listener.0.lock().unwrap(), vec![app.clone()]);
+        drop(listener);
+        registry.deliver(&Event::AppChanged { app });
+        assert_eq!(registry.app_listeners.lock().unwrap().len(), 0);
     }
 }

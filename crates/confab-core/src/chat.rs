@@ -1,10 +1,9 @@
 //! The single-chat rules: what a send must carry, when it is acknowledged, how queues are
 //! listed, paged and acknowledged. Group chat and rooms add fan-out here, not a new path.
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
 use confab_proto::{
@@ -17,12 +16,13 @@ use confab_proto::{
 use prost::Message;
 
 use crate::{
-    app::App,
+    app::{App, AppCache},
     appender::Appender,
-    bus::Bus,
+    bus::{AppListener, Bus},
     ids::{AppKey, IdGenerator, LogId, MessageId, QueueName, UserName},
     now_ms,
     password::{FailureThrottle, PasswordLimits, PasswordWork},
+    presence::Presence,
     receipts,
     store::{
         body_digest, AppendEffect, Appended, Audience, Device, EncodeMeta, NewMessage, Pulled,
@@ -104,13 +104,15 @@ pub struct PullPage {
 pub struct ChatService {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) bus: Arc<dyn Bus>,
+    /// Who is online, on every node.
+    pub(crate) presence: Arc<dyn Presence>,
     /// Every message and server meta enters its log here (ids and order are the store's).
     pub(crate) appender: Appender,
     /// Ids of the acks of client statistics, which are acknowledged and not stored.
     statistic_ids: IdGenerator,
     pub(crate) limits: Limits,
-    // Apps change rarely and are read on every login and REST call.
-    apps: RwLock<HashMap<AppKey, Arc<App>>>,
+    /// Told of app changes by the bus (`Event::AppChanged`).
+    apps: Arc<AppCache>,
     /// Argon2 slots, shared with the console (`AdminService`).
     pub(crate) password_work: Arc<PasswordWork>,
     /// Wrong passwords of password grants and password changes.
@@ -118,23 +120,27 @@ pub struct ChatService {
 }
 
 impl ChatService {
-    /// Builds the service. Message ids come from the store; `node` only numbers the acks of
-    /// client statistics, which are not stored.
+    /// Builds the service. Message ids come from the store; `node` (the config's `node_id`)
+    /// only numbers the acks of client statistics, which are not stored.
     pub async fn start(
         store: Arc<dyn Store>,
         bus: Arc<dyn Bus>,
+        presence: Arc<dyn Presence>,
         node: u16,
         limits: Limits,
     ) -> Result<ChatService, Error> {
+        let apps = Arc::new(AppCache::default());
+        bus.watch_apps(Arc::downgrade(&apps) as Weak<dyn AppListener>);
         Ok(ChatService {
             appender: Appender::new(Arc::clone(&store), Arc::clone(&bus)),
             store,
             bus,
+            presence,
             statistic_ids: IdGenerator::new(node),
             password_work: Arc::new(PasswordWork::new(&limits.passwords)),
             password_failures: FailureThrottle::new(limits.passwords.throttle.clone()),
             limits,
-            apps: RwLock::new(HashMap::new()),
+            apps,
         })
     }
 
@@ -155,25 +161,31 @@ impl ChatService {
         &self.bus
     }
 
+    pub fn presence(&self) -> &Arc<dyn Presence> {
+        &self.presence
+    }
+
     pub async fn app(&self, key: &AppKey) -> Result<Arc<App>, Error> {
-        if let Some(app) = self.cached_app(key) {
+        if let Some(app) = self.apps.get(key) {
             return Ok(app);
         }
+        let seen = self.apps.changes();
         let app = self
             .store
             .app_by_key(key)
             .await?
             .ok_or(Error::AppNotFound)?;
-        Ok(self.cache_app(app))
+        Ok(self.apps.insert_read(app, seen))
     }
 
     pub async fn app_by_app_id(&self, app_id: &str) -> Result<Arc<App>, Error> {
+        let seen = self.apps.changes();
         let app = self
             .store
             .app_by_app_id(app_id)
             .await?
             .ok_or(Error::AppNotFound)?;
-        Ok(self.cache_app(app))
+        Ok(self.apps.insert_read(app, seen))
     }
 
     /// A `SYNC` send, awaited: `submit` and its completion.
@@ -341,7 +353,7 @@ impl ChatService {
         let prepared = self.prepare(&session, meta, body, &recipient).await?;
         // Not in the log for a recipient who is offline now: nobody would pull it while it
         // is still "online".
-        let queued = !online_only || self.bus.is_online(app, &recipient).await?;
+        let queued = !online_only || self.presence.is_online(app, &recipient).await?;
         let checked = Checked {
             effect: prepared.effect,
             queued,
@@ -473,25 +485,10 @@ impl ChatService {
         Ok(crate::history::message_kind(body))
     }
 
-    fn cached_app(&self, key: &AppKey) -> Option<Arc<App>> {
-        match self.apps.read() {
-            Ok(apps) => apps.get(key).cloned(),
-            Err(poisoned) => poisoned.into_inner().get(key).cloned(),
-        }
-    }
-
-    /// Replaces the cached copy after the stored app changed.
+    /// Replaces the cached copy after this node stored a change of the app (the caller
+    /// then publishes `Event::AppChanged` for the other nodes).
     pub(crate) fn refresh_app(&self, app: App) -> Arc<App> {
-        self.cache_app(app)
-    }
-
-    fn cache_app(&self, app: App) -> Arc<App> {
-        let app = Arc::new(app);
-        match self.apps.write() {
-            Ok(mut apps) => apps.insert(app.key.clone(), app.clone()),
-            Err(poisoned) => poisoned.into_inner().insert(app.key.clone(), app.clone()),
-        };
-        app
+        self.apps.replace(app)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The domain error every edge maps to its wire, once, with an exhaustive match.
 
-use crate::{bus::BusError, store::StoreError};
+use crate::{bus::BusError, presence::PresenceError, store::StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -56,6 +56,8 @@ pub enum Error {
     Storage(#[from] StoreError),
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error(transparent)]
+    Presence(#[from] PresenceError),
 }
 
 impl From<crate::password::PasswordError> for Error {

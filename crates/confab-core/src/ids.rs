@@ -258,9 +258,25 @@ impl IdGenerator {
     }
 }
 
-/// One live connection, unique within a process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// One live connection: `unix_ms << 22 | node << 12 | sequence` like `MessageId` (and from an
+/// `IdGenerator`), so ids are unique across the nodes of a cluster and over restarts, and a
+/// smaller id is an earlier login (to the millisecond, across nodes with their clocks). A
+/// login kicks the sessions on its resource *older than* itself (`bus::Event::Kick`), which
+/// this order makes safe to decide on any node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
+
+impl SessionId {
+    /// When the session logged in, in epoch milliseconds.
+    pub fn login_ms(self) -> u64 {
+        self.0 >> 22
+    }
+
+    /// The node the session lives on.
+    pub fn node(self) -> u16 {
+        ((self.0 & NODE_MASK) >> 12) as u16
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -290,6 +306,18 @@ mod tests {
         let other = IdGenerator::new(6);
         let mine: std::collections::HashSet<u64> = (0..5_000).map(|_| ids.next(now).0).collect();
         assert!((0..5_000).all(|_| !mine.contains(&other.next(now).0)));
+    }
+
+    #[test]
+    fn session_ids_carry_their_node_and_login_time_and_order_by_login() {
+        let ids = IdGenerator::new(7);
+        let now = 1_800_000_000_000;
+        let first = SessionId(ids.next(now).0);
+        let second = SessionId(ids.next(now).0);
+        let other_node = SessionId(IdGenerator::new(8).next(now + 1).0);
+        assert_eq!((first.node(), first.login_ms()), (7, now));
+        assert_eq!((other_node.node(), other_node.login_ms()), (8, now + 1));
+        assert!(first < second && second < other_node);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Confab's domain: apps, users, messages and queues, the rules for login, send, pull and ack,
-//! and the ports (`Store`, `Bus`) that backends implement.
+//! and the ports (`Store`, `Bus`, `Presence`) that backends implement.
 //!
 //! Knows nothing of axum, WebSocket, SQL or NATS: edges call in with typed values.
 
@@ -19,6 +19,7 @@ pub mod messages;
 pub mod overview;
 pub mod password;
 pub mod pin;
+pub mod presence;
 pub mod reaction;
 pub mod receipts;
 pub mod store;

@@ -1,6 +1,6 @@
 //! The figures of an app's overview page: users, users online now, messages per day.
 
-use crate::{bus::SessionRegistry, chat::ChatService, ids::AppKey, now_ms, store::DayCount, Error};
+use crate::{chat::ChatService, ids::AppKey, now_ms, store::DayCount, Error};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 /// Days shown in the chart, today included.
@@ -9,19 +9,15 @@ pub const CHART_DAYS: u64 = 7;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppOverview {
     pub users: u64,
-    /// Users with a live session on this node.
-    pub online_now: usize,
+    /// Users with a live session, on any node (`Presence`).
+    pub online_now: u64,
     pub messages_today: u64,
     /// The last `CHART_DAYS` UTC days, oldest first, days without messages included.
     pub daily_messages: Vec<DayCount>,
 }
 
 impl ChatService {
-    pub async fn overview(
-        &self,
-        app: &AppKey,
-        registry: &SessionRegistry,
-    ) -> Result<AppOverview, Error> {
+    pub async fn overview(&self, app: &AppKey) -> Result<AppOverview, Error> {
         self.app(app).await?;
         let today = now_ms() / DAY_MS * DAY_MS;
         let first_day = today - (CHART_DAYS - 1) * DAY_MS;
@@ -41,7 +37,7 @@ impl ChatService {
             .collect();
         Ok(AppOverview {
             users: self.store.count_users(app).await?,
-            online_now: registry.online_users(app),
+            online_now: self.presence.online_users(app).await?,
             messages_today: daily_messages.last().map_or(0, |day| day.count),
             daily_messages,
         })

@@ -51,7 +51,9 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
-        Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+            status::error(ErrorCode::Fail, "server busy")
+        }
     }
 }
 
@@ -91,7 +93,9 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::PermissionDenied, error.to_string())
         }
         Error::TooManyRequests => status::error(ErrorCode::Fail, "server busy"),
-        Error::Storage(_) | Error::Bus(_) => status::error(ErrorCode::Fail, "server busy"),
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+            status::error(ErrorCode::Fail, "server busy")
+        }
     }
 }
 
@@ -113,5 +117,8 @@ fn receipt_reason(error: &ReceiptError) -> &'static str {
 
 /// Whether the cause is ours rather than the client's, so it is worth an error log.
 pub(crate) fn is_internal(error: &Error) -> bool {
-    matches!(error, Error::Storage(_) | Error::Bus(_))
+    matches!(
+        error,
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_)
+    )
 }

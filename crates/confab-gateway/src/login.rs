@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use confab_core::{
     auth::{LoginGrant, LoginRequest},
-    bus::{KickReason, SessionInbox},
+    bus::{Device, KickReason, SessionInbox},
     chat::SessionContext,
     escaped::Escaped,
     ids::SessionId,
@@ -69,10 +69,17 @@ pub(crate) async fn login(
         Some(resource) if !resource.is_empty() && resource.len() <= 128 => resource.to_owned(),
         _ => format!("webim_confab_{}", rand::thread_rng().gen::<u32>()),
     };
+    // What `GET …/users/{user}/resources` lists (`device_uuid`, `device_name`).
+    let given = |field: &Option<String>| field.clone().filter(|value| !value.is_empty());
+    let device = Device {
+        resource: resource.clone(),
+        uuid: given(&body.device_uuid),
+        name: given(&body.device_name),
+    };
     let registered = gateway.registry.register(
         &app.key,
         &user.name,
-        &resource,
+        device,
         gateway.config.max_sessions_per_user,
     );
     let (id, inbox) = match registered {
@@ -85,14 +92,18 @@ pub(crate) async fn login(
             )));
         }
     };
-    // A second login on the same resource replaces the first, on whichever node it lives.
+    // A second login on the same resource replaces the first, on whichever node it lives:
+    // every session there that logged in before this one. The kicked SDK gets this login's
+    // `setLoginInfoCustomExt` (`Provision.reason`) as `loginInfoCustomExt`.
     if let Err(error) = gateway
         .chat
         .kick(
             &app.key,
             &user.name,
             Some(resource.clone()),
-            KickReason::LoginOnAnotherDevice,
+            KickReason::LoginOnAnotherDevice {
+                login_info_ext: given(&body.reason),
+            },
             Some(id),
         )
         .await

@@ -315,7 +315,7 @@ async fn serve(
                 }
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
-                    outbox.push(encode_outbound(&kick_frame(context, reason)));
+                    outbox.push(encode_outbound(&kick_frame(context, &reason)));
                     return Ending::Kicked;
                 }
             }
@@ -637,13 +637,17 @@ impl<'a> Session<'a> {
 }
 
 /// The STATISTIC meta that tells the SDK why it is being disconnected, so it does not
-/// reconnect (PROTOCOL.md §6.4). Pushed directly, as the hosted server does.
-fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
-    let operation = match reason {
-        KickReason::LoginOnAnotherDevice => Operation::UserLoginAnotherDevice,
-        KickReason::UserRemoved => Operation::UserRemoved,
-        KickReason::PasswordChanged => Operation::UserKickedByChangePassword,
-        KickReason::ForcedLogout => Operation::UserKickedByOtherDevice,
+/// reconnect (PROTOCOL.md §6.4). Pushed directly, as the hosted server does. A login on the
+/// same resource hands its `setLoginInfoCustomExt` over in `reason`, which the SDK reports as
+/// `loginInfoCustomExt` of its 206 error.
+fn kick_frame(context: &SessionContext, reason: &KickReason) -> Outbound {
+    let (operation, reason) = match reason {
+        KickReason::LoginOnAnotherDevice { login_info_ext } => {
+            (Operation::UserLoginAnotherDevice, login_info_ext.clone())
+        }
+        KickReason::UserRemoved => (Operation::UserRemoved, None),
+        KickReason::PasswordChanged => (Operation::UserKickedByChangePassword, None),
+        KickReason::ForcedLogout => (Operation::UserKickedByOtherDevice, None),
     };
     let system = pb::Jid {
         domain: Some(USER_DOMAIN.to_owned()),
@@ -652,6 +656,7 @@ fn kick_frame(context: &SessionContext, reason: KickReason) -> Outbound {
     let now = now_ms();
     let body = pb::StatisticsBody {
         operation: Some(operation as i32),
+        reason,
         ..Default::default()
     };
     Outbound::Sync(pb::CommSyncDl {

@@ -143,7 +143,7 @@ fn domain_body(error: &Error) -> Body {
         | Error::Receipt(_)
         | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
         // Detail is logged by `into_response`, never sent.
-        Error::Storage(_) | Error::Bus(_) => Body::new(
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => Body::new(
             S::INTERNAL_SERVER_ERROR,
             "internal_server_error",
             "internal server error",
@@ -191,7 +191,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = match &self {
             ApiError::Domain(error) => {
-                if matches!(error, Error::Storage(_) | Error::Bus(_)) {
+                if matches!(
+                    error,
+                    Error::Storage(_) | Error::Bus(_) | Error::Presence(_)
+                ) {
                     tracing::error!(%error, "request failed");
                 }
                 domain_body(error)

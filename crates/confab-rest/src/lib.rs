@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use axum::{extract::DefaultBodyLimit, middleware, routing, Router};
 use confab_core::{
-    bus::SessionRegistry,
     chat::ChatService,
     files::{ChatFileStore, FileStore},
 };
@@ -34,8 +33,6 @@ pub use video_frame::VideoFrames;
 /// Shared by every request.
 pub struct RestState {
     pub chat: Arc<ChatService>,
-    /// This node's live sessions, for `GET /users/{user}/status`.
-    pub registry: Arc<SessionRegistry>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
     /// Attachment metadata.
@@ -110,6 +107,14 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/users/{user}/disconnect",
             routing::get(routes::users::disconnect_user_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/disconnect/{resource}",
+            routing::delete(routes::users::disconnect_device_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/resources",
+            routing::get(routes::users::resources_route),
         )
         .route(
             "/{org}/{app}/users/{user}/status",

@@ -19,6 +19,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory of the embedded database.
     pub data_dir: PathBuf,
+    /// This node's number, 0 to 1022 (1023 is reserved for imported messages): the node bits
+    /// of the message and session ids it allocates. Each node of a cluster needs its own;
+    /// a single node keeps the default, 0.
+    pub node_id: u16,
     /// Let `POST /{org}/{app}/users` register users without an app token (the SDK's `registerUser`).
     pub open_registration: bool,
     /// Largest total text in one message, in bytes (hosted default: 5 KB).
@@ -367,6 +371,7 @@ impl Default for Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 5280)),
             data_dir: PathBuf::from("./confab-data"),
+            node_id: 0,
             open_registration: limits.open_registration,
             max_text_bytes: limits.max_text_bytes,
             max_attachment_bytes: DEFAULT_MAX_ATTACHMENT_BYTES,
@@ -430,6 +435,11 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if u64::from(self.node_id) >= confab_core::ids::IMPORT_NODE {
+            return Err(ConfigError::Invalid(
+                "node_id must be 0 to 1022 (1023 is reserved for imported messages)",
+            ));
+        }
         if self.max_frame_bytes < 1024 {
             return Err(ConfigError::Invalid(
                 "max_frame_bytes must be at least 1024",

@@ -20,6 +20,7 @@ use confab_core::{
     chat::ChatService,
     now_ms,
     password::PasswordWork,
+    presence::LocalPresence,
     store::{AppStore, StoreError},
 };
 use confab_gateway::Gateway;
@@ -91,9 +92,20 @@ pub async fn run(
     };
     tracing::info!(data_dir = %config.data_dir.display(), "opening embedded store");
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
-    let registry = Arc::new(SessionRegistry::new());
+    // One node: the bus delivers into this node's registry, and presence reads it.
+    let registry = Arc::new(SessionRegistry::new(config.node_id));
     let bus = Arc::new(InProcessBus::new(registry.clone()));
-    let chat = Arc::new(ChatService::start(store.clone(), bus, 0, config.limits()).await?);
+    let presence = Arc::new(LocalPresence::new(registry.clone()));
+    let chat = Arc::new(
+        ChatService::start(
+            store.clone(),
+            bus,
+            presence,
+            config.node_id,
+            config.limits(),
+        )
+        .await?,
+    );
 
     let cancel = CancellationToken::new();
     let gateway = Gateway::new(
@@ -106,7 +118,6 @@ pub async fn run(
         .router()
         .merge(confab_rest::router(Arc::new(RestState {
             chat: chat.clone(),
-            registry: registry.clone(),
             data_centers: config.data_centers()?,
             chat_files: store.clone(),
             file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),
@@ -128,7 +139,6 @@ pub async fn run(
     let setup_token = admin.issue_setup_token().await?;
     let router = router.merge(confab_console::router(Arc::new(ConsoleState {
         chat: chat.clone(),
-        registry: registry.clone(),
         admin,
     })));
 

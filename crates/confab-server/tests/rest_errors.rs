@@ -318,6 +318,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/{org}/{app}/users/{user}/activate"),
     ("GET", "/{org}/{app}/users/{user}/disconnect"),
     ("GET", "/{org}/{app}/users/{user}/status"),
+    ("GET", "/{org}/{app}/users/{user}/resources"),
+    ("DELETE", "/{org}/{app}/users/{user}/disconnect/{resource}"),
     ("GET", "/{org}/{app}/users/{user}"),
     ("DELETE", "/{org}/{app}/users/{user}"),
     ("PUT", "/{org}/{app}/users/{user}/password"),

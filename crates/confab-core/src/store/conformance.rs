@@ -1216,6 +1216,7 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     use crate::{
         bus::{InProcessBus, SessionRegistry},
         chat::{ChatService, Limits, SessionContext},
+        presence::LocalPresence,
     };
 
     const PER_SENDER: u64 = 200;
@@ -1227,10 +1228,13 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
         .unwrap();
     let mut services = Vec::new();
     for node in [1, 2] {
-        let bus = Arc::new(InProcessBus::new(Arc::new(SessionRegistry::new())));
-        let service = ChatService::start(Arc::clone(&store), bus, node, Limits::default())
-            .await
-            .unwrap();
+        let registry = Arc::new(SessionRegistry::new(node));
+        let bus = Arc::new(InProcessBus::new(Arc::clone(&registry)));
+        let presence = Arc::new(LocalPresence::new(registry));
+        let service =
+            ChatService::start(Arc::clone(&store), bus, presence, node, Limits::default())
+                .await
+                .unwrap();
         services.push(Arc::new(service));
     }
     let app = services[0].app(&nodes.key).await.unwrap();

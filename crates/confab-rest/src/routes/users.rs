@@ -1,4 +1,5 @@
-//! IM users: register (one or a batch), read, delete, change password.
+//! IM users: register (one or a batch), read, delete, change password, ban; their presence,
+//! their online devices (`resources`), and forcing all or one of them offline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -283,6 +284,77 @@ pub(crate) async fn disconnect_user_route(
     })))
 }
 
+/// # `DELETE /{org}/{app}/users/{user}/disconnect/{resource}`
+///
+/// Bearer: an app token. Closes the user's session on that resource, on whichever node it
+/// lives; the SDK sees 217 (`USER_KICKED_BY_OTHER_DEVICE`, as the hosted service sends for
+/// an administrative logout) and does not reconnect. `data.result` is `false` when no session
+/// of the user is on that resource (the user must exist: else 404).
+pub(crate) async fn disconnect_device_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user, resource)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
+    let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
+    let result = state
+        .chat
+        .disconnect_device(&app.key, &name, &resource)
+        .await?;
+    Ok(Json(json!({
+        "action": "delete",
+        "uri": format!("/{}/{}/users/{}/disconnect/{}", app.key.org(), app.key.app(), name, resource),
+        "organization": app.key.org(),
+        "application": app.uuid,
+        "applicationName": app.key.app(),
+        "entities": [],
+        "data": { "result": result },
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/resources`
+///
+/// Bearer: the user's own token (the SDK's `getSelfIdsOnOtherPlatform`) or an app token.
+/// `data` lists the user's live sessions on every node, oldest login first, as
+/// `{res, device_uuid?, device_name?}` (the `Provision` of each session; absent when its SDK
+/// sent none). The SDK leaves out its own resource and shows `user/res`.
+pub(crate) async fn resources_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let devices = state.chat.online_devices(&app.key, &name).await?;
+    let data: Vec<Value> = devices
+        .into_iter()
+        .map(|device| {
+            let mut entry = json!({ "res": device.resource });
+            if let Some(uuid) = device.device_uuid {
+                entry["device_uuid"] = json!(uuid);
+            }
+            if let Some(device_name) = device.device_name {
+                entry["device_name"] = json!(device_name);
+            }
+            entry
+        })
+        .collect();
+    let path = format!("/users/{name}/resources");
+    Ok(Json(json!({
+        "path": path,
+        "uri": format!("/{}/{}{}", app.key.org(), app.key.app(), path),
+        "organization": app.key.org(),
+        "application": app.uuid,
+        "applicationName": app.key.app(),
+        "entities": [],
+        "action": "get",
+        "data": data,
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
 /// # `GET /{org}/{app}/users/{user}/status`
 ///
 /// Bearer: an app token. `data` is `{"<user>": "online" | "offline"}`: online when the user
@@ -299,7 +371,7 @@ pub(crate) async fn user_status_route(
         "action": "get",
         "uri": format!("/{}/{}/users/{}/status", app.key.org(), app.key.app(), user.name),
         "entities": [],
-        "data": { user.name.as_str(): presence(&state, &app, &user.name) },
+        "data": { user.name.as_str(): presence(&state, &app, &user.name).await? },
         "timestamp": now_ms(),
         "duration": 0,
         "count": 0,
@@ -326,15 +398,14 @@ pub(crate) async fn batch_status_route(
     if body.usernames.len() > MAX_USER_PAGE as usize {
         return Err(Error::Unsupported("more than 100 usernames at a time").into());
     }
-    let data: Vec<Value> = body
-        .usernames
-        .iter()
-        .map(|raw| {
-            let status =
-                UserName::parse(raw).map_or("offline", |name| presence(&state, &app, &name));
-            json!({ raw.as_str(): status })
-        })
-        .collect();
+    let mut data = Vec::with_capacity(body.usernames.len());
+    for raw in &body.usernames {
+        let status = match UserName::parse(raw) {
+            Some(name) => presence(&state, &app, &name).await?,
+            None => "offline",
+        };
+        data.push(json!({ raw.as_str(): status }));
+    }
     Ok(Json(json!({
         "action": "post",
         "uri": format!("/{}/{}/users/batch/status", app.key.org(), app.key.app()),
@@ -346,10 +417,11 @@ pub(crate) async fn batch_status_route(
     })))
 }
 
-fn presence(state: &RestState, app: &App, name: &UserName) -> &'static str {
-    if state.registry.count(&app.key, name) > 0 {
+/// Online when the user has a live session on any node (`Presence`).
+async fn presence(state: &RestState, app: &App, name: &UserName) -> Result<&'static str, Error> {
+    Ok(if state.chat.is_online(&app.key, name).await? {
         "online"
     } else {
         "offline"
-    }
+    })
 }
