@@ -26,7 +26,7 @@ use crate::{
     receipts,
     store::{
         body_digest, AppendEffect, Appended, Audience, Device, EncodeMeta, NewMessage, Pulled,
-        Store,
+        Reclaimed, Store,
     },
     Error,
 };
@@ -372,6 +372,28 @@ impl ChatService {
             .store
             .device_seen(&session.app.key, &device_of(session), now_ms())
             .await?)
+    }
+
+    /// Forgets the devices unseen for `retention` (their next login is a new device's) and takes
+    /// the messages older than that out of their logs (history keeps them), a slice at a time
+    /// so that no single store transaction grows long.
+    pub async fn reclaim(&self, retention: std::time::Duration) -> Result<Reclaimed, Error> {
+        // Rows per store call: a few milliseconds of the embedded writer's time.
+        const SLICE: u32 = 2_000;
+        let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = now_ms().saturating_sub(retention_ms);
+        let mut total = Reclaimed::default();
+        loop {
+            let slice = self.store.reclaim(cutoff, SLICE).await?;
+            total.devices += slice.devices;
+            total.entries += slice.entries;
+            if slice.done {
+                total.done = true;
+                return Ok(total);
+            }
+            // Leave room for the sends between two slices.
+            tokio::task::yield_now().await;
+        }
     }
 
     /// The queues in which the session's device has unread messages, for the `UNREAD` reply.

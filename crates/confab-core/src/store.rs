@@ -185,6 +185,8 @@ pub struct Reclaimed {
     pub devices: u64,
     /// Messages taken out of their logs (history keeps them).
     pub entries: u64,
+    /// Nothing more is older than the cutoff: no further call would remove anything.
+    pub done: bool,
 }
 
 /// A digest of a sent body that stays the same across releases (it is stored): FNV-1a, 64 bits.

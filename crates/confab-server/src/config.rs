@@ -274,6 +274,11 @@ pub struct SessionsConfig {
     pub user_sends_per_sec: u32,
     /// Messages one user may send at once after a pause.
     pub user_send_burst: u32,
+    /// Days a device may stay away and still be delivered, at its next login, everything it
+    /// missed. A device unseen for longer is forgotten (its next login is a new device's), and
+    /// messages older than this leave the delivery logs (history roaming keeps them); checked
+    /// hourly. 0: never. Default 7.
+    pub device_retention_days: u32,
 }
 
 impl Default for SessionsConfig {
@@ -288,6 +293,7 @@ impl Default for SessionsConfig {
             connection_send_burst: gateway.connection_send_rate.burst,
             user_sends_per_sec: gateway.user_send_rate.per_second,
             user_send_burst: gateway.user_send_rate.burst,
+            device_retention_days: 7,
         }
     }
 }

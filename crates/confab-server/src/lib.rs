@@ -165,6 +165,11 @@ pub async fn run(
         }
         None => None,
     };
+    if config.sessions.device_retention_days > 0 {
+        let retention =
+            Duration::from_secs(u64::from(config.sessions.device_retention_days) * 86_400);
+        tokio::spawn(reclaim_hourly(chat.clone(), retention, cancel.clone()));
+    }
     ready(address);
     if let Some(token) = setup_token {
         // The one way in to a fresh deployment (or `confab admin create`); works once.
@@ -206,6 +211,27 @@ pub async fn run(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Forgets devices unseen for `retention` and drops older entries from the delivery logs: a
+/// minute after start, then hourly, until shutdown.
+async fn reclaim_hourly(chat: Arc<ChatService>, retention: Duration, cancel: CancellationToken) {
+    let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        match chat.reclaim(retention).await {
+            Ok(reclaimed) => tracing::info!(
+                devices = reclaimed.devices,
+                entries = reclaimed.entries,
+                "delivery logs reclaimed"
+            ),
+            Err(error) => tracing::warn!(%error, "reclaiming delivery logs failed"),
+        }
+        next = tokio::time::Instant::now() + Duration::from_secs(3600);
+    }
 }
 
 /// `GET /healthz` (the process answers and the store takes a write) and `GET /readyz` (503

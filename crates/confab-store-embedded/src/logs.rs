@@ -8,7 +8,7 @@
 use bytes::Bytes;
 use confab_core::{
     ids::{LogId, MessageId, UserName},
-    store::{Audience, Device, LogCount, Pulled, QueuedMessage},
+    store::{Audience, Device, LogCount, Pulled, QueuedMessage, Reclaimed},
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -299,15 +299,16 @@ pub(crate) fn remove(connection: &Connection, app: &str, id: MessageId) -> rusql
     Ok(())
 }
 
-/// Drops up to `limit` devices unseen since `unseen_since_ms` with their cursors, and takes up
-/// to `limit` messages older than that out of their logs, scanning ids above `scanned_up_to`
-/// (each message is visited once). Returns the counts and how far the scan got.
+/// Drops up to `limit` devices unseen since `unseen_since_ms` with their cursors, and takes the
+/// messages older than that out of their logs, scanning up to `limit` ids above
+/// `scanned_up_to` (each message is visited once per process). Returns what it removed, with
+/// `done` when nothing is left to scan, and how far the scan got.
 pub(crate) fn reclaim(
     connection: &Connection,
     unseen_since_ms: u64,
     limit: u32,
     scanned_up_to: i64,
-) -> rusqlite::Result<(u64, u64, i64)> {
+) -> rusqlite::Result<(Reclaimed, i64)> {
     let stale: Vec<(String, String, String)> = connection
         .prepare_cached(
             "SELECT app_key, owner, resource FROM devices WHERE last_seen_ms < ?1 LIMIT ?2",
@@ -326,19 +327,31 @@ pub(crate) fn reclaim(
             params![app, owner, resource],
         )?;
     }
+    let devices = stale.len() as u64;
     let cutoff = crate::id_floor(unseen_since_ms);
-    let last: Option<i64> = connection.query_row(
-        "SELECT MAX(id) FROM (SELECT id FROM messages WHERE id > ?1 AND id < ?2
-                              ORDER BY id LIMIT ?3)",
+    let (scanned, last): (u32, Option<i64>) = connection.query_row(
+        "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM messages WHERE id > ?1 AND id < ?2
+                                        ORDER BY id LIMIT ?3)",
         params![scanned_up_to, cutoff, limit],
-        |row| row.get(0),
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
+    let done = devices < u64::from(limit) && scanned < limit;
     let Some(last) = last else {
-        return Ok((stale.len() as u64, 0, scanned_up_to));
+        let reclaimed = Reclaimed {
+            devices,
+            entries: 0,
+            done,
+        };
+        return Ok((reclaimed, scanned_up_to));
     };
     let entries = connection.execute(
         "UPDATE messages SET log = NULL WHERE id > ?1 AND id <= ?2 AND log IS NOT NULL",
         params![scanned_up_to, last],
     )?;
-    Ok((stale.len() as u64, entries as u64, last))
+    let reclaimed = Reclaimed {
+        devices,
+        entries: entries as u64,
+        done,
+    };
+    Ok((reclaimed, last))
 }

@@ -11,7 +11,7 @@ use confab_core::{
     ids::{IdGenerator, LogId, MessageId},
     store::{
         AppendEffect, Appended, ConversationChange, Device, NewMessage, Pulled, Reaction,
-        Reclaimed, StoreError,
+        StoreError,
     },
     user::User,
 };
@@ -116,7 +116,7 @@ pub(crate) enum Outcome {
     Changed(bool),
     Appended(Appended),
     Pulled(Pulled),
-    Reclaimed(Reclaimed),
+    Reclaimed(confab_core::store::Reclaimed),
 }
 
 pub(crate) struct Job {
@@ -598,11 +598,11 @@ fn apply(
             unseen_since_ms,
             limit,
         } => {
-            let (devices, entries, scanned) =
+            let (reclaimed, scanned) =
                 logs::reclaim(connection, unseen_since_ms, limit, log.reclaimed_up_to)
                     .map_err(backend)?;
             log.reclaimed_up_to = scanned;
-            Ok(Outcome::Reclaimed(Reclaimed { devices, entries }))
+            Ok(Outcome::Reclaimed(reclaimed))
         }
         WriteOp::ChangePin { app, message, pin } => {
             let changed = match pin {

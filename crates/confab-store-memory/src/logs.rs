@@ -247,6 +247,7 @@ impl Logs {
             .map(|(key, _)| key.clone())
             .take(limit as usize)
             .collect();
+        let devices_done = stale.len() < limit as usize;
         for key in stale {
             self.devices.remove(&key);
             self.cursors.remove(&key);
@@ -266,6 +267,7 @@ impl Logs {
                 }
             }
         }
+        reclaimed.done = devices_done && budget > 0;
         reclaimed
     }
 }

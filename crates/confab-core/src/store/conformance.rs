@@ -701,10 +701,28 @@ pub async fn reclaiming_drops_stale_devices_and_old_entries(store: &dyn Store) {
             .unwrap(),
     );
     let reclaimed = store.reclaim(3_000, 100).await.unwrap();
-    assert_eq!((reclaimed.devices, reclaimed.entries), (1, 1));
+    assert_eq!(
+        (reclaimed.devices, reclaimed.entries, reclaimed.done),
+        (1, 1, true)
+    );
     assert_eq!(pull(store, &app, &pad, "leo", None).await, [new]);
     assert!(store.stored_message(&app, old).await.unwrap().is_some());
     assert_eq!(store.reclaim(3_000, 100).await.unwrap().entries, 0);
+    // In slices: a limit of one takes one device at a time and says when it is done.
+    for seen in [10, 20] {
+        store
+            .device_seen(&app, &device("roy", &format!("old{seen}")), seen)
+            .await
+            .unwrap();
+    }
+    let first = store.reclaim(3_000, 1).await.unwrap();
+    assert_eq!((first.devices, first.done), (1, false));
+    let mut rest = store.reclaim(3_000, 1).await.unwrap();
+    while !rest.done {
+        rest = store.reclaim(3_000, 1).await.unwrap();
+    }
+    // The pad, seen at 5 s, stays.
+    assert_eq!(pull(store, &app, &pad, "leo", Some(new)).await, []);
 }
 
 pub async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
