@@ -22,6 +22,20 @@ TARGETS = {
     ("offline", "drained_per_sec"): (">=", 100000),
 }
 
+# The multidevice scenario (Confab only): (key, label, better).
+MULTIDEVICE_ROWS = (
+    ("msgs_per_sec", "msgs/s (sent and acknowledged)", "higher"),
+    ("copies_per_sec", "copies/s (delivered to a device)", "higher"),
+    ("copy_latency_ms_p50", "latency per copy p50, ms", "lower"),
+    ("copy_latency_ms_p99", "latency per copy p99, ms", "lower"),
+    ("copy_latency_ms_p999", "latency per copy p99.9, ms", "lower"),
+    ("ack_latency_ms_p99", "send to ack p99, ms", "lower"),
+    ("server_cpu_us_per_message", "server CPU per msg, µs", "lower"),
+    ("missing_copies", "copies owed that never came (whole run)", "lower"),
+    ("duplicate_copies", "copies a device got twice (whole run)", "lower"),
+    ("loader_busy", "loader's core busy (share of the measured time)", "–"),
+)
+
 
 def fmt(value):
     if value is None:
@@ -130,6 +144,37 @@ def main():
     out.append("Ratios are Confab's median over the other server's: above 1 is better for "
                "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "
                "has no offline scenario.")
+    multidevice = [r for r in ok if r["scenario"] == "multidevice"]
+    if multidevice:
+        first = multidevice[0]
+        expected = (first["users"] // 2) * first["devices"]
+        out.append("")
+        out.append(f"**multidevice** (Confab only): {first['users']} users with "
+                   f"{first['devices']} devices (sessions) each, in pairs; each device of one "
+                   "user of a pair plays pingpong with the same device of the other "
+                   f"({expected} messages in flight). Every message is owed to the recipient's "
+                   f"{first['devices']} devices and to the sender's other "
+                   f"{first['devices'] - 1}: a copy is one of those arrivals, its latency from "
+                   "the send to that arrival.")
+        out.append("")
+        md_servers = ("confab",) + (("baseline",) if baseline else ())
+        out.append("| figure | better | " + " | ".join(
+            "Confab" if s == "confab" else s for s in md_servers)
+            + (" | Confab/baseline |" if baseline else " |"))
+        out.append("|---|---|" + "---:|" * len(md_servers) + ("---:|" if baseline else ""))
+        for key, label, better in MULTIDEVICE_ROWS:
+            values = {}
+            cells = []
+            for server in md_servers:
+                value, n = median(server, "multidevice", key, {})
+                values[server] = value
+                note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
+                count = key.endswith("_copies") and value is not None
+                cells.append((f"{value:,.0f}" if count else fmt(value)) + note)
+            row = f"| {label} | {better} | {' | '.join(cells)} |"
+            if baseline:
+                row += f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])} |"
+            out.append(row)
     floors = [r for r in ok if r["scenario"] == "flush_floor"]
     if floors:
         def floor_median(key):

@@ -9,6 +9,9 @@
 #     binaries in DIR (an earlier commit's target/release), alternating with this build, for
 #     a before/after on one host in one sitting (column "baseline" in RESULTS.md)
 #
+# Scenarios: idle, pingpong, offline against all three servers (the relay has no offline);
+# multidevice (users with several sessions each) against Confab only; flush-floor, no server.
+#
 # Installs what is missing (ejabberd from Debian without starting its system service,
 # python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
 # every load run has a timeout. See bench/README.md for what is measured and how.
@@ -32,7 +35,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
         --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
         --baseline) BASELINE="$(cd "$2" && pwd)"; shift ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -60,6 +63,9 @@ else
     CONFABS=(confab)
 fi
 PAIRS=100
+MULTIDEVICE_USERS=100                  # paired; each with MULTIDEVICE_DEVICES sessions
+MULTIDEVICE_DEVICES=3
+MULTIDEVICE_DRAIN_SECS=3               # after the measured window, for the copies still owed
 WARMUP_SECS=2
 MEASURE_SECS=8
 OFFLINE_MESSAGES=10000
@@ -296,6 +302,7 @@ seed() { "$BIN/load" seed-users --data-dir "$CONFAB_DATA" --app-key "$CONFAB_APP
 seed u "$MAX_IDLE"
 for run in $(seq "$RUNS"); do
     seed "p${run}_" $((PAIRS * 2))
+    seed "m${run}_" "$MULTIDEVICE_USERS"
     seed "o${run}_" 2
 done
 cat >"$WORK/confab.toml" <<EOF
@@ -322,6 +329,7 @@ if [ -n "$BASELINE" ]; then
     seed_baseline u "$MAX_IDLE"
     for run in $(seq "$RUNS"); do
         seed_baseline "p${run}_" $((PAIRS * 2))
+        seed_baseline "m${run}_" "$MULTIDEVICE_USERS"
         seed_baseline "o${run}_" 2
     done
     printf 'listen = "%s"\ndata_dir = "%s"\nmax_connections = 100000\n' \
@@ -364,6 +372,18 @@ for run in $(seq "$RUNS"); do
         start_server "$server"
         load "$server" pingpong --prefix "p${run}_" --pairs "$PAIRS" --warmup-secs "$WARMUP_SECS" \
             --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+    done
+done
+
+# Confab only: multi-device sync is msync's (ejabberd would need carbons, the relay has no users).
+for run in $(seq "$RUNS"); do
+    for server in "${CONFABS[@]}"; do
+        log "multidevice $MULTIDEVICE_USERS users x $MULTIDEVICE_DEVICES devices, run $run, $server"
+        start_server "$server"
+        load "$server" multidevice --prefix "m${run}_" --users "$MULTIDEVICE_USERS" \
+            --devices "$MULTIDEVICE_DEVICES" --warmup-secs "$WARMUP_SECS" \
+            --measure-secs "$MEASURE_SECS" --drain-secs "$MULTIDEVICE_DRAIN_SECS" \
+            --server-pid "$SERVER_PID"
     done
 done
 

@@ -4,12 +4,14 @@
 //!   load seed-users --data-dir D --app-key org#app --prefix u --count N   (Confab stopped)
 //!   load register-xmpp --addr 127.0.0.1:5222 --prefix u --count N
 //!   load idle|pingpong|offline --target confab|xmpp|relay --addr HOST:PORT [...]
+//!   load multidevice --target confab --addr HOST:PORT [...]   (Confab only)
 //!   load flush-floor --dir D   (no server: the disk's floor for a durable ack)
 
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
 mod flush;
 mod msync;
+mod multidevice;
 mod net;
 mod relay;
 mod stats;
@@ -74,6 +76,32 @@ enum Command {
         warmup_secs: u64,
         #[arg(long, default_value_t = 8)]
         measure_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// U users with D devices each (D sessions, distinct resources), paired; each device of
+    /// the even user serves one ball to the same device of its partner: msgs/s, copies/s
+    /// (to the recipient's devices and the sender's other devices), latency per copy, copies
+    /// that never came. Confab only.
+    Multidevice {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// An even number: user 0 plays with user 1, 2 with 3, …
+        #[arg(long, default_value_t = 100)]
+        users: usize,
+        /// Sessions per user.
+        #[arg(long, default_value_t = 3)]
+        devices: usize,
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        measure_secs: u64,
+        /// After the measured window: how long to wait for the copies still owed.
+        #[arg(long, default_value_t = 3)]
+        drain_secs: u64,
+        /// For all the logins together.
+        #[arg(long, default_value_t = 60)]
+        login_timeout_secs: u64,
         #[arg(long)]
         server_pid: u32,
     },
@@ -243,6 +271,34 @@ async fn main() -> anyhow::Result<()> {
                 Duration::from_secs(measure_secs),
             );
             pingpong(&target, pairs, windows, ProcessProbe::new(server_pid)).await
+        }
+        Command::Multidevice {
+            target,
+            users,
+            devices,
+            warmup_secs,
+            measure_secs,
+            drain_secs,
+            login_timeout_secs,
+            server_pid,
+        } => {
+            if target.target != Kind::Confab {
+                bail!("multidevice: Confab only (multi-device sync is msync's)");
+            }
+            let plan = multidevice::Plan {
+                users: (0..users).map(|index| target.user(index)).collect(),
+                tokens: target.mint_tokens(users)?,
+                devices,
+                warmup: Duration::from_secs(warmup_secs),
+                measure: Duration::from_secs(measure_secs),
+                drain: Duration::from_secs(drain_secs),
+                login_concurrency: target.login_concurrency,
+                login_timeout: Duration::from_secs(login_timeout_secs),
+            };
+            let figures =
+                multidevice::run(&target.confab(), &plan, ProcessProbe::new(server_pid)).await?;
+            println!("{figures}");
+            Ok(())
         }
         Command::Offline {
             target,

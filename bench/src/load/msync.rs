@@ -47,9 +47,9 @@ pub(crate) struct MsyncConn {
 }
 
 /// A server frame, split by what the loader does with it.
-enum Downlink {
-    /// The ack of a sent message.
-    SendAck,
+pub(crate) enum Downlink {
+    /// The ack of a sent message, with the `Meta.id` the client gave it.
+    SendAck(u64),
     /// "Your queue from `peer` has something."
     Notice(pb::Jid),
     /// A page of a pulled queue.
@@ -65,6 +65,18 @@ impl MsyncConn {
         token: &str,
         index: usize,
     ) -> anyhow::Result<MsyncConn> {
+        let resource = format!("webim_bench_{user}");
+        MsyncConn::login_device(target, user, token, index, resource).await
+    }
+
+    /// As `login`, on the device `resource`: one user's devices log in with distinct ones.
+    pub(crate) async fn login_device(
+        target: &ConfabTarget,
+        user: &str,
+        token: &str,
+        index: usize,
+        resource: String,
+    ) -> anyhow::Result<MsyncConn> {
         let socket = net::websocket(&target.addr, "/websocket", index).await?;
         let mut conn = MsyncConn {
             socket,
@@ -72,7 +84,6 @@ impl MsyncConn {
             user: user.to_owned(),
             next_meta_id: 0,
         };
-        let resource = format!("webim_bench_{user}");
         let provision = pb::Provision {
             os_type: Some(16),
             version: Some("bench".into()),
@@ -155,7 +166,7 @@ impl MsyncConn {
                     }
                     self.pull(queue, page.next_key).await?;
                 }
-                Downlink::SendAck | Downlink::Other => {}
+                Downlink::SendAck(_) | Downlink::Other => {}
             }
         }
         let _ = self.socket.close(None).await;
@@ -177,7 +188,7 @@ impl MsyncConn {
             }
             self.socket.flush().await?;
             let (command, payload) = self.next_frame().await?;
-            if let Downlink::SendAck = classify(command, payload)? {
+            if let Downlink::SendAck(_) = classify(command, payload)? {
                 acked += 1;
             }
         }
@@ -221,6 +232,14 @@ impl MsyncConn {
 
     /// Queues a text message whose body is the send time; `flush` sends it.
     async fn feed_text(&mut self, peer: &str, sent_us: u64) -> anyhow::Result<()> {
+        self.feed_message(peer, sent_us.to_string())
+            .await
+            .map(|_| ())
+    }
+
+    /// Queues a text message to `peer` whose text is `text`; `flush` sends it. Returns the
+    /// `Meta.id` its ack will carry.
+    pub(crate) async fn feed_message(&mut self, peer: &str, text: String) -> anyhow::Result<u64> {
         let body = pb::MessageBody {
             r#type: Some(1),
             from: Some(pb::Jid {
@@ -233,7 +252,7 @@ impl MsyncConn {
             }),
             contents: vec![pb::message_body::Content {
                 r#type: Some(0),
-                text: Some(sent_us.to_string()),
+                text: Some(text),
                 ..Default::default()
             }],
             ..Default::default()
@@ -255,10 +274,26 @@ impl MsyncConn {
             ..Default::default()
         };
         let frame = envelope(Command::Sync, request.encode_to_vec());
-        Ok(self.socket.feed(Message::Binary(frame)).await?)
+        self.socket.feed(Message::Binary(frame)).await?;
+        Ok(meta_id)
     }
 
-    async fn pull(&mut self, queue: pb::Jid, key: Option<u64>) -> anyhow::Result<()> {
+    /// Sends what `feed_message` queued.
+    pub(crate) async fn flush(&mut self) -> anyhow::Result<()> {
+        Ok(self.socket.flush().await?)
+    }
+
+    /// Sends a close frame; a failure is ignored (the run is over for this connection).
+    pub(crate) async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+
+    pub(crate) fn user(&self) -> &str {
+        &self.user
+    }
+
+    /// Pulls `queue` (SYNC `CommSyncUL{queue, key}`), acknowledging up to `key` when set.
+    pub(crate) async fn pull(&mut self, queue: pb::Jid, key: Option<u64>) -> anyhow::Result<()> {
         let request = pb::CommSyncUl {
             key,
             queue: Some(queue),
@@ -273,7 +308,8 @@ impl MsyncConn {
         Ok(self.socket.send(Message::Binary(frame)).await?)
     }
 
-    async fn next_frame(&mut self) -> anyhow::Result<(i32, Bytes)> {
+    /// The next binary frame's command and payload; cancel-safe (one `StreamExt::next`).
+    pub(crate) async fn next_frame(&mut self) -> anyhow::Result<(i32, Bytes)> {
         loop {
             match self.socket.next().await {
                 Some(Ok(Message::Binary(bytes))) => {
@@ -315,7 +351,7 @@ fn envelope(command: Command, payload: Vec<u8>) -> Bytes {
     .into()
 }
 
-fn classify(command: i32, payload: Bytes) -> anyhow::Result<Downlink> {
+pub(crate) fn classify(command: i32, payload: Bytes) -> anyhow::Result<Downlink> {
     if command == Command::Notice as i32 {
         let notice = pb::CommNotice::decode(payload)?;
         return Ok(notice.queue.map_or(Downlink::Other, Downlink::Notice));
@@ -331,8 +367,8 @@ fn classify(command: i32, payload: Bytes) -> anyhow::Result<Downlink> {
     {
         bail!("server refused a SYNC: {:?}", status.reason);
     }
-    Ok(if dl.meta_id.is_some() {
-        Downlink::SendAck
+    Ok(if let Some(meta_id) = dl.meta_id {
+        Downlink::SendAck(meta_id)
     } else if dl.queue.is_some() {
         Downlink::Page(dl)
     } else {
