@@ -14,7 +14,7 @@ use crate::{
     ids::UserName,
     now_ms,
     password::{Attempt, FailureThrottle, PasswordError, PasswordWork, ThrottlePolicy},
-    store::{Store, StoreError},
+    store::{AdminStore, StoreError},
 };
 
 /// How long a console session lasts after sign-in.
@@ -75,7 +75,7 @@ pub enum AdminError {
 
 /// Console accounts and sessions over the store.
 pub struct AdminService {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AdminStore>,
     /// Argon2 slots, shared with the chat service.
     password_work: Arc<PasswordWork>,
     /// Wrong sign-ins: a failure from address X locks (username, X) and, past a higher count,
@@ -88,7 +88,7 @@ pub struct AdminService {
 
 impl AdminService {
     pub fn new(
-        store: Arc<dyn Store>,
+        store: Arc<dyn AdminStore>,
         password_work: Arc<PasswordWork>,
         throttle: ThrottlePolicy,
     ) -> AdminService {

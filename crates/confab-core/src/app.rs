@@ -144,7 +144,7 @@ impl crate::chat::ChatService {
     /// Creates an app with fresh credentials.
     pub async fn create_app(&self, new_app: NewApp) -> Result<std::sync::Arc<App>, crate::Error> {
         let app = App::create(new_app, crate::now_ms())?;
-        self.store()
+        self.store
             .create_app(&app)
             .await
             .map_err(|error| match error {
@@ -155,7 +155,7 @@ impl crate::chat::ChatService {
     }
 
     pub async fn list_apps(&self) -> Result<Vec<App>, crate::Error> {
-        Ok(self.store().list_apps().await?)
+        Ok(self.store.list_apps().await?)
     }
 
     /// Rotates the certificate; the old one stays valid for `grace_ms` (0: not at all).
@@ -182,7 +182,7 @@ impl crate::chat::ChatService {
     /// its cached copy. A bus failure is returned: the rotation is stored, but some node may
     /// still accept the old credentials until it restarts (rotating again publishes again).
     async fn save_credentials(&self, app: App) -> Result<std::sync::Arc<App>, crate::Error> {
-        if !self.store().update_app_credentials(&app).await? {
+        if !self.store.update_app_credentials(&app).await? {
             return Err(crate::Error::AppNotFound);
         }
         tracing::info!(app = %app.key, "app credentials rotated");

@@ -25,8 +25,8 @@ use crate::{
     presence::Presence,
     receipts,
     store::{
-        body_digest, AppendEffect, Appended, Audience, Device, EncodeMeta, NewMessage, Pulled,
-        Reclaimed, Store,
+        body_digest, AdminStore, AppendEffect, Appended, Audience, Device, EncodeMeta, NewMessage,
+        Pulled, Reclaimed, Store,
     },
     Error,
 };
@@ -153,8 +153,15 @@ impl ChatService {
         &self.password_work
     }
 
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The console's accounts and sessions. (Messages enter the store through the `Appender`
+    /// only: the service gives no other part the whole store.)
+    pub fn admin_store(&self) -> Arc<dyn AdminStore> {
+        Arc::clone(&self.store) as Arc<dyn AdminStore>
+    }
+
+    /// A small durable write (`GET /healthz`).
+    pub async fn record_health_check(&self) -> Result<(), Error> {
+        Ok(self.store.record_health_check(now_ms()).await?)
     }
 
     pub fn bus(&self) -> &Arc<dyn Bus> {

@@ -30,6 +30,18 @@ pub enum StoreError {
     Closed,
 }
 
+impl StoreError {
+    /// Whether trying the same operation again may succeed: a backend failure may pass (a
+    /// lost connection, a busy database); a duplicate stays one, and a closing store does not
+    /// come back in this process.
+    pub fn retryable(&self) -> bool {
+        match self {
+            StoreError::Backend(_) => true,
+            StoreError::Duplicate(_) | StoreError::Closed => false,
+        }
+    }
+}
+
 #[async_trait]
 pub trait AppStore: Send + Sync {
     /// Fails with `Duplicate` when the app key or App ID is taken.

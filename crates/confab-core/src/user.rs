@@ -73,7 +73,7 @@ impl crate::chat::ChatService {
                 tokens_issued_from: created_secs,
             });
         }
-        self.store()
+        self.store
             .create_users(app, &users)
             .await
             .map_err(|error| match error {
@@ -84,7 +84,7 @@ impl crate::chat::ChatService {
     }
 
     pub async fn user(&self, app: &crate::ids::AppKey, name: &UserName) -> Result<User, Error> {
-        self.store()
+        self.store
             .user(app, name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))
@@ -123,7 +123,7 @@ impl crate::chat::ChatService {
         // (and the store moves the bound past tokens dated ahead by an earlier change).
         let issued_from = now_secs().saturating_add(1);
         if !self
-            .store()
+            .store
             .update_password(app, name, &hash, issued_from, now)
             .await?
         {
@@ -146,7 +146,7 @@ impl crate::chat::ChatService {
         name: &UserName,
     ) -> Result<User, Error> {
         let user = self
-            .store()
+            .store
             .delete_user(app, name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
@@ -183,7 +183,7 @@ impl crate::chat::ChatService {
         };
         let prefix = prefix.to_ascii_lowercase();
         let mut users = self
-            .store()
+            .store
             .list_users(app, &prefix, after.as_ref(), limit + 1)
             .await?;
         let more = users.len() > limit as usize;
@@ -204,7 +204,7 @@ impl crate::chat::ChatService {
         activated: bool,
     ) -> Result<User, Error> {
         if !self
-            .store()
+            .store
             .set_activated(app, name, activated, crate::now_ms())
             .await?
         {

@@ -55,7 +55,7 @@ pub(crate) async fn resolve_app(
             let app_id = confab_token::peek_app_id(token).map_err(Error::Token)?;
             return Ok(chat.app_by_app_id(&app_id).await?);
         }
-        let mut apps = chat.store().list_apps().await.map_err(Error::Storage)?;
+        let mut apps = chat.list_apps().await?;
         return match (apps.pop(), apps.is_empty()) {
             (Some(only), true) => Ok(chat.app(&only.key).await?),
             _ => Err(Error::AppNotFound.into()),

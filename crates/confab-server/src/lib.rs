@@ -132,7 +132,7 @@ pub async fn run(
             rate_limit: config.http.rest_rate(),
         })));
     let admin = Arc::new(AdminService::new(
-        chat.store().clone(),
+        chat.admin_store(),
         chat.password_work().clone(),
         config.auth.throttle_policy(),
     ));
@@ -240,7 +240,7 @@ fn health_router(chat: Arc<ChatService>, shutdown: CancellationToken) -> Router 
     let healthz = move || {
         let chat = chat.clone();
         async move {
-            match chat.store().record_health_check(now_ms()).await {
+            match chat.record_health_check().await {
                 Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
                 Err(error) => {
                     tracing::error!(%error, "health check: the store is not writable");

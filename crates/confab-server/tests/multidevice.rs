@@ -58,7 +58,7 @@ async fn each_device_reads_every_message_and_its_users_other_sends_once() {
 async fn a_pull_naming_what_the_device_cannot_read_moves_nothing() {
     let server = TestServer::start().await;
     let mut roy = server.login("roy", "pad").await;
-    let mut leo = server.login("leo", "web").await;
+    let leo = server.login("leo", "web").await;
     send(&mut roy, 1, "leo", "roy", "one").await;
     send(&mut roy, 2, "leo", "roy", "two").await;
     drop(leo);
