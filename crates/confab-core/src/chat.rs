@@ -361,6 +361,7 @@ impl ChatService {
         // Not in the log for a recipient who is offline now: nobody would pull it while it
         // is still "online".
         let queued = !online_only || self.presence.is_online(app, &recipient).await?;
+        let recall = matches!(prepared.effect, AppendEffect::Recall { .. });
         let checked = Checked {
             effect: prepared.effect,
             queued,
@@ -368,6 +369,18 @@ impl ChatService {
         let mut ack = self
             .submit_with(&session, prepared.meta, Some(checked))?
             .await?;
+        if recall {
+            // The recalled message may have been either party's last or unread one.
+            let parties = [
+                (&session.user, QueueName::single_chat(&recipient)),
+                (&recipient, QueueName::single_chat(&session.user)),
+            ];
+            for (owner, conversation) in parties {
+                self.store
+                    .recount_conversation(app, owner, &conversation)
+                    .await?;
+            }
+        }
         ack.notify = prepared.notify;
         Ok(ack)
     }

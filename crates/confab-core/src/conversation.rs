@@ -13,22 +13,14 @@ use crate::{
     chat::ChatService,
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     now_ms,
-    store::{ConversationChange, ConversationSummary},
+    store::{ConversationChange, ConversationPlace, ConversationQuery, ConversationSummary},
     Error,
 };
 
 /// Most conversations per page (the hosted service's `limit` cap).
 pub const MAX_CONVERSATION_PAGE: u32 = 50;
 
-/// Which conversations a list page shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConversationFilter {
-    All,
-    /// Pinned ones, latest pinned first (`getServerPinnedConversations`).
-    Pinned,
-    /// Those carrying this mark (`getServerConversationsByFilter`).
-    Marked(u8),
-}
+pub use crate::store::ConversationFilter;
 
 /// One page of a user's conversation list; `cursor` continues after it (empty: no more).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,8 +30,8 @@ pub struct ConversationPage {
 }
 
 impl ChatService {
-    /// `owner`'s conversations, newest last message first, as `filter` selects them, `limit`
-    /// from `cursor` on (the cursor is the position in that order).
+    /// `owner`'s conversations as `filter` selects and orders them, `limit` after `cursor`
+    /// (the place of the previous page's last, `<key>:<conversation>`; empty: from the start).
     pub async fn conversations(
         &self,
         app: &AppKey,
@@ -48,30 +40,34 @@ impl ChatService {
         limit: u32,
         filter: ConversationFilter,
     ) -> Result<ConversationPage, Error> {
-        let start: usize = match cursor {
-            "" => 0,
-            text => text
-                .parse()
-                .map_err(|_| Error::InvalidArgument("invalid cursor".to_owned()))?,
+        let invalid = || Error::InvalidArgument("invalid cursor".to_owned());
+        let after = match cursor {
+            "" => None,
+            text => {
+                let (key, conversation) = text.split_once(':').ok_or_else(invalid)?;
+                let (peer, domain) = conversation.split_once('@').ok_or_else(invalid)?;
+                Some(ConversationPlace {
+                    key: key.parse().map_err(|_| invalid())?,
+                    conversation: QueueName::from_jid(peer, domain).ok_or_else(invalid)?,
+                })
+            }
         };
-        let limit = limit.clamp(1, MAX_CONVERSATION_PAGE) as usize;
-        let mut all = self.store.conversations(app, owner).await?;
-        match filter {
-            ConversationFilter::All => {}
-            ConversationFilter::Pinned => {
-                all.retain(|conversation| conversation.pinned_ms.is_some());
-                all.sort_by_key(|conversation| std::cmp::Reverse(conversation.pinned_ms));
+        let limit = limit.clamp(1, MAX_CONVERSATION_PAGE);
+        // One more than asked tells whether another page follows.
+        let query = ConversationQuery {
+            filter,
+            after,
+            limit: limit + 1,
+        };
+        let mut conversations = self.store.conversations(app, owner, &query).await?;
+        let more = conversations.len() > limit as usize;
+        conversations.truncate(limit as usize);
+        let cursor = match conversations.last() {
+            Some(last) if more => {
+                let place = last.place(filter);
+                format!("{}:{}", place.key, place.conversation.as_str())
             }
-            ConversationFilter::Marked(mark) => {
-                all.retain(|conversation| conversation.marks.contains(&mark));
-            }
-        }
-        let end = start.saturating_add(limit).min(all.len());
-        let conversations = all.get(start..end).map(<[_]>::to_vec).unwrap_or_default();
-        let cursor = if end < all.len() {
-            end.to_string()
-        } else {
-            String::new()
+            _ => String::new(),
         };
         Ok(ConversationPage {
             conversations,

@@ -237,6 +237,48 @@ pub struct HistoryQuery {
     pub end_ms: Option<u64>,
 }
 
+/// Which conversations a page of the list shows, and from where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationQuery {
+    pub filter: ConversationFilter,
+    /// Only those after this place in the list's order (the previous page's last).
+    pub after: Option<ConversationPlace>,
+    pub limit: u32,
+}
+
+/// Which conversations a list page shows, and in which order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConversationFilter {
+    /// Every conversation, newest last message first.
+    All,
+    /// Pinned ones, latest pinned first, then by name (`getServerPinnedConversations`).
+    Pinned,
+    /// Those carrying this mark, newest last message first (`getServerConversationsByFilter`).
+    Marked(u8),
+}
+
+/// A conversation's place in its list: the key it is ordered by (its last message id, or for
+/// `Pinned` its pin time), descending, then its name, ascending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConversationPlace {
+    pub key: u64,
+    pub conversation: QueueName,
+}
+
+impl ConversationSummary {
+    /// Where this conversation stands in a list with `filter`.
+    pub fn place(&self, filter: ConversationFilter) -> ConversationPlace {
+        let key = match filter {
+            ConversationFilter::Pinned => self.pinned_ms.unwrap_or(0),
+            ConversationFilter::All | ConversationFilter::Marked(_) => self.last.id.0,
+        };
+        ConversationPlace {
+            key,
+            conversation: self.conversation.clone(),
+        }
+    }
+}
+
 /// A conversation of one party as the conversation list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConversationSummary {
@@ -413,13 +455,24 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         query: &HistoryQuery,
     ) -> Result<Vec<QueuedMessage>, StoreError>;
-    /// Every conversation of `owner` with a message in their history after its deletion
-    /// point, newest last message first.
+    /// One page of `owner`'s conversation list (see `ConversationQuery`): each conversation
+    /// with a message in their history after its deletion point. Read from one maintained row
+    /// per conversation: no page costs more than its rows.
     async fn conversations(
         &self,
         app: &AppKey,
         owner: &UserName,
+        query: &ConversationQuery,
     ) -> Result<Vec<ConversationSummary>, StoreError>;
+    /// Recomputes the list row of `owner`'s `conversation` (its last message and unread count)
+    /// from their history, after a recall, which the row cannot follow alone. (One-way
+    /// removals, `change_conversation`, recount themselves.)
+    async fn recount_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<(), StoreError>;
     /// The app's messages (not receipts, not recalled) with `start_ms <= timestamp < end_ms`,
     /// oldest first, for the history export.
     async fn messages_between(

@@ -1,6 +1,8 @@
 //! Multi-device over real sockets: each device of a user reads through its own cursor, gets
 //! its user's sends from other devices, and a pull naming what it cannot read moves nothing.
 
+#![allow(clippy::unwrap_used)] // tests: a failed step should stop the test loudly
+
 mod common;
 
 use common::{Client, TestServer, APP_KEY};

@@ -25,9 +25,10 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AppStore, AppendEffect, Appended, ConversationChange, ConversationSummary,
-        DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage, Pending, PinnedMessage,
-        Pulled, QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage, UserStore,
+        AdminStore, AppStore, AppendEffect, Appended, ConversationChange, ConversationQuery,
+        ConversationSummary, DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage,
+        Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
+        StoredMessage, UserStore,
     },
     user::User,
 };
@@ -61,13 +62,16 @@ impl EmbeddedStore {
         std::fs::create_dir_all(data_dir).map_err(backend)?;
         let path = data_dir.join(DATABASE_FILE);
         let connection = Connection::open(&path).map_err(backend)?;
-        schema::prepare_writer(&connection).map_err(backend)?;
+        let found_version = schema::prepare_writer(&connection).map_err(backend)?;
         let history_path = data_dir.join(history_index::HISTORY_FILE);
         let history_connection =
             history_index::open(&connection, &path, &history_path).map_err(backend)?;
         let progress = Arc::new(IndexProgress::default());
         let history =
             history_index::spawn(history_connection, progress.clone()).map_err(backend)?;
+        if found_version < schema::LIST_ROWS_VERSION {
+            backfill_list_rows(&connection, &history, &history_path)?;
+        }
         let checkpointer = Connection::open(&path).map_err(backend)?;
         schema::prepare_checkpointer(&checkpointer).map_err(backend)?;
         let wal_restart = Arc::new(checkpoint::WalRestart::default());
@@ -688,49 +692,49 @@ impl MessageStore for EmbeddedStore {
         &self,
         app: &AppKey,
         owner: &UserName,
+        query: &ConversationQuery,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        self.history_caught_up().await?;
-        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "WITH last AS (
-                     SELECT c.conversation, MAX(c.message_id) AS last_id FROM conversation_messages c
-                     WHERE c.app_key = ?1 AND c.owner = ?2
-                       AND NOT EXISTS (SELECT 1 FROM recalled_messages r
-                                       WHERE r.app_key = c.app_key AND r.message_id = c.message_id)
-                     GROUP BY c.conversation)
-                 SELECT last.conversation, m.id, m.meta, s.pinned_ms, COALESCE(s.marks, ''),
-                        (SELECT COUNT(*) FROM conversation_messages u
-                         JOIN messages um ON um.id = u.message_id
-                         WHERE u.app_key = ?1 AND u.owner = ?2 AND u.conversation = last.conversation
-                           AND um.sender != ?2
-                           AND u.message_id > MAX(COALESCE(s.deleted_up_to, 0), COALESCE(
-                               (SELECT r.read_up_to FROM conversation_reads r
-                                WHERE r.app_key = ?1 AND r.owner = ?2
-                                  AND r.conversation = last.conversation), 0))
-                           AND NOT EXISTS (SELECT 1 FROM recalled_messages x
-                                           WHERE x.app_key = ?1 AND x.message_id = u.message_id))
-                 FROM last JOIN messages m ON m.id = last.last_id
-                 LEFT JOIN conversations s
-                   ON s.app_key = ?1 AND s.owner = ?2 AND s.conversation = last.conversation
-                 WHERE last.last_id > COALESCE(s.deleted_up_to, 0)
-                 ORDER BY last.last_id DESC",
-            )?;
-            let rows = statement.query_map(params![app, owner], |row| {
-                Ok(ConversationSummary {
-                    conversation: QueueName::from_stored(row.get(0)?),
-                    last: QueuedMessage {
-                        id: MessageId(row.get::<_, i64>(1)? as u64),
-                        meta: Bytes::from(row.get::<_, Vec<u8>>(2)?),
-                    },
-                    pinned_ms: row.get::<_, Option<i64>>(3)?.map(|ms| ms as u64),
-                    marks: parse_marks(&row.get::<_, String>(4)?),
-                    unread: row.get(5)?,
+        let (app, owner, query) = (app.as_str().to_owned(), owner.to_string(), query.clone());
+        self.read(move |connection| logs::list_page(connection, &app, &owner, &query))
+            .await
+    }
+
+    async fn recount_conversation(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<(), StoreError> {
+        // A few attempts: each fails only when a message or read ack changed the row between
+        // the read and the write.
+        for _ in 0..8 {
+            self.history_caught_up().await?;
+            let (app_text, owner_text) = (app.as_str().to_owned(), owner.to_string());
+            let conversation_text = conversation.as_str().to_owned();
+            let recount = self
+                .read(move |connection| {
+                    logs::recount(connection, &app_text, &owner_text, &conversation_text)
                 })
-            })?;
-            rows.collect()
-        })
-        .await
+                .await?;
+            let op = WriteOp::Recount {
+                app: app.as_str().to_owned(),
+                owner: owner.to_string(),
+                conversation: conversation.as_str().to_owned(),
+                recount,
+            };
+            let applied = self
+                .write(op, |outcome| match outcome {
+                    writer::Outcome::Changed(applied) => Some(applied),
+                    _ => None,
+                })
+                .await?;
+            if applied {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Backend(
+            "the conversation kept changing during its recount".into(),
+        ))
     }
 
     async fn messages_between(
@@ -956,7 +960,9 @@ impl MessageStore for EmbeddedStore {
             removal,
             reply,
         })
-        .await
+        .await?;
+        // The list row follows what history lost.
+        self.recount_conversation(app, owner, conversation).await
     }
 }
 
@@ -1059,6 +1065,43 @@ impl AdminStore for EmbeddedStore {
         )
         .await
     }
+}
+
+/// Fills the conversation list's rows from history, once, when the store opens on a schema
+/// that had none: the history thread first indexes everything, then one transaction reads it.
+fn backfill_list_rows(
+    connection: &Connection,
+    history: &mpsc::Sender<IndexJob>,
+    history_path: &Path,
+) -> Result<(), StoreError> {
+    let (reply, answer) = oneshot::channel();
+    history
+        .send(IndexJob::CatchUp(reply))
+        .map_err(|_| StoreError::Closed)?;
+    // `open` may run inside an async runtime, where blocking on the answer is not allowed:
+    // a thread of its own waits.
+    std::thread::scope(|scope| scope.spawn(|| answer.blocking_recv()).join())
+        .map_err(|_| StoreError::Closed)?
+        .map_err(|_| StoreError::Closed)??;
+    connection
+        .execute(
+            "ATTACH DATABASE ?1 AS history",
+            [history_path.to_string_lossy()],
+        )
+        .map_err(backend)?;
+    let filled =
+        connection
+            .execute_batch("BEGIN IMMEDIATE;")
+            .and_then(|()| match logs::backfill_list_rows(connection) {
+                Ok(()) => connection.execute_batch("COMMIT;"),
+                Err(error) => {
+                    let _ = connection.execute_batch("ROLLBACK;");
+                    Err(error)
+                }
+            });
+    let detached = connection.execute_batch("DETACH DATABASE history;");
+    filled.map_err(backend)?;
+    detached.map_err(backend)
 }
 
 /// The first message id of the millisecond `ms` (ids are `unix_ms << 22 | …`).

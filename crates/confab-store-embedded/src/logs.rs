@@ -7,8 +7,11 @@
 
 use bytes::Bytes;
 use confab_core::{
-    ids::{LogId, MessageId, UserName},
-    store::{Audience, Device, LogCount, Pulled, QueuedMessage, Reclaimed},
+    ids::{LogId, MessageId, QueueName, UserName},
+    store::{
+        Audience, ConversationFilter, ConversationQuery, ConversationSummary, Device, HistoryEntry,
+        LogCount, Pulled, QueuedMessage, Reclaimed,
+    },
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
@@ -21,36 +24,56 @@ pub(crate) fn audience_column(audience: &Audience) -> Option<Option<&str>> {
     }
 }
 
-/// After an append of entry `id`: the views of the members who read it end there now.
-pub(crate) fn extend_views(
+/// After an append of message `id`: each member's row of the conversation, at once. Their
+/// view of the log ends there if they read it; their list shows it as the last message if it
+/// is in their history, and counts it unread if `unread_from` (the sender; `None` for an import)
+/// is the peer.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extend_rows(
     connection: &Connection,
     app: &str,
     log: &LogId,
     log_key: &str,
-    audience: &Audience,
+    audience: Option<&Audience>,
+    unread_from: Option<&UserName>,
+    history: &[HistoryEntry],
     id: MessageId,
 ) -> rusqlite::Result<()> {
     let mut upsert = connection.prepare_cached(
-        "INSERT INTO conversations (app_key, owner, conversation, log, last_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)
-         ON CONFLICT (app_key, owner, conversation)
-         DO UPDATE SET last_id = excluded.last_id, log = excluded.log",
+        "INSERT INTO conversations (app_key, owner, conversation, log, last_id, last_message_id,
+                                    unread, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
+         ON CONFLICT (app_key, owner, conversation) DO UPDATE SET
+             log = COALESCE(excluded.log, log),
+             last_id = MAX(last_id, excluded.last_id),
+             last_message_id = MAX(last_message_id, excluded.last_message_id),
+             unread = unread + excluded.unread,
+             version = version + 1",
     )?;
     for member in log.members() {
-        let reads = match audience {
-            Audience::Members => true,
-            Audience::Member(only) => only == member,
-            Audience::Nobody => false,
+        let Some(view) = log.view_of(member) else {
+            continue;
         };
-        if let (true, Some(view)) = (reads, log.view_of(member)) {
-            upsert.execute(params![
-                app,
-                member.as_str(),
-                view.as_str(),
-                log_key,
-                id.0 as i64
-            ])?;
+        let reads = match audience {
+            Some(Audience::Members) => true,
+            Some(Audience::Member(only)) => only == member,
+            Some(Audience::Nobody) | None => false,
+        };
+        let in_history = history
+            .iter()
+            .any(|entry| entry.owner == *member && entry.conversation == view);
+        if !reads && !in_history {
+            continue;
         }
+        upsert.execute(params![
+            app,
+            member.as_str(),
+            view.as_str(),
+            reads.then_some(log_key),
+            if reads { id.0 as i64 } else { 0 },
+            if in_history { id.0 as i64 } else { 0 },
+            i64::from(in_history && unread_from.is_some_and(|sender| sender != member)),
+        ])?;
     }
     Ok(())
 }
@@ -354,4 +377,161 @@ pub(crate) fn reclaim(
         done,
     };
     Ok((reclaimed, last))
+}
+
+/// One page of `owner`'s conversation list from their rows (`ConversationQuery`).
+pub(crate) fn list_page(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    query: &ConversationQuery,
+) -> rusqlite::Result<Vec<ConversationSummary>> {
+    let (key, after_name) = match &query.after {
+        Some(place) => (
+            i64::try_from(place.key).unwrap_or(i64::MAX),
+            place.conversation.as_str().to_owned(),
+        ),
+        None => (i64::MAX, String::new()),
+    };
+    let (order_key, filter) = match query.filter {
+        ConversationFilter::All => ("s.last_message_id", String::new()),
+        ConversationFilter::Marked(mark) => (
+            "s.last_message_id",
+            format!("AND (',' || s.marks || ',') LIKE '%,{mark},%'"),
+        ),
+        ConversationFilter::Pinned => ("s.pinned_ms", "AND s.pinned_ms IS NOT NULL".to_owned()),
+    };
+    // The order key descending, then the name ascending; a page starts after the last place.
+    let sql = format!(
+        "SELECT s.conversation, s.last_message_id, m.meta, s.pinned_ms, s.marks, s.unread
+         FROM conversations s JOIN messages m ON m.id = s.last_message_id
+         WHERE s.app_key = ?1 AND s.owner = ?2 AND s.last_message_id > s.deleted_up_to {filter}
+               AND ({order_key} < ?3 OR ({order_key} = ?3 AND s.conversation > ?4))
+         ORDER BY {order_key} DESC, s.conversation ASC LIMIT ?5"
+    );
+    let mut statement = connection.prepare_cached(&sql)?;
+    let rows = statement.query_map(params![app, owner, key, after_name, query.limit], |row| {
+        Ok(ConversationSummary {
+            conversation: QueueName::from_stored(row.get(0)?),
+            last: QueuedMessage {
+                id: MessageId(row.get::<_, i64>(1)? as u64),
+                meta: Bytes::from(row.get::<_, Vec<u8>>(2)?),
+            },
+            pinned_ms: row.get::<_, Option<i64>>(3)?.map(|ms| ms as u64),
+            marks: crate::parse_marks(&row.get::<_, String>(4)?),
+            unread: row.get(5)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// What a recount of one list row found in history: its last message, its unread count, and
+/// the row's version it was computed against.
+pub(crate) struct Recount {
+    pub(crate) last_message_id: i64,
+    pub(crate) unread: i64,
+    pub(crate) version: i64,
+}
+
+/// Recomputes `owner`'s row of `conversation` from their history (`history.db`, caught up).
+pub(crate) fn recount(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+) -> rusqlite::Result<Recount> {
+    let (version, deleted_up_to): (i64, i64) = connection
+        .prepare_cached(
+            "SELECT version, deleted_up_to FROM conversations
+             WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+        )?
+        .query_row(params![app, owner, conversation], |row| {
+            Ok((row.get(0)?, row.get(1)?))
+        })
+        .optional()?
+        .unwrap_or((0, 0));
+    let last_message_id: i64 = connection
+        .prepare_cached(
+            "SELECT COALESCE(MAX(c.message_id), 0) FROM conversation_messages c
+             WHERE c.app_key = ?1 AND c.owner = ?2 AND c.conversation = ?3
+               AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                               WHERE r.app_key = c.app_key AND r.message_id = c.message_id)",
+        )?
+        .query_row(params![app, owner, conversation], |row| row.get(0))?;
+    let read_up_to: i64 = connection
+        .prepare_cached(
+            "SELECT COALESCE(MAX(read_up_to), 0) FROM conversation_reads
+             WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+        )?
+        .query_row(params![app, owner, conversation], |row| row.get(0))?;
+    let unread: i64 = connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM conversation_messages c JOIN messages m ON m.id = c.message_id
+             WHERE c.app_key = ?1 AND c.owner = ?2 AND c.conversation = ?3 AND m.sender != ?2
+               AND c.message_id > ?4
+               AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                               WHERE r.app_key = c.app_key AND r.message_id = c.message_id)",
+        )?
+        .query_row(
+            params![app, owner, conversation, read_up_to.max(deleted_up_to)],
+            |row| row.get(0),
+        )?;
+    Ok(Recount {
+        last_message_id,
+        unread,
+        version,
+    })
+}
+
+/// Applies a recount if the row is still at the version it was computed against; false when
+/// it changed meanwhile (recount again).
+pub(crate) fn apply_recount(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+    recount: &Recount,
+) -> rusqlite::Result<bool> {
+    let changed = connection
+        .prepare_cached(
+            "UPDATE conversations SET last_message_id = ?4, unread = ?5, version = version + 1
+             WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND version = ?6",
+        )?
+        .execute(params![
+            app,
+            owner,
+            conversation,
+            recount.last_message_id,
+            recount.unread,
+            recount.version
+        ])?;
+    // No row: nothing to show, nothing to change.
+    Ok(changed > 0 || recount.version == 0)
+}
+
+/// The list rows of a store that had none yet, from history (`history.db` attached as
+/// `history` and caught up), in one statement each.
+pub(crate) fn backfill_list_rows(connection: &Connection) -> rusqlite::Result<()> {
+    connection.execute_batch(
+        "INSERT INTO conversations (app_key, owner, conversation, last_message_id, version)
+             SELECT c.app_key, c.owner, c.conversation, MAX(c.message_id), 1
+             FROM history.conversation_messages c
+             WHERE NOT EXISTS (SELECT 1 FROM recalled_messages r
+                               WHERE r.app_key = c.app_key AND r.message_id = c.message_id)
+             GROUP BY c.app_key, c.owner, c.conversation
+         ON CONFLICT (app_key, owner, conversation)
+         DO UPDATE SET last_message_id = excluded.last_message_id, version = version + 1;
+         UPDATE conversations SET unread = (
+             SELECT COUNT(*) FROM history.conversation_messages c
+             JOIN messages m ON m.id = c.message_id
+             WHERE c.app_key = conversations.app_key AND c.owner = conversations.owner
+               AND c.conversation = conversations.conversation AND m.sender != conversations.owner
+               AND c.message_id > MAX(conversations.deleted_up_to, COALESCE(
+                   (SELECT r.read_up_to FROM conversation_reads r
+                    WHERE r.app_key = conversations.app_key AND r.owner = conversations.owner
+                      AND r.conversation = conversations.conversation), 0))
+               AND NOT EXISTS (SELECT 1 FROM recalled_messages x
+                               WHERE x.app_key = c.app_key AND x.message_id = c.message_id))
+         WHERE last_message_id > 0;",
+    )
 }

@@ -235,9 +235,23 @@ INSERT INTO conversations (app_key, owner, conversation, log, last_id)
     DO UPDATE SET log = excluded.log, last_id = excluded.last_id;
 DROP TABLE queue_entries;
 "#,
+    r#"
+-- The conversation list reads one row per (owner, conversation) (logs.rs): its newest message
+-- in the owner's history, the peer's messages after the owner's read point, and a version
+-- that every change of the two bumps (a recount applies only to the version it read).
+-- Filled from history when the store opens after this migration (`backfill_list_rows`).
+ALTER TABLE conversations ADD COLUMN last_message_id INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX conversations_by_last ON conversations (app_key, owner, last_message_id);
+"#,
 ];
 
-pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<()> {
+/// The schema version whose list rows are filled from history at the first open after it.
+pub(crate) const LIST_ROWS_VERSION: usize = 11;
+
+/// Sets the connection up and migrates; returns the schema version found before migrating.
+pub(crate) fn prepare_writer(connection: &Connection) -> rusqlite::Result<usize> {
     // FULL: a commit is on disk before the writer answers, so an ack survives power loss too.
     // No automatic checkpoint: it would run inside a commit, holding every caller of the
     // batch; `checkpoint.rs` runs it beside the writer. When the WAL starts over, a file
@@ -272,7 +286,7 @@ pub(crate) fn prepare_reader(connection: &Connection, history: &Path) -> rusqlit
     connection.execute_batch("PRAGMA query_only = 1;")
 }
 
-fn migrate(connection: &Connection) -> rusqlite::Result<()> {
+fn migrate(connection: &Connection) -> rusqlite::Result<usize> {
     let version: usize =
         connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
     for (index, migration) in MIGRATIONS.iter().enumerate().skip(version) {
@@ -281,5 +295,5 @@ fn migrate(connection: &Connection) -> rusqlite::Result<()> {
             index + 1
         ))?;
     }
-    Ok(())
+    Ok(version)
 }

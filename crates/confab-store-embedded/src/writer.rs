@@ -89,6 +89,13 @@ pub(crate) enum WriteOp {
         unseen_since_ms: u64,
         limit: u32,
     },
+    /// A list row recomputed on a reader, applied if the row did not change since.
+    Recount {
+        app: String,
+        owner: String,
+        conversation: String,
+        recount: logs::Recount,
+    },
     ChangePin {
         app: String,
         message: u64,
@@ -594,6 +601,14 @@ fn apply(
         } => logs::pull(connection, &app, &device, &pulled, Some(key), limit)
             .map(Outcome::Pulled)
             .map_err(backend),
+        WriteOp::Recount {
+            app,
+            owner,
+            conversation,
+            recount,
+        } => logs::apply_recount(connection, &app, &owner, &conversation, &recount)
+            .map(Outcome::Changed)
+            .map_err(backend),
         WriteOp::Reclaim {
             unseen_since_ms,
             limit,
@@ -762,9 +777,21 @@ fn append_message(
             })
             .map_err(backend)?;
     }
-    if in_log.is_some() {
-        logs::extend_views(connection, &app, &log, &log_key, &audience, id).map_err(backend)?;
-    }
+    let (read_by, unread_from) = match imported_as {
+        Some(_) => (None, None),
+        None => (Some(&audience), Some(&sender)),
+    };
+    logs::extend_rows(
+        connection,
+        &app,
+        &log,
+        &log_key,
+        read_by,
+        unread_from,
+        &history,
+        id,
+    )
+    .map_err(backend)?;
     Ok(Appended::Stored {
         id,
         timestamp_ms: id.timestamp_ms(),
@@ -882,7 +909,8 @@ fn change_conversation(
         ConversationChange::Delete { .. } => {
             ensure_row(connection)?;
             connection.execute(
-                "UPDATE conversations SET deleted_up_to = COALESCE(?4, deleted_up_to)
+                "UPDATE conversations SET deleted_up_to = COALESCE(?4, deleted_up_to), unread = 0,
+                                          version = version + 1
                  WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
                 params![app, owner, conversation, last_message.map(|id| id as i64)],
             )?;
@@ -970,6 +998,13 @@ fn apply_effect(
                     conversation.as_str(),
                     id.0 as i64
                 ])?;
+            // Everything before the ack is read: the list shows nothing unread.
+            connection
+                .prepare_cached(
+                    "UPDATE conversations SET unread = 0, version = version + 1
+                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                )?
+                .execute(params![app, owner.as_str(), conversation.as_str()])?;
         }
     }
     Ok(())

@@ -9,9 +9,10 @@ use bytes::Bytes;
 use confab_core::{
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AppendEffect, Appended, ConversationChange, ConversationSummary, DayCount, Device,
-        HistoryQuery, LogCount, MessageStore, NewMessage, Pending, PinnedMessage, Pulled,
-        QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage,
+        AppendEffect, Appended, ConversationChange, ConversationFilter, ConversationQuery,
+        ConversationSummary, DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage,
+        Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
+        StoredMessage,
     },
 };
 
@@ -315,8 +316,45 @@ impl MessageStore for MemoryStore {
         &self,
         app: &AppKey,
         owner: &UserName,
+        query: &ConversationQuery,
     ) -> Result<Vec<ConversationSummary>, StoreError> {
-        self.with(|state| state.conversations(app, owner))
+        self.with(|state| {
+            // Computed whole, then filtered and ordered: the reference needs no list rows.
+            let mut list = state.conversations(app, owner);
+            match query.filter {
+                ConversationFilter::All => {}
+                ConversationFilter::Pinned => list.retain(|summary| summary.pinned_ms.is_some()),
+                ConversationFilter::Marked(mark) => {
+                    list.retain(|summary| summary.marks.contains(&mark))
+                }
+            }
+            list.sort_by(|a, b| {
+                let (a, b) = (a.place(query.filter), b.place(query.filter));
+                b.key
+                    .cmp(&a.key)
+                    .then_with(|| a.conversation.cmp(&b.conversation))
+            });
+            list.into_iter()
+                .filter(|summary| {
+                    query.after.as_ref().is_none_or(|after| {
+                        let place = summary.place(query.filter);
+                        place.key < after.key
+                            || (place.key == after.key && place.conversation > after.conversation)
+                    })
+                })
+                .take(query.limit as usize)
+                .collect()
+        })
+    }
+
+    /// Nothing to do: this store computes the list from history at every read.
+    async fn recount_conversation(
+        &self,
+        _app: &AppKey,
+        _owner: &UserName,
+        _conversation: &QueueName,
+    ) -> Result<(), StoreError> {
+        Ok(())
     }
 
     async fn messages_between(

@@ -43,6 +43,7 @@ macro_rules! store_conformance_tests {
             a_new_device_starts_where_the_others_are,
             audiences_and_bad_keys,
             reclaiming_drops_stale_devices_and_old_entries,
+            the_conversation_list_pages_filters_and_recounts,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -236,6 +237,23 @@ fn device(user: &str, resource: &str) -> Device {
         user: name(user),
         resource: resource.into(),
     }
+}
+
+/// `owner`'s whole conversation list, newest last message first.
+async fn list(
+    store: &dyn Store,
+    app: &AppKey,
+    owner: &str,
+) -> Vec<crate::store::ConversationSummary> {
+    let query = crate::store::ConversationQuery {
+        filter: crate::store::ConversationFilter::All,
+        after: None,
+        limit: 1000,
+    };
+    store
+        .conversations(app, &name(owner), &query)
+        .await
+        .unwrap()
 }
 
 /// One pull of `device`'s view of its conversation with `peer`: the page's ids.
@@ -725,6 +743,95 @@ pub async fn reclaiming_drops_stale_devices_and_old_entries(store: &dyn Store) {
     assert_eq!(pull(store, &app, &pad, "leo", Some(new)).await, []);
 }
 
+/// The list pages by place (no page skips or repeats a conversation), filters by pin and mark,
+/// and after a recall shows what is left once the row is recounted.
+pub async fn the_conversation_list_pages_filters_and_recounts(store: &dyn Store) {
+    use crate::store::{ConversationFilter, ConversationQuery};
+    let listing = self::app("conf", "listing");
+    store.create_app(&listing).await.unwrap();
+    let users = ["leo", "roy", "amy", "bea"].map(user);
+    store.create_users(&listing.key, &users).await.unwrap();
+    let app = listing.key;
+    let mut last = std::collections::HashMap::new();
+    for (sent_ms, peer) in [(10, "roy"), (20, "amy"), (30, "bea"), (40, "roy")] {
+        let mut sent = chat_message(&app, sent_ms, sent_ms, "txt");
+        sent.log = LogId::pair(&name("leo"), &name(peer));
+        sent.history = crate::history::single_chat_entries("txt", &name("leo"), &name(peer));
+        last.insert(peer, stored(store.append_message(sent).await.unwrap()));
+    }
+    let app_ref = &app;
+    let page = |filter: ConversationFilter, after, limit| {
+        let query = ConversationQuery {
+            filter,
+            after,
+            limit,
+        };
+        async move {
+            store
+                .conversations(app_ref, &name("leo"), &query)
+                .await
+                .unwrap()
+        }
+    };
+    let peers = |rows: &[crate::store::ConversationSummary]| {
+        rows.iter()
+            .map(|row| row.conversation.jid_parts().0.to_owned())
+            .collect::<Vec<_>>()
+    };
+    let first = page(ConversationFilter::All, None, 2).await;
+    assert_eq!(peers(&first), ["roy", "bea"]);
+    assert_eq!(first[0].last.id, last["roy"]);
+    let after = Some(first[1].place(ConversationFilter::All));
+    assert_eq!(
+        peers(&page(ConversationFilter::All, after, 2).await),
+        ["amy"]
+    );
+    // Pinned: latest pin first; marked: only those with the mark.
+    for (peer, pinned_ms) in [("amy", 5), ("roy", 9)] {
+        let conversation = QueueName::single_chat(&name(peer));
+        let pin = ConversationChange::Pin(Some(pinned_ms));
+        store
+            .change_conversation(&app, &name("leo"), &conversation, pin)
+            .await
+            .unwrap();
+    }
+    let pinned = page(ConversationFilter::Pinned, None, 1).await;
+    assert_eq!(peers(&pinned), ["roy"]);
+    let after = Some(pinned[0].place(ConversationFilter::Pinned));
+    assert_eq!(
+        peers(&page(ConversationFilter::Pinned, after, 5).await),
+        ["amy"]
+    );
+    let bea = QueueName::single_chat(&name("bea"));
+    let mark = ConversationChange::AddMarks(vec![3]);
+    store
+        .change_conversation(&app, &name("leo"), &bea, mark)
+        .await
+        .unwrap();
+    assert_eq!(
+        peers(&page(ConversationFilter::Marked(3), None, 5).await),
+        ["bea"]
+    );
+    // Bea's only message recalled: once recounted, bea's list has nothing from leo.
+    let bea_list = list(store, &app, "bea").await;
+    assert_eq!((bea_list.len(), bea_list[0].unread), (1, 1));
+    let mut recall = message(&app, 50, 50, "bea");
+    recall.history = Vec::new();
+    let recall = store.submit_append_with(
+        recall,
+        AppendEffect::Recall {
+            target: last["bea"],
+        },
+    );
+    stored(recall.await.unwrap());
+    let leo_view = QueueName::single_chat(&name("leo"));
+    store
+        .recount_conversation(&app, &name("bea"), &leo_view)
+        .await
+        .unwrap();
+    assert!(list(store, &app, "bea").await.is_empty());
+}
+
 pub async fn deleting_a_user_drops_their_queues(store: &dyn Store) {
     let app = app("conf", "deletes");
     store.create_app(&app).await.unwrap();
@@ -1033,13 +1140,13 @@ pub async fn history_and_conversations(store: &dyn Store) {
     assert_eq!(page(timed, "roy").await, [2000, 3000]);
 
     // The list: last message, unread count (receipts not counted), pin, marks.
-    let list = store.conversations(key, &name("roy")).await.unwrap();
-    assert_eq!(list.len(), 1);
+    let rows = list(store, key, "roy").await;
+    assert_eq!(rows.len(), 1);
     assert_eq!(
         (
-            list[0].conversation.clone(),
-            list[0].last.id.0 >> 22,
-            list[0].unread
+            rows[0].conversation.clone(),
+            rows[0].last.id.0 >> 22,
+            rows[0].unread
         ),
         (roy_view.clone(), 3000, 3)
     );
@@ -1053,9 +1160,9 @@ pub async fn history_and_conversations(store: &dyn Store) {
             .await
             .unwrap();
     }
-    let list = store.conversations(key, &name("roy")).await.unwrap();
+    let rows = list(store, key, "roy").await;
     assert_eq!(
-        (list[0].pinned_ms, list[0].marks.clone()),
+        (rows[0].pinned_ms, rows[0].marks.clone()),
         (Some(77), vec![0])
     );
     // Roy's conversation read ack clears the count; leo's own messages never count for leo.
@@ -1070,14 +1177,8 @@ pub async fn history_and_conversations(store: &dyn Store) {
         },
     );
     stored(read.await.unwrap());
-    assert_eq!(
-        store.conversations(key, &name("roy")).await.unwrap()[0].unread,
-        0
-    );
-    assert_eq!(
-        store.conversations(key, &name("leo")).await.unwrap()[0].unread,
-        0
-    );
+    assert_eq!(list(store, key, "roy").await[0].unread, 0);
+    assert_eq!(list(store, key, "leo").await[0].unread, 0);
 
     // One-way removal: roy's history loses them, leo's keeps them.
     store
@@ -1111,19 +1212,15 @@ pub async fn history_and_conversations(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert!(store
-        .conversations(key, &name("roy"))
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(list(store, key, "roy").await.is_empty());
     assert!(page(query(false), "roy").await.is_empty());
     assert!(unread(store, key, &device("roy", "phone")).await.is_empty());
     store
         .append_message(chat_message(key, 5000, 5000, "txt"))
         .await
         .unwrap();
-    let list = store.conversations(key, &name("roy")).await.unwrap();
-    assert_eq!((list[0].last.id.0 >> 22, list[0].unread), (5000, 1));
+    let rows = list(store, key, "roy").await;
+    assert_eq!((rows[0].last.id.0 >> 22, rows[0].unread), (5000, 1));
     // Reactions: idempotent add and remove, listed by first use of each reaction.
     let reaction = |text: &str, user: &str, at: u64| crate::store::Reaction {
         message: MessageId(1000 << 22),
@@ -1191,10 +1288,7 @@ pub async fn history_and_conversations(store: &dyn Store) {
     // The export sees every message of the app in the range, whatever the parties removed.
     let exported = store.messages_between(key, 1000, 5000).await.unwrap();
     assert_eq!(ids(exported), [1000, 1500, 2000, 3000]);
-    assert_eq!(
-        store.conversations(key, &name("leo")).await.unwrap().len(),
-        1
-    );
+    assert_eq!(list(store, key, "leo").await.len(), 1);
 }
 
 async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
