@@ -334,6 +334,11 @@ if [ -n "$BASELINE" ]; then
     done
     printf 'listen = "%s"\ndata_dir = "%s"\nmax_connections = 100000\n' \
         "$CONFAB_ADDR" "$BASELINE_DATA" >"$WORK/baseline.toml"
+    # A baseline that caps connections per address (and REST requests) knows these keys.
+    if grep -qa max_connections_per_ip "$BASELINE/confab"; then
+        printf '[http]\nmax_connections_per_ip = 100000\nrest_requests_per_sec = 0\n' \
+            >>"$WORK/baseline.toml"
+    fi
 fi
 
 # ejabberd: a spool of its own; the same users, by in-band registration.

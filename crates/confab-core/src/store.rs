@@ -91,7 +91,8 @@ pub trait UserStore: Send + Sync {
         activated: bool,
         modified_ms: u64,
     ) -> Result<bool, StoreError>;
-    /// Deletes the user and their queues; returns the deleted user.
+    /// Deletes the user with their devices and cursors (what they had unread is cleared, so
+    /// the next user of the name starts with nothing); returns the deleted user.
     async fn delete_user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError>;
 }
 
@@ -314,8 +315,8 @@ pub enum ConversationChange {
     Pin(Option<u64>),
     AddMarks(Vec<u8>),
     RemoveMarks(Vec<u8>),
-    /// Hides the conversation from the list until a newer message, drops its queue and, with
-    /// `history`, the party's history of it.
+    /// Hides the conversation from the list until a newer message, marks it read on every
+    /// device of the party and, with `history`, drops the party's history of it.
     Delete {
         history: bool,
     },

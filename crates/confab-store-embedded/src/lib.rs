@@ -11,6 +11,7 @@ mod files;
 mod history_index;
 mod logs;
 mod schema;
+mod tails;
 mod writer;
 
 pub use files::DiskFileStore;
@@ -47,6 +48,7 @@ pub struct EmbeddedStore {
     writer: mpsc::Sender<writer::Job>,
     history: mpsc::Sender<IndexJob>,
     readers: Arc<ReaderPool>,
+    state: Arc<WriterState>,
 }
 
 struct ReaderPool {
@@ -78,10 +80,11 @@ impl EmbeddedStore {
         let checkpoints = checkpoint::spawn(checkpointer, wal_restart.clone()).map_err(backend)?;
         let state = Arc::new(WriterState {
             answers: writer::Answers::start(),
+            tails: Default::default(),
             history: progress,
             wal_restart,
         });
-        let writer = writer::spawn(connection, state, checkpoints).map_err(backend)?;
+        let writer = writer::spawn(connection, state.clone(), checkpoints).map_err(backend)?;
         Ok(EmbeddedStore {
             writer,
             history,
@@ -91,6 +94,7 @@ impl EmbeddedStore {
                 idle: Mutex::new(Vec::new()),
                 permits: tokio::sync::Semaphore::new(READERS),
             }),
+            state,
         })
     }
 
@@ -580,9 +584,15 @@ impl MessageStore for EmbeddedStore {
             ),
             // Nothing to write: a reader serves it, without waiting for a commit. What it
             // reads is committed, which is all a notice ever announces.
-            None => Box::pin(read_on(Arc::clone(&self.readers), move |connection| {
-                logs::pull(connection, &app, &device, &log, None, limit)
-            })),
+            None => {
+                if let Some(page) = self.state.tails.page(&app, &device, &log.key(), limit) {
+                    return Box::pin(std::future::ready(Ok(Pulled::Page(page))));
+                }
+                Box::pin(read_on(Arc::clone(&self.readers), move |connection| {
+                    logs::pull(connection, &app, &device, &log, None, limit, None)
+                        .map(|(page, _)| page)
+                }))
+            }
         }
     }
 

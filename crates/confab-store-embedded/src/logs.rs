@@ -155,6 +155,8 @@ fn position(
 
 /// A pull: `key` moves the device's cursor (never back), then a page after it. Runs in the
 /// writer's transaction when there is a key, on a reader otherwise.
+/// `known`: the device's position and the view's newest entry when the caller knows them
+/// (`tails.rs`). Also returns where it moved the cursor to, if it did.
 pub(crate) fn pull(
     connection: &Connection,
     app: &str,
@@ -162,16 +164,21 @@ pub(crate) fn pull(
     log: &LogId,
     key: Option<MessageId>,
     limit: u32,
-) -> rusqlite::Result<Pulled> {
+    known: Option<(i64, i64)>,
+) -> rusqlite::Result<(Pulled, Option<i64>)> {
     let Some(conversation) = log.view_of(&device.user) else {
-        return Ok(Pulled::Page(Vec::new()));
+        return Ok((Pulled::Page(Vec::new()), None));
     };
     let log_key = log.key();
-    let (mut after, last) = position(connection, app, device, &log_key, conversation.as_str())?;
+    let (mut after, last) = match known {
+        Some(known) => known,
+        None => position(connection, app, device, &log_key, conversation.as_str())?,
+    };
+    let mut moved = None;
     if let Some(key) = key {
         let key = key.0 as i64;
         if key > last {
-            return Ok(Pulled::KeyBeyondEnd);
+            return Ok((Pulled::KeyBeyondEnd, None));
         }
         if key > after {
             connection
@@ -189,12 +196,14 @@ pub(crate) fn pull(
                     key
                 ])?;
             after = key;
+            moved = Some(key);
         }
     }
     if after >= last {
-        return Ok(Pulled::Page(Vec::new()));
+        return Ok((Pulled::Page(Vec::new()), moved));
     }
-    page(connection, app, device, &log_key, after, limit).map(Pulled::Page)
+    let page = page(connection, app, device, &log_key, after, limit)?;
+    Ok((Pulled::Page(page), moved))
 }
 
 /// Up to `limit` entries of the log after `after` that `device` reads, oldest first.
@@ -359,6 +368,15 @@ pub(crate) fn reclaim(
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     let done = devices < u64::from(limit) && scanned < limit;
+    if done {
+        // Views whose newest entry has left its log have nothing left to read: cleared, so
+        // that UNREAD does not look into them again. (Once per pass: it reads every row.)
+        connection.execute(
+            "UPDATE conversations SET cleared_up_to = last_id
+             WHERE last_id > cleared_up_to AND last_id < ?1",
+            params![cutoff],
+        )?;
+    }
     let Some(last) = last else {
         let reclaimed = Reclaimed {
             devices,
@@ -371,6 +389,7 @@ pub(crate) fn reclaim(
         "UPDATE messages SET log = NULL WHERE id > ?1 AND id <= ?2 AND log IS NOT NULL",
         params![scanned_up_to, last],
     )?;
+
     let reclaimed = Reclaimed {
         devices,
         entries: entries as u64,

@@ -239,11 +239,12 @@ DROP TABLE queue_entries;
 -- The conversation list reads one row per (owner, conversation) (logs.rs): its newest message
 -- in the owner's history, the peer's messages after the owner's read point, and a version
 -- that every change of the two bumps (a recount applies only to the version it read).
--- Filled from history when the store opens after this migration (`backfill_list_rows`).
+-- Filled from history when the store opens after this migration (`backfill_list_rows`). A
+-- page reads the owner's rows (their primary key's range) and sorts them: an index on the
+-- last message would be rewritten for both parties of every message.
 ALTER TABLE conversations ADD COLUMN last_message_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
-CREATE INDEX conversations_by_last ON conversations (app_key, owner, last_message_id);
 "#,
 ];
 

@@ -23,6 +23,7 @@ use crate::{
     checkpoint::{self, WalRestart},
     history_index::{self, IndexProgress},
     logs,
+    tails::{self, LogTails, TailChange, TailEntry},
 };
 
 /// Most jobs per transaction; bounds commit latency under sustained load. Every caller of a
@@ -181,6 +182,8 @@ fn answer_each(batch: Vec<Answer>) {
 /// from the checkpoint thread, and how it answers.
 pub(crate) struct WriterState {
     pub(crate) answers: Answers,
+    /// Log tails and cursors for readers (`tails.rs`), changed after each commit.
+    pub(crate) tails: LogTails,
     pub(crate) history: Arc<IndexProgress>,
     pub(crate) wal_restart: Arc<WalRestart>,
 }
@@ -227,6 +230,10 @@ pub(crate) struct WriterMemory {
     ids: IdGenerator,
     /// How far `reclaim` has scanned `messages`.
     reclaimed_up_to: i64,
+    /// What the batch's operations did to the tails, applied once it commits.
+    changes: Vec<TailChange>,
+    /// The tails as of the last commit (`WriterState::tails`).
+    shared: Arc<WriterState>,
 }
 
 /// Starts the writer thread. `checkpoints` is held until the writer stops, which then stops
@@ -240,13 +247,13 @@ pub(crate) fn spawn(
     std::thread::Builder::new()
         .name("confab-store-writer".into())
         .spawn(move || {
-            run(connection, receiver, &state);
+            run(connection, receiver, state);
             drop(checkpoints);
         })?;
     Ok(sender)
 }
 
-fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &WriterState) {
+fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<WriterState>) {
     let ids = IdGenerator::new(0);
     // Restarts keep ids increasing.
     match connection.query_row("SELECT COALESCE(MAX(id), 0) FROM messages", [], |row| {
@@ -259,6 +266,8 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
         known_users: KnownUsers::default(),
         ids,
         reclaimed_up_to: 0,
+        changes: Vec::new(),
+        shared: Arc::clone(&state),
     };
     // Row numbers go on after a restart: pruning from 0 would take a batch per 1,024 rows
     // dropped long ago.
@@ -280,7 +289,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: &Writer
         let indexed = state.history.durable();
         let prune_below = (indexed - log_pruned_below >= PRUNE_LOG_ROWS)
             .then_some(log_pruned_below + PRUNE_LOG_ROWS);
-        if commit_batch(&mut connection, batch, state, &mut memory, prune_below) {
+        if commit_batch(&mut connection, batch, &state, &mut memory, prune_below) {
             log_pruned_below = prune_below.unwrap_or(log_pruned_below);
         }
         // Between two transactions, so that the next one can start the WAL over
@@ -310,7 +319,7 @@ fn commit_batch(
 ) -> bool {
     let (ops, replies): (Vec<WriteOp>, Vec<_>) =
         batch.into_iter().map(|job| (job.op, job.reply)).unzip();
-    let log = memory;
+    let log = &mut *memory;
     let applied = (|| -> Result<Vec<Result<Outcome, StoreError>>, StoreError> {
         let mut transaction = connection.transaction().map_err(backend)?;
         let mut results = Vec::with_capacity(ops.len());
@@ -324,10 +333,14 @@ fn commit_batch(
             }
             // A savepoint per job: one failing job (a duplicate user) leaves the others intact.
             let mut savepoint = transaction.savepoint().map_err(backend)?;
+            let mark = log.changes.len();
             let result = apply(&savepoint, op, log);
             match result {
                 Ok(_) => savepoint.commit(),
-                Err(_) => savepoint.rollback(),
+                Err(_) => {
+                    log.changes.truncate(mark);
+                    savepoint.rollback()
+                }
             }
             .map_err(backend)?;
             results.push(result);
@@ -344,6 +357,9 @@ fn commit_batch(
     })();
     match applied {
         Ok(results) => {
+            // Before any answer: whoever hears "stored" (and the notice that follows) reads a
+            // tail that already holds the message.
+            state.tails.apply(std::mem::take(&mut memory.changes));
             state
                 .answers
                 .send(replies.into_iter().zip(results).collect());
@@ -351,7 +367,8 @@ fn commit_batch(
         }
         Err(error) => {
             tracing::error!(%error, "store batch rolled back");
-            log.known_users.keys.clear();
+            memory.changes.clear();
+            memory.known_users.keys.clear();
             let reason = error.to_string();
             state.answers.send(
                 replies
@@ -553,6 +570,10 @@ fn apply(
                     params![app, name],
                 )
                 .map_err(backend)?;
+            log.changes.push(TailChange::ForgetOwner {
+                app: app.clone(),
+                owner: name.clone(),
+            });
             if let Some(user) = confab_core::ids::UserName::parse(&name) {
                 logs::drop_user(connection, &app, &user).map_err(backend)?;
             }
@@ -565,7 +586,7 @@ fn apply(
             let app = message.app.as_str().to_owned();
             let appended = append_message(connection, message, None, log)?;
             if let Appended::Stored { id, .. } = appended {
-                apply_effect(connection, &app, id, effect).map_err(backend)?;
+                apply_effect(connection, &app, id, effect, &mut log.changes).map_err(backend)?;
             }
             Ok(Outcome::Appended(appended))
         }
@@ -589,18 +610,41 @@ fn apply(
             app,
             device,
             now_ms,
-        } => logs::device_seen(connection, &app, &device, now_ms)
-            .map(|()| Outcome::Done)
-            .map_err(backend),
+        } => {
+            // A first login writes the device's cursors without the tails.
+            log.changes.push(TailChange::ForgetOwner {
+                app: app.clone(),
+                owner: device.user.to_string(),
+            });
+            logs::device_seen(connection, &app, &device, now_ms)
+                .map(|()| Outcome::Done)
+                .map_err(backend)
+        }
         WriteOp::Pull {
             app,
             device,
             log: pulled,
             key,
             limit,
-        } => logs::pull(connection, &app, &device, &pulled, Some(key), limit)
-            .map(Outcome::Pulled)
-            .map_err(backend),
+        } => {
+            let log_text = pulled.key();
+            // The tails are as of the last commit: what this batch did so far counts too.
+            let known = log
+                .shared
+                .tails
+                .position(&app, &device, &log_text)
+                .and_then(|known| pending_position(&log.changes, &app, &device, &log_text, known));
+            let (page, moved) =
+                logs::pull(connection, &app, &device, &pulled, Some(key), limit, known)
+                    .map_err(backend)?;
+            if let Some(up_to) = moved {
+                log.changes.push(TailChange::Cursor {
+                    key: tails::cursor_key(&app, &device, &log_text),
+                    up_to,
+                });
+            }
+            Ok(Outcome::Pulled(page))
+        }
         WriteOp::Recount {
             app,
             owner,
@@ -617,6 +661,7 @@ fn apply(
                 logs::reclaim(connection, unseen_since_ms, limit, log.reclaimed_up_to)
                     .map_err(backend)?;
             log.reclaimed_up_to = scanned;
+            log.changes.push(TailChange::ForgetAll);
             Ok(Outcome::Reclaimed(reclaimed))
         }
         WriteOp::ChangePin { app, message, pin } => {
@@ -669,6 +714,13 @@ fn apply(
             change,
             last_message,
         } => {
+            if matches!(change, ConversationChange::Delete { .. }) {
+                // Every device of the owner has read it now: their cursors are behind.
+                log.changes.push(TailChange::ForgetOwner {
+                    app: app.clone(),
+                    owner: owner.clone(),
+                });
+            }
             change_conversation(
                 connection,
                 &app,
@@ -724,6 +776,7 @@ fn append_message(
         Some(_) => None,
         None => logs::audience_column(&audience),
     };
+    let meta = meta.encode(id, id.timestamp_ms());
     // The insert itself finds a resend (one index search, not a lookup and then an insert).
     let inserted = connection
         .prepare_cached(
@@ -742,7 +795,7 @@ fn append_message(
                 // Server metas have no client id; their id is unique, so no resend collides.
                 client_id.unwrap_or(id.0) as i64,
                 body_digest as i64,
-                &meta.encode(id, id.timestamp_ms())[..],
+                &meta[..],
                 kind,
                 in_log.map(|_| log_key.as_str()),
                 in_log.flatten()
@@ -777,6 +830,18 @@ fn append_message(
             })
             .map_err(backend)?;
     }
+    if let Some(only) = in_log {
+        memory.changes.push(TailChange::Appended {
+            log: tails::log_key(&app, &log_key),
+            entry: TailEntry {
+                id: id.0 as i64,
+                sender: sender.as_str().to_owned(),
+                sender_resource: sender_resource.clone(),
+                audience: only.map(str::to_owned),
+                meta,
+            },
+        });
+    }
     let (read_by, unread_from) = match imported_as {
         Some(_) => (None, None),
         None => (Some(&audience), Some(&sender)),
@@ -796,6 +861,43 @@ fn append_message(
         id,
         timestamp_ms: id.timestamp_ms(),
     })
+}
+
+/// A position read from the tails, moved by the changes this batch made so far (uncommitted,
+/// not in the tails yet): a cursor moved further, a newer entry of the device's view. `None`
+/// when the batch did something the tails do not follow (a deletion): SQLite knows.
+fn pending_position(
+    changes: &[TailChange],
+    app: &str,
+    device: &Device,
+    log: &str,
+    (mut after, mut last): (i64, i64),
+) -> Option<(i64, i64)> {
+    let (log_key, cursor_key) = (
+        tails::log_key(app, log),
+        tails::cursor_key(app, device, log),
+    );
+    for change in changes {
+        match change {
+            TailChange::Appended { log, entry }
+                if *log == log_key
+                    && entry
+                        .audience
+                        .as_deref()
+                        .is_none_or(|only| only == device.user.as_str()) =>
+            {
+                last = last.max(entry.id);
+            }
+            TailChange::Cursor { key, up_to } if *key == cursor_key => after = after.max(*up_to),
+            TailChange::ForgetOwner {
+                app: forgotten,
+                owner,
+            } if forgotten == app && owner == device.user.as_str() => return None,
+            TailChange::ForgetAll => return None,
+            _ => {}
+        }
+    }
+    Some((after, last))
 }
 
 /// The id under which `message` (same sender, resource, client id and body) is stored.
@@ -963,7 +1065,17 @@ fn apply_effect(
     app: &str,
     id: MessageId,
     effect: AppendEffect,
+    changes: &mut Vec<TailChange>,
 ) -> rusqlite::Result<()> {
+    let log_of = |target: MessageId| {
+        connection
+            .prepare_cached("SELECT log FROM messages WHERE app_key = ?1 AND id = ?2")?
+            .query_row(params![app, target.0 as i64], |row| {
+                row.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map(Option::flatten)
+    };
     match effect {
         AppendEffect::None => {}
         AppendEffect::Recall { target } => {
@@ -973,6 +1085,12 @@ fn apply_effect(
                      VALUES (?1, ?2, ?3)",
                 )?
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
+            if let Some(log) = log_of(target)? {
+                changes.push(TailChange::Removed {
+                    log: tails::log_key(app, &log),
+                    id: target.0 as i64,
+                });
+            }
             logs::remove(connection, app, target)?;
         }
         // Logs refer to the message: its new meta is what they serve from now on.
@@ -980,6 +1098,13 @@ fn apply_effect(
             connection
                 .prepare_cached("UPDATE messages SET meta = ?3 WHERE app_key = ?1 AND id = ?2")?
                 .execute(params![app, target.0 as i64, &meta[..]])?;
+            if let Some(log) = log_of(target)? {
+                changes.push(TailChange::Edited {
+                    log: tails::log_key(app, &log),
+                    id: target.0 as i64,
+                    meta,
+                });
+            }
         }
         AppendEffect::ConversationRead {
             owner,

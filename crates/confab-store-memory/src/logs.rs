@@ -267,6 +267,14 @@ impl Logs {
                 }
             }
         }
+        // Views whose newest entry left its log have nothing left to read.
+        for views in self.views.values_mut() {
+            for view in views.values_mut() {
+                if view.last < first_kept {
+                    view.cleared = view.last;
+                }
+            }
+        }
         reclaimed.done = devices_done && budget > 0;
         reclaimed
     }
