@@ -39,16 +39,21 @@ pub(crate) fn extend_rows(
     history: &[HistoryEntry],
     id: MessageId,
 ) -> rusqlite::Result<()> {
-    let mut upsert = connection.prepare_cached(
+    // The row exists after a conversation's first message: an update finds it with one
+    // search of the primary key, where an upsert takes two.
+    let mut update = connection.prepare_cached(
+        "UPDATE conversations SET
+             log = COALESCE(?4, log),
+             last_id = MAX(last_id, ?5),
+             last_message_id = MAX(last_message_id, ?6),
+             unread = unread + ?7,
+             version = version + 1
+         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+    )?;
+    let mut insert = connection.prepare_cached(
         "INSERT INTO conversations (app_key, owner, conversation, log, last_id, last_message_id,
                                     unread, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)
-         ON CONFLICT (app_key, owner, conversation) DO UPDATE SET
-             log = COALESCE(excluded.log, log),
-             last_id = MAX(last_id, excluded.last_id),
-             last_message_id = MAX(last_message_id, excluded.last_message_id),
-             unread = unread + excluded.unread,
-             version = version + 1",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
     )?;
     for member in log.members() {
         let Some(view) = log.view_of(member) else {
@@ -65,7 +70,7 @@ pub(crate) fn extend_rows(
         if !reads && !in_history {
             continue;
         }
-        upsert.execute(params![
+        let row = params![
             app,
             member.as_str(),
             view.as_str(),
@@ -73,7 +78,10 @@ pub(crate) fn extend_rows(
             if reads { id.0 as i64 } else { 0 },
             if in_history { id.0 as i64 } else { 0 },
             i64::from(in_history && unread_from.is_some_and(|sender| sender != member)),
-        ])?;
+        ];
+        if update.execute(row)? == 0 {
+            insert.execute(row)?;
+        }
     }
     Ok(())
 }
@@ -155,8 +163,8 @@ fn position(
 
 /// A pull: `key` moves the device's cursor (never back), then a page after it. Runs in the
 /// writer's transaction when there is a key, on a reader otherwise.
-/// `known`: the device's position and the view's newest entry when the caller knows them
-/// (`tails.rs`). Also returns where it moved the cursor to, if it did.
+/// `known`: what the caller knows without SQLite (`tails.rs`). Also returns where it moved
+/// the cursor to, if it did.
 pub(crate) fn pull(
     connection: &Connection,
     app: &str,
@@ -164,14 +172,14 @@ pub(crate) fn pull(
     log: &LogId,
     key: Option<MessageId>,
     limit: u32,
-    known: Option<(i64, i64)>,
+    known: Option<Known<'_>>,
 ) -> rusqlite::Result<(Pulled, Option<i64>)> {
     let Some(conversation) = log.view_of(&device.user) else {
         return Ok((Pulled::Page(Vec::new()), None));
     };
     let log_key = log.key();
-    let (mut after, last) = match known {
-        Some(known) => known,
+    let (mut after, last) = match &known {
+        Some(known) => (known.after, known.last),
         None => position(connection, app, device, &log_key, conversation.as_str())?,
     };
     let mut moved = None;
@@ -181,20 +189,28 @@ pub(crate) fn pull(
             return Ok((Pulled::KeyBeyondEnd, None));
         }
         if key > after {
-            connection
+            let row = params![
+                app,
+                device.user.as_str(),
+                device.resource.as_str(),
+                log_key,
+                key
+            ];
+            // Updated in place once the device has read the log before (one search).
+            let updated = connection
                 .prepare_cached(
-                    "INSERT INTO cursors (app_key, owner, resource, log, up_to)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (app_key, owner, resource, log)
-                     DO UPDATE SET up_to = MAX(up_to, excluded.up_to)",
+                    "UPDATE cursors SET up_to = MAX(up_to, ?5)
+                     WHERE app_key = ?1 AND owner = ?2 AND resource = ?3 AND log = ?4",
                 )?
-                .execute(params![
-                    app,
-                    device.user.as_str(),
-                    device.resource.as_str(),
-                    log_key,
-                    key
-                ])?;
+                .execute(row)?;
+            if updated == 0 {
+                connection
+                    .prepare_cached(
+                        "INSERT INTO cursors (app_key, owner, resource, log, up_to)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(row)?;
+            }
             after = key;
             moved = Some(key);
         }
@@ -202,8 +218,22 @@ pub(crate) fn pull(
     if after >= last {
         return Ok((Pulled::Page(Vec::new()), moved));
     }
-    let page = page(connection, app, device, &log_key, after, limit)?;
+    let held = known.and_then(|known| (known.entries_after)(after, limit));
+    let page = match held {
+        Some(page) => page,
+        None => page(connection, app, device, &log_key, after, limit)?,
+    };
     Ok((Pulled::Page(page), moved))
+}
+
+/// What a caller knows of a device's view of a log without SQLite (`tails.rs`).
+pub(crate) struct Known<'a> {
+    /// The device's position.
+    pub(crate) after: i64,
+    /// The newest entry of the view.
+    pub(crate) last: i64,
+    /// Up to a number of entries of the view after a position, when all are held.
+    pub(crate) entries_after: &'a dyn Fn(i64, u32) -> Option<Vec<QueuedMessage>>,
 }
 
 /// Up to `limit` entries of the log after `after` that `device` reads, oldest first.

@@ -39,7 +39,7 @@ pub(crate) struct TailEntry {
 }
 
 impl TailEntry {
-    fn visible_to(&self, device: &Device) -> bool {
+    pub(crate) fn visible_to(&self, device: &Device) -> bool {
         self.audience
             .as_deref()
             .is_none_or(|only| only == device.user.as_str())
@@ -139,20 +139,22 @@ impl LogTails {
         let inner = self.lock();
         let after = *inner.cursors.get(&cursor_key(app, device, log))?;
         let tail = inner.logs.get(&log_key(app, log))?;
-        if after < tail.complete_after {
-            return None;
-        }
-        Some(
-            tail.entries
-                .iter()
-                .filter(|entry| entry.id > after && entry.visible_to(device))
-                .take(limit as usize)
-                .map(|entry| QueuedMessage {
-                    id: MessageId(entry.id as u64),
-                    meta: entry.meta.clone(),
-                })
-                .collect(),
-        )
+        (after >= tail.complete_after).then(|| tail.page(device, after, limit))
+    }
+
+    /// Up to `limit` entries of `log` after `after` that `device` reads, when the tail holds
+    /// every entry after it.
+    pub(crate) fn page_after(
+        &self,
+        app: &str,
+        device: &Device,
+        log: &str,
+        after: i64,
+        limit: u32,
+    ) -> Option<Vec<QueuedMessage>> {
+        let inner = self.lock();
+        let tail = inner.logs.get(&log_key(app, log))?;
+        (after >= tail.complete_after).then(|| tail.page(device, after, limit))
     }
 
     /// `device`'s position in `log` and the newest entry of its user's view of it, when both
@@ -174,6 +176,26 @@ impl LogTails {
         match self.inner.lock() {
             Ok(inner) => inner,
             Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+}
+
+impl Tail {
+    fn page(&self, device: &Device, after: i64, limit: u32) -> Vec<QueuedMessage> {
+        self.entries
+            .iter()
+            .filter(|entry| entry.id > after && entry.visible_to(device))
+            .take(limit as usize)
+            .map(TailEntry::queued)
+            .collect()
+    }
+}
+
+impl TailEntry {
+    pub(crate) fn queued(&self) -> QueuedMessage {
+        QueuedMessage {
+            id: MessageId(self.id as u64),
+            meta: self.meta.clone(),
         }
     }
 }

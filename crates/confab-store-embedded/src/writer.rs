@@ -10,8 +10,8 @@ use confab_core::{
     app::App,
     ids::{IdGenerator, LogId, MessageId},
     store::{
-        AppendEffect, Appended, ConversationChange, Device, NewMessage, Pulled, Reaction,
-        StoreError,
+        AppendEffect, Appended, ConversationChange, Device, NewMessage, Pulled, QueuedMessage,
+        Reaction, StoreError,
     },
     user::User,
 };
@@ -634,6 +634,13 @@ fn apply(
                 .tails
                 .position(&app, &device, &log_text)
                 .and_then(|known| pending_position(&log.changes, &app, &device, &log_text, known));
+            let entries_after =
+                |after: i64, limit: u32| held_page(log, &app, &device, &log_text, after, limit);
+            let known = known.map(|(after, last)| logs::Known {
+                after,
+                last,
+                entries_after: &entries_after,
+            });
             let (page, moved) =
                 logs::pull(connection, &app, &device, &pulled, Some(key), limit, known)
                     .map_err(backend)?;
@@ -861,6 +868,40 @@ fn append_message(
         id,
         timestamp_ms: id.timestamp_ms(),
     })
+}
+
+/// The entries of `device`'s view of `log` after `after` from the tails and this batch's
+/// appends; `None` when they do not hold all of them (or the batch changed an entry).
+fn held_page(
+    memory: &WriterMemory,
+    app: &str,
+    device: &Device,
+    log: &str,
+    after: i64,
+    limit: u32,
+) -> Option<Vec<QueuedMessage>> {
+    let log_key = tails::log_key(app, log);
+    let mut page = memory
+        .shared
+        .tails
+        .page_after(app, device, log, after, limit)?;
+    for change in &memory.changes {
+        match change {
+            TailChange::Appended { log, entry }
+                if *log == log_key
+                    && entry.id > after
+                    && entry.visible_to(device)
+                    && page.len() < limit as usize =>
+            {
+                page.push(entry.queued());
+            }
+            TailChange::Removed { log, .. } | TailChange::Edited { log, .. } if *log == log_key => {
+                return None
+            }
+            _ => {}
+        }
+    }
+    Some(page)
 }
 
 /// A position read from the tails, moved by the changes this batch made so far (uncommitted,
