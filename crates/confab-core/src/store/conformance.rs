@@ -1350,49 +1350,38 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
         services.push(Arc::new(service));
     }
     let app = services[0].app(&nodes.key).await.unwrap();
-    let jid = |name: &str| pb::Jid {
-        name: Some(name.into()),
-        domain: Some(USER_DOMAIN.into()),
-        ..Default::default()
-    };
-    let mut senders = Vec::new();
-    for (index, service) in services.iter().enumerate() {
-        let (service, app) = (Arc::clone(service), Arc::clone(&app));
-        let session = SessionContext {
-            app,
-            user: name("leo"),
-            resource: format!("device{index}"),
-        };
-        senders.push(tokio::spawn(async move {
-            let mut pending = Vec::new();
-            for n in 0..PER_SENDER {
-                let body = pb::MessageBody {
-                    from: Some(jid("leo")),
-                    to: Some(jid("roy")),
-                    contents: vec![pb::message_body::Content {
-                        r#type: Some(ContentType::Text as i32),
-                        text: Some(format!("{index}-{n}")),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                };
-                let meta = pb::Meta {
-                    id: Some(n + 1),
-                    to: Some(jid("roy")),
-                    ns: Some(NameSpace::Chat as i32),
-                    payload: Some(body.encode_to_vec().into()),
-                    ..Default::default()
-                };
-                pending.push(service.submit(&session, meta).unwrap());
-                if n % 16 == 0 {
-                    tokio::task::yield_now().await;
-                }
-            }
-            for sent in pending {
-                sent.await.unwrap();
-            }
-        }));
+    fn jid(name: &str) -> pb::Jid {
+        pb::Jid {
+            name: Some(name.into()),
+            domain: Some(USER_DOMAIN.into()),
+            ..Default::default()
+        }
     }
+    let send = move |service: Arc<ChatService>, session: SessionContext, n: u64| {
+        let body = pb::MessageBody {
+            from: Some(jid("leo")),
+            to: Some(jid("roy")),
+            contents: vec![pb::message_body::Content {
+                r#type: Some(ContentType::Text as i32),
+                text: Some(format!("{}-{n}", session.resource)),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let meta = pb::Meta {
+            id: Some(n + 1),
+            to: Some(jid("roy")),
+            ns: Some(NameSpace::Chat as i32),
+            payload: Some(body.encode_to_vec().into()),
+            ..Default::default()
+        };
+        service.submit(&session, meta).unwrap()
+    };
+    let sender = |index: usize| SessionContext {
+        app: Arc::clone(&app),
+        user: name("leo"),
+        resource: format!("device{index}"),
+    };
     let reader = SessionContext {
         app: Arc::clone(&app),
         user: name("roy"),
@@ -1402,14 +1391,53 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     let queue = QueueName::single_chat(&name("leo"));
     let mut received: Vec<u64> = Vec::new();
     let mut key = None;
+    let ids = |page: &crate::chat::PullPage| {
+        page.metas
+            .iter()
+            .map(|meta| pb::Meta::decode(meta.clone()).unwrap().id.unwrap())
+            .collect::<Vec<_>>()
+    };
+    // Strict turns.
+    const TURNS: u64 = 100;
+    for n in 0..TURNS {
+        send(Arc::clone(&services[1]), sender(1), n).await.unwrap();
+        let page = services[0].pull(&reader, &queue, key).await.unwrap();
+        received.extend(ids(&page));
+        key = page.next_key.or(key);
+        send(Arc::clone(&services[0]), sender(0), n).await.unwrap();
+        let page = services[1].pull(&reader, &queue, key).await.unwrap();
+        received.extend(ids(&page));
+        key = page.next_key.or(key);
+    }
+    assert_eq!(
+        received.len(),
+        2 * TURNS as usize,
+        "every message of the turns, once"
+    );
+    // Both at once.
+    let mut senders = Vec::new();
+    for (index, service) in services.iter().enumerate() {
+        let (service, session) = (Arc::clone(service), sender(index));
+        senders.push(tokio::spawn(async move {
+            let mut pending = Vec::new();
+            for n in TURNS..TURNS + PER_SENDER {
+                pending.push(send(Arc::clone(&service), session.clone(), n));
+                if n % 16 == 0 {
+                    tokio::task::yield_now().await;
+                }
+            }
+            for sent in pending {
+                sent.await.unwrap();
+            }
+        }));
+    }
+    let total = 2 * (TURNS + PER_SENDER) as usize;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while received.len() < 2 * PER_SENDER as usize && std::time::Instant::now() < deadline {
+    while received.len() < total && std::time::Instant::now() < deadline {
         // The two nodes take turns serving the reader, as behind a load balancer.
         let service = &services[received.len() % 2];
         let page = service.pull(&reader, &queue, key).await.unwrap();
-        for meta in &page.metas {
-            received.push(pb::Meta::decode(meta.clone()).unwrap().id.unwrap());
-        }
+        received.extend(ids(&page));
         key = page.next_key.or(key);
         if page.metas.is_empty() {
             tokio::time::sleep(std::time::Duration::from_millis(1)).await;
@@ -1420,16 +1448,10 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     }
     // Whatever came in after the reader's last pull.
     let rest = services[0].pull(&reader, &queue, key).await.unwrap();
-    for meta in &rest.metas {
-        received.push(pb::Meta::decode(meta.clone()).unwrap().id.unwrap());
-    }
+    received.extend(ids(&rest));
     assert!(
         received.windows(2).all(|pair| pair[0] < pair[1]),
         "out of order"
     );
-    assert_eq!(
-        received.len(),
-        2 * PER_SENDER as usize,
-        "every message, once"
-    );
+    assert_eq!(received.len(), total, "every message, once");
 }
