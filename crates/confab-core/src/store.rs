@@ -411,9 +411,10 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Option<MessageId>, StoreError>;
-    /// Records that `device` logged in now. The first time, it starts reading each log where
-    /// the user's other devices have read up to (what none of them has read is delivered to
-    /// it too; with no device before, everything is).
+    /// Records that `device` logged in now (a store may keep "last seen" to within the hour:
+    /// it only serves `reclaim`). The first time, it starts reading each log where the user's
+    /// other devices have read up to (what none of them has read is delivered to it too; with
+    /// no device before, everything is).
     async fn device_seen(
         &self,
         app: &AppKey,

@@ -536,6 +536,16 @@ impl MessageStore for EmbeddedStore {
         device: &Device,
         now_ms: u64,
     ) -> Result<(), StoreError> {
+        // A login of a device seen within the hour writes nothing: "last seen" serves only
+        // the retention, counted in days, and a write is a commit every login would wait for.
+        const SEEN_RECENTLY_MS: u64 = 3_600_000;
+        let (app_text, known) = (app.as_str().to_owned(), device.clone());
+        let seen = self
+            .read(move |connection| logs::last_seen(connection, &app_text, &known))
+            .await?;
+        if seen.is_some_and(|seen| now_ms.saturating_sub(seen) < SEEN_RECENTLY_MS) {
+            return Ok(());
+        }
         let op = WriteOp::DeviceSeen {
             app: app.as_str().to_owned(),
             device: device.clone(),

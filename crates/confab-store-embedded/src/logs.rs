@@ -86,14 +86,15 @@ pub(crate) fn extend_rows(
     Ok(())
 }
 
-/// Records a login of `device`. The first one copies the user's other devices' progress (per
-/// log, the furthest), so that it is delivered only what none of them has read.
+/// Records a login of `device`; true for its first. The first copies the user's other
+/// devices' progress (per log, the furthest), so that it is delivered only what none of them
+/// has read.
 pub(crate) fn device_seen(
     connection: &Connection,
     app: &str,
     device: &Device,
     now_ms: u64,
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<bool> {
     let (owner, resource) = (device.user.as_str(), device.resource.as_str());
     let known = connection
         .prepare_cached(
@@ -107,7 +108,7 @@ pub(crate) fn device_seen(
                  WHERE app_key = ?1 AND owner = ?2 AND resource = ?3",
             )?
             .execute(params![app, owner, resource, now_ms as i64])?;
-        return Ok(());
+        return Ok(false);
     }
     connection
         .prepare_cached(
@@ -126,7 +127,25 @@ pub(crate) fn device_seen(
              WHERE app_key = ?1 AND owner = ?2 AND resource <> ?3 GROUP BY log",
         )?
         .execute(params![app, owner, resource])?;
-    Ok(())
+    Ok(true)
+}
+
+/// When `device` was last seen, if it is known.
+pub(crate) fn last_seen(
+    connection: &Connection,
+    app: &str,
+    device: &Device,
+) -> rusqlite::Result<Option<u64>> {
+    connection
+        .prepare_cached(
+            "SELECT last_seen_ms FROM devices WHERE app_key = ?1 AND owner = ?2 AND resource = ?3",
+        )?
+        .query_row(
+            params![app, device.user.as_str(), device.resource.as_str()],
+            |row| row.get::<_, i64>(0),
+        )
+        .optional()
+        .map(|seen| seen.map(|ms| ms as u64))
 }
 
 /// Where `device` reads the log viewed as `conversation` from, and the view's newest entry.

@@ -611,14 +611,15 @@ fn apply(
             device,
             now_ms,
         } => {
-            // A first login writes the device's cursors without the tails.
-            log.changes.push(TailChange::ForgetOwner {
-                app: app.clone(),
-                owner: device.user.to_string(),
-            });
-            logs::device_seen(connection, &app, &device, now_ms)
-                .map(|()| Outcome::Done)
-                .map_err(backend)
+            let first = logs::device_seen(connection, &app, &device, now_ms).map_err(backend)?;
+            if first {
+                // A first login writes the device's cursors without the tails.
+                log.changes.push(TailChange::ForgetOwner {
+                    app,
+                    owner: device.user.to_string(),
+                });
+            }
+            Ok(Outcome::Done)
         }
         WriteOp::Pull {
             app,
