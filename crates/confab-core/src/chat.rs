@@ -1,5 +1,6 @@
-//! The single-chat rules: what a send must carry, when it is acknowledged, how queues are
-//! listed, paged and acknowledged. Group chat and rooms add fan-out here, not a new path.
+//! The single-chat rules: what a send must carry, when it is acknowledged, and how a device
+//! lists, pages and acknowledges its queues (its views of the logs it reads). Group chat and
+//! rooms add logs and audiences, not a new path.
 
 use std::future::Future;
 use std::pin::Pin;
