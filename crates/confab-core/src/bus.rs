@@ -157,9 +157,10 @@ impl SessionInbox {
     }
 }
 
-/// The device a session logged in from, as its `PROVISION` named it.
+/// The device a session logged in from, as its `PROVISION` named it (`store::Device` is a
+/// user's device as a reader of logs).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Device {
+pub struct LoginDevice {
     /// The SDK's device id (`webim_web_…`); one session per resource.
     pub resource: String,
     /// `Provision.deviceUuid`.
@@ -168,18 +169,18 @@ pub struct Device {
     pub name: Option<String>,
 }
 
-impl Device {
-    pub fn on(resource: &str) -> Device {
-        Device {
+impl LoginDevice {
+    pub fn on(resource: &str) -> LoginDevice {
+        LoginDevice {
             resource: resource.to_owned(),
-            ..Device::default()
+            ..LoginDevice::default()
         }
     }
 }
 
 struct Registered {
     id: SessionId,
-    device: Device,
+    device: LoginDevice,
     inbox: Arc<SessionInbox>,
     /// Kicked (a later login took its resource, or a kick event named it): it is closing,
     /// no longer counts against the user's cap and is no longer online.
@@ -228,7 +229,7 @@ impl SessionRegistry {
         &self,
         app: &AppKey,
         user: &UserName,
-        device: Device,
+        device: LoginDevice,
         max_sessions: usize,
     ) -> Result<(SessionId, Arc<SessionInbox>), TooManySessions> {
         self.with_sessions(|sessions| {
@@ -415,10 +416,10 @@ mod tests {
         let (app, roy) = names();
         let registry = SessionRegistry::new(42);
         let (first, _) = registry
-            .register(&app, &roy, Device::on("web"), 16)
+            .register(&app, &roy, LoginDevice::on("web"), 16)
             .unwrap();
         let (second, _) = registry
-            .register(&app, &roy, Device::on("phone"), 16)
+            .register(&app, &roy, LoginDevice::on("phone"), 16)
             .unwrap();
         assert!(first < second);
         assert_eq!((first.node(), second.node()), (42, 42));
@@ -430,21 +431,31 @@ mod tests {
         let (app, roy) = names();
         let leo = UserName::parse("leo").unwrap();
         let registry = SessionRegistry::new(0);
-        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
         registry
-            .register(&app, &roy, Device::on("phone"), 2)
+            .register(&app, &roy, LoginDevice::on("web"), 2)
+            .unwrap();
+        registry
+            .register(&app, &roy, LoginDevice::on("phone"), 2)
             .unwrap();
         assert_eq!(
             registry
-                .register(&app, &roy, Device::on("pad"), 2)
+                .register(&app, &roy, LoginDevice::on("pad"), 2)
                 .unwrap_err(),
             TooManySessions { max_sessions: 2 }
         );
         // The same resource again replaces a session: allowed, and the old one stops counting.
-        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
-        registry.register(&app, &roy, Device::on("web"), 2).unwrap();
-        assert!(registry.register(&app, &roy, Device::on("pad"), 2).is_err());
-        registry.register(&app, &leo, Device::on("pad"), 2).unwrap();
+        registry
+            .register(&app, &roy, LoginDevice::on("web"), 2)
+            .unwrap();
+        registry
+            .register(&app, &roy, LoginDevice::on("web"), 2)
+            .unwrap();
+        assert!(registry
+            .register(&app, &roy, LoginDevice::on("pad"), 2)
+            .is_err());
+        registry
+            .register(&app, &leo, LoginDevice::on("pad"), 2)
+            .unwrap();
         let resources: Vec<String> = registry
             .devices(&app, &roy)
             .into_iter()

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use confab_core::{
     auth::{LoginGrant, LoginRequest},
-    bus::{Device, KickReason, SessionInbox},
+    bus::{KickReason, LoginDevice, SessionInbox},
     chat::SessionContext,
     escaped::Escaped,
     ids::SessionId,
@@ -71,7 +71,7 @@ pub(crate) async fn login(
     };
     // What `GET …/users/{user}/resources` lists (`device_uuid`, `device_name`).
     let given = |field: &Option<String>| field.clone().filter(|value| !value.is_empty());
-    let device = Device {
+    let device = LoginDevice {
         resource: resource.clone(),
         uuid: given(&body.device_uuid),
         name: given(&body.device_name),

@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use crate::{
-    bus::{AppListener, Bus, Device, Event, KickReason, Pending, SessionInbox, SessionRegistry},
+    bus::{
+        AppListener, Bus, Event, KickReason, LoginDevice, Pending, SessionInbox, SessionRegistry,
+    },
     ids::{AppKey, QueueName, SessionId, UserName},
 };
 
@@ -93,7 +95,7 @@ impl Session {
     fn on(node: &BusNode, app: &AppKey, user: &UserName, resource: &str) -> Session {
         let (id, inbox) = node
             .registry
-            .register(app, user, Device::on(resource), 64)
+            .register(app, user, LoginDevice::on(resource), 64)
             .unwrap();
         Session {
             id,

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::{
-    bus::{Device, Event, KickReason, SessionRegistry},
+    bus::{Event, KickReason, LoginDevice, SessionRegistry},
     ids::{AppKey, SessionId, UserName},
     presence::{OnlineDevice, Presence},
 };
@@ -67,7 +67,7 @@ fn user(name: &str) -> UserName {
     UserName::parse(name).unwrap()
 }
 
-fn register(node: &PresenceNode, app: &AppKey, user: &UserName, device: Device) -> SessionId {
+fn register(node: &PresenceNode, app: &AppKey, user: &UserName, device: LoginDevice) -> SessionId {
     node.registry.register(app, user, device, 64).unwrap().0
 }
 
@@ -119,7 +119,7 @@ pub async fn devices_of_a_user_on_every_node(nodes: &[PresenceNode]) {
     let mut expected = Vec::new();
     for (index, node) in nodes.iter().enumerate() {
         for kind in ["web", "phone"] {
-            let device = Device {
+            let device = LoginDevice {
                 resource: format!("{kind}{index}"),
                 uuid: (kind == "phone").then(|| format!("uuid-{index}")),
                 name: (kind == "phone").then(|| format!("Phone {index}")),
@@ -158,7 +158,7 @@ pub async fn devices_of_a_user_on_every_node(nodes: &[PresenceNode]) {
 
 pub async fn users_and_apps_are_apart(nodes: &[PresenceNode]) {
     let (app, other_app, roy, leo) = (app("apart"), app("apart2"), user("roy"), user("leo"));
-    register(nodes.last().unwrap(), &app, &roy, Device::on("web"));
+    register(nodes.last().unwrap(), &app, &roy, LoginDevice::on("web"));
     eventually(nodes, "roy online", |presence| {
         let (app, roy) = (app.clone(), roy.clone());
         async move { presence.is_online(&app, &roy).await.unwrap() }
@@ -176,8 +176,8 @@ pub async fn users_and_apps_are_apart(nodes: &[PresenceNode]) {
 pub async fn a_session_that_ends_goes_offline(nodes: &[PresenceNode]) {
     let (app, roy) = (app("ends"), user("roy"));
     let node = &nodes[0];
-    let web = register(node, &app, &roy, Device::on("web"));
-    let phone = register(node, &app, &roy, Device::on("phone"));
+    let web = register(node, &app, &roy, LoginDevice::on("web"));
+    let phone = register(node, &app, &roy, LoginDevice::on("phone"));
     eventually(nodes, "two devices", |presence| {
         let (app, roy) = (app.clone(), roy.clone());
         async move { resources(&*presence, &app, &roy).await == ["web", "phone"] }
@@ -203,9 +203,9 @@ pub async fn a_session_that_ends_goes_offline(nodes: &[PresenceNode]) {
 pub async fn a_replaced_or_kicked_session_is_not_listed(nodes: &[PresenceNode]) {
     let (app, roy) = (app("kicked"), user("roy"));
     let node = nodes.last().unwrap();
-    register(node, &app, &roy, Device::on("web"));
-    let newer = register(node, &app, &roy, Device::on("web"));
-    register(node, &app, &roy, Device::on("phone"));
+    register(node, &app, &roy, LoginDevice::on("web"));
+    let newer = register(node, &app, &roy, LoginDevice::on("web"));
+    register(node, &app, &roy, LoginDevice::on("phone"));
     // The phone is being kicked: its session is closing, no longer online.
     node.registry.deliver(&Event::Kick {
         app: app.clone(),
@@ -231,12 +231,12 @@ pub async fn online_users_counts_each_user_once(nodes: &[PresenceNode]) {
             node,
             &app,
             &roy,
-            Device::on(&format!("web{}", node.registry.node())),
+            LoginDevice::on(&format!("web{}", node.registry.node())),
         );
     }
-    register(&nodes[0], &app, &roy, Device::on("phone"));
-    register(nodes.last().unwrap(), &app, &leo, Device::on("web"));
-    let amy_session = register(&nodes[0], &app, &amy, Device::on("web"));
+    register(&nodes[0], &app, &roy, LoginDevice::on("phone"));
+    register(nodes.last().unwrap(), &app, &leo, LoginDevice::on("web"));
+    let amy_session = register(&nodes[0], &app, &amy, LoginDevice::on("web"));
     nodes[0].registry.unregister(&app, &amy, amy_session);
     eventually(nodes, "two users online", |presence| {
         let app = app.clone();
