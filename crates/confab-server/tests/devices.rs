@@ -48,32 +48,15 @@ impl<'a> DeviceLogin<'a> {
 #[allow(clippy::unwrap_used)] // test helper
 async fn login(server: &TestServer, user: &str, device: DeviceLogin<'_>) -> Client {
     let token = server.user_token(user, 3600);
-    let body = pb::Provision {
-        os_type: Some(16),
-        version: Some("1.4.0".into()),
+    let fields = pb::Provision {
         resource: Some(device.resource.into()),
         device_uuid: device.uuid.map(Into::into),
         device_name: device.name.map(Into::into),
         reason: device.ext.map(Into::into),
-        auth_token: Some(format!("{{\"token\":\"$t${token}\"}}")),
-        ..Default::default()
-    };
-    let envelope = pb::MSync {
-        version: Some(0),
-        command: Some(Command::Provision as i32),
-        guid: Some(pb::Jid {
-            app_key: Some(APP_KEY.into()),
-            name: Some(user.into()),
-            domain: Some("easemob.com".into()),
-            client_resource: Some(device.resource.into()),
-        }),
-        auth: Some(format!("$t${token}")),
-        payload: Some(body.encode_to_vec().into()),
         ..Default::default()
     };
     let mut client = server.connect().await;
-    client.send_raw(envelope.encode_to_vec()).await;
-    let reply: pb::Provision = client.expect(Command::Provision).await;
+    let reply = client.provision_as(APP_KEY, user, &token, fields).await;
     assert_eq!(reply.status.unwrap().error_code, Some(0), "login of {user}");
     client
 }

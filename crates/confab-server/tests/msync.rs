@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Client, Received, TestServer, APP_KEY};
+use common::{page_texts as texts, Client, Received, TestServer, APP_KEY};
 use confab_proto::pb::{self, m_sync::Command};
 use prost::Message as _;
 
@@ -229,17 +229,6 @@ async fn a_recipient_pulling_nothing_gets_the_page_without_a_notice() {
     drop(roy);
     let mut phone = server.login("roy", "phone").await;
     assert!(phone.unread().await.unread.is_empty());
-}
-
-#[allow(clippy::unwrap_used)] // test helper
-fn texts(page: &pb::CommSyncDl) -> Vec<String> {
-    page.metas
-        .iter()
-        .map(|meta| {
-            let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
-            body.contents[0].text.clone().unwrap()
-        })
-        .collect()
 }
 
 #[tokio::test]

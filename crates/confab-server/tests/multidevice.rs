@@ -5,20 +5,9 @@
 
 mod common;
 
-use common::{Client, TestServer, APP_KEY};
+use common::{page_texts as texts, Client, TestServer, APP_KEY};
 use confab_proto::pb::{self, m_sync::Command};
 use prost::Message as _;
-
-/// The texts of a page, in order.
-fn texts(page: &pb::CommSyncDl) -> Vec<String> {
-    page.metas
-        .iter()
-        .map(|meta| {
-            let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
-            body.contents[0].text.clone().unwrap()
-        })
-        .collect()
-}
 
 async fn send(client: &mut Client, id: u64, to: &str, from: &str, text: &str) {
     let ack = client.send_text(id, to, from, text).await;

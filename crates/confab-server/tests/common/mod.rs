@@ -476,13 +476,29 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
         token: &str,
         resource: &str,
     ) -> pb::Provision {
+        let device = pb::Provision {
+            resource: Some(resource.into()),
+            device_name: Some("webim".into()),
+            ..Default::default()
+        };
+        self.provision_as(app_key, user, token, device).await
+    }
+
+    /// A PROVISION as the web SDK sends it, with the device fields of `device` (resource,
+    /// `deviceUuid`, `deviceName`, `reason`).
+    pub async fn provision_as(
+        &mut self,
+        app_key: &str,
+        user: &str,
+        token: &str,
+        device: pb::Provision,
+    ) -> pb::Provision {
+        let resource = device.resource.clone();
         let body = pb::Provision {
             os_type: Some(16),
             version: Some("1.4.0".into()),
-            resource: Some(resource.into()),
-            device_name: Some("webim".into()),
             auth_token: Some(format!("{{\"token\":\"$t${token}\"}}")),
-            ..Default::default()
+            ..device
         };
         let envelope = pb::MSync {
             version: Some(0),
@@ -491,7 +507,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 app_key: Some(app_key.into()),
                 name: Some(user.into()),
                 domain: Some("easemob.com".into()),
-                client_resource: Some(resource.into()),
+                client_resource: resource,
             }),
             auth: Some(format!("$t${token}")),
             payload: Some(body.encode_to_vec().into()),
@@ -550,13 +566,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Client<S> {
                 return texts;
             }
             assert_eq!(page.is_last, None, "metas never come with isLast");
-            for meta in &page.metas {
-                let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
-                texts.push(body.contents[0].text.clone().unwrap());
-            }
+            texts.extend(page_texts(&page));
             key = page.next_key;
         }
     }
+}
+
+/// The texts of a page's metas, in order.
+pub fn page_texts(page: &pb::CommSyncDl) -> Vec<String> {
+    page.metas
+        .iter()
+        .map(|meta| {
+            let body = pb::MessageBody::decode(meta.payload.clone().unwrap()).unwrap();
+            body.contents[0].text.clone().unwrap()
+        })
+        .collect()
 }
 
 /// An uplink SYNC frame sending `text` from `from` to `to` under `client_id`, as the SDK
