@@ -1,9 +1,13 @@
-//! Logs, cursors and devices. A log is the `messages` rows with its key in `messages.log`
-//! (indexed by `(app_key, log, id)`), so an append writes the message once whatever the number
-//! of readers; `messages.audience` names the one member who reads it, or is NULL for every
-//! member. Each member's view of a log is their `conversations` row: `last_id`, the newest
-//! entry they read, and `cleared_up_to`, where a deletion of the conversation moved all their
-//! devices. Each device reads from its row in `cursors`; `devices` says when it was last seen.
+//! Logs, cursors and devices. An append writes the message once into `messages` (with the key
+//! of its log in `messages.log`) and an entry into `log_entries`, whatever the number of
+//! readers; the entry's `audience` names the one member who reads it, or is NULL for every
+//! member. Entries leave `log_entries` as soon as no device can still be delivered them
+//! (`prune`), so that table stays as small as what is in flight and what waits for devices
+//! that are away. Each member's view of a log is their `conversations` row: `last_id`, the
+//! newest entry they read, and `cleared_up_to`, where a deletion of the conversation moved all
+//! their devices. Each device reads from its row in `cursors`; `devices` says when it was last
+//! seen. A member with no device yet counts as one device with no cursor: their first device
+//! gets everything waiting.
 
 use bytes::Bytes;
 use confab_core::{
@@ -22,6 +26,89 @@ pub(crate) fn audience_column(audience: &Audience) -> Option<Option<&str>> {
         Audience::Member(user) => Some(Some(user.as_str())),
         Audience::Nobody => None,
     }
+}
+
+/// Message `id` enters its log (`audience_column`: `None`, every member; or the one who reads
+/// it).
+pub(crate) fn enter(
+    connection: &Connection,
+    app: &str,
+    log_key: &str,
+    id: MessageId,
+    sender: &str,
+    sender_resource: &str,
+    audience: Option<&str>,
+) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "INSERT INTO log_entries (app_key, log, id, sender, sender_resource, audience)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?
+        .execute(params![
+            app,
+            log_key,
+            id.0 as i64,
+            sender,
+            sender_resource,
+            audience
+        ])?;
+    Ok(())
+}
+
+/// Drops the entries of `log` that no device can still be delivered: every entry before the
+/// first one that some device of some member has not passed and can see (its own sends and
+/// entries for another member it cannot). A member without devices reads from the start of
+/// their view, so their first device still gets everything waiting. Returns how many left.
+/// Safe whenever it runs (it reads only committed positions in the writer's transaction);
+/// the writer runs it for the logs whose cursors a batch moved, and reclaim for every log.
+pub(crate) fn prune(
+    connection: &Connection,
+    app: &str,
+    log: &LogId,
+    log_key: &str,
+) -> rusqlite::Result<usize> {
+    let mut cleared = connection.prepare_cached(
+        "SELECT cleared_up_to FROM conversations
+         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+    )?;
+    let mut devices = connection.prepare_cached(
+        "SELECT d.resource, k.up_to FROM devices d
+         LEFT JOIN cursors k ON k.app_key = d.app_key AND k.owner = d.owner
+                            AND k.resource = d.resource AND k.log = ?3
+         WHERE d.app_key = ?1 AND d.owner = ?2",
+    )?;
+    let mut keep_from = i64::MAX;
+    for member in log.members() {
+        let Some(view) = log.view_of(member) else {
+            continue;
+        };
+        let cleared: i64 = cleared
+            .query_row(params![app, member.as_str(), view.as_str()], |row| {
+                row.get(0)
+            })
+            .optional()?
+            .unwrap_or(0);
+        let mut positions: Vec<(String, i64)> = devices
+            .query_map(params![app, member.as_str(), log_key], |row| {
+                Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.unwrap_or(0)))
+            })?
+            .collect::<rusqlite::Result<_>>()?;
+        if positions.is_empty() {
+            // No device has a resource named "": it sees the member's sends from anywhere.
+            positions.push((String::new(), 0));
+        }
+        for (resource, cursor) in positions {
+            let after = cursor.max(cleared);
+            if let Some(first) =
+                first_unread(connection, app, log_key, after, member.as_str(), &resource)?
+            {
+                keep_from = keep_from.min(first);
+            }
+        }
+    }
+    connection
+        .prepare_cached("DELETE FROM log_entries WHERE app_key = ?1 AND log = ?2 AND id < ?3")?
+        .execute(params![app, log_key, keep_from])
 }
 
 /// After an append of message `id`: each member's row of the conversation, at once. Their
@@ -86,9 +173,11 @@ pub(crate) fn extend_rows(
     Ok(())
 }
 
-/// Records a login of `device`; true for its first. The first copies the user's other
-/// devices' progress (per log, the furthest), so that it is delivered only what none of them
-/// has read.
+/// Records a login of `device`; true for its first. The first starts, in each log its user
+/// reads, where the user's other devices are (the furthest of them), so that it is delivered
+/// only what none of them has read. A device is past the entries it cannot see (its own
+/// sends) up to its first unread one: a new device does not get its user's latest sends from
+/// another device as new.
 pub(crate) fn device_seen(
     connection: &Connection,
     app: &str,
@@ -110,6 +199,12 @@ pub(crate) fn device_seen(
             .execute(params![app, owner, resource, now_ms as i64])?;
         return Ok(false);
     }
+    let others: Vec<String> = connection
+        .prepare_cached(
+            "SELECT resource FROM devices WHERE app_key = ?1 AND owner = ?2 AND resource <> ?3",
+        )?
+        .query_map(params![app, owner, resource], |row| row.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     connection
         .prepare_cached(
             "INSERT INTO devices (app_key, owner, resource, first_seen_ms, last_seen_ms)
@@ -120,14 +215,69 @@ pub(crate) fn device_seen(
     connection
         .prepare_cached("DELETE FROM cursors WHERE app_key = ?1 AND owner = ?2 AND resource = ?3")?
         .execute(params![app, owner, resource])?;
+    if others.is_empty() {
+        // The user's first device: everything waiting is new to it.
+        return Ok(true);
+    }
+    let views: Vec<(String, i64, i64)> = connection
+        .prepare_cached(
+            "SELECT log, last_id, cleared_up_to FROM conversations
+             WHERE app_key = ?1 AND owner = ?2 AND log IS NOT NULL AND last_id > cleared_up_to",
+        )?
+        .query_map(params![app, owner], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut cursor = connection.prepare_cached(
+        "SELECT up_to FROM cursors WHERE app_key = ?1 AND owner = ?2 AND resource = ?3 AND log = ?4",
+    )?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO cursors (app_key, owner, resource, log, up_to) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (log_key, last, cleared) in views {
+        let mut start = 0;
+        for other in &others {
+            let after = cursor
+                .query_row(params![app, owner, other, log_key], |row| {
+                    row.get::<_, i64>(0)
+                })
+                .optional()?
+                .unwrap_or(0)
+                .max(cleared);
+            let read_up_to = match first_unread(connection, app, &log_key, after, owner, other)? {
+                Some(first) => first - 1,
+                None => last,
+            };
+            start = start.max(read_up_to);
+        }
+        if start > cleared {
+            insert.execute(params![app, owner, resource, log_key, start])?;
+        }
+    }
+    Ok(true)
+}
+
+/// The first entry of the log after `after` that device (`owner`, `resource`) can see.
+fn first_unread(
+    connection: &Connection,
+    app: &str,
+    log_key: &str,
+    after: i64,
+    owner: &str,
+    resource: &str,
+) -> rusqlite::Result<Option<i64>> {
     connection
         .prepare_cached(
-            "INSERT INTO cursors (app_key, owner, resource, log, up_to)
-             SELECT app_key, owner, ?3, log, MAX(up_to) FROM cursors
-             WHERE app_key = ?1 AND owner = ?2 AND resource <> ?3 GROUP BY log",
+            "SELECT id FROM log_entries
+             WHERE app_key = ?1 AND log = ?2 AND id > ?3
+                   AND (audience IS NULL OR audience = ?4)
+                   AND NOT (sender = ?4 AND sender_resource = ?5)
+             ORDER BY id LIMIT 1",
         )?
-        .execute(params![app, owner, resource])?;
-    Ok(true)
+        .query_row(params![app, log_key, after, owner, resource], |row| {
+            row.get(0)
+        })
+        .optional()
 }
 
 /// When `device` was last seen, if it is known.
@@ -265,11 +415,11 @@ fn page(
     limit: u32,
 ) -> rusqlite::Result<Vec<QueuedMessage>> {
     let mut statement = connection.prepare_cached(
-        "SELECT id, meta FROM messages
-         WHERE app_key = ?1 AND log = ?2 AND id > ?3
-               AND (audience IS NULL OR audience = ?4)
-               AND NOT (sender = ?4 AND sender_resource = ?5)
-         ORDER BY id LIMIT ?6",
+        "SELECT e.id, m.meta FROM log_entries e JOIN messages m ON m.id = e.id
+         WHERE e.app_key = ?1 AND e.log = ?2 AND e.id > ?3
+               AND (e.audience IS NULL OR e.audience = ?4)
+               AND NOT (e.sender = ?4 AND e.sender_resource = ?5)
+         ORDER BY e.id LIMIT ?6",
     )?;
     let rows = statement.query_map(
         params![
@@ -310,7 +460,7 @@ pub(crate) fn unread_counts(
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut count = connection.prepare_cached(
-        "SELECT COUNT(*), MIN(id) FROM messages
+        "SELECT COUNT(*), MIN(id) FROM log_entries
          WHERE app_key = ?1 AND log = ?2 AND id > ?3
                AND (audience IS NULL OR audience = ?4)
                AND NOT (sender = ?4 AND sender_resource = ?5)",
@@ -372,24 +522,34 @@ pub(crate) fn drop_user(
     Ok(())
 }
 
-/// A recall: the entry leaves its log, so a device that has not read it never does.
-pub(crate) fn remove(connection: &Connection, app: &str, id: MessageId) -> rusqlite::Result<()> {
+/// A recall: the entry leaves its log (`log_key`), so a device that has not read it never
+/// does.
+pub(crate) fn remove(
+    connection: &Connection,
+    app: &str,
+    log_key: &str,
+    id: MessageId,
+) -> rusqlite::Result<()> {
     connection
-        .prepare_cached("UPDATE messages SET log = NULL WHERE app_key = ?1 AND id = ?2")?
-        .execute(params![app, id.0 as i64])?;
+        .prepare_cached("DELETE FROM log_entries WHERE app_key = ?1 AND log = ?2 AND id = ?3")?
+        .execute(params![app, log_key, id.0 as i64])?;
     Ok(())
 }
 
-/// Drops up to `limit` devices unseen since `unseen_since_ms` with their cursors, and takes the
-/// messages older than that out of their logs, scanning up to `limit` ids above
-/// `scanned_up_to` (each message is visited once per process). Returns what it removed, with
-/// `done` when nothing is left to scan, and how far the scan got.
+/// Where a reclaim pass has got to in `log_entries`: the last log it went through.
+pub(crate) type ReclaimPlace = Option<(String, String)>;
+
+/// Drops up to `limit` devices unseen since `unseen_since_ms` with their cursors, then goes
+/// through up to `limit` logs after `place`: their entries older than that leave (history
+/// keeps the messages), and what no device can still be delivered is pruned (`prune`).
+/// Returns what it removed, with `done` when no device and no log is left for this pass, and
+/// where the next call goes on (`None` once done).
 pub(crate) fn reclaim(
     connection: &Connection,
     unseen_since_ms: u64,
     limit: u32,
-    scanned_up_to: i64,
-) -> rusqlite::Result<(Reclaimed, i64)> {
+    place: ReclaimPlace,
+) -> rusqlite::Result<(Reclaimed, ReclaimPlace)> {
     let stale: Vec<(String, String, String)> = connection
         .prepare_cached(
             "SELECT app_key, owner, resource FROM devices WHERE last_seen_ms < ?1 LIMIT ?2",
@@ -410,13 +570,36 @@ pub(crate) fn reclaim(
     }
     let devices = stale.len() as u64;
     let cutoff = crate::id_floor(unseen_since_ms);
-    let (scanned, last): (u32, Option<i64>) = connection.query_row(
-        "SELECT COUNT(*), MAX(id) FROM (SELECT id FROM messages WHERE id > ?1 AND id < ?2
-                                        ORDER BY id LIMIT ?3)",
-        params![scanned_up_to, cutoff, limit],
-        |row| Ok((row.get(0)?, row.get(1)?)),
+    // One search per log, from the last one done: the pass never reads a log's entries twice.
+    let mut next_log = connection.prepare_cached(
+        "SELECT app_key, log FROM log_entries WHERE (app_key, log) > (?1, ?2)
+         ORDER BY app_key, log LIMIT 1",
     )?;
-    let done = devices < u64::from(limit) && scanned < limit;
+    let mut old = connection
+        .prepare_cached("DELETE FROM log_entries WHERE app_key = ?1 AND log = ?2 AND id < ?3")?;
+    let (mut app, mut log_key) = place.unwrap_or_default();
+    let mut entries = 0;
+    let mut logs = 0;
+    let mut place = None;
+    while logs < limit {
+        let Some(next) = next_log
+            .query_row(params![app, log_key], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })
+            .optional()?
+        else {
+            place = None;
+            break;
+        };
+        (app, log_key) = next;
+        logs += 1;
+        entries += old.execute(params![app, log_key, cutoff])? as u64;
+        if let Some(log) = LogId::from_key(&log_key) {
+            prune(connection, &app, &log, &log_key)?;
+        }
+        place = Some((app.clone(), log_key.clone()));
+    }
+    let done = devices < u64::from(limit) && place.is_none();
     if done {
         // Views whose newest entry has left its log have nothing left to read: cleared, so
         // that UNREAD does not look into them again. (Once per pass: it reads every row.)
@@ -426,25 +609,12 @@ pub(crate) fn reclaim(
             params![cutoff],
         )?;
     }
-    let Some(last) = last else {
-        let reclaimed = Reclaimed {
-            devices,
-            entries: 0,
-            done,
-        };
-        return Ok((reclaimed, scanned_up_to));
-    };
-    let entries = connection.execute(
-        "UPDATE messages SET log = NULL WHERE id > ?1 AND id <= ?2 AND log IS NOT NULL",
-        params![scanned_up_to, last],
-    )?;
-
     let reclaimed = Reclaimed {
         devices,
-        entries: entries as u64,
+        entries,
         done,
     };
-    Ok((reclaimed, last))
+    Ok((reclaimed, place))
 }
 
 /// One page of `owner`'s conversation list from their rows (`ConversationQuery`).

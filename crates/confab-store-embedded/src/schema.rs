@@ -246,6 +246,27 @@ ALTER TABLE conversations ADD COLUMN last_message_id INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE conversations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- The entries of each log that a device reading it may still be delivered (logs.rs, `prune`):
+-- an entry leaves once every device of every member has passed it or cannot see it, so the
+-- table holds what is in flight and what waits for devices that are away. Its pages are few,
+-- where the index of `messages` by log put every active log's tail on a page of its own and a
+-- commit wrote one page per log. `messages.log` stays: the log a message was appended to (a
+-- recall or an edit finds its entry there); `messages.audience` is no longer read.
+CREATE TABLE log_entries (
+    app_key         TEXT NOT NULL,
+    log             TEXT NOT NULL,
+    id              INTEGER NOT NULL,
+    sender          TEXT NOT NULL,
+    sender_resource TEXT NOT NULL,
+    audience        TEXT,
+    PRIMARY KEY (app_key, log, id)
+) WITHOUT ROWID;
+INSERT INTO log_entries (app_key, log, id, sender, sender_resource, audience)
+    SELECT app_key, log, id, sender, sender_resource, audience FROM messages
+    WHERE log IS NOT NULL;
+DROP INDEX messages_by_log;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

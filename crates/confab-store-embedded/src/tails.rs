@@ -182,9 +182,12 @@ impl LogTails {
 
 impl Tail {
     fn page(&self, device: &Device, after: i64, limit: u32) -> Vec<QueuedMessage> {
+        // In id order (the writer appends so, and removes without reordering): a search, not
+        // a walk through up to `MAX_ENTRIES_PER_LOG` entries per pull.
+        let first = self.entries.partition_point(|entry| entry.id <= after);
         self.entries
-            .iter()
-            .filter(|entry| entry.id > after && entry.visible_to(device))
+            .range(first..)
+            .filter(|entry| entry.visible_to(device))
             .take(limit as usize)
             .map(TailEntry::queued)
             .collect()

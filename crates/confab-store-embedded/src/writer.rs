@@ -2,7 +2,7 @@
 //! savepoint of one transaction, commits once, and only then answers the callers: group commit,
 //! so a burst of sends costs one fsync, and no caller hears "stored" before the commit.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{mpsc, Arc};
 
 use confab_core::{
@@ -37,6 +37,12 @@ const MAX_BATCH: usize = 128;
 const PRUNE_LOG_ROWS: i64 = 1024;
 /// Users the writer remembers as existing; past this it starts over.
 const MAX_KNOWN_USERS: usize = 100_000;
+/// Cursor moves in a log between two prunes of it (`logs::prune`, about 20 µs at 100 pingpong
+/// pairs). Every move: the prunes cost more than the pages they save; a log keeps up to about
+/// this many entries more, and `log_entries` stays a few pages per hundred active logs.
+const PRUNE_EVERY_MOVES: u32 = 4;
+/// Logs whose moves are counted at most; past this the counts start over.
+const MAX_PRUNE_COUNTERS: usize = 100_000;
 
 pub(crate) enum WriteOp {
     CreateApp(App),
@@ -228,8 +234,12 @@ pub(crate) struct WriterMemory {
     known_users: KnownUsers,
     /// Message ids: assigned here, in commit order (this store is one node).
     ids: IdGenerator,
-    /// How far `reclaim` has scanned `messages`.
-    reclaimed_up_to: i64,
+    /// Where the reclaim pass under way has got to.
+    reclaim_place: logs::ReclaimPlace,
+    /// Cursor moves per log (`tails::log_key`) since the writer last pruned it.
+    moves_since_prune: HashMap<String, u32>,
+    /// Logs (`app`, log key) to prune before the batch commits.
+    moved_logs: Vec<(String, String)>,
     /// What the batch's operations did to the tails, applied once it commits.
     changes: Vec<TailChange>,
     /// The tails as of the last commit (`WriterState::tails`).
@@ -265,7 +275,9 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<Wri
     let mut memory = WriterMemory {
         known_users: KnownUsers::default(),
         ids,
-        reclaimed_up_to: 0,
+        reclaim_place: None,
+        moves_since_prune: HashMap::new(),
+        moved_logs: Vec::new(),
         changes: Vec::new(),
         shared: Arc::clone(&state),
     };
@@ -345,6 +357,12 @@ fn commit_batch(
             .map_err(backend)?;
             results.push(result);
         }
+        // Once per log and batch, however many of its cursors moved.
+        for (app, log_key) in std::mem::take(&mut log.moved_logs) {
+            if let Some(moved) = LogId::from_key(&log_key) {
+                logs::prune(&transaction, &app, &moved, &log_key).map_err(backend)?;
+            }
+        }
         if let Some(below) = prune_log_below {
             // Cached: in slices it runs with many batches a second, not once.
             transaction
@@ -368,6 +386,7 @@ fn commit_batch(
         Err(error) => {
             tracing::error!(%error, "store batch rolled back");
             memory.changes.clear();
+            memory.moved_logs.clear();
             memory.known_users.keys.clear();
             let reason = error.to_string();
             state.answers.send(
@@ -377,6 +396,33 @@ fn commit_batch(
                     .collect(),
             );
             false
+        }
+    }
+}
+
+impl WriterMemory {
+    /// A cursor moved in the log: every `PRUNE_EVERY_MOVES`th move, it is pruned with the batch.
+    /// (A prune is a handful of searches; between two, the log keeps a few entries more.)
+    fn cursor_moved(&mut self, app: String, log_key: String) {
+        if self.moves_since_prune.len() >= MAX_PRUNE_COUNTERS {
+            // Forgetting counts only delays prunes (and reclaim prunes every log anyway).
+            self.moves_since_prune.clear();
+        }
+        let moves = self
+            .moves_since_prune
+            .entry(tails::log_key(&app, &log_key))
+            .or_default();
+        *moves += 1;
+        if *moves < PRUNE_EVERY_MOVES {
+            return;
+        }
+        *moves = 0;
+        if !self
+            .moved_logs
+            .iter()
+            .any(|(in_app, key)| *in_app == app && *key == log_key)
+        {
+            self.moved_logs.push((app, log_key));
         }
     }
 }
@@ -650,6 +696,7 @@ fn apply(
                     key: tails::cursor_key(&app, &device, &log_text),
                     up_to,
                 });
+                log.cursor_moved(app, log_text);
             }
             Ok(Outcome::Pulled(page))
         }
@@ -665,10 +712,14 @@ fn apply(
             unseen_since_ms,
             limit,
         } => {
-            let (reclaimed, scanned) =
-                logs::reclaim(connection, unseen_since_ms, limit, log.reclaimed_up_to)
-                    .map_err(backend)?;
-            log.reclaimed_up_to = scanned;
+            let (reclaimed, place) = logs::reclaim(
+                connection,
+                unseen_since_ms,
+                limit,
+                std::mem::take(&mut log.reclaim_place),
+            )
+            .map_err(backend)?;
+            log.reclaim_place = place;
             log.changes.push(TailChange::ForgetAll);
             Ok(Outcome::Reclaimed(reclaimed))
         }
@@ -789,9 +840,8 @@ fn append_message(
     let inserted = connection
         .prepare_cached(
             "INSERT INTO messages
-                 (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind, log,
-                  audience)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 (id, app_key, sender, sender_resource, client_id, body_digest, meta, kind, log)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
              ON CONFLICT (client_id, app_key, sender, sender_resource, body_digest) DO NOTHING",
         )
         .and_then(|mut statement| {
@@ -805,8 +855,7 @@ fn append_message(
                 body_digest as i64,
                 &meta[..],
                 kind,
-                in_log.map(|_| log_key.as_str()),
-                in_log.flatten()
+                in_log.map(|_| log_key.as_str())
             ])
         })
         .map_err(backend)?;
@@ -839,6 +888,16 @@ fn append_message(
             .map_err(backend)?;
     }
     if let Some(only) = in_log {
+        logs::enter(
+            connection,
+            &app,
+            &log_key,
+            id,
+            sender.as_str(),
+            &sender_resource,
+            only,
+        )
+        .map_err(backend)?;
         memory.changes.push(TailChange::Appended {
             log: tails::log_key(&app, &log_key),
             entry: TailEntry {
@@ -1128,12 +1187,12 @@ fn apply_effect(
                 )?
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
             if let Some(log) = log_of(target)? {
+                logs::remove(connection, app, &log, target)?;
                 changes.push(TailChange::Removed {
                     log: tails::log_key(app, &log),
                     id: target.0 as i64,
                 });
             }
-            logs::remove(connection, app, target)?;
         }
         // Logs refer to the message: its new meta is what they serve from now on.
         AppendEffect::Edit { target, meta } => {

@@ -1,6 +1,6 @@
 //! Stores written by earlier releases open with what they held: waiting queue entries become
-//! unread log entries (migration 10), and the conversation list's rows are filled from history
-//! (migration 11).
+//! unread log entries (migration 10, then `log_entries` in 12), and the conversation list's
+//! rows are filled from history (migration 11).
 
 #![allow(clippy::unwrap_used)] // tests: a failed step should stop the test loudly
 
@@ -44,6 +44,8 @@ async fn the_list_rows_of_an_older_store_are_filled_from_history() {
             "ALTER TABLE conversations DROP COLUMN version;
              ALTER TABLE conversations DROP COLUMN unread;
              ALTER TABLE conversations DROP COLUMN last_message_id;
+             DROP TABLE log_entries;
+             CREATE INDEX messages_by_log ON messages (app_key, log, id) WHERE log IS NOT NULL;
              PRAGMA user_version = 10;",
         )
         .unwrap();
@@ -83,7 +85,7 @@ async fn waiting_queue_entries_become_unread_log_entries() {
              ALTER TABLE conversations DROP COLUMN cleared_up_to;
              ALTER TABLE conversations DROP COLUMN last_id;
              ALTER TABLE conversations DROP COLUMN log;
-             DROP INDEX messages_by_log;
+             DROP TABLE log_entries;
              ALTER TABLE messages DROP COLUMN audience;
              ALTER TABLE messages DROP COLUMN log;
              DROP TABLE cursors;

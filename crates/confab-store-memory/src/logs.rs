@@ -1,5 +1,6 @@
-//! Logs, cursors and devices (the embedded store's `messages.log` index, `cursors`, `devices`
-//! and the `last_id` / `cleared_up_to` columns of `conversations`).
+//! Logs, cursors and devices (the embedded store's `log_entries`, `cursors`, `devices` and the
+//! `last_id` / `cleared_up_to` columns of `conversations`). Entries stay until reclaimed: the
+//! embedded store's pruning of what no device can be delivered any more is not observable.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
@@ -98,18 +99,34 @@ impl Logs {
         }
     }
 
+    /// A login; the first starts, in each log, where the user's other devices have read up to
+    /// (the furthest of them), each past what it cannot see up to its first unread entry.
     pub(crate) fn device_seen(&mut self, app: &AppKey, device: &Device, now_ms: u64) {
         let key = (app.clone(), device.clone());
         if self.devices.insert(key.clone(), now_ms).is_some() {
             return;
         }
-        // First login: start where the user's other devices have read up to.
+        let others: Vec<Device> = self
+            .devices
+            .keys()
+            .filter(|(device_app, other)| {
+                device_app == app && other.user == device.user && other != device
+            })
+            .map(|(_, other)| other.clone())
+            .collect();
         let mut start: HashMap<LogId, MessageId> = HashMap::new();
-        for ((cursor_app, other), cursors) in &self.cursors {
-            if cursor_app == app && other.user == device.user && other != device {
-                for (log, up_to) in cursors {
-                    let at = start.entry(log.clone()).or_default();
-                    *at = (*at).max(*up_to);
+        if let Some(views) = self.views.get(&(app.clone(), device.user.clone())) {
+            for (log, view) in views {
+                for other in &others {
+                    let after = self.position(app, other, log);
+                    let read_up_to = match self.unread_after(app, other, log, after).next() {
+                        Some(first) => MessageId(first.0 - 1),
+                        None => view.last,
+                    };
+                    if read_up_to > view.cleared {
+                        let at = start.entry(log.clone()).or_default();
+                        *at = (*at).max(read_up_to);
+                    }
                 }
             }
         }

@@ -41,6 +41,7 @@ macro_rules! store_conformance_tests {
             a_device_view_follows_every_change,
             devices_read_independently,
             a_new_device_starts_where_the_others_are,
+            what_one_device_still_needs_outlives_every_other_read,
             audiences_and_bad_keys,
             reclaiming_drops_stale_devices_and_old_entries,
             the_conversation_list_pages_filters_and_recounts,
@@ -649,6 +650,96 @@ pub async fn a_new_device_starts_where_the_others_are(store: &dyn Store) {
     // Seen again, a device keeps its own place.
     store.device_seen(&app, &phone, 50).await.unwrap();
     assert_eq!(pull(store, &app, &phone, "leo", None).await, [second]);
+}
+
+/// An entry stays readable for as long as one device that can see it has not read it, however
+/// many other devices read past it or cannot see it (a backend may drop what nobody can still
+/// be delivered: this must not show); a new device starts where the furthest of its user's
+/// devices is, which a device's own sends do not hold back.
+pub async fn what_one_device_still_needs_outlives_every_other_read(store: &dyn Store) {
+    let keep = self::app("conf", "keep");
+    store.create_app(&keep).await.unwrap();
+    store
+        .create_users(&keep.key, &[user("leo"), user("roy"), user("amy")])
+        .await
+        .unwrap();
+    let app = keep.key;
+    let (leo_web, leo_phone, roy_phone) = (
+        device("leo", "web"),
+        device("leo", "phone"),
+        device("roy", "phone"),
+    );
+    for device in [&leo_web, &leo_phone, &roy_phone] {
+        store.device_seen(&app, device, 1).await.unwrap();
+    }
+    let from_roy = |sent_ms: u64, client_id: u64, audience: Audience| {
+        let mut message = message(&app, sent_ms, client_id, "leo");
+        message.sender = name("roy");
+        message.sender_resource = "phone".into();
+        message.log = LogId::pair(&name("leo"), &name("roy"));
+        message.audience = audience;
+        message
+    };
+    // Leo's web sends; roy reads it, and leo's web cannot see it: only leo's phone needs it.
+    let sent = stored(
+        store
+            .append_message(message(&app, 10, 1, "roy"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pull(store, &app, &roy_phone, "leo", None).await, [sent]);
+    assert_eq!(pull(store, &app, &roy_phone, "leo", Some(sent)).await, []);
+    // Roy answers, leo's web reads the answer, and a server notice goes to roy alone.
+    let answer = stored(
+        store
+            .append_message(from_roy(20, 2, Audience::Members))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pull(store, &app, &leo_web, "roy", Some(answer)).await, []);
+    let notice = stored(
+        store
+            .append_message(from_roy(30, 3, Audience::Member(name("roy"))))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pull(store, &app, &roy_phone, "leo", Some(notice)).await, []);
+    // The phone still gets both, in order; then nobody has anything unread.
+    assert_eq!(
+        unread(store, &app, &leo_phone).await,
+        vec![(QueueName::single_chat(&name("roy")), 2)]
+    );
+    assert_eq!(
+        pull(store, &app, &leo_phone, "roy", None).await,
+        [sent, answer]
+    );
+    assert_eq!(pull(store, &app, &leo_phone, "roy", Some(answer)).await, []);
+    for device in [&leo_web, &leo_phone, &roy_phone] {
+        assert!(unread(store, &app, device).await.is_empty());
+    }
+    // Leo's phone sends again and roy reads it. The web, which can see it, still gets it; a
+    // new device of leo's starts where the furthest of leo's devices is: the phone, past its
+    // own send.
+    let mut again = message(&app, 40, 4, "roy");
+    again.sender_resource = "phone".into();
+    let again = stored(store.append_message(again).await.unwrap());
+    assert_eq!(pull(store, &app, &roy_phone, "leo", Some(again)).await, []);
+    let leo_pad = device("leo", "pad");
+    store.device_seen(&app, &leo_pad, 50).await.unwrap();
+    assert_eq!(pull(store, &app, &leo_pad, "roy", None).await, []);
+    assert_eq!(pull(store, &app, &leo_web, "roy", None).await, [again]);
+    // Amy has never logged in: what leo sends her waits for her first device, however far
+    // leo's own devices read.
+    let to_amy = stored(
+        store
+            .append_message(message(&app, 70, 5, "amy"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(pull(store, &app, &leo_phone, "amy", Some(to_amy)).await, []);
+    let amy_phone = device("amy", "phone");
+    store.device_seen(&app, &amy_phone, 80).await.unwrap();
+    assert_eq!(pull(store, &app, &amy_phone, "leo", None).await, [to_amy]);
 }
 
 /// Entries for one member only, messages kept for history only, and keys a device cannot
