@@ -21,6 +21,8 @@ use confab_core::{
 
 /// Entries a tail keeps; older ones are read from SQLite.
 const MAX_ENTRIES_PER_LOG: usize = 1024;
+/// Entries a page looks for from the end of a tail before it searches (`Tail::page`).
+const SCAN_FROM_END: usize = 8;
 /// Bytes of metas in all tails together; past it every tail is dropped (and starts over).
 const MAX_BYTES: usize = 64 << 20;
 /// Logs with a tail, and cursors held, at most; past it all are dropped.
@@ -182,9 +184,22 @@ impl LogTails {
 
 impl Tail {
     fn page(&self, device: &Device, after: i64, limit: u32) -> Vec<QueuedMessage> {
-        // In id order (the writer appends so, and removes without reordering): a search, not
-        // a walk through up to `MAX_ENTRIES_PER_LOG` entries per pull.
-        let first = self.entries.partition_point(|entry| entry.id <= after);
+        // In id order (the writer appends so, and removes without reordering). A pull after a
+        // notice asks for the last entry or two: counting back from the end touches only
+        // those, where a binary search over up to `MAX_ENTRIES_PER_LOG` entries misses the
+        // cache at every step; a device further behind gets the search.
+        let newer = self
+            .entries
+            .iter()
+            .rev()
+            .take(SCAN_FROM_END)
+            .take_while(|entry| entry.id > after)
+            .count();
+        let first = if newer < SCAN_FROM_END {
+            self.entries.len() - newer
+        } else {
+            self.entries.partition_point(|entry| entry.id <= after)
+        };
         self.entries
             .range(first..)
             .filter(|entry| entry.visible_to(device))
