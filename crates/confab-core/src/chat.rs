@@ -387,7 +387,7 @@ impl ChatService {
     }
 
     /// Records the session's device as seen (its first login decides where it starts reading;
-    /// see `MessageStore::device_seen`). Called at every login, before anything is read.
+    /// see `DeviceStore::device_seen`). Called at every login, before anything is read.
     pub async fn device_logged_in(&self, session: &SessionContext) -> Result<(), Error> {
         Ok(self
             .store
