@@ -83,7 +83,7 @@ pub struct MessageService {
     /// The conversation list rows a recall recounts.
     conversations: Arc<dyn ConversationStore>,
     /// An import checks that its recipient exists.
-    pub(crate) users: Arc<dyn UserStore>,
+    users: Arc<dyn UserStore>,
     /// Who is online, on every node (`deliverOnlineOnly`).
     presence: Arc<dyn Presence>,
     /// Every message and server meta enters its log here (ids and order are the store's).
