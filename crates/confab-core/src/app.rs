@@ -1,5 +1,6 @@
 //! Apps: the unit of tenancy. Each has an app key (`org#app`), Agora credentials (App ID and
-//! certificates, for 007 tokens) and Easemob client credentials (for app tokens).
+//! certificates, for 007 tokens) and Easemob client credentials (for app tokens). `AppService`
+//! owns the `AppStore` and this node's cache of apps: lookups, creation and rotations.
 
 use std::fmt;
 

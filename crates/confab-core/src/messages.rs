@@ -1,9 +1,8 @@
-//! Messages: the single-chat rules of what a send must carry and when it is acknowledged, how a
-//! device lists, pages and acknowledges its queues (its views of the logs it reads), and what
-//! else the service owns about messages: recall and edit (`receipts.rs`), REST sends and imports
-//! (`messages/rest.rs`), history and its export (`history.rs`), reactions (`reaction.rs`), pins
-//! (`pin.rs`) and reclaiming the delivery logs. Group chat and rooms add logs and audiences, not
-//! a new path.
+//! `MessageService` owns messages: what a send must carry and when it is acknowledged, how a
+//! device pages and acknowledges its queues (its views of the logs), and reclaiming the logs;
+//! beside it, recall and edit (`receipts.rs`), REST sends and imports (`messages/rest.rs`),
+//! history (`history.rs`), reactions (`reaction.rs`) and pins (`pin.rs`). Group chat and rooms
+//! add logs and audiences, not a new path.
 
 mod rest;
 

@@ -1,4 +1,5 @@
 //! The figures of an app's overview page: users, users online now, messages per day.
+//! `OverviewService` only reads them (user and message counts, presence).
 
 use std::sync::Arc;
 
