@@ -10,7 +10,10 @@ use std::time::Instant;
 
 use confab_core::{
     ids::{AppKey, LogId, UserName},
-    store::{Audience, Device, EncodeMeta, MessageStore, NewMessage, Pulled, UserStore},
+    store::{
+        AppendStore, Audience, Device, DeviceStore, EncodeMeta, LogStore, NewMessage, Pulled,
+        UserStore,
+    },
 };
 use confab_store_embedded::EmbeddedStore;
 

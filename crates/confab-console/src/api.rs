@@ -181,7 +181,7 @@ pub(crate) async fn list_apps_route(
     State(state): State<Arc<ConsoleState>>,
     _admin: SignedInAdmin,
 ) -> Result<Json<Value>, ConsoleError> {
-    let apps = state.chat.list_apps().await?;
+    let apps = state.apps.list_apps().await?;
     Ok(Json(
         json!({ "apps": apps.iter().map(app_summary).collect::<Vec<_>>() }),
     ))
@@ -199,7 +199,7 @@ pub(crate) async fn create_app_route(
         "org and app names are 1-64 characters of letters, digits, - _ .",
     ))?;
     let app = state
-        .chat
+        .apps
         .create_app(NewApp {
             key,
             imported: None,
@@ -250,7 +250,7 @@ pub(crate) async fn overview_route(
     _admin: SignedInAdmin,
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    let overview = state.chat.overview(&app.key).await?;
+    let overview = state.overview.overview(&app.key).await?;
     Ok(Json(json!({
         "users": overview.users,
         "onlineNow": overview.online_now,
@@ -271,7 +271,7 @@ pub(crate) async fn chart_route(
     _admin: SignedInAdmin,
 ) -> Result<Response, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    let overview = state.chat.overview(&app.key).await?;
+    let overview = state.overview.overview(&app.key).await?;
     Ok((
         [(CONTENT_TYPE, "image/svg+xml")],
         chart::daily_messages_svg(&overview.daily_messages),
@@ -311,7 +311,7 @@ pub(crate) async fn rotate_certificate_route(
     let app = find_app(&state, &org, &app).await?;
     let grace_secs = body.grace_secs.min(MAX_GRACE_SECS);
     let app = state
-        .chat
+        .apps
         .rotate_certificate(&app.key, grace_secs * 1000)
         .await?;
     tracing::info!(admin = ?post.session.username, app = %app.key, grace_secs, "certificate rotated");
@@ -327,7 +327,7 @@ pub(crate) async fn rotate_client_secret_route(
     post: CheckedPost,
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
-    let app = state.chat.rotate_client_secret(&app.key).await?;
+    let app = state.apps.rotate_client_secret(&app.key).await?;
     tracing::info!(admin = ?post.session.username, app = %app.key, "client secret rotated");
     Ok(Json(app_summary(&app)))
 }
@@ -344,7 +344,7 @@ pub(crate) async fn app_token_route(
 ) -> Result<Json<Value>, ConsoleError> {
     let app = find_app(&state, &org, &app).await?;
     let ttl = body.ttl_secs.unwrap_or(CONSOLE_APP_TOKEN_TTL_SECS);
-    let token = state.chat.issue_app_token(&app, Some(ttl));
+    let token = state.accounts.issue_app_token(&app, Some(ttl));
     tracing::info!(admin = ?post.session.username, app = %app.key, ttl, "app token issued");
     Ok(Json(json!({
         "access_token": token.access_token,
@@ -370,7 +370,7 @@ fn signed_in_response(signed_in: SignedIn, listener: Option<&Extension<ListenerI
 
 async fn find_app(state: &ConsoleState, org: &str, app: &str) -> Result<Arc<App>, ConsoleError> {
     let key = AppKey::new(org, app).ok_or(Error::AppNotFound)?;
-    Ok(state.chat.app(&key).await?)
+    Ok(state.apps.app(&key).await?)
 }
 
 /// An app without its secrets: what listings and pages show.

@@ -16,11 +16,16 @@ mod session;
 use std::sync::Arc;
 
 use axum::{routing, Router};
-use confab_core::{admin::AdminService, chat::ChatService};
+use confab_core::{
+    accounts::AccountService, admin::AdminService, app::AppService, overview::OverviewService,
+};
 
 /// Shared by every console request.
 pub struct ConsoleState {
-    pub chat: Arc<ChatService>,
+    pub apps: Arc<AppService>,
+    /// App tokens for the console's API page.
+    pub accounts: Arc<AccountService>,
+    pub overview: Arc<OverviewService>,
     pub admin: Arc<AdminService>,
 }
 

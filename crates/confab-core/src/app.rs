@@ -1,11 +1,16 @@
 //! Apps: the unit of tenancy. Each has an app key (`org#app`), Agora credentials (App ID and
-//! certificates, for 007 tokens) and Easemob client credentials (for app tokens).
+//! certificates, for 007 tokens) and Easemob client credentials (for app tokens). `AppService`
+//! owns the `AppStore` and this node's cache of apps: lookups, creation and rotations.
 
 use std::fmt;
 
 use rand::{rngs::OsRng, RngCore};
 
-use crate::ids::AppKey;
+use crate::{
+    bus::{AppListener, Bus},
+    ids::AppKey,
+    store::AppStore,
+};
 
 /// A string that must never reach a log or a listing. `Debug`/`Display` print `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]
@@ -140,7 +145,50 @@ fn random_base62(len: usize) -> String {
     out
 }
 
-impl crate::chat::ChatService {
+/// Apps and their credentials: the store's apps behind this node's cache, kept current across
+/// nodes by `Event::AppChanged`.
+pub struct AppService {
+    store: std::sync::Arc<dyn AppStore>,
+    bus: std::sync::Arc<dyn Bus>,
+    /// Told of app changes by the bus (`Event::AppChanged`).
+    apps: std::sync::Arc<AppCache>,
+}
+
+impl AppService {
+    pub fn new(store: std::sync::Arc<dyn AppStore>, bus: std::sync::Arc<dyn Bus>) -> AppService {
+        let apps = std::sync::Arc::new(AppCache::default());
+        bus.watch_apps(std::sync::Arc::downgrade(&apps) as std::sync::Weak<dyn AppListener>);
+        AppService { store, bus, apps }
+    }
+
+    pub async fn app(&self, key: &AppKey) -> Result<std::sync::Arc<App>, crate::Error> {
+        if let Some(app) = self.apps.get(key) {
+            return Ok(app);
+        }
+        let seen = self.apps.changes();
+        let app = self
+            .store
+            .app_by_key(key)
+            .await?
+            .ok_or(crate::Error::AppNotFound)?;
+        Ok(self.apps.insert_read(app, seen))
+    }
+
+    pub async fn app_by_app_id(&self, app_id: &str) -> Result<std::sync::Arc<App>, crate::Error> {
+        let seen = self.apps.changes();
+        let app = self
+            .store
+            .app_by_app_id(app_id)
+            .await?
+            .ok_or(crate::Error::AppNotFound)?;
+        Ok(self.apps.insert_read(app, seen))
+    }
+
+    /// A small durable write (`GET /healthz`).
+    pub async fn record_health_check(&self) -> Result<(), crate::Error> {
+        Ok(self.store.record_health_check(crate::now_ms()).await?)
+    }
+
     /// Creates an app with fresh credentials.
     pub async fn create_app(&self, new_app: NewApp) -> Result<std::sync::Arc<App>, crate::Error> {
         let app = App::create(new_app, crate::now_ms())?;
@@ -187,7 +235,8 @@ impl crate::chat::ChatService {
         }
         tracing::info!(app = %app.key, "app credentials rotated");
         let key = app.key.clone();
-        let app = self.refresh_app(app);
+        // This node's cached copy is replaced now; the other nodes drop theirs on the event.
+        let app = self.apps.replace(app);
         self.bus
             .publish(crate::bus::Event::AppChanged { app: key })
             .await?;
@@ -195,7 +244,7 @@ impl crate::chat::ChatService {
     }
 }
 
-/// The apps a `ChatService` has read, by key. Apps change rarely and are read on every login
+/// The apps an `AppService` has read, by key. Apps change rarely and are read on every login
 /// and REST call; a change on any node reaches every node's cache as `Event::AppChanged`,
 /// which drops the copy.
 #[derive(Default)]

@@ -1,15 +1,21 @@
 //! The one way into a log. A feature service builds a `NewMessage` (its log, its audience, how
 //! to encode it); the `Appender` submits it to the store, which assigns id and order at commit,
 //! and once it is stored tells the devices of its audience, through the bus, on every node.
-//! Nothing else calls `submit_append`, so there is one order (the store's) and one notice rule.
+//! Nothing else holds the `AppendStore`, so there is one order (the store's) and one notice rule.
+//! Built once and shared (`Arc<Appender>`) by every feature service that appends.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use confab_proto::pb;
+use prost::Message;
+
 use crate::{
     bus::{Bus, Event},
-    store::{AppendEffect, Appended, Audience, NewMessage, Store},
+    ids::{AppKey, LogId, MessageId, UserName},
+    now_ms,
+    store::{AppendEffect, AppendStore, Appended, Audience, EncodeMeta, NewMessage},
     Error,
 };
 
@@ -17,12 +23,12 @@ use crate::{
 pub type PendingAppend = Pin<Box<dyn Future<Output = Result<Appended, Error>> + Send + 'static>>;
 
 pub struct Appender {
-    store: Arc<dyn Store>,
+    store: Arc<dyn AppendStore>,
     bus: Arc<dyn Bus>,
 }
 
 impl Appender {
-    pub fn new(store: Arc<dyn Store>, bus: Arc<dyn Bus>) -> Appender {
+    pub fn new(store: Arc<dyn AppendStore>, bus: Arc<dyn Bus>) -> Appender {
         Appender { store, bus }
     }
 
@@ -47,6 +53,55 @@ impl Appender {
             }
             Ok(appended)
         })
+    }
+
+    /// Stores a server-originated meta (a `NOTIFY`) for `recipient` alone in the log of
+    /// `sender` and `recipient`, and notifies them: the same order and durability as a send.
+    /// `build` gets the id and timestamp.
+    pub(crate) async fn deliver_server_meta(
+        &self,
+        app: &AppKey,
+        sender: &UserName,
+        recipient: UserName,
+        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
+    ) -> Result<(), Error> {
+        self.deliver_server_meta_from(app, sender, "", recipient.clone(), &recipient, build)
+            .await
+    }
+
+    /// `deliver_server_meta` in the log of `sender` and `peer`, for `recipient`'s devices
+    /// except `sender_resource` (a change a device made, told to its user's other devices).
+    pub(crate) async fn deliver_server_meta_from(
+        &self,
+        app: &AppKey,
+        sender: &UserName,
+        sender_resource: &str,
+        recipient: UserName,
+        peer: &UserName,
+        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
+    ) -> Result<(), Error> {
+        let appended = self.submit(
+            NewMessage {
+                app: app.clone(),
+                log: LogId::pair(sender, peer),
+                audience: Audience::Member(recipient),
+                sender: sender.clone(),
+                sender_resource: sender_resource.to_owned(),
+                client_id: None,
+                body_digest: 0,
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    build(id, timestamp_ms).encode_to_vec().into()
+                }),
+                kind: "",
+                history: Vec::new(),
+            },
+            AppendEffect::None,
+        );
+        match appended.await? {
+            Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
+            Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
+        }
     }
 }
 

@@ -10,10 +10,10 @@ use std::time::Instant;
 use confab_token::{TokenUse, VerifiedToken};
 
 use crate::{
+    accounts::AccountService,
     admin::constant_time_eq,
     app::App,
     bus::{Event, KickReason},
-    chat::ChatService,
     ids::{AppKey, SessionId, UserName},
     now_ms,
     user::{now_secs, password_attempt, User},
@@ -56,19 +56,19 @@ pub struct IssuedToken {
 
 const NEVER_EXPIRES: u32 = u32::MAX;
 
-impl ChatService {
+impl AccountService {
     /// Resolves the app (by key, or by the token's App ID), verifies the token for the user
     /// (TOKEN.md §8 order: token checks first, then the user's existence).
     pub async fn login(&self, request: LoginRequest<'_>) -> Result<LoginGrant, Error> {
         let app = if request.app_key.is_empty() {
             let app_id = confab_token::peek_app_id(request.token)?;
-            self.app_by_app_id(&app_id).await?
+            self.apps.app_by_app_id(&app_id).await?
         } else {
             let key = AppKey::parse(request.app_key).ok_or(Error::AppNotFound)?;
-            self.app(&key).await?
+            self.apps.app(&key).await?
         };
         let user = match UserName::parse(request.user) {
-            Some(name) => self.store.user(&app.key, &name).await?,
+            Some(name) => self.users.user(&app.key, &name).await?,
             None => None,
         };
         let verified = confab_token::verify(
@@ -114,7 +114,7 @@ impl ChatService {
                 now,
             )?,
             RestScope::User(name) => {
-                let user = self.store.user(&app.key, name).await?;
+                let user = self.users.user(&app.key, name).await?;
                 let verified = confab_token::verify(
                     token,
                     &app.app_id,
@@ -156,7 +156,7 @@ impl ChatService {
         let name =
             UserName::parse(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
         let user = self
-            .store
+            .users
             .user(&app.key, &name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
@@ -190,7 +190,7 @@ impl ChatService {
         let name =
             UserName::parse(username).ok_or_else(|| Error::UserNotFound(username.to_owned()))?;
         let user = self
-            .store
+            .users
             .user(&app.key, &name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))?;

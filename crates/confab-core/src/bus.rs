@@ -70,7 +70,7 @@ pub enum BusError {
     Unavailable(String),
 }
 
-/// Something on this node that keeps copies of apps (`ChatService`'s cache), told of
+/// Something on this node that keeps copies of apps (`AppService`'s cache), told of
 /// `Event::AppChanged` from any node.
 pub trait AppListener: Send + Sync {
     fn app_changed(&self, app: &AppKey);

@@ -6,8 +6,8 @@ use bytes::Bytes;
 use confab_proto::{pb, USER_DOMAIN};
 
 use crate::{
-    chat::ChatService,
     ids::{AppKey, MessageId, QueueName, UserName},
+    messages::MessageService,
     store::{HistoryEntry, HistoryQuery},
     Error,
 };
@@ -29,7 +29,7 @@ pub struct HistoryPage {
     pub is_last: bool,
 }
 
-impl ChatService {
+impl MessageService {
     /// `owner`'s history of one conversation (single chat; group history comes with groups).
     pub async fn history(
         &self,
@@ -51,7 +51,7 @@ impl ChatService {
         let limit = query.limit.clamp(1, MAX_HISTORY_PAGE);
         // One more than asked tells whether another page follows.
         query.limit = limit + 1;
-        let mut page = self.store.history_page(app, owner, &query).await?;
+        let mut page = self.logs.history_page(app, owner, &query).await?;
         let is_last = page.len() <= limit as usize;
         page.truncate(limit as usize);
         Ok(HistoryPage {
@@ -64,7 +64,7 @@ impl ChatService {
 
 const HOUR_MS: u64 = 3_600_000;
 
-impl ChatService {
+impl MessageService {
     /// The history export of one UTC hour (`YYYYMMDDHH`): one JSON object per line, oldest
     /// first, in the hosted export's shape
     /// (`{msg_id, timestamp, direction, from, to, chat_type, payload}`).
@@ -72,12 +72,12 @@ impl ChatService {
         let start_ms = parse_hour(hour)
             .ok_or_else(|| Error::InvalidArgument(format!("invalid time {hour}")))?;
         let messages = self
-            .store
+            .logs
             .messages_between(app, start_ms, start_ms + HOUR_MS)
             .await?;
         let mut lines = Vec::new();
         for message in messages {
-            let Some(rest) = crate::conversation::rest_message_from_stored(&message.meta) else {
+            let Some(rest) = crate::conversations::rest_message_from_stored(&message.meta) else {
                 tracing::error!(id = message.id.0, "stored meta does not decode");
                 continue;
             };

@@ -3,13 +3,13 @@
 //!
 //! Knows nothing of axum, WebSocket, SQL or NATS: edges call in with typed values.
 
+pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod appender;
 pub mod auth;
 pub mod bus;
-pub mod chat;
-pub mod conversation;
+pub mod conversations;
 mod error;
 pub mod escaped;
 pub mod files;
@@ -22,6 +22,7 @@ pub mod pin;
 pub mod presence;
 pub mod reaction;
 pub mod receipts;
+pub mod services;
 pub mod store;
 pub mod user;
 

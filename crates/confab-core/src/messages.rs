@@ -1,369 +1,469 @@
-//! Server-side sending (`POST /{org}/{app}/messages/users`): a message in the REST form
-//! (`{type, body, ext}`) becomes the `MessageBody` an SDK would have sent, and goes through the
-//! same `submit` path, so recipients get it over msync exactly like an SDK message. Recall over
-//! REST goes the same way; imports go into history only, under ids of their own time.
+//! `MessageService` owns messages: what a send must carry and when it is acknowledged, how a
+//! device pages and acknowledges its queues (its views of the logs), and reclaiming the logs;
+//! beside it, recall and edit (`receipts.rs`), REST sends and imports (`messages/rest.rs`),
+//! history (`history.rs`), reactions (`reaction.rs`) and pins (`pin.rs`). Group chat and rooms
+//! add logs and audiences, not a new path.
 
+mod rest;
+
+pub use rest::{RestSend, IMPORT_RESOURCE, REST_RESOURCE};
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use confab_proto::{
-    pb::{self, key_value::ValueType, message_body::content::Type as ContentType, meta::NameSpace},
+    pb::{
+        self,
+        meta::{NameSpace, RouteType},
+    },
     USER_DOMAIN,
 };
 use prost::Message;
-use rand::RngCore;
-use serde_json::Value;
 
 use crate::{
     app::App,
-    chat::{ChatService, SessionContext},
-    ids::{LogId, MessageId, UserName},
+    appender::Appender,
+    ids::{IdGenerator, LogId, MessageId, QueueName, UserName},
     now_ms,
-    store::{Audience, EncodeMeta, NewMessage, StoreError},
+    presence::Presence,
+    receipts,
+    services::Limits,
+    store::{
+        body_digest, AnnotationStore, AppendEffect, Appended, Audience, ConversationStore, Device,
+        EncodeMeta, LogStore, NewMessage, Pulled, Reclaimed, UserStore,
+    },
     Error,
 };
 
-/// The resource recorded as the sender's for messages sent over REST.
-pub const REST_RESOURCE: &str = "rest";
-
-/// A message in the REST form, addressed to single-chat users.
+/// The logged-in side of a session, as the rules need it.
 #[derive(Debug, Clone)]
-pub struct RestSend {
-    pub from: UserName,
-    pub to: Vec<String>,
-    /// `txt`, `img`, `audio`, `video`, `file`, `loc`, `cmd`, `custom`.
-    pub kind: String,
-    pub body: Value,
-    pub ext: Value,
+pub struct SessionContext {
+    pub app: Arc<App>,
+    pub user: UserName,
+    pub resource: String,
 }
 
-impl ChatService {
-    /// Sends the message to each recipient in turn, as `from`; returns each recipient's server
-    /// id. Stops at the first failure (an unknown recipient), after sending to the ones before.
-    pub async fn send_as_user(
-        self: &Arc<Self>,
-        app: Arc<App>,
-        message: RestSend,
-    ) -> Result<Vec<(String, MessageId)>, Error> {
-        let session = SessionContext {
-            app: app.clone(),
-            user: message.from.clone(),
-            resource: REST_RESOURCE.to_owned(),
-        };
-        let mut sent = Vec::with_capacity(message.to.len());
-        for recipient in &message.to {
-            let body = message_body(&message, recipient)?;
-            let meta = pb::Meta {
-                // The idempotency key of an SDK send; REST sends are never resent.
-                id: Some(rand::rngs::OsRng.next_u64() >> 1),
-                to: Some(pb::Jid {
-                    app_key: Some(app.key.to_string()),
-                    name: Some(recipient.clone()),
-                    domain: Some(USER_DOMAIN.to_owned()),
-                    client_resource: None,
-                }),
-                ns: Some(NameSpace::Chat as i32),
-                payload: Some(body.encode_to_vec().into()),
-                ..Default::default()
-            };
-            let ack = self.send(&session, meta).await?;
-            sent.push((recipient.clone(), ack.server_id));
+/// What the sender's `send()` resolves with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SendAck {
+    pub server_id: MessageId,
+    pub timestamp_ms: u64,
+    /// A meta the ack carries (an edit's `NOTIFY` with `edit_msg`, PROTOCOL.md §4.9).
+    pub notify: Option<pb::Meta>,
+}
+
+/// A send queued for storage; resolves with the ack once it is durable.
+pub type PendingSend = Pin<Box<dyn Future<Output = Result<SendAck, Error>> + Send + 'static>>;
+
+/// A send checked for what `submit_with` cannot decide synchronously.
+struct Checked {
+    /// What commits with the message.
+    effect: AppendEffect,
+    /// Whether it goes into the recipient's queue (not for `deliverOnlineOnly` to an offline user).
+    queued: bool,
+}
+
+/// One reply to a pull: encoded metas in id order, and the key the client acknowledges with
+/// next.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullPage {
+    pub metas: Vec<Bytes>,
+    pub next_key: Option<u64>,
+}
+
+/// Sends, pulls and everything else about messages; every message enters its log through the
+/// shared `Appender`.
+pub struct MessageService {
+    pub(crate) logs: Arc<dyn LogStore>,
+    /// Reactions and pins.
+    pub(crate) annotations: Arc<dyn AnnotationStore>,
+    /// The conversation list rows a recall recounts.
+    conversations: Arc<dyn ConversationStore>,
+    /// An import checks that its recipient exists.
+    users: Arc<dyn UserStore>,
+    /// Who is online, on every node (`deliverOnlineOnly`).
+    presence: Arc<dyn Presence>,
+    /// Every message and server meta enters its log here (ids and order are the store's).
+    pub(crate) appender: Arc<Appender>,
+    /// Ids of the acks of client statistics, which are acknowledged and not stored.
+    statistic_ids: IdGenerator,
+    pub(crate) limits: Limits,
+}
+
+impl MessageService {
+    /// `node` (the config's `node_id`) only numbers the acks of client statistics, which are
+    /// not stored: message ids come from the store.
+    #[allow(clippy::too_many_arguments)] // one per port the service holds
+    pub fn new(
+        logs: Arc<dyn LogStore>,
+        annotations: Arc<dyn AnnotationStore>,
+        conversations: Arc<dyn ConversationStore>,
+        users: Arc<dyn UserStore>,
+        presence: Arc<dyn Presence>,
+        appender: Arc<Appender>,
+        node: u16,
+        limits: Limits,
+    ) -> MessageService {
+        MessageService {
+            logs,
+            annotations,
+            conversations,
+            users,
+            presence,
+            appender,
+            statistic_ids: IdGenerator::new(node),
+            limits,
         }
-        Ok(sent)
     }
-}
 
-impl ChatService {
-    /// `POST /messages/msg_recall`: recalls `message` as its sender `from` would with
-    /// `recallMessage` (the same checks: sender, window), and notifies `to` the same way.
-    pub async fn recall_as_user(
+    /// A `SYNC` send, awaited: `submit` and its completion.
+    pub async fn send(
         self: &Arc<Self>,
-        app: Arc<App>,
-        from: UserName,
-        to: UserName,
-        message: MessageId,
-    ) -> Result<MessageId, Error> {
-        let body = pb::MessageBody {
-            r#type: Some(pb::message_body::Type::Recall as i32),
-            from: Some(pb::Jid {
-                name: Some(from.to_string()),
-                ..Default::default()
-            }),
-            to: Some(pb::Jid {
-                name: Some(to.to_string()),
-                ..Default::default()
-            }),
-            contents: vec![pb::message_body::Content::default()],
-            ack_message_id: Some(message.0),
-            ..Default::default()
-        };
-        let meta = pb::Meta {
-            id: Some(rand::rngs::OsRng.next_u64() >> 1),
-            to: Some(pb::Jid {
-                app_key: Some(app.key.to_string()),
-                name: Some(to.to_string()),
-                domain: Some(USER_DOMAIN.to_owned()),
-                client_resource: None,
-            }),
-            ns: Some(NameSpace::Chat as i32),
-            payload: Some(body.encode_to_vec().into()),
-            ..Default::default()
-        };
-        let session = SessionContext {
-            app,
-            user: from,
-            resource: REST_RESOURCE.to_owned(),
-        };
-        Ok(self.send(&session, meta).await?.server_id)
+        session: &SessionContext,
+        meta: pb::Meta,
+    ) -> Result<SendAck, Error> {
+        self.submit(session, meta)?.await
     }
-}
 
-impl ChatService {
-    /// `POST /messages/users/import`: stores `message` (one recipient) in both parties' history
-    /// with its original time, delivering it to no one. Returns its id.
-    pub async fn import_message(
-        &self,
-        app: &App,
-        message: RestSend,
-        timestamp_ms: u64,
-    ) -> Result<MessageId, Error> {
-        if timestamp_ms > now_ms() {
-            return Err(Error::InvalidArgument(
-                "msg_timestamp is in the future".into(),
-            ));
+    /// Validates a `SYNC` send and queues it for storage at once; the returned future resolves
+    /// with the ack after the message is durably stored (and the recipient notified). Sends
+    /// submitted one after another are stored in that order, so a session may keep several in
+    /// flight without reordering its conversation.
+    pub fn submit(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+    ) -> Result<PendingSend, Error> {
+        self.submit_with(session, meta, None)
+    }
+
+    /// `submit`; `checked` is given once the checks that take a read are done (a recall or
+    /// edit against its target, `receipts`; a `deliverOnlineOnly` send against the
+    /// recipient's presence).
+    fn submit_with(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+        checked: Option<Checked>,
+    ) -> Result<PendingSend, Error> {
+        let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
+        let namespace = meta.ns.unwrap_or(NameSpace::Statistic as i32);
+        match NameSpace::try_from(namespace) {
+            // Client statistics are acknowledged like any meta and not kept (PROTOCOL.md §3.5).
+            Ok(NameSpace::Statistic) => {
+                let now = now_ms();
+                let ack = SendAck {
+                    server_id: self.statistic_ids.next(now),
+                    timestamp_ms: now,
+                    notify: None,
+                };
+                return Ok(Box::pin(std::future::ready(Ok(ack))));
+            }
+            Ok(NameSpace::Chat) => {}
+            Ok(_) | Err(_) => return Err(Error::Unsupported("this namespace")),
         }
-        let [recipient] = message.to.as_slice() else {
-            return Err(Error::InvalidArgument("target must name one user".into()));
-        };
-        let target = UserName::parse(recipient)
-            .ok_or_else(|| Error::RecipientNotFound(recipient.clone()))?;
-        if self.store.user(&app.key, &target).await?.is_none() {
-            return Err(Error::RecipientNotFound(recipient.clone()));
+        let to = meta.to.as_ref().ok_or(Error::MissingField("meta to"))?;
+        let domain = to.domain.as_deref().unwrap_or(USER_DOMAIN);
+        if domain != USER_DOMAIN {
+            return Err(Error::Unsupported("group and chat-room messages"));
         }
-        let body = message_body(&message, recipient)?;
-        let kind = crate::history::message_kind(&body);
-        let app_text = app.key.to_string();
-        for _ in 0..8 {
-            let id = MessageId::imported(timestamp_ms, rand::rngs::OsRng.next_u64());
-            let meta = pb::Meta {
-                id: Some(id.0),
-                from: Some(pb::Jid {
-                    app_key: Some(app_text.clone()),
-                    name: Some(message.from.to_string()),
-                    domain: Some(USER_DOMAIN.to_owned()),
-                    client_resource: Some(IMPORT_RESOURCE.to_owned()),
-                }),
-                to: Some(pb::Jid {
-                    app_key: Some(app_text.clone()),
-                    name: Some(target.to_string()),
-                    domain: Some(USER_DOMAIN.to_owned()),
-                    client_resource: None,
-                }),
-                timestamp: Some(timestamp_ms),
-                ns: Some(NameSpace::Chat as i32),
-                payload: Some(body.encode_to_vec().into()),
-                ..Default::default()
-            };
-            let meta: bytes::Bytes = meta.encode_to_vec().into();
-            let imported = self
-                .store
-                .import_message(
-                    id,
-                    NewMessage {
-                        app: app.key.clone(),
-                        log: LogId::pair(&message.from, &target),
-                        audience: Audience::Nobody,
-                        sender: message.from.clone(),
-                        sender_resource: IMPORT_RESOURCE.to_owned(),
-                        client_id: None,
-                        body_digest: 0,
-                        sent_ms: timestamp_ms,
-                        meta: EncodeMeta::new(move |_, _| meta),
-                        kind,
-                        history: crate::history::single_chat_entries(kind, &message.from, &target),
+        let to_name = to.name.as_deref().unwrap_or("");
+        let recipient =
+            UserName::parse(to_name).ok_or_else(|| Error::RecipientNotFound(to_name.to_owned()))?;
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        let body = pb::MessageBody::decode(payload.clone())
+            .map_err(|_| Error::MissingField("a message body"))?;
+        check_parties(&body, &session.user, &recipient)?;
+        let kind = self.check_body(&body)?;
+        let body_digest = body_digest(&payload);
+        let Checked { effect, queued } = match checked {
+            Some(checked) => checked,
+            None => {
+                // ROUTE_ONLINE is the SDK's `deliverOnlineOnly` (PROTOCOL.md §4.1).
+                let online_only = meta.routetype == Some(RouteType::RouteOnline as i32);
+                match receipts::kind(&body) {
+                    receipts::Kind::Plain if !online_only => Checked {
+                        effect: AppendEffect::None,
+                        queued: true,
                     },
-                )
-                .await;
-            match imported {
-                Ok(()) => return Ok(id),
-                // Another import took this millisecond and sequence: try another sequence.
-                Err(StoreError::Duplicate(_)) => continue,
-                Err(error) => return Err(error.into()),
+                    receipts::Kind::ChannelAck if !online_only => Checked {
+                        effect: receipts::channel_read(&session.user, &recipient),
+                        queued: true,
+                    },
+                    _ => {
+                        let messages = Arc::clone(self);
+                        let session = session.clone();
+                        return Ok(Box::pin(async move {
+                            messages
+                                .submit_after_reads(session, meta, body, recipient, online_only)
+                                .await
+                        }));
+                    }
+                }
+            }
+        };
+        let app_key = session.app.key.clone();
+        let app_key_text = app_key.to_string();
+        let mut downlink = pb::Meta {
+            id: None,
+            from: Some(pb::Jid {
+                app_key: Some(app_key_text.clone()),
+                name: Some(session.user.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: Some(session.resource.clone()),
+            }),
+            to: Some(pb::Jid {
+                app_key: Some(app_key_text),
+                name: Some(recipient.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: to.client_resource.clone(),
+            }),
+            timestamp: None,
+            ns: Some(NameSpace::Chat as i32),
+            // The SDK reads from/to out of the body: relay it byte for byte (PROTOCOL.md §4.6).
+            payload: Some(payload),
+            routetype: meta.routetype,
+            ext: meta.ext,
+            meta: meta.meta,
+            directed_users: Vec::new(),
+        };
+        let appended = self.appender.submit(
+            NewMessage {
+                app: app_key,
+                log: LogId::pair(&session.user, &recipient),
+                audience: if queued {
+                    Audience::Members
+                } else {
+                    Audience::Nobody
+                },
+                sender: session.user.clone(),
+                sender_resource: session.resource.clone(),
+                client_id: Some(client_id),
+                body_digest,
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    downlink.id = Some(id.0);
+                    downlink.timestamp = Some(timestamp_ms);
+                    downlink.encode_to_vec().into()
+                }),
+                kind,
+                history: crate::history::single_chat_entries(kind, &session.user, &recipient),
+            },
+            effect,
+        );
+        Ok(Box::pin(async move {
+            match appended.await? {
+                Appended::Stored { id, timestamp_ms } => Ok(SendAck {
+                    server_id: id,
+                    timestamp_ms,
+                    notify: None,
+                }),
+                Appended::Duplicate(existing) => Ok(SendAck {
+                    server_id: existing,
+                    timestamp_ms: existing.timestamp_ms(),
+                    notify: None,
+                }),
+                Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
+            }
+        }))
+    }
+
+    /// A send that needs reads before it can be queued: a recall or edit (its target, see
+    /// `receipts`), a `deliverOnlineOnly` send (the recipient's presence).
+    async fn submit_after_reads(
+        self: Arc<Self>,
+        session: SessionContext,
+        meta: pb::Meta,
+        body: pb::MessageBody,
+        recipient: UserName,
+        online_only: bool,
+    ) -> Result<SendAck, Error> {
+        let app = &session.app.key;
+        let prepared = self.prepare(&session, meta, body, &recipient).await?;
+        // Not in the log for a recipient who is offline now: nobody would pull it while it
+        // is still "online".
+        let queued = !online_only || self.presence.is_online(app, &recipient).await?;
+        let recall = matches!(prepared.effect, AppendEffect::Recall { .. });
+        let checked = Checked {
+            effect: prepared.effect,
+            queued,
+        };
+        let mut ack = self
+            .submit_with(&session, prepared.meta, Some(checked))?
+            .await?;
+        if recall {
+            // The recalled message may have been either party's last or unread one.
+            let parties = [
+                (&session.user, QueueName::single_chat(&recipient)),
+                (&recipient, QueueName::single_chat(&session.user)),
+            ];
+            for (owner, conversation) in parties {
+                self.conversations
+                    .recount_conversation(app, owner, &conversation)
+                    .await?;
             }
         }
-        Err(Error::InvalidArgument(
-            "too many messages imported for this millisecond".into(),
-        ))
+        ack.notify = prepared.notify;
+        Ok(ack)
+    }
+
+    /// Forgets the devices unseen for `retention` (their next login is a new device's) and takes
+    /// the messages older than that out of their logs (history keeps them), a slice at a time
+    /// so that no single store transaction grows long.
+    pub async fn reclaim(&self, retention: std::time::Duration) -> Result<Reclaimed, Error> {
+        // Rows per store call: a few milliseconds of the embedded writer's time.
+        const SLICE: u32 = 2_000;
+        let retention_ms = u64::try_from(retention.as_millis()).unwrap_or(u64::MAX);
+        let cutoff = now_ms().saturating_sub(retention_ms);
+        let mut total = Reclaimed::default();
+        loop {
+            let slice = self.logs.reclaim(cutoff, SLICE).await?;
+            total.devices += slice.devices;
+            total.entries += slice.entries;
+            if slice.done {
+                total.done = true;
+                return Ok(total);
+            }
+            // Leave room for the sends between two slices.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// The queues in which the session's device has unread messages, for the `UNREAD` reply.
+    pub async fn unread(&self, session: &SessionContext) -> Result<Vec<(QueueName, u32)>, Error> {
+        let counts = self
+            .logs
+            .unread_counts(&session.app.key, &session.device())
+            .await?;
+        Ok(counts
+            .into_iter()
+            .filter_map(|count| Some((count.log.view_of(&session.user)?, count.count)))
+            .collect())
+    }
+
+    /// A pull of `queue` by the session's device. `key` acknowledges everything up to it first
+    /// (PROTOCOL.md §4.4): it moves this device's cursor only.
+    pub async fn pull(
+        &self,
+        session: &SessionContext,
+        queue: &QueueName,
+        key: Option<u64>,
+    ) -> Result<PullPage, Error> {
+        let log = LogId::viewed_as(&session.user, queue)
+            .ok_or_else(|| Error::InvalidArgument("no such queue".into()))?;
+        let pulled = self
+            .logs
+            .submit_pull(
+                &session.app.key,
+                &session.device(),
+                &log,
+                key.map(MessageId),
+                self.limits.page_size,
+            )
+            .await?;
+        let page = match pulled {
+            Pulled::Page(page) => page,
+            Pulled::KeyBeyondEnd => {
+                return Err(Error::InvalidArgument(
+                    "key is past the end of the queue".into(),
+                ))
+            }
+        };
+        let next_key = page.last().map(|message| message.id.0);
+        // Stored by us, encoded once at send time: relayed as they are.
+        let metas = page.into_iter().map(|message| message.meta).collect();
+        Ok(PullPage { metas, next_key })
+    }
+
+    /// Checks the limits; returns the message's kind for history (`""`: not a message).
+    fn check_body(&self, body: &pb::MessageBody) -> Result<&'static str, Error> {
+        let text_bytes: usize = body
+            .contents
+            .iter()
+            .map(|content| content.text.as_deref().map_or(0, str::len))
+            .sum();
+        if text_bytes > self.limits.max_text_bytes {
+            return Err(Error::MessageTooLarge {
+                size: text_bytes,
+                limit: self.limits.max_text_bytes,
+            });
+        }
+        Ok(crate::history::message_kind(body))
     }
 }
 
-/// The resource recorded as the sender's for imported messages.
-pub const IMPORT_RESOURCE: &str = "import";
-
-/// The `MessageBody` the SDK would send for this REST message (PROTOCOL.md §4.7).
-fn message_body(message: &RestSend, recipient: &str) -> Result<pb::MessageBody, Error> {
-    let body = &message.body;
-    let text = |key: &str| body.get(key).and_then(Value::as_str).map(str::to_owned);
-    let number = |key: &str| body.get(key).and_then(Value::as_f64);
-    let int = |key: &str| number(key).map(|value| value as i32);
-    let mut content = pb::message_body::Content::default();
-    let file = |content: &mut pb::message_body::Content| {
-        content.remote_path = text("url");
-        content.display_name = text("filename");
-        content.secret_key = text("secret");
-        content.file_length = int("file_length");
-    };
-    let content_type = match message.kind.as_str() {
-        "txt" => {
-            content.text = Some(
-                text("msg").ok_or_else(|| Error::InvalidArgument("body.msg is required".into()))?,
-            );
-            ContentType::Text
+impl SessionContext {
+    /// The device this session reads its queues as.
+    pub(crate) fn device(&self) -> Device {
+        Device {
+            user: self.user.clone(),
+            resource: self.resource.clone(),
         }
-        "img" => {
-            file(&mut content);
-            if let Some(size) = body.get("size") {
-                content.size = Some(pb::message_body::content::Size {
-                    width: size.get("width").and_then(Value::as_f64),
-                    height: size.get("height").and_then(Value::as_f64),
-                });
-            }
-            ContentType::Image
-        }
-        "audio" => {
-            file(&mut content);
-            content.duration = int("length");
-            ContentType::Voice
-        }
-        "video" => {
-            file(&mut content);
-            content.duration = int("length");
-            content.thumbnail_remote_path = text("thumb");
-            content.thumbnail_secret_key = text("thumb_secret");
-            ContentType::Video
-        }
-        "file" => {
-            file(&mut content);
-            ContentType::File
-        }
-        "loc" => {
-            content.latitude = number("lat");
-            content.longitude = number("lng");
-            content.address = text("addr");
-            content.building_name = text("buildingName");
-            ContentType::Location
-        }
-        "cmd" => {
-            content.action = text("action");
-            ContentType::Command
-        }
-        "custom" => {
-            content.custom_event = text("customEvent");
-            content.custom_exts = key_values(body.get("customExts").unwrap_or(&Value::Null));
-            ContentType::Custom
-        }
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "invalid message type {other}"
-            )))
-        }
-    };
-    content.r#type = Some(content_type as i32);
-    Ok(pb::MessageBody {
-        r#type: Some(pb::message_body::Type::Chat as i32),
-        from: Some(pb::Jid {
-            name: Some(message.from.to_string()),
-            ..Default::default()
-        }),
-        to: Some(pb::Jid {
-            name: Some(recipient.to_owned()),
-            ..Default::default()
-        }),
-        contents: vec![content],
-        ext: key_values(&message.ext),
-        ..Default::default()
-    })
+    }
 }
 
-/// A JSON object as `KeyValue`s, typed as the SDK types `ext` (PROTOCOL.md §4.8).
-fn key_values(object: &Value) -> Vec<pb::KeyValue> {
-    use pb::key_value::Value as V;
-    let Some(object) = object.as_object() else {
-        return Vec::new();
+/// The SDK shows a message as from `MessageBody.from` to `MessageBody.to` (PROTOCOL.md §4.6),
+/// and the body is relayed byte for byte, so both must name the parties the server routes
+/// it between: the session's own user, and the meta's recipient. The SDK fills them with the
+/// names it logged in and sends to, in the case it was given them.
+fn check_parties(
+    body: &pb::MessageBody,
+    sender: &UserName,
+    recipient: &UserName,
+) -> Result<(), Error> {
+    // Compared in place: this runs for every message, and a name equal to a valid (lowercase)
+    // user name but for case is valid itself, so nothing needs parsing or allocating.
+    let names = |jid: &Option<pb::Jid>, user: &UserName| {
+        jid.as_ref()
+            .and_then(|jid| jid.name.as_deref())
+            .is_some_and(|name| name.eq_ignore_ascii_case(user.as_str()))
     };
-    object
-        .iter()
-        .map(|(key, value)| {
-            let (value_type, value) = match value {
-                Value::Bool(flag) => (ValueType::Bool, V::VarintValue(i64::from(*flag))),
-                Value::Number(number) => match number.as_i64() {
-                    Some(integer) => (ValueType::Int, V::VarintValue(integer)),
-                    None => (
-                        ValueType::Double,
-                        V::DoubleValue(number.as_f64().unwrap_or(0.0)),
-                    ),
-                },
-                Value::String(text) => (ValueType::String, V::StringValue(text.clone())),
-                Value::Null | Value::Array(_) | Value::Object(_) => {
-                    (ValueType::JsonString, V::StringValue(value.to_string()))
-                }
-            };
-            pb::KeyValue {
-                key: Some(key.clone()),
-                r#type: Some(value_type as i32),
-                value: Some(value),
-            }
-        })
-        .collect()
+    if !names(&body.from, sender) {
+        return Err(Error::ImpersonatedParty("from"));
+    }
+    if !names(&body.to, recipient) {
+        return Err(Error::ImpersonatedParty("to"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+
+    fn body(from: Option<&str>, to: Option<&str>) -> pb::MessageBody {
+        let jid = |name: &str| pb::Jid {
+            name: Some(name.to_owned()),
+            ..Default::default()
+        };
+        pb::MessageBody {
+            from: from.map(jid),
+            to: to.map(jid),
+            ..Default::default()
+        }
+    }
 
     #[test]
-    fn rest_messages_round_trip_through_the_rest_json_form() {
-        let cases = [
-            ("txt", json!({"msg": "hello"})),
-            (
-                "loc",
-                json!({"lat": 1.5, "lng": 2.5, "addr": "here", "buildingName": "b"}),
-            ),
-            ("cmd", json!({"action": "ping"})),
-            (
-                "custom",
-                json!({"customEvent": "poke", "customExts": {"s": "high"}}),
-            ),
-        ];
-        for (kind, body) in cases {
-            let message = RestSend {
-                from: UserName::parse("leo").unwrap(),
-                to: vec!["roy".into()],
-                kind: kind.into(),
-                body,
-                ext: json!({"n": 1, "b": true, "o": {"k": [1]}, "s": "x", "d": 1.5}),
-            };
-            let body = message_body(&message, "roy").unwrap();
-            let meta = pb::Meta {
-                id: Some(1),
-                payload: Some(body.encode_to_vec().into()),
-                ..Default::default()
-            };
-            let rest = crate::conversation::rest_message(&meta).unwrap();
-            assert_eq!(rest["payload"]["ext"], message.ext, "{kind}");
-            assert_eq!(rest["payload"]["bodies"][0]["type"], kind, "{kind}");
-            assert_eq!(crate::history::message_kind(&body), kind);
+    fn the_body_must_name_the_session_and_the_recipient() {
+        let (leo, roy) = (
+            UserName::parse("leo").expect("valid"),
+            UserName::parse("roy").expect("valid"),
+        );
+        // The SDK names users as it was given them; names are case-insensitive.
+        assert!(check_parties(&body(Some("Leo"), Some("ROY")), &leo, &roy).is_ok());
+        for (from, to, field) in [
+            (Some("alice"), Some("roy"), "from"),
+            (None, Some("roy"), "from"),
+            (Some(""), Some("roy"), "from"),
+            (Some("leo"), Some("carol"), "to"),
+            (Some("leo"), None, "to"),
+        ] {
+            match check_parties(&body(from, to), &leo, &roy) {
+                Err(Error::ImpersonatedParty(named)) => assert_eq!(named, field),
+                other => panic!("{from:?} → {to:?}: {other:?}"),
+            }
         }
-        let bad = RestSend {
-            from: UserName::parse("leo").unwrap(),
-            to: vec!["roy".into()],
-            kind: "gif".into(),
-            body: json!({}),
-            ext: Value::Null,
-        };
-        assert!(matches!(
-            message_body(&bad, "roy"),
-            Err(Error::InvalidArgument(text)) if text == "invalid message type gif"
-        ));
     }
 }

@@ -1,6 +1,16 @@
 //! The figures of an app's overview page: users, users online now, messages per day.
+//! `OverviewService` only reads them (user and message counts, presence).
 
-use crate::{chat::ChatService, ids::AppKey, now_ms, store::DayCount, Error};
+use std::sync::Arc;
+
+use crate::{
+    app::AppService,
+    ids::AppKey,
+    now_ms,
+    presence::Presence,
+    store::{DayCount, LogStore, UserStore},
+    Error,
+};
 
 const DAY_MS: u64 = 24 * 3600 * 1000;
 /// Days shown in the chart, today included.
@@ -16,12 +26,34 @@ pub struct AppOverview {
     pub daily_messages: Vec<DayCount>,
 }
 
-impl ChatService {
+/// The console's figures of an app; reads only.
+pub struct OverviewService {
+    apps: Arc<AppService>,
+    logs: Arc<dyn LogStore>,
+    users: Arc<dyn UserStore>,
+    presence: Arc<dyn Presence>,
+}
+
+impl OverviewService {
+    pub fn new(
+        apps: Arc<AppService>,
+        logs: Arc<dyn LogStore>,
+        users: Arc<dyn UserStore>,
+        presence: Arc<dyn Presence>,
+    ) -> OverviewService {
+        OverviewService {
+            apps,
+            logs,
+            users,
+            presence,
+        }
+    }
+
     pub async fn overview(&self, app: &AppKey) -> Result<AppOverview, Error> {
-        self.app(app).await?;
+        self.apps.app(app).await?;
         let today = now_ms() / DAY_MS * DAY_MS;
         let first_day = today - (CHART_DAYS - 1) * DAY_MS;
-        let stored = self.store.daily_message_counts(app, first_day).await?;
+        let stored = self.logs.daily_message_counts(app, first_day).await?;
         let daily_messages: Vec<DayCount> = (0..CHART_DAYS)
             .map(|index| {
                 let day_start_ms = first_day + index * DAY_MS;
@@ -36,7 +68,7 @@ impl ChatService {
             })
             .collect();
         Ok(AppOverview {
-            users: self.store.count_users(app).await?,
+            users: self.users.count_users(app).await?,
             online_now: self.presence.online_users(app).await?,
             messages_today: daily_messages.last().map_or(0, |day| day.count),
             daily_messages,

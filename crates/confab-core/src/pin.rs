@@ -10,14 +10,14 @@ use confab_proto::{
 use serde_json::json;
 
 use crate::{
-    chat::ChatService,
     ids::{AppKey, MessageId, QueueName, UserName},
+    messages::MessageService,
     now_ms,
     store::PinnedMessage,
     Error,
 };
 
-impl ChatService {
+impl MessageService {
     /// Pins or unpins `message` of `user`'s conversation with `peer`; tells `peer` when that
     /// changed anything. `resource` is the acting device (the SDK ignores its own echo).
     pub async fn pin_message(
@@ -37,7 +37,7 @@ impl ChatService {
         }
         let now = now_ms();
         let changed = self
-            .store
+            .annotations
             .change_pin(app, message, pin.then_some((user, now)))
             .await?;
         if !changed {
@@ -63,16 +63,17 @@ impl ChatService {
             client_resource: None,
         };
         let (from, to) = (jid(user), jid(peer));
-        self.deliver_server_meta(app, user, peer.clone(), move |id, at| pb::Meta {
-            id: Some(id.0),
-            from: Some(from),
-            to: Some(to),
-            timestamp: Some(at),
-            ns: Some(NameSpace::Notify as i32),
-            payload: Some(notify.to_string().into_bytes().into()),
-            ..Default::default()
-        })
-        .await
+        self.appender
+            .deliver_server_meta(app, user, peer.clone(), move |id, at| pb::Meta {
+                id: Some(id.0),
+                from: Some(from),
+                to: Some(to),
+                timestamp: Some(at),
+                ns: Some(NameSpace::Notify as i32),
+                payload: Some(notify.to_string().into_bytes().into()),
+                ..Default::default()
+            })
+            .await
     }
 
     /// The pinned messages of `user`'s conversation with `peer`, latest pin first.
@@ -83,7 +84,7 @@ impl ChatService {
         peer: &UserName,
     ) -> Result<Vec<PinnedMessage>, Error> {
         Ok(self
-            .store
+            .annotations
             .pinned_messages(app, user, &QueueName::single_chat(peer))
             .await?)
     }

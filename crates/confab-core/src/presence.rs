@@ -100,48 +100,6 @@ impl Presence for LocalPresence {
     }
 }
 
-impl crate::chat::ChatService {
-    /// The user's devices online now, on every node, oldest login first (`GET
-    /// …/users/{user}/resources`).
-    pub async fn online_devices(
-        &self,
-        app: &AppKey,
-        name: &UserName,
-    ) -> Result<Vec<OnlineDevice>, crate::Error> {
-        self.user(app, name).await?;
-        Ok(self.presence.devices(app, name).await?)
-    }
-
-    /// Whether the user has a live session on any node.
-    pub async fn is_online(&self, app: &AppKey, name: &UserName) -> Result<bool, crate::Error> {
-        Ok(self.presence.is_online(app, name).await?)
-    }
-
-    /// Closes the user's session on `resource`, on whichever node it lives (the SDK sees 217,
-    /// as for every administrative logout, and does not reconnect). `false`: no session of
-    /// the user was on that resource.
-    pub async fn disconnect_device(
-        &self,
-        app: &AppKey,
-        name: &UserName,
-        resource: &str,
-    ) -> Result<bool, crate::Error> {
-        self.user(app, name).await?;
-        if self.presence.device(app, name, resource).await?.is_none() {
-            return Ok(false);
-        }
-        self.kick(
-            app,
-            name,
-            Some(resource.to_owned()),
-            crate::bus::KickReason::ForcedLogout,
-            None,
-        )
-        .await?;
-        Ok(true)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

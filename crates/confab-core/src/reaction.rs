@@ -10,8 +10,8 @@ use prost::Message;
 use serde_json::{json, Value};
 
 use crate::{
-    chat::ChatService,
     ids::{AppKey, MessageId, UserName},
+    messages::MessageService,
     now_ms,
     store::Reaction,
     Error,
@@ -29,7 +29,7 @@ pub struct ReactionSummary {
     pub added_by_self: bool,
 }
 
-impl ChatService {
+impl MessageService {
     /// Adds (`add`) or removes `user`'s reaction and tells the other party. Adding twice or
     /// removing one that is not there changes nothing and tells no one.
     pub async fn change_reaction(
@@ -52,7 +52,7 @@ impl ChatService {
             user: user.clone(),
             created_ms: now_ms(),
         };
-        if !self.store.change_reaction(app, &change, add).await? {
+        if !self.annotations.change_reaction(app, &change, add).await? {
             return Ok(());
         }
         let summaries = self.reaction_summaries(app, &peer, message).await?;
@@ -84,16 +84,17 @@ impl ChatService {
         });
         let app_text = app.to_string();
         let (from, to) = (jid(&app_text, user), jid(&app_text, &peer));
-        self.deliver_server_meta(app, user, peer.clone(), move |id, now| pb::Meta {
-            id: Some(id.0),
-            from: Some(from),
-            to: Some(to),
-            timestamp: Some(now),
-            ns: Some(NameSpace::Notify as i32),
-            payload: Some(notify.to_string().into_bytes().into()),
-            ..Default::default()
-        })
-        .await
+        self.appender
+            .deliver_server_meta(app, user, peer.clone(), move |id, now| pb::Meta {
+                id: Some(id.0),
+                from: Some(from),
+                to: Some(to),
+                timestamp: Some(now),
+                ns: Some(NameSpace::Notify as i32),
+                payload: Some(notify.to_string().into_bytes().into()),
+                ..Default::default()
+            })
+            .await
     }
 
     /// The reactions of each message, as `user` sees them (only messages of their own chats).
@@ -123,7 +124,7 @@ impl ChatService {
     ) -> Result<UserName, Error> {
         let not_found = || Error::InvalidArgument(format!("message {} does not exist", message.0));
         let stored = self
-            .store
+            .logs
             .stored_message(app, message)
             .await?
             .filter(|stored| !stored.recalled)
@@ -150,7 +151,7 @@ impl ChatService {
         message: MessageId,
     ) -> Result<Vec<ReactionSummary>, Error> {
         let mut summaries: Vec<ReactionSummary> = Vec::new();
-        for reaction in self.store.reactions(app, &[message]).await? {
+        for reaction in self.annotations.reactions(app, &[message]).await? {
             let added_by_self = &reaction.user == viewer;
             match summaries
                 .iter_mut()

@@ -3,9 +3,10 @@
 //! refer to and the change stored with them (`AppendEffect`).
 //!
 //! Read and delivery acks need nothing beyond routing. A channel (conversation) read ack also
-//! moves the reader's read marker of the conversation (`conversation_read_up_to`). A recall is
-//! the sender's, within `Limits::recall_window_secs`, and takes the message out of the
-//! recipient's queue if it is still waiting there. An edit replaces the stored message's
+//! moves the reader's read marker of the conversation
+//! (`ConversationService::conversation_read_up_to`). A recall is the sender's, within
+//! `Limits::recall_window_secs`, and takes the message out of the recipient's queue if it is
+//! still waiting there. An edit replaces the stored message's
 //! contents and tells both sides who edited it and how often (`edit_msg`).
 
 use bytes::Bytes;
@@ -13,8 +14,8 @@ use confab_proto::pb::{self, message_body::Type as BodyType, meta::NameSpace};
 use prost::Message;
 
 use crate::{
-    chat::{ChatService, SessionContext},
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{MessageId, QueueName, UserName},
+    messages::{MessageService, SessionContext},
     now_ms,
     store::{AppendEffect, StoredMessage},
     Error,
@@ -72,21 +73,7 @@ pub(crate) struct Prepared {
     pub(crate) notify: Option<pb::Meta>,
 }
 
-impl ChatService {
-    /// Up to which message `reader` has read their conversation with `peer` (their last channel
-    /// ack in it); messages from `peer` after it are unread.
-    pub async fn conversation_read_up_to(
-        &self,
-        app: &AppKey,
-        reader: &UserName,
-        peer: &UserName,
-    ) -> Result<Option<MessageId>, Error> {
-        Ok(self
-            .store
-            .conversation_read_up_to(app, reader, &QueueName::single_chat(peer))
-            .await?)
-    }
-
+impl MessageService {
     /// Checks a recall or edit against its target message and builds what to store.
     pub(crate) async fn prepare(
         &self,
@@ -161,7 +148,7 @@ impl ChatService {
     ) -> Result<StoredMessage, Error> {
         let not_found = || Error::from(ReceiptError::MessageNotFound(id.0));
         let stored = self
-            .store
+            .logs
             .stored_message(&session.app.key, id)
             .await?
             .filter(|stored| !stored.recalled)
@@ -248,7 +235,10 @@ mod tests {
     };
 
     use super::*;
-    use crate::app::{App, NewApp};
+    use crate::{
+        app::{App, NewApp},
+        ids::AppKey,
+    };
 
     fn session(user: &str) -> SessionContext {
         let key = AppKey::new("o", "a").unwrap();

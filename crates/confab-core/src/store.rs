@@ -380,8 +380,10 @@ pub struct QueuedMessage {
 /// An operation already queued by a `submit_*` method; resolves once it has been applied.
 pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'static>>;
 
+/// Appends to logs. Only the `Appender` holds it: every message enters its log there, so the
+/// store's commit order is the one order and every append is announced.
 #[async_trait]
-pub trait MessageStore: Send + Sync {
+pub trait AppendStore: Send + Sync {
     /// Queues the message to be appended to its log atomically and durably, and returns at
     /// once. The store assigns the id and time at commit: ids are unique across nodes, and
     /// within a log id order is commit order, so a reader acknowledging by id never skips a
@@ -395,6 +397,12 @@ pub trait MessageStore: Send + Sync {
     async fn append_message(&self, message: NewMessage) -> Result<Appended, StoreError> {
         self.submit_append(message).await
     }
+}
+
+/// The messages of the logs as devices read them (pulls, unread counts), history, imports,
+/// and what the delivery logs reclaim.
+#[async_trait]
+pub trait LogStore: Send + Sync {
     /// Stores an imported message under its caller-chosen (past) id and time, in history only
     /// (in no log, so no reader pages past it). Fails with `Duplicate` when the id is taken.
     async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError>;
@@ -404,23 +412,6 @@ pub trait MessageStore: Send + Sync {
         app: &AppKey,
         id: MessageId,
     ) -> Result<Option<StoredMessage>, StoreError>;
-    /// Up to which message `owner` has read `conversation` (their last channel ack in it).
-    async fn conversation_read_up_to(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-    ) -> Result<Option<MessageId>, StoreError>;
-    /// Records that `device` logged in now (a store may keep "last seen" to within the hour:
-    /// it only serves `reclaim`). The first time, it starts reading each log where the user's
-    /// other devices have read up to (what none of them has read is delivered to it too; with
-    /// no device before, everything is).
-    async fn device_seen(
-        &self,
-        app: &AppKey,
-        device: &Device,
-        now_ms: u64,
-    ) -> Result<(), StoreError>;
     /// The logs in which `device` has unread messages, with how many.
     async fn unread_counts(
         &self,
@@ -457,6 +448,41 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         query: &HistoryQuery,
     ) -> Result<Vec<QueuedMessage>, StoreError>;
+    /// The app's messages (not receipts, not recalled) with `start_ms <= timestamp < end_ms`,
+    /// oldest first, for the history export.
+    async fn messages_between(
+        &self,
+        app: &AppKey,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Result<Vec<QueuedMessage>, StoreError>;
+}
+
+/// The devices of users, as their logins record them.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    /// Records that `device` logged in now (a store may keep "last seen" to within the hour:
+    /// it only serves `reclaim`). The first time, it starts reading each log where the user's
+    /// other devices have read up to (what none of them has read is delivered to it too; with
+    /// no device before, everything is).
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+}
+
+/// Each party's view of their conversations: the list, its settings and read markers.
+#[async_trait]
+pub trait ConversationStore: Send + Sync {
+    /// Up to which message `owner` has read `conversation` (their last channel ack in it).
+    async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Option<MessageId>, StoreError>;
     /// One page of `owner`'s conversation list (see `ConversationQuery`): each conversation
     /// with a message in their history after its deletion point. Read from one maintained row
     /// per conversation: no page costs more than its rows.
@@ -475,14 +501,19 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<(), StoreError>;
-    /// The app's messages (not receipts, not recalled) with `start_ms <= timestamp < end_ms`,
-    /// oldest first, for the history export.
-    async fn messages_between(
+    /// Applies a change to `owner`'s view of `conversation`.
+    async fn change_conversation(
         &self,
         app: &AppKey,
-        start_ms: u64,
-        end_ms: u64,
-    ) -> Result<Vec<QueuedMessage>, StoreError>;
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), StoreError>;
+}
+
+/// What users attach to messages: reactions and pins.
+#[async_trait]
+pub trait AnnotationStore: Send + Sync {
     /// Adds (`add`) or removes `user`'s `reaction` to `message`; false when it already was so.
     async fn change_reaction(
         &self,
@@ -511,14 +542,6 @@ pub trait MessageStore: Send + Sync {
         owner: &UserName,
         conversation: &QueueName,
     ) -> Result<Vec<PinnedMessage>, StoreError>;
-    /// Applies a change to `owner`'s view of `conversation`.
-    async fn change_conversation(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-        change: ConversationChange,
-    ) -> Result<(), StoreError>;
 }
 
 /// Messages stored on one UTC day.
@@ -547,8 +570,28 @@ pub trait AdminStore: Send + Sync {
 }
 
 /// Everything a deployment stores.
-pub trait Store: AppStore + UserStore + MessageStore + AdminStore {}
-impl<T: AppStore + UserStore + MessageStore + AdminStore> Store for T {}
+pub trait Store:
+    AppStore
+    + UserStore
+    + AppendStore
+    + LogStore
+    + DeviceStore
+    + ConversationStore
+    + AnnotationStore
+    + AdminStore
+{
+}
+impl<T> Store for T where
+    T: AppStore
+        + UserStore
+        + AppendStore
+        + LogStore
+        + DeviceStore
+        + ConversationStore
+        + AnnotationStore
+        + AdminStore
+{
+}
 
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -45,7 +45,7 @@ pub struct NewUser {
     pub nickname: Option<String>,
 }
 
-impl crate::chat::ChatService {
+impl crate::accounts::AccountService {
     /// Registers users, all or none. Names are validated and lowercased; passwords hashed.
     pub async fn create_users(
         &self,
@@ -73,7 +73,7 @@ impl crate::chat::ChatService {
                 tokens_issued_from: created_secs,
             });
         }
-        self.store
+        self.users
             .create_users(app, &users)
             .await
             .map_err(|error| match error {
@@ -84,7 +84,7 @@ impl crate::chat::ChatService {
     }
 
     pub async fn user(&self, app: &crate::ids::AppKey, name: &UserName) -> Result<User, Error> {
-        self.store
+        self.users
             .user(app, name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))
@@ -123,7 +123,7 @@ impl crate::chat::ChatService {
         // (and the store moves the bound past tokens dated ahead by an earlier change).
         let issued_from = now_secs().saturating_add(1);
         if !self
-            .store
+            .users
             .update_password(app, name, &hash, issued_from, now)
             .await?
         {
@@ -146,7 +146,7 @@ impl crate::chat::ChatService {
         name: &UserName,
     ) -> Result<User, Error> {
         let user = self
-            .store
+            .users
             .delete_user(app, name)
             .await?
             .ok_or_else(|| Error::UserNotFound(name.to_string()))?;
@@ -166,7 +166,7 @@ pub struct UserPage {
 /// Most users in one page of a listing.
 pub const MAX_USER_PAGE: u32 = 100;
 
-impl crate::chat::ChatService {
+impl crate::accounts::AccountService {
     /// Users in name order, optionally only those whose name starts with `prefix`. `cursor` is
     /// the opaque value of the previous page.
     pub async fn list_users(
@@ -183,7 +183,7 @@ impl crate::chat::ChatService {
         };
         let prefix = prefix.to_ascii_lowercase();
         let mut users = self
-            .store
+            .users
             .list_users(app, &prefix, after.as_ref(), limit + 1)
             .await?;
         let more = users.len() > limit as usize;
@@ -204,7 +204,7 @@ impl crate::chat::ChatService {
         activated: bool,
     ) -> Result<User, Error> {
         if !self
-            .store
+            .users
             .set_activated(app, name, activated, crate::now_ms())
             .await?
         {

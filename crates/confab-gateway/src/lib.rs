@@ -21,7 +21,7 @@ use axum::{
     routing::get,
     Router,
 };
-use confab_core::{bus::SessionRegistry, chat::ChatService};
+use confab_core::{accounts::AccountService, bus::SessionRegistry, messages::MessageService};
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -91,7 +91,10 @@ impl Default for GatewayConfig {
 
 /// Shared by every session of this node.
 pub struct Gateway {
-    chat: Arc<ChatService>,
+    /// Logins, kicks and the devices they record.
+    accounts: Arc<AccountService>,
+    /// Sends, pulls and unread counts.
+    messages: Arc<MessageService>,
     registry: Arc<SessionRegistry>,
     config: GatewayConfig,
     connections: Arc<Semaphore>,
@@ -103,14 +106,16 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(
-        chat: Arc<ChatService>,
+        accounts: Arc<AccountService>,
+        messages: Arc<MessageService>,
         registry: Arc<SessionRegistry>,
         config: GatewayConfig,
         shutdown: CancellationToken,
     ) -> Arc<Gateway> {
         Arc::new(Gateway {
             connections: Arc::new(Semaphore::new(config.max_connections)),
-            chat,
+            accounts,
+            messages,
             registry,
             config,
             shutdown,

@@ -6,9 +6,9 @@ use std::sync::Arc;
 use confab_core::{
     auth::{LoginGrant, LoginRequest},
     bus::{KickReason, LoginDevice, SessionInbox},
-    chat::SessionContext,
     escaped::Escaped,
     ids::SessionId,
+    messages::SessionContext,
     now_ms, Error,
 };
 use confab_proto::{
@@ -44,7 +44,7 @@ pub(crate) async fn login(
         user: guid.name.as_deref().unwrap_or(""),
         token: &token,
     };
-    let grant = match gateway.chat.login(request).await {
+    let grant = match gateway.accounts.login(request).await {
         Ok(grant) => grant,
         Err(error) => {
             log_refusal(&error, guid);
@@ -96,7 +96,7 @@ pub(crate) async fn login(
     // every session there that logged in before this one. The kicked SDK gets this login's
     // `setLoginInfoCustomExt` (`Provision.reason`) as `loginInfoCustomExt`.
     if let Err(error) = gateway
-        .chat
+        .accounts
         .kick(
             &app.key,
             &user.name,
@@ -116,7 +116,7 @@ pub(crate) async fn login(
         resource: resource.clone(),
     };
     // Before anything is read: a device's first login decides where it starts reading.
-    if let Err(error) = gateway.chat.device_logged_in(&context).await {
+    if let Err(error) = gateway.accounts.device_logged_in(&context).await {
         gateway
             .registry
             .unregister(&context.app.key, &context.user, id);

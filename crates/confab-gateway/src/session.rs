@@ -17,7 +17,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use confab_core::{
-    bus::KickReason, chat::SessionContext, escaped::Escaped, ids::QueueName, now_ms,
+    bus::KickReason, escaped::Escaped, ids::QueueName, messages::SessionContext, now_ms,
 };
 use confab_proto::{
     codec::encode_raw,

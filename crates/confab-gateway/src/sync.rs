@@ -3,9 +3,9 @@
 use std::future::Future;
 
 use confab_core::{
-    chat::{PullPage, SendAck, SessionContext},
     escaped::Escaped,
     ids::QueueName,
+    messages::{PullPage, SendAck, SessionContext},
     now_ms,
 };
 use confab_proto::{pb, status, Outbound, StoredPage};
@@ -23,7 +23,7 @@ pub(crate) async fn unread(
     session: &SessionContext,
 ) -> (Outbound, Vec<QueueName>) {
     let app_key = session.app.key.to_string();
-    match gateway.chat.unread(session).await {
+    match gateway.messages.unread(session).await {
         Ok(queues) => {
             let unread = queues
                 .iter()
@@ -60,7 +60,7 @@ pub(crate) fn submit_send(
     meta: pb::Meta,
 ) -> impl Future<Output = Outbound> + Send + 'static {
     let client_id = meta.id;
-    let submitted = gateway.chat.submit(session, meta);
+    let submitted = gateway.messages.submit(session, meta);
     async move {
         match submitted {
             Ok(pending) => send_reply(client_id, pending.await),
@@ -120,7 +120,7 @@ pub(crate) async fn pull(
     let Some(queue) = queue else {
         return (drained(queue_jid), None);
     };
-    match gateway.chat.pull(session, &queue, key).await {
+    match gateway.messages.pull(session, &queue, key).await {
         // Metas always come with `nextKey` and never with `isLast` (PROTOCOL.md §4.4).
         Ok(page) if !page.metas.is_empty() => (page_frame(queue_jid, page), None),
         Ok(_) => (drained(queue_jid), Some(queue)),
@@ -146,7 +146,7 @@ pub(crate) async fn push(
     queue: &QueueName,
     queue_jid: pb::Jid,
 ) -> Option<Outbound> {
-    match gateway.chat.pull(session, queue, None).await {
+    match gateway.messages.pull(session, queue, None).await {
         Ok(page) if !page.metas.is_empty() => Some(page_frame(queue_jid, page)),
         Ok(_) => None,
         Err(error) => {

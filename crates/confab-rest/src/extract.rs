@@ -8,9 +8,8 @@ use axum::{
     http::{header::AUTHORIZATION, HeaderMap},
 };
 use confab_core::{
-    app::App,
+    app::{App, AppService},
     auth::RestScope,
-    chat::ChatService,
     ids::{AppKey, UserName},
     Error,
 };
@@ -45,7 +44,7 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// The app a request addresses: by `org`/`app` in the path, or, for the appId-only form, by
 /// the bearer token's App ID; without a token, the only app of a single-app deployment.
 pub(crate) async fn resolve_app(
-    chat: &ChatService,
+    apps: &AppService,
     org: &str,
     app: &str,
     headers: &HeaderMap,
@@ -53,16 +52,16 @@ pub(crate) async fn resolve_app(
     if org == FROM_TOKEN && app == FROM_TOKEN {
         if let Some(token) = bearer(headers) {
             let app_id = confab_token::peek_app_id(token).map_err(Error::Token)?;
-            return Ok(chat.app_by_app_id(&app_id).await?);
+            return Ok(apps.app_by_app_id(&app_id).await?);
         }
-        let mut apps = chat.list_apps().await?;
-        return match (apps.pop(), apps.is_empty()) {
-            (Some(only), true) => Ok(chat.app(&only.key).await?),
+        let mut listed = apps.list_apps().await?;
+        return match (listed.pop(), listed.is_empty()) {
+            (Some(only), true) => Ok(apps.app(&only.key).await?),
             _ => Err(Error::AppNotFound.into()),
         };
     }
     let key = AppKey::new(org, app).ok_or(Error::AppNotFound)?;
-    Ok(chat.app(&key).await?)
+    Ok(apps.app(&key).await?)
 }
 
 /// The app of an admin route, once the bearer holds an app token for it.
@@ -72,9 +71,9 @@ pub(crate) async fn app_for_admin(
     app: &str,
     headers: &HeaderMap,
 ) -> Result<Arc<App>, ApiError> {
-    let app = resolve_app(&state.chat, org, app, headers).await?;
+    let app = resolve_app(&state.apps, org, app, headers).await?;
     state
-        .chat
+        .accounts
         .authorize(&app, bearer(headers), RestScope::App)
         .await?;
     Ok(app)
@@ -89,10 +88,10 @@ pub(crate) async fn app_for_user(
     user: String,
     headers: &HeaderMap,
 ) -> Result<(Arc<App>, UserName), ApiError> {
-    let app = resolve_app(&state.chat, org, app, headers).await?;
+    let app = resolve_app(&state.apps, org, app, headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     state
-        .chat
+        .accounts
         .authorize(&app, bearer(headers), RestScope::User(&name))
         .await?;
     Ok((app, name))

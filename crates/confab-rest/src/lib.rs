@@ -17,8 +17,11 @@ use std::sync::Arc;
 
 use axum::{extract::DefaultBodyLimit, middleware, routing, Router};
 use confab_core::{
-    chat::ChatService,
+    accounts::AccountService,
+    app::AppService,
+    conversations::ConversationService,
     files::{ChatFileStore, FileStore},
+    messages::MessageService,
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -32,7 +35,11 @@ pub use video_frame::VideoFrames;
 
 /// Shared by every request.
 pub struct RestState {
-    pub chat: Arc<ChatService>,
+    pub apps: Arc<AppService>,
+    /// Users, tokens and the bearer checks of every route.
+    pub accounts: Arc<AccountService>,
+    pub messages: Arc<MessageService>,
+    pub conversations: Arc<ConversationService>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
     /// Attachment metadata.

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use confab_core::chat::Limits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
+use confab_core::services::Limits;
 use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;

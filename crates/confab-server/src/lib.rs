@@ -1,4 +1,4 @@
-//! Wiring: builds the store, bus, domain service and edges from a `Config`, serves them on the
+//! Wiring: builds the store, bus, feature services (`Services`) and edges from a `Config`, serves them on the
 //! plain listener and, with `[tls]`, on an https/wss one too, and shuts down in order. `main.rs` only parses arguments, sets up tracing and
 //! passes the signal future in, so whole-server tests can call `run` directly.
 
@@ -15,13 +15,14 @@ use axum::{extract::Request, http::StatusCode, routing, Extension, Json, Router}
 use confab_console::ConsoleState;
 use confab_core::{
     admin::{AdminError, AdminService},
-    app::{App, NewApp},
+    app::{App, AppService, NewApp},
     bus::{InProcessBus, SessionRegistry},
-    chat::ChatService,
+    messages::MessageService,
     now_ms,
     password::PasswordWork,
     presence::LocalPresence,
-    store::{AppStore, StoreError},
+    services::Services,
+    store::{AdminStore, AppStore, StoreError},
 };
 use confab_gateway::Gateway;
 use confab_rest::{ListenerInfo, RestState, Thumbnails, VideoFrames};
@@ -96,20 +97,19 @@ pub async fn run(
     let registry = Arc::new(SessionRegistry::new(config.node_id));
     let bus = Arc::new(InProcessBus::new(registry.clone()));
     let presence = Arc::new(LocalPresence::new(registry.clone()));
-    let chat = Arc::new(
-        ChatService::start(
-            store.clone(),
-            bus,
-            presence,
-            config.node_id,
-            config.limits(),
-        )
-        .await?,
-    );
+    let services = Services::start(
+        store.clone(),
+        bus,
+        presence,
+        config.node_id,
+        config.limits(),
+    )
+    .await?;
 
     let cancel = CancellationToken::new();
     let gateway = Gateway::new(
-        chat.clone(),
+        services.accounts.clone(),
+        services.messages.clone(),
         registry.clone(),
         config.gateway(),
         cancel.clone(),
@@ -117,7 +117,10 @@ pub async fn run(
     let router = gateway
         .router()
         .merge(confab_rest::router(Arc::new(RestState {
-            chat: chat.clone(),
+            apps: services.apps.clone(),
+            accounts: services.accounts.clone(),
+            messages: services.messages.clone(),
+            conversations: services.conversations.clone(),
             data_centers: config.data_centers()?,
             chat_files: store.clone(),
             file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),
@@ -132,19 +135,21 @@ pub async fn run(
             rate_limit: config.http.rest_rate(),
         })));
     let admin = Arc::new(AdminService::new(
-        chat.admin_store(),
-        chat.password_work().clone(),
+        store.clone() as Arc<dyn AdminStore>,
+        services.accounts.password_work().clone(),
         config.auth.throttle_policy(),
     ));
     let setup_token = admin.issue_setup_token().await?;
     let router = router.merge(confab_console::router(Arc::new(ConsoleState {
-        chat: chat.clone(),
+        apps: services.apps.clone(),
+        accounts: services.accounts.clone(),
+        overview: services.overview.clone(),
         admin,
     })));
 
     let address = listeners.http.local_addr()?;
     let connections = http::Connections::new(config.http.limits(), cancel.clone());
-    let router = router.merge(health_router(chat.clone(), cancel.clone()));
+    let router = router.merge(health_router(services.apps.clone(), cancel.clone()));
     let http = http::serve(
         listeners.http,
         listener_service(router.clone(), false, address),
@@ -168,7 +173,11 @@ pub async fn run(
     if config.sessions.device_retention_days > 0 {
         let retention =
             Duration::from_secs(u64::from(config.sessions.device_retention_days) * 86_400);
-        tokio::spawn(reclaim_hourly(chat.clone(), retention, cancel.clone()));
+        tokio::spawn(reclaim_hourly(
+            services.messages.clone(),
+            retention,
+            cancel.clone(),
+        ));
     }
     ready(address);
     if let Some(token) = setup_token {
@@ -215,14 +224,18 @@ pub async fn run(
 
 /// Forgets devices unseen for `retention` and drops older entries from the delivery logs: a
 /// minute after start, then hourly, until shutdown.
-async fn reclaim_hourly(chat: Arc<ChatService>, retention: Duration, cancel: CancellationToken) {
+async fn reclaim_hourly(
+    messages: Arc<MessageService>,
+    retention: Duration,
+    cancel: CancellationToken,
+) {
     let mut next = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
             () = tokio::time::sleep_until(next) => {}
         }
-        match chat.reclaim(retention).await {
+        match messages.reclaim(retention).await {
             Ok(reclaimed) => tracing::info!(
                 devices = reclaimed.devices,
                 entries = reclaimed.entries,
@@ -236,11 +249,11 @@ async fn reclaim_hourly(chat: Arc<ChatService>, retention: Duration, cancel: Can
 
 /// `GET /healthz` (the process answers and the store takes a write) and `GET /readyz` (503
 /// once shutdown began, so a load balancer stops sending). No auth: load balancers call them.
-fn health_router(chat: Arc<ChatService>, shutdown: CancellationToken) -> Router {
+fn health_router(apps: Arc<AppService>, shutdown: CancellationToken) -> Router {
     let healthz = move || {
-        let chat = chat.clone();
+        let apps = apps.clone();
         async move {
-            match chat.record_health_check().await {
+            match apps.record_health_check().await {
                 Ok(()) => (StatusCode::OK, Json(json!({ "status": "ok" }))),
                 Err(error) => {
                     tracing::error!(%error, "health check: the store is not writable");

@@ -26,10 +26,10 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AppStore, AppendEffect, Appended, ConversationChange, ConversationQuery,
-        ConversationSummary, DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage,
-        Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
-        StoredMessage, UserStore,
+        AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
+        ConversationChange, ConversationQuery, ConversationStore, ConversationSummary, DayCount,
+        Device, DeviceStore, HistoryQuery, LogCount, LogStore, NewMessage, Pending, PinnedMessage,
+        Pulled, QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage, UserStore,
     },
     user::User,
 };
@@ -460,7 +460,7 @@ impl UserStore for EmbeddedStore {
 }
 
 #[async_trait]
-impl MessageStore for EmbeddedStore {
+impl AppendStore for EmbeddedStore {
     fn submit_append(&self, message: NewMessage) -> Pending<Appended> {
         self.submit(WriteOp::AppendMessage(message), |outcome| match outcome {
             writer::Outcome::Appended(appended) => Some(appended),
@@ -477,7 +477,10 @@ impl MessageStore for EmbeddedStore {
             },
         )
     }
+}
 
+#[async_trait]
+impl LogStore for EmbeddedStore {
     async fn stored_message(
         &self,
         app: &AppKey,
@@ -504,56 +507,6 @@ impl MessageStore for EmbeddedStore {
                 })
                 .optional()
                 .map(Option::flatten)
-        })
-        .await
-    }
-
-    async fn conversation_read_up_to(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-    ) -> Result<Option<MessageId>, StoreError> {
-        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
-        let conversation = conversation.as_str().to_owned();
-        self.read(move |connection| {
-            connection
-                .prepare_cached(
-                    "SELECT read_up_to FROM conversation_reads
-                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-                )?
-                .query_row(params![app, owner, conversation], |row| {
-                    row.get::<_, i64>(0).map(|id| MessageId(id as u64))
-                })
-                .optional()
-        })
-        .await
-    }
-
-    async fn device_seen(
-        &self,
-        app: &AppKey,
-        device: &Device,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        // A login of a device seen within the hour writes nothing: "last seen" serves only
-        // the retention, counted in days, and a write is a commit every login would wait for.
-        const SEEN_RECENTLY_MS: u64 = 3_600_000;
-        let (app_text, known) = (app.as_str().to_owned(), device.clone());
-        let seen = self
-            .read(move |connection| logs::last_seen(connection, &app_text, &known))
-            .await?;
-        if seen.is_some_and(|seen| now_ms.saturating_sub(seen) < SEEN_RECENTLY_MS) {
-            return Ok(());
-        }
-        let op = WriteOp::DeviceSeen {
-            app: app.as_str().to_owned(),
-            device: device.clone(),
-            now_ms,
-        };
-        self.write(op, |outcome| match outcome {
-            writer::Outcome::Done => Some(()),
-            _ => None,
         })
         .await
     }
@@ -708,6 +661,100 @@ impl MessageStore for EmbeddedStore {
         .await
     }
 
+    async fn messages_between(
+        &self,
+        app: &AppKey,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        let app = app.as_str().to_owned();
+        let (first, end) = (id_floor(start_ms), id_floor(end_ms));
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT m.id, m.meta FROM messages m
+                 WHERE m.app_key = ?1 AND m.id >= ?2 AND m.id < ?3 AND m.kind != ''
+                   AND NOT EXISTS (SELECT 1 FROM recalled_messages r
+                                   WHERE r.app_key = m.app_key AND r.message_id = m.id)
+                 ORDER BY m.id",
+            )?;
+            let rows = statement.query_map(params![app, first, end], |row| {
+                Ok(QueuedMessage {
+                    id: MessageId(row.get::<_, i64>(0)? as u64),
+                    meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError> {
+        self.write(
+            WriteOp::ImportMessage(id, message),
+            |outcome| match outcome {
+                writer::Outcome::Done => Some(()),
+                _ => None,
+            },
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl DeviceStore for EmbeddedStore {
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        // A login of a device seen within the hour writes nothing: "last seen" serves only
+        // the retention, counted in days, and a write is a commit every login would wait for.
+        const SEEN_RECENTLY_MS: u64 = 3_600_000;
+        let (app_text, known) = (app.as_str().to_owned(), device.clone());
+        let seen = self
+            .read(move |connection| logs::last_seen(connection, &app_text, &known))
+            .await?;
+        if seen.is_some_and(|seen| now_ms.saturating_sub(seen) < SEEN_RECENTLY_MS) {
+            return Ok(());
+        }
+        let op = WriteOp::DeviceSeen {
+            app: app.as_str().to_owned(),
+            device: device.clone(),
+            now_ms,
+        };
+        self.write(op, |outcome| match outcome {
+            writer::Outcome::Done => Some(()),
+            _ => None,
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ConversationStore for EmbeddedStore {
+    async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Option<MessageId>, StoreError> {
+        let (app, owner) = (app.as_str().to_owned(), owner.to_string());
+        let conversation = conversation.as_str().to_owned();
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT read_up_to FROM conversation_reads
+                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                )?
+                .query_row(params![app, owner, conversation], |row| {
+                    row.get::<_, i64>(0).map(|id| MessageId(id as u64))
+                })
+                .optional()
+        })
+        .await
+    }
+
     async fn conversations(
         &self,
         app: &AppKey,
@@ -757,44 +804,71 @@ impl MessageStore for EmbeddedStore {
         ))
     }
 
-    async fn messages_between(
+    async fn change_conversation(
         &self,
         app: &AppKey,
-        start_ms: u64,
-        end_ms: u64,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
-        let app = app.as_str().to_owned();
-        let (first, end) = (id_floor(start_ms), id_floor(end_ms));
-        self.read(move |connection| {
-            let mut statement = connection.prepare_cached(
-                "SELECT m.id, m.meta FROM messages m
-                 WHERE m.app_key = ?1 AND m.id >= ?2 AND m.id < ?3 AND m.kind != ''
-                   AND NOT EXISTS (SELECT 1 FROM recalled_messages r
-                                   WHERE r.app_key = m.app_key AND r.message_id = m.id)
-                 ORDER BY m.id",
-            )?;
-            let rows = statement.query_map(params![app, first, end], |row| {
-                Ok(QueuedMessage {
-                    id: MessageId(row.get::<_, i64>(0)? as u64),
-                    meta: Bytes::from(row.get::<_, Vec<u8>>(1)?),
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), StoreError> {
+        let removal = Removal::of(&change);
+        let history_only = matches!(
+            change,
+            ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_)
+        );
+        // A deletion hides the conversation up to its newest message; the index has it.
+        let last_message = match change {
+            ConversationChange::Delete { .. } => {
+                self.history_caught_up().await?;
+                let (app, owner) = (app.as_str().to_owned(), owner.to_string());
+                let conversation = conversation.as_str().to_owned();
+                self.read(move |connection| {
+                    connection.query_row(
+                        "SELECT MAX(message_id) FROM conversation_messages
+                         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                        params![app, owner, conversation],
+                        |row| row.get::<_, Option<i64>>(0),
+                    )
                 })
-            })?;
-            rows.collect()
+                .await?
+                .map(|id| id as u64)
+            }
+            _ => None,
+        };
+        if !history_only {
+            self.write(
+                WriteOp::ChangeConversation {
+                    app: app.as_str().to_owned(),
+                    owner: owner.to_string(),
+                    conversation: conversation.as_str().to_owned(),
+                    change,
+                    last_message,
+                },
+                |outcome| match outcome {
+                    writer::Outcome::Done => Some(()),
+                    _ => None,
+                },
+            )
+            .await?;
+        }
+        let Some(removal) = removal else {
+            return Ok(());
+        };
+        self.history_job(|reply| IndexJob::Remove {
+            app: app.as_str().to_owned(),
+            owner: owner.to_string(),
+            conversation: conversation.as_str().to_owned(),
+            removal,
+            reply,
         })
-        .await
+        .await?;
+        // The list row follows what history lost.
+        self.recount_conversation(app, owner, conversation).await
     }
+}
 
-    async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError> {
-        self.write(
-            WriteOp::ImportMessage(id, message),
-            |outcome| match outcome {
-                writer::Outcome::Done => Some(()),
-                _ => None,
-            },
-        )
-        .await
-    }
-
+#[async_trait]
+impl AnnotationStore for EmbeddedStore {
     async fn change_pin(
         &self,
         app: &AppKey,
@@ -921,68 +995,6 @@ impl MessageStore for EmbeddedStore {
             Ok(reactions)
         })
         .await
-    }
-
-    async fn change_conversation(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-        change: ConversationChange,
-    ) -> Result<(), StoreError> {
-        let removal = Removal::of(&change);
-        let history_only = matches!(
-            change,
-            ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_)
-        );
-        // A deletion hides the conversation up to its newest message; the index has it.
-        let last_message = match change {
-            ConversationChange::Delete { .. } => {
-                self.history_caught_up().await?;
-                let (app, owner) = (app.as_str().to_owned(), owner.to_string());
-                let conversation = conversation.as_str().to_owned();
-                self.read(move |connection| {
-                    connection.query_row(
-                        "SELECT MAX(message_id) FROM conversation_messages
-                         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-                        params![app, owner, conversation],
-                        |row| row.get::<_, Option<i64>>(0),
-                    )
-                })
-                .await?
-                .map(|id| id as u64)
-            }
-            _ => None,
-        };
-        if !history_only {
-            self.write(
-                WriteOp::ChangeConversation {
-                    app: app.as_str().to_owned(),
-                    owner: owner.to_string(),
-                    conversation: conversation.as_str().to_owned(),
-                    change,
-                    last_message,
-                },
-                |outcome| match outcome {
-                    writer::Outcome::Done => Some(()),
-                    _ => None,
-                },
-            )
-            .await?;
-        }
-        let Some(removal) = removal else {
-            return Ok(());
-        };
-        self.history_job(|reply| IndexJob::Remove {
-            app: app.as_str().to_owned(),
-            owner: owner.to_string(),
-            conversation: conversation.as_str().to_owned(),
-            removal,
-            reply,
-        })
-        .await?;
-        // The list row follows what history lost.
-        self.recount_conversation(app, owner, conversation).await
     }
 }
 

@@ -10,7 +10,7 @@ mod support;
 
 use confab_core::{
     ids::{AppKey, QueueName},
-    store::{HistoryQuery, MessageStore},
+    store::{AppendStore, HistoryQuery, LogStore},
 };
 use confab_store_embedded::EmbeddedStore;
 use rusqlite::Connection;

@@ -6,7 +6,7 @@
 
 mod support;
 
-use confab_core::store::MessageStore;
+use confab_core::store::AppendStore;
 use confab_store_embedded::EmbeddedStore;
 use support::{seed, store_with_users, text};
 use tokio::runtime::{Builder, Runtime};

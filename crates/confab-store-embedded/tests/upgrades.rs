@@ -8,7 +8,10 @@ mod support;
 
 use confab_core::{
     ids::{LogId, MessageId, QueueName},
-    store::{ConversationFilter, ConversationQuery, Device, MessageStore, Pulled},
+    store::{
+        AppendStore, ConversationFilter, ConversationQuery, ConversationStore, Device, DeviceStore,
+        LogStore, Pulled,
+    },
 };
 use confab_store_embedded::EmbeddedStore;
 use rusqlite::Connection;

@@ -9,7 +9,7 @@ mod support;
 use std::collections::VecDeque;
 
 use bytes::Bytes;
-use confab_core::store::MessageStore;
+use confab_core::store::AppendStore;
 use support::{store_with_users, text_with_meta};
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Messages (the embedded store's `messages`, `recalled_messages` and `conversation_reads`
-//! tables), and the `MessageStore` port, whose history methods are in `history.rs` and whose
-//! logs and cursors are in `logs.rs`.
+//! tables), and the ports of logs, devices, conversations and annotations (`AppendStore`,
+//! `LogStore`, `DeviceStore`, `ConversationStore`, `AnnotationStore`), whose history methods are
+//! in `history.rs` and whose logs and cursors are in `logs.rs`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
@@ -9,10 +10,10 @@ use bytes::Bytes;
 use confab_core::{
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AppendEffect, Appended, ConversationChange, ConversationFilter, ConversationQuery,
-        ConversationSummary, DayCount, Device, HistoryQuery, LogCount, MessageStore, NewMessage,
-        Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
-        StoredMessage,
+        AnnotationStore, AppendEffect, AppendStore, Appended, ConversationChange,
+        ConversationFilter, ConversationQuery, ConversationStore, ConversationSummary, DayCount,
+        Device, DeviceStore, HistoryQuery, LogCount, LogStore, NewMessage, Pending, PinnedMessage,
+        Pulled, QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage,
     },
 };
 
@@ -193,7 +194,7 @@ impl State {
 }
 
 #[async_trait]
-impl MessageStore for MemoryStore {
+impl AppendStore for MemoryStore {
     fn submit_append(&self, message: NewMessage) -> Pending<Appended> {
         self.submit(|state| Ok(state.append(message)?.0))
     }
@@ -208,7 +209,10 @@ impl MessageStore for MemoryStore {
             Ok(appended)
         })
     }
+}
 
+#[async_trait]
+impl LogStore for MemoryStore {
     async fn import_message(&self, id: MessageId, message: NewMessage) -> Result<(), StoreError> {
         self.with(|state| {
             if state.messages.by_id.contains_key(&id) {
@@ -233,24 +237,6 @@ impl MessageStore for MemoryStore {
                 recalled: state.messages.is_recalled(app, id),
             })
         })
-    }
-
-    async fn conversation_read_up_to(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-    ) -> Result<Option<MessageId>, StoreError> {
-        self.with(|state| state.messages.read_up_to(app, owner, conversation))
-    }
-
-    async fn device_seen(
-        &self,
-        app: &AppKey,
-        device: &Device,
-        now_ms: u64,
-    ) -> Result<(), StoreError> {
-        self.with(|state| state.logs.device_seen(app, device, now_ms))
     }
 
     async fn unread_counts(
@@ -312,6 +298,58 @@ impl MessageStore for MemoryStore {
         self.with(|state| state.history_page(app, owner, query))
     }
 
+    async fn messages_between(
+        &self,
+        app: &AppKey,
+        start_ms: u64,
+        end_ms: u64,
+    ) -> Result<Vec<QueuedMessage>, StoreError> {
+        self.with(|state| {
+            let (first, end) = (id_floor(start_ms), id_floor(end_ms));
+            if first >= end {
+                return Vec::new();
+            }
+            let messages = &state.messages;
+            messages
+                .by_id
+                .range(MessageId(first)..MessageId(end))
+                .filter(|(id, message)| {
+                    message.app == *app
+                        && !message.kind.is_empty()
+                        && !messages.is_recalled(app, **id)
+                })
+                .map(|(id, message)| QueuedMessage {
+                    id: *id,
+                    meta: message.meta.clone(),
+                })
+                .collect()
+        })
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn device_seen(
+        &self,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.with(|state| state.logs.device_seen(app, device, now_ms))
+    }
+}
+
+#[async_trait]
+impl ConversationStore for MemoryStore {
+    async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        conversation: &QueueName,
+    ) -> Result<Option<MessageId>, StoreError> {
+        self.with(|state| state.messages.read_up_to(app, owner, conversation))
+    }
+
     async fn conversations(
         &self,
         app: &AppKey,
@@ -357,34 +395,19 @@ impl MessageStore for MemoryStore {
         Ok(())
     }
 
-    async fn messages_between(
+    async fn change_conversation(
         &self,
         app: &AppKey,
-        start_ms: u64,
-        end_ms: u64,
-    ) -> Result<Vec<QueuedMessage>, StoreError> {
-        self.with(|state| {
-            let (first, end) = (id_floor(start_ms), id_floor(end_ms));
-            if first >= end {
-                return Vec::new();
-            }
-            let messages = &state.messages;
-            messages
-                .by_id
-                .range(MessageId(first)..MessageId(end))
-                .filter(|(id, message)| {
-                    message.app == *app
-                        && !message.kind.is_empty()
-                        && !messages.is_recalled(app, **id)
-                })
-                .map(|(id, message)| QueuedMessage {
-                    id: *id,
-                    meta: message.meta.clone(),
-                })
-                .collect()
-        })
+        owner: &UserName,
+        conversation: &QueueName,
+        change: ConversationChange,
+    ) -> Result<(), StoreError> {
+        self.with(|state| state.change_conversation(app, owner, conversation, change))
     }
+}
 
+#[async_trait]
+impl AnnotationStore for MemoryStore {
     async fn change_reaction(
         &self,
         app: &AppKey,
@@ -418,15 +441,5 @@ impl MessageStore for MemoryStore {
         conversation: &QueueName,
     ) -> Result<Vec<PinnedMessage>, StoreError> {
         self.with(|state| state.pinned_messages(app, owner, conversation))
-    }
-
-    async fn change_conversation(
-        &self,
-        app: &AppKey,
-        owner: &UserName,
-        conversation: &QueueName,
-        change: ConversationChange,
-    ) -> Result<(), StoreError> {
-        self.with(|state| state.change_conversation(app, owner, conversation, change))
     }
 }

@@ -1,4 +1,4 @@
-//! Two `ChatService`s on one store and one bus, as two nodes of a cluster would be: an app
+//! Two nodes' `Services` on one store and one bus, as two nodes of a cluster would be: an app
 //! rotated through one is seen rotated by the other (`Event::AppChanged` drops its cached
 //! copy), so a rotated-out client secret stops working everywhere.
 
@@ -7,9 +7,9 @@ use std::sync::Arc;
 use confab_core::{
     app::NewApp,
     bus::{InProcessBus, SessionRegistry},
-    chat::{ChatService, Limits},
     ids::AppKey,
     presence::LocalPresence,
+    services::{Limits, Services},
     Error,
 };
 use confab_store_memory::MemoryStore;
@@ -19,8 +19,8 @@ async fn node(
     bus: &Arc<InProcessBus>,
     registry: &Arc<SessionRegistry>,
     node: u16,
-) -> ChatService {
-    ChatService::start(
+) -> Services {
+    Services::start(
         store.clone(),
         bus.clone(),
         Arc::new(LocalPresence::new(registry.clone())),
@@ -42,6 +42,7 @@ async fn a_rotation_through_one_service_is_seen_by_the_other() {
     );
     let key = AppKey::parse("org#rotated").unwrap();
     first
+        .apps
         .create_app(NewApp {
             key: key.clone(),
             imported: None,
@@ -49,23 +50,26 @@ async fn a_rotation_through_one_service_is_seen_by_the_other() {
         .await
         .unwrap();
     // The second node reads the app once and caches it.
-    let before = second.app(&key).await.unwrap();
+    let before = second.apps.app(&key).await.unwrap();
     let old_secret = before.client_secret.expose().to_owned();
     assert!(second
+        .accounts
         .client_credentials_grant(&before, &before.client_id, &old_secret, None)
         .is_ok());
 
-    let rotated = first.rotate_client_secret(&key).await.unwrap();
+    let rotated = first.apps.rotate_client_secret(&key).await.unwrap();
     assert_ne!(rotated.client_secret.expose(), old_secret);
-    let seen = second.app(&key).await.unwrap();
+    let seen = second.apps.app(&key).await.unwrap();
     assert_eq!(seen.client_secret.expose(), rotated.client_secret.expose());
     assert!(matches!(
-        second.client_credentials_grant(&seen, &seen.client_id, &old_secret, None),
+        second
+            .accounts
+            .client_credentials_grant(&seen, &seen.client_id, &old_secret, None),
         Err(Error::BadClientCredentials)
     ));
 
     // And the certificate: the second node signs with the new one at once.
-    let rotated = first.rotate_certificate(&key, 0).await.unwrap();
-    let seen = second.app(&key).await.unwrap();
+    let rotated = first.apps.rotate_certificate(&key, 0).await.unwrap();
+    let seen = second.apps.app(&key).await.unwrap();
     assert_eq!(seen.signing_certificate(), rotated.signing_certificate());
 }

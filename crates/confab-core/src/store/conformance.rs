@@ -1404,7 +1404,7 @@ async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Out
     outputs
 }
 
-/// Two `ChatService`s ("nodes") on one store, each with a sender of its own, send into one log
+/// Two nodes' `MessageService`s on one store, each with a sender of its own, send into one log
 /// at once while a reader pulls it with keys: the reader gets every message exactly once, in id
 /// order. If an id could be committed after a larger one, the reader's key would pass over it
 /// and it would never be delivered.
@@ -1418,8 +1418,9 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
 
     use crate::{
         bus::{InProcessBus, SessionRegistry},
-        chat::{ChatService, Limits, SessionContext},
+        messages::{MessageService, PullPage, SessionContext},
         presence::LocalPresence,
+        services::{Limits, Services},
     };
 
     const PER_SENDER: u64 = 200;
@@ -1434,13 +1435,13 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
         let registry = Arc::new(SessionRegistry::new(node));
         let bus = Arc::new(InProcessBus::new(Arc::clone(&registry)));
         let presence = Arc::new(LocalPresence::new(registry));
-        let service =
-            ChatService::start(Arc::clone(&store), bus, presence, node, Limits::default())
+        let node_services =
+            Services::start(Arc::clone(&store), bus, presence, node, Limits::default())
                 .await
                 .unwrap();
-        services.push(Arc::new(service));
+        services.push(node_services);
     }
-    let app = services[0].app(&nodes.key).await.unwrap();
+    let app = services[0].apps.app(&nodes.key).await.unwrap();
     fn jid(name: &str) -> pb::Jid {
         pb::Jid {
             name: Some(name.into()),
@@ -1448,7 +1449,7 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
             ..Default::default()
         }
     }
-    let send = move |service: Arc<ChatService>, session: SessionContext, n: u64| {
+    let send = move |service: Arc<MessageService>, session: SessionContext, n: u64| {
         let body = pb::MessageBody {
             from: Some(jid("leo")),
             to: Some(jid("roy")),
@@ -1478,11 +1479,15 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
         user: name("roy"),
         resource: "phone".into(),
     };
-    services[1].device_logged_in(&reader).await.unwrap();
+    services[1]
+        .accounts
+        .device_logged_in(&reader)
+        .await
+        .unwrap();
     let queue = QueueName::single_chat(&name("leo"));
     let mut received: Vec<u64> = Vec::new();
     let mut key = None;
-    let ids = |page: &crate::chat::PullPage| {
+    let ids = |page: &PullPage| {
         page.metas
             .iter()
             .map(|meta| pb::Meta::decode(meta.clone()).unwrap().id.unwrap())
@@ -1491,12 +1496,24 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     // Strict turns.
     const TURNS: u64 = 100;
     for n in 0..TURNS {
-        send(Arc::clone(&services[1]), sender(1), n).await.unwrap();
-        let page = services[0].pull(&reader, &queue, key).await.unwrap();
+        send(Arc::clone(&services[1].messages), sender(1), n)
+            .await
+            .unwrap();
+        let page = services[0]
+            .messages
+            .pull(&reader, &queue, key)
+            .await
+            .unwrap();
         received.extend(ids(&page));
         key = page.next_key.or(key);
-        send(Arc::clone(&services[0]), sender(0), n).await.unwrap();
-        let page = services[1].pull(&reader, &queue, key).await.unwrap();
+        send(Arc::clone(&services[0].messages), sender(0), n)
+            .await
+            .unwrap();
+        let page = services[1]
+            .messages
+            .pull(&reader, &queue, key)
+            .await
+            .unwrap();
         received.extend(ids(&page));
         key = page.next_key.or(key);
     }
@@ -1507,7 +1524,7 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     );
     // Both at once.
     let mut senders = Vec::new();
-    for (index, service) in services.iter().enumerate() {
+    for (index, service) in services.iter().map(|node| &node.messages).enumerate() {
         let (service, session) = (Arc::clone(service), sender(index));
         senders.push(tokio::spawn(async move {
             let mut pending = Vec::new();
@@ -1526,7 +1543,7 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while received.len() < total && std::time::Instant::now() < deadline {
         // The two nodes take turns serving the reader, as behind a load balancer.
-        let service = &services[received.len() % 2];
+        let service = &services[received.len() % 2].messages;
         let page = service.pull(&reader, &queue, key).await.unwrap();
         received.extend(ids(&page));
         key = page.next_key.or(key);
@@ -1538,7 +1555,11 @@ pub async fn two_services_on_one_store_keep_each_log_in_id_order(store: std::syn
         sender.await.unwrap();
     }
     // Whatever came in after the reader's last pull.
-    let rest = services[0].pull(&reader, &queue, key).await.unwrap();
+    let rest = services[0]
+        .messages
+        .pull(&reader, &queue, key)
+        .await
+        .unwrap();
     received.extend(ids(&rest));
     assert!(
         received.windows(2).all(|pair| pair[0] < pair[1]),

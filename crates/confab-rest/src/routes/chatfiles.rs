@@ -54,7 +54,7 @@ pub(crate) async fn upload_route(
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let uploader = authorize_uploader(&state, &app, &headers).await?;
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
@@ -146,7 +146,7 @@ pub(crate) async fn download_route(
     Query(query): Query<Vec<(String, String)>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let file = state
         .chat_files
@@ -207,13 +207,13 @@ pub(super) async fn authorize_uploader(
     match user_id.as_deref().and_then(UserName::parse) {
         Some(name) => {
             state
-                .chat
+                .accounts
                 .authorize(app, token, RestScope::User(&name))
                 .await?;
             Ok(name.as_str().to_owned())
         }
         None => {
-            state.chat.authorize(app, token, RestScope::App).await?;
+            state.accounts.authorize(app, token, RestScope::App).await?;
             Ok(String::new())
         }
     }

@@ -12,7 +12,7 @@ use axum::{
 };
 use confab_core::{
     app::App,
-    conversation::{
+    conversations::{
         parse_mark, parse_message_id, parse_message_id_list, rest_message_from_stored,
         single_chat_conversation, ConversationFilter,
     },
@@ -101,7 +101,7 @@ async fn list_conversations(
     };
     let cursor = query_value(query, "cursor").unwrap_or("");
     let page = state
-        .chat
+        .conversations
         .conversations(&app.key, owner, cursor, limit, filter)
         .await?;
     let channel_infos: Vec<Value> = page
@@ -161,7 +161,7 @@ pub(crate) async fn pin_conversation_route(
         conversation(to, query_value(&query, "type").unwrap_or("chat"))?
     };
     let time = state
-        .chat
+        .conversations
         .pin_conversation(
             &app.key,
             &owner,
@@ -206,7 +206,7 @@ pub(crate) async fn mark_conversations_route(
             ConversationChange::RemoveMarks(vec![mark])
         };
         state
-            .chat
+            .conversations
             .change_conversation(
                 &app.key,
                 &owner,
@@ -247,7 +247,7 @@ pub(crate) async fn delete_conversation_route(
     let body: DeleteBody = parse_json(&body)?;
     let target = conversation(&body.channel, &body.conversation_type)?;
     state
-        .chat
+        .conversations
         .change_conversation(
             &app.key,
             &owner,
@@ -277,7 +277,7 @@ pub(crate) async fn remove_history_messages_route(
         return Err(Error::InvalidArgument("msgIdList must name 1 to 20 messages".into()).into());
     }
     state
-        .chat
+        .conversations
         .change_conversation(
             &app.key,
             &owner,
@@ -306,7 +306,7 @@ pub(crate) async fn remove_history_before_route(
         .parse()
         .map_err(|_| Error::InvalidArgument(format!("invalid delTime {time_text}")))?;
     state
-        .chat
+        .conversations
         .change_conversation(
             &app.key,
             &owner,
@@ -358,7 +358,10 @@ pub(crate) async fn pinned_messages_route(
                 .parse()
                 .map_err(|_| Error::InvalidArgument("invalid cursor".to_owned()))?,
         };
-        let pinned = state.chat.pinned_messages(&app.key, &owner, &peer).await?;
+        let pinned = state
+            .messages
+            .pinned_messages(&app.key, &owner, &peer)
+            .await?;
         let end = start.saturating_add(limit.clamp(1, 50)).min(pinned.len());
         let msg_infos: Vec<Value> = pinned
             .get(start.min(end)..end)
@@ -392,7 +395,7 @@ pub(crate) async fn pinned_messages_route(
     let pin = method == Method::POST;
     let resource = query_value(&query, "resource").unwrap_or("");
     state
-        .chat
+        .messages
         .pin_message(&app.key, &owner, &peer, message, pin, resource)
         .await?;
     Ok(ok(

@@ -158,18 +158,18 @@ pub(crate) async fn server_json_route(
     };
     let app_ids = values("app_id");
     let app_keys = values("app_key");
-    let chat = &state.chat;
+    let apps = &state.apps;
     let mut app_key = None;
     if !app_ids.is_empty() {
         let app = first_app(app_ids, |app_id| async move {
-            chat.app_by_app_id(&app_id).await
+            apps.app_by_app_id(&app_id).await
         })
         .await?;
         app_key = Some(app.key.to_string());
     } else if !app_keys.is_empty() {
         first_app(app_keys, |app_key| async move {
             let key = AppKey::parse(&app_key).ok_or(Error::AppNotFound)?;
-            chat.app(&key).await
+            apps.app(&key).await
         })
         .await?;
     }

@@ -61,7 +61,7 @@ pub(crate) async fn message_roaming_route(
     let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: RoamingBody = parse_json(&body)?;
     let request = history_request(body)?;
-    let page = state.chat.history(&app.key, &owner, request).await?;
+    let page = state.messages.history(&app.key, &owner, request).await?;
     let base64 = base64::engine::general_purpose::STANDARD;
     let msgs: Vec<Value> = page
         .metas

@@ -14,7 +14,7 @@ use axum::{
     Extension, Json,
 };
 use confab_core::{
-    conversation::parse_message_id, ids::UserName, messages::RestSend, now_ms, store::StoreError,
+    conversations::parse_message_id, ids::UserName, messages::RestSend, now_ms, store::StoreError,
     Error,
 };
 use serde::Deserialize;
@@ -65,7 +65,7 @@ pub(crate) async fn send_as_user_route(
         );
     }
     let sent = state
-        .chat
+        .messages
         .send_as_user(
             app.clone(),
             RestSend {
@@ -123,7 +123,7 @@ pub(crate) async fn import_route(
     let from = UserName::parse(&body.from)
         .ok_or_else(|| Error::InvalidArgument(format!("invalid from {}", body.from)))?;
     let id = state
-        .chat
+        .messages
         .import_message(
             &app,
             RestSend {
@@ -180,7 +180,7 @@ pub(crate) async fn recall_route(
         .ok_or_else(|| Error::InvalidArgument(format!("invalid from {}", body.from)))?;
     let to = UserName::parse(&body.to).ok_or_else(|| Error::RecipientNotFound(body.to.clone()))?;
     state
-        .chat
+        .messages
         .recall_as_user(app.clone(), from, to, message)
         .await?;
     Ok(Json(json!({
@@ -250,7 +250,7 @@ pub(crate) async fn export_download_route(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let app = app_for_admin(&state, &org, &app, &headers).await?;
-    let lines = state.chat.export_hour(&app.key, &hour).await?;
+    let lines = state.messages.export_hour(&app.key, &hour).await?;
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let gzip = encoder
         .write_all(&lines)

@@ -74,7 +74,7 @@ pub(crate) async fn init_route(
     Path((org, app)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let uploader = authorize_uploader(&state, &app, &headers).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let expired = {
@@ -128,7 +128,7 @@ pub(crate) async fn part_route(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let uploader = authorize_uploader(&state, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let mut multipart =
@@ -204,7 +204,7 @@ pub(crate) async fn complete_route(
     listener: Option<Extension<ListenerInfo>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let uploader = authorize_uploader(&state, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let upload = {
@@ -255,7 +255,7 @@ pub(crate) async fn abort_route(
     Path((org, app, uuid)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let uploader = authorize_uploader(&state, &app, &headers).await?;
     let upload = {
         let mut uploads = state.part_uploads.lock();

@@ -10,7 +10,7 @@ use axum::{
     Json,
 };
 use confab_core::{
-    conversation::{parse_message_id, parse_message_id_list},
+    conversations::{parse_message_id, parse_message_id_list},
     ids::UserName,
     now_ms,
     reaction::{summary_json, ReactionSummary},
@@ -75,7 +75,7 @@ pub(crate) async fn reactions_route(
             return Err(Error::Unsupported("group reactions").into());
         }
         let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
-        let lists = state.chat.reaction_lists(&app.key, &name, &ids).await?;
+        let lists = state.messages.reaction_lists(&app.key, &name, &ids).await?;
         let data: Vec<Value> = lists
             .iter()
             .map(|(id, summaries)| {
@@ -93,7 +93,7 @@ pub(crate) async fn reactions_route(
     };
     let id = parse_message_id(&message)?;
     state
-        .chat
+        .messages
         .change_reaction(&app.key, &name, id, &reaction, add)
         .await?;
     let now = now_ms();
@@ -138,7 +138,10 @@ pub(crate) async fn reaction_detail_route(
             .map_err(|_| Error::InvalidArgument(format!("invalid pageSize {text}")))?
             .clamp(1, MAX_DETAIL_PAGE),
     };
-    let lists = state.chat.reaction_lists(&app.key, &name, &[id]).await?;
+    let lists = state
+        .messages
+        .reaction_lists(&app.key, &name, &[id])
+        .await?;
     let summary = lists
         .into_iter()
         .flat_map(|(_, summaries)| summaries)

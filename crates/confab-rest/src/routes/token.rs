@@ -44,7 +44,7 @@ pub(crate) async fn token_route(
     headers: HeaderMap,
     AppJson(request): AppJson<TokenRequest>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let ttl = match &request.ttl {
         None | Some(Value::Null) => None,
         Some(Value::Number(number)) => number.as_u64(),
@@ -54,7 +54,7 @@ pub(crate) async fn token_route(
     match request.grant_type.as_str() {
         "password" => {
             let (token, user) = state
-                .chat
+                .accounts
                 .password_grant(
                     &app,
                     request.username.as_deref().unwrap_or(""),
@@ -70,7 +70,7 @@ pub(crate) async fn token_route(
             })))
         }
         "client_credentials" => {
-            let token = state.chat.client_credentials_grant(
+            let token = state.accounts.client_credentials_grant(
                 &app,
                 request.client_id.as_deref().unwrap_or(""),
                 request.client_secret.as_deref().unwrap_or(""),
@@ -85,11 +85,11 @@ pub(crate) async fn token_route(
         // Easemob's "inherit": a user token for an existing user, for the holder of an app token.
         "inherit" => {
             state
-                .chat
+                .accounts
                 .authorize(&app, bearer(&headers), RestScope::App)
                 .await?;
             let (token, user) = state
-                .chat
+                .accounts
                 .inherit_grant(&app, request.username.as_deref().unwrap_or(""), ttl)
                 .await?;
             Ok(Json(json!({
@@ -113,13 +113,13 @@ pub(crate) async fn token_expires_route(
     Path((org, app, user)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let verified = state
-        .chat
+        .accounts
         .authorize(&app, bearer(&headers), RestScope::User(&name))
         .await?;
-    state.chat.user(&app.key, &name).await?;
+    state.accounts.user(&app.key, &name).await?;
     Ok(Json(
         json!({ "expire_timestamp": verified.expires_at_ms() }),
     ))

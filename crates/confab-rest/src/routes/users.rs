@@ -60,13 +60,13 @@ pub(crate) async fn create_users_route(
     headers: HeaderMap,
     AppJson(body): AppJson<OneOrMany>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
-    if !state.chat.limits().open_registration || bearer(&headers).is_some() {
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
+    if !state.accounts.limits().open_registration || bearer(&headers).is_some() {
         if bearer(&headers).is_none() {
             return Err(Error::RegistrationClosed.into());
         }
         state
-            .chat
+            .accounts
             .authorize(&app, bearer(&headers), RestScope::App)
             .await?;
     }
@@ -82,7 +82,7 @@ pub(crate) async fn create_users_route(
             nickname: body.nickname,
         })
         .collect();
-    let users = state.chat.create_users(&app.key, new_users).await?;
+    let users = state.accounts.create_users(&app.key, new_users).await?;
     Ok(Json(envelope(&app, "post", "/users", &users)))
 }
 
@@ -95,7 +95,7 @@ pub(crate) async fn get_user_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let user = state.chat.user(&app.key, &name).await?;
+    let user = state.accounts.user(&app.key, &name).await?;
     let mut body = envelope(&app, "get", "/users", std::slice::from_ref(&user));
     body["count"] = json!(1);
     Ok(Json(body))
@@ -112,7 +112,7 @@ pub(crate) async fn delete_user_route(
 ) -> Result<Json<Value>, ApiError> {
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    let deleted = state.chat.delete_user(&app.key, &name).await?;
+    let deleted = state.accounts.delete_user(&app.key, &name).await?;
     Ok(Json(envelope(&app, "delete", "/users", &[deleted])))
 }
 
@@ -130,10 +130,10 @@ pub(crate) async fn change_password_route(
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.chat, &org, &app, &headers).await?;
+    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let verified = state
-        .chat
+        .accounts
         .authorize(&app, bearer(&headers), RestScope::User(&name))
         .await?;
     let old_password = match verified.privilege {
@@ -141,7 +141,7 @@ pub(crate) async fn change_password_route(
         Privilege::User => Some(body.oldpassword.ok_or(Error::WrongOldPassword)?),
     };
     state
-        .chat
+        .accounts
         .change_password(
             &app.key,
             &name,
@@ -204,7 +204,7 @@ pub(crate) async fn list_users_route(
         .clamp(1, MAX_USER_PAGE);
     // `q` is a Confab extension: only names starting with it (the console's search box).
     let page = state
-        .chat
+        .accounts
         .list_users(
             &app.key,
             query_value(&query, "q").unwrap_or(""),
@@ -233,7 +233,7 @@ pub(crate) async fn deactivate_user_route(
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let user = state
-        .chat
+        .accounts
         .set_user_activated(&app.key, &name, false)
         .await?;
     Ok(Json(json!({
@@ -254,7 +254,10 @@ pub(crate) async fn activate_user_route(
 ) -> Result<Json<Value>, ApiError> {
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state.chat.set_user_activated(&app.key, &name, true).await?;
+    state
+        .accounts
+        .set_user_activated(&app.key, &name, true)
+        .await?;
     Ok(Json(json!({
         "action": "activate user",
         "timestamp": now_ms(),
@@ -272,7 +275,7 @@ pub(crate) async fn disconnect_user_route(
 ) -> Result<Json<Value>, ApiError> {
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    state.chat.disconnect_user(&app.key, &name).await?;
+    state.accounts.disconnect_user(&app.key, &name).await?;
     Ok(Json(json!({
         "action": "get",
         "uri": format!("/{}/{}/users/{}/disconnect", app.key.org(), app.key.app(), name),
@@ -298,7 +301,7 @@ pub(crate) async fn disconnect_device_route(
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
     let result = state
-        .chat
+        .accounts
         .disconnect_device(&app.key, &name, &resource)
         .await?;
     Ok(Json(json!({
@@ -326,7 +329,7 @@ pub(crate) async fn resources_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let devices = state.chat.online_devices(&app.key, &name).await?;
+    let devices = state.accounts.online_devices(&app.key, &name).await?;
     let data: Vec<Value> = devices
         .into_iter()
         .map(|device| {
@@ -366,7 +369,7 @@ pub(crate) async fn user_status_route(
 ) -> Result<Json<Value>, ApiError> {
     let app = app_for_admin(&state, &org, &app, &headers).await?;
     let name = UserName::parse(&user).ok_or(Error::UserNotFound(user))?;
-    let user = state.chat.user(&app.key, &name).await?;
+    let user = state.accounts.user(&app.key, &name).await?;
     Ok(Json(json!({
         "action": "get",
         "uri": format!("/{}/{}/users/{}/status", app.key.org(), app.key.app(), user.name),
@@ -419,7 +422,7 @@ pub(crate) async fn batch_status_route(
 
 /// Online when the user has a live session on any node (`Presence`).
 async fn presence(state: &RestState, app: &App, name: &UserName) -> Result<&'static str, Error> {
-    Ok(if state.chat.is_online(&app.key, name).await? {
+    Ok(if state.accounts.is_online(&app.key, name).await? {
         "online"
     } else {
         "offline"

@@ -1,6 +1,7 @@
 //! Server-side conversations (PROTOCOL.md §2.8): each user's list with unread counts from the
-//! queues and the last message, pinning, marks, deletion and one-way history removal; and the
-//! REST-JSON message form (§5.3) the list and the admin routes answer with.
+//! queues and the last message, pinning, marks, deletion, one-way history removal and read
+//! markers (`ConversationService`); and the REST-JSON message form (§5.3) the list and the
+//! admin routes answer with.
 
 use confab_proto::{
     pb::{self, key_value::ValueType, message_body::content::Type as ContentType, meta::NameSpace},
@@ -9,11 +10,16 @@ use confab_proto::{
 use prost::Message;
 use serde_json::{json, Map, Value};
 
+use std::sync::Arc;
+
 use crate::{
-    chat::ChatService,
+    appender::Appender,
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     now_ms,
-    store::{ConversationChange, ConversationPlace, ConversationQuery, ConversationSummary},
+    store::{
+        ConversationChange, ConversationPlace, ConversationQuery, ConversationStore,
+        ConversationSummary,
+    },
     Error,
 };
 
@@ -29,7 +35,32 @@ pub struct ConversationPage {
     pub cursor: String,
 }
 
-impl ChatService {
+/// Each user's conversations: the list and its settings; a change made on one device is told to
+/// the user's other devices through the shared `Appender`.
+pub struct ConversationService {
+    store: Arc<dyn ConversationStore>,
+    appender: Arc<Appender>,
+}
+
+impl ConversationService {
+    pub fn new(store: Arc<dyn ConversationStore>, appender: Arc<Appender>) -> ConversationService {
+        ConversationService { store, appender }
+    }
+
+    /// Up to which message `reader` has read their conversation with `peer` (their last channel
+    /// ack in it); messages from `peer` after it are unread.
+    pub async fn conversation_read_up_to(
+        &self,
+        app: &AppKey,
+        reader: &UserName,
+        peer: &UserName,
+    ) -> Result<Option<MessageId>, Error> {
+        Ok(self
+            .store
+            .conversation_read_up_to(app, reader, &QueueName::single_chat(peer))
+            .await?)
+    }
+
     /// `owner`'s conversations as `filter` selects and orders them, `limit` after `cursor`
     /// (the place of the previous page's last, `<key>:<conversation>`; empty: from the start).
     pub async fn conversations(
@@ -121,18 +152,19 @@ impl ChatService {
             domain: Some(USER_DOMAIN.to_owned()),
             client_resource: None,
         };
-        self.deliver_server_meta_from(app, owner, resource, owner.clone(), &peer, move |id, at| {
-            pb::Meta {
-                id: Some(id.0),
-                from: Some(jid.clone()),
-                to: Some(jid),
-                timestamp: Some(at),
-                ns: Some(NameSpace::Notify as i32),
-                payload: Some(notice.to_string().into_bytes().into()),
-                ..Default::default()
-            }
-        })
-        .await
+        self.appender
+            .deliver_server_meta_from(app, owner, resource, owner.clone(), &peer, move |id, at| {
+                pb::Meta {
+                    id: Some(id.0),
+                    from: Some(jid.clone()),
+                    to: Some(jid),
+                    timestamp: Some(at),
+                    ns: Some(NameSpace::Notify as i32),
+                    payload: Some(notice.to_string().into_bytes().into()),
+                    ..Default::default()
+                }
+            })
+            .await
     }
 }
 

@@ -1,0 +1,120 @@
+//! The feature services an edge calls into, built together once per process: each holds only
+//! the store trait it reads and writes, and the ones that append share the one `Appender`.
+
+use std::sync::Arc;
+
+use crate::{
+    accounts::AccountService,
+    app::AppService,
+    appender::Appender,
+    bus::Bus,
+    conversations::ConversationService,
+    messages::MessageService,
+    overview::OverviewService,
+    password::PasswordLimits,
+    presence::Presence,
+    store::{
+        AnnotationStore, AppStore, AppendStore, ConversationStore, DeviceStore, LogStore, Store,
+        UserStore,
+    },
+    Error,
+};
+
+/// Per-deployment limits and defaults; `confab-server` fills them from config.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Total bytes of text in one message (the hosted service's default is 5 KB).
+    pub max_text_bytes: usize,
+    /// Metas per pull reply. Each page's acknowledgement is a commit, so larger pages drain
+    /// faster; the default is 100 because the SDK drops repeats by id over its last 100 metas,
+    /// so a page resent whole (its ack lost with the connection) is still dropped whole.
+    pub page_size: u32,
+    /// Lifetime of tokens from `POST /token` when the request names no `ttl`.
+    pub default_token_ttl_secs: u32,
+    /// Whether `POST /users` works without an app token.
+    pub open_registration: bool,
+    /// How long after sending a message its sender may recall it (hosted default: 120 s);
+    /// 0 disables recall.
+    pub recall_window_secs: u64,
+    /// Argon2 concurrency and the throttle of wrong passwords (`password.rs`).
+    pub passwords: PasswordLimits,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_text_bytes: 5 * 1024,
+            page_size: 100,
+            default_token_ttl_secs: 60 * 24 * 3600,
+            open_registration: false,
+            recall_window_secs: 120,
+            passwords: PasswordLimits::default(),
+        }
+    }
+}
+
+/// Every feature service of one node, wired to one store, bus and presence.
+#[derive(Clone)]
+pub struct Services {
+    pub apps: Arc<AppService>,
+    pub accounts: Arc<AccountService>,
+    pub messages: Arc<MessageService>,
+    pub conversations: Arc<ConversationService>,
+    pub overview: Arc<OverviewService>,
+}
+
+impl Services {
+    /// Builds the services. Message ids come from the store; `node` (the config's `node_id`)
+    /// only numbers the acks of client statistics, which are not stored.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        bus: Arc<dyn Bus>,
+        presence: Arc<dyn Presence>,
+        node: u16,
+        limits: Limits,
+    ) -> Result<Services, Error> {
+        let appender = Arc::new(Appender::new(
+            Arc::clone(&store) as Arc<dyn AppendStore>,
+            Arc::clone(&bus),
+        ));
+        let apps = Arc::new(AppService::new(
+            Arc::clone(&store) as Arc<dyn AppStore>,
+            Arc::clone(&bus),
+        ));
+        let users = Arc::clone(&store) as Arc<dyn UserStore>;
+        let logs = Arc::clone(&store) as Arc<dyn LogStore>;
+        let conversation_store = Arc::clone(&store) as Arc<dyn ConversationStore>;
+        let accounts = Arc::new(AccountService::new(
+            Arc::clone(&apps),
+            Arc::clone(&users),
+            Arc::clone(&store) as Arc<dyn DeviceStore>,
+            Arc::clone(&bus),
+            Arc::clone(&presence),
+            limits.clone(),
+        ));
+        let messages = Arc::new(MessageService::new(
+            Arc::clone(&logs),
+            Arc::clone(&store) as Arc<dyn AnnotationStore>,
+            Arc::clone(&conversation_store),
+            Arc::clone(&users),
+            Arc::clone(&presence),
+            Arc::clone(&appender),
+            node,
+            limits,
+        ));
+        let conversations = Arc::new(ConversationService::new(conversation_store, appender));
+        let overview = Arc::new(OverviewService::new(
+            Arc::clone(&apps),
+            logs,
+            users,
+            presence,
+        ));
+        Ok(Services {
+            apps,
+            accounts,
+            messages,
+            conversations,
+            overview,
+        })
+    }
+}
