@@ -77,7 +77,8 @@ pub(crate) fn prune(
                             AND k.resource = d.resource AND k.log = ?3
          WHERE d.app_key = ?1 AND d.owner = ?2",
     )?;
-    let mut keep_from = i64::MAX;
+    // (member, resource, position) of every device that reads the log.
+    let mut readers: Vec<(&UserName, String, i64)> = Vec::new();
     for member in log.members() {
         let Some(view) = log.view_of(member) else {
             continue;
@@ -88,22 +89,36 @@ pub(crate) fn prune(
             })
             .optional()?
             .unwrap_or(0);
-        let mut positions: Vec<(String, i64)> = devices
-            .query_map(params![app, member.as_str(), log_key], |row| {
-                Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.unwrap_or(0)))
-            })?
-            .collect::<rusqlite::Result<_>>()?;
-        if positions.is_empty() {
-            // No device has a resource named "": it sees the member's sends from anywhere.
-            positions.push((String::new(), 0));
+        let before = readers.len();
+        for position in devices.query_map(params![app, member.as_str(), log_key], |row| {
+            Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.unwrap_or(0)))
+        })? {
+            let (resource, cursor): (String, i64) = position?;
+            readers.push((member, resource, cursor.max(cleared)));
         }
-        for (resource, cursor) in positions {
-            let after = cursor.max(cleared);
-            if let Some(first) =
-                first_unread(connection, app, log_key, after, member.as_str(), &resource)?
-            {
-                keep_from = keep_from.min(first);
-            }
+        if readers.len() == before {
+            // No device has a resource named "": it sees the member's sends from anywhere.
+            readers.push((member, String::new(), cleared));
+        }
+    }
+    // Furthest reader first, and each search stops where an earlier one found something: a
+    // device's own sends are entries it never reads, so a sender behind a long run of them
+    // (an offline peer draining thousands) would otherwise walk the whole run at every prune.
+    readers.sort_by_key(|(_, _, after)| std::cmp::Reverse(*after));
+    let mut keep_from = i64::MAX;
+    for (member, resource, after) in &readers {
+        if *after >= keep_from {
+            continue;
+        }
+        if let Some(first) = first_unread(
+            connection,
+            app,
+            log_key,
+            (*after, keep_from),
+            member.as_str(),
+            resource,
+        )? {
+            keep_from = first;
         }
     }
     connection
@@ -244,10 +259,11 @@ pub(crate) fn device_seen(
                 .optional()?
                 .unwrap_or(0)
                 .max(cleared);
-            let read_up_to = match first_unread(connection, app, &log_key, after, owner, other)? {
-                Some(first) => first - 1,
-                None => last,
-            };
+            let read_up_to =
+                match first_unread(connection, app, &log_key, (after, i64::MAX), owner, other)? {
+                    Some(first) => first - 1,
+                    None => last,
+                };
             start = start.max(read_up_to);
         }
         if start > cleared {
@@ -257,26 +273,28 @@ pub(crate) fn device_seen(
     Ok(true)
 }
 
-/// The first entry of the log after `after` that device (`owner`, `resource`) can see.
+/// The first entry of the log between `after` and `before` (both exclusive) that device
+/// (`owner`, `resource`) can see.
 fn first_unread(
     connection: &Connection,
     app: &str,
     log_key: &str,
-    after: i64,
+    (after, before): (i64, i64),
     owner: &str,
     resource: &str,
 ) -> rusqlite::Result<Option<i64>> {
     connection
         .prepare_cached(
             "SELECT id FROM log_entries
-             WHERE app_key = ?1 AND log = ?2 AND id > ?3
+             WHERE app_key = ?1 AND log = ?2 AND id > ?3 AND id < ?6
                    AND (audience IS NULL OR audience = ?4)
                    AND NOT (sender = ?4 AND sender_resource = ?5)
              ORDER BY id LIMIT 1",
         )?
-        .query_row(params![app, log_key, after, owner, resource], |row| {
-            row.get(0)
-        })
+        .query_row(
+            params![app, log_key, after, owner, resource, before],
+            |row| row.get(0),
+        )
         .optional()
 }
 
