@@ -9,6 +9,8 @@
 //! seen. A member with no device yet counts as one device with no cursor: their first device
 //! gets everything waiting.
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use confab_core::{
     ids::{LogId, MessageId, QueueName, UserName},
@@ -126,66 +128,119 @@ pub(crate) fn prune(
         .execute(params![app, log_key, keep_from])
 }
 
-/// After an append of message `id`: each member's row of the conversation, at once. Their
-/// view of the log ends there if they read it; their list shows it as the last message if it
-/// is in their history, and counts it unread if `unread_from` (the sender; `None` for an import)
-/// is the peer.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn extend_rows(
-    connection: &Connection,
-    app: &str,
-    log: &LogId,
-    log_key: &str,
-    audience: Option<&Audience>,
-    unread_from: Option<&UserName>,
-    history: &[HistoryEntry],
-    id: MessageId,
-) -> rusqlite::Result<()> {
-    // The row exists after a conversation's first message: an update finds it with one
-    // search of the primary key, where an upsert takes two.
-    let mut update = connection.prepare_cached(
-        "UPDATE conversations SET
-             log = COALESCE(?4, log),
-             last_id = MAX(last_id, ?5),
-             last_message_id = MAX(last_message_id, ?6),
-             unread = unread + ?7,
-             version = version + 1
-         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-    )?;
-    let mut insert = connection.prepare_cached(
-        "INSERT INTO conversations (app_key, owner, conversation, log, last_id, last_message_id,
-                                    unread, version)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
-    )?;
-    for member in log.members() {
-        let Some(view) = log.view_of(member) else {
-            continue;
-        };
-        let reads = match audience {
-            Some(Audience::Members) => true,
-            Some(Audience::Member(only)) => only == member,
-            Some(Audience::Nobody) | None => false,
-        };
-        let in_history = history
-            .iter()
-            .any(|entry| entry.owner == *member && entry.conversation == view);
-        if !reads && !in_history {
-            continue;
-        }
-        let row = params![
-            app,
-            member.as_str(),
-            view.as_str(),
-            reads.then_some(log_key),
-            if reads { id.0 as i64 } else { 0 },
-            if in_history { id.0 as i64 } else { 0 },
-            i64::from(in_history && unread_from.is_some_and(|sender| sender != member)),
-        ];
-        if update.execute(row)? == 0 {
-            insert.execute(row)?;
+/// Changes to `conversations` rows that appends made and the batch has not written yet. Every
+/// change is a maximum or a sum, so the appends of one batch to one conversation (an offline
+/// peer's backlog: dozens per batch) are one write per row instead of one per message. The
+/// writer flushes them before anything that reads or sets those rows, and before it commits.
+#[derive(Default)]
+pub(crate) struct RowChanges {
+    rows: HashMap<(String, String, String), RowChange>,
+}
+
+struct RowChange {
+    log: Option<String>,
+    last_id: i64,
+    last_message_id: i64,
+    unread: i64,
+}
+
+impl RowChanges {
+    /// After an append of message `id`: each member's row of the conversation. Their view of
+    /// the log ends there if they read it; their list shows it as the last message if it is in
+    /// their history, and counts it unread if `unread_from` (the sender; `None` for an import)
+    /// is the peer.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn extend(
+        &mut self,
+        app: &str,
+        log: &LogId,
+        log_key: &str,
+        audience: Option<&Audience>,
+        unread_from: Option<&UserName>,
+        history: &[HistoryEntry],
+        id: MessageId,
+    ) {
+        for member in log.members() {
+            let Some(view) = log.view_of(member) else {
+                continue;
+            };
+            let reads = match audience {
+                Some(Audience::Members) => true,
+                Some(Audience::Member(only)) => only == member,
+                Some(Audience::Nobody) | None => false,
+            };
+            let in_history = history
+                .iter()
+                .any(|entry| entry.owner == *member && entry.conversation == view);
+            if !reads && !in_history {
+                continue;
+            }
+            let change = self
+                .rows
+                .entry((
+                    app.to_owned(),
+                    member.as_str().to_owned(),
+                    view.as_str().to_owned(),
+                ))
+                .or_insert(RowChange {
+                    log: None,
+                    last_id: 0,
+                    last_message_id: 0,
+                    unread: 0,
+                });
+            if reads {
+                change.log = Some(log_key.to_owned());
+                change.last_id = change.last_id.max(id.0 as i64);
+            }
+            if in_history {
+                change.last_message_id = change.last_message_id.max(id.0 as i64);
+                change.unread += i64::from(unread_from.is_some_and(|sender| sender != member));
+            }
         }
     }
-    Ok(())
+
+    /// Writes every pending change.
+    pub(crate) fn flush(&mut self, connection: &Connection) -> rusqlite::Result<()> {
+        if self.rows.is_empty() {
+            return Ok(());
+        }
+        // The row exists after a conversation's first message: an update finds it with one
+        // search of the primary key, where an upsert takes two.
+        let mut update = connection.prepare_cached(
+            "UPDATE conversations SET
+                 log = COALESCE(?4, log),
+                 last_id = MAX(last_id, ?5),
+                 last_message_id = MAX(last_message_id, ?6),
+                 unread = unread + ?7,
+                 version = version + 1
+             WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+        )?;
+        let mut insert = connection.prepare_cached(
+            "INSERT INTO conversations (app_key, owner, conversation, log, last_id,
+                                        last_message_id, unread, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+        )?;
+        for ((app, owner, conversation), change) in self.rows.drain() {
+            let row = params![
+                app,
+                owner,
+                conversation,
+                change.log,
+                change.last_id,
+                change.last_message_id,
+                change.unread,
+            ];
+            if update.execute(row)? == 0 {
+                insert.execute(row)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets every pending change (their transaction rolled back).
+    pub(crate) fn clear(&mut self) {
+        self.rows.clear();
+    }
 }
 
 /// Records a login of `device`; true for its first. The first starts, in each log its user

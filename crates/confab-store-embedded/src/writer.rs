@@ -244,6 +244,8 @@ pub(crate) struct WriterMemory {
     moved_logs: Vec<(String, String)>,
     /// What the batch's operations did to the tails, applied once it commits.
     changes: Vec<TailChange>,
+    /// The batch's appends' changes to `conversations` rows, not written yet.
+    rows: logs::RowChanges,
     /// The tails as of the last commit (`WriterState::tails`).
     shared: Arc<WriterState>,
 }
@@ -281,6 +283,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<Wri
         moves_since_prune: HashMap::new(),
         moved_logs: Vec::new(),
         changes: Vec::new(),
+        rows: logs::RowChanges::default(),
         shared: Arc::clone(&state),
     };
     // Row numbers go on after a restart: pruning from 0 would take a batch per 1,024 rows
@@ -345,20 +348,33 @@ fn commit_batch(
                 results.push(Ok(apply(&transaction, op, log)?));
                 continue;
             }
+            // Anything else may read or set the rows the appends before it changed.
+            log.rows.flush(&transaction).map_err(backend)?;
             // A savepoint per job: one failing job (a duplicate user) leaves the others intact.
             let mut savepoint = transaction.savepoint().map_err(backend)?;
             let mark = log.changes.len();
             let result = apply(&savepoint, op, log);
+            let result = match result {
+                // An import's rows go with its savepoint.
+                Ok(outcome) => log
+                    .rows
+                    .flush(&savepoint)
+                    .map_err(backend)
+                    .map(|()| outcome),
+                Err(error) => Err(error),
+            };
             match result {
                 Ok(_) => savepoint.commit(),
                 Err(_) => {
                     log.changes.truncate(mark);
+                    log.rows.clear();
                     savepoint.rollback()
                 }
             }
             .map_err(backend)?;
             results.push(result);
         }
+        log.rows.flush(&transaction).map_err(backend)?;
         // Once per log and batch, however many of its cursors moved.
         for (app, log_key) in std::mem::take(&mut log.moved_logs) {
             if let Some(moved) = LogId::from_key(&log_key) {
@@ -389,6 +405,7 @@ fn commit_batch(
             tracing::error!(%error, "store batch rolled back");
             memory.changes.clear();
             memory.moved_logs.clear();
+            memory.rows.clear();
             memory.known_users.keys.clear();
             let reason = error.to_string();
             state.answers.send(
@@ -634,6 +651,8 @@ fn apply(
             let app = message.app.as_str().to_owned();
             let appended = append_message(connection, message, None, log)?;
             if let Appended::Stored { id, .. } = appended {
+                // An effect may set the rows (a read ack clears a count).
+                log.rows.flush(connection).map_err(backend)?;
                 apply_effect(connection, &app, id, effect, &mut log.changes).map_err(backend)?;
             }
             Ok(Outcome::Appended(appended))
@@ -683,6 +702,10 @@ fn apply(
                 .tails
                 .position(&app, &device, &log_text)
                 .and_then(|known| pending_position(&log.changes, &app, &device, &log_text, known));
+            if known.is_none() {
+                // The pull reads the device's view from its row.
+                log.rows.flush(connection).map_err(backend)?;
+            }
             let entries_after =
                 |after: i64, limit: u32| held_page(log, &app, &device, &log_text, after, limit);
             let known = known.map(|(after, last)| logs::Known {
@@ -915,17 +938,9 @@ fn append_message(
         Some(_) => (None, None),
         None => (Some(&audience), Some(&sender)),
     };
-    logs::extend_rows(
-        connection,
-        &app,
-        &log,
-        &log_key,
-        read_by,
-        unread_from,
-        &history,
-        id,
-    )
-    .map_err(backend)?;
+    memory
+        .rows
+        .extend(&app, &log, &log_key, read_by, unread_from, &history, id);
     Ok(Appended::Stored {
         id,
         timestamp_ms: id.timestamp_ms(),
