@@ -60,7 +60,8 @@ pub(crate) fn enter(
 /// Drops the entries of `log` that no device can still be delivered: every entry before the
 /// first one that some device of some member has not passed and can see (its own sends and
 /// entries for another member it cannot). A member without devices reads from the start of
-/// their view, so their first device still gets everything waiting. Returns how many left.
+/// their view, so their first device still gets everything waiting. Returns the first id
+/// kept (every entry below it left).
 /// Safe whenever it runs (it reads only committed positions in the writer's transaction);
 /// the writer runs it for the logs whose cursors a batch moved, and reclaim for every log.
 pub(crate) fn prune(
@@ -68,15 +69,15 @@ pub(crate) fn prune(
     app: &str,
     log: &LogId,
     log_key: &str,
-) -> rusqlite::Result<usize> {
-    let mut cleared = connection.prepare_cached(
-        "SELECT cleared_up_to FROM conversations
-         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
-    )?;
+) -> rusqlite::Result<i64> {
+    // Each device's position with its member's clear, in one search per member.
     let mut devices = connection.prepare_cached(
-        "SELECT d.resource, k.up_to FROM devices d
+        "SELECT d.resource, MAX(COALESCE(k.up_to, 0), COALESCE(c.cleared_up_to, 0))
+         FROM devices d
          LEFT JOIN cursors k ON k.app_key = d.app_key AND k.owner = d.owner
                             AND k.resource = d.resource AND k.log = ?3
+         LEFT JOIN conversations c ON c.app_key = d.app_key AND c.owner = d.owner
+                                  AND c.conversation = ?4
          WHERE d.app_key = ?1 AND d.owner = ?2",
     )?;
     // (member, resource, position) of every device that reads the log.
@@ -85,21 +86,26 @@ pub(crate) fn prune(
         let Some(view) = log.view_of(member) else {
             continue;
         };
-        let cleared: i64 = cleared
-            .query_row(params![app, member.as_str(), view.as_str()], |row| {
-                row.get(0)
-            })
-            .optional()?
-            .unwrap_or(0);
         let before = readers.len();
-        for position in devices.query_map(params![app, member.as_str(), log_key], |row| {
-            Ok((row.get(0)?, row.get::<_, Option<i64>>(1)?.unwrap_or(0)))
-        })? {
-            let (resource, cursor): (String, i64) = position?;
-            readers.push((member, resource, cursor.max(cleared)));
+        for position in devices.query_map(
+            params![app, member.as_str(), log_key, view.as_str()],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )? {
+            let (resource, after): (String, i64) = position?;
+            readers.push((member, resource, after));
         }
         if readers.len() == before {
             // No device has a resource named "": it sees the member's sends from anywhere.
+            let cleared: i64 = connection
+                .prepare_cached(
+                    "SELECT cleared_up_to FROM conversations
+                     WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                )?
+                .query_row(params![app, member.as_str(), view.as_str()], |row| {
+                    row.get(0)
+                })
+                .optional()?
+                .unwrap_or(0);
             readers.push((member, String::new(), cleared));
         }
     }
@@ -125,7 +131,8 @@ pub(crate) fn prune(
     }
     connection
         .prepare_cached("DELETE FROM log_entries WHERE app_key = ?1 AND log = ?2 AND id < ?3")?
-        .execute(params![app, log_key, keep_from])
+        .execute(params![app, log_key, keep_from])?;
+    Ok(keep_from)
 }
 
 /// Changes to `conversations` rows that appends made and the batch has not written yet. Every

@@ -61,6 +61,11 @@ pub(crate) enum TailChange {
         log: String,
         id: i64,
     },
+    /// The entries below `below` left the log: no device reads them any more (a prune).
+    Trimmed {
+        log: String,
+        below: i64,
+    },
     /// The entry's meta changed (an edit).
     Edited {
         log: String,
@@ -245,6 +250,18 @@ impl Inner {
                     if let Some(at) = tail.entries.iter().position(|entry| entry.id == id) {
                         if let Some(removed) = tail.entries.remove(at) {
                             self.bytes -= removed.meta.len();
+                        }
+                    }
+                }
+            }
+            TailChange::Trimmed { log, below } => {
+                // What no device reads is not kept here either, so that a tail is the few
+                // entries its log holds, not the last `MAX_ENTRIES_PER_LOG` of them.
+                // `complete_after` stays: below `below` the database holds nothing either.
+                if let Some(tail) = self.logs.get_mut(&log) {
+                    while tail.entries.front().is_some_and(|entry| entry.id < below) {
+                        if let Some(trimmed) = tail.entries.pop_front() {
+                            self.bytes -= trimmed.meta.len();
                         }
                     }
                 }

@@ -378,7 +378,12 @@ fn commit_batch(
         // Once per log and batch, however many of its cursors moved.
         for (app, log_key) in std::mem::take(&mut log.moved_logs) {
             if let Some(moved) = LogId::from_key(&log_key) {
-                logs::prune(&transaction, &app, &moved, &log_key).map_err(backend)?;
+                let kept_from =
+                    logs::prune(&transaction, &app, &moved, &log_key).map_err(backend)?;
+                log.changes.push(TailChange::Trimmed {
+                    log: tails::log_key(&app, &log_key),
+                    below: kept_from,
+                });
             }
         }
         if let Some(below) = prune_log_below {
