@@ -2,9 +2,10 @@
 //! right after a notice costs no trip to a read connection.
 //!
 //! Only the writer thread changes this, after a commit and in the order of its operations, so
-//! what it holds is always exactly what is committed. A log's tail holds every entry with an
-//! id above its `complete_after` (from the first append the writer saw, then the newest
-//! `MAX_ENTRIES_PER_LOG`); a cursor is held from the writer's last write of it. A pull is
+//! what it holds is always exactly what is committed. A log's tail holds every entry of
+//! `log_entries` with an id above its `complete_after` (from the first append the writer saw,
+//! then the newest `MAX_ENTRIES_PER_LOG`; a prune trims both alike); a cursor is held from the
+//! writer's last write of it. A pull is
 //! served from here only when the device's cursor is held and the tail covers everything
 //! after it; otherwise SQLite serves it, which is always correct, only slower. Anything the
 //! tails do not follow (a conversation's deletion, a user's, a reclaim, a device's first
