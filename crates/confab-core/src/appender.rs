@@ -8,7 +8,10 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use confab_proto::pb;
+use confab_proto::{
+    pb::{self, meta::NameSpace},
+    USER_DOMAIN,
+};
 use prost::Message;
 
 use crate::{
@@ -55,31 +58,65 @@ impl Appender {
         })
     }
 
-    /// Stores a server-originated meta (a `NOTIFY`) for `recipient` alone in the log of
-    /// `sender` and `recipient`, and notifies them: the same order and durability as a send.
-    /// `build` gets the id and timestamp.
-    pub(crate) async fn deliver_server_meta(
+    /// Stores a server `NOTIFY` from `sender` to `recipient` (its JSON `payload`) for
+    /// `recipient` alone, in their conversation's log, and notifies them: the same order and
+    /// durability as a send.
+    pub(crate) async fn notify(
         &self,
         app: &AppKey,
         sender: &UserName,
         recipient: UserName,
-        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
+        payload: serde_json::Value,
     ) -> Result<(), Error> {
-        self.deliver_server_meta_from(app, sender, "", recipient.clone(), &recipient, build)
+        let jids = (jid(app, sender), jid(app, &recipient));
+        self.deliver_notify(
+            app,
+            sender,
+            "",
+            recipient.clone(),
+            &recipient,
+            jids,
+            payload,
+        )
+        .await
+    }
+
+    /// Stores a server `NOTIFY` about a change `owner` made on the device on `resource` (from
+    /// and to `owner`), in the log of `owner` and `peer`, for `owner`'s other devices.
+    pub(crate) async fn notify_other_devices(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        resource: &str,
+        peer: &UserName,
+        payload: serde_json::Value,
+    ) -> Result<(), Error> {
+        let jids = (jid(app, owner), jid(app, owner));
+        self.deliver_notify(app, owner, resource, owner.clone(), peer, jids, payload)
             .await
     }
 
-    /// `deliver_server_meta` in the log of `sender` and `peer`, for `recipient`'s devices
-    /// except `sender_resource` (a change a device made, told to its user's other devices).
-    pub(crate) async fn deliver_server_meta_from(
+    #[allow(clippy::too_many_arguments)]
+    async fn deliver_notify(
         &self,
         app: &AppKey,
         sender: &UserName,
         sender_resource: &str,
         recipient: UserName,
         peer: &UserName,
-        build: impl FnOnce(MessageId, u64) -> pb::Meta + Send + 'static,
+        (from, to): (pb::Jid, pb::Jid),
+        payload: serde_json::Value,
     ) -> Result<(), Error> {
+        let payload = bytes::Bytes::from(payload.to_string());
+        let build = move |id: MessageId, at: u64| pb::Meta {
+            id: Some(id.0),
+            from: Some(from),
+            to: Some(to),
+            timestamp: Some(at),
+            ns: Some(NameSpace::Notify as i32),
+            payload: Some(payload),
+            ..Default::default()
+        };
         let appended = self.submit(
             NewMessage {
                 app: app.clone(),
@@ -128,5 +165,15 @@ fn notices(message: &NewMessage) -> Vec<Event> {
             .collect(),
         Audience::Member(user) => notice(user).into_iter().collect(),
         Audience::Nobody => Vec::new(),
+    }
+}
+
+/// A user's JID as server metas name it (no resource).
+fn jid(app: &AppKey, user: &UserName) -> pb::Jid {
+    pb::Jid {
+        app_key: Some(app.to_string()),
+        name: Some(user.to_string()),
+        domain: Some(USER_DOMAIN.to_owned()),
+        client_resource: None,
     }
 }

@@ -4,7 +4,7 @@
 //! admin routes answer with.
 
 use confab_proto::{
-    pb::{self, key_value::ValueType, message_body::content::Type as ContentType, meta::NameSpace},
+    pb::{self, key_value::ValueType, message_body::content::Type as ContentType},
     USER_DOMAIN,
 };
 use prost::Message;
@@ -145,25 +145,8 @@ impl ConversationService {
             .find(|member| *member != owner)
             .unwrap_or(owner)
             .clone();
-        let app_text = app.to_string();
-        let jid = pb::Jid {
-            app_key: Some(app_text),
-            name: Some(owner.to_string()),
-            domain: Some(USER_DOMAIN.to_owned()),
-            client_resource: None,
-        };
         self.appender
-            .deliver_server_meta_from(app, owner, resource, owner.clone(), &peer, move |id, at| {
-                pb::Meta {
-                    id: Some(id.0),
-                    from: Some(jid.clone()),
-                    to: Some(jid),
-                    timestamp: Some(at),
-                    ns: Some(NameSpace::Notify as i32),
-                    payload: Some(notice.to_string().into_bytes().into()),
-                    ..Default::default()
-                }
-            })
+            .notify_other_devices(app, owner, resource, &peer, notice)
             .await
     }
 }

@@ -3,10 +3,6 @@
 //! hears of it in a `NOTIFY` meta of type `conv` (`op: pin | pin_delete`, PROTOCOL.md §4.11),
 //! which the SDK turns into `onMessagePinEvent`.
 
-use confab_proto::{
-    pb::{self, meta::NameSpace},
-    USER_DOMAIN,
-};
 use serde_json::json;
 
 use crate::{
@@ -55,25 +51,7 @@ impl MessageService {
                 "res": resource,
             },
         });
-        let app_text = app.to_string();
-        let jid = move |name: &UserName| pb::Jid {
-            app_key: Some(app_text.clone()),
-            name: Some(name.to_string()),
-            domain: Some(USER_DOMAIN.to_owned()),
-            client_resource: None,
-        };
-        let (from, to) = (jid(user), jid(peer));
-        self.appender
-            .deliver_server_meta(app, user, peer.clone(), move |id, at| pb::Meta {
-                id: Some(id.0),
-                from: Some(from),
-                to: Some(to),
-                timestamp: Some(at),
-                ns: Some(NameSpace::Notify as i32),
-                payload: Some(notify.to_string().into_bytes().into()),
-                ..Default::default()
-            })
-            .await
+        self.appender.notify(app, user, peer.clone(), notify).await
     }
 
     /// The pinned messages of `user`'s conversation with `peer`, latest pin first.

@@ -2,10 +2,7 @@
 //! either party of a single chat reacts to one of its messages; the other party hears of it in
 //! a `NOTIFY` meta of type `reaction` (PROTOCOL.md §4.11) through the usual queue.
 
-use confab_proto::{
-    pb::{self, meta::NameSpace},
-    USER_DOMAIN,
-};
+use confab_proto::pb;
 use prost::Message;
 use serde_json::{json, Value};
 
@@ -82,19 +79,7 @@ impl MessageService {
                 "reactions": reactions,
             }],
         });
-        let app_text = app.to_string();
-        let (from, to) = (jid(&app_text, user), jid(&app_text, &peer));
-        self.appender
-            .deliver_server_meta(app, user, peer.clone(), move |id, now| pb::Meta {
-                id: Some(id.0),
-                from: Some(from),
-                to: Some(to),
-                timestamp: Some(now),
-                ns: Some(NameSpace::Notify as i32),
-                payload: Some(notify.to_string().into_bytes().into()),
-                ..Default::default()
-            })
-            .await
+        self.appender.notify(app, user, peer.clone(), notify).await
     }
 
     /// The reactions of each message, as `user` sees them (only messages of their own chats).
@@ -181,13 +166,4 @@ pub fn summary_json(summary: &ReactionSummary) -> Value {
         "userList": summary.users.iter().map(UserName::as_str).collect::<Vec<_>>(),
         "isAddedBySelf": summary.added_by_self,
     })
-}
-
-fn jid(app: &str, user: &UserName) -> pb::Jid {
-    pb::Jid {
-        app_key: Some(app.to_owned()),
-        name: Some(user.to_string()),
-        domain: Some(USER_DOMAIN.to_owned()),
-        client_resource: None,
-    }
 }
