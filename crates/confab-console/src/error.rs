@@ -67,7 +67,9 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::TokenRevoked
         | Error::WrongOldPassword
         | Error::BadClientCredentials
-        | Error::RegistrationClosed => (StatusCode::FORBIDDEN, "forbidden"),
+        | Error::RegistrationClosed
+        | Error::Blocked
+        | Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }

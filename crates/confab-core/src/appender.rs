@@ -104,16 +104,60 @@ impl Appender {
         sender_resource: &str,
         recipient: UserName,
         peer: &UserName,
-        (from, to): (pb::Jid, pb::Jid),
+        jids: (pb::Jid, pb::Jid),
         payload: serde_json::Value,
     ) -> Result<(), Error> {
         let payload = bytes::Bytes::from(payload.to_string());
+        self.deliver_server_meta(
+            app,
+            (sender, sender_resource),
+            recipient,
+            peer,
+            jids,
+            (NameSpace::Notify, payload),
+        )
+        .await
+    }
+
+    /// Stores a ROSTER meta (a contact event, `body`) from `sender`'s device on
+    /// `sender_resource` ("": from the server) in the log of `sender` and `peer`, for
+    /// `recipient` alone (`sender` itself: its other devices), and notifies them.
+    pub(crate) async fn roster(
+        &self,
+        app: &AppKey,
+        (sender, sender_resource): (&UserName, &str),
+        recipient: UserName,
+        peer: &UserName,
+        body: pb::RosterBody,
+    ) -> Result<(), Error> {
+        let jids = (jid(app, sender), jid(app, &recipient));
+        let payload = bytes::Bytes::from(body.encode_to_vec());
+        self.deliver_server_meta(
+            app,
+            (sender, sender_resource),
+            recipient,
+            peer,
+            jids,
+            (NameSpace::Roster, payload),
+        )
+        .await
+    }
+
+    async fn deliver_server_meta(
+        &self,
+        app: &AppKey,
+        (sender, sender_resource): (&UserName, &str),
+        recipient: UserName,
+        peer: &UserName,
+        (from, to): (pb::Jid, pb::Jid),
+        (ns, payload): (NameSpace, bytes::Bytes),
+    ) -> Result<(), Error> {
         let build = move |id: MessageId, at: u64| pb::Meta {
             id: Some(id.0),
             from: Some(from),
             to: Some(to),
             timestamp: Some(at),
-            ns: Some(NameSpace::Notify as i32),
+            ns: Some(ns as i32),
             payload: Some(payload),
             ..Default::default()
         };
@@ -138,6 +182,8 @@ impl Appender {
         match appended.await? {
             Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
             Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
+            // The recipient blocked the sender: they do not hear from them.
+            Appended::Blocked(_) => Ok(()),
         }
     }
 }
@@ -169,7 +215,7 @@ fn notices(message: &NewMessage) -> Vec<Event> {
 }
 
 /// A user's JID as server metas name it (no resource).
-fn jid(app: &AppKey, user: &UserName) -> pb::Jid {
+pub(crate) fn jid(app: &AppKey, user: &UserName) -> pb::Jid {
     pb::Jid {
         app_key: Some(app.to_string()),
         name: Some(user.to_string()),

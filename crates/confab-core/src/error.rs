@@ -41,6 +41,12 @@ pub enum Error {
     MissingField(&'static str),
     #[error("recipient {0} does not exist")]
     RecipientNotFound(String),
+    /// The recipient blocked the sender.
+    #[error("blocked")]
+    Blocked,
+    /// A request the caller may not make (over a limit, …); the text is the hosted one.
+    #[error("{0}")]
+    Forbidden(String),
     /// A message body that names someone other than the session as its sender, or someone
     /// other than the meta's recipient as its recipient: the SDK shows the body's names.
     #[error("the message body's {0} does not match the session")]

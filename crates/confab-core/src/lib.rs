@@ -9,6 +9,7 @@ pub mod app;
 pub mod appender;
 pub mod auth;
 pub mod bus;
+pub mod contacts;
 pub mod conversations;
 mod error;
 pub mod escaped;

@@ -266,6 +266,7 @@ impl MessageService {
                     notify: None,
                 }),
                 Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
+                Appended::Blocked(_) => Err(Error::Blocked),
             }
         }))
     }

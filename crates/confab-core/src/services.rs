@@ -8,14 +8,15 @@ use crate::{
     app::AppService,
     appender::Appender,
     bus::Bus,
+    contacts::{ContactLimits, ContactService},
     conversations::ConversationService,
     messages::MessageService,
     overview::OverviewService,
     password::PasswordLimits,
     presence::Presence,
     store::{
-        AnnotationStore, AppStore, AppendStore, ConversationStore, DeviceStore, LogStore, Store,
-        UserStore,
+        AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
+        LogStore, Store, UserStore,
     },
     Error,
 };
@@ -38,6 +39,8 @@ pub struct Limits {
     pub recall_window_secs: u64,
     /// Argon2 concurrency and the throttle of wrong passwords (`password.rs`).
     pub passwords: PasswordLimits,
+    /// Contacts and blocked users per user (`contacts.rs`).
+    pub contacts: ContactLimits,
 }
 
 impl Default for Limits {
@@ -49,6 +52,7 @@ impl Default for Limits {
             open_registration: false,
             recall_window_secs: 120,
             passwords: PasswordLimits::default(),
+            contacts: ContactLimits::default(),
         }
     }
 }
@@ -60,6 +64,7 @@ pub struct Services {
     pub accounts: Arc<AccountService>,
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
+    pub contacts: Arc<ContactService>,
     pub overview: Arc<OverviewService>,
 }
 
@@ -92,6 +97,12 @@ impl Services {
             Arc::clone(&presence),
             limits.clone(),
         ));
+        let contacts = Arc::new(ContactService::new(
+            Arc::clone(&store) as Arc<dyn ContactStore>,
+            Arc::clone(&users),
+            Arc::clone(&appender),
+            limits.contacts,
+        ));
         let messages = Arc::new(MessageService::new(
             Arc::clone(&logs),
             Arc::clone(&store) as Arc<dyn AnnotationStore>,
@@ -114,6 +125,7 @@ impl Services {
             accounts,
             messages,
             conversations,
+            contacts,
             overview,
         })
     }

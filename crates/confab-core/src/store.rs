@@ -369,6 +369,9 @@ pub enum Appended {
     /// A member of the log does not exist; nothing was written. Checked in the same
     /// transaction as the insert, so a user deleted meanwhile cannot be left with a message.
     UnknownRecipient(UserName),
+    /// A member of the log other than the sender blocked the sender (`ContactStore`); nothing
+    /// was written. Checked in the same transaction as the insert.
+    Blocked(UserName),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -544,6 +547,87 @@ pub trait AnnotationStore: Send + Sync {
     ) -> Result<Vec<PinnedMessage>, StoreError>;
 }
 
+/// One of a user's contacts, with the remark the user gave them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub name: UserName,
+    pub remark: String,
+}
+
+/// Contacts and blocklists. A request from one user to another waits until the invitee
+/// accepts or declines it; an accepted request makes each a contact of the other, and either
+/// ending it ends it for both. A blocklist is one user's own.
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// Records `inviter`'s request to `invitee` with `reason` (a repeated request replaces
+    /// the reason); false, and nothing recorded, when they already are contacts.
+    async fn request_contact(
+        &self,
+        app: &AppKey,
+        inviter: &UserName,
+        invitee: &UserName,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// `invitee` accepts (`accept`) or declines the request `inviter` made, which ends it;
+    /// accepting makes them contacts of each other. False when there was no such request.
+    async fn answer_contact_request(
+        &self,
+        app: &AppKey,
+        invitee: &UserName,
+        inviter: &UserName,
+        accept: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Ends the contact of `owner` and `contact`, for both; false when they were not contacts.
+    async fn delete_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+    ) -> Result<bool, StoreError>;
+    /// Sets `owner`'s remark on `contact`; false when they are not contacts.
+    async fn set_contact_remark(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        remark: &str,
+    ) -> Result<bool, StoreError>;
+    /// Up to `limit` of `owner`'s contacts whose names sort after `after`, in name order.
+    async fn contacts(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError>;
+    /// Adds `users` to (`block`) or removes them from `owner`'s blocklist; users already so
+    /// are left as they are.
+    async fn change_blocks(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        users: &[UserName],
+        block: bool,
+        now_ms: u64,
+    ) -> Result<(), StoreError>;
+    /// Up to `limit` of the users `owner` blocked, in name order.
+    async fn blocked_users(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        limit: u32,
+    ) -> Result<Vec<UserName>, StoreError>;
+    /// Whether `owner` blocked `user`.
+    async fn is_blocked(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        user: &UserName,
+    ) -> Result<bool, StoreError>;
+}
+
 /// Messages stored on one UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayCount {
@@ -578,6 +662,7 @@ pub trait Store:
     + DeviceStore
     + ConversationStore
     + AnnotationStore
+    + ContactStore
     + AdminStore
 {
 }
@@ -589,6 +674,7 @@ impl<T> Store for T where
         + DeviceStore
         + ConversationStore
         + AnnotationStore
+        + ContactStore
         + AdminStore
 {
 }

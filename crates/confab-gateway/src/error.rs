@@ -50,6 +50,8 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::RegistrationClosed
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
+        | Error::Blocked
+        | Error::Forbidden(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
             status::error(ErrorCode::Fail, "server busy")
@@ -71,6 +73,9 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::MissingParameter, format!("no {field}"))
         }
         Error::InvalidArgument(what) => status::error(ErrorCode::WrongParameter, what.clone()),
+        // The SDK turns FAIL "blocked" into 603 with the message "blocked" (PROTOCOL.md §4.1).
+        Error::Blocked => status::error(ErrorCode::Fail, "blocked"),
+        Error::Forbidden(what) => status::error(ErrorCode::Fail, what.clone()),
         Error::Unsupported(what) => {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }

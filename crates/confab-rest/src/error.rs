@@ -142,6 +142,11 @@ fn domain_body(error: &Error) -> Body {
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
         | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
+        // 403 with a hosted text the SDK maps (PROTOCOL.md §2.11): "blocked" stays 603, the
+        // contact limits become 50.
+        Error::Blocked | Error::Forbidden(_) => {
+            Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
+        }
         // Detail is logged by `into_response`, never sent.
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => Body::new(
             S::INTERNAL_SERVER_ERROR,

@@ -19,6 +19,7 @@ use axum::{extract::DefaultBodyLimit, middleware, routing, Router};
 use confab_core::{
     accounts::AccountService,
     app::AppService,
+    contacts::ContactService,
     conversations::ConversationService,
     files::{ChatFileStore, FileStore},
     messages::MessageService,
@@ -40,6 +41,7 @@ pub struct RestState {
     pub accounts: Arc<AccountService>,
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
+    pub contacts: Arc<ContactService>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
     /// Attachment metadata.
@@ -208,6 +210,35 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/sdk/users/{user}/token/expires",
             routing::get(routes::token::token_expires_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/contacts/apply",
+            routing::post(routes::contacts::apply_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/contacts/{verb}/users/{from}",
+            routing::post(routes::contacts::answer_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/contacts/users/{contact}",
+            routing::delete(routes::contacts::contact_route).put(routes::contacts::contact_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/contacts/users",
+            routing::get(routes::contacts::list_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/contacts",
+            routing::get(routes::contacts::page_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/user/{user}/blocks",
+            routing::post(routes::contacts::change_blocks_route)
+                .delete(routes::contacts::change_blocks_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/blocks/users",
+            routing::get(routes::contacts::blocked_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use confab_core::contacts::ContactLimits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
 use confab_core::services::Limits;
 use confab_gateway::{GatewayConfig, SendRate};
@@ -50,6 +51,11 @@ pub struct Config {
     /// Seconds after sending during which the sender may recall a message (hosted default:
     /// 120); 0 disables recall ("message recall disabled").
     pub recall_window_secs: u64,
+    /// Contacts one user may have (hosted default: 3,000); past it an acceptance fails with
+    /// "Inviter's/Invitee's contact max count" (the SDK's 50).
+    pub max_contacts: u32,
+    /// Users one user may block (hosted default: 500).
+    pub max_blocked_users: u32,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -388,6 +394,8 @@ impl Default for Config {
             page_size: limits.page_size,
             default_token_ttl_secs: limits.default_token_ttl_secs,
             recall_window_secs: limits.recall_window_secs,
+            max_contacts: limits.contacts.max_contacts,
+            max_blocked_users: limits.contacts.max_blocked,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -469,6 +477,12 @@ impl Config {
         if self.page_size == 0 || self.page_size > 1000 {
             return Err(ConfigError::Invalid("page_size must be 1 to 1000"));
         }
+        if !(1..=100_000).contains(&self.max_contacts) {
+            return Err(ConfigError::Invalid("max_contacts must be 1 to 100000"));
+        }
+        if !(1..=10_000).contains(&self.max_blocked_users) {
+            return Err(ConfigError::Invalid("max_blocked_users must be 1 to 10000"));
+        }
         if self.idle_timeout_secs < 70 {
             return Err(ConfigError::Invalid(
                 "idle_timeout_secs must be at least 70: the SDK pings about every 60 s",
@@ -520,6 +534,10 @@ impl Config {
             open_registration: self.open_registration,
             recall_window_secs: self.recall_window_secs,
             passwords: self.auth.password_limits(),
+            contacts: ContactLimits {
+                max_contacts: self.max_contacts,
+                max_blocked: self.max_blocked_users,
+            },
         }
     }
 

@@ -121,6 +121,7 @@ pub async fn run(
             accounts: services.accounts.clone(),
             messages: services.messages.clone(),
             conversations: services.conversations.clone(),
+            contacts: services.contacts.clone(),
             data_centers: config.data_centers()?,
             chat_files: store.clone(),
             file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),

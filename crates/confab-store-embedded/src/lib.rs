@@ -7,6 +7,7 @@
 //! async runtime.
 
 mod checkpoint;
+mod contacts;
 mod files;
 mod history_index;
 mod logs;
@@ -26,16 +27,18 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
-        ConversationChange, ConversationQuery, ConversationStore, ConversationSummary, DayCount,
-        Device, DeviceStore, HistoryQuery, LogCount, LogStore, NewMessage, Pending, PinnedMessage,
-        Pulled, QueuedMessage, Reaction, Reclaimed, StoreError, StoredMessage, UserStore,
+        AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended, Contact,
+        ContactStore, ConversationChange, ConversationQuery, ConversationStore,
+        ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery, LogCount, LogStore,
+        NewMessage, Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
+        StoredMessage, UserStore,
     },
     user::User,
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use tokio::sync::oneshot;
 
+use contacts::ContactOp;
 use history_index::{IndexJob, IndexProgress, Removal};
 use writer::{WriteOp, WriterState};
 
@@ -864,6 +867,130 @@ impl ConversationStore for EmbeddedStore {
         .await?;
         // The list row follows what history lost.
         self.recount_conversation(app, owner, conversation).await
+    }
+}
+
+#[async_trait]
+impl ContactStore for EmbeddedStore {
+    async fn request_contact(
+        &self,
+        app: &AppKey,
+        inviter: &UserName,
+        invitee: &UserName,
+        reason: &str,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.contact_write(ContactOp::Request {
+            app: app.to_string(),
+            inviter: inviter.to_string(),
+            invitee: invitee.to_string(),
+            reason: reason.to_owned(),
+            now_ms,
+        })
+        .await
+    }
+
+    async fn answer_contact_request(
+        &self,
+        app: &AppKey,
+        invitee: &UserName,
+        inviter: &UserName,
+        accept: bool,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.contact_write(ContactOp::Answer {
+            app: app.to_string(),
+            invitee: invitee.to_string(),
+            inviter: inviter.to_string(),
+            accept,
+            now_ms,
+        })
+        .await
+    }
+
+    async fn delete_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+    ) -> Result<bool, StoreError> {
+        self.contact_write(ContactOp::Delete {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            contact: contact.to_string(),
+        })
+        .await
+    }
+
+    async fn set_contact_remark(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        remark: &str,
+    ) -> Result<bool, StoreError> {
+        self.contact_write(ContactOp::Remark {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            contact: contact.to_string(),
+            remark: remark.to_owned(),
+        })
+        .await
+    }
+
+    async fn contacts(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.read_contacts(
+            app.to_string(),
+            owner.to_string(),
+            after.map(UserName::to_string),
+            limit,
+        )
+        .await
+    }
+
+    async fn change_blocks(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        users: &[UserName],
+        block: bool,
+        now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.contact_write(ContactOp::Blocks {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            users: users.iter().map(UserName::to_string).collect(),
+            block,
+            now_ms,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    async fn blocked_users(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        limit: u32,
+    ) -> Result<Vec<UserName>, StoreError> {
+        self.read_blocked(app.to_string(), owner.to_string(), limit)
+            .await
+    }
+
+    async fn is_blocked(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        user: &UserName,
+    ) -> Result<bool, StoreError> {
+        self.read_is_blocked(app.to_string(), owner.to_string(), user.to_string())
+            .await
     }
 }
 

@@ -267,6 +267,33 @@ INSERT INTO log_entries (app_key, log, id, sender, sender_resource, audience)
     WHERE log IS NOT NULL;
 DROP INDEX messages_by_log;
 "#,
+    r#"
+-- Contacts (contacts.rs): one row per side, so each side's list and remark is its own range;
+-- requests wait for the invitee's answer; each user's blocklist.
+CREATE TABLE contacts (
+    app_key    TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    contact    TEXT NOT NULL,
+    remark     TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, contact)
+) WITHOUT ROWID;
+CREATE TABLE contact_requests (
+    app_key    TEXT NOT NULL,
+    invitee    TEXT NOT NULL,
+    inviter    TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, invitee, inviter)
+) WITHOUT ROWID;
+CREATE TABLE blocks (
+    app_key    TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    blocked    TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, owner, blocked)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

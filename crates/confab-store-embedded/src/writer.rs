@@ -116,6 +116,7 @@ pub(crate) enum WriteOp {
         reaction: Reaction,
         add: bool,
     },
+    Contact(crate::contacts::ContactOp),
     ChangeConversation {
         app: String,
         owner: String,
@@ -246,6 +247,9 @@ pub(crate) struct WriterMemory {
     changes: Vec<TailChange>,
     /// The batch's appends' changes to `conversations` rows, not written yet.
     rows: logs::RowChanges,
+    /// False while no one has blocked anyone since the store opened with an empty `blocks`
+    /// table: then an append need not look there.
+    blocks_possible: bool,
     /// The tails as of the last commit (`WriterState::tails`).
     shared: Arc<WriterState>,
 }
@@ -284,6 +288,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<Wri
         moved_logs: Vec::new(),
         changes: Vec::new(),
         rows: logs::RowChanges::default(),
+        blocks_possible: crate::contacts::any_blocks(&connection).unwrap_or(true),
         shared: Arc::clone(&state),
     };
     // Row numbers go on after a restart: pruning from 0 would take a batch per 1,024 rows
@@ -673,7 +678,7 @@ fn apply(
             match append_message(connection, message, Some(id), log)? {
                 Appended::Stored { .. } => Ok(Outcome::Done),
                 Appended::Duplicate(id) => Err(StoreError::Duplicate(id.0.to_string())),
-                Appended::UnknownRecipient(_) => {
+                Appended::UnknownRecipient(_) | Appended::Blocked(_) => {
                     Err(StoreError::Backend("unexpected import outcome".into()))
                 }
             }
@@ -752,6 +757,10 @@ fn apply(
             log.reclaim_place = place;
             log.changes.push(TailChange::ForgetAll);
             Ok(Outcome::Reclaimed(reclaimed))
+        }
+        WriteOp::Contact(op) => {
+            log.blocks_possible |= op.blocks();
+            crate::contacts::apply(connection, op).map_err(backend)
         }
         WriteOp::ChangePin { app, message, pin } => {
             let changed = match pin {
@@ -842,6 +851,16 @@ fn append_message(
                 return Ok(Appended::Duplicate(id));
             }
             return Ok(Appended::UnknownRecipient(member.clone()));
+        }
+    }
+    if memory.blocks_possible && imported_as.is_none() {
+        for member in message.log.members() {
+            if *member != message.sender
+                && crate::contacts::blocked(connection, &app, member, &message.sender)
+                    .map_err(backend)?
+            {
+                return Ok(Appended::Blocked(member.clone()));
+            }
         }
     }
     let id = match imported_as {

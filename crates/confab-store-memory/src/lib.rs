@@ -11,6 +11,7 @@
 
 mod admins;
 mod apps;
+mod contacts;
 mod history;
 mod logs;
 mod messages;
@@ -39,6 +40,7 @@ struct State {
     /// Message ids, assigned at the append (this store is one node).
     ids: IdGenerator,
     history: history::History,
+    contacts: contacts::Contacts,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -53,6 +55,7 @@ impl Default for State {
             logs: Default::default(),
             ids: IdGenerator::new(0),
             history: Default::default(),
+            contacts: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

@@ -123,6 +123,13 @@ impl State {
         if let Some(id) = resent {
             return Ok((Appended::Duplicate(id), id));
         }
+        for member in message.log.members() {
+            if *member != message.sender
+                && self.contacts.blocks(&message.app, member, &message.sender)
+            {
+                return Ok((Appended::Blocked(member.clone()), MessageId(0)));
+            }
+        }
         let id = self.ids.next(message.sent_ms);
         self.insert(id, message, resend_key);
         Ok((

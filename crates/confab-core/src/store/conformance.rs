@@ -45,6 +45,10 @@ macro_rules! store_conformance_tests {
             audiences_and_bad_keys,
             reclaiming_drops_stale_devices_and_old_entries,
             the_conversation_list_pages_filters_and_recounts,
+            contact_requests_answers_and_removal,
+            contact_lists_page_by_name_with_remarks,
+            blocklists_are_each_users_own,
+            a_blocked_sender_is_refused_until_unblocked,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -69,6 +73,250 @@ macro_rules! store_conformance_tests {
             )+
         }
     };
+}
+
+pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
+    let key = &AppKey::new("conf", "contacts").unwrap();
+    let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
+    // An answer without a request changes nothing.
+    assert!(!store
+        .answer_contact_request(key, &bob, &amy, true, 1)
+        .await
+        .unwrap());
+    assert!(store
+        .request_contact(key, &amy, &bob, "hi", 2)
+        .await
+        .unwrap());
+    // Repeated: the reason is replaced, still one request.
+    assert!(store
+        .request_contact(key, &amy, &bob, "hi again", 3)
+        .await
+        .unwrap());
+    assert!(store
+        .contacts(key, &amy, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Only the invitee answers it.
+    assert!(!store
+        .answer_contact_request(key, &amy, &bob, true, 4)
+        .await
+        .unwrap());
+    assert!(store
+        .answer_contact_request(key, &bob, &amy, true, 5)
+        .await
+        .unwrap());
+    assert!(!store
+        .answer_contact_request(key, &bob, &amy, true, 6)
+        .await
+        .unwrap());
+    let names = |contacts: Vec<crate::store::Contact>| -> Vec<String> {
+        contacts.into_iter().map(|c| c.name.to_string()).collect()
+    };
+    assert_eq!(
+        names(store.contacts(key, &amy, None, 10).await.unwrap()),
+        ["bob"]
+    );
+    assert_eq!(
+        names(store.contacts(key, &bob, None, 10).await.unwrap()),
+        ["amy"]
+    );
+    // Contacts already: another request is refused.
+    assert!(!store
+        .request_contact(key, &bob, &amy, "again?", 7)
+        .await
+        .unwrap());
+    // A declined request ends without a contact.
+    assert!(store
+        .request_contact(key, &cal, &amy, "me too", 8)
+        .await
+        .unwrap());
+    assert!(store
+        .answer_contact_request(key, &amy, &cal, false, 9)
+        .await
+        .unwrap());
+    assert!(!store
+        .answer_contact_request(key, &amy, &cal, true, 10)
+        .await
+        .unwrap());
+    assert_eq!(
+        names(store.contacts(key, &amy, None, 10).await.unwrap()),
+        ["bob"]
+    );
+    // Either side ends it for both.
+    assert!(store.delete_contact(key, &bob, &amy).await.unwrap());
+    assert!(!store.delete_contact(key, &amy, &bob).await.unwrap());
+    assert!(store
+        .contacts(key, &amy, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .contacts(key, &bob, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    // Requests both ways: accepting one answers the other too.
+    assert!(store
+        .request_contact(key, &amy, &cal, "x", 11)
+        .await
+        .unwrap());
+    assert!(store
+        .request_contact(key, &cal, &amy, "y", 12)
+        .await
+        .unwrap());
+    assert!(store
+        .answer_contact_request(key, &cal, &amy, true, 13)
+        .await
+        .unwrap());
+    assert!(!store
+        .answer_contact_request(key, &amy, &cal, true, 14)
+        .await
+        .unwrap());
+    // Another app is another world.
+    let other = &AppKey::new("conf", "other").unwrap();
+    assert!(store
+        .contacts(other, &amy, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store.delete_contact(other, &amy, &cal).await.unwrap());
+    assert_eq!(
+        names(store.contacts(key, &amy, None, 10).await.unwrap()),
+        ["cal"]
+    );
+}
+
+pub async fn contact_lists_page_by_name_with_remarks(store: &dyn Store) {
+    let key = &AppKey::new("conf", "contacts").unwrap();
+    let owner = name("own");
+    for peer in ["dan", "ann", "cat", "bea"] {
+        let peer = name(peer);
+        assert!(store
+            .request_contact(key, &peer, &owner, "", 1)
+            .await
+            .unwrap());
+        assert!(store
+            .answer_contact_request(key, &owner, &peer, true, 2)
+            .await
+            .unwrap());
+    }
+    assert!(store
+        .set_contact_remark(key, &owner, &name("cat"), "Kitty")
+        .await
+        .unwrap());
+    assert!(!store
+        .set_contact_remark(key, &owner, &name("eve"), "no")
+        .await
+        .unwrap());
+    let first = store.contacts(key, &owner, None, 2).await.unwrap();
+    assert_eq!(
+        first
+            .iter()
+            .map(|c| (c.name.as_str(), c.remark.as_str()))
+            .collect::<Vec<_>>(),
+        [("ann", ""), ("bea", "")]
+    );
+    let second = store
+        .contacts(key, &owner, Some(&first[1].name), 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        second
+            .iter()
+            .map(|c| (c.name.as_str(), c.remark.as_str()))
+            .collect::<Vec<_>>(),
+        [("cat", "Kitty"), ("dan", "")]
+    );
+    assert!(store
+        .contacts(key, &owner, Some(&second[1].name), 2)
+        .await
+        .unwrap()
+        .is_empty());
+    // The remark is the owner's alone.
+    let cats = store.contacts(key, &name("cat"), None, 10).await.unwrap();
+    assert_eq!(cats[0].remark, "");
+}
+
+pub async fn blocklists_are_each_users_own(store: &dyn Store) {
+    let key = &AppKey::new("conf", "blocks").unwrap();
+    let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
+    store
+        .change_blocks(key, &amy, &[cal.clone(), bob.clone()], true, 1)
+        .await
+        .unwrap();
+    store
+        .change_blocks(key, &amy, &[bob.clone()], true, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.blocked_users(key, &amy, 10).await.unwrap(),
+        [bob.clone(), cal.clone()]
+    );
+    assert_eq!(
+        store.blocked_users(key, &amy, 1).await.unwrap(),
+        [bob.clone()]
+    );
+    assert!(store.is_blocked(key, &amy, &bob).await.unwrap());
+    assert!(!store.is_blocked(key, &bob, &amy).await.unwrap());
+    assert!(store.blocked_users(key, &bob, 10).await.unwrap().is_empty());
+    store
+        .change_blocks(key, &amy, &[bob.clone(), name("zed")], false, 3)
+        .await
+        .unwrap();
+    assert!(!store.is_blocked(key, &amy, &bob).await.unwrap());
+    assert_eq!(
+        store.blocked_users(key, &amy, 10).await.unwrap(),
+        [cal.clone()]
+    );
+    let other = &AppKey::new("conf", "other").unwrap();
+    assert!(!store.is_blocked(other, &amy, &cal).await.unwrap());
+}
+
+pub async fn a_blocked_sender_is_refused_until_unblocked(store: &dyn Store) {
+    let blocks_app = self::app("conf", "blocked");
+    store.create_app(&blocks_app).await.unwrap();
+    let app = blocks_app.key;
+    store
+        .create_users(&app, &[user("roy"), user("leo")])
+        .await
+        .unwrap();
+    let roy = device("roy", "phone");
+    store.device_seen(&app, &roy, 1).await.unwrap();
+    store
+        .change_blocks(&app, &name("roy"), &[name("leo")], true, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .append_message(message(&app, 100, 1, "roy"))
+            .await
+            .unwrap(),
+        Appended::Blocked(name("roy"))
+    );
+    assert!(unread(store, &app, &roy).await.is_empty());
+    // The blocker still writes to the blocked user, and anyone writes to themself.
+    stored(
+        store
+            .append_message(message(&app, 150, 2, "leo"))
+            .await
+            .unwrap(),
+    );
+    store
+        .change_blocks(&app, &name("roy"), &[name("leo")], false, 3)
+        .await
+        .unwrap();
+    // The refused message was not stored: the same client id is a new message now.
+    stored(
+        store
+            .append_message(message(&app, 200, 1, "roy"))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        unread(store, &app, &roy).await,
+        [(QueueName::single_chat(&name("leo")), 1)]
+    );
 }
 
 pub async fn health_checks_write(store: &dyn Store) {

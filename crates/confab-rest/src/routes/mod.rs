@@ -1,6 +1,7 @@
 //! One module per resource; each handler's doc starts with its wire address.
 
 pub(crate) mod chatfiles;
+pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod dns;
 pub(crate) mod history;

@@ -1,0 +1,258 @@
+//! Contacts and the blocklist (API-SURFACE.md section 4), with the user's own token (or an app
+//! token). Every mutation names the acting device in `?resource=`: its user's other devices
+//! hear of the change, that device does not.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, Method},
+    Json,
+};
+use confab_core::{contacts::ContactService, ids::UserName, now_ms, Error};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{
+    error::ApiError,
+    extract::{app_for_user, parse_json, query_value},
+    RestState,
+};
+
+type Pairs = Vec<(String, String)>;
+
+/// Most contacts per page of `getContactsWithCursor`.
+const MAX_PAGE: u32 = 50;
+/// Most users one blocklist request names.
+const MAX_USERS_PER_REQUEST: usize = 60;
+
+fn answer(action: &str, data: Value) -> Json<Value> {
+    Json(json!({ "action": action, "data": data, "timestamp": now_ms(), "duration": 0 }))
+}
+
+fn parse_user(text: &str) -> Result<UserName, ApiError> {
+    UserName::parse(text).ok_or_else(|| Error::UserNotFound(text.to_owned()).into())
+}
+
+fn resource(query: &Pairs) -> &str {
+    query_value(query, "resource").unwrap_or("")
+}
+
+fn service(state: &RestState) -> &ContactService {
+    &state.contacts
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApplyBody {
+    usernames: Vec<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// # `POST /{org}/{app}/users/{user}/contacts/apply?resource=` `{usernames: [to], reason}`
+///
+/// `addContact`: the invitee gets `onContactInvited` (now, or at their next login).
+pub(crate) async fn apply_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let body: ApplyBody = parse_json(&body)?;
+    let [invitee] = body.usernames.as_slice() else {
+        return Err(Error::InvalidArgument("usernames must name one user".to_owned()).into());
+    };
+    let invitee = parse_user(invitee)?;
+    service(&state)
+        .request(
+            &app.key,
+            (&me, resource(&query)),
+            &invitee,
+            body.reason.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(answer("post", json!({ "result": "ok" })))
+}
+
+/// # `POST /{org}/{app}/users/{user}/contacts/{accept|decline}/users/{from}?resource=`
+///
+/// `acceptContactInvite` (the inviter gets `onContactAgreed`, the user's other devices
+/// `onContactAdded`) and `declineContactInvite` (`onContactRefuse` to both).
+pub(crate) async fn answer_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user, verb, from)): Path<(String, String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let accept = match verb.as_str() {
+        "accept" => true,
+        "decline" => false,
+        _ => return Err(ApiError::NoSuchRoute),
+    };
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let inviter = parse_user(&from)?;
+    service(&state)
+        .answer(&app.key, (&me, resource(&query)), &inviter, accept)
+        .await?;
+    Ok(answer("post", json!({ "result": "ok" })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RemarkBody {
+    remark: String,
+}
+
+/// # `DELETE|PUT /{org}/{app}/users/{user}/contacts/users/{contact}?resource=`
+///
+/// DELETE `deleteContact` (both get `onContactDeleted`); PUT `{remark}` `setContactRemark`.
+pub(crate) async fn contact_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user, contact)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let contact = parse_user(&contact)?;
+    if method == Method::PUT {
+        let body: RemarkBody = parse_json(&body)?;
+        service(&state)
+            .set_remark(&app.key, &me, &contact, &body.remark)
+            .await?;
+        return Ok(answer("put", json!({ "result": "ok" })));
+    }
+    service(&state)
+        .delete(&app.key, (&me, resource(&query)), &contact)
+        .await?;
+    Ok(answer("delete", json!({ "result": "ok" })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/contacts/users[?needReturnRemark=true]`
+///
+/// `getContacts`: `data: [names]`; with `needReturnRemark=true` (`getAllContacts`) also
+/// `entities: [{username, remark}]`.
+pub(crate) async fn list_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let contacts = service(&state).all_contacts(&app.key, &me).await?;
+    let names: Vec<&str> = contacts
+        .iter()
+        .map(|contact| contact.name.as_str())
+        .collect();
+    let entities: Vec<Value> = contacts
+        .iter()
+        .map(|contact| json!({ "username": contact.name.as_str(), "remark": contact.remark }))
+        .collect();
+    Ok(Json(json!({
+        "action": "get",
+        "data": names,
+        "entities": entities,
+        "count": names.len(),
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/users/{user}/contacts?needReturnRemark=true&limit=&cursor=`
+///
+/// `getContactsWithCursor`: `data: {contacts: [{username, remark}], cursor}`, `limit` (1 to
+/// 50, default 20) at a time; `cursor` is the last name of the page before, `""` at the end.
+pub(crate) async fn page_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let limit = match query_value(&query, "limit") {
+        None | Some("" | "null" | "undefined") => 20,
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=MAX_PAGE).contains(limit))
+            .ok_or_else(|| Error::InvalidArgument(format!("limit must be 1 to {MAX_PAGE}")))?,
+    };
+    let after = match query_value(&query, "cursor") {
+        None | Some("" | "null" | "undefined") => None,
+        Some(text) => Some(
+            UserName::parse(text)
+                .ok_or_else(|| Error::InvalidArgument("invalid cursor".to_owned()))?,
+        ),
+    };
+    let page = service(&state)
+        .contacts(&app.key, &me, after.as_ref(), limit + 1)
+        .await?;
+    let more = page.len() > limit as usize;
+    let page = &page[..page.len().min(limit as usize)];
+    let cursor = match page.last() {
+        Some(last) if more => last.name.as_str(),
+        _ => "",
+    };
+    let contacts: Vec<Value> = page
+        .iter()
+        .map(|contact| json!({ "username": contact.name.as_str(), "remark": contact.remark }))
+        .collect();
+    Ok(answer(
+        "get",
+        json!({ "contacts": contacts, "cursor": cursor }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BlocksBody {
+    usernames: Vec<String>,
+}
+
+/// # `POST|DELETE /{org}/{app}/sdk/user/{user}/blocks?resource=` `{usernames: […]}`
+///
+/// `addUsersToBlocklist` and `removeUserFromBlocklist`: `data` names the users.
+pub(crate) async fn change_blocks_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    method: Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let body: BlocksBody = parse_json(&body)?;
+    if body.usernames.len() > MAX_USERS_PER_REQUEST {
+        return Err(Error::InvalidArgument(format!(
+            "at most {MAX_USERS_PER_REQUEST} usernames at a time"
+        ))
+        .into());
+    }
+    let users = body
+        .usernames
+        .iter()
+        .map(|name| parse_user(name))
+        .collect::<Result<Vec<_>, _>>()?;
+    let block = method == Method::POST;
+    service(&state)
+        .change_blocks(&app.key, &me, &users, block)
+        .await?;
+    Ok(answer(
+        if block { "post" } else { "delete" },
+        json!(body.usernames),
+    ))
+}
+
+/// # `GET /{org}/{app}/users/{user}/blocks/users`
+///
+/// `getBlocklist`: `data: [names]`.
+pub(crate) async fn blocked_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let blocked = service(&state).blocked(&app.key, &me).await?;
+    let names: Vec<&str> = blocked.iter().map(UserName::as_str).collect();
+    Ok(answer("get", json!(names)))
+}

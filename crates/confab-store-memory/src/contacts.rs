@@ -1,0 +1,195 @@
+//! Contacts, contact requests and blocklists (the embedded store's `contacts`,
+//! `contact_requests` and `blocks` tables).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use async_trait::async_trait;
+use confab_core::{
+    ids::{AppKey, UserName},
+    store::{Contact, ContactStore, StoreError},
+};
+
+use crate::MemoryStore;
+
+/// (app, user, other user): the key of each map, so that one user's entries are one range.
+type Key = (String, UserName, UserName);
+
+#[derive(Debug, Default)]
+pub(crate) struct Contacts {
+    /// Each side of a contact with its owner's remark.
+    remarks: BTreeMap<Key, String>,
+    /// (app, invitee, inviter) → reason.
+    requests: BTreeMap<Key, String>,
+    /// (app, owner, blocked).
+    blocks: BTreeSet<Key>,
+}
+
+impl Contacts {
+    /// Whether `owner` blocked `user` (the append's check).
+    pub(crate) fn blocks(&self, app: &AppKey, owner: &UserName, user: &UserName) -> bool {
+        self.blocks.contains(&key(app, owner, user))
+    }
+}
+
+fn key(app: &AppKey, user: &UserName, other: &UserName) -> Key {
+    (app.to_string(), user.clone(), other.clone())
+}
+
+#[async_trait]
+impl ContactStore for MemoryStore {
+    async fn request_contact(
+        &self,
+        app: &AppKey,
+        inviter: &UserName,
+        invitee: &UserName,
+        reason: &str,
+        _now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let contacts = &mut state.contacts;
+            if contacts.remarks.contains_key(&key(app, inviter, invitee)) {
+                return false;
+            }
+            contacts
+                .requests
+                .insert(key(app, invitee, inviter), reason.to_owned());
+            true
+        })
+    }
+
+    async fn answer_contact_request(
+        &self,
+        app: &AppKey,
+        invitee: &UserName,
+        inviter: &UserName,
+        accept: bool,
+        _now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let contacts = &mut state.contacts;
+            if contacts
+                .requests
+                .remove(&key(app, invitee, inviter))
+                .is_none()
+            {
+                return false;
+            }
+            if accept {
+                contacts.requests.remove(&key(app, inviter, invitee));
+                contacts
+                    .remarks
+                    .entry(key(app, invitee, inviter))
+                    .or_default();
+                contacts
+                    .remarks
+                    .entry(key(app, inviter, invitee))
+                    .or_default();
+            }
+            true
+        })
+    }
+
+    async fn delete_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let remarks = &mut state.contacts.remarks;
+            let mine = remarks.remove(&key(app, owner, contact)).is_some();
+            let theirs = remarks.remove(&key(app, contact, owner)).is_some();
+            mine || theirs
+        })
+    }
+
+    async fn set_contact_remark(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        remark: &str,
+    ) -> Result<bool, StoreError> {
+        self.with(
+            |state| match state.contacts.remarks.get_mut(&key(app, owner, contact)) {
+                Some(stored) => {
+                    *stored = remark.to_owned();
+                    true
+                }
+                None => false,
+            },
+        )
+    }
+
+    async fn contacts(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<Vec<Contact>, StoreError> {
+        self.with(|state| {
+            state
+                .contacts
+                .remarks
+                .iter()
+                .filter(|((in_app, user, contact), _)| {
+                    in_app == app.as_str()
+                        && user == owner
+                        && after.is_none_or(|after| contact > after)
+                })
+                .take(limit as usize)
+                .map(|((_, _, contact), remark)| Contact {
+                    name: contact.clone(),
+                    remark: remark.clone(),
+                })
+                .collect()
+        })
+    }
+
+    async fn change_blocks(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        users: &[UserName],
+        block: bool,
+        _now_ms: u64,
+    ) -> Result<(), StoreError> {
+        self.with(|state| {
+            for user in users {
+                if block {
+                    state.contacts.blocks.insert(key(app, owner, user));
+                } else {
+                    state.contacts.blocks.remove(&key(app, owner, user));
+                }
+            }
+        })
+    }
+
+    async fn blocked_users(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        limit: u32,
+    ) -> Result<Vec<UserName>, StoreError> {
+        self.with(|state| {
+            state
+                .contacts
+                .blocks
+                .iter()
+                .filter(|(in_app, user, _)| in_app == app.as_str() && user == owner)
+                .take(limit as usize)
+                .map(|(_, _, blocked)| blocked.clone())
+                .collect()
+        })
+    }
+
+    async fn is_blocked(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        user: &UserName,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| state.contacts.blocks.contains(&key(app, owner, user)))
+    }
+}
