@@ -33,6 +33,8 @@ const EVENT_NAMES = [
     'onDeliveredMessage', 'onReadMessage', 'onChannelMessage', 'onRecallMessage', 'onModifiedMessage',
     // Reactions and pinned messages (reactions test).
     'onReactionChange', 'onMessagePinEvent',
+    // Contacts (contacts test).
+    'onContactInvited', 'onContactAgreed', 'onContactAdded', 'onContactRefuse', 'onContactDeleted',
 ]
 
 const liveClients = new Set()
