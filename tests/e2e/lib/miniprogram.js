@@ -252,8 +252,41 @@ function scenario(ctx, body) {
     }
 }
 
+// A phone of its own running the mini-program build, logged in as `user` on the device
+// `deviceId` (resource `webim_<platform>_<deviceId>`); records the SDK events named in
+// `events` (onConnected always). `ext`: its setLoginInfoCustomExt.
+async function miniProgramPhone(ctx, user, { platform, deviceId, ext, events: names = [] }) {
+    const label = `${platform}-${user.username}-${deviceId}`
+    const rt = newRuntime(ctx, { platform, label })
+    const exported = rt.loadModule(SDK_FILE)
+    const sdk = exported.default || exported
+    const conn = new sdk.connection({
+        appKey: ctx.server.app.appKey, isHttpDNS: false, url: `wss://${IM_HOST}/websocket`, apiUrl: `https://${IM_HOST}`,
+        deviceId, isFixedDeviceId: false,
+    })
+    const events = []
+    const handlers = {}
+    for (const name of new Set(['onConnected', ...names])) handlers[name] = (payload) => events.push({ name, payload })
+    conn.addEventHandler('e2e', handlers)
+    if (ext !== undefined) conn.setLoginInfoCustomExt(ext)
+    const all = (name) => events.filter((e) => e.name === name).map((e) => e.payload)
+    const client = {
+        rt, sdk, conn, user: user.username, all,
+        count: (name) => all(name).length,
+        waitFor: (name, predicate = () => true, timeout = 10000) =>
+            waitUntil(() => events.find((e) => e.name === name && predicate(e.payload)), {
+                timeout, what: () => `${label}: ${name} (have ${JSON.stringify(events.map((e) => e.name))})`,
+            }).then((e) => e.payload),
+        text: (to, msg) => conn.send(sdk.message.create({ chatType: 'singleChat', type: 'txt', to, msg })),
+    }
+    await conn.open({ user: user.username, accessToken: ctx.server.userToken(user.username) })
+    await client.waitFor('onConnected')
+    assert.equal(conn.clientResource, `webim_${platform}_${deviceId}`)
+    return client
+}
+
 module.exports = {
     SDK_FILE, EXAMPLES_DIR, QUICKSTART_DIRS, IM_HOST, APP_HOST,
     sleep, waitUntil, useMiniProgramEnv, newRuntime, launchQuickstart, quickstartConfig,
-    appUsers, pageLogs, loginOnPage, logoutOnPage, scenario, AppServer,
+    appUsers, pageLogs, loginOnPage, logoutOnPage, scenario, AppServer, miniProgramPhone,
 }

@@ -8,7 +8,7 @@
 
 const assert = require('node:assert/strict')
 const { describe, test } = require('node:test')
-const { SDK_FILE, IM_HOST, useMiniProgramEnv, newRuntime, appUsers, scenario, waitUntil } = require('../lib/miniprogram')
+const { useMiniProgramEnv, appUsers, scenario, miniProgramPhone } = require('../lib/miniprogram')
 
 const ctx = useMiniProgramEnv({ label: 'mp-multidevice' })
 
@@ -20,36 +20,9 @@ function newDeviceId(label) {
     return `${label}${process.pid % 10000}x${deviceCounter}`
 }
 
-// A phone of its own running the mini-program build, logged in as `user` on the device
-// `deviceId` (resource `webim_<platform>_<deviceId>`); records EVENTS.
-async function phone(user, { platform, deviceId, ext }) {
-    const label = `${platform}-${user.username}-${deviceId}`
-    const rt = newRuntime(ctx, { platform, label })
-    const exported = rt.loadModule(SDK_FILE)
-    const sdk = exported.default || exported
-    const conn = new sdk.connection({
-        appKey: ctx.server.app.appKey, isHttpDNS: false, url: `wss://${IM_HOST}/websocket`, apiUrl: `https://${IM_HOST}`,
-        deviceId, isFixedDeviceId: false,
-    })
-    const events = []
-    const handlers = {}
-    for (const name of EVENTS) handlers[name] = (payload) => events.push({ name, payload })
-    conn.addEventHandler('e2e', handlers)
-    if (ext !== undefined) conn.setLoginInfoCustomExt(ext)
-    const all = (name) => events.filter((e) => e.name === name).map((e) => e.payload)
-    const client = {
-        rt, sdk, conn, user: user.username, all,
-        count: (name) => all(name).length,
-        waitFor: (name, predicate = () => true, timeout = 10000) =>
-            waitUntil(() => events.find((e) => e.name === name && predicate(e.payload)), {
-                timeout, what: () => `${label}: ${name} (have ${JSON.stringify(events.map((e) => e.name))})`,
-            }).then((e) => e.payload),
-        text: (to, msg) => conn.send(sdk.message.create({ chatType: 'singleChat', type: 'txt', to, msg })),
-    }
-    await conn.open({ user: user.username, accessToken: ctx.server.userToken(user.username) })
-    await client.waitFor('onConnected')
-    assert.equal(conn.clientResource, `webim_${platform}_${deviceId}`)
-    return client
+// A phone logged in as `user` on `deviceId`, recording EVENTS.
+function phone(user, options) {
+    return miniProgramPhone(ctx, user, { ...options, events: EVENTS })
 }
 
 // Roy sends a fence; resolves with its id once every phone of `phones` received it.
