@@ -65,6 +65,13 @@ impl ContactService {
         }
     }
 
+    async fn check_exists(&self, app: &AppKey, user: &UserName) -> Result<(), Error> {
+        match self.users.user(app, user).await? {
+            Some(_) => Ok(()),
+            None => Err(Error::UserNotFound(user.to_string())),
+        }
+    }
+
     /// `other` exists and is not `me`.
     async fn check_other(
         &self,
@@ -77,10 +84,7 @@ impl ContactService {
                 "a user cannot be their own contact".to_owned(),
             ));
         }
-        match self.users.user(app, other).await? {
-            Some(_) => Ok(()),
-            None => Err(Error::UserNotFound(other.to_string())),
-        }
+        self.check_exists(app, other).await
     }
 
     /// `me` (on the device on `resource`) asks `invitee` to become a contact, with `reason`.
@@ -155,6 +159,35 @@ impl ContactService {
         if self.store.contacts(app, user, None, max).await?.len() >= max as usize {
             return Err(Error::Forbidden(text.to_owned()));
         }
+        Ok(())
+    }
+
+    /// Makes `owner` and `contact` contacts at once (the REST admin API, an app token): no
+    /// request, and no event, as an administrator's change of data.
+    pub async fn add(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+    ) -> Result<(), Error> {
+        self.check_exists(app, owner).await?;
+        self.check_other(app, owner, contact).await?;
+        if self
+            .store
+            .contacts(app, owner, None, self.limits.max_contacts)
+            .await?
+            .iter()
+            .any(|known| known.name == *contact)
+        {
+            return Ok(());
+        }
+        self.check_room(app, owner, "Inviter's contact max count")
+            .await?;
+        self.check_room(app, contact, "Invitee's contact max count")
+            .await?;
+        self.store
+            .add_contact(app, owner, contact, now_ms())
+            .await?;
         Ok(())
     }
 
@@ -235,6 +268,7 @@ impl ContactService {
         if users.is_empty() {
             return Err(Error::InvalidArgument("usernames is empty".to_owned()));
         }
+        self.check_exists(app, me).await?;
         if block {
             if users.contains(me) {
                 return Err(Error::InvalidArgument(
@@ -242,9 +276,7 @@ impl ContactService {
                 ));
             }
             for user in users {
-                if self.users.user(app, user).await?.is_none() {
-                    return Err(Error::UserNotFound(user.to_string()));
-                }
+                self.check_exists(app, user).await?;
             }
             let max = self.limits.max_blocked;
             let blocked = self.store.blocked_users(app, me, max).await?;

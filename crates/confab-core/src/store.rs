@@ -579,6 +579,15 @@ pub trait ContactStore: Send + Sync {
         accept: bool,
         now_ms: u64,
     ) -> Result<bool, StoreError>;
+    /// Makes `owner` and `contact` contacts of each other at once (the REST admin API), and
+    /// drops requests between them; false when they already were.
+    async fn add_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        now_ms: u64,
+    ) -> Result<bool, StoreError>;
     /// Ends the contact of `owner` and `contact`, for both; false when they were not contacts.
     async fn delete_contact(
         &self,

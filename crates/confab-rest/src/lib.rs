@@ -221,7 +221,9 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/{org}/{app}/users/{user}/contacts/users/{contact}",
-            routing::delete(routes::contacts::contact_route).put(routes::contacts::contact_route),
+            routing::delete(routes::contacts::contact_route)
+                .put(routes::contacts::contact_route)
+                .post(routes::contacts::contact_route),
         )
         .route(
             "/{org}/{app}/users/{user}/contacts/users",
@@ -238,7 +240,11 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/{org}/{app}/users/{user}/blocks/users",
-            routing::get(routes::contacts::blocked_route),
+            routing::get(routes::contacts::blocked_route).post(routes::contacts::admin_block_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/blocks/users/{blocked}",
+            routing::delete(routes::contacts::unblock_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

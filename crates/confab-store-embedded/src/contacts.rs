@@ -26,6 +26,12 @@ pub(crate) enum ContactOp {
         accept: bool,
         now_ms: u64,
     },
+    Add {
+        app: String,
+        owner: String,
+        contact: String,
+        now_ms: u64,
+    },
     Delete {
         app: String,
         owner: String,
@@ -134,6 +140,25 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
                 insert.execute(params![app, inviter, invitee, now_ms as i64])?;
             }
             answered
+        }
+        ContactOp::Add {
+            app,
+            owner,
+            contact,
+            now_ms,
+        } => {
+            let mut drop_request = connection.prepare_cached(
+                "DELETE FROM contact_requests WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
+            )?;
+            drop_request.execute(params![app, owner, contact])?;
+            drop_request.execute(params![app, contact, owner])?;
+            let mut insert = connection.prepare_cached(
+                "INSERT OR IGNORE INTO contacts (app_key, owner, contact, remark, created_ms)
+                 VALUES (?1, ?2, ?3, '', ?4)",
+            )?;
+            let mine = insert.execute(params![app, owner, contact, now_ms as i64])?;
+            let theirs = insert.execute(params![app, contact, owner, now_ms as i64])?;
+            mine + theirs > 0
         }
         ContactOp::Delete {
             app,

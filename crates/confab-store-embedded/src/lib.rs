@@ -908,6 +908,22 @@ impl ContactStore for EmbeddedStore {
         .await
     }
 
+    async fn add_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.contact_write(ContactOp::Add {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            contact: contact.to_string(),
+            now_ms,
+        })
+        .await
+    }
+
     async fn delete_contact(
         &self,
         app: &AppKey,

@@ -89,6 +89,31 @@ impl ContactStore for MemoryStore {
         })
     }
 
+    async fn add_contact(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        contact: &UserName,
+        _now_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let contacts = &mut state.contacts;
+            contacts.requests.remove(&key(app, owner, contact));
+            contacts.requests.remove(&key(app, contact, owner));
+            let mine = !contacts.remarks.contains_key(&key(app, owner, contact));
+            contacts
+                .remarks
+                .entry(key(app, owner, contact))
+                .or_default();
+            let theirs = !contacts.remarks.contains_key(&key(app, contact, owner));
+            contacts
+                .remarks
+                .entry(key(app, contact, owner))
+                .or_default();
+            mine || theirs
+        })
+    }
+
     async fn delete_contact(
         &self,
         app: &AppKey,

@@ -223,3 +223,39 @@ for (const sdkName of SDK_NAMES) {
         }))
     })
 }
+
+test('REST admin API (app token): add and delete contacts, block and unblock; a user token may not add', { timeout: 60000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    const { adm, one, two } = await freshUsers(server, ['adm', 'one', 'two'])
+    const token = await server.appToken()
+    const added = await server.rest('POST', `/users/${adm.username}/contacts/users/${one.username}`, { token })
+    assert.equal(added.status, 200, added.text)
+    assert.equal(added.json.entities[0].username, one.username)
+    // Again: already contacts, still 200.
+    assert.equal((await server.rest('POST', `/users/${adm.username}/contacts/users/${one.username}`, { token })).status, 200)
+    const list = await server.rest('GET', `/users/${one.username}/contacts/users`, { token })
+    assert.deepEqual(list.json.data, [adm.username])
+
+    const userToken = server.userToken(two.username)
+    const byUser = await server.rest('POST', `/users/${two.username}/contacts/users/${adm.username}`, { token: userToken })
+    assert.equal(byUser.status, 401, byUser.text)
+    const unknownOwner = await server.rest('POST', `/users/nobody_here/contacts/users/${one.username}`, { token })
+    assert.deepEqual([unknownOwner.status, unknownOwner.json.error], [404, 'service_resource_not_found'])
+    const unknownFriend = await server.rest('POST', `/users/${adm.username}/contacts/users/nobody_here`, { token })
+    assert.deepEqual([unknownFriend.status, unknownFriend.json.error], [404, 'service_resource_not_found'])
+
+    const deleted = await server.rest('DELETE', `/users/${adm.username}/contacts/users/${one.username}`, { token })
+    assert.equal(deleted.status, 200, deleted.text)
+    assert.deepEqual((await server.rest('GET', `/users/${adm.username}/contacts/users`, { token })).json.data, [])
+
+    const blocked = await server.rest('POST', `/users/${adm.username}/blocks/users`, { token, body: { usernames: [two.username, one.username] } })
+    assert.deepEqual([blocked.status, blocked.json.data], [200, [two.username, one.username]])
+    assert.deepEqual((await server.rest('GET', `/users/${adm.username}/blocks/users`, { token })).json.data, [one.username, two.username])
+    const unblocked = await server.rest('DELETE', `/users/${adm.username}/blocks/users/${two.username}`, { token })
+    assert.equal(unblocked.status, 200, unblocked.text)
+    assert.deepEqual((await server.rest('GET', `/users/${adm.username}/blocks/users`, { token })).json.data, [one.username])
+    const garbage = await server.rest('POST', `/users/${adm.username}/blocks/users`, { token, rawBody: '[1,2' })
+    assert.deepEqual([garbage.status, garbage.json.error], [400, 'json_parse'])
+    const noToken = await server.rest('POST', `/users/${adm.username}/blocks/users`, { body: { usernames: [two.username] } })
+    assert.equal(noToken.status, 401)
+}))

@@ -173,6 +173,19 @@ pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
         .answer_contact_request(key, &amy, &cal, true, 14)
         .await
         .unwrap());
+    // Added at once (the admin API): pending requests between them go.
+    let dan = name("dan");
+    assert!(store
+        .request_contact(key, &dan, &amy, "", 15)
+        .await
+        .unwrap());
+    assert!(store.add_contact(key, &amy, &dan, 16).await.unwrap());
+    assert!(!store.add_contact(key, &dan, &amy, 17).await.unwrap());
+    assert!(!store
+        .answer_contact_request(key, &amy, &dan, true, 18)
+        .await
+        .unwrap());
+    assert!(store.delete_contact(key, &dan, &amy).await.unwrap());
     // Another app is another world.
     let other = &AppKey::new("conf", "other").unwrap();
     assert!(store

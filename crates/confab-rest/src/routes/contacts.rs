@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{app_for_user, parse_json, query_value},
+    extract::{app_for_admin, app_for_user, parse_json, query_value},
     RestState,
 };
 
@@ -33,6 +33,16 @@ fn answer(action: &str, data: Value) -> Json<Value> {
 
 fn parse_user(text: &str) -> Result<UserName, ApiError> {
     UserName::parse(text).ok_or_else(|| Error::UserNotFound(text.to_owned()).into())
+}
+
+/// The hosted admin API's answer naming one user in `entities`.
+fn user_entities(action: &str, user: &UserName) -> Json<Value> {
+    Json(json!({
+        "action": action,
+        "entities": [{ "type": "user", "username": user.as_str(), "activated": true }],
+        "timestamp": now_ms(),
+        "duration": 0,
+    }))
 }
 
 fn resource(query: &Pairs) -> &str {
@@ -105,9 +115,10 @@ pub(crate) struct RemarkBody {
     remark: String,
 }
 
-/// # `DELETE|PUT /{org}/{app}/users/{user}/contacts/users/{contact}?resource=`
+/// # `POST|DELETE|PUT /{org}/{app}/users/{user}/contacts/users/{contact}?resource=`
 ///
-/// DELETE `deleteContact` (both get `onContactDeleted`); PUT `{remark}` `setContactRemark`.
+/// DELETE `deleteContact` (both get `onContactDeleted`); PUT `{remark}` `setContactRemark`;
+/// POST, with an app token only (the hosted admin API): the two become contacts at once.
 pub(crate) async fn contact_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user, contact)): Path<(String, String, String, String)>,
@@ -116,6 +127,13 @@ pub(crate) async fn contact_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
+    if method == Method::POST {
+        let app = app_for_admin(&state, &org, &app, &headers).await?;
+        let owner = parse_user(&user)?;
+        let contact = parse_user(&contact)?;
+        service(&state).add(&app.key, &owner, &contact).await?;
+        return Ok(user_entities("post", &contact));
+    }
     let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
     let contact = parse_user(&contact)?;
     if method == Method::PUT {
@@ -210,6 +228,17 @@ pub(crate) struct BlocksBody {
     usernames: Vec<String>,
 }
 
+/// The users a blocklist request names (at most `MAX_USERS_PER_REQUEST`).
+fn blocks_users(body: &BlocksBody) -> Result<Vec<UserName>, ApiError> {
+    if body.usernames.len() > MAX_USERS_PER_REQUEST {
+        return Err(Error::InvalidArgument(format!(
+            "at most {MAX_USERS_PER_REQUEST} usernames at a time"
+        ))
+        .into());
+    }
+    body.usernames.iter().map(|name| parse_user(name)).collect()
+}
+
 /// # `POST|DELETE /{org}/{app}/sdk/user/{user}/blocks?resource=` `{usernames: […]}`
 ///
 /// `addUsersToBlocklist` and `removeUserFromBlocklist`: `data` names the users.
@@ -222,17 +251,7 @@ pub(crate) async fn change_blocks_route(
 ) -> Result<Json<Value>, ApiError> {
     let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: BlocksBody = parse_json(&body)?;
-    if body.usernames.len() > MAX_USERS_PER_REQUEST {
-        return Err(Error::InvalidArgument(format!(
-            "at most {MAX_USERS_PER_REQUEST} usernames at a time"
-        ))
-        .into());
-    }
-    let users = body
-        .usernames
-        .iter()
-        .map(|name| parse_user(name))
-        .collect::<Result<Vec<_>, _>>()?;
+    let users = blocks_users(&body)?;
     let block = method == Method::POST;
     service(&state)
         .change_blocks(&app.key, &me, &users, block)
@@ -241,6 +260,42 @@ pub(crate) async fn change_blocks_route(
         if block { "post" } else { "delete" },
         json!(body.usernames),
     ))
+}
+
+/// # `POST /{org}/{app}/users/{user}/blocks/users` `{usernames: […]}`
+///
+/// The hosted admin API (an app token): adds to the user's blocklist; `data` names them.
+pub(crate) async fn admin_block_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
+    let owner = parse_user(&user)?;
+    let body: BlocksBody = parse_json(&body)?;
+    let users = blocks_users(&body)?;
+    service(&state)
+        .change_blocks(&app.key, &owner, &users, true)
+        .await?;
+    Ok(answer("post", json!(body.usernames)))
+}
+
+/// # `DELETE /{org}/{app}/users/{user}/blocks/users/{blocked}`
+///
+/// The hosted admin API (an app token, or the user's own): removes one user from the
+/// blocklist.
+pub(crate) async fn unblock_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user, blocked)): Path<(String, String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let blocked = parse_user(&blocked)?;
+    service(&state)
+        .change_blocks(&app.key, &me, std::slice::from_ref(&blocked), false)
+        .await?;
+    Ok(user_entities("delete", &blocked))
 }
 
 /// # `GET /{org}/{app}/users/{user}/blocks/users`
