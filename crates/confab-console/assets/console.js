@@ -299,6 +299,10 @@ async function usersPage(app) {
             ? action('Disable', () => rest(app, 'POST', `/users/${name}/deactivate`))
             : action('Enable', () => rest(app, 'POST', `/users/${name}/activate`)),
           action('Disconnect', () => rest(app, 'GET', `/users/${name}/disconnect`)),
+          h('button', {
+            type: 'button', class: 'secondary outline', text: 'Details',
+            onclick: () => toggleDetails(app, user.username).catch(show),
+          }),
           passwordInput,
           action('Set password', async () => {
             await rest(app, 'PUT', `/users/${name}/password`, { newpassword: passwordInput.value })
@@ -319,6 +323,31 @@ async function usersPage(app) {
         view.previous.length ? h('button', { type: 'button', class: 'secondary', text: 'Previous page', onclick: () => { view.cursor = view.previous.pop(); load().catch(show) } }) : null,
         page.cursor ? h('button', { type: 'button', class: 'secondary', text: 'Next page', onclick: () => { view.previous.push(view.cursor); view.cursor = page.cursor; load().catch(show) } }) : null))
     list.removeAttribute('aria-busy')
+  }
+
+  // A row under the user's: their contacts (with remarks), blocklist and online devices.
+  async function toggleDetails(app, username) {
+    const row = list.querySelector(`tr[data-user="${CSS.escape(username)}"]`)
+    const open = list.querySelector(`tr[data-details-of="${CSS.escape(username)}"]`)
+    if (open) { open.remove(); return }
+    const name = encodeURIComponent(username)
+    const [contacts, blocked, devices] = await Promise.all([
+      rest(app, 'GET', `/users/${name}/contacts/users?needReturnRemark=true`),
+      rest(app, 'GET', `/users/${name}/blocks/users`),
+      rest(app, 'GET', `/users/${name}/resources`),
+    ])
+    const items = (values, empty) => values.length
+      ? h('ul', {}, values.map((text) => h('li', { text })))
+      : h('p', { text: empty })
+    const details = h('tr', { 'data-details-of': username },
+      h('td', { colspan: '5' }, h('div', { class: 'user-details' },
+        h('section', { 'data-details': 'contacts' }, h('h3', { text: 'Contacts' }),
+          items(contacts.entities.map((c) => c.remark ? `${c.username} (${c.remark})` : c.username), 'No contacts.')),
+        h('section', { 'data-details': 'blocked' }, h('h3', { text: 'Blocked users' }),
+          items(blocked.data, 'Nobody blocked.')),
+        h('section', { 'data-details': 'devices' }, h('h3', { text: 'Online devices' }),
+          items(devices.data.map((d) => d.device_name ? `${d.res} (${d.device_name})` : d.res), 'Offline.')))))
+    row.after(details)
   }
 
   const search = h('form', {

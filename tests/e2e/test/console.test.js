@@ -127,6 +127,22 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         await page.locator('#app-certificate').waitFor()
         assert.match(await page.textContent('#app-certificate'), /^[0-9a-f]{32}$/)
         await shot(page, '6-overview')
+
+        // Leo and Roy become contacts; Leo's details on the users page show it.
+        await leo.conn.addContact('roy', 'from the console test')
+        await roy.waitFor('onContactInvited', { timeout: 10000 })
+        await roy.conn.acceptContactInvite('leo')
+        await leo.waitFor('onContactAgreed', { timeout: 10000 })
+        await page.click('nav >> text=Users')
+        await page.locator('tr[data-user="leo"]').waitFor()
+        await page.click('tr[data-user="leo"] >> text=Details')
+        const details = page.locator('tr[data-details-of="leo"]')
+        await details.waitFor()
+        assert.deepEqual(await details.locator('[data-details=contacts] li').allTextContents(), ['roy'])
+        assert.equal(await details.locator('[data-details=blocked]').textContent(), 'Blocked usersNobody blocked.')
+        assert.equal(await details.locator('[data-details=devices] li').count(), 1)
+        await shot(page, '7-user-details')
+
         await leo.close()
         await roy.close()
         assert.deepEqual(pageErrors, [], 'no script errors on any page')
