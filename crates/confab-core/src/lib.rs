@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod admin;
 pub mod app;
 pub mod appender;
+pub mod attributes;
 pub mod auth;
 pub mod bus;
 pub mod contacts;

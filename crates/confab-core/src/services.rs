@@ -41,6 +41,8 @@ pub struct Limits {
     pub passwords: PasswordLimits,
     /// Contacts and blocked users per user (`contacts.rs`).
     pub contacts: ContactLimits,
+    /// Bytes of one user's attributes, keys and values (`attributes.rs`; hosted: 2 KB).
+    pub max_user_attribute_bytes: usize,
 }
 
 impl Default for Limits {
@@ -53,6 +55,7 @@ impl Default for Limits {
             recall_window_secs: 120,
             passwords: PasswordLimits::default(),
             contacts: ContactLimits::default(),
+            max_user_attribute_bytes: 2048,
         }
     }
 }

@@ -92,8 +92,55 @@ pub trait UserStore: Send + Sync {
         modified_ms: u64,
     ) -> Result<bool, StoreError>;
     /// Deletes the user with their devices and cursors (what they had unread is cleared, so
-    /// the next user of the name starts with nothing); returns the deleted user.
+    /// the next user of the name starts with nothing), their attributes, their contacts (on
+    /// both sides), requests and blocklist entries; returns the deleted user.
     async fn delete_user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError>;
+    /// Sets the user's nickname (the push display name). False when the user does not exist.
+    async fn set_nickname(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        nickname: &str,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError>;
+    /// Sets `changes` (key, value) in the user's attributes, keeping the others, unless all of
+    /// them would then take more than `max_bytes` (keys and values, UTF-8): checked and written
+    /// in one step.
+    async fn update_user_attributes(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        changes: &[(String, String)],
+        max_bytes: usize,
+    ) -> Result<AttributesUpdate, StoreError>;
+    /// The attributes of each of `names` that exists (one that has none: an empty map), in
+    /// the order asked.
+    async fn user_attributes(
+        &self,
+        app: &AppKey,
+        names: &[UserName],
+    ) -> Result<Vec<(UserName, UserAttributes)>, StoreError>;
+}
+
+/// A user's attributes (`updateUserInfo`), by key.
+pub type UserAttributes = std::collections::BTreeMap<String, String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttributesUpdate {
+    /// Written; all of the user's attributes now.
+    Updated(UserAttributes),
+    /// Nothing written: they would take more than the limit.
+    TooLarge,
+    /// Nothing written: no such user.
+    NoUser,
+}
+
+/// The bytes `attributes` count against a limit: keys and values.
+pub fn attributes_size(attributes: &UserAttributes) -> usize {
+    attributes
+        .iter()
+        .map(|(key, value)| key.len() + value.len())
+        .sum()
 }
 
 /// A message about to be appended once to its log. The store assigns its id and time at

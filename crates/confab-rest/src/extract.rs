@@ -110,3 +110,34 @@ pub(crate) fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Optio
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| ApiError::BadBody(error.to_string()))
 }
+
+/// Who calls a route open to every user of the app (an upload, `fetchUserInfoById`): the
+/// token's user, or `""` for an app token.
+pub(crate) async fn caller_of_app(
+    state: &RestState,
+    app: &App,
+    headers: &HeaderMap,
+) -> Result<String, ApiError> {
+    let token = bearer(headers);
+    let user_id = token
+        .and_then(|token| confab_token::decode(token).ok())
+        .and_then(|decoded| {
+            decoded
+                .chat()
+                .filter(|chat| chat.user_privilege().is_some() && chat.app_privilege().is_none())
+                .map(|chat| String::from_utf8_lossy(chat.user_id()).into_owned())
+        });
+    match user_id.as_deref().and_then(UserName::parse) {
+        Some(name) => {
+            state
+                .accounts
+                .authorize(app, token, RestScope::User(&name))
+                .await?;
+            Ok(name.as_str().to_owned())
+        }
+        None => {
+            state.accounts.authorize(app, token, RestScope::App).await?;
+            Ok(String::new())
+        }
+    }
+}

@@ -131,7 +131,9 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/{org}/{app}/users/{user}",
-            routing::get(routes::users::get_user_route).delete(routes::users::delete_user_route),
+            routing::get(routes::users::get_user_route)
+                .put(routes::users::update_user_route)
+                .delete(routes::users::delete_user_route),
         )
         .route(
             "/{org}/{app}/users/{user}/password",
@@ -245,6 +247,14 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/users/{user}/blocks/users/{blocked}",
             routing::delete(routes::contacts::unblock_route),
+        )
+        .route(
+            "/{org}/{app}/metadata/user/get",
+            routing::post(routes::attributes::fetch_route),
+        )
+        .route(
+            "/{org}/{app}/metadata/user/{user}",
+            routing::put(routes::attributes::update_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

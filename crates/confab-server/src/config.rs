@@ -56,6 +56,8 @@ pub struct Config {
     pub max_contacts: u32,
     /// Users one user may block (hosted default: 500).
     pub max_blocked_users: u32,
+    /// Bytes of one user's attributes, keys and values together (hosted: 2 KB).
+    pub max_user_attribute_bytes: usize,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -396,6 +398,7 @@ impl Default for Config {
             recall_window_secs: limits.recall_window_secs,
             max_contacts: limits.contacts.max_contacts,
             max_blocked_users: limits.contacts.max_blocked,
+            max_user_attribute_bytes: limits.max_user_attribute_bytes,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -483,6 +486,11 @@ impl Config {
         if !(1..=10_000).contains(&self.max_blocked_users) {
             return Err(ConfigError::Invalid("max_blocked_users must be 1 to 10000"));
         }
+        if !(1..=1 << 20).contains(&self.max_user_attribute_bytes) {
+            return Err(ConfigError::Invalid(
+                "max_user_attribute_bytes must be 1 to 1048576",
+            ));
+        }
         if self.idle_timeout_secs < 70 {
             return Err(ConfigError::Invalid(
                 "idle_timeout_secs must be at least 70: the SDK pings about every 60 s",
@@ -538,6 +546,7 @@ impl Config {
                 max_contacts: self.max_contacts,
                 max_blocked: self.max_blocked_users,
             },
+            max_user_attribute_bytes: self.max_user_attribute_bytes,
         }
     }
 

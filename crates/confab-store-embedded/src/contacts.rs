@@ -78,6 +78,23 @@ pub(crate) fn blocked(
         .exists(params![app, owner.as_str(), user.as_str()])
 }
 
+/// Forgets a deleted user's contacts (on both sides), requests and blocklist entries.
+pub(crate) fn drop_user(connection: &Connection, app: &str, name: &str) -> rusqlite::Result<()> {
+    connection.execute(
+        "DELETE FROM contacts WHERE app_key = ?1 AND (owner = ?2 OR contact = ?2)",
+        params![app, name],
+    )?;
+    connection.execute(
+        "DELETE FROM contact_requests WHERE app_key = ?1 AND (invitee = ?2 OR inviter = ?2)",
+        params![app, name],
+    )?;
+    connection.execute(
+        "DELETE FROM blocks WHERE app_key = ?1 AND (owner = ?2 OR blocked = ?2)",
+        params![app, name],
+    )?;
+    Ok(())
+}
+
 fn are_contacts(
     connection: &Connection,
     app: &str,

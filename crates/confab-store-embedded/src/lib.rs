@@ -6,6 +6,7 @@
 //! run on a small pool of read connections on tokio's blocking pool. Nothing here blocks the
 //! async runtime.
 
+mod attributes;
 mod checkpoint;
 mod contacts;
 mod files;
@@ -27,11 +28,11 @@ use confab_core::{
     app::{App, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended, Contact,
-        ContactStore, ConversationChange, ConversationQuery, ConversationStore,
-        ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery, LogCount, LogStore,
-        NewMessage, Pending, PinnedMessage, Pulled, QueuedMessage, Reaction, Reclaimed, StoreError,
-        StoredMessage, UserStore,
+        AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
+        AttributesUpdate, Contact, ContactStore, ConversationChange, ConversationQuery,
+        ConversationStore, ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery,
+        LogCount, LogStore, NewMessage, Pending, PinnedMessage, Pulled, QueuedMessage, Reaction,
+        Reclaimed, StoreError, StoredMessage, UserAttributes, UserStore,
     },
     user::User,
 };
@@ -459,6 +460,72 @@ impl UserStore for EmbeddedStore {
             )
             .await?;
         Ok(deleted.then_some(user))
+    }
+
+    async fn set_nickname(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        nickname: &str,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::SetNickname {
+                app: app.to_string(),
+                name: name.to_string(),
+                nickname: nickname.to_owned(),
+                modified_ms,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn update_user_attributes(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        changes: &[(String, String)],
+        max_bytes: usize,
+    ) -> Result<AttributesUpdate, StoreError> {
+        self.write(
+            WriteOp::UpdateUserAttributes {
+                app: app.to_string(),
+                name: name.to_string(),
+                changes: changes.to_vec(),
+                max_bytes,
+            },
+            |outcome| match outcome {
+                writer::Outcome::Attributes(update) => Some(update),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn user_attributes(
+        &self,
+        app: &AppKey,
+        names: &[UserName],
+    ) -> Result<Vec<(UserName, UserAttributes)>, StoreError> {
+        let (app, names) = (app.to_string(), names.to_vec());
+        self.read(move |connection| {
+            let mut found = Vec::with_capacity(names.len());
+            for name in names {
+                let exists = connection
+                    .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")?
+                    .exists(params![app, name.as_str()])?;
+                if exists {
+                    let attributes = attributes::read(connection, &app, name.as_str())?;
+                    found.push((name, attributes));
+                }
+            }
+            Ok(found)
+        })
+        .await
     }
 }
 

@@ -294,6 +294,17 @@ CREATE TABLE blocks (
     PRIMARY KEY (app_key, owner, blocked)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- User attributes (`updateUserInfo`): one row per key (users.rs in confab-core limits their
+-- total size).
+CREATE TABLE user_attributes (
+    app_key TEXT NOT NULL,
+    name    TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    value   TEXT NOT NULL,
+    PRIMARY KEY (app_key, name, key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

@@ -76,6 +76,18 @@ pub(crate) enum WriteOp {
         app: String,
         name: String,
     },
+    SetNickname {
+        app: String,
+        name: String,
+        nickname: String,
+        modified_ms: u64,
+    },
+    UpdateUserAttributes {
+        app: String,
+        name: String,
+        changes: Vec<(String, String)>,
+        max_bytes: usize,
+    },
     AppendMessage(NewMessage),
     /// An append with a change in the same savepoint (recall, edit, conversation read).
     AppendWithEffect(NewMessage, AppendEffect),
@@ -134,6 +146,7 @@ pub(crate) enum Outcome {
     Appended(Appended),
     Pulled(Pulled),
     Reclaimed(confab_core::store::Reclaimed),
+    Attributes(confab_core::store::AttributesUpdate),
 }
 
 pub(crate) struct Job {
@@ -652,8 +665,38 @@ fn apply(
             if let Some(user) = confab_core::ids::UserName::parse(&name) {
                 logs::drop_user(connection, &app, &user).map_err(backend)?;
             }
+            crate::contacts::drop_user(connection, &app, &name).map_err(backend)?;
+            connection
+                .execute(
+                    "DELETE FROM user_attributes WHERE app_key = ?1 AND name = ?2",
+                    params![app, name],
+                )
+                .map_err(backend)?;
             Ok(Outcome::Changed(changed > 0))
         }
+        WriteOp::SetNickname {
+            app,
+            name,
+            nickname,
+            modified_ms,
+        } => {
+            let changed = connection
+                .execute(
+                    "UPDATE users SET nickname = ?3, modified_ms = ?4
+                     WHERE app_key = ?1 AND name = ?2",
+                    params![app, name, nickname, modified_ms as i64],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Changed(changed > 0))
+        }
+        WriteOp::UpdateUserAttributes {
+            app,
+            name,
+            changes,
+            max_bytes,
+        } => crate::attributes::update(connection, &app, &name, &changes, max_bytes)
+            .map(Outcome::Attributes)
+            .map_err(backend),
         WriteOp::AppendMessage(message) => {
             append_message(connection, message, None, log).map(Outcome::Appended)
         }

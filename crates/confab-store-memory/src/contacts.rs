@@ -25,6 +25,15 @@ pub(crate) struct Contacts {
 }
 
 impl Contacts {
+    /// Forgets a deleted user's contacts (both sides), requests and blocklist entries.
+    pub(crate) fn drop_user(&mut self, app: &AppKey, name: &UserName) {
+        let concerns =
+            |(in_app, user, other): &Key| in_app == app.as_str() && (user == name || other == name);
+        self.remarks.retain(|key, _| !concerns(key));
+        self.requests.retain(|key, _| !concerns(key));
+        self.blocks.retain(|key| !concerns(key));
+    }
+
     /// Whether `owner` blocked `user` (the append's check).
     pub(crate) fn blocks(&self, app: &AppKey, owner: &UserName, user: &UserName) -> bool {
         self.blocks.contains(&key(app, owner, user))

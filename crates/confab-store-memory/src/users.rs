@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, UserName},
-    store::{StoreError, UserStore},
+    store::{attributes_size, AttributesUpdate, StoreError, UserAttributes, UserStore},
     user::User,
 };
 
@@ -15,6 +15,8 @@ use crate::MemoryStore;
 #[derive(Debug, Default)]
 pub(crate) struct Users {
     by_app: HashMap<AppKey, BTreeMap<UserName, User>>,
+    /// The embedded store's `user_attributes`.
+    attributes: HashMap<(AppKey, UserName), UserAttributes>,
 }
 
 impl Users {
@@ -129,7 +131,77 @@ impl UserStore for MemoryStore {
             // Their queues go with them; their history, read markers and conversation settings
             // stay, as in the embedded store.
             state.logs.drop_user(app, name);
+            state.users.attributes.remove(&(app.clone(), name.clone()));
+            state.contacts.drop_user(app, name);
             Some(deleted)
+        })
+    }
+
+    async fn set_nickname(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        nickname: &str,
+        modified_ms: u64,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            let Some(user) = state.users.get_mut(app, name) else {
+                return false;
+            };
+            user.nickname = nickname.to_owned();
+            user.modified_ms = modified_ms;
+            true
+        })
+    }
+
+    async fn update_user_attributes(
+        &self,
+        app: &AppKey,
+        name: &UserName,
+        changes: &[(String, String)],
+        max_bytes: usize,
+    ) -> Result<AttributesUpdate, StoreError> {
+        self.with(|state| {
+            if !state.users.exists(app, name) {
+                return AttributesUpdate::NoUser;
+            }
+            let key = (app.clone(), name.clone());
+            let mut attributes = state
+                .users
+                .attributes
+                .get(&key)
+                .cloned()
+                .unwrap_or_default();
+            for (change, value) in changes {
+                attributes.insert(change.clone(), value.clone());
+            }
+            if attributes_size(&attributes) > max_bytes {
+                return AttributesUpdate::TooLarge;
+            }
+            state.users.attributes.insert(key, attributes.clone());
+            AttributesUpdate::Updated(attributes)
+        })
+    }
+
+    async fn user_attributes(
+        &self,
+        app: &AppKey,
+        names: &[UserName],
+    ) -> Result<Vec<(UserName, UserAttributes)>, StoreError> {
+        self.with(|state| {
+            names
+                .iter()
+                .filter(|name| state.users.exists(app, name))
+                .map(|name| {
+                    let attributes = state
+                        .users
+                        .attributes
+                        .get(&(app.clone(), name.clone()))
+                        .cloned()
+                        .unwrap_or_default();
+                    (name.clone(), attributes)
+                })
+                .collect()
         })
     }
 }

@@ -49,6 +49,7 @@ macro_rules! store_conformance_tests {
             contact_lists_page_by_name_with_remarks,
             blocklists_are_each_users_own,
             a_blocked_sender_is_refused_until_unblocked,
+            user_attributes_merge_within_a_limit_and_go_with_the_user,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -329,6 +330,111 @@ pub async fn a_blocked_sender_is_refused_until_unblocked(store: &dyn Store) {
     assert_eq!(
         unread(store, &app, &roy).await,
         [(QueueName::single_chat(&name("leo")), 1)]
+    );
+}
+
+pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &dyn Store) {
+    use crate::store::{AttributesUpdate, UserAttributes};
+    let attributes_app = self::app("conf", "attributes");
+    store.create_app(&attributes_app).await.unwrap();
+    let app = attributes_app.key;
+    store
+        .create_users(&app, &[user("amy"), user("bob")])
+        .await
+        .unwrap();
+    let (amy, bob) = (name("amy"), name("bob"));
+    let map = |pairs: &[(&str, &str)]| -> UserAttributes {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let changes = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        store
+            .update_user_attributes(
+                &app,
+                &amy,
+                &changes(&[("nickname", "Amy"), ("mail", "a@x")]),
+                20
+            )
+            .await
+            .unwrap(),
+        AttributesUpdate::Updated(map(&[("mail", "a@x"), ("nickname", "Amy")]))
+    );
+    // A change keeps the other keys.
+    assert_eq!(
+        store
+            .update_user_attributes(&app, &amy, &changes(&[("nickname", "Amelia")]), 22)
+            .await
+            .unwrap(),
+        AttributesUpdate::Updated(map(&[("mail", "a@x"), ("nickname", "Amelia")]))
+    );
+    // 4 + 3 + 8 + 9 = 24 bytes > 22: nothing written.
+    assert_eq!(
+        store
+            .update_user_attributes(&app, &amy, &changes(&[("nickname", "Amelia B.")]), 22)
+            .await
+            .unwrap(),
+        AttributesUpdate::TooLarge
+    );
+    assert_eq!(
+        store
+            .update_user_attributes(&app, &name("ghost"), &changes(&[("a", "b")]), 22)
+            .await
+            .unwrap(),
+        AttributesUpdate::NoUser
+    );
+    assert_eq!(
+        store
+            .user_attributes(&app, &[bob.clone(), name("ghost"), amy.clone()])
+            .await
+            .unwrap(),
+        [
+            (bob.clone(), map(&[])),
+            (amy.clone(), map(&[("mail", "a@x"), ("nickname", "Amelia")]))
+        ]
+    );
+    assert!(store.set_nickname(&app, &bob, "Bobby", 5).await.unwrap());
+    assert!(!store
+        .set_nickname(&app, &name("ghost"), "x", 5)
+        .await
+        .unwrap());
+    let bob_now = store.user(&app, &bob).await.unwrap().unwrap();
+    assert_eq!(
+        (bob_now.nickname.as_str(), bob_now.modified_ms),
+        ("Bobby", 5)
+    );
+
+    // A deleted user takes their attributes, contacts and blocklist entries along.
+    assert!(store
+        .request_contact(&app, &amy, &bob, "", 6)
+        .await
+        .unwrap());
+    assert!(store
+        .answer_contact_request(&app, &bob, &amy, true, 7)
+        .await
+        .unwrap());
+    store
+        .change_blocks(&app, &bob, &[amy.clone()], true, 8)
+        .await
+        .unwrap();
+    store.delete_user(&app, &amy).await.unwrap().unwrap();
+    assert!(store
+        .contacts(&app, &bob, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(!store.is_blocked(&app, &bob, &amy).await.unwrap());
+    store.create_users(&app, &[user("amy")]).await.unwrap();
+    assert_eq!(
+        store.user_attributes(&app, &[amy.clone()]).await.unwrap(),
+        [(amy, map(&[]))]
     );
 }
 

@@ -21,9 +21,7 @@ use axum::{
 };
 use confab_core::{
     app::App,
-    auth::RestScope,
     files::{ChatFile, ChatFileError, FileKey, FileUpload, StoredFile, DEFAULT_THUMBNAIL_SIDE},
-    ids::UserName,
     now_ms,
 };
 use serde_json::{json, Value};
@@ -32,7 +30,7 @@ use tokio_util::io::ReaderStream;
 
 use crate::{
     error::ApiError,
-    extract::{bearer, query_value, resolve_app},
+    extract::{caller_of_app, query_value, resolve_app},
     routes::dns::ListenerInfo,
     RestState,
 };
@@ -55,7 +53,7 @@ pub(crate) async fn upload_route(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = authorize_uploader(&state, &app, &headers).await?;
+    let uploader = caller_of_app(&state, &app, &headers).await?;
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
     let restricted = headers
@@ -186,36 +184,6 @@ pub(crate) async fn download_route(
 async fn remove_bytes(state: &RestState, key: &FileKey) {
     if let Err(error) = state.file_store.delete(key).await {
         tracing::warn!(%error, "could not remove the bytes of a failed upload");
-    }
-}
-
-/// Who uploads: the token's user (any user of the app may upload), or nobody for an app token.
-pub(super) async fn authorize_uploader(
-    state: &RestState,
-    app: &App,
-    headers: &HeaderMap,
-) -> Result<String, ApiError> {
-    let token = bearer(headers);
-    let user_id = token
-        .and_then(|token| confab_token::decode(token).ok())
-        .and_then(|decoded| {
-            decoded
-                .chat()
-                .filter(|chat| chat.user_privilege().is_some() && chat.app_privilege().is_none())
-                .map(|chat| String::from_utf8_lossy(chat.user_id()).into_owned())
-        });
-    match user_id.as_deref().and_then(UserName::parse) {
-        Some(name) => {
-            state
-                .accounts
-                .authorize(app, token, RestScope::User(&name))
-                .await?;
-            Ok(name.as_str().to_owned())
-        }
-        None => {
-            state.accounts.authorize(app, token, RestScope::App).await?;
-            Ok(String::new())
-        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per resource; each handler's doc starts with its wire address.
 
+pub(crate) mod attributes;
 pub(crate) mod chatfiles;
 pub(crate) mod contacts;
 pub(crate) mod conversations;

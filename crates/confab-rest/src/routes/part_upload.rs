@@ -26,7 +26,8 @@ use confab_core::{
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
-use super::chatfiles::{authorize_uploader, copy_field, drain, multipart_error, upload_body};
+use super::chatfiles::{copy_field, drain, multipart_error, upload_body};
+use crate::extract::caller_of_app;
 use crate::{
     error::ApiError,
     extract::{query_value, resolve_app},
@@ -75,7 +76,7 @@ pub(crate) async fn init_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = authorize_uploader(&state, &app, &headers).await?;
+    let uploader = caller_of_app(&state, &app, &headers).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let expired = {
         let mut uploads = state.part_uploads.lock();
@@ -129,7 +130,7 @@ pub(crate) async fn part_route(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = authorize_uploader(&state, &app, &headers).await?;
+    let uploader = caller_of_app(&state, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
@@ -205,7 +206,7 @@ pub(crate) async fn complete_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = authorize_uploader(&state, &app, &headers).await?;
+    let uploader = caller_of_app(&state, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let upload = {
         let mut uploads = state.part_uploads.lock();
@@ -256,7 +257,7 @@ pub(crate) async fn abort_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = authorize_uploader(&state, &app, &headers).await?;
+    let uploader = caller_of_app(&state, &app, &headers).await?;
     let upload = {
         let mut uploads = state.part_uploads.lock();
         let entry = (app.key.clone(), uuid.clone());

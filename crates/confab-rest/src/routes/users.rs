@@ -101,6 +101,35 @@ pub(crate) async fn get_user_route(
     Ok(Json(body))
 }
 
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct NicknameBody {
+    nickname: String,
+}
+
+/// # `PUT /{org}/{app}/users/{user}` `{nickname}`
+///
+/// `updateCurrentUserNick` (the user's own token) or the admin API (an app token): sets the
+/// nickname, the name push notifications show.
+pub(crate) async fn update_user_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let body: NicknameBody = crate::extract::parse_json(&body)?;
+    let user = state
+        .accounts
+        .set_nickname(&app.key, &name, &body.nickname)
+        .await?;
+    Ok(Json(envelope(
+        &app,
+        "put",
+        "/users",
+        std::slice::from_ref(&user),
+    )))
+}
+
 /// # `DELETE /{org}/{app}/users/{user}`
 ///
 /// Bearer: an app token. Deletes the user and their waiting messages, and disconnects them
