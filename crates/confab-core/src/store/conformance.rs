@@ -260,7 +260,7 @@ pub async fn blocklists_are_each_users_own(store: &dyn Store) {
         .await
         .unwrap();
     store
-        .change_blocks(key, &amy, &[bob.clone()], true, 2)
+        .change_blocks(key, &amy, std::slice::from_ref(&bob), true, 2)
         .await
         .unwrap();
     assert_eq!(
@@ -269,7 +269,7 @@ pub async fn blocklists_are_each_users_own(store: &dyn Store) {
     );
     assert_eq!(
         store.blocked_users(key, &amy, 1).await.unwrap(),
-        [bob.clone()]
+        std::slice::from_ref(&bob)
     );
     assert!(store.is_blocked(key, &amy, &bob).await.unwrap());
     assert!(!store.is_blocked(key, &bob, &amy).await.unwrap());
@@ -281,7 +281,7 @@ pub async fn blocklists_are_each_users_own(store: &dyn Store) {
     assert!(!store.is_blocked(key, &amy, &bob).await.unwrap());
     assert_eq!(
         store.blocked_users(key, &amy, 10).await.unwrap(),
-        [cal.clone()]
+        std::slice::from_ref(&cal)
     );
     let other = &AppKey::new("conf", "other").unwrap();
     assert!(!store.is_blocked(other, &amy, &cal).await.unwrap());
@@ -421,7 +421,7 @@ pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &d
         .await
         .unwrap());
     store
-        .change_blocks(&app, &bob, &[amy.clone()], true, 8)
+        .change_blocks(&app, &bob, std::slice::from_ref(&amy), true, 8)
         .await
         .unwrap();
     store.delete_user(&app, &amy).await.unwrap().unwrap();
@@ -433,7 +433,10 @@ pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &d
     assert!(!store.is_blocked(&app, &bob, &amy).await.unwrap());
     store.create_users(&app, &[user("amy")]).await.unwrap();
     assert_eq!(
-        store.user_attributes(&app, &[amy.clone()]).await.unwrap(),
+        store
+            .user_attributes(&app, std::slice::from_ref(&amy))
+            .await
+            .unwrap(),
         [(amy, map(&[]))]
     );
 }
