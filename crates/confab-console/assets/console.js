@@ -325,16 +325,18 @@ async function usersPage(app) {
     list.removeAttribute('aria-busy')
   }
 
-  // A row under the user's: their contacts (with remarks), blocklist and online devices.
+  // A row under the user's: their contacts (with remarks), blocklist, online devices and
+  // attributes.
   async function toggleDetails(app, username) {
     const row = list.querySelector(`tr[data-user="${CSS.escape(username)}"]`)
     const open = list.querySelector(`tr[data-details-of="${CSS.escape(username)}"]`)
     if (open) { open.remove(); return }
     const name = encodeURIComponent(username)
-    const [contacts, blocked, devices] = await Promise.all([
+    const [contacts, blocked, devices, attributes] = await Promise.all([
       rest(app, 'GET', `/users/${name}/contacts/users?needReturnRemark=true`),
       rest(app, 'GET', `/users/${name}/blocks/users`),
       rest(app, 'GET', `/users/${name}/resources`),
+      rest(app, 'POST', '/metadata/user/get', { targets: [username], properties: [] }),
     ])
     const items = (values, empty) => values.length
       ? h('ul', {}, values.map((text) => h('li', { text })))
@@ -346,7 +348,9 @@ async function usersPage(app) {
         h('section', { 'data-details': 'blocked' }, h('h3', { text: 'Blocked users' }),
           items(blocked.data, 'Nobody blocked.')),
         h('section', { 'data-details': 'devices' }, h('h3', { text: 'Online devices' }),
-          items(devices.data.map((d) => d.device_name ? `${d.res} (${d.device_name})` : d.res), 'Offline.')))))
+          items(devices.data.map((d) => d.device_name ? `${d.res} (${d.device_name})` : d.res), 'Offline.')),
+        h('section', { 'data-details': 'attributes' }, h('h3', { text: 'Attributes' }),
+          items(Object.entries(attributes.data[username] || {}).map(([key, value]) => `${key}: ${value}`), 'None.')))))
     row.after(details)
   }
 

@@ -128,11 +128,12 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         assert.match(await page.textContent('#app-certificate'), /^[0-9a-f]{32}$/)
         await shot(page, '6-overview')
 
-        // Leo and Roy become contacts; Leo's details on the users page show it.
+        // Leo and Roy become contacts and Leo sets a nickname; Leo's details show both.
         await leo.conn.addContact('roy', 'from the console test')
         await roy.waitFor('onContactInvited', { timeout: 10000 })
         await roy.conn.acceptContactInvite('leo')
         await leo.waitFor('onContactAgreed', { timeout: 10000 })
+        await leo.conn.updateOwnUserInfo({ nickname: 'Leo <b>bold</b>' })
         await page.click('nav >> text=Users')
         await page.locator('tr[data-user="leo"]').waitFor()
         await page.click('tr[data-user="leo"] >> text=Details')
@@ -141,6 +142,8 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         assert.deepEqual(await details.locator('[data-details=contacts] li').allTextContents(), ['roy'])
         assert.equal(await details.locator('[data-details=blocked]').textContent(), 'Blocked usersNobody blocked.')
         assert.equal(await details.locator('[data-details=devices] li').count(), 1)
+        // Shown as text, never as markup.
+        assert.deepEqual(await details.locator('[data-details=attributes] li').allTextContents(), ['nickname: Leo <b>bold</b>'])
         await shot(page, '7-user-details')
 
         await leo.close()
