@@ -93,7 +93,8 @@ function nav(app) {
     items.push(
       h('li', {}, h('a', { href: appPage(app), text: 'Overview' })),
       h('li', {}, h('a', { href: appPage(app, 'users'), text: 'Users' })),
-      h('li', {}, h('a', { href: appPage(app, 'tokens'), text: 'Tokens' })))
+      h('li', {}, h('a', { href: appPage(app, 'tokens'), text: 'Tokens' })),
+      h('li', {}, h('a', { href: appPage(app, 'reports'), text: 'Reports' })))
   }
   items.push(h('li', {}, h('button', {
     type: 'button', class: 'secondary outline', id: 'sign-out', text: `Sign out ${state.username}`,
@@ -440,6 +441,38 @@ async function tokensPage(app) {
       message('For the REST admin API: Authorization: Bearer <token>.'), appForm, appResult))
 }
 
+// ---- one app: message reports (reportMessage) ----
+
+async function reportsPage(app) {
+  nav(app)
+  const list = h('div', { id: 'report-list', 'aria-busy': 'true' })
+  const pages = []
+  async function load(before) {
+    list.setAttribute('aria-busy', 'true')
+    const query = before ? `?before=${encodeURIComponent(before)}` : ''
+    const page = await consoleApi('GET', `${appApi(app)}/reports${query}`)
+    list.replaceChildren(
+      page.reports.length
+        ? h('table', { class: 'striped' },
+          h('thead', {}, h('tr', {}, ...['Reported', 'Reporter', 'Message id', 'Type', 'Reason'].map((t) => h('th', { text: t })))),
+          h('tbody', {}, page.reports.map((report) => h('tr', { 'data-report': String(report.id) },
+            h('td', { text: when(report.created) }),
+            h('td', { text: report.reporter }),
+            h('td', { text: report.messageId }),
+            h('td', { text: report.type }),
+            h('td', { text: report.reason })))))
+        : message('No reports.'),
+      h('div', { class: 'row-actions' },
+        pages.length ? h('button', { type: 'button', class: 'secondary', text: 'Newer', onclick: () => { pages.pop(); load(pages.at(-1)).catch(show) } }) : null,
+        page.before ? h('button', { type: 'button', class: 'secondary', text: 'Older', onclick: () => { pages.push(page.before); load(page.before).catch(show) } }) : null))
+    list.removeAttribute('aria-busy')
+  }
+  const show = (error) => list.replaceChildren(message(error.message, 'error'))
+  render(h('h1', { text: `Message reports of ${app.org}#${app.name}` }),
+    message('What users reported with reportMessage, newest first.'), list)
+  await load()
+}
+
 // ---- routing ----
 
 async function start() {
@@ -454,11 +487,12 @@ async function start() {
   if (!session.ok || !session.json.username) return location.assign('/console/login')
   state.csrf = session.json.csrf
   state.username = session.json.username
-  const match = /^\/console\/apps\/([^/]+)\/([^/]+)(?:\/(users|tokens))?$/.exec(path)
+  const match = /^\/console\/apps\/([^/]+)\/([^/]+)(?:\/(users|tokens|reports))?$/.exec(path)
   if (!match) return appsPage()
   const app = { org: decodeURIComponent(match[1]), name: decodeURIComponent(match[2]) }
   if (match[3] === 'users') return usersPage(app)
   if (match[3] === 'tokens') return tokensPage(app)
+  if (match[3] === 'reports') return reportsPage(app)
   return overviewPage(app)
 }
 

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::{
-    extract::{ConnectInfo, FromRequest, Path, Request, State},
+    extract::{ConnectInfo, FromRequest, Path, Query, Request, State},
     http::{header::CONTENT_TYPE, header::HOST, HeaderMap},
     response::{IntoResponse, Response},
     Extension, Json,
@@ -260,6 +260,49 @@ pub(crate) async fn overview_route(
             "count": day.count,
         })).collect::<Vec<_>>(),
     })))
+}
+
+/// # `GET /console/api/apps/{org}/{app}/reports?before=`
+///
+/// Message reports, newest first, 50 a page: `{reports: [{id, reporter, messageId, type,
+/// reason, created}], before}` (`before`: the next page's parameter, absent at the end).
+pub(crate) async fn reports_route(
+    State(state): State<Arc<ConsoleState>>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<Vec<(String, String)>>,
+    _admin: SignedInAdmin,
+) -> Result<Json<Value>, ConsoleError> {
+    const PAGE: u32 = 50;
+    let app = find_app(&state, &org, &app).await?;
+    let before = match query.iter().find(|(key, _)| key == "before") {
+        None => None,
+        Some((_, value)) => Some(value.parse::<u64>().map_err(|_| {
+            ConsoleError::Domain(confab_core::Error::InvalidArgument(
+                "before must be a report id".to_owned(),
+            ))
+        })?),
+    };
+    let page = state.reports.reports(&app.key, before, PAGE + 1).await?;
+    let more = page.len() > PAGE as usize;
+    let page = &page[..page.len().min(PAGE as usize)];
+    let reports: Vec<Value> = page
+        .iter()
+        .map(|report| {
+            json!({
+                "id": report.id,
+                "reporter": report.reporter.as_str(),
+                "messageId": report.message.0.to_string(),
+                "type": report.report_type,
+                "reason": report.reason,
+                "created": report.created_ms,
+            })
+        })
+        .collect();
+    let mut answer = json!({ "reports": reports });
+    if let (true, Some(last)) = (more, page.last()) {
+        answer["before"] = json!(last.id);
+    }
+    Ok(Json(answer))
 }
 
 /// # `GET /console/api/apps/{org}/{app}/chart.svg`

@@ -69,8 +69,9 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::BadClientCredentials
         | Error::RegistrationClosed
         | Error::Blocked
-        | Error::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+        | Error::Forbidden(_)
+        | Error::ServiceNotOpen => (StatusCode::FORBIDDEN, "forbidden"),
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
     }

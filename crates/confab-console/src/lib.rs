@@ -1,6 +1,6 @@
 //! The admin console at `/console`: one embedded page shell, its script and stylesheet, and the
 //! small JSON API under `/console/api/…` that only the console needs (sign-in, apps and their
-//! credentials, app tokens, overview figures and chart).
+//! credentials, app tokens, overview figures and chart, message reports).
 //!
 //! IM-user actions are not here: the page calls the hosted service's own REST paths
 //! (`confab-rest`) with an app token it obtains from `POST /console/api/apps/{org}/{app}/app-token`,
@@ -17,7 +17,8 @@ use std::sync::Arc;
 
 use axum::{routing, Router};
 use confab_core::{
-    accounts::AccountService, admin::AdminService, app::AppService, overview::OverviewService,
+    accounts::AccountService, admin::AdminService, app::AppService, moderation::ReportService,
+    overview::OverviewService,
 };
 
 /// Shared by every console request.
@@ -26,6 +27,8 @@ pub struct ConsoleState {
     /// App tokens for the console's API page.
     pub accounts: Arc<AccountService>,
     pub overview: Arc<OverviewService>,
+    /// Message reports, for the reports page.
+    pub reports: Arc<ReportService>,
     pub admin: Arc<AdminService>,
 }
 
@@ -60,6 +63,10 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
         .route(
             "/console/api/apps/{org}/{app}/overview",
             routing::get(api::overview_route),
+        )
+        .route(
+            "/console/api/apps/{org}/{app}/reports",
+            routing::get(api::reports_route),
         )
         .route(
             "/console/api/apps/{org}/{app}/chart.svg",

@@ -47,6 +47,11 @@ pub enum Error {
     /// A request the caller may not make (over a limit, …); the text is the hosted one.
     #[error("{0}")]
     Forbidden(String),
+    /// A feature that needs an outside provider none is configured for (translation, speech).
+    #[error("service not open!")]
+    ServiceNotOpen,
+    #[error(transparent)]
+    Provider(#[from] crate::providers::ProviderError),
     /// A message body that names someone other than the session as its sender, or someone
     /// other than the meta's recipient as its recipient: the SDK shows the body's names.
     #[error("the message body's {0} does not match the session")]

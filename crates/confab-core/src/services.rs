@@ -11,12 +11,13 @@ use crate::{
     contacts::{ContactLimits, ContactService},
     conversations::ConversationService,
     messages::MessageService,
+    moderation::ReportService,
     overview::OverviewService,
     password::PasswordLimits,
     presence::Presence,
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
-        LogStore, Store, UserStore,
+        LogStore, ReportStore, Store, UserStore,
     },
     Error,
 };
@@ -68,6 +69,7 @@ pub struct Services {
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
+    pub reports: Arc<ReportService>,
     pub overview: Arc<OverviewService>,
 }
 
@@ -116,6 +118,10 @@ impl Services {
             node,
             limits,
         ));
+        let reports = Arc::new(ReportService::new(
+            Arc::clone(&store) as Arc<dyn ReportStore>,
+            Arc::clone(&messages),
+        ));
         let conversations = Arc::new(ConversationService::new(conversation_store, appender));
         let overview = Arc::new(OverviewService::new(
             Arc::clone(&apps),
@@ -129,6 +135,7 @@ impl Services {
             messages,
             conversations,
             contacts,
+            reports,
             overview,
         })
     }

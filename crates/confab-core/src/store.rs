@@ -684,6 +684,33 @@ pub trait ContactStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
+/// A user's report of a message (`reportMessage`), for the app's moderators.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Report {
+    /// Assigned by the store; larger is later.
+    pub id: u64,
+    pub reporter: UserName,
+    pub message: MessageId,
+    /// The app's own category (`reportType`), as the user's app sent it.
+    pub report_type: String,
+    pub reason: String,
+    pub created_ms: u64,
+}
+
+/// Message reports, per app.
+#[async_trait]
+pub trait ReportStore: Send + Sync {
+    /// Stores `report` (its `id` is ignored) and returns the id it got.
+    async fn add_report(&self, app: &AppKey, report: &Report) -> Result<u64, StoreError>;
+    /// Up to `limit` reports with ids below `before` (all when `None`), newest first.
+    async fn reports(
+        &self,
+        app: &AppKey,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Report>, StoreError>;
+}
+
 /// Messages stored on one UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayCount {
@@ -719,6 +746,7 @@ pub trait Store:
     + ConversationStore
     + AnnotationStore
     + ContactStore
+    + ReportStore
     + AdminStore
 {
 }
@@ -731,6 +759,7 @@ impl<T> Store for T where
         + ConversationStore
         + AnnotationStore
         + ContactStore
+        + ReportStore
         + AdminStore
 {
 }

@@ -52,8 +52,9 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::Receipt(_)
         | Error::Blocked
         | Error::Forbidden(_)
+        | Error::ServiceNotOpen
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
-        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
         }
     }
@@ -76,6 +77,7 @@ pub(crate) fn send_status(error: &Error) -> Status {
         // The SDK turns FAIL "blocked" into 603 with the message "blocked" (PROTOCOL.md §4.1).
         Error::Blocked => status::error(ErrorCode::Fail, "blocked"),
         Error::Forbidden(what) => status::error(ErrorCode::Fail, what.clone()),
+        Error::ServiceNotOpen => status::error(ErrorCode::Fail, error.to_string()),
         Error::Unsupported(what) => {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }
@@ -98,7 +100,7 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::PermissionDenied, error.to_string())
         }
         Error::TooManyRequests => status::error(ErrorCode::Fail, "server busy"),
-        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => {
+        Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
         }
     }

@@ -144,9 +144,15 @@ fn domain_body(error: &Error) -> Body {
         | Error::Unsupported(_) => Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string()),
         // 403 with a hosted text the SDK maps (PROTOCOL.md §2.11): "blocked" stays 603, the
         // contact limits become 50.
-        Error::Blocked | Error::Forbidden(_) => {
+        Error::Blocked | Error::Forbidden(_) | Error::ServiceNotOpen => {
             Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
         }
+        // The provider's detail is logged by `into_response`, never sent.
+        Error::Provider(_) => Body::new(
+            S::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            "the provider did not answer; retry later",
+        ),
         // Detail is logged by `into_response`, never sent.
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) => Body::new(
             S::INTERNAL_SERVER_ERROR,
@@ -198,7 +204,7 @@ impl IntoResponse for ApiError {
             ApiError::Domain(error) => {
                 if matches!(
                     error,
-                    Error::Storage(_) | Error::Bus(_) | Error::Presence(_)
+                    Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_)
                 ) {
                     tracing::error!(%error, "request failed");
                 }

@@ -23,6 +23,8 @@ use confab_core::{
     conversations::ConversationService,
     files::{ChatFileStore, FileStore},
     messages::MessageService,
+    moderation::ReportService,
+    providers::{SpeechToText, Translator},
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -42,6 +44,11 @@ pub struct RestState {
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
+    pub reports: Arc<ReportService>,
+    /// Machine translation; `None`: `translateMessage` answers "service not open!".
+    pub translator: Option<Arc<dyn Translator>>,
+    /// Speech to text; `None`: `voiceMessageToText` answers "service not open!".
+    pub speech: Option<Arc<dyn SpeechToText>>,
     /// Public addresses for `GET /easemob/server.json`; empty: derived from each request.
     pub data_centers: Vec<DataCenter>,
     /// Attachment metadata.
@@ -255,6 +262,26 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/metadata/user/{user}",
             routing::put(routes::attributes::update_route),
+        )
+        .route(
+            "/{org}/{app}/user/{user}/moderation/report/message/{message}",
+            routing::post(routes::extras::report_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/translate",
+            routing::post(routes::extras::translate_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/translate/support/language",
+            routing::get(routes::extras::languages_route),
+        )
+        .route(
+            "/api/sdk/v1/{org}/{app}/speech/transcriptions",
+            routing::post(routes::extras::transcription_route),
+        )
+        .route(
+            "/api/sdk/v1/{org}/{app}/speech/recognitions",
+            routing::post(routes::extras::recognition_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

@@ -21,6 +21,7 @@ use confab_core::{
     now_ms,
     password::PasswordWork,
     presence::LocalPresence,
+    providers::Providers,
     services::Services,
     store::{AdminStore, AppStore, StoreError},
 };
@@ -76,6 +77,18 @@ pub async fn run(
     ready: impl FnOnce(SocketAddr),
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServerError> {
+    run_with_providers(config, listeners, Providers::default(), ready, shutdown).await
+}
+
+/// `run`, with translation and speech providers (Confab ships none; a deployment that has one
+/// builds its own binary around this).
+pub async fn run_with_providers(
+    config: Config,
+    listeners: impl Into<Listeners>,
+    providers: Providers,
+    ready: impl FnOnce(SocketAddr),
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServerError> {
     config.validate()?;
     let listeners = listeners.into();
     // Certificate problems surface before anything else starts.
@@ -122,6 +135,9 @@ pub async fn run(
             messages: services.messages.clone(),
             conversations: services.conversations.clone(),
             contacts: services.contacts.clone(),
+            reports: services.reports.clone(),
+            translator: providers.translator,
+            speech: providers.speech,
             data_centers: config.data_centers()?,
             chat_files: store.clone(),
             file_store: Arc::new(DiskFileStore::open(&config.data_dir.join("files"))?),
@@ -145,6 +161,7 @@ pub async fn run(
         apps: services.apps.clone(),
         accounts: services.accounts.clone(),
         overview: services.overview.clone(),
+        reports: services.reports.clone(),
         admin,
     })));
 

@@ -32,7 +32,7 @@ use confab_core::{
         AttributesUpdate, Contact, ContactStore, ConversationChange, ConversationQuery,
         ConversationStore, ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery,
         LogCount, LogStore, NewMessage, Pending, PinnedMessage, Pulled, QueuedMessage, Reaction,
-        Reclaimed, StoreError, StoredMessage, UserAttributes, UserStore,
+        Reclaimed, Report, ReportStore, StoreError, StoredMessage, UserAttributes, UserStore,
     },
     user::User,
 };
@@ -934,6 +934,65 @@ impl ConversationStore for EmbeddedStore {
         .await?;
         // The list row follows what history lost.
         self.recount_conversation(app, owner, conversation).await
+    }
+}
+
+#[async_trait]
+impl ReportStore for EmbeddedStore {
+    async fn add_report(&self, app: &AppKey, report: &Report) -> Result<u64, StoreError> {
+        self.write(
+            WriteOp::AddReport {
+                app: app.to_string(),
+                report: report.clone(),
+            },
+            |outcome| match outcome {
+                writer::Outcome::Id(id) => Some(id),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn reports(
+        &self,
+        app: &AppKey,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<Report>, StoreError> {
+        let app = app.to_string();
+        let before = before.map_or(i64::MAX, |id| id.min(i64::MAX as u64) as i64);
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(
+                "SELECT id, reporter, message_id, report_type, reason, created_ms FROM reports
+                 WHERE app_key = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![app, before, limit], |row| {
+                Ok((
+                    row.get::<_, i64>(0)?,
+                    row.get::<_, String>(1)?,
+                    row.get::<_, i64>(2)?,
+                    row.get::<_, String>(3)?,
+                    row.get::<_, String>(4)?,
+                    row.get::<_, i64>(5)?,
+                ))
+            })?;
+            let mut reports = Vec::new();
+            for row in rows {
+                let (id, reporter, message, report_type, reason, created_ms) = row?;
+                if let Some(reporter) = UserName::parse(&reporter) {
+                    reports.push(Report {
+                        id: id as u64,
+                        reporter,
+                        message: MessageId(message as u64),
+                        report_type,
+                        reason,
+                        created_ms: created_ms as u64,
+                    });
+                }
+            }
+            Ok(reports)
+        })
+        .await
     }
 }
 

@@ -305,6 +305,19 @@ CREATE TABLE user_attributes (
     PRIMARY KEY (app_key, name, key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Message reports (`reportMessage`), listed newest first in the console.
+CREATE TABLE reports (
+    id          INTEGER PRIMARY KEY,
+    app_key     TEXT NOT NULL,
+    reporter    TEXT NOT NULL,
+    message_id  INTEGER NOT NULL,
+    report_type TEXT NOT NULL,
+    reason      TEXT NOT NULL,
+    created_ms  INTEGER NOT NULL
+);
+CREATE INDEX reports_by_app ON reports (app_key, id);
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

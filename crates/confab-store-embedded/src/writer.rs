@@ -129,6 +129,10 @@ pub(crate) enum WriteOp {
         add: bool,
     },
     Contact(crate::contacts::ContactOp),
+    AddReport {
+        app: String,
+        report: confab_core::store::Report,
+    },
     ChangeConversation {
         app: String,
         owner: String,
@@ -147,6 +151,7 @@ pub(crate) enum Outcome {
     Pulled(Pulled),
     Reclaimed(confab_core::store::Reclaimed),
     Attributes(confab_core::store::AttributesUpdate),
+    Id(u64),
 }
 
 pub(crate) struct Job {
@@ -800,6 +805,23 @@ fn apply(
             log.reclaim_place = place;
             log.changes.push(TailChange::ForgetAll);
             Ok(Outcome::Reclaimed(reclaimed))
+        }
+        WriteOp::AddReport { app, report } => {
+            connection
+                .execute(
+                    "INSERT INTO reports (app_key, reporter, message_id, report_type, reason, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![
+                        app,
+                        report.reporter.as_str(),
+                        report.message.0 as i64,
+                        report.report_type,
+                        report.reason,
+                        report.created_ms as i64
+                    ],
+                )
+                .map_err(backend)?;
+            Ok(Outcome::Id(connection.last_insert_rowid() as u64))
         }
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();

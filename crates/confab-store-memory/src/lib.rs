@@ -15,6 +15,7 @@ mod contacts;
 mod history;
 mod logs;
 mod messages;
+mod reports;
 mod users;
 
 use std::sync::{Mutex, MutexGuard};
@@ -41,6 +42,7 @@ struct State {
     ids: IdGenerator,
     history: history::History,
     contacts: contacts::Contacts,
+    reports: reports::Reports,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -56,6 +58,7 @@ impl Default for State {
             ids: IdGenerator::new(0),
             history: Default::default(),
             contacts: Default::default(),
+            reports: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

@@ -146,6 +146,15 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         assert.deepEqual(await details.locator('[data-details=attributes] li').allTextContents(), ['nickname: Leo <b>bold</b>'])
         await shot(page, '7-user-details')
 
+        // Roy reports Leo's message; the reports page lists it, as text.
+        await roy.conn.reportMessage({ reportType: 'spam', reportReason: '<i>too</i> cheerful', messageId: String(sent.serverMsgId) })
+        await page.click('nav >> text=Reports')
+        const report = page.locator('#report-list tbody tr')
+        await report.waitFor()
+        const cells = await report.locator('td').allTextContents()
+        assert.deepEqual(cells.slice(1), ['roy', String(sent.serverMsgId), 'spam', '<i>too</i> cheerful'])
+        await shot(page, '8-reports')
+
         await leo.close()
         await roy.close()
         assert.deepEqual(pageErrors, [], 'no script errors on any page')

@@ -50,6 +50,7 @@ macro_rules! store_conformance_tests {
             blocklists_are_each_users_own,
             a_blocked_sender_is_refused_until_unblocked,
             user_attributes_merge_within_a_limit_and_go_with_the_user,
+            reports_list_newest_first_per_app,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -439,6 +440,46 @@ pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &d
             .unwrap(),
         [(amy, map(&[]))]
     );
+}
+
+pub async fn reports_list_newest_first_per_app(store: &dyn Store) {
+    use crate::store::Report;
+    let key = &AppKey::new("conf", "reports").unwrap();
+    let other = &AppKey::new("conf", "other").unwrap();
+    let report = |n: u64| Report {
+        id: 0,
+        reporter: name("amy"),
+        message: MessageId(n),
+        report_type: format!("type {n}"),
+        reason: format!("reason {n}"),
+        created_ms: n,
+    };
+    let mut ids = Vec::new();
+    for n in 1..=3 {
+        ids.push(store.add_report(key, &report(n)).await.unwrap());
+        store.add_report(other, &report(10 + n)).await.unwrap();
+    }
+    assert!(
+        ids.windows(2).all(|pair| pair[0] < pair[1]),
+        "ids grow: {ids:?}"
+    );
+    let newest = store.reports(key, None, 2).await.unwrap();
+    assert_eq!(
+        newest.iter().map(|r| r.message.0).collect::<Vec<_>>(),
+        [3, 2]
+    );
+    assert_eq!(newest[0].id, ids[2]);
+    assert_eq!(
+        (
+            newest[0].reporter.as_str(),
+            newest[0].report_type.as_str(),
+            newest[0].reason.as_str(),
+            newest[0].created_ms
+        ),
+        ("amy", "type 3", "reason 3", 3)
+    );
+    let rest = store.reports(key, Some(newest[1].id), 2).await.unwrap();
+    assert_eq!(rest.iter().map(|r| r.message.0).collect::<Vec<_>>(), [1]);
 }
 
 pub async fn health_checks_write(store: &dyn Store) {

@@ -5,6 +5,7 @@ pub(crate) mod chatfiles;
 pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod dns;
+pub(crate) mod extras;
 pub(crate) mod history;
 pub(crate) mod messages;
 pub(crate) mod part_upload;

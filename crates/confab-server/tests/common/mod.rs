@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use confab_core::{app::NewApp, ids::AppKey, now_ms};
+use confab_core::{app::NewApp, ids::AppKey, now_ms, providers::Providers};
 use confab_proto::pb::{self, m_sync::Command};
 use confab_server::{config::TlsConfig, Config, Listeners};
 use futures_util::{SinkExt, StreamExt};
@@ -40,6 +40,8 @@ pub struct TestServer {
     pub client_id: String,
     pub client_secret: String,
     pub data_dir: tempfile::TempDir,
+    /// Translation and speech (none unless `start_with_providers`).
+    providers: Providers,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -56,7 +58,17 @@ impl TestServer {
             ..Config::default()
         };
         configure(&mut config);
-        TestServer::start_config(config, data_dir).await
+        TestServer::start_config(config, data_dir, Providers::default()).await
+    }
+
+    /// With translation and speech providers.
+    pub async fn start_with_providers(providers: Providers) -> TestServer {
+        let data_dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: data_dir.path().to_owned(),
+            ..Config::default()
+        };
+        TestServer::start_config(config, data_dir, providers).await
     }
 
     /// With `[tls]` on 127.0.0.1:0 and a certificate for `localhost` and 127.0.0.1.
@@ -75,7 +87,11 @@ impl TestServer {
         server
     }
 
-    async fn start_config(config: Config, data_dir: tempfile::TempDir) -> TestServer {
+    async fn start_config(
+        config: Config,
+        data_dir: tempfile::TempDir,
+        providers: Providers,
+    ) -> TestServer {
         let app = confab_server::create_app(
             &config,
             NewApp {
@@ -85,7 +101,7 @@ impl TestServer {
         )
         .await
         .unwrap();
-        let (address, tls_address, stop, task) = launch(config.clone()).await;
+        let (address, tls_address, stop, task) = launch(config.clone(), providers.clone()).await;
         let server = TestServer {
             address,
             tls_address,
@@ -96,6 +112,7 @@ impl TestServer {
             client_id: app.client_id.clone(),
             client_secret: app.client_secret.expose().to_owned(),
             data_dir,
+            providers,
             stop: Some(stop),
             task: Some(task),
         };
@@ -108,7 +125,8 @@ impl TestServer {
     /// Stops the server and starts a new one on the same data directory.
     pub async fn restart(&mut self) {
         self.shutdown().await;
-        let (address, tls_address, stop, task) = launch(self.config.clone()).await;
+        let (address, tls_address, stop, task) =
+            launch(self.config.clone(), self.providers.clone()).await;
         self.address = address;
         self.tls_address = tls_address;
         self.stop = Some(stop);
@@ -278,6 +296,7 @@ impl Drop for TestServer {
 
 async fn launch(
     config: Config,
+    providers: Providers,
 ) -> (
     SocketAddr,
     Option<SocketAddr>,
@@ -293,9 +312,10 @@ async fn launch(
     let (ready_tx, ready_rx) = oneshot::channel();
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        confab_server::run(
+        confab_server::run_with_providers(
             config,
             Listeners { http, tls },
+            providers,
             move |address| {
                 let _ = ready_tx.send(address);
             },
