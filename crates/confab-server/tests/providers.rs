@@ -1,6 +1,8 @@
 //! Translation and speech to text are ports (`confab_core::providers`): without a provider each
 //! route answers the hosted "service not open!" (403, the SDK's 505); with one, the route hands
-//! it the request and answers in the shape the SDK reads. And `reportMessage`'s route.
+//! it the request and answers in the shape the SDK reads.
+
+#![allow(clippy::unwrap_used)] // test: a failed step should stop the test loudly
 
 mod common;
 
