@@ -711,6 +711,90 @@ pub trait ReportStore: Send + Sync {
     ) -> Result<Vec<Report>, StoreError>;
 }
 
+/// What a push-notification setting applies to: the user's whole account, or one
+/// conversation (`setSilentModeForAll` / `setSilentModeForConversation`).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum NotificationScope {
+    Account,
+    User(String),
+    Group(String),
+}
+
+/// One scope's silent-mode setting; each part is set on its own and `None` when never set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationSetting {
+    /// `ALL`, `AT` or `NONE`.
+    pub remind_type: Option<String>,
+    /// Do not disturb until this time (epoch ms).
+    pub ignore_until_ms: Option<u64>,
+    /// Do not disturb daily between these times, `H:M-H:M`.
+    pub ignore_interval: Option<String>,
+}
+
+/// Push-notification settings per user: silent mode per scope, the push language, and each
+/// device's push token.
+#[async_trait]
+pub trait NotificationStore: Send + Sync {
+    /// Replaces `owner`'s setting of `scope` (`None` removes it).
+    async fn set_notification_setting(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        scope: &NotificationScope,
+        setting: Option<&NotificationSetting>,
+    ) -> Result<(), StoreError>;
+    /// `owner`'s settings of `scopes` that exist, in the order asked.
+    async fn notification_settings(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        scopes: &[NotificationScope],
+    ) -> Result<Vec<(NotificationScope, NotificationSetting)>, StoreError>;
+    /// Up to `limit` of `owner`'s conversation settings that name a remind type, in scope order
+    /// after `after`.
+    async fn conversations_with_remind_type(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        after: Option<&NotificationScope>,
+        limit: u32,
+    ) -> Result<Vec<(NotificationScope, NotificationSetting)>, StoreError>;
+    /// Sets (`Some`) or clears the language push notifications are translated to.
+    async fn set_push_language(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        language: Option<&str>,
+    ) -> Result<(), StoreError>;
+    async fn push_language(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Option<String>, StoreError>;
+    /// Binds `token.device_token` of `token.notifier` to the device (an empty token unbinds it).
+    async fn set_push_token(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        token: &PushToken,
+    ) -> Result<(), StoreError>;
+    /// `owner`'s bound push tokens, by device id.
+    async fn push_tokens(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Vec<PushToken>, StoreError>;
+}
+
+/// A device's push token (`uploadPushToken`): what a push provider needs to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushToken {
+    pub device_id: String,
+    pub device_token: String,
+    /// The push certificate's name in the app's settings.
+    pub notifier: String,
+}
+
 /// Messages stored on one UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayCount {
@@ -747,6 +831,7 @@ pub trait Store:
     + AnnotationStore
     + ContactStore
     + ReportStore
+    + NotificationStore
     + AdminStore
 {
 }
@@ -760,6 +845,7 @@ impl<T> Store for T where
         + AnnotationStore
         + ContactStore
         + ReportStore
+        + NotificationStore
         + AdminStore
 {
 }

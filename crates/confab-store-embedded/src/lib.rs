@@ -12,6 +12,7 @@ mod contacts;
 mod files;
 mod history_index;
 mod logs;
+mod notifications;
 mod schema;
 mod tails;
 mod writer;
@@ -31,8 +32,9 @@ use confab_core::{
         AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
         AttributesUpdate, Contact, ContactStore, ConversationChange, ConversationQuery,
         ConversationStore, ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery,
-        LogCount, LogStore, NewMessage, Pending, PinnedMessage, Pulled, QueuedMessage, Reaction,
-        Reclaimed, Report, ReportStore, StoreError, StoredMessage, UserAttributes, UserStore,
+        LogCount, LogStore, NewMessage, NotificationScope, NotificationSetting, NotificationStore,
+        Pending, PinnedMessage, Pulled, PushToken, QueuedMessage, Reaction, Reclaimed, Report,
+        ReportStore, StoreError, StoredMessage, UserAttributes, UserStore,
     },
     user::User,
 };
@@ -41,6 +43,7 @@ use tokio::sync::oneshot;
 
 use contacts::ContactOp;
 use history_index::{IndexJob, IndexProgress, Removal};
+use notifications::NotificationOp;
 use writer::{WriteOp, WriterState};
 
 const DATABASE_FILE: &str = "confab.db";
@@ -934,6 +937,93 @@ impl ConversationStore for EmbeddedStore {
         .await?;
         // The list row follows what history lost.
         self.recount_conversation(app, owner, conversation).await
+    }
+}
+
+#[async_trait]
+impl NotificationStore for EmbeddedStore {
+    async fn set_notification_setting(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        scope: &NotificationScope,
+        setting: Option<&NotificationSetting>,
+    ) -> Result<(), StoreError> {
+        self.notification_write(NotificationOp::Setting {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            scope: notifications::scope_text(scope),
+            setting: setting.cloned(),
+        })
+        .await
+    }
+
+    async fn notification_settings(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        scopes: &[NotificationScope],
+    ) -> Result<Vec<(NotificationScope, NotificationSetting)>, StoreError> {
+        self.read_notification_settings(app.to_string(), owner.to_string(), scopes.to_vec())
+            .await
+    }
+
+    async fn conversations_with_remind_type(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        after: Option<&NotificationScope>,
+        limit: u32,
+    ) -> Result<Vec<(NotificationScope, NotificationSetting)>, StoreError> {
+        let after = after.map(notifications::scope_text).unwrap_or_default();
+        self.read_remind_types(app.to_string(), owner.to_string(), after, limit)
+            .await
+    }
+
+    async fn set_push_language(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        language: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.notification_write(NotificationOp::Language {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            language: language.map(str::to_owned),
+        })
+        .await
+    }
+
+    async fn push_language(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Option<String>, StoreError> {
+        self.read_push_language(app.to_string(), owner.to_string())
+            .await
+    }
+
+    async fn set_push_token(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        token: &PushToken,
+    ) -> Result<(), StoreError> {
+        self.notification_write(NotificationOp::Token {
+            app: app.to_string(),
+            owner: owner.to_string(),
+            token: token.clone(),
+        })
+        .await
+    }
+
+    async fn push_tokens(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+    ) -> Result<Vec<PushToken>, StoreError> {
+        self.read_push_tokens(app.to_string(), owner.to_string())
+            .await
     }
 }
 

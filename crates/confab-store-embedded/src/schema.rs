@@ -318,6 +318,33 @@ CREATE TABLE reports (
 );
 CREATE INDEX reports_by_app ON reports (app_key, id);
 "#,
+    r#"
+-- Push-notification settings (notifications.rs): silent mode per scope ('' the account,
+-- 'u:<user>', 'g:<group>'), the push language, and each device's push token.
+CREATE TABLE notification_settings (
+    app_key         TEXT NOT NULL,
+    owner           TEXT NOT NULL,
+    scope           TEXT NOT NULL,
+    remind_type     TEXT,
+    ignore_until_ms INTEGER,
+    ignore_interval TEXT,
+    PRIMARY KEY (app_key, owner, scope)
+) WITHOUT ROWID;
+CREATE TABLE push_languages (
+    app_key  TEXT NOT NULL,
+    owner    TEXT NOT NULL,
+    language TEXT,
+    PRIMARY KEY (app_key, owner)
+) WITHOUT ROWID;
+CREATE TABLE push_tokens (
+    app_key      TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    device_id    TEXT NOT NULL,
+    device_token TEXT NOT NULL,
+    notifier     TEXT NOT NULL,
+    PRIMARY KEY (app_key, owner, device_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

@@ -129,6 +129,7 @@ pub(crate) enum WriteOp {
         add: bool,
     },
     Contact(crate::contacts::ContactOp),
+    Notification(crate::notifications::NotificationOp),
     AddReport {
         app: String,
         report: confab_core::store::Report,
@@ -671,6 +672,14 @@ fn apply(
                 logs::drop_user(connection, &app, &user).map_err(backend)?;
             }
             crate::contacts::drop_user(connection, &app, &name).map_err(backend)?;
+            for table in ["notification_settings", "push_languages", "push_tokens"] {
+                connection
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE app_key = ?1 AND owner = ?2"),
+                        params![app, name],
+                    )
+                    .map_err(backend)?;
+            }
             connection
                 .execute(
                     "DELETE FROM user_attributes WHERE app_key = ?1 AND name = ?2",
@@ -823,6 +832,7 @@ fn apply(
                 .map_err(backend)?;
             Ok(Outcome::Id(connection.last_insert_rowid() as u64))
         }
+        WriteOp::Notification(op) => crate::notifications::apply(connection, op).map_err(backend),
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();
             crate::contacts::apply(connection, op).map_err(backend)

@@ -15,6 +15,7 @@ mod contacts;
 mod history;
 mod logs;
 mod messages;
+mod notifications;
 mod reports;
 mod users;
 
@@ -43,6 +44,7 @@ struct State {
     history: history::History,
     contacts: contacts::Contacts,
     reports: reports::Reports,
+    notifications: notifications::Notifications,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -59,6 +61,7 @@ impl Default for State {
             history: Default::default(),
             contacts: Default::default(),
             reports: Default::default(),
+            notifications: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

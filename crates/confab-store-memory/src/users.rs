@@ -133,6 +133,7 @@ impl UserStore for MemoryStore {
             state.logs.drop_user(app, name);
             state.users.attributes.remove(&(app.clone(), name.clone()));
             state.contacts.drop_user(app, name);
+            state.notifications.drop_user(app, name);
             Some(deleted)
         })
     }

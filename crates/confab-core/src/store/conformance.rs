@@ -51,6 +51,7 @@ macro_rules! store_conformance_tests {
             a_blocked_sender_is_refused_until_unblocked,
             user_attributes_merge_within_a_limit_and_go_with_the_user,
             reports_list_newest_first_per_app,
+            notification_settings_per_scope_language_and_tokens,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -480,6 +481,127 @@ pub async fn reports_list_newest_first_per_app(store: &dyn Store) {
     );
     let rest = store.reports(key, Some(newest[1].id), 2).await.unwrap();
     assert_eq!(rest.iter().map(|r| r.message.0).collect::<Vec<_>>(), [1]);
+}
+
+pub async fn notification_settings_per_scope_language_and_tokens(store: &dyn Store) {
+    use crate::store::{NotificationScope as Scope, NotificationSetting, PushToken};
+    let settings_app = self::app("conf", "settings");
+    store.create_app(&settings_app).await.unwrap();
+    let app = settings_app.key;
+    store.create_users(&app, &[user("amy")]).await.unwrap();
+    let amy = name("amy");
+    let remind = |kind: &str| NotificationSetting {
+        remind_type: Some(kind.to_owned()),
+        ..Default::default()
+    };
+    let quiet = NotificationSetting {
+        ignore_until_ms: Some(99),
+        ignore_interval: Some("21:30-8:0".into()),
+        ..Default::default()
+    };
+    store
+        .set_notification_setting(&app, &amy, &Scope::Account, Some(&quiet))
+        .await
+        .unwrap();
+    for (scope, kind) in [
+        (Scope::User("zed".into()), "NONE"),
+        (Scope::Group("g1".into()), "AT"),
+        (Scope::User("bob".into()), "ALL"),
+    ] {
+        store
+            .set_notification_setting(&app, &amy, &scope, Some(&remind(kind)))
+            .await
+            .unwrap();
+    }
+    // A conversation setting without a remind type is not in the remind-type list.
+    store
+        .set_notification_setting(&app, &amy, &Scope::User("cal".into()), Some(&quiet))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .notification_settings(
+                &app,
+                &amy,
+                &[
+                    Scope::User("bob".into()),
+                    Scope::User("nobody".into()),
+                    Scope::Account
+                ]
+            )
+            .await
+            .unwrap(),
+        [
+            (Scope::User("bob".into()), remind("ALL")),
+            (Scope::Account, quiet.clone())
+        ]
+    );
+    let first = store
+        .conversations_with_remind_type(&app, &amy, None, 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        first,
+        [
+            (Scope::Group("g1".into()), remind("AT")),
+            (Scope::User("bob".into()), remind("ALL"))
+        ]
+    );
+    let rest = store
+        .conversations_with_remind_type(&app, &amy, Some(&first[1].0), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest, [(Scope::User("zed".into()), remind("NONE"))]);
+    // Removed: gone from both reads.
+    store
+        .set_notification_setting(&app, &amy, &Scope::User("zed".into()), None)
+        .await
+        .unwrap();
+    assert!(store
+        .conversations_with_remind_type(&app, &amy, Some(&first[1].0), 2)
+        .await
+        .unwrap()
+        .is_empty());
+
+    assert_eq!(store.push_language(&app, &amy).await.unwrap(), None);
+    store
+        .set_push_language(&app, &amy, Some("fr"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.push_language(&app, &amy).await.unwrap().as_deref(),
+        Some("fr")
+    );
+    let token = |device: &str, value: &str| PushToken {
+        device_id: device.into(),
+        device_token: value.into(),
+        notifier: "fcm".into(),
+    };
+    store
+        .set_push_token(&app, &amy, &token("web1", "t1"))
+        .await
+        .unwrap();
+    store
+        .set_push_token(&app, &amy, &token("web2", "t2"))
+        .await
+        .unwrap();
+    store
+        .set_push_token(&app, &amy, &token("web1", ""))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.push_tokens(&app, &amy).await.unwrap(),
+        [token("web2", "t2")]
+    );
+    // They go with the user.
+    store.delete_user(&app, &amy).await.unwrap().unwrap();
+    assert!(store.push_tokens(&app, &amy).await.unwrap().is_empty());
+    assert_eq!(store.push_language(&app, &amy).await.unwrap(), None);
+    assert!(store
+        .notification_settings(&app, &amy, &[Scope::Account])
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 pub async fn health_checks_write(store: &dyn Store) {
