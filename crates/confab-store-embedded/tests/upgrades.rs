@@ -32,6 +32,18 @@ fn whole_list() -> ConversationQuery {
     }
 }
 
+/// Drops what the migrations after version 12 made, so a test can set an older version and
+/// have them made again.
+const TABLES_AFTER_12: &str = "DROP TABLE contacts;
+    DROP TABLE contact_requests;
+    DROP TABLE blocks;
+    DROP TABLE user_attributes;
+    DROP TABLE reports;
+    DROP TABLE notification_settings;
+    DROP TABLE push_languages;
+    DROP TABLE push_tokens;
+";
+
 #[tokio::test]
 async fn the_list_rows_of_an_older_store_are_filled_from_history() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,12 +56,13 @@ async fn the_list_rows_of_an_older_store_are_filled_from_history() {
     Connection::open(dir.path().join("confab.db"))
         .unwrap()
         .execute_batch(
-            "ALTER TABLE conversations DROP COLUMN version;
+            &(TABLES_AFTER_12.to_owned()
+                + "ALTER TABLE conversations DROP COLUMN version;
              ALTER TABLE conversations DROP COLUMN unread;
              ALTER TABLE conversations DROP COLUMN last_message_id;
              DROP TABLE log_entries;
              CREATE INDEX messages_by_log ON messages (app_key, log, id) WHERE log IS NOT NULL;
-             PRAGMA user_version = 10;",
+             PRAGMA user_version = 10;"),
         )
         .unwrap();
     let store = EmbeddedStore::open(dir.path()).unwrap();
@@ -82,7 +95,8 @@ async fn waiting_queue_entries_become_unread_log_entries() {
     let database = Connection::open(dir.path().join("confab.db")).unwrap();
     database
         .execute_batch(
-            "ALTER TABLE conversations DROP COLUMN version;
+            &(TABLES_AFTER_12.to_owned()
+                + "ALTER TABLE conversations DROP COLUMN version;
              ALTER TABLE conversations DROP COLUMN unread;
              ALTER TABLE conversations DROP COLUMN last_message_id;
              ALTER TABLE conversations DROP COLUMN cleared_up_to;
@@ -100,7 +114,7 @@ async fn waiting_queue_entries_become_unread_log_entries() {
                  message_id INTEGER NOT NULL,
                  PRIMARY KEY (app_key, owner, queue, message_id)
              ) WITHOUT ROWID;
-             PRAGMA user_version = 9;",
+             PRAGMA user_version = 9;"),
         )
         .unwrap();
     for (ms, waiting) in [(1000_i64, false), (2000, true), (3000, true)] {
