@@ -19,6 +19,7 @@ pub mod history;
 pub mod ids;
 pub mod messages;
 pub mod moderation;
+pub mod notifications;
 pub mod overview;
 pub mod password;
 pub mod pin;

@@ -12,12 +12,13 @@ use crate::{
     conversations::ConversationService,
     messages::MessageService,
     moderation::ReportService,
+    notifications::NotificationService,
     overview::OverviewService,
     password::PasswordLimits,
     presence::Presence,
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
-        LogStore, ReportStore, Store, UserStore,
+        LogStore, NotificationStore, ReportStore, Store, UserStore,
     },
     Error,
 };
@@ -70,6 +71,7 @@ pub struct Services {
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
     pub reports: Arc<ReportService>,
+    pub notifications: Arc<NotificationService>,
     pub overview: Arc<OverviewService>,
 }
 
@@ -122,6 +124,10 @@ impl Services {
             Arc::clone(&store) as Arc<dyn ReportStore>,
             Arc::clone(&messages),
         ));
+        let notifications = Arc::new(NotificationService::new(
+            Arc::clone(&store) as Arc<dyn NotificationStore>,
+            Arc::clone(&appender),
+        ));
         let conversations = Arc::new(ConversationService::new(conversation_store, appender));
         let overview = Arc::new(OverviewService::new(
             Arc::clone(&apps),
@@ -136,6 +142,7 @@ impl Services {
             conversations,
             contacts,
             reports,
+            notifications,
             overview,
         })
     }

@@ -24,6 +24,7 @@ use confab_core::{
     files::{ChatFileStore, FileStore},
     messages::MessageService,
     moderation::ReportService,
+    notifications::NotificationService,
     providers::{SpeechToText, Translator},
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
@@ -45,6 +46,7 @@ pub struct RestState {
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
     pub reports: Arc<ReportService>,
+    pub notifications: Arc<NotificationService>,
     /// Machine translation; `None`: `translateMessage` answers "service not open!".
     pub translator: Option<Arc<dyn Translator>>,
     /// Speech to text; `None`: `voiceMessageToText` answers "service not open!".
@@ -282,6 +284,24 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/api/sdk/v1/{org}/{app}/speech/recognitions",
             routing::post(routes::extras::recognition_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/notification",
+            routing::get(routes::notifications::settings_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/notification/mute/type",
+            routing::get(routes::notifications::remind_types_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/notification/language",
+            routing::get(routes::notifications::language_route)
+                .put(routes::notifications::language_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/notification/{kind}/{id}",
+            routing::get(routes::notifications::setting_route)
+                .put(routes::notifications::setting_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

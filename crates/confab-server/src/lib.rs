@@ -136,6 +136,7 @@ pub async fn run_with_providers(
             conversations: services.conversations.clone(),
             contacts: services.contacts.clone(),
             reports: services.reports.clone(),
+            notifications: services.notifications.clone(),
             translator: providers.translator,
             speech: providers.speech,
             data_centers: config.data_centers()?,

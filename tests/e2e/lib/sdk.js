@@ -35,6 +35,8 @@ const EVENT_NAMES = [
     'onReactionChange', 'onMessagePinEvent',
     // Contacts (contacts test).
     'onContactInvited', 'onContactAgreed', 'onContactAdded', 'onContactRefuse', 'onContactDeleted',
+    // Multi-device events (multidevice and silent-mode tests).
+    'onMultiDeviceEvent',
 ]
 
 const liveClients = new Set()

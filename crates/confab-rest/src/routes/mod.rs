@@ -8,6 +8,7 @@ pub(crate) mod dns;
 pub(crate) mod extras;
 pub(crate) mod history;
 pub(crate) mod messages;
+pub(crate) mod notifications;
 pub(crate) mod part_upload;
 pub(crate) mod reactions;
 pub(crate) mod token;

@@ -102,14 +102,18 @@ pub(crate) async fn get_user_route(
 }
 
 #[derive(Debug, serde::Deserialize)]
-pub(crate) struct NicknameBody {
-    nickname: String,
+pub(crate) struct UpdateUserBody {
+    nickname: Option<String>,
+    device_id: Option<String>,
+    device_token: Option<String>,
+    notifier_name: Option<String>,
 }
 
-/// # `PUT /{org}/{app}/users/{user}` `{nickname}`
+/// # `PUT /{org}/{app}/users/{user}` `{nickname}` or `{device_id, device_token, notifier_name}`
 ///
 /// `updateCurrentUserNick` (the user's own token) or the admin API (an app token): sets the
-/// nickname, the name push notifications show.
+/// nickname, the name push notifications show. `uploadPushToken` / `unbindPushToken` (an
+/// empty `device_token`): binds the device's push token. `entities[0]` is the user.
 pub(crate) async fn update_user_route(
     State(state): State<Arc<RestState>>,
     Path((org, app, user)): Path<(String, String, String)>,
@@ -117,11 +121,30 @@ pub(crate) async fn update_user_route(
     body: axum::body::Bytes,
 ) -> Result<Json<Value>, ApiError> {
     let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let body: NicknameBody = crate::extract::parse_json(&body)?;
-    let user = state
-        .accounts
-        .set_nickname(&app.key, &name, &body.nickname)
-        .await?;
+    let body: UpdateUserBody = crate::extract::parse_json(&body)?;
+    if body.nickname.is_none() && body.device_id.is_none() {
+        return Err(Error::InvalidArgument("nothing to update".to_owned()).into());
+    }
+    // An app token may name a user that does not exist: nothing is stored for them.
+    state.accounts.user(&app.key, &name).await?;
+    if let Some(nickname) = &body.nickname {
+        state
+            .accounts
+            .set_nickname(&app.key, &name, nickname)
+            .await?;
+    }
+    if let Some(device_id) = &body.device_id {
+        let token = confab_core::store::PushToken {
+            device_id: device_id.clone(),
+            device_token: body.device_token.clone().unwrap_or_default(),
+            notifier: body.notifier_name.clone().unwrap_or_default(),
+        };
+        state
+            .notifications
+            .set_push_token(&app.key, &name, &token)
+            .await?;
+    }
+    let user = state.accounts.user(&app.key, &name).await?;
     Ok(Json(envelope(
         &app,
         "put",
