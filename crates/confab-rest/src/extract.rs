@@ -106,6 +106,24 @@ pub(crate) fn query_value<'a>(pairs: &'a [(String, String)], key: &str) -> Optio
         .map(|(_, value)| value.as_str())
 }
 
+/// A page size from the query: `key`'s value, `default` when it is absent or empty (the SDKs
+/// send `""`, `null` or `undefined` for "not given"), else 1 to `max`.
+pub(crate) fn page_limit(
+    pairs: &[(String, String)],
+    key: &str,
+    default: u32,
+    max: u32,
+) -> Result<u32, ApiError> {
+    match query_value(pairs, key) {
+        None | Some("" | "null" | "undefined") => Ok(default),
+        Some(text) => text
+            .parse::<u32>()
+            .ok()
+            .filter(|limit| (1..=max).contains(limit))
+            .ok_or_else(|| Error::InvalidArgument(format!("{key} must be 1 to {max}")).into()),
+    }
+}
+
 /// Parses a body read as bytes, for routes that check the token before looking at the body.
 pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes).map_err(|error| ApiError::BadBody(error.to_string()))

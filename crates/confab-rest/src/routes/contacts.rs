@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use crate::{
     error::ApiError,
-    extract::{app_for_admin, app_for_user, parse_json, query_value},
+    extract::{app_for_admin, app_for_user, page_limit, parse_json, query_value},
     RestState,
 };
 
@@ -189,14 +189,7 @@ pub(crate) async fn page_route(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let limit = match query_value(&query, "limit") {
-        None | Some("" | "null" | "undefined") => 20,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=MAX_PAGE).contains(limit))
-            .ok_or_else(|| Error::InvalidArgument(format!("limit must be 1 to {MAX_PAGE}")))?,
-    };
+    let limit = page_limit(&query, "limit", 20, MAX_PAGE)?;
     let after = match query_value(&query, "cursor") {
         None | Some("" | "null" | "undefined") => None,
         Some(text) => Some(

@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     error::ApiError,
-    extract::{app_for_user, parse_json, query_value},
+    extract::{app_for_user, page_limit, parse_json, query_value},
     RestState,
 };
 
@@ -171,14 +171,7 @@ pub(crate) async fn remind_types_route(
 ) -> Result<Json<Value>, ApiError> {
     let (app, me) = app_for_user(&state, &org, &app, user, &headers).await?;
     let bad = |what: &str| ApiError::from(Error::InvalidArgument(what.to_owned()));
-    let limit = match query_value(&query, "limit") {
-        None | Some("" | "undefined") => 10,
-        Some(text) => text
-            .parse::<u32>()
-            .ok()
-            .filter(|limit| (1..=100).contains(limit))
-            .ok_or_else(|| bad("limit must be 1 to 100"))?,
-    };
+    let limit = page_limit(&query, "limit", 10, 100)?;
     let after = match query_value(&query, "cursor") {
         None | Some("" | "undefined") => None,
         Some(text) => Some(match text.split_once(':') {
