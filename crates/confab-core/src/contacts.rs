@@ -16,7 +16,7 @@ use crate::{
     appender::{jid, Appender},
     ids::{AppKey, UserName},
     now_ms,
-    store::{Contact, ContactStore, UserStore},
+    store::{Contact, ContactChange, ContactStore, UserStore},
     Error,
 };
 
@@ -124,20 +124,24 @@ impl ContactService {
         accept: bool,
     ) -> Result<(), Error> {
         self.check_other(app, me, inviter).await?;
-        if accept {
-            self.check_room(app, me, "Invitee's contact max count")
-                .await?;
-            self.check_room(app, inviter, "Inviter's contact max count")
-                .await?;
-        }
-        if !self
+        let answered = self
             .store
-            .answer_contact_request(app, me, inviter, accept, now_ms())
-            .await?
-        {
-            return Err(Error::InvalidArgument(format!(
-                "no contact request from {inviter}"
-            )));
+            .answer_contact_request(
+                app,
+                (me, inviter),
+                accept,
+                self.limits.max_contacts,
+                now_ms(),
+            )
+            .await?;
+        match answered {
+            ContactChange::Done => {}
+            ContactChange::Unchanged => {
+                return Err(Error::InvalidArgument(format!(
+                    "no contact request from {inviter}"
+                )))
+            }
+            ContactChange::Full(user) => return Err(contacts_full(&user, me)),
         }
         let (remote, own) = if accept {
             (Operation::RemoteAccept, Operation::Accept)
@@ -154,14 +158,6 @@ impl ContactService {
             .await
     }
 
-    async fn check_room(&self, app: &AppKey, user: &UserName, text: &str) -> Result<(), Error> {
-        let max = self.limits.max_contacts;
-        if self.store.contacts(app, user, None, max).await?.len() >= max as usize {
-            return Err(Error::Forbidden(text.to_owned()));
-        }
-        Ok(())
-    }
-
     /// Makes `owner` and `contact` contacts at once (the REST admin API, an app token): no
     /// request, and no event, as an administrator's change of data.
     pub async fn add(
@@ -172,23 +168,14 @@ impl ContactService {
     ) -> Result<(), Error> {
         self.check_exists(app, owner).await?;
         self.check_other(app, owner, contact).await?;
-        if self
+        let added = self
             .store
-            .contacts(app, owner, None, self.limits.max_contacts)
-            .await?
-            .iter()
-            .any(|known| known.name == *contact)
-        {
-            return Ok(());
+            .add_contact(app, (owner, contact), self.limits.max_contacts, now_ms())
+            .await?;
+        match added {
+            ContactChange::Done | ContactChange::Unchanged => Ok(()),
+            ContactChange::Full(user) => Err(contacts_full(&user, contact)),
         }
-        self.check_room(app, owner, "Inviter's contact max count")
-            .await?;
-        self.check_room(app, contact, "Invitee's contact max count")
-            .await?;
-        self.store
-            .add_contact(app, owner, contact, now_ms())
-            .await?;
-        Ok(())
     }
 
     /// Ends the contact of `me` and `contact`, for both.
@@ -278,19 +265,18 @@ impl ContactService {
             for user in users {
                 self.check_exists(app, user).await?;
             }
-            let max = self.limits.max_blocked;
-            let blocked = self.store.blocked_users(app, me, max).await?;
-            let new = users.iter().filter(|user| !blocked.contains(user)).count();
-            if blocked.len() + new > max as usize {
-                return Err(Error::Forbidden(format!(
-                    "the blocklist holds at most {max} users"
-                )));
-            }
         }
-        Ok(self
+        let max = self.limits.max_blocked;
+        match self
             .store
-            .change_blocks(app, me, users, block, now_ms())
-            .await?)
+            .change_blocks(app, me, (users, block), max, now_ms())
+            .await?
+        {
+            ContactChange::Done | ContactChange::Unchanged => Ok(()),
+            ContactChange::Full(_) => Err(Error::Forbidden(format!(
+                "the blocklist holds at most {max} users"
+            ))),
+        }
     }
 
     pub async fn blocked(&self, app: &AppKey, me: &UserName) -> Result<Vec<UserName>, Error> {
@@ -309,6 +295,16 @@ impl ContactService {
     ) -> Result<bool, Error> {
         Ok(self.store.is_blocked(app, owner, user).await?)
     }
+}
+
+/// The hosted text for a contact limit: whose list is full, the one who was asked or the one
+/// who asked.
+fn contacts_full(user: &UserName, invitee: &UserName) -> Error {
+    Error::Forbidden(if user == invitee {
+        "Invitee's contact max count".to_owned()
+    } else {
+        "Inviter's contact max count".to_owned()
+    })
 }
 
 /// A ROSTER body as the SDK reads it: `from`, `to[0]`, and `reason` as the event's `status`.

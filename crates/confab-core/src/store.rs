@@ -601,6 +601,16 @@ pub struct Contact {
     pub remark: String,
 }
 
+/// What a change of contacts or blocklists did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContactChange {
+    Done,
+    /// Nothing to do (no such request; contacts already).
+    Unchanged,
+    /// Nothing done: this user's contacts (or blocklist) would pass the limit.
+    Full(UserName),
+}
+
 /// Contacts and blocklists. A request from one user to another waits until the invitee
 /// accepts or declines it; an accepted request makes each a contact of the other, and either
 /// ending it ends it for both. A blocklist is one user's own.
@@ -617,24 +627,26 @@ pub trait ContactStore: Send + Sync {
         now_ms: u64,
     ) -> Result<bool, StoreError>;
     /// `invitee` accepts (`accept`) or declines the request `inviter` made, which ends it;
-    /// accepting makes them contacts of each other. False when there was no such request.
+    /// accepting makes them contacts of each other unless either already has `max_contacts`
+    /// (checked in the same step). `Unchanged` when there was no such request.
     async fn answer_contact_request(
         &self,
         app: &AppKey,
-        invitee: &UserName,
-        inviter: &UserName,
+        (invitee, inviter): (&UserName, &UserName),
         accept: bool,
+        max_contacts: u32,
         now_ms: u64,
-    ) -> Result<bool, StoreError>;
-    /// Makes `owner` and `contact` contacts of each other at once (the REST admin API), and
-    /// drops requests between them; false when they already were.
+    ) -> Result<ContactChange, StoreError>;
+    /// Makes `owner` and `contact` contacts of each other at once (the REST admin API) unless
+    /// either already has `max_contacts`, and drops requests between them; `Unchanged` when they
+    /// already were.
     async fn add_contact(
         &self,
         app: &AppKey,
-        owner: &UserName,
-        contact: &UserName,
+        (owner, contact): (&UserName, &UserName),
+        max_contacts: u32,
         now_ms: u64,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<ContactChange, StoreError>;
     /// Ends the contact of `owner` and `contact`, for both; false when they were not contacts.
     async fn delete_contact(
         &self,
@@ -659,15 +671,16 @@ pub trait ContactStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<Contact>, StoreError>;
     /// Adds `users` to (`block`) or removes them from `owner`'s blocklist; users already so
-    /// are left as they are.
+    /// are left as they are. Nothing is added when the blocklist would then hold more than
+    /// `max_blocked` (`Full(owner)`, checked in the same step).
     async fn change_blocks(
         &self,
         app: &AppKey,
         owner: &UserName,
-        users: &[UserName],
-        block: bool,
+        (users, block): (&[UserName], bool),
+        max_blocked: u32,
         now_ms: u64,
-    ) -> Result<(), StoreError>;
+    ) -> Result<ContactChange, StoreError>;
     /// Up to `limit` of the users `owner` blocked, in name order.
     async fn blocked_users(
         &self,

@@ -4,7 +4,7 @@
 
 use confab_core::{
     ids::UserName,
-    store::{Contact, StoreError},
+    store::{Contact, ContactChange, StoreError},
 };
 use rusqlite::{params, Connection};
 
@@ -24,12 +24,14 @@ pub(crate) enum ContactOp {
         invitee: String,
         inviter: String,
         accept: bool,
+        max_contacts: u32,
         now_ms: u64,
     },
     Add {
         app: String,
         owner: String,
         contact: String,
+        max_contacts: u32,
         now_ms: u64,
     },
     Delete {
@@ -48,6 +50,7 @@ pub(crate) enum ContactOp {
         owner: String,
         users: Vec<String>,
         block: bool,
+        max_blocked: u32,
         now_ms: u64,
     },
 }
@@ -95,6 +98,62 @@ pub(crate) fn drop_user(connection: &Connection, app: &str, name: &str) -> rusql
     Ok(())
 }
 
+/// How many contacts `owner` has.
+fn count_contacts(connection: &Connection, app: &str, owner: &str) -> rusqlite::Result<u64> {
+    connection
+        .prepare_cached("SELECT COUNT(*) FROM contacts WHERE app_key = ?1 AND owner = ?2")?
+        .query_row(params![app, owner], |row| row.get(0))
+}
+
+/// The first of `users` (by name) who already has `max` contacts, if any.
+fn full_of<'a>(
+    connection: &Connection,
+    app: &str,
+    users: [&'a str; 2],
+    max: u32,
+) -> rusqlite::Result<Option<&'a str>> {
+    for user in users {
+        if count_contacts(connection, app, user)? >= u64::from(max) {
+            return Ok(Some(user));
+        }
+    }
+    Ok(None)
+}
+
+/// Both sides of a contact, and no request left between them.
+fn befriend(
+    connection: &Connection,
+    app: &str,
+    [a, b]: [&str; 2],
+    now_ms: u64,
+) -> rusqlite::Result<bool> {
+    let mut drop_request = connection.prepare_cached(
+        "DELETE FROM contact_requests WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
+    )?;
+    drop_request.execute(params![app, a, b])?;
+    drop_request.execute(params![app, b, a])?;
+    let mut insert = connection.prepare_cached(
+        "INSERT OR IGNORE INTO contacts (app_key, owner, contact, remark, created_ms)
+         VALUES (?1, ?2, ?3, '', ?4)",
+    )?;
+    let mine = insert.execute(params![app, a, b, now_ms as i64])?;
+    let theirs = insert.execute(params![app, b, a, now_ms as i64])?;
+    Ok(mine + theirs > 0)
+}
+
+fn change(done: bool) -> ContactChange {
+    if done {
+        ContactChange::Done
+    } else {
+        ContactChange::Unchanged
+    }
+}
+
+fn full(user: &str) -> ContactChange {
+    // Names come from `UserName`s, so they parse; a store that holds another is corrupt.
+    UserName::parse(user).map_or(ContactChange::Unchanged, ContactChange::Full)
+}
+
 fn are_contacts(
     connection: &Connection,
     app: &str,
@@ -108,10 +167,10 @@ fn are_contacts(
         .exists(params![app, owner, contact])
 }
 
-/// Applies `op` in the writer's transaction; `Changed(false)` when it found nothing to change
-/// (see each `ContactStore` method).
+/// Applies `op` in the writer's transaction (see each `ContactStore` method); a limit is
+/// checked in the same transaction as the change.
 pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<Outcome> {
-    let changed = match op {
+    let outcome = match op {
         ContactOp::Request {
             app,
             inviter,
@@ -120,7 +179,7 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
             now_ms,
         } => {
             if are_contacts(connection, &app, &inviter, &invitee)? {
-                false
+                ContactChange::Unchanged
             } else {
                 connection.execute(
                     "INSERT INTO contact_requests (app_key, invitee, inviter, reason, created_ms)
@@ -129,7 +188,7 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
                      DO UPDATE SET reason = excluded.reason, created_ms = excluded.created_ms",
                     params![app, invitee, inviter, reason, now_ms as i64],
                 )?;
-                true
+                ContactChange::Done
             }
         }
         ContactOp::Answer {
@@ -137,45 +196,44 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
             invitee,
             inviter,
             accept,
+            max_contacts,
             now_ms,
         } => {
-            let answered = connection.execute(
-                "DELETE FROM contact_requests WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
-                params![app, invitee, inviter],
-            )? > 0;
-            if answered && accept {
-                // A request the other way is answered by this too.
+            let asked = connection
+                .prepare_cached(
+                    "SELECT 1 FROM contact_requests
+                     WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
+                )?
+                .exists(params![app, invitee, inviter])?;
+            if !asked {
+                ContactChange::Unchanged
+            } else if !accept {
                 connection.execute(
                     "DELETE FROM contact_requests WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
-                    params![app, inviter, invitee],
+                    params![app, invitee, inviter],
                 )?;
-                let mut insert = connection.prepare_cached(
-                    "INSERT OR IGNORE INTO contacts (app_key, owner, contact, remark, created_ms)
-                     VALUES (?1, ?2, ?3, '', ?4)",
-                )?;
-                insert.execute(params![app, invitee, inviter, now_ms as i64])?;
-                insert.execute(params![app, inviter, invitee, now_ms as i64])?;
+                ContactChange::Done
+            } else if let Some(user) = full_of(connection, &app, [&invitee, &inviter], max_contacts)? {
+                full(user)
+            } else {
+                befriend(connection, &app, [&invitee, &inviter], now_ms)?;
+                ContactChange::Done
             }
-            answered
         }
         ContactOp::Add {
             app,
             owner,
             contact,
+            max_contacts,
             now_ms,
         } => {
-            let mut drop_request = connection.prepare_cached(
-                "DELETE FROM contact_requests WHERE app_key = ?1 AND invitee = ?2 AND inviter = ?3",
-            )?;
-            drop_request.execute(params![app, owner, contact])?;
-            drop_request.execute(params![app, contact, owner])?;
-            let mut insert = connection.prepare_cached(
-                "INSERT OR IGNORE INTO contacts (app_key, owner, contact, remark, created_ms)
-                 VALUES (?1, ?2, ?3, '', ?4)",
-            )?;
-            let mine = insert.execute(params![app, owner, contact, now_ms as i64])?;
-            let theirs = insert.execute(params![app, contact, owner, now_ms as i64])?;
-            mine + theirs > 0
+            if are_contacts(connection, &app, &owner, &contact)? {
+                ContactChange::Unchanged
+            } else if let Some(user) = full_of(connection, &app, [&owner, &contact], max_contacts)? {
+                full(user)
+            } else {
+                change(befriend(connection, &app, [&owner, &contact], now_ms)?)
+            }
         }
         ContactOp::Delete {
             app,
@@ -187,31 +245,52 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
             )?;
             let mine = delete.execute(params![app, owner, contact])?;
             let theirs = delete.execute(params![app, contact, owner])?;
-            mine + theirs > 0
+            change(mine + theirs > 0)
         }
         ContactOp::Remark {
             app,
             owner,
             contact,
             remark,
-        } => connection.execute(
-            "UPDATE contacts SET remark = ?4 WHERE app_key = ?1 AND owner = ?2 AND contact = ?3",
-            params![app, owner, contact, remark],
-        )? > 0,
+        } => change(
+            connection.execute(
+                "UPDATE contacts SET remark = ?4 WHERE app_key = ?1 AND owner = ?2 AND contact = ?3",
+                params![app, owner, contact, remark],
+            )? > 0,
+        ),
         ContactOp::Blocks {
             app,
             owner,
             users,
             block,
+            max_blocked,
             now_ms,
         } => {
             let mut changed = 0;
             if block {
+                let count: u64 = connection
+                    .prepare_cached("SELECT COUNT(*) FROM blocks WHERE app_key = ?1 AND owner = ?2")?
+                    .query_row(params![app, owner], |row| row.get(0))?;
+                let mut known = connection.prepare_cached(
+                    "SELECT 1 FROM blocks WHERE app_key = ?1 AND owner = ?2 AND blocked = ?3",
+                )?;
+                let mut asked = users.clone();
+                asked.sort();
+                asked.dedup();
+                let mut new = Vec::with_capacity(asked.len());
+                for user in asked {
+                    if !known.exists(params![app, owner, user])? {
+                        new.push(user);
+                    }
+                }
+                if count + new.len() as u64 > u64::from(max_blocked) {
+                    return Ok(Outcome::Contacts(full(&owner)));
+                }
                 let mut insert = connection.prepare_cached(
                     "INSERT OR IGNORE INTO blocks (app_key, owner, blocked, created_ms)
                      VALUES (?1, ?2, ?3, ?4)",
                 )?;
-                for user in &users {
+                for user in &new {
                     changed += insert.execute(params![app, owner, user, now_ms as i64])?;
                 }
             } else {
@@ -222,18 +301,18 @@ pub(crate) fn apply(connection: &Connection, op: ContactOp) -> rusqlite::Result<
                     changed += delete.execute(params![app, owner, user])?;
                 }
             }
-            changed > 0
+            change(changed > 0)
         }
     };
-    Ok(Outcome::Changed(changed))
+    Ok(Outcome::Contacts(outcome))
 }
 
 impl EmbeddedStore {
-    pub(crate) async fn contact_write(&self, op: ContactOp) -> Result<bool, StoreError> {
+    pub(crate) async fn contact_write(&self, op: ContactOp) -> Result<ContactChange, StoreError> {
         self.write(
             crate::writer::WriteOp::Contact(op),
             |outcome| match outcome {
-                Outcome::Changed(changed) => Some(changed),
+                Outcome::Contacts(change) => Some(change),
                 _ => None,
             },
         )

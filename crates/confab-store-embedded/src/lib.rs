@@ -30,11 +30,11 @@ use confab_core::{
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
         AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
-        AttributesUpdate, Contact, ContactStore, ConversationChange, ConversationQuery,
-        ConversationStore, ConversationSummary, DayCount, Device, DeviceStore, HistoryQuery,
-        LogCount, LogStore, NewMessage, NotificationScope, NotificationSetting, NotificationStore,
-        Pending, PinnedMessage, Pulled, PushToken, QueuedMessage, Reaction, Reclaimed, Report,
-        ReportStore, StoreError, StoredMessage, UserAttributes, UserStore,
+        AttributesUpdate, Contact, ContactChange, ContactStore, ConversationChange,
+        ConversationQuery, ConversationStore, ConversationSummary, DayCount, Device, DeviceStore,
+        HistoryQuery, LogCount, LogStore, NewMessage, NotificationScope, NotificationSetting,
+        NotificationStore, Pending, PinnedMessage, Pulled, PushToken, QueuedMessage, Reaction,
+        Reclaimed, Report, ReportStore, StoreError, StoredMessage, UserAttributes, UserStore,
     },
     user::User,
 };
@@ -1104,21 +1104,23 @@ impl ContactStore for EmbeddedStore {
             now_ms,
         })
         .await
+        .map(|change| change == ContactChange::Done)
     }
 
     async fn answer_contact_request(
         &self,
         app: &AppKey,
-        invitee: &UserName,
-        inviter: &UserName,
+        (invitee, inviter): (&UserName, &UserName),
         accept: bool,
+        max_contacts: u32,
         now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.contact_write(ContactOp::Answer {
             app: app.to_string(),
             invitee: invitee.to_string(),
             inviter: inviter.to_string(),
             accept,
+            max_contacts,
             now_ms,
         })
         .await
@@ -1127,14 +1129,15 @@ impl ContactStore for EmbeddedStore {
     async fn add_contact(
         &self,
         app: &AppKey,
-        owner: &UserName,
-        contact: &UserName,
+        (owner, contact): (&UserName, &UserName),
+        max_contacts: u32,
         now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.contact_write(ContactOp::Add {
             app: app.to_string(),
             owner: owner.to_string(),
             contact: contact.to_string(),
+            max_contacts,
             now_ms,
         })
         .await
@@ -1152,6 +1155,7 @@ impl ContactStore for EmbeddedStore {
             contact: contact.to_string(),
         })
         .await
+        .map(|change| change == ContactChange::Done)
     }
 
     async fn set_contact_remark(
@@ -1168,6 +1172,7 @@ impl ContactStore for EmbeddedStore {
             remark: remark.to_owned(),
         })
         .await
+        .map(|change| change == ContactChange::Done)
     }
 
     async fn contacts(
@@ -1190,19 +1195,19 @@ impl ContactStore for EmbeddedStore {
         &self,
         app: &AppKey,
         owner: &UserName,
-        users: &[UserName],
-        block: bool,
+        (users, block): (&[UserName], bool),
+        max_blocked: u32,
         now_ms: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.contact_write(ContactOp::Blocks {
             app: app.to_string(),
             owner: owner.to_string(),
             users: users.iter().map(UserName::to_string).collect(),
             block,
+            max_blocked,
             now_ms,
         })
         .await
-        .map(|_| ())
     }
 
     async fn blocked_users(

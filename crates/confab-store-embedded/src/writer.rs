@@ -152,6 +152,7 @@ pub(crate) enum Outcome {
     Pulled(Pulled),
     Reclaimed(confab_core::store::Reclaimed),
     Attributes(confab_core::store::AttributesUpdate),
+    Contacts(confab_core::store::ContactChange),
     Id(u64),
 }
 

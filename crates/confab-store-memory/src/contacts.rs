@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, UserName},
-    store::{Contact, ContactStore, StoreError},
+    store::{Contact, ContactChange, ContactStore, StoreError},
 };
 
 use crate::MemoryStore;
@@ -25,6 +25,26 @@ pub(crate) struct Contacts {
 }
 
 impl Contacts {
+    /// The first of `users` who already has `max` contacts.
+    fn full_of(&self, app: &AppKey, users: [&UserName; 2], max: u32) -> Option<UserName> {
+        users.into_iter().find_map(|owner| {
+            let held = self
+                .remarks
+                .keys()
+                .filter(|(in_app, user, _)| in_app == app.as_str() && user == owner)
+                .count();
+            (held >= max as usize).then(|| owner.clone())
+        })
+    }
+
+    /// Both sides of a contact, and no request left between them.
+    fn befriend(&mut self, app: &AppKey, a: &UserName, b: &UserName) {
+        self.requests.remove(&key(app, a, b));
+        self.requests.remove(&key(app, b, a));
+        self.remarks.entry(key(app, a, b)).or_default();
+        self.remarks.entry(key(app, b, a)).or_default();
+    }
+
     /// Forgets a deleted user's contacts (both sides), requests and blocklist entries.
     pub(crate) fn drop_user(&mut self, app: &AppKey, name: &UserName) {
         let concerns =
@@ -69,57 +89,45 @@ impl ContactStore for MemoryStore {
     async fn answer_contact_request(
         &self,
         app: &AppKey,
-        invitee: &UserName,
-        inviter: &UserName,
+        (invitee, inviter): (&UserName, &UserName),
         accept: bool,
+        max_contacts: u32,
         _now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.with(|state| {
             let contacts = &mut state.contacts;
-            if contacts
-                .requests
-                .remove(&key(app, invitee, inviter))
-                .is_none()
-            {
-                return false;
+            if !contacts.requests.contains_key(&key(app, invitee, inviter)) {
+                return ContactChange::Unchanged;
             }
             if accept {
-                contacts.requests.remove(&key(app, inviter, invitee));
-                contacts
-                    .remarks
-                    .entry(key(app, invitee, inviter))
-                    .or_default();
-                contacts
-                    .remarks
-                    .entry(key(app, inviter, invitee))
-                    .or_default();
+                if let Some(user) = contacts.full_of(app, [invitee, inviter], max_contacts) {
+                    return ContactChange::Full(user);
+                }
+                contacts.befriend(app, invitee, inviter);
+            } else {
+                contacts.requests.remove(&key(app, invitee, inviter));
             }
-            true
+            ContactChange::Done
         })
     }
 
     async fn add_contact(
         &self,
         app: &AppKey,
-        owner: &UserName,
-        contact: &UserName,
+        (owner, contact): (&UserName, &UserName),
+        max_contacts: u32,
         _now_ms: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.with(|state| {
             let contacts = &mut state.contacts;
-            contacts.requests.remove(&key(app, owner, contact));
-            contacts.requests.remove(&key(app, contact, owner));
-            let mine = !contacts.remarks.contains_key(&key(app, owner, contact));
-            contacts
-                .remarks
-                .entry(key(app, owner, contact))
-                .or_default();
-            let theirs = !contacts.remarks.contains_key(&key(app, contact, owner));
-            contacts
-                .remarks
-                .entry(key(app, contact, owner))
-                .or_default();
-            mine || theirs
+            if contacts.remarks.contains_key(&key(app, owner, contact)) {
+                return ContactChange::Unchanged;
+            }
+            if let Some(user) = contacts.full_of(app, [owner, contact], max_contacts) {
+                return ContactChange::Full(user);
+            }
+            contacts.befriend(app, owner, contact);
+            ContactChange::Done
         })
     }
 
@@ -185,17 +193,37 @@ impl ContactStore for MemoryStore {
         &self,
         app: &AppKey,
         owner: &UserName,
-        users: &[UserName],
-        block: bool,
+        (users, block): (&[UserName], bool),
+        max_blocked: u32,
         _now_ms: u64,
-    ) -> Result<(), StoreError> {
+    ) -> Result<ContactChange, StoreError> {
         self.with(|state| {
-            for user in users {
-                if block {
-                    state.contacts.blocks.insert(key(app, owner, user));
-                } else {
-                    state.contacts.blocks.remove(&key(app, owner, user));
+            let blocks = &mut state.contacts.blocks;
+            let before = blocks.len();
+            if block {
+                let held = blocks
+                    .iter()
+                    .filter(|(in_app, user, _)| in_app == app.as_str() && user == owner)
+                    .count();
+                let new: std::collections::BTreeSet<&UserName> = users
+                    .iter()
+                    .filter(|user| !blocks.contains(&key(app, owner, user)))
+                    .collect();
+                if held + new.len() > max_blocked as usize {
+                    return ContactChange::Full(owner.clone());
                 }
+                for user in new {
+                    blocks.insert(key(app, owner, user));
+                }
+            } else {
+                for user in users {
+                    blocks.remove(&key(app, owner, user));
+                }
+            }
+            if blocks.len() == before {
+                ContactChange::Unchanged
+            } else {
+                ContactChange::Done
             }
         })
     }

@@ -9,8 +9,8 @@ use crate::{
     app::{App, NewApp, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
-        AppendEffect, Appended, Audience, ConversationChange, DayCount, Device, EncodeMeta,
-        HistoryQuery, NewMessage, Pulled, Store, StoreError,
+        AppendEffect, Appended, Audience, ContactChange, ConversationChange, DayCount, Device,
+        EncodeMeta, HistoryQuery, NewMessage, Pulled, Store, StoreError,
     },
     user::User,
 };
@@ -48,6 +48,7 @@ macro_rules! store_conformance_tests {
             contact_requests_answers_and_removal,
             contact_lists_page_by_name_with_remarks,
             blocklists_are_each_users_own,
+            contact_and_blocklist_limits_hold_in_the_same_step,
             a_blocked_sender_is_refused_until_unblocked,
             user_attributes_merge_within_a_limit_and_go_with_the_user,
             reports_list_newest_first_per_app,
@@ -82,10 +83,13 @@ pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
     let key = &AppKey::new("conf", "contacts").unwrap();
     let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
     // An answer without a request changes nothing.
-    assert!(!store
-        .answer_contact_request(key, &bob, &amy, true, 1)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .answer_contact_request(key, (&bob, &amy), true, 100, 1)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
     assert!(store
         .request_contact(key, &amy, &bob, "hi", 2)
         .await
@@ -101,18 +105,27 @@ pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
         .unwrap()
         .is_empty());
     // Only the invitee answers it.
-    assert!(!store
-        .answer_contact_request(key, &amy, &bob, true, 4)
-        .await
-        .unwrap());
-    assert!(store
-        .answer_contact_request(key, &bob, &amy, true, 5)
-        .await
-        .unwrap());
-    assert!(!store
-        .answer_contact_request(key, &bob, &amy, true, 6)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .answer_contact_request(key, (&amy, &bob), true, 100, 4)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
+    assert!(
+        store
+            .answer_contact_request(key, (&bob, &amy), true, 100, 5)
+            .await
+            .unwrap()
+            == ContactChange::Done
+    );
+    assert!(
+        store
+            .answer_contact_request(key, (&bob, &amy), true, 100, 6)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
     let names = |contacts: Vec<crate::store::Contact>| -> Vec<String> {
         contacts.into_iter().map(|c| c.name.to_string()).collect()
     };
@@ -134,14 +147,20 @@ pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
         .request_contact(key, &cal, &amy, "me too", 8)
         .await
         .unwrap());
-    assert!(store
-        .answer_contact_request(key, &amy, &cal, false, 9)
-        .await
-        .unwrap());
-    assert!(!store
-        .answer_contact_request(key, &amy, &cal, true, 10)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .answer_contact_request(key, (&amy, &cal), false, 100, 9)
+            .await
+            .unwrap()
+            == ContactChange::Done
+    );
+    assert!(
+        store
+            .answer_contact_request(key, (&amy, &cal), true, 100, 10)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
     assert_eq!(
         names(store.contacts(key, &amy, None, 10).await.unwrap()),
         ["bob"]
@@ -168,26 +187,41 @@ pub async fn contact_requests_answers_and_removal(store: &dyn Store) {
         .request_contact(key, &cal, &amy, "y", 12)
         .await
         .unwrap());
-    assert!(store
-        .answer_contact_request(key, &cal, &amy, true, 13)
-        .await
-        .unwrap());
-    assert!(!store
-        .answer_contact_request(key, &amy, &cal, true, 14)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .answer_contact_request(key, (&cal, &amy), true, 100, 13)
+            .await
+            .unwrap()
+            == ContactChange::Done
+    );
+    assert!(
+        store
+            .answer_contact_request(key, (&amy, &cal), true, 100, 14)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
     // Added at once (the admin API): pending requests between them go.
     let dan = name("dan");
     assert!(store
         .request_contact(key, &dan, &amy, "", 15)
         .await
         .unwrap());
-    assert!(store.add_contact(key, &amy, &dan, 16).await.unwrap());
-    assert!(!store.add_contact(key, &dan, &amy, 17).await.unwrap());
-    assert!(!store
-        .answer_contact_request(key, &amy, &dan, true, 18)
-        .await
-        .unwrap());
+    assert_eq!(
+        store.add_contact(key, (&amy, &dan), 100, 16).await.unwrap(),
+        ContactChange::Done
+    );
+    assert_eq!(
+        store.add_contact(key, (&dan, &amy), 100, 17).await.unwrap(),
+        ContactChange::Unchanged
+    );
+    assert!(
+        store
+            .answer_contact_request(key, (&amy, &dan), true, 100, 18)
+            .await
+            .unwrap()
+            != ContactChange::Done
+    );
     assert!(store.delete_contact(key, &dan, &amy).await.unwrap());
     // Another app is another world.
     let other = &AppKey::new("conf", "other").unwrap();
@@ -212,10 +246,13 @@ pub async fn contact_lists_page_by_name_with_remarks(store: &dyn Store) {
             .request_contact(key, &peer, &owner, "", 1)
             .await
             .unwrap());
-        assert!(store
-            .answer_contact_request(key, &owner, &peer, true, 2)
-            .await
-            .unwrap());
+        assert!(
+            store
+                .answer_contact_request(key, (&owner, &peer), true, 100, 2)
+                .await
+                .unwrap()
+                == ContactChange::Done
+        );
     }
     assert!(store
         .set_contact_remark(key, &owner, &name("cat"), "Kitty")
@@ -254,15 +291,98 @@ pub async fn contact_lists_page_by_name_with_remarks(store: &dyn Store) {
     assert_eq!(cats[0].remark, "");
 }
 
+pub async fn contact_and_blocklist_limits_hold_in_the_same_step(store: &dyn Store) {
+    let key = &AppKey::new("conf", "limits").unwrap();
+    let (own, a, b, c) = (name("own"), name("aaa"), name("bbb"), name("ccc"));
+    assert_eq!(
+        store.add_contact(key, (&own, &a), 2, 1).await.unwrap(),
+        ContactChange::Done
+    );
+    assert_eq!(
+        store.add_contact(key, (&b, &own), 2, 2).await.unwrap(),
+        ContactChange::Done
+    );
+    // `own` has 2 of 2: neither an addition nor an acceptance on either side goes through.
+    assert_eq!(
+        store.add_contact(key, (&c, &own), 2, 3).await.unwrap(),
+        ContactChange::Full(own.clone())
+    );
+    assert!(store.request_contact(key, &c, &own, "", 4).await.unwrap());
+    assert_eq!(
+        store
+            .answer_contact_request(key, (&own, &c), true, 2, 5)
+            .await
+            .unwrap(),
+        ContactChange::Full(own.clone())
+    );
+    // The request is still there: with room (a larger limit) it is accepted.
+    assert_eq!(
+        store
+            .answer_contact_request(key, (&own, &c), true, 3, 6)
+            .await
+            .unwrap(),
+        ContactChange::Done
+    );
+    assert_eq!(store.contacts(key, &own, None, 10).await.unwrap().len(), 3);
+    // A decline needs no room.
+    assert!(store
+        .request_contact(key, &own, &name("ddd"), "", 7)
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .answer_contact_request(key, (&name("ddd"), &own), false, 1, 8)
+            .await
+            .unwrap(),
+        ContactChange::Done
+    );
+
+    // Blocklists: the users already blocked do not count twice; past the limit nothing is
+    // added at all.
+    let blocker = name("blk");
+    assert_eq!(
+        store
+            .change_blocks(key, &blocker, (&[a.clone(), b.clone()], true), 3, 9)
+            .await
+            .unwrap(),
+        ContactChange::Done
+    );
+    assert_eq!(
+        store
+            .change_blocks(key, &blocker, (&[b.clone(), c.clone()], true), 3, 10)
+            .await
+            .unwrap(),
+        ContactChange::Done
+    );
+    assert_eq!(
+        store
+            .change_blocks(key, &blocker, (&[own.clone(), name("eee")], true), 4, 11)
+            .await
+            .unwrap(),
+        ContactChange::Full(blocker.clone())
+    );
+    assert_eq!(
+        store.blocked_users(key, &blocker, 10).await.unwrap(),
+        [a.clone(), b.clone(), c.clone()]
+    );
+    assert_eq!(
+        store
+            .change_blocks(key, &blocker, (std::slice::from_ref(&a), true), 3, 12)
+            .await
+            .unwrap(),
+        ContactChange::Unchanged
+    );
+}
+
 pub async fn blocklists_are_each_users_own(store: &dyn Store) {
     let key = &AppKey::new("conf", "blocks").unwrap();
     let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
     store
-        .change_blocks(key, &amy, &[cal.clone(), bob.clone()], true, 1)
+        .change_blocks(key, &amy, (&[cal.clone(), bob.clone()], true), 100, 1)
         .await
         .unwrap();
     store
-        .change_blocks(key, &amy, std::slice::from_ref(&bob), true, 2)
+        .change_blocks(key, &amy, (std::slice::from_ref(&bob), true), 100, 2)
         .await
         .unwrap();
     assert_eq!(
@@ -277,7 +397,7 @@ pub async fn blocklists_are_each_users_own(store: &dyn Store) {
     assert!(!store.is_blocked(key, &bob, &amy).await.unwrap());
     assert!(store.blocked_users(key, &bob, 10).await.unwrap().is_empty());
     store
-        .change_blocks(key, &amy, &[bob.clone(), name("zed")], false, 3)
+        .change_blocks(key, &amy, (&[bob.clone(), name("zed")], false), 100, 3)
         .await
         .unwrap();
     assert!(!store.is_blocked(key, &amy, &bob).await.unwrap());
@@ -300,7 +420,7 @@ pub async fn a_blocked_sender_is_refused_until_unblocked(store: &dyn Store) {
     let roy = device("roy", "phone");
     store.device_seen(&app, &roy, 1).await.unwrap();
     store
-        .change_blocks(&app, &name("roy"), &[name("leo")], true, 2)
+        .change_blocks(&app, &name("roy"), (&[name("leo")], true), 100, 2)
         .await
         .unwrap();
     assert_eq!(
@@ -319,7 +439,7 @@ pub async fn a_blocked_sender_is_refused_until_unblocked(store: &dyn Store) {
             .unwrap(),
     );
     store
-        .change_blocks(&app, &name("roy"), &[name("leo")], false, 3)
+        .change_blocks(&app, &name("roy"), (&[name("leo")], false), 100, 3)
         .await
         .unwrap();
     // The refused message was not stored: the same client id is a new message now.
@@ -418,12 +538,15 @@ pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &d
         .request_contact(&app, &amy, &bob, "", 6)
         .await
         .unwrap());
-    assert!(store
-        .answer_contact_request(&app, &bob, &amy, true, 7)
-        .await
-        .unwrap());
+    assert!(
+        store
+            .answer_contact_request(&app, (&bob, &amy), true, 100, 7)
+            .await
+            .unwrap()
+            == ContactChange::Done
+    );
     store
-        .change_blocks(&app, &bob, std::slice::from_ref(&amy), true, 8)
+        .change_blocks(&app, &bob, (std::slice::from_ref(&amy), true), 100, 8)
         .await
         .unwrap();
     store.delete_user(&app, &amy).await.unwrap().unwrap();
