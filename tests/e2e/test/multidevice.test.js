@@ -41,11 +41,10 @@ function newDeviceId(label) {
     return `${label}${process.pid % 10000}x${deviceCounter}`
 }
 
-// Logs `user` in on the device `deviceId` (same id, same resource), recording
-// onMultiDeviceEvent too; `ext` is set with setLoginInfoCustomExt before the login.
+// Logs `user` in on the device `deviceId` (same id, same resource); `ext` is set with
+// setLoginInfoCustomExt before the login. (Every client records onMultiDeviceEvent, lib/sdk.js.)
 async function onDevice(server, sdkName, user, deviceId, { ext } = {}) {
     const client = await Client.create({ sdkName, server, user: user.username, connectionOptions: { deviceId } })
-    client.conn.addEventHandler('multidevice', { onMultiDeviceEvent: (payload) => client._record('onMultiDeviceEvent', payload) })
     if (ext !== undefined) client.conn.setLoginInfoCustomExt(ext)
     await client.login(await credentials(server, 'agoraToken', user))
     assert.equal(client.conn.clientResource, `webim_web_${deviceId}`, 'the server kept the device resource')
