@@ -129,13 +129,20 @@ pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
     serde_json::from_slice(bytes).map_err(|error| ApiError::BadBody(error.to_string()))
 }
 
-/// Who calls a route open to every user of the app (an upload, `fetchUserInfoById`): the
-/// token's user, or `""` for an app token.
+/// The app of a route open to every user of the app (an upload, `fetchUserInfoById`), and
+/// who calls it: the token's user, or `""` for an app token.
 pub(crate) async fn caller_of_app(
     state: &RestState,
-    app: &App,
+    org: &str,
+    app: &str,
     headers: &HeaderMap,
-) -> Result<String, ApiError> {
+) -> Result<(Arc<App>, String), ApiError> {
+    let app = resolve_app(&state.apps, org, app, headers).await?;
+    let caller = caller(state, &app, headers).await?;
+    Ok((app, caller))
+}
+
+async fn caller(state: &RestState, app: &App, headers: &HeaderMap) -> Result<String, ApiError> {
     let token = bearer(headers);
     let user_id = token
         .and_then(|token| confab_token::decode(token).ok())

@@ -15,7 +15,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     error::ApiError,
-    extract::{app_for_user, caller_of_app, parse_json, resolve_app},
+    extract::{app_for_user, caller_of_app, parse_json},
     RestState,
 };
 
@@ -57,8 +57,7 @@ pub(crate) async fn fetch_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    caller_of_app(&state, &app, &headers).await?;
+    let (app, _) = caller_of_app(&state, &org, &app, &headers).await?;
     let body: FetchBody = parse_json(&body)?;
     // A name that cannot exist is a user that does not: left out, as one not found.
     let names: Vec<UserName> = body

@@ -52,8 +52,7 @@ pub(crate) async fn upload_route(
     headers: HeaderMap,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = caller_of_app(&state, &app, &headers).await?;
+    let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
     let restricted = headers

@@ -23,7 +23,7 @@ use tokio::io::AsyncReadExt;
 
 use crate::{
     error::ApiError,
-    extract::{app_for_user, caller_of_app, parse_json, resolve_app},
+    extract::{app_for_user, caller_of_app, parse_json},
     RestState,
 };
 
@@ -193,12 +193,18 @@ pub(crate) async fn transcription_route(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    caller_of_app(&state, &app, &headers).await?;
+    let (app, _) = caller_of_app(&state, &org, &app, &headers).await?;
     let speech = speech(&state)?;
     let body: TranscriptionBody = parse_json(&body)?;
     let not_found = || Error::InvalidArgument(format!("file {} does not exist", body.data.file_id));
     let key = FileKey::original(&body.data.file_id).ok_or_else(not_found)?;
+    // Only this app's attachments: the bytes of every app share one store.
+    state
+        .chat_files
+        .chat_file(&app.key, &body.data.file_id)
+        .await
+        .map_err(Error::from)?
+        .ok_or_else(not_found)?;
     let stored = state
         .file_store
         .open(&key)
@@ -234,8 +240,7 @@ pub(crate) async fn recognition_route(
     headers: HeaderMap,
     mut multipart: Multipart,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    caller_of_app(&state, &app, &headers).await?;
+    caller_of_app(&state, &org, &app, &headers).await?;
     let speech = speech(&state)?;
     let bad = |what: String| ApiError::from(Error::InvalidArgument(what));
     let mut audio = None;

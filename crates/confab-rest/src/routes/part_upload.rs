@@ -28,12 +28,7 @@ use tokio::io::AsyncReadExt;
 
 use super::chatfiles::{copy_field, drain, multipart_error, upload_body};
 use crate::extract::caller_of_app;
-use crate::{
-    error::ApiError,
-    extract::{query_value, resolve_app},
-    routes::dns::ListenerInfo,
-    RestState,
-};
+use crate::{error::ApiError, extract::query_value, routes::dns::ListenerInfo, RestState};
 
 /// The part size the SDK is told to use (`part_lower_limit`): the hosted default, 5 MiB.
 pub(crate) const PART_BYTES: u64 = 5 * 1024 * 1024;
@@ -75,8 +70,7 @@ pub(crate) async fn init_route(
     Path((org, app)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = caller_of_app(&state, &app, &headers).await?;
+    let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
     let uuid = uuid::Uuid::new_v4().to_string();
     let expired = {
         let mut uploads = state.part_uploads.lock();
@@ -129,8 +123,7 @@ pub(crate) async fn part_route(
     headers: HeaderMap,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = caller_of_app(&state, &app, &headers).await?;
+    let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
@@ -205,8 +198,7 @@ pub(crate) async fn complete_route(
     listener: Option<Extension<ListenerInfo>>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = caller_of_app(&state, &app, &headers).await?;
+    let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
     let key = FileKey::original(&uuid).ok_or(ChatFileError::NotFound)?;
     let upload = {
         let mut uploads = state.part_uploads.lock();
@@ -256,8 +248,7 @@ pub(crate) async fn abort_route(
     Path((org, app, uuid)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let app = resolve_app(&state.apps, &org, &app, &headers).await?;
-    let uploader = caller_of_app(&state, &app, &headers).await?;
+    let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
     let upload = {
         let mut uploads = state.part_uploads.lock();
         let entry = (app.key.clone(), uuid.clone());
