@@ -808,6 +808,112 @@ pub struct PushToken {
     pub notifier: String,
 }
 
+/// What one user published of their presence, as stored: whether a device is online now is the
+/// `Presence` port's, so a device listed as `"1"` here but not online there is offline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPresence {
+    /// The description (`publishPresence({description})`), `""` until one is published.
+    pub ext: String,
+    /// When it last changed, epoch ms; it grows with every change of this user's presence, so
+    /// of two snapshots the one with the larger value is the newer.
+    pub changed_ms: u64,
+    /// The user's most recently changed devices, newest first, at most
+    /// `MAX_PRESENCE_DEVICES`.
+    pub devices: Vec<DeviceStatus>,
+}
+
+/// Devices a user's stored presence remembers: every online one and the latest offline ones.
+pub const MAX_PRESENCE_DEVICES: usize = 8;
+
+/// One device's presence status: `"1"` online, `"0"` offline, or the app's own word.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceStatus {
+    pub resource: String,
+    pub status: String,
+}
+
+/// A change of one device's presence status, with the user's description when it changes too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceUpdate {
+    pub resource: String,
+    pub status: String,
+    pub ext: Option<String>,
+}
+
+/// One side of a presence subscription: the other user, and when it ends (epoch ms).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceSubscription {
+    pub user: UserName,
+    pub expires_ms: u64,
+}
+
+/// What `subscribe_presence` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeChange {
+    Done,
+    /// Nothing done: the subscriber would hold more than the limit of live subscriptions.
+    Full,
+}
+
+/// Presence the users publish, and who subscribes to whose. A subscription lives until its
+/// expiry; reads leave expired ones out, and a subscriber's expired ones are dropped when they
+/// subscribe again.
+#[async_trait]
+pub trait PresenceStore: Send + Sync {
+    /// Records `update` for `user`'s device at `at_ms` (or just after the user's previous
+    /// change, if that is later) and returns the stored presence after it. Only the
+    /// `MAX_PRESENCE_DEVICES` most recently changed devices are kept.
+    async fn record_presence(
+        &self,
+        app: &AppKey,
+        user: &UserName,
+        update: &PresenceUpdate,
+        at_ms: u64,
+    ) -> Result<StoredPresence, StoreError>;
+    /// The stored presence of those of `users` who have one, in the order asked, leaving out
+    /// users who blocked `viewer`.
+    async fn presences(
+        &self,
+        app: &AppKey,
+        users: &[UserName],
+        viewer: &UserName,
+    ) -> Result<Vec<(UserName, StoredPresence)>, StoreError>;
+    /// Subscribes `subscriber` to `targets` until `expires_ms` (again: the expiry moves),
+    /// unless that would give them more than `max` live subscriptions.
+    async fn subscribe_presence(
+        &self,
+        app: &AppKey,
+        subscriber: &UserName,
+        targets: &[UserName],
+        expires_ms: u64,
+        now_ms: u64,
+        max: u32,
+    ) -> Result<SubscribeChange, StoreError>;
+    async fn unsubscribe_presence(
+        &self,
+        app: &AppKey,
+        subscriber: &UserName,
+        targets: &[UserName],
+    ) -> Result<(), StoreError>;
+    /// `subscriber`'s live subscriptions by target name, `limit` from `offset`, and how many
+    /// there are in all.
+    async fn presence_subscriptions(
+        &self,
+        app: &AppKey,
+        subscriber: &UserName,
+        now_ms: u64,
+        offset: u64,
+        limit: u32,
+    ) -> Result<(Vec<PresenceSubscription>, u64), StoreError>;
+    /// Who holds a live subscription to `target`, leaving out users `target` blocked.
+    async fn presence_subscribers(
+        &self,
+        app: &AppKey,
+        target: &UserName,
+        now_ms: u64,
+    ) -> Result<Vec<PresenceSubscription>, StoreError>;
+}
+
 /// Messages stored on one UTC day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayCount {
@@ -845,6 +951,7 @@ pub trait Store:
     + ContactStore
     + ReportStore
     + NotificationStore
+    + PresenceStore
     + AdminStore
 {
 }
@@ -859,6 +966,7 @@ impl<T> Store for T where
         + ContactStore
         + ReportStore
         + NotificationStore
+        + PresenceStore
         + AdminStore
 {
 }

@@ -13,6 +13,7 @@ mod files;
 mod history_index;
 mod logs;
 mod notifications;
+mod presence;
 mod schema;
 mod tails;
 mod writer;

@@ -345,6 +345,34 @@ CREATE TABLE push_tokens (
     PRIMARY KEY (app_key, owner, device_id)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Presence (`publishPresence`, `subscribePresence`): what each user published, each device's
+-- status, and who subscribes to whom until when (presence.rs).
+CREATE TABLE presence_users (
+    app_key    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    ext        TEXT NOT NULL,
+    changed_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, name)
+) WITHOUT ROWID;
+CREATE TABLE presence_devices (
+    app_key    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    resource   TEXT NOT NULL,
+    status     TEXT NOT NULL,
+    changed_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, name, resource)
+) WITHOUT ROWID;
+CREATE TABLE presence_subscriptions (
+    app_key    TEXT NOT NULL,
+    subscriber TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, subscriber, target)
+) WITHOUT ROWID;
+CREATE INDEX presence_subscribers
+    ON presence_subscriptions (app_key, target, subscriber, expires_ms);
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

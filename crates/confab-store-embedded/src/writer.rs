@@ -130,6 +130,7 @@ pub(crate) enum WriteOp {
     },
     Contact(crate::contacts::ContactOp),
     Notification(crate::notifications::NotificationOp),
+    Presence(crate::presence::PresenceOp),
     AddReport {
         app: String,
         report: confab_core::store::Report,
@@ -153,6 +154,8 @@ pub(crate) enum Outcome {
     Reclaimed(confab_core::store::Reclaimed),
     Attributes(confab_core::store::AttributesUpdate),
     Contacts(confab_core::store::ContactChange),
+    Presence(confab_core::store::StoredPresence),
+    Subscribed(confab_core::store::SubscribeChange),
     Id(u64),
 }
 
@@ -673,6 +676,7 @@ fn apply(
                 logs::drop_user(connection, &app, &user).map_err(backend)?;
             }
             crate::contacts::drop_user(connection, &app, &name).map_err(backend)?;
+            crate::presence::drop_user(connection, &app, &name).map_err(backend)?;
             for table in ["notification_settings", "push_languages", "push_tokens"] {
                 connection
                     .execute(
@@ -834,6 +838,7 @@ fn apply(
             Ok(Outcome::Id(connection.last_insert_rowid() as u64))
         }
         WriteOp::Notification(op) => crate::notifications::apply(connection, op).map_err(backend),
+        WriteOp::Presence(op) => crate::presence::apply(connection, op).map_err(backend),
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();
             crate::contacts::apply(connection, op).map_err(backend)

@@ -42,6 +42,9 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE notification_settings;
     DROP TABLE push_languages;
     DROP TABLE push_tokens;
+    DROP TABLE presence_users;
+    DROP TABLE presence_devices;
+    DROP TABLE presence_subscriptions;
 ";
 
 #[tokio::test]

@@ -16,6 +16,7 @@ mod history;
 mod logs;
 mod messages;
 mod notifications;
+mod presence;
 mod reports;
 mod users;
 
@@ -45,6 +46,7 @@ struct State {
     contacts: contacts::Contacts,
     reports: reports::Reports,
     notifications: notifications::Notifications,
+    presence: presence::Presences,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -62,6 +64,7 @@ impl Default for State {
             contacts: Default::default(),
             reports: Default::default(),
             notifications: Default::default(),
+            presence: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

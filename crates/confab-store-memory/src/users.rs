@@ -134,6 +134,7 @@ impl UserStore for MemoryStore {
             state.users.attributes.remove(&(app.clone(), name.clone()));
             state.contacts.drop_user(app, name);
             state.notifications.drop_user(app, name);
+            state.presence.drop_user(app, name);
             Some(deleted)
         })
     }

@@ -53,6 +53,9 @@ macro_rules! store_conformance_tests {
             user_attributes_merge_within_a_limit_and_go_with_the_user,
             reports_list_newest_first_per_app,
             notification_settings_per_scope_language_and_tokens,
+            presence_records_devices_newest_first_within_a_bound,
+            presence_subscriptions_expire_page_and_stay_within_a_limit,
+            blocking_hides_presence_and_a_deleted_user_takes_theirs_along,
             health_checks_write
         );
         mod chat_on_the_store {
@@ -604,6 +607,271 @@ pub async fn reports_list_newest_first_per_app(store: &dyn Store) {
     );
     let rest = store.reports(key, Some(newest[1].id), 2).await.unwrap();
     assert_eq!(rest.iter().map(|r| r.message.0).collect::<Vec<_>>(), [1]);
+}
+
+fn presence_update(
+    resource: &str,
+    status: &str,
+    ext: Option<&str>,
+) -> crate::store::PresenceUpdate {
+    crate::store::PresenceUpdate {
+        resource: resource.to_owned(),
+        status: status.to_owned(),
+        ext: ext.map(str::to_owned),
+    }
+}
+
+fn statuses(presence: &crate::store::StoredPresence) -> Vec<(&str, &str)> {
+    presence
+        .devices
+        .iter()
+        .map(|device| (device.resource.as_str(), device.status.as_str()))
+        .collect()
+}
+
+pub async fn presence_records_devices_newest_first_within_a_bound(store: &dyn Store) {
+    use crate::store::MAX_PRESENCE_DEVICES;
+    let presence_app = self::app("conf", "presence");
+    store.create_app(&presence_app).await.unwrap();
+    let app = presence_app.key;
+    store
+        .create_users(&app, &[user("amy"), user("bob")])
+        .await
+        .unwrap();
+    let (amy, bob) = (name("amy"), name("bob"));
+    assert_eq!(
+        store
+            .presences(&app, &[amy.clone(), bob.clone()], &bob)
+            .await
+            .unwrap(),
+        [],
+        "nobody has published anything"
+    );
+    let first = store
+        .record_presence(&app, &amy, &presence_update("web", "1", None), 1_000)
+        .await
+        .unwrap();
+    assert_eq!((first.ext.as_str(), first.changed_ms), ("", 1_000));
+    assert_eq!(statuses(&first), [("web", "1")]);
+    // A description, then a second device; a clock that went back still moves the time on.
+    let described = store
+        .record_presence(
+            &app,
+            &amy,
+            &presence_update("web", "busy", Some("in a call")),
+            2_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(described.ext, "in a call");
+    let phone = store
+        .record_presence(&app, &amy, &presence_update("phone", "1", None), 1_500)
+        .await
+        .unwrap();
+    assert!(phone.changed_ms > described.changed_ms, "{phone:?}");
+    assert_eq!(
+        phone.ext, "in a call",
+        "a status alone keeps the description"
+    );
+    assert_eq!(statuses(&phone), [("phone", "1"), ("web", "busy")]);
+    let read = store
+        .presences(&app, &[bob.clone(), amy.clone()], &bob)
+        .await
+        .unwrap();
+    assert_eq!(read, [(amy.clone(), phone.clone())]);
+    // Only the most recently changed devices are kept.
+    let mut last = phone;
+    for n in 0..MAX_PRESENCE_DEVICES + 2 {
+        last = store
+            .record_presence(
+                &app,
+                &amy,
+                &presence_update(&format!("pad{n}"), "0", None),
+                3_000 + n as u64,
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(last.devices.len(), MAX_PRESENCE_DEVICES);
+    assert_eq!(
+        last.devices[0].resource,
+        format!("pad{}", MAX_PRESENCE_DEVICES + 1)
+    );
+    assert!(!last.devices.iter().any(|device| device.resource == "web"));
+    assert_eq!(
+        store.presences(&app, &[amy.clone()], &bob).await.unwrap(),
+        [(amy, last)]
+    );
+}
+
+pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &dyn Store) {
+    use crate::store::{PresenceSubscription, SubscribeChange};
+    let presence_app = self::app("conf", "presubs");
+    store.create_app(&presence_app).await.unwrap();
+    let app = presence_app.key;
+    let names = ["amy", "bob", "cal", "dan", "eve"];
+    store.create_users(&app, &names.map(user)).await.unwrap();
+    let [amy, bob, cal, dan, eve] = names.map(name);
+    let sub = |user: &UserName, expires_ms: u64| PresenceSubscription {
+        user: user.clone(),
+        expires_ms,
+    };
+    assert_eq!(
+        store
+            .subscribe_presence(&app, &amy, &[cal.clone(), bob.clone()], 5_000, 1_000, 3)
+            .await
+            .unwrap(),
+        SubscribeChange::Done
+    );
+    // Again with a later expiry, and one more: three in all, the limit.
+    assert_eq!(
+        store
+            .subscribe_presence(&app, &amy, &[bob.clone(), dan.clone()], 9_000, 1_000, 3)
+            .await
+            .unwrap(),
+        SubscribeChange::Done
+    );
+    assert_eq!(
+        store
+            .subscribe_presence(&app, &amy, &[eve.clone()], 9_000, 1_000, 3)
+            .await
+            .unwrap(),
+        SubscribeChange::Full
+    );
+    assert_eq!(
+        store
+            .presence_subscriptions(&app, &amy, 1_000, 0, 10)
+            .await
+            .unwrap(),
+        (
+            vec![sub(&bob, 9_000), sub(&cal, 5_000), sub(&dan, 9_000)],
+            3
+        )
+    );
+    assert_eq!(
+        store
+            .presence_subscriptions(&app, &amy, 1_000, 1, 1)
+            .await
+            .unwrap(),
+        (vec![sub(&cal, 5_000)], 3)
+    );
+    store
+        .subscribe_presence(&app, &eve, &[bob.clone()], 7_000, 1_000, 3)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.presence_subscribers(&app, &bob, 1_000).await.unwrap(),
+        [sub(&amy, 9_000), sub(&eve, 7_000)]
+    );
+    // Past cal's expiry: gone from every read, and no longer counted against the limit.
+    assert_eq!(
+        store
+            .presence_subscriptions(&app, &amy, 6_000, 0, 10)
+            .await
+            .unwrap(),
+        (vec![sub(&bob, 9_000), sub(&dan, 9_000)], 2)
+    );
+    assert_eq!(
+        store.presence_subscribers(&app, &cal, 6_000).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .subscribe_presence(&app, &amy, &[eve.clone()], 9_000, 6_000, 3)
+            .await
+            .unwrap(),
+        SubscribeChange::Done
+    );
+    store
+        .unsubscribe_presence(&app, &amy, &[bob.clone(), cal.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .presence_subscriptions(&app, &amy, 6_000, 0, 10)
+            .await
+            .unwrap(),
+        (vec![sub(&dan, 9_000), sub(&eve, 9_000)], 2)
+    );
+    assert_eq!(
+        store.presence_subscribers(&app, &bob, 6_000).await.unwrap(),
+        [sub(&eve, 7_000)]
+    );
+}
+
+pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store: &dyn Store) {
+    use crate::store::{ContactChange, PresenceSubscription};
+    let presence_app = self::app("conf", "preblock");
+    store.create_app(&presence_app).await.unwrap();
+    let app = presence_app.key;
+    store
+        .create_users(&app, &[user("amy"), user("bob"), user("cal")])
+        .await
+        .unwrap();
+    let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
+    for subscriber in [&bob, &cal] {
+        store
+            .subscribe_presence(&app, subscriber, &[amy.clone()], 9_000, 1_000, 10)
+            .await
+            .unwrap();
+    }
+    store
+        .record_presence(&app, &amy, &presence_update("web", "1", Some("hi")), 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .change_blocks(&app, &amy, (std::slice::from_ref(&bob), true), 10, 1_000)
+            .await
+            .unwrap(),
+        ContactChange::Done
+    );
+    // Amy blocked Bob: he sees nothing of hers and is not among those told of her changes.
+    assert_eq!(
+        store.presences(&app, &[amy.clone()], &bob).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .presences(&app, &[amy.clone()], &cal)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        store.presence_subscribers(&app, &amy, 1_000).await.unwrap(),
+        [PresenceSubscription {
+            user: cal.clone(),
+            expires_ms: 9_000
+        }]
+    );
+    // A deleted user's presence and subscriptions, both ways, go with them.
+    store
+        .subscribe_presence(&app, &amy, &[cal.clone()], 9_000, 1_000, 10)
+        .await
+        .unwrap();
+    store.delete_user(&app, &amy).await.unwrap();
+    store.create_users(&app, &[user("amy")]).await.unwrap();
+    assert_eq!(
+        store.presences(&app, &[amy.clone()], &cal).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store.presence_subscribers(&app, &amy, 1_000).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store.presence_subscribers(&app, &cal, 1_000).await.unwrap(),
+        []
+    );
+    assert_eq!(
+        store
+            .presence_subscriptions(&app, &cal, 1_000, 0, 10)
+            .await
+            .unwrap(),
+        (vec![], 0)
+    );
 }
 
 pub async fn notification_settings_per_scope_language_and_tokens(store: &dyn Store) {
