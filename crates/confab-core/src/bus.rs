@@ -62,6 +62,40 @@ pub enum Event {
     /// The stored app changed (its credentials were rotated): every node drops its cached
     /// copy and reads it again.
     AppChanged { app: AppKey },
+    /// A presence change for the live sessions of `user`, one of its subscribers. Never
+    /// stored: a device that is not online misses it, and reads presence when it subscribes
+    /// or asks.
+    Presence {
+        app: AppKey,
+        user: UserName,
+        notice: PresenceNotice,
+    },
+}
+
+/// One user's presence as a subscriber's SDK reads it: the payload of a `NOTIFY` of type
+/// `presence`. Each is a whole snapshot, so a newer one replaces an older one unread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresenceNotice {
+    pub publisher: UserName,
+    /// `StoredPresence::changed_ms` of the snapshot: larger is newer.
+    pub version: u64,
+    /// Compact JSON (`presence/service.rs`).
+    pub payload: bytes::Bytes,
+}
+
+impl PresenceNotice {
+    /// Adds `notice` to `notices`, where it replaces an older one of the same publisher (and
+    /// is dropped if the one there is newer): one entry per publisher.
+    pub fn merge_into(notices: &mut Vec<PresenceNotice>, notice: &PresenceNotice) {
+        match notices
+            .iter_mut()
+            .find(|held| held.publisher == notice.publisher)
+        {
+            Some(held) if held.version < notice.version => *held = notice.clone(),
+            Some(_) => {}
+            None => notices.push(notice.clone()),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,6 +147,9 @@ impl Bus for InProcessBus {
 pub struct Pending {
     pub notices: Vec<QueueName>,
     pub kick: Option<KickReason>,
+    /// The newest presence change of each publisher (bounded by the subscriptions a user may
+    /// hold).
+    pub presence: Vec<PresenceNotice>,
 }
 
 /// One session's mailbox. The registry writes, the session task drains.
@@ -150,6 +187,9 @@ impl SessionInbox {
                     }
                 }
                 Event::Kick { reason, .. } => pending.kick = Some(reason.clone()),
+                Event::Presence { notice, .. } => {
+                    PresenceNotice::merge_into(&mut pending.presence, notice);
+                }
                 Event::AppChanged { .. } => return,
             }
         }
@@ -313,7 +353,9 @@ impl SessionRegistry {
     /// app listeners).
     pub fn deliver(&self, event: &Event) {
         let (app, user) = match event {
-            Event::Notice { app, user, .. } | Event::Kick { app, user, .. } => (app, user),
+            Event::Notice { app, user, .. }
+            | Event::Kick { app, user, .. }
+            | Event::Presence { app, user, .. } => (app, user),
             Event::AppChanged { app } => {
                 self.app_changed(app);
                 return;
@@ -344,6 +386,11 @@ impl SessionRegistry {
                             && older_than.is_none_or(|newer| session.id < newer);
                         if addressed {
                             session.leaving = true;
+                            session.inbox.push(event);
+                        }
+                    }
+                    Event::Presence { .. } => {
+                        if !session.leaving {
                             session.inbox.push(event);
                         }
                     }

@@ -1,4 +1,5 @@
-//! Who is online, cluster-wide: the `Presence` port. Is a user (or one of their devices)
+//! Who is online, cluster-wide: the `Presence` port (and, in `service.rs`, the presence users
+//! publish and subscribe to, built on it). Is a user (or one of their devices)
 //! online, on which node, since when; how many users of an app are online.
 //!
 //! Every edge that asks "is … online" asks this port, never a node's `SessionRegistry`:
@@ -17,6 +18,9 @@ use crate::{
 
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
+mod service;
+
+pub use service::{PresenceLimits, PresenceService, PresenceView, OFFLINE, ONLINE};
 
 /// One live session of a user, as presence reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]

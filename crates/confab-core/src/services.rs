@@ -15,10 +15,10 @@ use crate::{
     notifications::NotificationService,
     overview::OverviewService,
     password::PasswordLimits,
-    presence::Presence,
+    presence::{Presence, PresenceLimits, PresenceService},
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
-        LogStore, NotificationStore, ReportStore, Store, UserStore,
+        LogStore, NotificationStore, PresenceStore, ReportStore, Store, UserStore,
     },
     Error,
 };
@@ -45,6 +45,8 @@ pub struct Limits {
     pub contacts: ContactLimits,
     /// Bytes of one user's attributes, keys and values (`attributes.rs`; hosted: 2 KB).
     pub max_user_attribute_bytes: usize,
+    /// Presence subscriptions and descriptions (`presence/service.rs`).
+    pub presence: PresenceLimits,
 }
 
 impl Default for Limits {
@@ -58,6 +60,7 @@ impl Default for Limits {
             passwords: PasswordLimits::default(),
             contacts: ContactLimits::default(),
             max_user_attribute_bytes: 2048,
+            presence: PresenceLimits::default(),
         }
     }
 }
@@ -72,6 +75,8 @@ pub struct Services {
     pub contacts: Arc<ContactService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
+    /// Published presence and subscriptions (the `Presence` port says who is online).
+    pub presence: Arc<PresenceService>,
     pub overview: Arc<OverviewService>,
 }
 
@@ -110,6 +115,7 @@ impl Services {
             Arc::clone(&appender),
             limits.contacts,
         ));
+        let presence_limits = limits.presence;
         let messages = Arc::new(MessageService::new(
             Arc::clone(&logs),
             Arc::clone(&store) as Arc<dyn AnnotationStore>,
@@ -128,6 +134,13 @@ impl Services {
             Arc::clone(&store) as Arc<dyn NotificationStore>,
             Arc::clone(&appender),
         ));
+        let presence_service = Arc::new(PresenceService::new(
+            Arc::clone(&store) as Arc<dyn PresenceStore>,
+            Arc::clone(&users),
+            Arc::clone(&presence),
+            Arc::clone(&bus),
+            presence_limits,
+        ));
         let conversations = Arc::new(ConversationService::new(conversation_store, appender));
         let overview = Arc::new(OverviewService::new(
             Arc::clone(&apps),
@@ -143,6 +156,7 @@ impl Services {
             contacts,
             reports,
             notifications,
+            presence: presence_service,
             overview,
         })
     }

@@ -870,14 +870,14 @@ pub trait PresenceStore: Send + Sync {
         update: &PresenceUpdate,
         at_ms: u64,
     ) -> Result<StoredPresence, StoreError>;
-    /// The stored presence of those of `users` who have one, in the order asked, leaving out
-    /// users who blocked `viewer`.
+    /// Each of `users` whom `viewer` may see (who did not block `viewer`), in the order asked,
+    /// with their stored presence (`None`: nothing stored yet).
     async fn presences(
         &self,
         app: &AppKey,
         users: &[UserName],
         viewer: &UserName,
-    ) -> Result<Vec<(UserName, StoredPresence)>, StoreError>;
+    ) -> Result<Vec<(UserName, Option<StoredPresence>)>, StoreError>;
     /// Subscribes `subscriber` to `targets` until `expires_ms` (again: the expiry moves),
     /// unless that would give them more than `max` live subscriptions.
     async fn subscribe_presence(

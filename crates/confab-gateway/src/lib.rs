@@ -6,6 +6,7 @@
 
 mod error;
 mod login;
+mod presence;
 mod pulls;
 mod session;
 mod sync;
@@ -21,7 +22,10 @@ use axum::{
     routing::get,
     Router,
 };
-use confab_core::{accounts::AccountService, bus::SessionRegistry, messages::MessageService};
+use confab_core::{
+    accounts::AccountService, bus::SessionRegistry, messages::MessageService,
+    presence::PresenceService,
+};
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
@@ -95,6 +99,8 @@ pub struct Gateway {
     accounts: Arc<AccountService>,
     /// Sends, pulls and unread counts.
     messages: Arc<MessageService>,
+    /// Told of each device that comes online or goes offline.
+    presence: Arc<PresenceService>,
     registry: Arc<SessionRegistry>,
     config: GatewayConfig,
     connections: Arc<Semaphore>,
@@ -108,6 +114,7 @@ impl Gateway {
     pub fn new(
         accounts: Arc<AccountService>,
         messages: Arc<MessageService>,
+        presence: Arc<PresenceService>,
         registry: Arc<SessionRegistry>,
         config: GatewayConfig,
         shutdown: CancellationToken,
@@ -116,6 +123,7 @@ impl Gateway {
             connections: Arc::new(Semaphore::new(config.max_connections)),
             accounts,
             messages,
+            presence,
             registry,
             config,
             shutdown,

@@ -94,6 +94,12 @@ impl Pulls {
         }
     }
 
+    /// The SDK has answered UNREAD and pulls nothing: a page it did not ask for cannot cross
+    /// one of its pulls.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.unread_answered && self.open.is_empty()
+    }
+
     /// A reply ended the SDK's pull of `queue` (`isLast`, an error, or a push that found
     /// nothing). True when something arrived meanwhile: the caller treats it as new again.
     pub(crate) fn pull_ended(&mut self, queue: &QueueName) -> bool {

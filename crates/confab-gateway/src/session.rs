@@ -37,6 +37,7 @@ use tracing::Instrument;
 
 use crate::{
     login::{self, LoggedIn},
+    presence::PresenceOutbox,
     pulls::{Pulls, Tell},
     sync::{self, queue_jid},
     traffic::SendBudget,
@@ -112,17 +113,41 @@ pub(crate) async fn run(gateway: Arc<Gateway>, mut socket: WebSocket) {
         let (sink, mut stream) = socket.split();
         let mut outbox = Outbox::new(sink, &gateway);
         outbox.push(encode_outbound(&reply));
+        announce_presence(&gateway, &context, true);
         let ending = serve(&gateway, &mut outbox, &mut stream, &context, &inbox).await;
         // Unregistered before the goodbye: from now on the user counts as offline here and
         // nothing more is delivered to this session.
         gateway
             .registry
             .unregister(&context.app.key, &context.user, id);
+        announce_presence(&gateway, &context, false);
         leave(&gateway, outbox, stream, ending).await;
         tracing::info!("session ended");
     }
     .instrument(span)
     .await;
+}
+
+/// Tells the device's presence subscribers it came online or went offline, beside the session:
+/// neither the login's answer nor the goodbye waits for it.
+fn announce_presence(gateway: &Gateway, context: &SessionContext, online: bool) {
+    let presence = Arc::clone(&gateway.presence);
+    let (app, user, resource) = (
+        context.app.key.clone(),
+        context.user.clone(),
+        context.resource.clone(),
+    );
+    let task = async move {
+        let announced = if online {
+            presence.device_online(&app, &user, &resource).await
+        } else {
+            presence.device_offline(&app, &user, &resource).await
+        };
+        if let Err(error) = announced {
+            tracing::warn!(error = %Escaped(&error), online, "presence change not announced");
+        }
+    };
+    tokio::spawn(task.in_current_span());
 }
 
 /// Writes what the ending calls for, each step bounded in time, and drops the connection.
@@ -234,6 +259,7 @@ async fn serve(
         context,
         app_key: context.app.key.to_string(),
         pulls: Pulls::default(),
+        presence: PresenceOutbox::default(),
         waiting: FuturesOrdered::new(),
         budget: SendBudget::new(
             &gateway.user_buckets,
@@ -313,6 +339,10 @@ async fn serve(
                 for queue in pending.notices {
                     session.tell_new(outbox, queue);
                 }
+                for notice in &pending.presence {
+                    session.presence.hold(notice);
+                }
+                session.send_presence(outbox);
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
                     outbox.push(encode_outbound(&kick_frame(context, &reason)));
@@ -481,6 +511,8 @@ struct Session<'a> {
     context: &'a SessionContext,
     app_key: String,
     pulls: Pulls,
+    /// Presence changes of the users this one subscribes to, on their way.
+    presence: PresenceOutbox,
     waiting: FuturesOrdered<Waiting<'a>>,
     /// What this connection and its user may still send (traffic control).
     budget: SendBudget<'a>,
@@ -625,13 +657,27 @@ impl<'a> Session<'a> {
         }
         match reply.effect {
             Effect::None => {}
-            Effect::UnreadAnswered(listed) => self.pulls.unread_answered(&listed),
+            Effect::UnreadAnswered(listed) => {
+                self.pulls.unread_answered(&listed);
+                self.send_presence(outbox);
+            }
             Effect::PullEnded(queue) => {
                 if self.pulls.pull_ended(&queue) {
                     // Something arrived during the pull that its reply may not hold.
                     self.tell_new(outbox, queue);
                 }
+                self.send_presence(outbox);
             }
+        }
+    }
+
+    /// Sends the presence changes held, once the SDK pulls nothing (`presence.rs`).
+    fn send_presence(&mut self, outbox: &mut Outbox) {
+        if !self.pulls.is_idle() {
+            return;
+        }
+        if let Some(page) = self.presence.take_page(self.context) {
+            outbox.push(encode_outbound(&page));
         }
     }
 }

@@ -25,6 +25,7 @@ use confab_core::{
     messages::MessageService,
     moderation::ReportService,
     notifications::NotificationService,
+    presence::PresenceService,
     providers::{SpeechToText, Translator},
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
@@ -47,6 +48,8 @@ pub struct RestState {
     pub contacts: Arc<ContactService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
+    /// Published presence and subscriptions.
+    pub presence: Arc<PresenceService>,
     /// Machine translation; `None`: `translateMessage` answers "service not open!".
     pub translator: Option<Arc<dyn Translator>>,
     /// Speech to text; `None`: `voiceMessageToText` answers "service not open!".
@@ -302,6 +305,23 @@ pub fn router(state: Arc<RestState>) -> Router {
             "/{org}/{app}/users/{user}/notification/{kind}/{id}",
             routing::get(routes::notifications::setting_route)
                 .put(routes::notifications::setting_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/presence",
+            routing::post(routes::presence::query_route)
+                .delete(routes::presence::unsubscribe_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/presence/sublist",
+            routing::get(routes::presence::sublist_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/presence/{expiry}",
+            routing::post(routes::presence::subscribe_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/presence/{resource}/{status}",
+            routing::post(routes::presence::publish_route),
         )
         .fallback(routes::not_found_route)
         .with_state(state)

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use confab_core::contacts::ContactLimits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
+use confab_core::presence::PresenceLimits;
 use confab_core::services::Limits;
 use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
@@ -58,6 +59,8 @@ pub struct Config {
     pub max_blocked_users: u32,
     /// Bytes of one user's attributes, keys and values together (hosted: 2 KB).
     pub max_user_attribute_bytes: usize,
+    /// Live presence subscriptions one user may hold (hosted: 3,000).
+    pub max_presence_subscriptions: u32,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -399,6 +402,7 @@ impl Default for Config {
             max_contacts: limits.contacts.max_contacts,
             max_blocked_users: limits.contacts.max_blocked,
             max_user_attribute_bytes: limits.max_user_attribute_bytes,
+            max_presence_subscriptions: limits.presence.max_subscriptions,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -486,6 +490,11 @@ impl Config {
         if !(1..=10_000).contains(&self.max_blocked_users) {
             return Err(ConfigError::Invalid("max_blocked_users must be 1 to 10000"));
         }
+        if !(1..=100_000).contains(&self.max_presence_subscriptions) {
+            return Err(ConfigError::Invalid(
+                "max_presence_subscriptions must be 1 to 100000",
+            ));
+        }
         if !(1..=1 << 20).contains(&self.max_user_attribute_bytes) {
             return Err(ConfigError::Invalid(
                 "max_user_attribute_bytes must be 1 to 1048576",
@@ -547,6 +556,10 @@ impl Config {
                 max_blocked: self.max_blocked_users,
             },
             max_user_attribute_bytes: self.max_user_attribute_bytes,
+            presence: PresenceLimits {
+                max_subscriptions: self.max_presence_subscriptions,
+                ..PresenceLimits::default()
+            },
         }
     }
 

@@ -123,6 +123,7 @@ pub async fn run_with_providers(
     let gateway = Gateway::new(
         services.accounts.clone(),
         services.messages.clone(),
+        services.presence.clone(),
         registry.clone(),
         config.gateway(),
         cancel.clone(),
@@ -137,6 +138,7 @@ pub async fn run_with_providers(
             contacts: services.contacts.clone(),
             reports: services.reports.clone(),
             notifications: services.notifications.clone(),
+            presence: services.presence.clone(),
             translator: providers.translator,
             speech: providers.speech,
             data_centers: config.data_centers()?,

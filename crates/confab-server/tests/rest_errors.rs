@@ -240,7 +240,7 @@ async fn user_lifecycle() {
             .await,
         404,
         "service_resource_not_found",
-        "Service resource not found",
+        "user not found",
     );
 }
 
@@ -302,6 +302,129 @@ async fn browsers_may_call_the_api_cross_origin() {
     );
 }
 
+#[tokio::test]
+async fn presence_bad_input() {
+    let server = TestServer::start().await;
+    let leo = server.user_token("leo", 600);
+    let roy = server.user_token("roy", 600);
+    let base = format!("/{ORG}/{APP}/users/leo/presence");
+    let call = |method: &'static str, path: String, token: &str, body: &str| {
+        let (server, token, body) = (&server, token.to_owned(), body.to_owned());
+        async move { server.http(method, &path, Some(&token), &body).await }
+    };
+    for (method, path, body) in [
+        ("POST", base.clone(), "not json"),
+        ("POST", base.clone(), "{\"usernames\": \"roy\"}"),
+        // Unsubscribing takes a bare array of names.
+        ("DELETE", base.clone(), "{\"usernames\": [\"roy\"]}"),
+        ("POST", format!("{base}/600"), "[\"roy\"]"),
+        ("POST", format!("{base}/web/1"), "{\"ext\": 5}"),
+    ] {
+        let (status, body) = call(method, path.clone(), &leo, body).await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (400, json!("json_parse")),
+            "{method} {path}: {body}"
+        );
+    }
+    let users = json!({"usernames": ["roy"]}).to_string();
+    check(
+        call("POST", format!("{base}/soon"), &leo, &users).await,
+        400,
+        "illegal_argument",
+        "expiry must be a number of seconds",
+    );
+    check(
+        call("POST", format!("{base}/0"), &leo, &users).await,
+        400,
+        "illegal_argument",
+        "expiry must be 1 to 2592000 seconds",
+    );
+    check(
+        call(
+            "POST",
+            base.clone(),
+            &leo,
+            &json!({"usernames": []}).to_string(),
+        )
+        .await,
+        400,
+        "illegal_argument",
+        "usernames is empty",
+    );
+    check(
+        call(
+            "POST",
+            base.clone(),
+            &leo,
+            &json!({"usernames": ["nobody"]}).to_string(),
+        )
+        .await,
+        404,
+        "service_resource_not_found",
+        "user not found",
+    );
+    // The description's limit, with the hosted text the SDK matches (trailing space included).
+    check(
+        call(
+            "POST",
+            format!("{base}/web/1"),
+            &leo,
+            &json!({"ext": "é".repeat(33)}).to_string(),
+        )
+        .await,
+        400,
+        "illegal_argument",
+        "ext is too big ",
+    );
+    check(
+        call(
+            "GET",
+            format!("{base}/sublist?pageNum=first&pageSize=10"),
+            &leo,
+            "",
+        )
+        .await,
+        400,
+        "illegal_argument",
+        "pageNum must be a number",
+    );
+    check(
+        call(
+            "GET",
+            format!("{base}/sublist?pageNum=1&pageSize=0"),
+            &leo,
+            "",
+        )
+        .await,
+        400,
+        "illegal_argument",
+        "pageSize must be 1 to 500",
+    );
+    // Another user's token speaks only for that user.
+    let (status, body) = call("POST", base.clone(), &roy, &users).await;
+    assert!(status == 401 || status == 403, "{status} {body}");
+    // And the well-formed calls answer the hosted shapes.
+    let (status, body) = call("POST", format!("{base}/600"), &leo, &users).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["result"][0]["uid"], "roy");
+    assert!(body["result"][0]["expiry"].is_string(), "{body}");
+    let (status, body) = call(
+        "GET",
+        format!("{base}/sublist?pageNum=1&pageSize=10"),
+        &leo,
+        "",
+    )
+    .await;
+    assert_eq!(
+        (status, body["result"]["totalnum"].clone()),
+        (200, json!("1")),
+        "{body}"
+    );
+    let (status, body) = call("DELETE", base.clone(), &leo, "[\"roy\"]").await;
+    assert_eq!((status, body), (200, json!({"result": "ok"})));
+}
+
 /// Every REST route, with `{…}` for its path parameters (crates/confab-rest/src/lib.rs).
 const ROUTES: &[(&str, &str)] = &[
     ("POST", "/{org}/{app}/chatfiles"),
@@ -355,6 +478,41 @@ const ROUTES: &[(&str, &str)] = &[
         "/{org}/{app}/sdk/message/roaming/chat/user/{user}/time",
     ),
     ("GET", "/{org}/{app}/sdk/users/{user}/token/expires"),
+    ("POST", "/{org}/{app}/users/{user}/contacts/apply"),
+    (
+        "POST",
+        "/{org}/{app}/users/{user}/contacts/{verb}/users/{from}",
+    ),
+    ("POST", "/{org}/{app}/users/{user}/contacts/users/{contact}"),
+    ("PUT", "/{org}/{app}/users/{user}/contacts/users/{contact}"),
+    (
+        "DELETE",
+        "/{org}/{app}/users/{user}/contacts/users/{contact}",
+    ),
+    ("GET", "/{org}/{app}/users/{user}/contacts/users"),
+    ("GET", "/{org}/{app}/users/{user}/contacts"),
+    ("POST", "/{org}/{app}/sdk/user/{user}/blocks"),
+    ("DELETE", "/{org}/{app}/sdk/user/{user}/blocks"),
+    ("GET", "/{org}/{app}/users/{user}/blocks/users"),
+    ("POST", "/{org}/{app}/users/{user}/blocks/users"),
+    ("DELETE", "/{org}/{app}/users/{user}/blocks/users/{blocked}"),
+    ("PUT", "/{org}/{app}/metadata/user/{user}"),
+    (
+        "POST",
+        "/{org}/{app}/user/{user}/moderation/report/message/{message}",
+    ),
+    ("POST", "/{org}/{app}/users/{user}/translate"),
+    ("GET", "/{org}/{app}/users/{user}/notification"),
+    ("GET", "/{org}/{app}/users/{user}/notification/language"),
+    ("PUT", "/{org}/{app}/users/{user}/notification/{kind}/{id}"),
+    ("POST", "/{org}/{app}/users/{user}/presence"),
+    ("DELETE", "/{org}/{app}/users/{user}/presence"),
+    ("GET", "/{org}/{app}/users/{user}/presence/sublist"),
+    ("POST", "/{org}/{app}/users/{user}/presence/{expiry}"),
+    (
+        "POST",
+        "/{org}/{app}/users/{user}/presence/{resource}/{status}",
+    ),
 ];
 
 /// The path with every parameter filled in validly except `broken`, which gets `%FF`.

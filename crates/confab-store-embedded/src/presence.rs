@@ -254,7 +254,7 @@ impl EmbeddedStore {
         app: String,
         users: Vec<String>,
         viewer: String,
-    ) -> Result<Vec<(String, StoredPresence)>, StoreError> {
+    ) -> Result<Vec<(String, Option<StoredPresence>)>, StoreError> {
         self.read(move |connection| {
             let mut blocked = connection.prepare_cached(
                 "SELECT 1 FROM blocks WHERE app_key = ?1 AND owner = ?2 AND blocked = ?3",
@@ -264,9 +264,8 @@ impl EmbeddedStore {
                 if blocked.exists(params![app, user, viewer])? {
                     continue;
                 }
-                if let Some(presence) = presence_of(connection, &app, &user)? {
-                    found.push((user, presence));
-                }
+                let presence = presence_of(connection, &app, &user)?;
+                found.push((user, presence));
             }
             Ok(found)
         })
@@ -357,7 +356,7 @@ impl PresenceStore for EmbeddedStore {
         app: &AppKey,
         users: &[UserName],
         viewer: &UserName,
-    ) -> Result<Vec<(UserName, StoredPresence)>, StoreError> {
+    ) -> Result<Vec<(UserName, Option<StoredPresence>)>, StoreError> {
         let found = self
             .read_presences(app.to_string(), names(users), viewer.to_string())
             .await?;

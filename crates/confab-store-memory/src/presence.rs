@@ -109,7 +109,9 @@ impl PresenceStore for MemoryStore {
             published
                 .devices
                 .push((update.resource.clone(), update.status.clone(), changed_ms));
-            published.devices.sort_by(|a, b| b.2.cmp(&a.2));
+            published
+                .devices
+                .sort_by_key(|device| std::cmp::Reverse(device.2));
             published.devices.truncate(MAX_PRESENCE_DEVICES);
             published.stored()
         })
@@ -120,14 +122,14 @@ impl PresenceStore for MemoryStore {
         app: &AppKey,
         users: &[UserName],
         viewer: &UserName,
-    ) -> Result<Vec<(UserName, StoredPresence)>, StoreError> {
+    ) -> Result<Vec<(UserName, Option<StoredPresence>)>, StoreError> {
         self.with(|state| {
             users
                 .iter()
                 .filter(|user| !state.contacts.blocks(app, user, viewer))
-                .filter_map(|user| {
-                    let published = state.presence.published.get(&(app.clone(), user.clone()))?;
-                    Some((user.clone(), published.stored()))
+                .map(|user| {
+                    let published = state.presence.published.get(&(app.clone(), user.clone()));
+                    (user.clone(), published.map(Published::stored))
                 })
                 .collect()
         })

@@ -37,6 +37,8 @@ const EVENT_NAMES = [
     'onContactInvited', 'onContactAgreed', 'onContactAdded', 'onContactRefuse', 'onContactDeleted',
     // Multi-device events (multidevice and silent-mode tests).
     'onMultiDeviceEvent',
+    // Presence (presence test).
+    'onPresenceStatusChange',
 ]
 
 const liveClients = new Set()

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use crate::{
     bus::{
-        AppListener, Bus, Event, KickReason, LoginDevice, Pending, SessionInbox, SessionRegistry,
+        AppListener, Bus, Event, KickReason, LoginDevice, Pending, PresenceNotice, SessionInbox,
+        SessionRegistry,
     },
     ids::{AppKey, QueueName, SessionId, UserName},
 };
@@ -44,6 +45,7 @@ macro_rules! bus_conformance_tests {
             kick_without_resource_closes_every_session,
             kick_older_than_spares_the_later_login,
             app_changes_reach_every_node,
+            presence_reaches_each_session_newest_per_publisher,
             events_for_users_without_sessions_are_fine
         );
     };
@@ -148,6 +150,41 @@ impl Session {
         if pending.kick.is_some() {
             self.seen.kick = pending.kick;
         }
+        for notice in &pending.presence {
+            PresenceNotice::merge_into(&mut self.seen.presence, notice);
+        }
+    }
+
+    /// Waits until `publisher`'s presence of `version` (or newer) has arrived.
+    async fn until_presence(&mut self, publisher: &UserName, version: u64) {
+        let waited = tokio::time::timeout(DEADLINE, async {
+            loop {
+                self.absorb();
+                if self
+                    .seen
+                    .presence
+                    .iter()
+                    .any(|notice| notice.publisher == *publisher && notice.version >= version)
+                {
+                    return;
+                }
+                self.inbox.wait().await;
+            }
+        })
+        .await;
+        assert!(waited.is_ok(), "no presence of {publisher:?} v{version}");
+    }
+}
+
+fn presence(app: &AppKey, to: &UserName, publisher: &UserName, version: u64) -> Event {
+    Event::Presence {
+        app: app.clone(),
+        user: to.clone(),
+        notice: PresenceNotice {
+            publisher: publisher.clone(),
+            version,
+            payload: format!("{publisher}@{version}").into_bytes().into(),
+        },
     }
 }
 
@@ -354,6 +391,55 @@ pub async fn app_changes_reach_every_node(nodes: &[BusNode]) {
     })
     .await;
     assert!(arrived.is_ok(), "every node hears of the change");
+}
+
+/// A subscriber's every session hears of a presence change; an older snapshot never
+/// replaces a newer one; other users hear nothing.
+pub async fn presence_reaches_each_session_newest_per_publisher(nodes: &[BusNode]) {
+    let (app, roy, leo, amy, bob) = (
+        app("presence"),
+        user("roy"),
+        user("leo"),
+        user("amy"),
+        user("bob"),
+    );
+    let last = nodes.last().unwrap();
+    let mut web = Session::on(&nodes[0], &app, &roy, "web");
+    let mut phone = Session::on(last, &app, &roy, "phone");
+    let mut other = Session::on(last, &app, &leo, "web");
+    for (index, node) in nodes.iter().enumerate() {
+        let base = 10 * (index as u64 + 1);
+        node.bus
+            .publish(presence(&app, &roy, &amy, base + 2))
+            .await
+            .unwrap();
+        node.bus
+            .publish(presence(&app, &roy, &amy, base + 1))
+            .await
+            .unwrap();
+        node.bus
+            .publish(presence(&app, &roy, &bob, base))
+            .await
+            .unwrap();
+        for session in [&mut web, &mut phone] {
+            session.until_presence(&amy, base + 2).await;
+            session.until_presence(&bob, base).await;
+        }
+        barrier(node, &app, &roy, &mut [&mut web, &mut phone]).await;
+        barrier(node, &app, &leo, &mut [&mut other]).await;
+        for session in [&web, &phone] {
+            let amys: Vec<&PresenceNotice> = session
+                .seen
+                .presence
+                .iter()
+                .filter(|notice| notice.publisher == amy)
+                .collect();
+            assert_eq!(amys.len(), 1, "one entry per publisher");
+            assert_eq!(amys[0].version, base + 2, "the older snapshot never wins");
+            assert_eq!(amys[0].payload, format!("amy@{}", base + 2).as_bytes());
+        }
+    }
+    assert!(other.seen.presence.is_empty());
 }
 
 pub async fn events_for_users_without_sessions_are_fine(nodes: &[BusNode]) {

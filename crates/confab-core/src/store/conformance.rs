@@ -644,8 +644,8 @@ pub async fn presence_records_devices_newest_first_within_a_bound(store: &dyn St
             .presences(&app, &[amy.clone(), bob.clone()], &bob)
             .await
             .unwrap(),
-        [],
-        "nobody has published anything"
+        [(amy.clone(), None), (bob.clone(), None)],
+        "nothing stored yet"
     );
     let first = store
         .record_presence(&app, &amy, &presence_update("web", "1", None), 1_000)
@@ -678,7 +678,10 @@ pub async fn presence_records_devices_newest_first_within_a_bound(store: &dyn St
         .presences(&app, &[bob.clone(), amy.clone()], &bob)
         .await
         .unwrap();
-    assert_eq!(read, [(amy.clone(), phone.clone())]);
+    assert_eq!(
+        read,
+        [(bob.clone(), None), (amy.clone(), Some(phone.clone()))]
+    );
     // Only the most recently changed devices are kept.
     let mut last = phone;
     for n in 0..MAX_PRESENCE_DEVICES + 2 {
@@ -699,8 +702,11 @@ pub async fn presence_records_devices_newest_first_within_a_bound(store: &dyn St
     );
     assert!(!last.devices.iter().any(|device| device.resource == "web"));
     assert_eq!(
-        store.presences(&app, &[amy.clone()], &bob).await.unwrap(),
-        [(amy, last)]
+        store
+            .presences(&app, std::slice::from_ref(&amy), &bob)
+            .await
+            .unwrap(),
+        [(amy, Some(last))]
     );
 }
 
@@ -733,7 +739,7 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
     );
     assert_eq!(
         store
-            .subscribe_presence(&app, &amy, &[eve.clone()], 9_000, 1_000, 3)
+            .subscribe_presence(&app, &amy, std::slice::from_ref(&eve), 9_000, 1_000, 3)
             .await
             .unwrap(),
         SubscribeChange::Full
@@ -756,7 +762,7 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
         (vec![sub(&cal, 5_000)], 3)
     );
     store
-        .subscribe_presence(&app, &eve, &[bob.clone()], 7_000, 1_000, 3)
+        .subscribe_presence(&app, &eve, std::slice::from_ref(&bob), 7_000, 1_000, 3)
         .await
         .unwrap();
     assert_eq!(
@@ -777,7 +783,7 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
     );
     assert_eq!(
         store
-            .subscribe_presence(&app, &amy, &[eve.clone()], 9_000, 6_000, 3)
+            .subscribe_presence(&app, &amy, std::slice::from_ref(&eve), 9_000, 6_000, 3)
             .await
             .unwrap(),
         SubscribeChange::Done
@@ -811,7 +817,14 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
     let (amy, bob, cal) = (name("amy"), name("bob"), name("cal"));
     for subscriber in [&bob, &cal] {
         store
-            .subscribe_presence(&app, subscriber, &[amy.clone()], 9_000, 1_000, 10)
+            .subscribe_presence(
+                &app,
+                subscriber,
+                std::slice::from_ref(&amy),
+                9_000,
+                1_000,
+                10,
+            )
             .await
             .unwrap();
     }
@@ -828,12 +841,15 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
     );
     // Amy blocked Bob: he sees nothing of hers and is not among those told of her changes.
     assert_eq!(
-        store.presences(&app, &[amy.clone()], &bob).await.unwrap(),
+        store
+            .presences(&app, std::slice::from_ref(&amy), &bob)
+            .await
+            .unwrap(),
         []
     );
     assert_eq!(
         store
-            .presences(&app, &[amy.clone()], &cal)
+            .presences(&app, std::slice::from_ref(&amy), &cal)
             .await
             .unwrap()
             .len(),
@@ -848,14 +864,17 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
     );
     // A deleted user's presence and subscriptions, both ways, go with them.
     store
-        .subscribe_presence(&app, &amy, &[cal.clone()], 9_000, 1_000, 10)
+        .subscribe_presence(&app, &amy, std::slice::from_ref(&cal), 9_000, 1_000, 10)
         .await
         .unwrap();
     store.delete_user(&app, &amy).await.unwrap();
     store.create_users(&app, &[user("amy")]).await.unwrap();
     assert_eq!(
-        store.presences(&app, &[amy.clone()], &cal).await.unwrap(),
-        []
+        store
+            .presences(&app, std::slice::from_ref(&amy), &cal)
+            .await
+            .unwrap(),
+        [(amy.clone(), None)]
     );
     assert_eq!(
         store.presence_subscribers(&app, &amy, 1_000).await.unwrap(),

@@ -10,6 +10,7 @@ pub(crate) mod history;
 pub(crate) mod messages;
 pub(crate) mod notifications;
 pub(crate) mod part_upload;
+pub(crate) mod presence;
 pub(crate) mod reactions;
 pub(crate) mod token;
 pub(crate) mod users;
