@@ -245,6 +245,23 @@ async function overviewPage(app) {
       } catch (e) { status.replaceChildren(message(e.message, 'error')) }
     },
   })
+  const settingsStatus = h('div', { id: 'settings-status' })
+  const contactsOnly = h('input', {
+    type: 'checkbox', role: 'switch', id: 'contacts-only', name: 'contacts-only',
+    checked: Boolean(details.settings && details.settings.contactsOnly),
+    onchange: async () => {
+      try {
+        const saved = await consoleApi('POST', `${appApi(app)}/settings`, { contactsOnly: contactsOnly.checked })
+        contactsOnly.checked = saved.settings.contactsOnly
+        settingsStatus.replaceChildren(message(saved.settings.contactsOnly
+          ? 'Saved: users may message their contacts only.'
+          : 'Saved: users may message anyone.'))
+      } catch (e) {
+        contactsOnly.checked = !contactsOnly.checked
+        settingsStatus.replaceChildren(message(e.message, 'error'))
+      }
+    },
+  })
   render(
     h('h1', { text: details.appKey }),
     h('section', { class: 'figures' },
@@ -256,6 +273,9 @@ async function overviewPage(app) {
     h('article', {}, h('h2', { text: 'Configure the SDK' }), credentials,
       h('pre', { class: 'token', text: `new AgoraChat.connection({ appKey: '${details.appKey}', url: '${details.websocketUrl}', apiUrl: '${details.restUrl}' })` }),
       message('Mini programs: add both addresses to the request and socket domain whitelists.')),
+    h('article', {}, h('h2', { text: 'Settings' }),
+      h('label', {}, contactsOnly, 'Users may message their contacts only (others get error 221, "not contact")'),
+      settingsStatus),
     h('article', {}, h('h2', { text: 'Secrets' }), reveal, secrets,
       h('fieldset', { role: 'group' }, grace, rotate), rotateSecret, status))
 }

@@ -14,7 +14,7 @@ use axum::{
 };
 use confab_core::{
     admin::SignedIn,
-    app::{App, NewApp},
+    app::{App, AppSettings, NewApp},
     ids::AppKey,
     Error,
 };
@@ -81,6 +81,13 @@ pub(crate) struct SetupBody {
 pub(crate) struct NewAppBody {
     org: String,
     name: String,
+}
+
+/// The app settings, all of them (`AppSettings`).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub(crate) struct SettingsBody {
+    contacts_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +368,24 @@ pub(crate) async fn rotate_certificate_route(
     Ok(Json(app_summary(&app)))
 }
 
+/// # `POST /console/api/apps/{org}/{app}/settings`
+///
+/// Body `{contactsOnly}`: every setting of the app. Answers the summary with the settings now.
+pub(crate) async fn settings_route(
+    State(state): State<Arc<ConsoleState>>,
+    Path((org, app)): Path<(String, String)>,
+    post: CheckedPost,
+    ConsoleJson(body): ConsoleJson<SettingsBody>,
+) -> Result<Json<Value>, ConsoleError> {
+    let app = find_app(&state, &org, &app).await?;
+    let settings = AppSettings {
+        contacts_only: body.contacts_only,
+    };
+    let app = state.apps.change_settings(&app.key, settings).await?;
+    tracing::info!(admin = ?post.session.username, app = %app.key, contacts_only = body.contacts_only, "app settings changed");
+    Ok(Json(app_summary(&app)))
+}
+
 /// # `POST /console/api/apps/{org}/{app}/client-secret/rotate`
 ///
 /// A new client secret; the old one stops working at once.
@@ -425,5 +450,6 @@ fn app_summary(app: &App) -> Value {
         "appId": app.app_id,
         "clientId": app.client_id,
         "created": app.created_ms,
+        "settings": { "contactsOnly": app.settings.contacts_only },
     })
 }

@@ -69,6 +69,7 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::BadClientCredentials
         | Error::RegistrationClosed
         | Error::Blocked
+        | Error::NotContact(_)
         | Error::Forbidden(_)
         | Error::ServiceNotOpen => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {

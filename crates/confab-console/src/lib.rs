@@ -81,6 +81,10 @@ pub fn router(state: Arc<ConsoleState>) -> Router {
             routing::post(api::rotate_certificate_route),
         )
         .route(
+            "/console/api/apps/{org}/{app}/settings",
+            routing::post(api::settings_route),
+        )
+        .route(
             "/console/api/apps/{org}/{app}/client-secret/rotate",
             routing::post(api::rotate_client_secret_route),
         )

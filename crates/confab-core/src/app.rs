@@ -53,6 +53,16 @@ pub struct App {
     pub client_id: String,
     pub client_secret: Secret,
     pub created_ms: u64,
+    pub settings: AppSettings,
+}
+
+/// What an app's administrator decides for its users (the console's app page).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppSettings {
+    /// Users may send messages only to their contacts: a message to anyone else is refused
+    /// with "nonroster" (the SDK's 221, "not contact"). Contact requests, receipts and server
+    /// notices are not messages and still pass.
+    pub contacts_only: bool,
 }
 
 /// What `confab app create` asks for; credentials are generated unless imported.
@@ -86,6 +96,7 @@ impl App {
             client_id: format!("YXA6{}", random_base62(22)),
             client_secret: Secret::new(format!("YXA6{}", random_base62(27))),
             created_ms: now_ms,
+            settings: AppSettings::default(),
         })
     }
 
@@ -224,6 +235,25 @@ impl AppService {
         let mut app = App::clone(&*self.app(key).await?);
         app.rotate_client_secret();
         self.save_credentials(app).await
+    }
+
+    /// Replaces the app's settings, then tells every node to drop its cached copy.
+    pub async fn change_settings(
+        &self,
+        key: &AppKey,
+        settings: AppSettings,
+    ) -> Result<std::sync::Arc<App>, crate::Error> {
+        let mut app = App::clone(&*self.app(key).await?);
+        if !self.store.update_app_settings(key, &settings).await? {
+            return Err(crate::Error::AppNotFound);
+        }
+        tracing::info!(app = %key, ?settings, "app settings changed");
+        app.settings = settings;
+        let app = self.apps.replace(app);
+        self.bus
+            .publish(crate::bus::Event::AppChanged { app: key.clone() })
+            .await?;
+        Ok(app)
     }
 
     /// Stores the app's new credentials, then tells every node (this one included) to drop

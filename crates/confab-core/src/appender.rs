@@ -184,6 +184,8 @@ impl Appender {
             Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
             // The recipient blocked the sender: they do not hear from them.
             Appended::Blocked(_) => Ok(()),
+            // Server metas are not messages (`kind` is empty): never refused as such.
+            Appended::NotContact(name) => Err(Error::NotContact(name.to_string())),
         }
     }
 }

@@ -44,6 +44,9 @@ pub enum Error {
     /// The recipient blocked the sender.
     #[error("blocked")]
     Blocked,
+    /// The app lets users message their contacts only, and this user is not one.
+    #[error("{0} is not a contact")]
+    NotContact(String),
     /// A request the caller may not make (over a limit, …); the text is the hosted one.
     #[error("{0}")]
     Forbidden(String),

@@ -267,6 +267,7 @@ impl MessageService {
                 }),
                 Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
                 Appended::Blocked(_) => Err(Error::Blocked),
+                Appended::NotContact(name) => Err(Error::NotContact(name.to_string())),
             }
         }))
     }

@@ -15,7 +15,7 @@ use bytes::Bytes;
 
 use crate::{
     admin::{Admin, AdminSession},
-    app::App,
+    app::{App, AppSettings},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     user::User,
 };
@@ -53,6 +53,12 @@ pub trait AppStore: Send + Sync {
     /// Replaces the app's certificates, their grace period and client secret (a rotation).
     /// Returns false when the app does not exist.
     async fn update_app_credentials(&self, app: &App) -> Result<bool, StoreError>;
+    /// Replaces the app's settings; false when the app does not exist.
+    async fn update_app_settings(
+        &self,
+        key: &AppKey,
+        settings: &AppSettings,
+    ) -> Result<bool, StoreError>;
     /// A small durable write (`GET /healthz`): succeeds only if the store takes writes.
     async fn record_health_check(&self, now_ms: u64) -> Result<(), StoreError>;
 }
@@ -419,6 +425,10 @@ pub enum Appended {
     /// A member of the log other than the sender blocked the sender (`ContactStore`); nothing
     /// was written. Checked in the same transaction as the insert.
     Blocked(UserName),
+    /// The app lets users message their contacts only (`AppSettings::contacts_only`), and this
+    /// member of the log is not the sender's contact; nothing was written. Only messages (a
+    /// non-empty `NewMessage::kind`) are checked, in the same transaction as the insert.
+    NotContact(UserName),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -51,6 +51,7 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::InvalidArgument(_)
         | Error::Receipt(_)
         | Error::Blocked
+        | Error::NotContact(_)
         | Error::Forbidden(_)
         | Error::ServiceNotOpen
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
@@ -76,6 +77,8 @@ pub(crate) fn send_status(error: &Error) -> Status {
         Error::InvalidArgument(what) => status::error(ErrorCode::WrongParameter, what.clone()),
         // The SDK turns FAIL "blocked" into 603 with the message "blocked" (PROTOCOL.md §4.1).
         Error::Blocked => status::error(ErrorCode::Fail, "blocked"),
+        // The SDK turns FAIL "nonroster" into 221 USER_NOT_FRIEND, "not contact".
+        Error::NotContact(_) => status::error(ErrorCode::Fail, "nonroster"),
         Error::Forbidden(what) => status::error(ErrorCode::Fail, what.clone()),
         Error::ServiceNotOpen => status::error(ErrorCode::Fail, error.to_string()),
         Error::Unsupported(what) => {

@@ -147,6 +147,8 @@ fn domain_body(error: &Error) -> Body {
         Error::Blocked | Error::Forbidden(_) | Error::ServiceNotOpen => {
             Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
         }
+        // The msync reason, as a REST send gets it.
+        Error::NotContact(_) => Body::new(S::FORBIDDEN, "forbidden_op", "nonroster"),
         // The provider's detail is logged by `into_response`, never sent.
         Error::Provider(_) => Body::new(
             S::SERVICE_UNAVAILABLE,

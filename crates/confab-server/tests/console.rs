@@ -171,6 +171,7 @@ const API_POSTS: &[&str] = &[
     "/console/api/apps/org1/app1/certificate/rotate",
     "/console/api/apps/org1/app1/client-secret/rotate",
     "/console/api/apps/org1/app1/app-token",
+    "/console/api/apps/org1/app1/settings",
 ];
 
 #[tokio::test]
@@ -523,6 +524,66 @@ async fn a_rotated_certificate_keeps_working_for_its_grace_period() {
         )
         .await;
     assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn a_contacts_only_app_refuses_messages_to_non_contacts() {
+    let server = start().await;
+    let session = signed_in(&server).await;
+    let settings = |body: Value| {
+        let headers = session.headers();
+        let server = &server;
+        async move {
+            request(
+                server,
+                "POST",
+                "/console/api/apps/org1/app1/settings",
+                &headers,
+                &body.to_string(),
+            )
+            .await
+        }
+    };
+    for garbage in [
+        json!({"contactsOnly": "yes"}),
+        json!({}),
+        json!({"contactsOnly": true, "pushOnly": true}),
+    ] {
+        let response = settings(garbage.clone()).await;
+        assert_eq!(response.status, 400, "{garbage}: {}", response.body);
+    }
+    let response = settings(json!({"contactsOnly": true})).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.json()["settings"], json!({"contactsOnly": true}));
+
+    let mut leo = server.login("leo", "web").await;
+    let refused = leo.send_text(1, "roy", "leo", "hello?").await;
+    let status = refused.status.unwrap();
+    assert_eq!(
+        (status.error_code, status.reason.as_deref()),
+        (Some(1), Some("nonroster"))
+    );
+    // Contacts (made by the REST admin API) write to each other.
+    let token = server.app_token().await;
+    let (status, body) = server
+        .http(
+            "POST",
+            &format!("/{ORG}/{APP}/users/leo/contacts/users/roy"),
+            Some(&token),
+            "",
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = leo.send_text(2, "roy", "leo", "hello, contact").await;
+    assert_eq!(sent.status.unwrap().error_code, Some(0));
+    let mut amy = server.login("amy", "web").await;
+    let refused = amy.send_text(3, "roy", "amy", "and me?").await;
+    assert_eq!(refused.status.unwrap().reason.as_deref(), Some("nonroster"));
+
+    let response = settings(json!({"contactsOnly": false})).await;
+    assert_eq!(response.json()["settings"], json!({"contactsOnly": false}));
+    let sent = amy.send_text(4, "roy", "amy", "anyone may write now").await;
+    assert_eq!(sent.status.unwrap().error_code, Some(0));
 }
 
 #[tokio::test]

@@ -154,7 +154,8 @@ fn full(user: &str) -> ContactChange {
     UserName::parse(user).map_or(ContactChange::Unchanged, ContactChange::Full)
 }
 
-fn are_contacts(
+/// Whether `contact` is among `owner`'s contacts (also the contacts-only check of an append).
+pub(crate) fn are_contacts(
     connection: &Connection,
     app: &str,
     owner: &str,

@@ -27,7 +27,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use confab_core::{
     admin::{Admin, AdminSession},
-    app::{App, Secret},
+    app::{App, AppSettings, Secret},
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
         AdminStore, AnnotationStore, AppStore, AppendEffect, AppendStore, Appended,
@@ -212,8 +212,8 @@ pub(crate) fn backend(error: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(error.to_string())
 }
 
-const APP_COLUMNS: &str =
-    "org, name, uuid, app_id, certificates, client_id, client_secret, created_ms, secondary_until_ms";
+const APP_COLUMNS: &str = "org, name, uuid, app_id, certificates, client_id, client_secret, \
+     created_ms, secondary_until_ms, contacts_only";
 
 fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
     let org: String = row.get(0)?;
@@ -235,6 +235,9 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<Option<App>> {
         client_secret: Secret::new(row.get(6)?),
         created_ms: row.get::<_, i64>(7)? as u64,
         secondary_until_ms: row.get::<_, Option<i64>>(8)?.map(|ms| ms as u64),
+        settings: AppSettings {
+            contacts_only: row.get(9)?,
+        },
     }))
 }
 
@@ -323,6 +326,24 @@ impl AppStore for EmbeddedStore {
     async fn update_app_credentials(&self, app: &App) -> Result<bool, StoreError> {
         self.write(
             WriteOp::UpdateAppCredentials(app.clone()),
+            |outcome| match outcome {
+                writer::Outcome::Changed(changed) => Some(changed),
+                _ => None,
+            },
+        )
+        .await
+    }
+
+    async fn update_app_settings(
+        &self,
+        key: &AppKey,
+        settings: &AppSettings,
+    ) -> Result<bool, StoreError> {
+        self.write(
+            WriteOp::UpdateAppSettings {
+                key: key.to_string(),
+                settings: settings.clone(),
+            },
             |outcome| match outcome {
                 writer::Outcome::Changed(changed) => Some(changed),
                 _ => None,

@@ -373,6 +373,10 @@ CREATE TABLE presence_subscriptions (
 CREATE INDEX presence_subscribers
     ON presence_subscriptions (app_key, target, subscriber, expires_ms);
 "#,
+    r#"
+-- App settings (`AppSettings`): users may message their contacts only.
+ALTER TABLE apps ADD COLUMN contacts_only INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

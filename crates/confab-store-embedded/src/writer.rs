@@ -49,6 +49,10 @@ const MAX_PRUNE_COUNTERS: usize = 100_000;
 pub(crate) enum WriteOp {
     CreateApp(App),
     UpdateAppCredentials(App),
+    UpdateAppSettings {
+        key: String,
+        settings: confab_core::app::AppSettings,
+    },
     SetActivated {
         app: String,
         name: String,
@@ -273,6 +277,9 @@ pub(crate) struct WriterMemory {
     /// False while no one has blocked anyone since the store opened with an empty `blocks`
     /// table: then an append need not look there.
     blocks_possible: bool,
+    /// Apps whose users may message their contacts only (`AppSettings::contacts_only`): read
+    /// at open, kept by the writes that change it (this thread is the store's only writer).
+    contacts_only_apps: HashSet<String>,
     /// The tails as of the last commit (`WriterState::tails`).
     shared: Arc<WriterState>,
 }
@@ -294,6 +301,20 @@ pub(crate) fn spawn(
     Ok(sender)
 }
 
+/// The apps whose users may message their contacts only. On a read error: none, logged (a
+/// store that cannot read `apps` has bigger problems; its appends will fail too).
+fn contacts_only_apps(connection: &Connection) -> HashSet<String> {
+    let read = || -> rusqlite::Result<HashSet<String>> {
+        let mut statement = connection.prepare("SELECT app_key FROM apps WHERE contacts_only")?;
+        let keys = statement.query_map([], |row| row.get::<_, String>(0))?;
+        keys.collect()
+    };
+    read().unwrap_or_else(|error| {
+        tracing::error!(%error, "cannot read the contacts-only apps");
+        HashSet::new()
+    })
+}
+
 fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<WriterState>) {
     let ids = IdGenerator::new(0);
     // Restarts keep ids increasing.
@@ -312,6 +333,7 @@ fn run(mut connection: Connection, receiver: mpsc::Receiver<Job>, state: Arc<Wri
         changes: Vec::new(),
         rows: logs::RowChanges::default(),
         blocks_possible: crate::contacts::any_blocks(&connection).unwrap_or(true),
+        contacts_only_apps: contacts_only_apps(&connection),
         shared: Arc::clone(&state),
     };
     // Row numbers go on after a restart: pruning from 0 would take a batch per 1,024 rows
@@ -440,6 +462,8 @@ fn commit_batch(
             memory.moved_logs.clear();
             memory.rows.clear();
             memory.known_users.keys.clear();
+            // A settings change that rolled back must not stay in force.
+            memory.contacts_only_apps = contacts_only_apps(connection);
             let reason = error.to_string();
             state.answers.send(
                 replies
@@ -497,11 +521,14 @@ fn apply(
     match op {
         WriteOp::CreateApp(app) => {
             let certificates = certificates_text(&app);
+            if app.settings.contacts_only {
+                log.contacts_only_apps.insert(app.key.to_string());
+            }
             connection
                 .execute(
                     "INSERT INTO apps (app_key, org, name, uuid, app_id, certificates, client_id,
-                                       client_secret, created_ms, secondary_until_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                                       client_secret, created_ms, secondary_until_ms, contacts_only)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                     params![
                         app.key.to_string(),
                         app.key.org(),
@@ -512,11 +539,26 @@ fn apply(
                         app.client_id,
                         app.client_secret.expose(),
                         app.created_ms as i64,
-                        app.secondary_until_ms.map(|ms| ms as i64)
+                        app.secondary_until_ms.map(|ms| ms as i64),
+                        app.settings.contacts_only
                     ],
                 )
                 .map_err(|error| duplicate_or_backend(error, app.key.to_string()))?;
             Ok(Outcome::Done)
+        }
+        WriteOp::UpdateAppSettings { key, settings } => {
+            let changed = connection
+                .execute(
+                    "UPDATE apps SET contacts_only = ?2 WHERE app_key = ?1",
+                    params![key, settings.contacts_only],
+                )
+                .map_err(backend)?;
+            if changed > 0 && settings.contacts_only {
+                log.contacts_only_apps.insert(key);
+            } else {
+                log.contacts_only_apps.remove(&key);
+            }
+            Ok(Outcome::Changed(changed > 0))
         }
         WriteOp::UpdateAppCredentials(app) => {
             let changed = connection
@@ -740,7 +782,7 @@ fn apply(
             match append_message(connection, message, Some(id), log)? {
                 Appended::Stored { .. } => Ok(Outcome::Done),
                 Appended::Duplicate(id) => Err(StoreError::Duplicate(id.0.to_string())),
-                Appended::UnknownRecipient(_) | Appended::Blocked(_) => {
+                Appended::UnknownRecipient(_) | Appended::Blocked(_) | Appended::NotContact(_) => {
                     Err(StoreError::Backend("unexpected import outcome".into()))
                 }
             }
@@ -932,6 +974,22 @@ fn append_message(
                 return Ok(Appended::Duplicate(id));
             }
             return Ok(Appended::UnknownRecipient(member.clone()));
+        }
+    }
+    if !message.kind.is_empty() && imported_as.is_none() && memory.contacts_only_apps.contains(&app)
+    {
+        for member in message.log.members() {
+            if *member != message.sender
+                && !crate::contacts::are_contacts(
+                    connection,
+                    &app,
+                    message.sender.as_str(),
+                    member.as_str(),
+                )
+                .map_err(backend)?
+            {
+                return Ok(Appended::NotContact(member.clone()));
+            }
         }
     }
     if memory.blocks_possible && imported_as.is_none() {

@@ -45,6 +45,7 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE presence_users;
     DROP TABLE presence_devices;
     DROP TABLE presence_subscriptions;
+    ALTER TABLE apps DROP COLUMN contacts_only;
 ";
 
 #[tokio::test]

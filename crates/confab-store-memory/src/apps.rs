@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use confab_core::{
-    app::App,
+    app::{App, AppSettings},
     ids::AppKey,
     store::{AppStore, StoreError},
 };
@@ -15,6 +15,15 @@ use crate::MemoryStore;
 #[derive(Debug, Default)]
 pub(crate) struct Apps {
     by_key: BTreeMap<AppKey, App>,
+}
+
+impl Apps {
+    /// Whether the app's users may message their contacts only (the append's check).
+    pub(crate) fn contacts_only(&self, key: &AppKey) -> bool {
+        self.by_key
+            .get(key)
+            .is_some_and(|app| app.settings.contacts_only)
+    }
 }
 
 #[async_trait]
@@ -62,6 +71,20 @@ impl AppStore for MemoryStore {
             stored.secondary_until_ms = app.secondary_until_ms;
             stored.client_secret = app.client_secret.clone();
             true
+        })
+    }
+
+    async fn update_app_settings(
+        &self,
+        key: &AppKey,
+        settings: &AppSettings,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| match state.apps.by_key.get_mut(key) {
+            Some(stored) => {
+                stored.settings = settings.clone();
+                true
+            }
+            None => false,
         })
     }
 

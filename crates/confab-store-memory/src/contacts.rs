@@ -54,6 +54,11 @@ impl Contacts {
         self.blocks.retain(|key| !concerns(key));
     }
 
+    /// Whether `contact` is among `owner`'s contacts (the contacts-only check of an append).
+    pub(crate) fn are_contacts(&self, app: &AppKey, owner: &UserName, contact: &UserName) -> bool {
+        self.remarks.contains_key(&key(app, owner, contact))
+    }
+
     /// Whether `owner` blocked `user` (the append's check).
     pub(crate) fn blocks(&self, app: &AppKey, owner: &UserName, user: &UserName) -> bool {
         self.blocks.contains(&key(app, owner, user))

@@ -123,6 +123,17 @@ impl State {
         if let Some(id) = resent {
             return Ok((Appended::Duplicate(id), id));
         }
+        if self.apps.contacts_only(&message.app) && !message.kind.is_empty() {
+            for member in message.log.members() {
+                if *member != message.sender
+                    && !self
+                        .contacts
+                        .are_contacts(&message.app, &message.sender, member)
+                {
+                    return Ok((Appended::NotContact(member.clone()), MessageId(0)));
+                }
+            }
+        }
         for member in message.log.members() {
             if *member != message.sender
                 && self.contacts.blocks(&message.app, member, &message.sender)

@@ -50,6 +50,7 @@ macro_rules! store_conformance_tests {
             blocklists_are_each_users_own,
             contact_and_blocklist_limits_hold_in_the_same_step,
             a_blocked_sender_is_refused_until_unblocked,
+            a_contacts_only_app_refuses_messages_to_non_contacts,
             user_attributes_merge_within_a_limit_and_go_with_the_user,
             reports_list_newest_first_per_app,
             notification_settings_per_scope_language_and_tokens,
@@ -456,6 +457,74 @@ pub async fn a_blocked_sender_is_refused_until_unblocked(store: &dyn Store) {
         unread(store, &app, &roy).await,
         [(QueueName::single_chat(&name("leo")), 1)]
     );
+}
+
+pub async fn a_contacts_only_app_refuses_messages_to_non_contacts(store: &dyn Store) {
+    use crate::app::AppSettings;
+    let strict_app = self::app("conf", "strict");
+    let open_app = self::app("conf", "open");
+    for created in [&strict_app, &open_app] {
+        store.create_app(created).await.unwrap();
+        store
+            .create_users(&created.key, &[user("roy"), user("leo"), user("amy")])
+            .await
+            .unwrap();
+    }
+    let (app, open) = (strict_app.key, open_app.key);
+    let only_contacts = AppSettings {
+        contacts_only: true,
+    };
+    assert!(store
+        .update_app_settings(&app, &only_contacts)
+        .await
+        .unwrap());
+    assert!(!store
+        .update_app_settings(&AppKey::new("conf", "nowhere").unwrap(), &only_contacts)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.app_by_key(&app).await.unwrap().unwrap().settings,
+        only_contacts
+    );
+    let roy = device("roy", "phone");
+    store.device_seen(&app, &roy, 1).await.unwrap();
+    let text = |ms: u64, client_id: u64, to: &str| {
+        let mut message = message(&app, ms, client_id, to);
+        message.kind = "txt";
+        message
+    };
+    assert_eq!(
+        store.append_message(text(100, 1, "roy")).await.unwrap(),
+        Appended::NotContact(name("roy"))
+    );
+    assert!(unread(store, &app, &roy).await.is_empty());
+    // Not messages (a receipt, a server notice): they pass; so does a message to oneself, and
+    // any message in another app.
+    stored(
+        store
+            .append_message(message(&app, 110, 2, "roy"))
+            .await
+            .unwrap(),
+    );
+    stored(store.append_message(text(120, 3, "leo")).await.unwrap());
+    let mut elsewhere = text(130, 4, "roy");
+    elsewhere.app = open.clone();
+    stored(store.append_message(elsewhere).await.unwrap());
+    store
+        .add_contact(&app, (&name("leo"), &name("roy")), 100, 140)
+        .await
+        .unwrap();
+    stored(store.append_message(text(150, 1, "roy")).await.unwrap());
+    // Amy is still no contact of Leo's; and with the setting off again anyone writes.
+    assert_eq!(
+        store.append_message(text(160, 5, "amy")).await.unwrap(),
+        Appended::NotContact(name("amy"))
+    );
+    store
+        .update_app_settings(&app, &AppSettings::default())
+        .await
+        .unwrap();
+    stored(store.append_message(text(170, 5, "amy")).await.unwrap());
 }
 
 pub async fn user_attributes_merge_within_a_limit_and_go_with_the_user(store: &dyn Store) {
