@@ -346,19 +346,22 @@ async function usersPage(app) {
     list.removeAttribute('aria-busy')
   }
 
-  // A row under the user's: their contacts (with remarks), blocklist, online devices and
-  // attributes.
+  // A row under the user's: their contacts (with remarks), blocklist, online devices,
+  // presence and attributes.
   async function toggleDetails(app, username) {
     const row = list.querySelector(`tr[data-user="${CSS.escape(username)}"]`)
     const open = list.querySelector(`tr[data-details-of="${CSS.escape(username)}"]`)
     if (open) { open.remove(); return }
     const name = encodeURIComponent(username)
-    const [contacts, blocked, devices, attributes] = await Promise.all([
+    const [contacts, blocked, devices, attributes, presence] = await Promise.all([
       rest(app, 'GET', `/users/${name}/contacts/users?needReturnRemark=true`),
       rest(app, 'GET', `/users/${name}/blocks/users`),
       rest(app, 'GET', `/users/${name}/resources`),
       rest(app, 'POST', '/metadata/user/get', { targets: [username], properties: [] }),
+      rest(app, 'POST', `/users/${name}/presence`, { usernames: [username] }),
     ])
+    const own = presence.result[0] || { ext: '', status: {} }
+    const statusWord = (status) => ({ 1: 'online', 0: 'offline' })[status] || status
     const items = (values, empty) => values.length
       ? h('ul', {}, values.map((text) => h('li', { text })))
       : h('p', { text: empty })
@@ -370,6 +373,9 @@ async function usersPage(app) {
           items(blocked.data, 'Nobody blocked.')),
         h('section', { 'data-details': 'devices' }, h('h3', { text: 'Online devices' }),
           items(devices.data.map((d) => d.device_name ? `${d.res} (${d.device_name})` : d.res), 'Offline.')),
+        h('section', { 'data-details': 'presence' }, h('h3', { text: 'Presence' }),
+          own.ext ? h('p', { text: own.ext }) : null,
+          items(Object.entries(own.status).map(([device, status]) => `${device}: ${statusWord(status)}`), 'Never online.')),
         h('section', { 'data-details': 'attributes' }, h('h3', { text: 'Attributes' }),
           items(Object.entries(attributes.data[username] || {}).map(([key, value]) => `${key}: ${value}`), 'None.')))))
     row.after(details)

@@ -134,6 +134,7 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         await roy.conn.acceptContactInvite('leo')
         await leo.waitFor('onContactAgreed', { timeout: 10000 })
         await leo.conn.updateOwnUserInfo({ nickname: 'Leo <b>bold</b>' })
+        await leo.conn.publishPresence({ description: 'at the <desk>' })
         await page.click('nav >> text=Users')
         await page.locator('tr[data-user="leo"]').waitFor()
         await page.click('tr[data-user="leo"] >> text=Details')
@@ -142,6 +143,8 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         assert.deepEqual(await details.locator('[data-details=contacts] li').allTextContents(), ['roy'])
         assert.equal(await details.locator('[data-details=blocked]').textContent(), 'Blocked usersNobody blocked.')
         assert.equal(await details.locator('[data-details=devices] li').count(), 1)
+        assert.equal(await details.locator('[data-details=presence] p').textContent(), 'at the <desk>')
+        assert.deepEqual(await details.locator('[data-details=presence] li').allTextContents(), [`${leo.conn.clientResource}: online`])
         // Shown as text, never as markup.
         assert.deepEqual(await details.locator('[data-details=attributes] li').allTextContents(), ['nickname: Leo <b>bold</b>'])
         await shot(page, '7-user-details')
