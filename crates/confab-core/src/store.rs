@@ -872,7 +872,9 @@ pub enum SubscribeChange {
 pub trait PresenceStore: Send + Sync {
     /// Records `update` for `user`'s device at `at_ms` (or just after the user's previous
     /// change, if that is later) and returns the stored presence after it. Only the
-    /// `MAX_PRESENCE_DEVICES` most recently changed devices are kept.
+    /// `MAX_PRESENCE_DEVICES` most recently changed devices are kept. For a user who does not
+    /// exist (deleted while a session of theirs was closing) nothing is stored and the
+    /// presence returned is empty.
     async fn record_presence(
         &self,
         app: &AppKey,

@@ -44,6 +44,16 @@ pub(crate) fn apply(connection: &Connection, op: PresenceOp) -> rusqlite::Result
             update,
             at_ms,
         } => {
+            let exists = connection
+                .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")?
+                .exists(params![app, user])?;
+            if !exists {
+                return Ok(Outcome::Presence(StoredPresence {
+                    ext: String::new(),
+                    changed_ms: at_ms,
+                    devices: Vec::new(),
+                }));
+            }
             let previous: Option<u64> = connection
                 .prepare_cached(
                     "SELECT changed_ms FROM presence_users WHERE app_key = ?1 AND name = ?2",

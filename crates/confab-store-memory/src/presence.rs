@@ -85,6 +85,13 @@ impl PresenceStore for MemoryStore {
         at_ms: u64,
     ) -> Result<StoredPresence, StoreError> {
         self.with(|state| {
+            if !state.users.exists(app, user) {
+                return StoredPresence {
+                    ext: String::new(),
+                    changed_ms: at_ms,
+                    devices: Vec::new(),
+                };
+            }
             let published = state
                 .presence
                 .published

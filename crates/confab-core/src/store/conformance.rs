@@ -937,6 +937,12 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
         .await
         .unwrap();
     store.delete_user(&app, &amy).await.unwrap();
+    // Her last session closing after the deletion leaves nothing behind.
+    let gone = store
+        .record_presence(&app, &amy, &presence_update("web", "0", None), 2_000)
+        .await
+        .unwrap();
+    assert!(gone.devices.is_empty() && gone.ext.is_empty(), "{gone:?}");
     store.create_users(&app, &[user("amy")]).await.unwrap();
     assert_eq!(
         store
