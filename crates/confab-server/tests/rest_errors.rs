@@ -240,7 +240,7 @@ async fn user_lifecycle() {
             .await,
         404,
         "service_resource_not_found",
-        "user not found",
+        "Service resource not found",
     );
 }
 
