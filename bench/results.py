@@ -36,6 +36,24 @@ MULTIDEVICE_ROWS = (
     ("loader_busy", "loader's core busy (share of the measured time)", "–"),
 )
 
+# The presence scenario (Confab only): (key, label, better).
+PRESENCE_ROWS = (
+    ("publishes_per_sec", "publishes/s (answered)", "higher"),
+    ("deliveries_per_sec", "NOTIFY deliveries/s (presence metas received)", "higher"),
+    ("latency_ms_p50", "publish to subscriber's event p50, ms", "lower"),
+    ("latency_ms_p99", "publish to subscriber's event p99, ms", "lower"),
+    ("latency_ms_p999", "publish to subscriber's event p99.9, ms", "lower"),
+    ("publish_latency_ms_p99", "publish REST answer p99, ms", "lower"),
+    ("server_cpu_us_per_delivery", "server CPU per delivery, µs", "lower"),
+    ("server_cpu_us_per_publish", "server CPU per publish, µs", "lower"),
+    ("server_busy", "server's core busy (share of the measured time)", "–"),
+    ("deliveries_per_publish", "deliveries per publish", "–"),
+    ("deliveries_per_page", "deliveries per page (frame)", "–"),
+    ("publishes_skipped", "publishes skipped (every connection busy)", "lower"),
+    ("sessions_lost", "sessions the server ended before the run did", "lower"),
+    ("loader_busy", "loader's core busy (share of the measured time)", "–"),
+)
+
 
 def fmt(value):
     if value is None:
@@ -173,6 +191,47 @@ def main():
                 cells.append((f"{value:,.0f}" if count else fmt(value)) + note)
             row = f"| {label} | {better} | {' | '.join(cells)} |"
             if baseline:
+                row += f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])} |"
+            out.append(row)
+    presence = [r for r in ok if r["scenario"] == "presence"]
+    if presence:
+        first = presence[0]
+        out.append("")
+        out.append(f"**presence** (Confab only): {first['users']:,} users online, each "
+                   f"subscribed to {first['subscriptions_per_user']} others; "
+                   f"{first['target_publishes_per_sec']:,} publishes/s due over REST "
+                   f"({first['http_connections']} keep-alive connections), spread over the "
+                   "users. Each publish is owed to its publisher's subscribers as a NOTIFY meta "
+                   "on a page their session did not ask for; a delivery is one such meta "
+                   "received, its latency from the publish's send to its arrival. A publish due "
+                   "while every connection is busy is skipped, so publishes/s below the rate due "
+                   "is the server's limit.")
+        saturated = [r for r in presence if r.get("loader_saturated")]
+        if saturated:
+            out.append("")
+            which = ", ".join(sorted({r["server"] for r in saturated}))
+            out.append(f"The loader's core was saturated in {len(saturated)} of "
+                       f"{len(presence)} run(s) ({which}): its own queue is in those "
+                       "latencies, and the deliveries are what it could read.")
+        out.append("")
+        pr_servers = ("confab",) + (("baseline",) if any(
+            r["server"] == "baseline" for r in presence) else ())
+        pr_baseline = len(pr_servers) > 1
+        out.append("| figure | better | " + " | ".join(
+            "Confab" if s == "confab" else s for s in pr_servers)
+            + (" | Confab/baseline |" if pr_baseline else " |"))
+        out.append("|---|---|" + "---:|" * len(pr_servers) + ("---:|" if pr_baseline else ""))
+        for key, label, better in PRESENCE_ROWS:
+            values = {}
+            cells = []
+            for server in pr_servers:
+                value, n = median(server, "presence", key, {})
+                values[server] = value
+                note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
+                count = key in ("publishes_skipped", "sessions_lost") and value is not None
+                cells.append((f"{value:,.0f}" if count else fmt(value)) + note)
+            row = f"| {label} | {better} | {' | '.join(cells)} |"
+            if pr_baseline:
                 row += f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])} |"
             out.append(row)
     floors = [r for r in ok if r["scenario"] == "flush_floor"]

@@ -3,14 +3,16 @@
 # server pinned to one core, load generator to another, everything on loopback.
 #
 #   bash bench/run.sh           # three runs of every scenario, writes bench/RESULTS.md
-#   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only: a smoke test
+#   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only, presence at 2k users
+#     and 200 publishes/s: a smoke test
 #   options: --runs N, --idle "1000 19000" (connection counts), --out FILE, --keep (temp dir)
 #   --baseline DIR: also run every Confab scenario against the `confab` and `load` release
 #     binaries in DIR (an earlier commit's target/release), alternating with this build, for
 #     a before/after on one host in one sitting (column "baseline" in RESULTS.md)
 #
 # Scenarios: idle, pingpong, offline against all three servers (the relay has no offline);
-# multidevice (users with several sessions each) against Confab only; flush-floor, no server.
+# multidevice (users with several sessions each) and presence (subscribers told of status
+# changes) against Confab only; flush-floor, no server.
 #
 # Installs what is missing (ejabberd from Debian without starting its system service,
 # python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
@@ -35,7 +37,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
         --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
         --baseline) BASELINE="$(cd "$2" && pwd)"; shift ;;
-        -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -44,9 +46,13 @@ done
 if [ "$QUICK" = 1 ]; then
     RUNS=1
     IDLE_COUNTS=(1000 5000)
+    PRESENCE_USERS=2000
+    PRESENCE_RATE=200
 else
     RUNS=3
     IDLE_COUNTS=(1000 5000 10000 19000)
+    PRESENCE_USERS=10000               # all online, each subscribed to PRESENCE_SUBSCRIPTIONS
+    PRESENCE_RATE=1000                 # publishes/s over REST, spread over the users
 fi
 [ -z "$RUNS_ARG" ] || RUNS="$RUNS_ARG"
 [ -z "$IDLE_ARG" ] || read -r -a IDLE_COUNTS <<<"$IDLE_ARG"
@@ -62,10 +68,13 @@ if [ -n "$BASELINE" ]; then
 else
     CONFABS=(confab)
 fi
+PRESENCE_CONFABS=(confab)              # and the baseline, if it has presence (below)
 PAIRS=100
 MULTIDEVICE_USERS=100                  # paired; each with MULTIDEVICE_DEVICES sessions
 MULTIDEVICE_DEVICES=3
 MULTIDEVICE_DRAIN_SECS=3               # after the measured window, for the copies still owed
+PRESENCE_SUBSCRIPTIONS=100             # per user: each publish is owed to 100 subscribers
+PRESENCE_HTTP=64                       # keep-alive REST connections the publishes share
 WARMUP_SECS=2
 MEASURE_SECS=8
 OFFLINE_MESSAGES=10000
@@ -76,6 +85,8 @@ RELAY_ADDR=127.0.0.1:15290
 XMPP_ADDR=127.0.0.1:5222               # as in bench/ejabberd/ejabberd.yml
 MAX_IDLE=0
 for count in "${IDLE_COUNTS[@]}"; do [ "$count" -le "$MAX_IDLE" ] || MAX_IDLE=$count; done
+MAX_CONNECTIONS=$MAX_IDLE
+[ $((PRESENCE_USERS + PRESENCE_HTTP)) -le "$MAX_CONNECTIONS" ] || MAX_CONNECTIONS=$((PRESENCE_USERS + PRESENCE_HTTP))
 
 export RUST_BACKTRACE=0
 export CONFAB_LOG=warn
@@ -121,7 +132,7 @@ EJABBERD_LIBS=$(dirname "$(find /usr/lib -maxdepth 3 -type d -name 'ejabberd-[0-
 [ -d "$EJABBERD_LIBS" ] || die "cannot find ejabberd's Erlang libraries under /usr/lib"
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" -gt "$MAX_IDLE" ] || die "open-file limit $(ulimit -n) is below $MAX_IDLE connections"
+[ "$(ulimit -n)" -gt "$MAX_CONNECTIONS" ] || die "open-file limit $(ulimit -n) is below $MAX_CONNECTIONS connections"
 
 # Back-to-back runs of 19,000 connections each leave their ports in TIME_WAIT; the next run
 # reuses them only with tcp_tw_reuse (Linux's default, 2, enables it for loopback).
@@ -305,6 +316,16 @@ for run in $(seq "$RUNS"); do
     seed "m${run}_" "$MULTIDEVICE_USERS"
     seed "o${run}_" 2
 done
+# Presence: one set for every run (its own prefix: a login of `u…` would otherwise notify
+# subscribers in the idle runs). A run's publishes carry a stamp of their own, so what an
+# earlier run published and a login repeats is not counted.
+seed_presence() { # BIN_DIR DATA_DIR: with that build's own loader (its store's schema)
+    "$1/load" seed-users --data-dir "$2" --app-key "$CONFAB_APP_KEY" --prefix s \
+        --count "$PRESENCE_USERS" 2>>"$WORK/load.log"
+    "$1/load" seed-presence --data-dir "$2" --app-key "$CONFAB_APP_KEY" --prefix s \
+        --count "$PRESENCE_USERS" --per-user "$PRESENCE_SUBSCRIPTIONS" 2>>"$WORK/load.log"
+}
+seed_presence "$BIN" "$CONFAB_DATA"
 cat >"$WORK/confab.toml" <<EOF
 listen = "$CONFAB_ADDR"
 data_dir = "$CONFAB_DATA"
@@ -332,6 +353,13 @@ if [ -n "$BASELINE" ]; then
         seed_baseline "m${run}_" "$MULTIDEVICE_USERS"
         seed_baseline "o${run}_" 2
     done
+    # Presence only against a baseline that has it (an older loader has no seed-presence).
+    if "$BASELINE/load" seed-presence --help >/dev/null 2>&1; then
+        seed_presence "$BASELINE" "$BASELINE_DATA"
+        PRESENCE_CONFABS=(confab baseline)
+    else
+        log "the baseline has no presence: the presence scenario runs against this build only"
+    fi
     printf 'listen = "%s"\ndata_dir = "%s"\nmax_connections = 100000\n' \
         "$CONFAB_ADDR" "$BASELINE_DATA" >"$WORK/baseline.toml"
     # A baseline that caps connections per address (and REST requests) knows these keys.
@@ -389,6 +417,20 @@ for run in $(seq "$RUNS"); do
             --devices "$MULTIDEVICE_DEVICES" --warmup-secs "$WARMUP_SECS" \
             --measure-secs "$MEASURE_SECS" --drain-secs "$MULTIDEVICE_DRAIN_SECS" \
             --server-pid "$SERVER_PID"
+    done
+done
+
+# Confab only: the relay has no users, and ejabberd's presence goes to roster contacts as the
+# publisher's own stanza, with no subscription list of its own nor a REST publish to time. Every
+# user online, every publish owed to PRESENCE_SUBSCRIPTIONS of them.
+for run in $(seq "$RUNS"); do
+    for server in "${PRESENCE_CONFABS[@]}"; do
+        log "presence $PRESENCE_USERS users x $PRESENCE_SUBSCRIPTIONS subscriptions, $PRESENCE_RATE publishes/s, run $run, $server"
+        start_server "$server"
+        load "$server" presence --prefix s --users "$PRESENCE_USERS" \
+            --subscriptions-per-user "$PRESENCE_SUBSCRIPTIONS" --publishes-per-sec "$PRESENCE_RATE" \
+            --http-connections "$PRESENCE_HTTP" --warmup-secs "$WARMUP_SECS" \
+            --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
     done
 done
 

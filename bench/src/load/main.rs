@@ -5,14 +5,18 @@
 //!   load register-xmpp --addr 127.0.0.1:5222 --prefix u --count N
 //!   load idle|pingpong|offline --target confab|xmpp|relay --addr HOST:PORT [...]
 //!   load multidevice --target confab --addr HOST:PORT [...]   (Confab only)
+//!   load seed-presence --data-dir D --app-key org#app --prefix s --count N --per-user K
+//!   load presence --target confab --addr HOST:PORT [...]   (Confab only)
 //!   load flush-floor --dir D   (no server: the disk's floor for a durable ack)
 
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
 mod flush;
+mod http;
 mod msync;
 mod multidevice;
 mod net;
+mod presence;
 mod relay;
 mod stats;
 mod xmpp;
@@ -48,6 +52,22 @@ enum Command {
         prefix: String,
         #[arg(long)]
         count: usize,
+    },
+    /// Subscribes each of the seeded users `{prefix}0..count` to the `per_user` users after it
+    /// (`i+1..=i+per_user`, modulo `count`) for a day, straight into a stopped Confab's store
+    /// (a million subscriptions over REST would be 10,000 requests of 100 names each, for
+    /// nothing the scenario measures).
+    SeedPresence {
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+        #[arg(long)]
+        app_key: String,
+        #[arg(long)]
+        prefix: String,
+        #[arg(long)]
+        count: usize,
+        #[arg(long, default_value_t = 100)]
+        per_user: usize,
     },
     /// Registers `{prefix}0..count` on ejabberd by in-band registration.
     RegisterXmpp {
@@ -101,6 +121,38 @@ enum Command {
         drain_secs: u64,
         /// For all the logins together.
         #[arg(long, default_value_t = 60)]
+        login_timeout_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// U users online (seeded with `seed-presence`: each subscribed to K others), publishing
+    /// their presence over REST at a fixed rate: NOTIFY deliveries/s, publish-to-event
+    /// latency, server CPU per delivery. Confab only.
+    Presence {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long, default_value_t = 10_000)]
+        users: usize,
+        /// As seeded (`seed-presence --per-user`): what a publish is owed to; reported only.
+        #[arg(long, default_value_t = 100)]
+        subscriptions_per_user: usize,
+        /// Publishes per second, spread over the users.
+        #[arg(long, default_value_t = 1000)]
+        publishes_per_sec: u32,
+        /// Keep-alive REST connections the publishes share. Each publish answers after its
+        /// durable write (group commit): at 16, a loaded server's answers, not its CPU, capped
+        /// the rate.
+        #[arg(long, default_value_t = 64)]
+        http_connections: usize,
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        measure_secs: u64,
+        /// After the logins, at most this long for their notices to subscribers to stop.
+        #[arg(long, default_value_t = 60)]
+        settle_secs: u64,
+        /// For all the logins together.
+        #[arg(long, default_value_t = 120)]
         login_timeout_secs: u64,
         #[arg(long)]
         server_pid: u32,
@@ -244,6 +296,13 @@ async fn main() -> anyhow::Result<()> {
             prefix,
             count,
         } => seed_users(&data_dir, &app_key, &prefix, count).await,
+        Command::SeedPresence {
+            data_dir,
+            app_key,
+            prefix,
+            count,
+            per_user,
+        } => seed_presence(&data_dir, &app_key, &prefix, count, per_user).await,
         Command::RegisterXmpp { target, count } => {
             let xmpp = target.xmpp();
             let (_, elapsed) = bounded(count, target.login_concurrency, |index| {
@@ -300,6 +359,38 @@ async fn main() -> anyhow::Result<()> {
             println!("{figures}");
             Ok(())
         }
+        Command::Presence {
+            target,
+            users,
+            subscriptions_per_user,
+            publishes_per_sec,
+            http_connections,
+            warmup_secs,
+            measure_secs,
+            settle_secs,
+            login_timeout_secs,
+            server_pid,
+        } => {
+            if target.target != Kind::Confab {
+                bail!("presence: Confab only (the scenario is the Agora Chat presence API)");
+            }
+            let plan = presence::Plan {
+                users: (0..users).map(|index| target.user(index)).collect(),
+                tokens: target.mint_tokens(users)?,
+                subscriptions_per_user,
+                publishes_per_sec,
+                http_connections,
+                warmup: Duration::from_secs(warmup_secs),
+                measure: Duration::from_secs(measure_secs),
+                settle: Duration::from_secs(settle_secs),
+                login_concurrency: target.login_concurrency,
+                login_timeout: Duration::from_secs(login_timeout_secs),
+            };
+            let figures =
+                presence::run(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
+            println!("{figures}");
+            Ok(())
+        }
         Command::Offline {
             target,
             messages,
@@ -350,6 +441,51 @@ async fn seed_users(
         store.create_users(&app, chunk).await?;
     }
     eprintln!("seeded {count} users {prefix}0.. in {}", data_dir.display());
+    Ok(())
+}
+
+async fn seed_presence(
+    data_dir: &std::path::Path,
+    app_key: &str,
+    prefix: &str,
+    count: usize,
+    per_user: usize,
+) -> anyhow::Result<()> {
+    use confab_core::store::{PresenceStore, SubscribeChange};
+    if per_user == 0 || per_user >= count {
+        bail!("--per-user: 1 to count - 1 (each user subscribes to others only)");
+    }
+    let app = confab_core::ids::AppKey::parse(app_key).context("--app-key must be org#app")?;
+    let store = confab_store_embedded::EmbeddedStore::open(data_dir)?;
+    let now = confab_core::now_ms();
+    let expires_ms = now + 24 * 3600 * 1000;
+    let name = |index: usize| {
+        confab_core::ids::UserName::parse(&format!("{prefix}{index}"))
+            .context("user names are letters and digits")
+    };
+    // Concurrent calls share the writer's group commits; the limit is the server's to enforce
+    // on REST, so the store's check here gets one that never refuses.
+    let (_, elapsed) = bounded(count, 64, |index| {
+        let (store, app) = (&store, &app);
+        let subscriber = name(index);
+        let targets: anyhow::Result<Vec<_>> = (1..=per_user)
+            .map(|step| name((index + step) % count))
+            .collect();
+        async move {
+            let change = store
+                .subscribe_presence(app, &subscriber?, &targets?, expires_ms, now, u32::MAX)
+                .await?;
+            if change != SubscribeChange::Done {
+                bail!("the store refused the subscriptions of {prefix}{index}");
+            }
+            Ok(())
+        }
+    })
+    .await?;
+    eprintln!(
+        "seeded {} presence subscriptions of {prefix}0.. ({per_user} each) in {elapsed:?}",
+        count * per_user
+    );
     Ok(())
 }
 

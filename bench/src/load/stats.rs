@@ -29,6 +29,10 @@ impl Recorder {
         self.measuring.store(false, Ordering::SeqCst);
     }
 
+    pub(crate) fn is_measuring(&self) -> bool {
+        self.measuring.load(Ordering::Relaxed)
+    }
+
     /// A message sent at `sent_us` (see `micros_since_start`) arrived now.
     pub(crate) fn delivered(&self, sent_us: u64) {
         if !self.measuring.load(Ordering::Relaxed) {
