@@ -83,17 +83,19 @@ pub struct PresenceNotice {
     pub payload: bytes::Bytes,
 }
 
+/// Presence changes by publisher: the newest of each.
+pub type PresenceNotices = HashMap<UserName, PresenceNotice>;
+
 impl PresenceNotice {
     /// Adds `notice` to `notices`, where it replaces an older one of the same publisher (and
     /// is dropped if the one there is newer): one entry per publisher.
-    pub fn merge_into(notices: &mut Vec<PresenceNotice>, notice: &PresenceNotice) {
-        match notices
-            .iter_mut()
-            .find(|held| held.publisher == notice.publisher)
-        {
-            Some(held) if held.version < notice.version => *held = notice.clone(),
+    pub fn merge_into(self, notices: &mut PresenceNotices) {
+        match notices.get_mut(&self.publisher) {
+            Some(held) if held.version < self.version => *held = self,
             Some(_) => {}
-            None => notices.push(notice.clone()),
+            None => {
+                notices.insert(self.publisher.clone(), self);
+            }
         }
     }
 }
@@ -149,7 +151,7 @@ pub struct Pending {
     pub kick: Option<KickReason>,
     /// The newest presence change of each publisher (bounded by the subscriptions a user may
     /// hold).
-    pub presence: Vec<PresenceNotice>,
+    pub presence: PresenceNotices,
 }
 
 /// One session's mailbox. The registry writes, the session task drains.
@@ -188,7 +190,7 @@ impl SessionInbox {
                 }
                 Event::Kick { reason, .. } => pending.kick = Some(reason.clone()),
                 Event::Presence { notice, .. } => {
-                    PresenceNotice::merge_into(&mut pending.presence, notice);
+                    notice.clone().merge_into(&mut pending.presence);
                 }
                 Event::AppChanged { .. } => return,
             }

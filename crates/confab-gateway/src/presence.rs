@@ -9,7 +9,12 @@
 
 use std::collections::HashMap;
 
-use confab_core::{bus::PresenceNotice, ids::UserName, messages::SessionContext, now_ms};
+use confab_core::{
+    bus::{PresenceNotice, PresenceNotices},
+    ids::UserName,
+    messages::SessionContext,
+    now_ms,
+};
 use confab_proto::{
     pb::{self, meta::NameSpace},
     status, Outbound, USER_DOMAIN,
@@ -18,7 +23,7 @@ use confab_proto::{
 #[derive(Debug, Default)]
 pub(crate) struct PresenceOutbox {
     /// Waiting for the SDK to pull nothing; one per publisher.
-    held: Vec<PresenceNotice>,
+    held: PresenceNotices,
     /// The version last sent of each publisher (bounded by the subscriptions a user may hold).
     sent: HashMap<UserName, u64>,
     /// Numbers the metas of this session within a millisecond.
@@ -27,7 +32,7 @@ pub(crate) struct PresenceOutbox {
 
 impl PresenceOutbox {
     /// Keeps `notice` to send, unless something as new of its publisher was sent already.
-    pub(crate) fn hold(&mut self, notice: &PresenceNotice) {
+    pub(crate) fn hold(&mut self, notice: PresenceNotice) {
         if self
             .sent
             .get(&notice.publisher)
@@ -35,7 +40,7 @@ impl PresenceOutbox {
         {
             return;
         }
-        PresenceNotice::merge_into(&mut self.held, notice);
+        notice.merge_into(&mut self.held);
     }
 
     /// The page of every change held, if any; they count as sent.
@@ -52,7 +57,7 @@ impl PresenceOutbox {
         };
         let now = now_ms();
         let mut metas = Vec::with_capacity(self.held.len());
-        for notice in std::mem::take(&mut self.held) {
+        for (_, notice) in std::mem::take(&mut self.held) {
             self.sequence = self.sequence.wrapping_add(1);
             metas.push(pb::Meta {
                 // Time-ordered like every meta id; never stored, so only this session's
@@ -96,23 +101,24 @@ mod tests {
     #[test]
     fn newest_per_publisher_and_never_older_than_what_was_sent() {
         let mut outbox = PresenceOutbox::default();
-        outbox.hold(&notice("amy", 2));
-        outbox.hold(&notice("amy", 1));
-        outbox.hold(&notice("bob", 5));
-        let held: Vec<(String, u64)> = outbox
+        outbox.hold(notice("amy", 2));
+        outbox.hold(notice("amy", 1));
+        outbox.hold(notice("bob", 5));
+        let mut held: Vec<(String, u64)> = outbox
             .held
-            .iter()
+            .values()
             .map(|n| (n.publisher.to_string(), n.version))
             .collect();
+        held.sort();
         assert_eq!(held, [("amy".into(), 2), ("bob".into(), 5)]);
         // Sent: an older snapshot arriving late is dropped, a newer one kept.
-        for notice in std::mem::take(&mut outbox.held) {
+        for (_, notice) in std::mem::take(&mut outbox.held) {
             outbox.sent.insert(notice.publisher, notice.version);
         }
-        outbox.hold(&notice("amy", 2));
-        outbox.hold(&notice("bob", 4));
+        outbox.hold(notice("amy", 2));
+        outbox.hold(notice("bob", 4));
         assert!(outbox.held.is_empty());
-        outbox.hold(&notice("amy", 3));
+        outbox.hold(notice("amy", 3));
         assert_eq!(outbox.held.len(), 1);
     }
 }

@@ -339,7 +339,7 @@ async fn serve(
                 for queue in pending.notices {
                     session.tell_new(outbox, queue);
                 }
-                for notice in &pending.presence {
+                for (_, notice) in pending.presence {
                     session.presence.hold(notice);
                 }
                 session.send_presence(outbox);

@@ -150,8 +150,8 @@ impl Session {
         if pending.kick.is_some() {
             self.seen.kick = pending.kick;
         }
-        for notice in &pending.presence {
-            PresenceNotice::merge_into(&mut self.seen.presence, notice);
+        for (_, notice) in pending.presence {
+            notice.merge_into(&mut self.seen.presence);
         }
     }
 
@@ -163,8 +163,8 @@ impl Session {
                 if self
                     .seen
                     .presence
-                    .iter()
-                    .any(|notice| notice.publisher == *publisher && notice.version >= version)
+                    .get(publisher)
+                    .is_some_and(|notice| notice.version >= version)
                 {
                     return;
                 }
@@ -428,15 +428,9 @@ pub async fn presence_reaches_each_session_newest_per_publisher(nodes: &[BusNode
         barrier(node, &app, &roy, &mut [&mut web, &mut phone]).await;
         barrier(node, &app, &leo, &mut [&mut other]).await;
         for session in [&web, &phone] {
-            let amys: Vec<&PresenceNotice> = session
-                .seen
-                .presence
-                .iter()
-                .filter(|notice| notice.publisher == amy)
-                .collect();
-            assert_eq!(amys.len(), 1, "one entry per publisher");
-            assert_eq!(amys[0].version, base + 2, "the older snapshot never wins");
-            assert_eq!(amys[0].payload, format!("amy@{}", base + 2).as_bytes());
+            let newest = &session.seen.presence[&amy];
+            assert_eq!(newest.version, base + 2, "the older snapshot never wins");
+            assert_eq!(newest.payload, format!("amy@{}", base + 2).as_bytes());
         }
     }
     assert!(other.seen.presence.is_empty());

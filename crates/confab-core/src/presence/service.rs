@@ -150,11 +150,36 @@ fn view_of(
     }
 }
 
-/// The `NOTIFY` payload of one user's change: compact JSON (the SDK's decoder throws on bytes
-/// below 0x10, which compact `serde_json` never writes: control characters are escaped).
-fn notice_payload(view: &PresenceView) -> bytes::Bytes {
-    let payload = json!({ "type": "presence", "data": { "values": [view.to_json()] } });
-    bytes::Bytes::from(payload.to_string())
+/// The `NOTIFY` payloads of one user's change, which differ between subscribers only in the
+/// expiry of their subscription: the rest is serialized once. Compact JSON (the SDK's decoder
+/// throws on bytes below 0x10, which compact `serde_json` never writes: control characters are
+/// escaped).
+struct NoticePayloads {
+    /// The view without `expiry`, serialized, its opening brace left off: `"ext":…}`.
+    rest_of_view: String,
+}
+
+impl NoticePayloads {
+    fn new(view: &PresenceView) -> NoticePayloads {
+        let view = PresenceView {
+            expires_ms: None,
+            ..view.clone()
+        };
+        let serialized = view.to_json().to_string();
+        NoticePayloads {
+            // A JSON object with fields: `{` then at least one field.
+            rest_of_view: serialized.get(1..).unwrap_or("}").to_owned(),
+        }
+    }
+
+    /// `{"type":"presence","data":{"values":[{"expiry":"<secs>",…view…}]}}`.
+    fn for_subscription(&self, expires_ms: u64) -> bytes::Bytes {
+        let expiry = expires_ms / 1000;
+        bytes::Bytes::from(format!(
+            "{{\"type\":\"presence\",\"data\":{{\"values\":[{{\"expiry\":\"{expiry}\",{}]}}}}",
+            self.rest_of_view
+        ))
+    }
 }
 
 pub struct PresenceService {
@@ -269,13 +294,12 @@ impl PresenceService {
         }
         let online = self.online.devices(app, user).await?;
         let version = stored.changed_ms;
-        let mut view = view_of(user, Some(stored), &online, None);
+        let payloads = NoticePayloads::new(&view_of(user, Some(stored), &online, None));
         for subscriber in subscribers {
-            view.expires_ms = Some(subscriber.expires_ms);
             let notice = PresenceNotice {
                 publisher: user.clone(),
                 version,
-                payload: notice_payload(&view),
+                payload: payloads.for_subscription(subscriber.expires_ms),
             };
             self.bus
                 .publish(Event::Presence {
@@ -483,14 +507,16 @@ mod tests {
                 "status": {"web": "busy", "phone": "0", "pad": "1", "watch": "1"}
             })
         );
-        let payload = notice_payload(&view);
+        let payload = NoticePayloads::new(&view).for_subscription(1_650_000_100_999);
         assert!(
             payload.iter().all(|byte| *byte >= 0x10),
             "no byte the SDK's decoder rejects"
         );
         let parsed: Value = serde_json::from_slice(&payload).unwrap();
-        assert_eq!(parsed["type"], "presence");
-        assert_eq!(parsed["data"]["values"][0]["uid"], "amy");
+        assert_eq!(
+            parsed,
+            json!({"type": "presence", "data": {"values": [view.to_json()]}})
+        );
     }
 
     #[test]
