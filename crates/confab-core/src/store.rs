@@ -917,12 +917,15 @@ pub trait PresenceStore: Send + Sync {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<PresenceSubscription>, u64), StoreError>;
-    /// Who holds a live subscription to `target`, leaving out users `target` blocked.
+    /// Up to `limit` of those who hold a live subscription to `target`, by name after `after`,
+    /// leaving out users `target` blocked.
     async fn presence_subscribers(
         &self,
         app: &AppKey,
         target: &UserName,
         now_ms: u64,
+        after: Option<&UserName>,
+        limit: u32,
     ) -> Result<Vec<PresenceSubscription>, StoreError>;
 }
 

@@ -320,18 +320,24 @@ impl EmbeddedStore {
         app: String,
         target: String,
         now_ms: u64,
+        after: String,
+        limit: u32,
     ) -> Result<Vec<PresenceSubscription>, StoreError> {
         let rows = self
             .read(move |connection| {
                 connection
                     .prepare_cached(
                         "SELECT s.subscriber, s.expires_ms FROM presence_subscriptions AS s
-                         WHERE s.app_key = ?1 AND s.target = ?2 AND s.expires_ms > ?3
+                         WHERE s.app_key = ?1 AND s.target = ?2 AND s.subscriber > ?4
+                           AND s.expires_ms > ?3
                            AND NOT EXISTS (SELECT 1 FROM blocks AS b WHERE b.app_key = ?1
                                            AND b.owner = ?2 AND b.blocked = s.subscriber)
-                         ORDER BY s.subscriber",
+                         ORDER BY s.subscriber LIMIT ?5",
                     )?
-                    .query_map(params![app, target, now_ms as i64], subscription)?
+                    .query_map(
+                        params![app, target, now_ms as i64, after, limit],
+                        subscription,
+                    )?
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
             .await?;
@@ -434,8 +440,16 @@ impl PresenceStore for EmbeddedStore {
         app: &AppKey,
         target: &UserName,
         now_ms: u64,
+        after: Option<&UserName>,
+        limit: u32,
     ) -> Result<Vec<PresenceSubscription>, StoreError> {
-        self.read_presence_subscribers(app.to_string(), target.to_string(), now_ms)
-            .await
+        self.read_presence_subscribers(
+            app.to_string(),
+            target.to_string(),
+            now_ms,
+            after.map_or_else(String::new, UserName::to_string),
+            limit,
+        )
+        .await
     }
 }

@@ -227,6 +227,8 @@ impl PresenceStore for MemoryStore {
         app: &AppKey,
         target: &UserName,
         now_ms: u64,
+        after: Option<&UserName>,
+        limit: u32,
     ) -> Result<Vec<PresenceSubscription>, StoreError> {
         self.with(|state| {
             state
@@ -236,9 +238,11 @@ impl PresenceStore for MemoryStore {
                 .filter(|((in_app, subscriber, to), expires)| {
                     in_app == app.as_str()
                         && to == target
+                        && after.is_none_or(|after| subscriber > after)
                         && **expires > now_ms
                         && !state.contacts.blocks(app, target, subscriber)
                 })
+                .take(limit as usize)
                 .map(|((_, subscriber, _), expires)| PresenceSubscription {
                     user: subscriber.clone(),
                     expires_ms: *expires,

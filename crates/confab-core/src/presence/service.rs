@@ -29,6 +29,9 @@ pub const ONLINE: &str = "1";
 pub const OFFLINE: &str = "0";
 /// Longest device status an app may publish, in bytes.
 const MAX_STATUS_BYTES: usize = 64;
+/// Subscribers read at a time when a change is announced: a user with many costs several
+/// reads, never one unbounded one.
+const SUBSCRIBERS_PAGE: u32 = 1000;
 
 /// Per-deployment limits; `confab-server` fills them from config.
 #[derive(Debug, Clone, Copy)]
@@ -109,9 +112,14 @@ fn view_of(
     online: &[OnlineDevice],
     expires_ms: Option<u64>,
 ) -> PresenceView {
+    // Nothing stored (no one watched the user's logins): online since the first login.
     let stored = stored.unwrap_or_else(|| StoredPresence {
         ext: String::new(),
-        changed_ms: 0,
+        changed_ms: online
+            .iter()
+            .map(|device| device.login_ms)
+            .min()
+            .unwrap_or(0),
         devices: Vec::new(),
     });
     let is_online = |resource: &str| online.iter().any(|device| device.resource == resource);
@@ -262,6 +270,9 @@ impl PresenceService {
         self.record_device(app, user, resource, OFFLINE).await
     }
 
+    /// Stores and announces a device's status, if anyone watches the user: a login or logout
+    /// of a user no one subscribes to costs one read, not a write (logins are a hot path).
+    /// Such a user's presence, once watched, shows their online devices from the port.
     async fn record_device(
         &self,
         app: &AppKey,
@@ -269,6 +280,13 @@ impl PresenceService {
         resource: &str,
         status: &str,
     ) -> Result<(), Error> {
+        let watchers = self
+            .store
+            .presence_subscribers(app, user, now_ms(), None, 1)
+            .await?;
+        if watchers.is_empty() {
+            return Ok(());
+        }
         let update = PresenceUpdate {
             resource: resource.to_owned(),
             status: status.to_owned(),
@@ -281,35 +299,54 @@ impl PresenceService {
         self.announce(app, user, stored).await
     }
 
-    /// Tells every live subscriber of `user` of their presence now.
+    /// Tells every live subscriber of `user` of their presence now, a page of subscribers at
+    /// a time (a user may have any number of them).
     async fn announce(
         &self,
         app: &AppKey,
         user: &UserName,
         stored: StoredPresence,
     ) -> Result<(), Error> {
-        let subscribers = self.store.presence_subscribers(app, user, now_ms()).await?;
-        if subscribers.is_empty() {
-            return Ok(());
-        }
-        let online = self.online.devices(app, user).await?;
+        let now = now_ms();
         let version = stored.changed_ms;
-        let payloads = NoticePayloads::new(&view_of(user, Some(stored), &online, None));
-        for subscriber in subscribers {
-            let notice = PresenceNotice {
-                publisher: user.clone(),
-                version,
-                payload: payloads.for_subscription(subscriber.expires_ms),
-            };
-            self.bus
-                .publish(Event::Presence {
-                    app: app.clone(),
-                    user: subscriber.user,
-                    notice,
-                })
+        let mut payloads = None;
+        let mut after: Option<UserName> = None;
+        loop {
+            let page = self
+                .store
+                .presence_subscribers(app, user, now, after.as_ref(), SUBSCRIBERS_PAGE)
                 .await?;
+            let Some(last) = page.last() else {
+                return Ok(());
+            };
+            after = Some(last.user.clone());
+            let full_page = page.len() == SUBSCRIBERS_PAGE as usize;
+            let payloads = match &payloads {
+                Some(payloads) => payloads,
+                None => {
+                    let online = self.online.devices(app, user).await?;
+                    let view = view_of(user, Some(stored.clone()), &online, None);
+                    payloads.insert(NoticePayloads::new(&view))
+                }
+            };
+            for subscriber in page {
+                let notice = PresenceNotice {
+                    publisher: user.clone(),
+                    version,
+                    payload: payloads.for_subscription(subscriber.expires_ms),
+                };
+                self.bus
+                    .publish(Event::Presence {
+                        app: app.clone(),
+                        user: subscriber.user,
+                        notice,
+                    })
+                    .await?;
+            }
+            if !full_page {
+                return Ok(());
+            }
         }
-        Ok(())
     }
 
     /// The users a call names: 1 to `max_users_per_call` existing users, each once.

@@ -835,8 +835,26 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
         .await
         .unwrap();
     assert_eq!(
-        store.presence_subscribers(&app, &bob, 1_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &bob, 1_000, None, 100)
+            .await
+            .unwrap(),
         [sub(&amy, 9_000), sub(&eve, 7_000)]
+    );
+    // Paged by name.
+    assert_eq!(
+        store
+            .presence_subscribers(&app, &bob, 1_000, None, 1)
+            .await
+            .unwrap(),
+        [sub(&amy, 9_000)]
+    );
+    assert_eq!(
+        store
+            .presence_subscribers(&app, &bob, 1_000, Some(&amy), 1)
+            .await
+            .unwrap(),
+        [sub(&eve, 7_000)]
     );
     // Past cal's expiry: gone from every read, and no longer counted against the limit.
     assert_eq!(
@@ -847,7 +865,10 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
         (vec![sub(&bob, 9_000), sub(&dan, 9_000)], 2)
     );
     assert_eq!(
-        store.presence_subscribers(&app, &cal, 6_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &cal, 6_000, None, 100)
+            .await
+            .unwrap(),
         []
     );
     assert_eq!(
@@ -869,7 +890,10 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
         (vec![sub(&dan, 9_000), sub(&eve, 9_000)], 2)
     );
     assert_eq!(
-        store.presence_subscribers(&app, &bob, 6_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &bob, 6_000, None, 100)
+            .await
+            .unwrap(),
         [sub(&eve, 7_000)]
     );
 }
@@ -925,7 +949,10 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
         1
     );
     assert_eq!(
-        store.presence_subscribers(&app, &amy, 1_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &amy, 1_000, None, 100)
+            .await
+            .unwrap(),
         [PresenceSubscription {
             user: cal.clone(),
             expires_ms: 9_000
@@ -952,11 +979,17 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
         [(amy.clone(), None)]
     );
     assert_eq!(
-        store.presence_subscribers(&app, &amy, 1_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &amy, 1_000, None, 100)
+            .await
+            .unwrap(),
         []
     );
     assert_eq!(
-        store.presence_subscribers(&app, &cal, 1_000).await.unwrap(),
+        store
+            .presence_subscribers(&app, &cal, 1_000, None, 100)
+            .await
+            .unwrap(),
         []
     );
     assert_eq!(
