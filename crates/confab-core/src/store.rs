@@ -917,6 +917,14 @@ pub trait PresenceStore: Send + Sync {
         offset: u64,
         limit: u32,
     ) -> Result<(Vec<PresenceSubscription>, u64), StoreError>;
+    /// Those of `users` whom at least one user they did not block holds a live subscription
+    /// to, in the order asked.
+    async fn watched_users(
+        &self,
+        app: &AppKey,
+        users: &[UserName],
+        now_ms: u64,
+    ) -> Result<Vec<UserName>, StoreError>;
     /// Up to `limit` of those who hold a live subscription to `target`, by name after `after`,
     /// leaving out users `target` blocked.
     async fn presence_subscribers(

@@ -315,6 +315,31 @@ impl EmbeddedStore {
         Ok((subscriptions_of(rows), total))
     }
 
+    pub(crate) async fn read_watched_users(
+        &self,
+        app: String,
+        users: Vec<UserName>,
+        now_ms: u64,
+    ) -> Result<Vec<UserName>, StoreError> {
+        self.read(move |connection| {
+            let mut watched = connection.prepare_cached(
+                "SELECT 1 FROM presence_subscriptions AS s
+                 WHERE s.app_key = ?1 AND s.target = ?2 AND s.expires_ms > ?3
+                   AND NOT EXISTS (SELECT 1 FROM blocks AS b WHERE b.app_key = ?1
+                                   AND b.owner = ?2 AND b.blocked = s.subscriber)
+                 LIMIT 1",
+            )?;
+            let mut found = Vec::new();
+            for user in users {
+                if watched.exists(params![app, user.as_str(), now_ms as i64])? {
+                    found.push(user);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     pub(crate) async fn read_presence_subscribers(
         &self,
         app: String,
@@ -433,6 +458,16 @@ impl PresenceStore for EmbeddedStore {
             limit,
         )
         .await
+    }
+
+    async fn watched_users(
+        &self,
+        app: &AppKey,
+        users: &[UserName],
+        now_ms: u64,
+    ) -> Result<Vec<UserName>, StoreError> {
+        self.read_watched_users(app.to_string(), users.to_vec(), now_ms)
+            .await
     }
 
     async fn presence_subscribers(

@@ -222,6 +222,30 @@ impl PresenceStore for MemoryStore {
         })
     }
 
+    async fn watched_users(
+        &self,
+        app: &AppKey,
+        users: &[UserName],
+        now_ms: u64,
+    ) -> Result<Vec<UserName>, StoreError> {
+        self.with(|state| {
+            users
+                .iter()
+                .filter(|user| {
+                    state.presence.subscriptions.iter().any(
+                        |((in_app, subscriber, target), expires)| {
+                            in_app == app.as_str()
+                                && target == *user
+                                && *expires > now_ms
+                                && !state.contacts.blocks(app, user, subscriber)
+                        },
+                    )
+                })
+                .cloned()
+                .collect()
+        })
+    }
+
     async fn presence_subscribers(
         &self,
         app: &AppKey,

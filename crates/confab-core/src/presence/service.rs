@@ -17,8 +17,8 @@ use crate::{
     now_ms,
     presence::{OnlineDevice, Presence},
     store::{
-        DeviceStatus, PresenceStore, PresenceSubscription, PresenceUpdate, StoredPresence,
-        SubscribeChange, UserStore,
+        DeviceStatus, PresenceStore, PresenceSubscription, PresenceUpdate, StoreError,
+        StoredPresence, SubscribeChange, UserStore,
     },
     Error,
 };
@@ -190,12 +190,122 @@ impl NoticePayloads {
     }
 }
 
+/// "Does anyone watch this user?" for the logins and logouts of a node, asked together: the
+/// first asker reads for everyone waiting and goes on while more arrive, so a burst of logins
+/// costs a read per batch rather than one each (the pattern of a group commit).
+#[derive(Default)]
+struct WatchChecks {
+    waiting: std::sync::Mutex<WatchQueue>,
+}
+
+#[derive(Default)]
+struct WatchQueue {
+    checks: Vec<(AppKey, UserName, tokio::sync::oneshot::Sender<bool>)>,
+    /// Someone is reading for the queue.
+    reading: bool,
+}
+
+/// Checks answered by one read.
+const WATCH_CHECKS_PER_READ: usize = 256;
+
+impl WatchChecks {
+    fn queue(&self) -> std::sync::MutexGuard<'_, WatchQueue> {
+        match self.waiting.lock() {
+            Ok(queue) => queue,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    async fn is_watched(
+        &self,
+        store: &dyn PresenceStore,
+        app: &AppKey,
+        user: &UserName,
+    ) -> Result<bool, Error> {
+        let (answer, answered) = tokio::sync::oneshot::channel();
+        let lead = {
+            let mut queue = self.queue();
+            queue.checks.push((app.clone(), user.clone(), answer));
+            !std::mem::replace(&mut queue.reading, true)
+        };
+        if lead {
+            // Should this future be dropped midway, the checks it holds are dropped (their
+            // askers get an error) and the next asker reads.
+            let mut reading = ReadingGuard {
+                checks: self,
+                done: false,
+            };
+            loop {
+                let batch: Vec<_> = {
+                    let mut queue = self.queue();
+                    if queue.checks.is_empty() {
+                        // Under the lock: a check queued after this finds no one reading.
+                        queue.reading = false;
+                        reading.done = true;
+                        break;
+                    }
+                    let take = queue.checks.len().min(WATCH_CHECKS_PER_READ);
+                    queue.checks.drain(..take).collect()
+                };
+                Self::answer(store, batch).await;
+            }
+        }
+        answered
+            .await
+            .map_err(|_| Error::Storage(StoreError::Backend("watch check not answered".into())))
+    }
+
+    /// One read per app in the batch; a failed read answers nothing (those askers fail).
+    async fn answer(
+        store: &dyn PresenceStore,
+        mut batch: Vec<(AppKey, UserName, tokio::sync::oneshot::Sender<bool>)>,
+    ) {
+        let now = now_ms();
+        while let Some((app, _, _)) = batch.first() {
+            let app = app.clone();
+            let (of_app, rest): (Vec<_>, Vec<_>) =
+                batch.into_iter().partition(|(key, _, _)| *key == app);
+            batch = rest;
+            let users: Vec<UserName> = of_app.iter().map(|(_, user, _)| user.clone()).collect();
+            match store.watched_users(&app, &users, now).await {
+                Ok(watched) => {
+                    for (_, user, answer) in of_app {
+                        let _ = answer.send(watched.contains(&user));
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, app = %app, "presence watch check failed");
+                }
+            }
+        }
+    }
+}
+
+/// The reader of the queue; if it stops midway (its future dropped), the checks queued fail
+/// rather than wait forever, and whoever asks next reads.
+struct ReadingGuard<'a> {
+    checks: &'a WatchChecks,
+    /// It stopped because the queue was empty, and said so under the lock.
+    done: bool,
+}
+
+impl Drop for ReadingGuard<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            let mut queue = self.checks.queue();
+            queue.reading = false;
+            queue.checks.clear();
+        }
+    }
+}
+
 pub struct PresenceService {
     store: Arc<dyn PresenceStore>,
     users: Arc<dyn UserStore>,
     online: Arc<dyn Presence>,
     bus: Arc<dyn Bus>,
     limits: PresenceLimits,
+    watch_checks: WatchChecks,
 }
 
 impl PresenceService {
@@ -212,6 +322,7 @@ impl PresenceService {
             online,
             bus,
             limits,
+            watch_checks: WatchChecks::default(),
         }
     }
 
@@ -271,7 +382,8 @@ impl PresenceService {
     }
 
     /// Stores and announces a device's status, if anyone watches the user: a login or logout
-    /// of a user no one subscribes to costs one read, not a write (logins are a hot path).
+    /// of a user no one subscribes to costs a share of one read, not a write (logins are a hot
+    /// path).
     /// Such a user's presence, once watched, shows their online devices from the port.
     async fn record_device(
         &self,
@@ -280,11 +392,11 @@ impl PresenceService {
         resource: &str,
         status: &str,
     ) -> Result<(), Error> {
-        let watchers = self
-            .store
-            .presence_subscribers(app, user, now_ms(), None, 1)
-            .await?;
-        if watchers.is_empty() {
+        if !self
+            .watch_checks
+            .is_watched(&*self.store, app, user)
+            .await?
+        {
             return Ok(());
         }
         let update = PresenceUpdate {
@@ -554,6 +666,118 @@ mod tests {
             parsed,
             json!({"type": "presence", "data": {"values": [view.to_json()]}})
         );
+    }
+
+    /// A store whose `watched_users` counts its calls and answers "watched" for names
+    /// starting with `w`, after a pause (so that checks pile up behind the first).
+    struct CountingStore {
+        reads: std::sync::atomic::AtomicUsize,
+        asked: std::sync::Mutex<Vec<usize>>,
+    }
+
+    #[async_trait::async_trait]
+    impl PresenceStore for CountingStore {
+        async fn record_presence(
+            &self,
+            _: &AppKey,
+            _: &UserName,
+            _: &PresenceUpdate,
+            _: u64,
+        ) -> Result<StoredPresence, StoreError> {
+            unreachable!()
+        }
+        async fn presences(
+            &self,
+            _: &AppKey,
+            _: &[UserName],
+            _: &UserName,
+        ) -> Result<Vec<(UserName, Option<StoredPresence>)>, StoreError> {
+            unreachable!()
+        }
+        async fn subscribe_presence(
+            &self,
+            _: &AppKey,
+            _: &UserName,
+            _: &[UserName],
+            _: u64,
+            _: u64,
+            _: u32,
+        ) -> Result<SubscribeChange, StoreError> {
+            unreachable!()
+        }
+        async fn unsubscribe_presence(
+            &self,
+            _: &AppKey,
+            _: &UserName,
+            _: &[UserName],
+        ) -> Result<(), StoreError> {
+            unreachable!()
+        }
+        async fn presence_subscriptions(
+            &self,
+            _: &AppKey,
+            _: &UserName,
+            _: u64,
+            _: u64,
+            _: u32,
+        ) -> Result<(Vec<PresenceSubscription>, u64), StoreError> {
+            unreachable!()
+        }
+        async fn watched_users(
+            &self,
+            _: &AppKey,
+            users: &[UserName],
+            _: u64,
+        ) -> Result<Vec<UserName>, StoreError> {
+            self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.asked.lock().unwrap().push(users.len());
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            Ok(users
+                .iter()
+                .filter(|user| user.as_str().starts_with('w'))
+                .cloned()
+                .collect())
+        }
+        async fn presence_subscribers(
+            &self,
+            _: &AppKey,
+            _: &UserName,
+            _: u64,
+            _: Option<&UserName>,
+            _: u32,
+        ) -> Result<Vec<PresenceSubscription>, StoreError> {
+            unreachable!()
+        }
+    }
+
+    #[tokio::test]
+    async fn watch_checks_asked_together_share_reads_and_each_gets_its_answer() {
+        let store = Arc::new(CountingStore {
+            reads: Default::default(),
+            asked: Default::default(),
+        });
+        let checks = Arc::new(WatchChecks::default());
+        let app = AppKey::new("o", "a").unwrap();
+        let names: Vec<UserName> = (0..100)
+            .map(|n| name(&format!("{}{n}", if n % 3 == 0 { "w" } else { "u" })))
+            .collect();
+        let asked: Vec<_> = names
+            .iter()
+            .map(|user| {
+                let (store, checks, app, user) =
+                    (store.clone(), checks.clone(), app.clone(), user.clone());
+                tokio::spawn(async move { checks.is_watched(&*store, &app, &user).await })
+            })
+            .collect();
+        for (user, asked) in names.iter().zip(asked) {
+            let answer = asked.await.unwrap().unwrap();
+            assert_eq!(answer, user.as_str().starts_with('w'), "{user:?}");
+        }
+        let reads = store.reads.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(reads <= 2, "100 checks at once took {reads} reads");
+        // The queue is free again: a later check reads by itself.
+        assert!(checks.is_watched(&*store, &app, &name("w1")).await.unwrap());
+        assert_eq!(store.asked.lock().unwrap().last(), Some(&1));
     }
 
     #[test]

@@ -841,6 +841,14 @@ pub async fn presence_subscriptions_expire_page_and_stay_within_a_limit(store: &
             .unwrap(),
         [sub(&amy, 9_000), sub(&eve, 7_000)]
     );
+    // Who is watched at all, in one read.
+    assert_eq!(
+        store
+            .watched_users(&app, &[eve.clone(), bob.clone(), cal.clone()], 1_000)
+            .await
+            .unwrap(),
+        [bob.clone(), cal.clone()]
+    );
     // Paged by name.
     assert_eq!(
         store
@@ -958,6 +966,29 @@ pub async fn blocking_hides_presence_and_a_deleted_user_takes_theirs_along(store
             expires_ms: 9_000
         }]
     );
+    // Watched by Cal, not by Bob: watched still; once Cal goes too, not.
+    assert_eq!(
+        store
+            .watched_users(&app, std::slice::from_ref(&amy), 1_000)
+            .await
+            .unwrap(),
+        std::slice::from_ref(&amy)
+    );
+    store
+        .unsubscribe_presence(&app, &cal, std::slice::from_ref(&amy))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .watched_users(&app, std::slice::from_ref(&amy), 1_000)
+            .await
+            .unwrap(),
+        []
+    );
+    store
+        .subscribe_presence(&app, &cal, std::slice::from_ref(&amy), 9_000, 1_000, 10)
+        .await
+        .unwrap();
     // A deleted user's presence and subscriptions, both ways, go with them.
     store
         .subscribe_presence(&app, &amy, std::slice::from_ref(&cal), 9_000, 1_000, 10)
