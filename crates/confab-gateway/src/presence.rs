@@ -20,11 +20,17 @@ use confab_proto::{
     status, Outbound, USER_DOMAIN,
 };
 
+/// Publishers whose last version sent a session remembers. A session hears from those it
+/// subscribes to (3,000 by default), but over a long session from any number: past this the
+/// memory starts over, and a late older snapshot (a race of two changes within milliseconds)
+/// could then follow a newer one.
+const MAX_REMEMBERED_SENT: usize = 20_000;
+
 #[derive(Debug, Default)]
 pub(crate) struct PresenceOutbox {
     /// Waiting for the SDK to pull nothing; one per publisher.
     held: PresenceNotices,
-    /// The version last sent of each publisher (bounded by the subscriptions a user may hold).
+    /// The version last sent of each publisher heard from, at most `MAX_REMEMBERED_SENT`.
     sent: HashMap<UserName, u64>,
     /// Numbers the metas of this session within a millisecond.
     sequence: u64,
@@ -56,6 +62,9 @@ impl PresenceOutbox {
             client_resource: None,
         };
         let now = now_ms();
+        if self.sent.len() + self.held.len() > MAX_REMEMBERED_SENT {
+            self.sent.clear();
+        }
         let mut metas = Vec::with_capacity(self.held.len());
         for (_, notice) in std::mem::take(&mut self.held) {
             self.sequence = self.sequence.wrapping_add(1);

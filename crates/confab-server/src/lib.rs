@@ -177,7 +177,7 @@ pub async fn run_with_providers(
         None,
         connections.clone(),
     );
-    tracing::info!(%address, "serving REST and /websocket");
+    tracing::info!(%address, version = env!("CARGO_PKG_VERSION"), build = env!("CONFAB_BUILD"), "serving REST and /websocket");
     let https = match tls {
         Some((listener, tls_config)) => {
             let tls_address = listener.local_addr()?;

@@ -15,7 +15,7 @@ use serde_json::json;
 #[derive(Parser)]
 #[command(
     name = "confab",
-    version,
+    version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("CONFAB_BUILD"), ")"),
     about = "A self-hosted server for the Agora Chat / Easemob SDKs"
 )]
 struct Cli {

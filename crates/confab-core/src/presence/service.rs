@@ -269,7 +269,8 @@ impl WatchChecks {
             let users: Vec<UserName> = of_app.iter().map(|(_, user, _)| user.clone()).collect();
             match store.watched_users(&app, &users, now).await {
                 Ok(watched) => {
-                    let watched: std::collections::HashSet<UserName> = watched.into_iter().collect();
+                    let watched: std::collections::HashSet<UserName> =
+                        watched.into_iter().collect();
                     for (_, user, answer) in of_app {
                         let _ = answer.send(watched.contains(&user));
                     }
