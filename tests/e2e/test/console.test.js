@@ -171,6 +171,13 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         const refused = await settle(leo.sendText('roy', 'still there?'), 10000, 'a send to a former contact')
         assert.equal(refused.ok, false, 'a send to a non-contact fails')
         assert.equal(refused.error.type, 221, JSON.stringify(refused.error))
+        // The other SDK reads the same answer the same way.
+        const leoEasemob = await Client.create({ sdkName: 'easemob-websdk', server, user: 'leo', app })
+        await leoEasemob.login({ agoraToken: leoToken })
+        const refusedToo = await settle(leoEasemob.sendText('roy', 'and from easemob?'), 10000, 'an easemob send to a former contact')
+        assert.equal(refusedToo.ok, false, 'a send to a non-contact fails')
+        assert.equal(refusedToo.error.type, 221, JSON.stringify(refusedToo.error))
+        await leoEasemob.close()
         await shot(page, '9-settings')
         await page.reload()
         await page.locator('#contacts-only').waitFor()
