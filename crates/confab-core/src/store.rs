@@ -832,6 +832,17 @@ pub struct StoredPresence {
     pub devices: Vec<DeviceStatus>,
 }
 
+impl StoredPresence {
+    /// Nothing published and no device known, as of `changed_ms`.
+    pub fn nothing(changed_ms: u64) -> StoredPresence {
+        StoredPresence {
+            ext: String::new(),
+            changed_ms,
+            devices: Vec::new(),
+        }
+    }
+}
+
 /// Devices a user's stored presence remembers: every online one and the latest offline ones.
 pub const MAX_PRESENCE_DEVICES: usize = 8;
 

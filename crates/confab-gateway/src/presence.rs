@@ -17,8 +17,10 @@ use confab_core::{
 };
 use confab_proto::{
     pb::{self, meta::NameSpace},
-    status, Outbound, USER_DOMAIN,
+    Outbound, USER_DOMAIN,
 };
+
+use crate::session::unasked_page;
 
 /// Publishers whose last version sent a session remembers. A session hears from those it
 /// subscribes to (3,000 by default), but over a long session from any number: past this the
@@ -81,17 +83,7 @@ impl PresenceOutbox {
             });
             self.sent.insert(notice.publisher, notice.version);
         }
-        Some(Outbound::Sync(pb::CommSyncDl {
-            status: Some(status::ok()),
-            queue: Some(pb::Jid {
-                domain: Some(USER_DOMAIN.to_owned()),
-                ..Default::default()
-            }),
-            metas,
-            is_last: Some(true),
-            timestamp: Some(now),
-            ..Default::default()
-        }))
+        Some(unasked_page(metas, now))
     }
 }
 

@@ -695,22 +695,16 @@ fn kick_frame(context: &SessionContext, reason: &KickReason) -> Outbound {
         KickReason::PasswordChanged => (Operation::UserKickedByChangePassword, None),
         KickReason::ForcedLogout => (Operation::UserKickedByOtherDevice, None),
     };
-    let system = pb::Jid {
-        domain: Some(USER_DOMAIN.to_owned()),
-        ..Default::default()
-    };
     let now = now_ms();
     let body = pb::StatisticsBody {
         operation: Some(operation as i32),
         reason,
         ..Default::default()
     };
-    Outbound::Sync(pb::CommSyncDl {
-        status: Some(status::ok()),
-        queue: Some(system.clone()),
-        metas: vec![pb::Meta {
+    unasked_page(
+        vec![pb::Meta {
             id: Some(now << 22),
-            from: Some(system),
+            from: Some(server_jid()),
             to: Some(pb::Jid {
                 app_key: Some(context.app.key.to_string()),
                 name: Some(context.user.to_string()),
@@ -722,6 +716,25 @@ fn kick_frame(context: &SessionContext, reason: &KickReason) -> Outbound {
             payload: Some(body.encode_to_vec().into()),
             ..Default::default()
         }],
+        now,
+    )
+}
+
+/// The server's JID: the domain alone.
+fn server_jid() -> pb::Jid {
+    pb::Jid {
+        domain: Some(USER_DOMAIN.to_owned()),
+        ..Default::default()
+    }
+}
+
+/// A page the SDK did not ask for, of the server's queue and last (nothing to pull after it):
+/// how the hosted server pushes a kick, and how presence changes go out (`presence.rs`).
+pub(crate) fn unasked_page(metas: Vec<pb::Meta>, now: u64) -> Outbound {
+    Outbound::Sync(pb::CommSyncDl {
+        status: Some(status::ok()),
+        queue: Some(server_jid()),
+        metas,
         is_last: Some(true),
         timestamp: Some(now),
         ..Default::default()

@@ -48,11 +48,7 @@ pub(crate) fn apply(connection: &Connection, op: PresenceOp) -> rusqlite::Result
                 .prepare_cached("SELECT 1 FROM users WHERE app_key = ?1 AND name = ?2")?
                 .exists(params![app, user])?;
             if !exists {
-                return Ok(Outcome::Presence(StoredPresence {
-                    ext: String::new(),
-                    changed_ms: at_ms,
-                    devices: Vec::new(),
-                }));
+                return Ok(Outcome::Presence(StoredPresence::nothing(at_ms)));
             }
             let previous: Option<u64> = connection
                 .prepare_cached(
@@ -94,11 +90,9 @@ pub(crate) fn apply(connection: &Connection, op: PresenceOp) -> rusqlite::Result
                 )?
                 .execute(params![app, user, MAX_PRESENCE_DEVICES as i64])?;
             let stored = presence_of(connection, &app, &user)?;
-            Ok(Outcome::Presence(stored.unwrap_or(StoredPresence {
-                ext: String::new(),
-                changed_ms,
-                devices: Vec::new(),
-            })))
+            Ok(Outcome::Presence(
+                stored.unwrap_or_else(|| StoredPresence::nothing(changed_ms)),
+            ))
         }
         PresenceOp::Subscribe {
             app,

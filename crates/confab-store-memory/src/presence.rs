@@ -86,11 +86,7 @@ impl PresenceStore for MemoryStore {
     ) -> Result<StoredPresence, StoreError> {
         self.with(|state| {
             if !state.users.exists(app, user) {
-                return StoredPresence {
-                    ext: String::new(),
-                    changed_ms: at_ms,
-                    devices: Vec::new(),
-                };
+                return StoredPresence::nothing(at_ms);
             }
             let published = state
                 .presence

@@ -93,17 +93,6 @@ impl PresenceView {
     }
 }
 
-/// What a user who blocked the viewer shows: nothing.
-fn hidden(user: &UserName, expires_ms: Option<u64>) -> PresenceView {
-    PresenceView {
-        user: user.clone(),
-        ext: String::new(),
-        changed_ms: 0,
-        expires_ms,
-        devices: Vec::new(),
-    }
-}
-
 /// The view of `user` from what was stored and who is online: a stored device is online only
 /// if the port lists it; one online that the store has not caught up with is `"1"`.
 fn view_of(
@@ -508,7 +497,8 @@ impl PresenceService {
                     let online = self.online.devices(app, user).await?;
                     view_of(user, stored, &online, expires_ms)
                 }
-                None => hidden(user, expires_ms),
+                // Blocked by the user: nothing of theirs shows.
+                None => view_of(user, None, &[], expires_ms),
             };
             views.push(view);
         }
@@ -787,7 +777,7 @@ mod tests {
         let view = view_of(&name("bob"), None, &[online("web")], None);
         assert_eq!(view.devices, [device("web", "1")]);
         assert_eq!(
-            hidden(&name("bob"), None).to_json(),
+            view_of(&name("bob"), None, &[], None).to_json(),
             json!({"uid": "bob", "last_time": "0", "ext": "", "status": {}})
         );
     }
