@@ -186,6 +186,10 @@ impl Appender {
             Appended::Blocked(_) => Ok(()),
             // Server metas are not messages (`kind` is empty): never refused as such.
             Appended::NotContact(name) => Err(Error::NotContact(name.to_string())),
+            // Not a group's log.
+            Appended::NoGroup | Appended::NotGroupMember | Appended::Muted => {
+                Err(Error::Unsupported("a group's log for a roster notice"))
+            }
         }
     }
 }

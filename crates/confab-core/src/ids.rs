@@ -99,6 +99,11 @@ impl QueueName {
         QueueName(concat(&[peer.as_str(), "@", confab_proto::USER_DOMAIN]))
     }
 
+    /// A group's queue: `<id>@conference.easemob.com`.
+    pub fn group(group: &GroupId) -> QueueName {
+        QueueName(concat(&[group.as_str(), "@", confab_proto::CONFERENCE_DOMAIN]))
+    }
+
     /// Rebuilds a queue name from a JID the client sent; `None` for JIDs that name no queue.
     pub fn from_jid(name: &str, domain: &str) -> Option<QueueName> {
         if name.is_empty() || domain.is_empty() || name.contains('@') {
@@ -130,6 +135,9 @@ pub enum LogId {
     /// The one-to-one conversation of two users, named in order (`low < high`, or equal: a
     /// user's conversation with themself).
     Pair { low: UserName, high: UserName },
+    /// A group's conversation. Who reads it is the store's to say (its members, each from
+    /// when they joined, and whoever an entry is addressed to), so `members` is empty.
+    Group(GroupId),
 }
 
 impl LogId {
@@ -145,39 +153,84 @@ impl LogId {
     pub fn viewed_as(owner: &UserName, queue: &QueueName) -> Option<LogId> {
         match queue.jid_parts() {
             (peer, confab_proto::USER_DOMAIN) => Some(LogId::pair(owner, &UserName::parse(peer)?)),
+            (group, confab_proto::CONFERENCE_DOMAIN) => Some(LogId::Group(GroupId::parse(group)?)),
             _ => None,
         }
     }
 
-    /// The queue name `owner`'s SDK knows this log by; `None` when `owner` is not in it.
+    /// The queue name `owner`'s SDK knows this log by; `None` when `owner` is not in it. A
+    /// group's is the same for everyone (whether they read it is the store's to say).
     pub fn view_of(&self, owner: &UserName) -> Option<QueueName> {
         match self {
             LogId::Pair { low, high } if low == owner => Some(QueueName::single_chat(high)),
             LogId::Pair { low, high } if high == owner => Some(QueueName::single_chat(low)),
             LogId::Pair { .. } => None,
+            LogId::Group(group) => Some(QueueName::group(group)),
         }
     }
 
-    /// Everyone who reads the log.
+    /// Everyone who reads the log, when the log's name says it: a pair's two users. Empty for
+    /// a group, whose members only the store knows.
     pub fn members(&self) -> Vec<&UserName> {
         match self {
             LogId::Pair { low, high } if low == high => vec![low],
             LogId::Pair { low, high } => vec![low, high],
+            LogId::Group(_) => Vec::new(),
         }
     }
 
-    /// The text stores key the log by: `u:<low>:<high>` (user names hold no `:`).
+    /// The group whose conversation this is, if it is one.
+    pub fn group(&self) -> Option<&GroupId> {
+        match self {
+            LogId::Group(group) => Some(group),
+            LogId::Pair { .. } => None,
+        }
+    }
+
+    /// The text stores key the log by: `u:<low>:<high>` (user names hold no `:`), `g:<id>`.
     pub fn key(&self) -> String {
         match self {
             LogId::Pair { low, high } => concat(&["u:", low.as_str(), ":", high.as_str()]),
+            LogId::Group(group) => concat(&["g:", group.as_str()]),
         }
     }
 
     /// The inverse of `key`.
     pub fn from_key(key: &str) -> Option<LogId> {
+        if let Some(group) = key.strip_prefix("g:") {
+            return Some(LogId::Group(GroupId::parse(group)?));
+        }
         let (low, high) = key.strip_prefix("u:")?.split_once(':')?;
         let (low, high) = (UserName::parse(low)?, UserName::parse(high)?);
         (low <= high).then_some(LogId::Pair { low, high })
+    }
+}
+
+/// A group's id: decimal digits, as the hosted service's (`"213069296418817"`). Confab's come
+/// from an `IdGenerator`, so they are unique across nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct GroupId(String);
+
+impl GroupId {
+    /// 1–20 ASCII digits.
+    pub fn parse(text: &str) -> Option<GroupId> {
+        let valid =
+            !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
+        valid.then(|| GroupId(text.to_owned()))
+    }
+
+    pub fn from_id(id: MessageId) -> GroupId {
+        GroupId(id.0.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
     }
 }
 

@@ -268,6 +268,9 @@ impl MessageService {
                 Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
                 Appended::Blocked(_) => Err(Error::Blocked),
                 Appended::NotContact(name) => Err(Error::NotContact(name.to_string())),
+                Appended::NoGroup => Err(Error::GroupNotFound(String::new())),
+                Appended::NotGroupMember => Err(Error::NotGroupMember),
+                Appended::Muted => Err(Error::Muted),
             }
         }))
     }

@@ -13,6 +13,12 @@ use std::pin::Pin;
 use async_trait::async_trait;
 use bytes::Bytes;
 
+mod groups;
+pub use groups::{
+    Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind, GroupRole,
+    GroupSettings, GroupSettingsChange, GroupStore,
+};
+
 use crate::{
     admin::{Admin, AdminSession},
     app::{App, AppSettings},
@@ -211,9 +217,12 @@ impl EncodeMeta {
 /// the same whatever the number of members (the members are read when a device reads).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Audience {
-    /// Every device of every member of the log, except the one that sent it.
+    /// Every device of every member of the log, except the one that sent it. In a group's log:
+    /// the members at the time of the append (a member reads from when they joined, and stops
+    /// reading when they leave).
     Members,
-    /// Only this member's devices (a server notice about something of theirs).
+    /// Only this user's devices (a server notice about something of theirs). In a group's log
+    /// the user need not be a member: an invitation, or the notice of their removal.
     Member(UserName),
     /// No one: it is kept for history only (a `deliverOnlineOnly` send to a user offline).
     Nobody,
@@ -429,6 +438,14 @@ pub enum Appended {
     /// member of the log is not the sender's contact; nothing was written. Only messages (a
     /// non-empty `NewMessage::kind`) are checked, in the same transaction as the insert.
     NotContact(UserName),
+    /// The log is a group's that does not exist (or no longer); nothing was written.
+    NoGroup,
+    /// A message (a non-empty `NewMessage::kind`) to a group from a sender who is not a
+    /// member; nothing was written. Checked in the same transaction as the insert.
+    NotGroupMember,
+    /// A message to a group from a muted member, or from a plain member while all are muted
+    /// and they are not on the allowlist; nothing was written.
+    Muted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -986,6 +1003,7 @@ pub trait Store:
     + ReportStore
     + NotificationStore
     + PresenceStore
+    + GroupStore
     + AdminStore
 {
 }
@@ -1001,6 +1019,7 @@ impl<T> Store for T where
         + ReportStore
         + NotificationStore
         + PresenceStore
+        + GroupStore
         + AdminStore
 {
 }

@@ -10,6 +10,7 @@ mod attributes;
 mod checkpoint;
 mod contacts;
 mod files;
+mod groups;
 mod history_index;
 mod logs;
 mod notifications;
@@ -643,8 +644,10 @@ impl LogStore for EmbeddedStore {
             // Nothing to write: a reader serves it, without waiting for a commit. What it
             // reads is committed, which is all a notice ever announces.
             None => {
-                if let Some(page) = self.state.tails.page(&app, &device, &log.key(), limit) {
-                    return Box::pin(std::future::ready(Ok(Pulled::Page(page))));
+                if log.group().is_none() {
+                    if let Some(page) = self.state.tails.page(&app, &device, &log.key(), limit) {
+                        return Box::pin(std::future::ready(Ok(Pulled::Page(page))));
+                    }
                 }
                 Box::pin(read_on(Arc::clone(&self.readers), move |connection| {
                     logs::pull(connection, &app, &device, &log, None, limit, None)

@@ -70,6 +70,11 @@ pub(crate) fn prune(
     log: &LogId,
     log_key: &str,
 ) -> rusqlite::Result<i64> {
+    if log.group().is_some() {
+        // A group's members are too many to ask at every cursor move: its entries leave at
+        // the retention cutoff (`reclaim`) only.
+        return Ok(0);
+    }
     // Each device's position with its member's clear, in one search per member.
     let mut devices = connection.prepare_cached(
         "SELECT d.resource, MAX(COALESCE(k.up_to, 0), COALESCE(c.cleared_up_to, 0))
@@ -122,7 +127,7 @@ pub(crate) fn prune(
             connection,
             app,
             log_key,
-            (*after, keep_from),
+            (*after, keep_from, 0),
             member.as_str(),
             resource,
         )? {
@@ -167,7 +172,13 @@ impl RowChanges {
         history: &[HistoryEntry],
         id: MessageId,
     ) {
-        for member in log.members() {
+        // A group's members read its entries from its head row (`groups.last_id`); only the
+        // one an entry is addressed to has it in their row.
+        let readers = match (log, audience) {
+            (LogId::Group(_), Some(Audience::Member(only))) => vec![only],
+            _ => log.members(),
+        };
+        for member in readers {
             let Some(view) = log.view_of(member) else {
                 continue;
             };
@@ -296,7 +307,7 @@ pub(crate) fn device_seen(
         // The user's first device: everything waiting is new to it.
         return Ok(true);
     }
-    let views: Vec<(String, i64, i64)> = connection
+    let mut views: Vec<(String, i64, i64)> = connection
         .prepare_cached(
             "SELECT log, last_id, cleared_up_to FROM conversations
              WHERE app_key = ?1 AND owner = ?2 AND log IS NOT NULL AND last_id > cleared_up_to",
@@ -305,6 +316,12 @@ pub(crate) fn device_seen(
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    for (log_key, last, cleared) in group_views(connection, app, owner)? {
+        match views.iter_mut().find(|(known, _, _)| *known == log_key) {
+            Some(view) => view.1 = view.1.max(last),
+            None => views.push((log_key, last, cleared)),
+        }
+    }
     let mut cursor = connection.prepare_cached(
         "SELECT up_to FROM cursors WHERE app_key = ?1 AND owner = ?2 AND resource = ?3 AND log = ?4",
     )?;
@@ -312,6 +329,7 @@ pub(crate) fn device_seen(
         "INSERT INTO cursors (app_key, owner, resource, log, up_to) VALUES (?1, ?2, ?3, ?4, ?5)",
     )?;
     for (log_key, last, cleared) in views {
+        let joined = join_point(connection, app, &log_key, owner)?;
         let mut start = 0;
         for other in &others {
             let after = cursor
@@ -321,8 +339,14 @@ pub(crate) fn device_seen(
                 .optional()?
                 .unwrap_or(0)
                 .max(cleared);
-            let read_up_to =
-                match first_unread(connection, app, &log_key, (after, i64::MAX), owner, other)? {
+            let read_up_to = match first_unread(
+                connection,
+                app,
+                &log_key,
+                (after, i64::MAX, joined),
+                owner,
+                other,
+            )? {
                     Some(first) => first - 1,
                     None => last,
                 };
@@ -336,12 +360,13 @@ pub(crate) fn device_seen(
 }
 
 /// The first entry of the log between `after` and `before` (both exclusive) that device
-/// (`owner`, `resource`) can see.
+/// (`owner`, `resource`) can see: addressed to the owner, or to every member and above
+/// `joined` (`join_point`).
 fn first_unread(
     connection: &Connection,
     app: &str,
     log_key: &str,
-    (after, before): (i64, i64),
+    (after, before, joined): (i64, i64, i64),
     owner: &str,
     resource: &str,
 ) -> rusqlite::Result<Option<i64>> {
@@ -349,15 +374,59 @@ fn first_unread(
         .prepare_cached(
             "SELECT id FROM log_entries
              WHERE app_key = ?1 AND log = ?2 AND id > ?3 AND id < ?6
-                   AND (audience IS NULL OR audience = ?4)
+                   AND (audience = ?4 OR (audience IS NULL AND id > ?7))
                    AND NOT (sender = ?4 AND sender_resource = ?5)
              ORDER BY id LIMIT 1",
         )?
         .query_row(
-            params![app, log_key, after, owner, resource, before],
+            params![app, log_key, after, owner, resource, before, joined],
             |row| row.get(0),
         )
         .optional()
+}
+
+/// Above which id `owner` reads the entries of the log addressed to every member: 0 for a
+/// pair's log; for a group's, where they joined it, and for one who is not a member, never
+/// (`i64::MAX`: only what is addressed to them).
+fn join_point(
+    connection: &Connection,
+    app: &str,
+    log_key: &str,
+    owner: &str,
+) -> rusqlite::Result<i64> {
+    let Some(group) = log_key.strip_prefix("g:") else {
+        return Ok(0);
+    };
+    Ok(connection
+        .prepare_cached(
+            "SELECT joined_id FROM group_members
+             WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+        )?
+        .query_row(params![app, group, owner], |row| row.get::<_, i64>(0))
+        .optional()?
+        .unwrap_or(i64::MAX))
+}
+
+/// The logs of `owner`'s groups with entries past where they joined: (log key, the log's
+/// newest entry, where a deletion cleared their view).
+fn group_views(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+) -> rusqlite::Result<Vec<(String, i64, i64)>> {
+    connection
+        .prepare_cached(
+            "SELECT 'g:' || m.group_id, g.last_id, COALESCE(c.cleared_up_to, 0)
+             FROM group_members m
+             JOIN groups g ON g.app_key = m.app_key AND g.id = m.group_id
+             LEFT JOIN conversations c ON c.app_key = m.app_key AND c.owner = m.member
+                  AND c.conversation = m.group_id || '@conference.easemob.com'
+             WHERE m.app_key = ?1 AND m.member = ?2 AND g.last_id > m.joined_id",
+        )?
+        .query_map(params![app, owner], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })?
+        .collect()
 }
 
 /// When `device` was last seen, if it is known.
@@ -383,9 +452,11 @@ fn position(
     connection: &Connection,
     app: &str,
     device: &Device,
-    log_key: &str,
+    log: &LogId,
     conversation: &str,
 ) -> rusqlite::Result<(i64, i64)> {
+    let log_key = log.key();
+    let log_key = log_key.as_str();
     let (owner, resource) = (device.user.as_str(), device.resource.as_str());
     let view = connection
         .prepare_cached(
@@ -407,7 +478,22 @@ fn position(
         })
         .optional()?
         .unwrap_or(0);
-    Ok((cursor.max(view.1), view.0))
+    let mut last = view.0;
+    if let Some(group) = log.group() {
+        // A member's view ends where the group's log does.
+        let head = connection
+            .prepare_cached(
+                "SELECT g.last_id FROM groups g JOIN group_members m
+                     ON m.app_key = g.app_key AND m.group_id = g.id AND m.member = ?3
+                 WHERE g.app_key = ?1 AND g.id = ?2",
+            )?
+            .query_row(params![app, group.as_str(), owner], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()?;
+        last = last.max(head.unwrap_or(0));
+    }
+    Ok((cursor.max(view.1), last))
 }
 
 /// A pull: `key` moves the device's cursor (never back), then a page after it. Runs in the
@@ -429,7 +515,7 @@ pub(crate) fn pull(
     let log_key = log.key();
     let (mut after, last) = match &known {
         Some(known) => (known.after, known.last),
-        None => position(connection, app, device, &log_key, conversation.as_str())?,
+        None => position(connection, app, device, log, conversation.as_str())?,
     };
     let mut moved = None;
     if let Some(key) = key {
@@ -470,7 +556,10 @@ pub(crate) fn pull(
     let held = known.and_then(|known| (known.entries_after)(after, limit));
     let page = match held {
         Some(page) => page,
-        None => page(connection, app, device, &log_key, after, limit)?,
+        None => {
+            let joined = join_point(connection, app, &log_key, device.user.as_str())?;
+            page(connection, app, device, &log_key, (after, joined), limit)?
+        }
     };
     Ok((Pulled::Page(page), moved))
 }
@@ -491,13 +580,13 @@ fn page(
     app: &str,
     device: &Device,
     log_key: &str,
-    after: i64,
+    (after, joined): (i64, i64),
     limit: u32,
 ) -> rusqlite::Result<Vec<QueuedMessage>> {
     let mut statement = connection.prepare_cached(
         "SELECT e.id, m.meta FROM log_entries e JOIN messages m ON m.id = e.id
          WHERE e.app_key = ?1 AND e.log = ?2 AND e.id > ?3
-               AND (e.audience IS NULL OR e.audience = ?4)
+               AND (e.audience = ?4 OR (e.audience IS NULL AND e.id > ?7))
                AND NOT (e.sender = ?4 AND e.sender_resource = ?5)
          ORDER BY e.id LIMIT ?6",
     )?;
@@ -508,7 +597,8 @@ fn page(
             after,
             device.user.as_str(),
             device.resource.as_str(),
-            limit
+            limit,
+            joined
         ],
         |row| {
             Ok(QueuedMessage {
@@ -527,7 +617,7 @@ pub(crate) fn unread_counts(
     device: &Device,
 ) -> rusqlite::Result<Vec<LogCount>> {
     let (owner, resource) = (device.user.as_str(), device.resource.as_str());
-    let behind: Vec<(String, i64)> = connection
+    let mut behind: Vec<(String, i64)> = connection
         .prepare_cached(
             "SELECT c.log, MAX(COALESCE(k.up_to, 0), c.cleared_up_to) FROM conversations c
              LEFT JOIN cursors k ON k.app_key = c.app_key AND k.owner = c.owner
@@ -539,10 +629,28 @@ pub(crate) fn unread_counts(
             Ok((row.get(0)?, row.get(1)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
+    let mut cursor = connection.prepare_cached(
+        "SELECT up_to FROM cursors WHERE app_key = ?1 AND owner = ?2 AND resource = ?3 AND log = ?4",
+    )?;
+    for (log_key, last, cleared) in group_views(connection, app, owner)? {
+        if behind.iter().any(|(known, _)| *known == log_key) {
+            continue;
+        }
+        let after = cursor
+            .query_row(params![app, owner, resource, log_key], |row| {
+                row.get::<_, i64>(0)
+            })
+            .optional()?
+            .unwrap_or(0)
+            .max(cleared);
+        if last > after {
+            behind.push((log_key, after));
+        }
+    }
     let mut count = connection.prepare_cached(
         "SELECT COUNT(*), MIN(id) FROM log_entries
          WHERE app_key = ?1 AND log = ?2 AND id > ?3
-               AND (audience IS NULL OR audience = ?4)
+               AND (audience = ?4 OR (audience IS NULL AND id > ?6))
                AND NOT (sender = ?4 AND sender_resource = ?5)",
     )?;
     let mut counts = Vec::with_capacity(behind.len());
@@ -550,8 +658,9 @@ pub(crate) fn unread_counts(
         let Some(log) = LogId::from_key(&log_key) else {
             continue;
         };
+        let joined = join_point(connection, app, &log_key, owner)?;
         let (unread, oldest): (u32, Option<i64>) = count
-            .query_row(params![app, log_key, after, owner, resource], |row| {
+            .query_row(params![app, log_key, after, owner, resource, joined], |row| {
                 Ok((row.get(0)?, row.get(1)?))
             })?;
         if let Some(oldest) = oldest {

@@ -377,6 +377,64 @@ CREATE INDEX presence_subscribers
 -- App settings (`AppSettings`): users may message their contacts only.
 ALTER TABLE apps ADD COLUMN contacts_only INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+-- Groups (groups.rs). `last_id` is the newest entry of the group's log (`g:<id>`); a member
+-- reads its `Members` entries above `joined_id`. Roles: 0 owner, 1 admin, 2 member.
+CREATE TABLE groups (
+    app_key             TEXT NOT NULL,
+    id                  TEXT NOT NULL,
+    owner               TEXT NOT NULL,
+    name                TEXT NOT NULL,
+    description         TEXT NOT NULL,
+    avatar              TEXT NOT NULL,
+    public              INTEGER NOT NULL,
+    approval            INTEGER NOT NULL,
+    allow_invites       INTEGER NOT NULL,
+    invite_need_confirm INTEGER NOT NULL,
+    max_users           INTEGER NOT NULL,
+    custom              TEXT NOT NULL,
+    created_ms          INTEGER NOT NULL,
+    modified_ms         INTEGER NOT NULL,
+    member_count        INTEGER NOT NULL,
+    mute_all            INTEGER NOT NULL DEFAULT 0,
+    announcement        TEXT NOT NULL DEFAULT '',
+    last_id             INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (app_key, id)
+) WITHOUT ROWID;
+CREATE TABLE group_members (
+    app_key        TEXT NOT NULL,
+    group_id       TEXT NOT NULL,
+    member         TEXT NOT NULL,
+    role           INTEGER NOT NULL,
+    joined_ms      INTEGER NOT NULL,
+    joined_id      INTEGER NOT NULL,
+    muted_until_ms INTEGER,
+    PRIMARY KEY (app_key, group_id, member)
+) WITHOUT ROWID;
+CREATE INDEX group_members_by_member ON group_members (app_key, member, group_id);
+CREATE TABLE group_blocks (
+    app_key  TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    member   TEXT NOT NULL,
+    PRIMARY KEY (app_key, group_id, member)
+) WITHOUT ROWID;
+CREATE TABLE group_allowlist (
+    app_key  TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    member   TEXT NOT NULL,
+    PRIMARY KEY (app_key, group_id, member)
+) WITHOUT ROWID;
+CREATE TABLE group_requests (
+    app_key    TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
+    kind       INTEGER NOT NULL,
+    user       TEXT NOT NULL,
+    from_user  TEXT NOT NULL,
+    reason     TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, group_id, kind, user)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

@@ -133,6 +133,8 @@ pub(crate) enum WriteOp {
         add: bool,
     },
     Contact(crate::contacts::ContactOp),
+    /// A change of groups (`groups.rs`).
+    Group(crate::groups::GroupJob),
     Notification(crate::notifications::NotificationOp),
     Presence(crate::presence::PresenceOp),
     AddReport {
@@ -160,6 +162,7 @@ pub(crate) enum Outcome {
     Contacts(confab_core::store::ContactChange),
     Presence(confab_core::store::StoredPresence),
     Subscribed(confab_core::store::SubscribeChange),
+    Group(crate::groups::GroupReply),
     Id(u64),
 }
 
@@ -719,6 +722,7 @@ fn apply(
             }
             crate::contacts::drop_user(connection, &app, &name).map_err(backend)?;
             crate::presence::drop_user(connection, &app, &name).map_err(backend)?;
+            crate::groups::drop_user(connection, &app, &name).map_err(backend)?;
             for table in ["notification_settings", "push_languages", "push_tokens"] {
                 connection
                     .execute(
@@ -782,9 +786,12 @@ fn apply(
             match append_message(connection, message, Some(id), log)? {
                 Appended::Stored { .. } => Ok(Outcome::Done),
                 Appended::Duplicate(id) => Err(StoreError::Duplicate(id.0.to_string())),
-                Appended::UnknownRecipient(_) | Appended::Blocked(_) | Appended::NotContact(_) => {
-                    Err(StoreError::Backend("unexpected import outcome".into()))
-                }
+                Appended::UnknownRecipient(_)
+                | Appended::Blocked(_)
+                | Appended::NotContact(_)
+                | Appended::NoGroup
+                | Appended::NotGroupMember
+                | Appended::Muted => Err(StoreError::Backend("unexpected import outcome".into())),
             }
         }
         WriteOp::DeviceSeen {
@@ -811,10 +818,13 @@ fn apply(
         } => {
             let log_text = pulled.key();
             // The tails are as of the last commit: what this batch did so far counts too.
+            // A group's log has none: who reads an entry depends on membership, which they do
+            // not follow.
             let known = log
                 .shared
                 .tails
                 .position(&app, &device, &log_text)
+                .filter(|_| pulled.group().is_none())
                 .and_then(|known| pending_position(&log.changes, &app, &device, &log_text, known));
             if known.is_none() {
                 // The pull reads the device's view from its row.
@@ -881,6 +891,7 @@ fn apply(
         }
         WriteOp::Notification(op) => crate::notifications::apply(connection, op).map_err(backend),
         WriteOp::Presence(op) => crate::presence::apply(connection, op).map_err(backend),
+        WriteOp::Group(job) => job(connection).map(Outcome::Group).map_err(backend),
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();
             crate::contacts::apply(connection, op).map_err(backend)
@@ -992,6 +1003,26 @@ fn append_message(
             }
         }
     }
+    if let (Some(group), None) = (message.log.group(), imported_as) {
+        let refused = crate::groups::check_append(
+            connection,
+            &app,
+            group.as_str(),
+            (
+                message.sender.as_str(),
+                !message.kind.is_empty(),
+                message.sent_ms,
+            ),
+        )
+        .map_err(backend)?;
+        if let Some(refused) = refused {
+            // A resend of a message stored before keeps its answer.
+            if let Some(id) = stored_resend(connection, &app, &message)? {
+                return Ok(Appended::Duplicate(id));
+            }
+            return Ok(refused);
+        }
+    }
     if memory.blocks_possible && imported_as.is_none() {
         for member in message.log.members() {
             if *member != message.sender
@@ -1086,6 +1117,10 @@ fn append_message(
             only,
         )
         .map_err(backend)?;
+    }
+    if let (Some(group), Some(_)) = (log.group(), in_log) {
+        crate::groups::appended(connection, &app, group.as_str(), id.0 as i64).map_err(backend)?;
+    } else if let Some(only) = in_log {
         memory.changes.push(TailChange::Appended {
             log: tails::log_key(&app, &log_key),
             entry: TailEntry {
