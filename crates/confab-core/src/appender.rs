@@ -16,11 +16,14 @@ use prost::Message;
 
 use crate::{
     bus::{Bus, Event},
-    ids::{AppKey, LogId, MessageId, UserName},
+    ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
     now_ms,
-    store::{AppendEffect, AppendStore, Appended, Audience, EncodeMeta, NewMessage},
+    store::{AppendEffect, AppendStore, Appended, Audience, EncodeMeta, GroupStore, NewMessage},
     Error,
 };
+
+/// Members a group notice reads per page (`Appender::announce_to_members`).
+const MEMBERS_PER_PAGE: u32 = 1000;
 
 /// A message queued for its log; resolves once it is committed and announced.
 pub type PendingAppend = Pin<Box<dyn Future<Output = Result<Appended, Error>> + Send + 'static>>;
@@ -28,22 +31,38 @@ pub type PendingAppend = Pin<Box<dyn Future<Output = Result<Appended, Error>> + 
 pub struct Appender {
     store: Arc<dyn AppendStore>,
     bus: Arc<dyn Bus>,
+    /// Who the notices of a group message go to: its members, read after the commit.
+    groups: Arc<dyn GroupStore>,
 }
 
 impl Appender {
-    pub fn new(store: Arc<dyn AppendStore>, bus: Arc<dyn Bus>) -> Appender {
-        Appender { store, bus }
+    pub fn new(
+        store: Arc<dyn AppendStore>,
+        bus: Arc<dyn Bus>,
+        groups: Arc<dyn GroupStore>,
+    ) -> Appender {
+        Appender { store, bus, groups }
     }
 
     /// Queues `message` (with `effect` in its transaction) at once, so that submissions of one
     /// caller keep their order; the future resolves after the commit and the notices.
     pub fn submit(&self, message: NewMessage, effect: AppendEffect) -> PendingAppend {
         let notices = notices(&message);
+        let to_members = match (&message.log, &message.audience) {
+            (LogId::Group(group), Audience::Members) => Some((
+                message.app.clone(),
+                group.clone(),
+                message.sender.clone(),
+                message.sender_resource.clone(),
+            )),
+            _ => None,
+        };
         let stored = match effect {
             AppendEffect::None => self.store.submit_append(message),
             effect => self.store.submit_append_with(message, effect),
         };
         let bus = Arc::clone(&self.bus);
+        let groups = Arc::clone(&self.groups);
         Box::pin(async move {
             let appended = stored.await?;
             if matches!(appended, Appended::Stored { .. }) {
@@ -51,6 +70,14 @@ impl Appender {
                     // Stored is what counts: a lost notice is repaired by the next UNREAD.
                     if let Err(error) = bus.publish(notice).await {
                         tracing::warn!(%error, "notice not published");
+                    }
+                }
+                if let Some((app, group, sender, resource)) = to_members {
+                    if let Err(error) =
+                        announce_to_members(&*groups, &*bus, (&app, &group), (&sender, &resource))
+                            .await
+                    {
+                        tracing::warn!(%error, "group notices not published");
                     }
                 }
             }
@@ -194,8 +221,41 @@ impl Appender {
     }
 }
 
+/// One notice per member of the group, read a page at a time after the commit (members at
+/// about the time of the send: who reads the entry is the store's to say, by join points).
+async fn announce_to_members(
+    groups: &dyn GroupStore,
+    bus: &dyn Bus,
+    (app, group): (&AppKey, &GroupId),
+    (sender, resource): (&UserName, &str),
+) -> Result<(), Error> {
+    let queue = QueueName::group(group);
+    let mut offset = 0;
+    loop {
+        let members = groups
+            .group_members(app, group, now_ms(), offset, MEMBERS_PER_PAGE)
+            .await?;
+        for member in &members {
+            let except_resource =
+                (member.user == *sender && !resource.is_empty()).then(|| resource.to_owned());
+            bus.publish(Event::Notice {
+                app: app.clone(),
+                user: member.user.clone(),
+                queue: queue.clone(),
+                except_resource,
+            })
+            .await?;
+        }
+        if members.len() < MEMBERS_PER_PAGE as usize {
+            return Ok(());
+        }
+        offset += u64::from(MEMBERS_PER_PAGE);
+    }
+}
+
 /// One notice per member who reads the message, naming the log as that member's SDK knows it;
-/// the sending device is left out (its view of the log does not hold its own messages).
+/// the sending device is left out (its view of the log does not hold its own messages). A
+/// group's members are announced after the commit (`announce_to_members`).
 fn notices(message: &NewMessage) -> Vec<Event> {
     let notice = |user: &crate::ids::UserName| {
         let queue = message.log.view_of(user)?;

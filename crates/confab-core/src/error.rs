@@ -47,15 +47,8 @@ pub enum Error {
     /// The app lets users message their contacts only, and this user is not one.
     #[error("{0} is not a contact")]
     NotContact(String),
-    /// No group of this id (or it was deleted).
-    #[error("group {0} not found")]
-    GroupNotFound(String),
-    /// The caller is not a member of the group it acts on.
-    #[error("not a member of the group")]
-    NotGroupMember,
-    /// The sender is muted in the group, or all members are.
-    #[error("muted")]
-    Muted,
+    #[error(transparent)]
+    Group(#[from] crate::groups::GroupError),
     /// A request the caller may not make (over a limit, …); the text is the hosted one.
     #[error("{0}")]
     Forbidden(String),

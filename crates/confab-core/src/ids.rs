@@ -101,7 +101,11 @@ impl QueueName {
 
     /// A group's queue: `<id>@conference.easemob.com`.
     pub fn group(group: &GroupId) -> QueueName {
-        QueueName(concat(&[group.as_str(), "@", confab_proto::CONFERENCE_DOMAIN]))
+        QueueName(concat(&[
+            group.as_str(),
+            "@",
+            confab_proto::CONFERENCE_DOMAIN,
+        ]))
     }
 
     /// Rebuilds a queue name from a JID the client sent; `None` for JIDs that name no queue.

@@ -15,6 +15,7 @@ pub mod conversations;
 mod error;
 pub mod escaped;
 pub mod files;
+pub mod groups;
 pub mod history;
 pub mod ids;
 pub mod messages;

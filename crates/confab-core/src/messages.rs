@@ -18,14 +18,15 @@ use confab_proto::{
         self,
         meta::{NameSpace, RouteType},
     },
-    USER_DOMAIN,
+    CONFERENCE_DOMAIN, USER_DOMAIN,
 };
 use prost::Message;
 
 use crate::{
     app::App,
     appender::Appender,
-    ids::{IdGenerator, LogId, MessageId, QueueName, UserName},
+    groups::GroupError,
+    ids::{GroupId, IdGenerator, LogId, MessageId, QueueName, UserName},
     now_ms,
     presence::Presence,
     receipts,
@@ -166,8 +167,11 @@ impl MessageService {
         }
         let to = meta.to.as_ref().ok_or(Error::MissingField("meta to"))?;
         let domain = to.domain.as_deref().unwrap_or(USER_DOMAIN);
+        if domain == CONFERENCE_DOMAIN {
+            return self.submit_to_group(session, meta, client_id);
+        }
         if domain != USER_DOMAIN {
-            return Err(Error::Unsupported("group and chat-room messages"));
+            return Err(Error::Unsupported("messages to this domain"));
         }
         let to_name = to.name.as_deref().unwrap_or("");
         let recipient =
@@ -253,6 +257,7 @@ impl MessageService {
             },
             effect,
         );
+        let sender = session.user.clone();
         Ok(Box::pin(async move {
             match appended.await? {
                 Appended::Stored { id, timestamp_ms } => Ok(SendAck {
@@ -268,9 +273,112 @@ impl MessageService {
                 Appended::UnknownRecipient(name) => Err(Error::RecipientNotFound(name.to_string())),
                 Appended::Blocked(_) => Err(Error::Blocked),
                 Appended::NotContact(name) => Err(Error::NotContact(name.to_string())),
-                Appended::NoGroup => Err(Error::GroupNotFound(String::new())),
-                Appended::NotGroupMember => Err(Error::NotGroupMember),
-                Appended::Muted => Err(Error::Muted),
+                Appended::NoGroup => Err(GroupError::NotFound.into()),
+                Appended::NotGroupMember => Err(GroupError::NotMember(sender.to_string()).into()),
+                Appended::Muted => Err(GroupError::Muted.into()),
+            }
+        }))
+    }
+
+    /// A message to a group (`chatType: groupChat`): appended once to the group's log for its
+    /// members; the store checks in the append that the sender is a member and not muted.
+    fn submit_to_group(
+        self: &Arc<Self>,
+        session: &SessionContext,
+        meta: pb::Meta,
+        client_id: u64,
+    ) -> Result<PendingSend, Error> {
+        let to_name = meta
+            .to
+            .as_ref()
+            .and_then(|to| to.name.as_deref())
+            .unwrap_or("");
+        let group = GroupId::parse(to_name).ok_or(Error::Group(GroupError::NotFound))?;
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        let body = pb::MessageBody::decode(payload.clone())
+            .map_err(|_| Error::MissingField("a message body"))?;
+        let names = |jid: &Option<pb::Jid>, name: &str| {
+            jid.as_ref()
+                .and_then(|jid| jid.name.as_deref())
+                .is_some_and(|named| named.eq_ignore_ascii_case(name))
+        };
+        if !names(&body.from, session.user.as_str()) {
+            return Err(Error::ImpersonatedParty("from"));
+        }
+        if !names(&body.to, group.as_str()) {
+            return Err(Error::ImpersonatedParty("to"));
+        }
+        match receipts::kind(&body) {
+            receipts::Kind::Plain => {}
+            _ => return Err(Error::Unsupported("receipts, recalls and edits in groups")),
+        }
+        if !meta.directed_users.is_empty() {
+            return Err(Error::Unsupported("messages to some members of a group"));
+        }
+        let kind = self.check_body(&body)?;
+        let app_key = session.app.key.clone();
+        let mut downlink = pb::Meta {
+            id: None,
+            from: Some(pb::Jid {
+                app_key: Some(app_key.to_string()),
+                name: Some(session.user.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: Some(session.resource.clone()),
+            }),
+            to: Some(pb::Jid {
+                app_key: Some(app_key.to_string()),
+                name: Some(group.to_string()),
+                domain: Some(CONFERENCE_DOMAIN.to_owned()),
+                client_resource: None,
+            }),
+            timestamp: None,
+            ns: Some(NameSpace::Chat as i32),
+            payload: Some(payload.clone()),
+            routetype: meta.routetype,
+            ext: meta.ext,
+            meta: meta.meta,
+            directed_users: Vec::new(),
+        };
+        let appended = self.appender.submit(
+            NewMessage {
+                app: app_key,
+                log: LogId::Group(group),
+                audience: Audience::Members,
+                sender: session.user.clone(),
+                sender_resource: session.resource.clone(),
+                client_id: Some(client_id),
+                body_digest: body_digest(&payload),
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    downlink.id = Some(id.0);
+                    downlink.timestamp = Some(timestamp_ms);
+                    downlink.encode_to_vec().into()
+                }),
+                kind,
+                history: Vec::new(),
+            },
+            AppendEffect::None,
+        );
+        let sender = session.user.clone();
+        Ok(Box::pin(async move {
+            match appended.await? {
+                Appended::Stored { id, timestamp_ms } => Ok(SendAck {
+                    server_id: id,
+                    timestamp_ms,
+                    notify: None,
+                }),
+                Appended::Duplicate(existing) => Ok(SendAck {
+                    server_id: existing,
+                    timestamp_ms: existing.timestamp_ms(),
+                    notify: None,
+                }),
+                Appended::NoGroup => Err(GroupError::NotFound.into()),
+                Appended::NotGroupMember => Err(GroupError::NotMember(sender.to_string()).into()),
+                Appended::Muted => Err(GroupError::Muted.into()),
+                // Blocklists and contacts-only apply to one-to-one messages.
+                Appended::UnknownRecipient(_) | Appended::Blocked(_) | Appended::NotContact(_) => {
+                    Err(Error::Unsupported("a refused group message"))
+                }
             }
         }))
     }

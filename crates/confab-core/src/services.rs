@@ -10,6 +10,7 @@ use crate::{
     bus::Bus,
     contacts::{ContactLimits, ContactService},
     conversations::ConversationService,
+    groups::{GroupLimits, GroupService},
     messages::MessageService,
     moderation::ReportService,
     notifications::NotificationService,
@@ -18,7 +19,7 @@ use crate::{
     presence::{Presence, PresenceLimits, PresenceService},
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
-        LogStore, NotificationStore, PresenceStore, ReportStore, Store, UserStore,
+        GroupStore, LogStore, NotificationStore, PresenceStore, ReportStore, Store, UserStore,
     },
     Error,
 };
@@ -47,6 +48,8 @@ pub struct Limits {
     pub max_user_attribute_bytes: usize,
     /// Presence subscriptions and descriptions (`presence/service.rs`).
     pub presence: PresenceLimits,
+    /// Group sizes and the users one call may name (`groups.rs`).
+    pub groups: GroupLimits,
 }
 
 impl Default for Limits {
@@ -61,6 +64,7 @@ impl Default for Limits {
             contacts: ContactLimits::default(),
             max_user_attribute_bytes: 2048,
             presence: PresenceLimits::default(),
+            groups: GroupLimits::default(),
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct Services {
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
+    pub groups: Arc<GroupService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions (the `Presence` port says who is online).
@@ -93,6 +98,7 @@ impl Services {
         let appender = Arc::new(Appender::new(
             Arc::clone(&store) as Arc<dyn AppendStore>,
             Arc::clone(&bus),
+            Arc::clone(&store) as Arc<dyn GroupStore>,
         ));
         let apps = Arc::new(AppService::new(
             Arc::clone(&store) as Arc<dyn AppStore>,
@@ -116,6 +122,13 @@ impl Services {
             limits.contacts,
         ));
         let presence_limits = limits.presence;
+        let groups = Arc::new(GroupService::new(
+            Arc::clone(&store) as Arc<dyn GroupStore>,
+            Arc::clone(&users),
+            Arc::clone(&appender),
+            node,
+            limits.groups,
+        ));
         let messages = Arc::new(MessageService::new(
             Arc::clone(&logs),
             Arc::clone(&store) as Arc<dyn AnnotationStore>,
@@ -154,6 +167,7 @@ impl Services {
             messages,
             conversations,
             contacts,
+            groups,
             reports,
             notifications,
             presence: presence_service,

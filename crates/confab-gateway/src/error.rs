@@ -2,7 +2,7 @@
 //! not compile until someone picks what the SDK should see. Internal causes are logged by the
 //! caller and reach the client only as a generic failure.
 
-use confab_core::{receipts::ReceiptError, Error};
+use confab_core::{groups::GroupError, receipts::ReceiptError, Error};
 use confab_proto::{
     pb::{status::ErrorCode, Status},
     status::{
@@ -54,6 +54,7 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::NotContact(_)
         | Error::Forbidden(_)
         | Error::ServiceNotOpen
+        | Error::Group(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
@@ -85,6 +86,7 @@ pub(crate) fn send_status(error: &Error) -> Status {
             status::error(ErrorCode::Fail, format!("{what} is not supported"))
         }
         Error::Receipt(error) => status::error(ErrorCode::Fail, receipt_reason(error)),
+        Error::Group(error) => group_status(error),
         // 603 PERMISSION_DENIED, as for a recall of someone else's message.
         Error::ImpersonatedParty(_) => status::error(ErrorCode::Fail, REASON_NO_PERMISSION),
         Error::AppNotFound
@@ -106,6 +108,25 @@ pub(crate) fn send_status(error: &Error) -> Status {
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
         }
+    }
+}
+
+/// A refused group message, as the SDK's send path reads it (API-SURFACE.md, detail 6).
+fn group_status(error: &GroupError) -> Status {
+    match error {
+        // 605 GROUP_NOT_EXIST.
+        GroupError::NotFound => status::error(ErrorCode::Fail, "group not found"),
+        // 602 GROUP_NOT_JOINED.
+        GroupError::NotMember(_) => status::error(ErrorCode::Fail, "not in group or chatroom"),
+        // 507 SERVICE_NOT_ALLOW_MESSAGING_MUTE, "you were muted".
+        GroupError::Muted => status::error(ErrorCode::UserMuted, "you were muted"),
+        GroupError::Blocked(_) => status::error(ErrorCode::Fail, "blocked"),
+        GroupError::NotAllowed(_)
+        | GroupError::AlreadyMember(_)
+        | GroupError::Full
+        | GroupError::TooManyMembers
+        | GroupError::NoRequest
+        | GroupError::Invalid(_) => status::error(ErrorCode::Fail, error.to_string()),
     }
 }
 

@@ -10,7 +10,7 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use confab_core::{files::ChatFileError, now_ms, Error};
+use confab_core::{files::ChatFileError, groups::GroupError, now_ms, Error};
 use confab_token::TokenError;
 
 #[derive(Debug)]
@@ -149,6 +149,7 @@ fn domain_body(error: &Error) -> Body {
         }
         // The msync reason, as a REST send gets it.
         Error::NotContact(_) => Body::new(S::FORBIDDEN, "forbidden_op", "nonroster"),
+        Error::Group(error) => group_body(error),
         // The provider's detail is logged by `into_response`, never sent.
         Error::Provider(_) => Body::new(
             S::SERVICE_UNAVAILABLE,
@@ -161,6 +162,39 @@ fn domain_body(error: &Error) -> Body {
             "internal_server_error",
             "internal server error",
         ),
+    }
+}
+
+/// The hosted texts the SDK maps for groups (API-SURFACE.md, detail 7): 605 for a missing
+/// group, 602 for a non-member, 601 already in, 606 full, 607 too many for `maxusers`, any
+/// other 403 603.
+fn group_body(error: &GroupError) -> Body {
+    use StatusCode as S;
+    match error {
+        GroupError::NotFound => {
+            Body::new(S::NOT_FOUND, "resource_not_found", "do not find this group")
+        }
+        GroupError::NotMember(_) => Body::new(S::FORBIDDEN, "forbidden_op", error.to_string()),
+        GroupError::AlreadyMember(user) => Body::new(
+            S::FORBIDDEN,
+            "forbidden_op",
+            format!("invite users to join group failed, {user} already in group"),
+        ),
+        GroupError::Full => Body::new(S::FORBIDDEN, "forbidden_op", "group member list is full!"),
+        GroupError::TooManyMembers => Body::new(
+            S::FORBIDDEN,
+            "forbidden_op",
+            "members size is greater than max user size !",
+        ),
+        GroupError::Muted | GroupError::NotAllowed(_) | GroupError::Blocked(_) => {
+            Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
+        }
+        GroupError::NoRequest => Body::new(
+            S::FORBIDDEN,
+            "forbidden_op",
+            "no pending request or invitation to answer",
+        ),
+        GroupError::Invalid(what) => Body::new(S::BAD_REQUEST, "illegal_argument", what.clone()),
     }
 }
 

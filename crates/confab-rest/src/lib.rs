@@ -22,6 +22,7 @@ use confab_core::{
     contacts::ContactService,
     conversations::ConversationService,
     files::{ChatFileStore, FileStore},
+    groups::GroupService,
     messages::MessageService,
     moderation::ReportService,
     notifications::NotificationService,
@@ -46,6 +47,7 @@ pub struct RestState {
     pub messages: Arc<MessageService>,
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
+    pub groups: Arc<GroupService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions.
@@ -224,6 +226,105 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/sdk/users/{user}/token/expires",
             routing::get(routes::token::token_expires_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups",
+            routing::post(routes::groups::create_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}",
+            routing::get(routes::groups::info_route)
+                .put(routes::groups::modify_route)
+                .delete(routes::groups::destroy_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/joined_chatgroups",
+            routing::get(routes::groups::joined_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/user/{user}",
+            routing::get(routes::groups::joined_entities_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/user/{user}/joined_count",
+            routing::get(routes::groups::joined_count_route),
+        )
+        .route(
+            "/{org}/{app}/publicchatgroups",
+            routing::get(routes::groups::public_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/users",
+            routing::get(routes::groups::members_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/users/{users}",
+            routing::delete(routes::groups::remove_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/admin",
+            routing::get(routes::groups::admins_route).post(routes::groups::add_admin_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/admin/{user}",
+            routing::delete(routes::groups::remove_admin_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/invite",
+            routing::post(routes::groups::invite_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/apply",
+            routing::post(routes::groups::apply_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/apply_verify",
+            routing::post(routes::groups::apply_verify_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/invite_verify",
+            routing::post(routes::groups::invite_verify_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/quit",
+            routing::delete(routes::groups::quit_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/mute",
+            routing::get(routes::groups::muted_route).post(routes::groups::mute_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/mute/{users}",
+            routing::delete(routes::groups::unmute_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/chatgroups/{group}/mute/{user}",
+            routing::get(routes::groups::is_muted_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/ban",
+            routing::post(routes::groups::ban_route).delete(routes::groups::ban_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/blocks/users",
+            routing::get(routes::groups::blocked_route).post(routes::groups::block_many_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/blocks/users/{users}",
+            routing::post(routes::groups::block_one_route).delete(routes::groups::unblock_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/white/users",
+            routing::get(routes::groups::allowlist_route).post(routes::groups::allow_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/white/users/{users}",
+            routing::get(routes::groups::allowlisted_route).delete(routes::groups::disallow_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/announcement",
+            routing::get(routes::groups::announcement_route)
+                .post(routes::groups::set_announcement_route),
         )
         .route(
             "/{org}/{app}/users/{user}/contacts/apply",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use confab_core::contacts::ContactLimits;
+use confab_core::groups::GroupLimits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
 use confab_core::presence::PresenceLimits;
 use confab_core::services::Limits;
@@ -61,6 +62,8 @@ pub struct Config {
     pub max_user_attribute_bytes: usize,
     /// Live presence subscriptions one user may hold (hosted: 3,000).
     pub max_presence_subscriptions: u32,
+    /// The largest `maxusers` a group may have, its owner counted (hosted default: 3,000).
+    pub max_group_members: u32,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -403,6 +406,7 @@ impl Default for Config {
             max_blocked_users: limits.contacts.max_blocked,
             max_user_attribute_bytes: limits.max_user_attribute_bytes,
             max_presence_subscriptions: limits.presence.max_subscriptions,
+            max_group_members: limits.groups.max_members,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -490,6 +494,11 @@ impl Config {
         if !(1..=10_000).contains(&self.max_blocked_users) {
             return Err(ConfigError::Invalid("max_blocked_users must be 1 to 10000"));
         }
+        if !(2..=100_000).contains(&self.max_group_members) {
+            return Err(ConfigError::Invalid(
+                "max_group_members must be 2 to 100000",
+            ));
+        }
         if !(1..=100_000).contains(&self.max_presence_subscriptions) {
             return Err(ConfigError::Invalid(
                 "max_presence_subscriptions must be 1 to 100000",
@@ -559,6 +568,10 @@ impl Config {
             presence: PresenceLimits {
                 max_subscriptions: self.max_presence_subscriptions,
                 ..PresenceLimits::default()
+            },
+            groups: GroupLimits {
+                max_members: self.max_group_members,
+                ..GroupLimits::default()
             },
         }
     }

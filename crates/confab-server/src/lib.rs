@@ -136,6 +136,7 @@ pub async fn run_with_providers(
             messages: services.messages.clone(),
             conversations: services.conversations.clone(),
             contacts: services.contacts.clone(),
+            groups: services.groups.clone(),
             reports: services.reports.clone(),
             notifications: services.notifications.clone(),
             presence: services.presence.clone(),

@@ -156,7 +156,9 @@ fn insert_member(
         )?
         .execute(params![app, group, user, role_code(role), now_ms as i64])?;
     connection
-        .prepare_cached("DELETE FROM group_requests WHERE app_key = ?1 AND group_id = ?2 AND user = ?3")?
+        .prepare_cached(
+            "DELETE FROM group_requests WHERE app_key = ?1 AND group_id = ?2 AND user = ?3",
+        )?
         .execute(params![app, group, user])?;
     Ok(())
 }
@@ -235,10 +237,7 @@ fn change(
     };
     match change {
         GroupChange::Settings(change) => {
-            if change
-                .max_users
-                .is_some_and(|max| max < group.member_count)
-            {
+            if change.max_users.is_some_and(|max| max < group.member_count) {
                 return Ok(GroupOutcome::Full);
             }
             let mut settings = group.settings.clone();
@@ -259,7 +258,10 @@ fn change(
             flag(&mut settings.public, change.public);
             flag(&mut settings.approval, change.approval);
             flag(&mut settings.allow_invites, change.allow_invites);
-            flag(&mut settings.invite_need_confirm, change.invite_need_confirm);
+            flag(
+                &mut settings.invite_need_confirm,
+                change.invite_need_confirm,
+            );
             if let Some(max) = change.max_users {
                 settings.max_users = max;
             }
@@ -405,7 +407,14 @@ fn add_members(
         return Ok(GroupOutcome::Full);
     }
     for user in &new {
-        insert_member(connection, app, id, user.as_str(), GroupRole::Member, now_ms)?;
+        insert_member(
+            connection,
+            app,
+            id,
+            user.as_str(),
+            GroupRole::Member,
+            now_ms,
+        )?;
     }
     set_count(connection, app, id)?;
     Ok(GroupOutcome::Done(new))
@@ -458,7 +467,13 @@ fn set_admin(
                     "UPDATE group_members SET role = ?5
                      WHERE app_key = ?1 AND group_id = ?2 AND member = ?3 AND role = ?4",
                 )?
-                .execute(params![app, id, user.as_str(), role_code(from), role_code(to)])?;
+                .execute(params![
+                    app,
+                    id,
+                    user.as_str(),
+                    role_code(from),
+                    role_code(to)
+                ])?;
             Ok(GroupOutcome::Done(true))
         }
     }
@@ -481,7 +496,12 @@ fn mute(
     )?;
     for user in users {
         if !changed.contains(user)
-            && update.execute(params![app, id, user.as_str(), until_ms.map(|ms| ms as i64)])? > 0
+            && update.execute(params![
+                app,
+                id,
+                user.as_str(),
+                until_ms.map(|ms| ms as i64)
+            ])? > 0
         {
             changed.push(user.clone());
         }
@@ -538,7 +558,12 @@ fn change_list(
     Ok(GroupOutcome::Done(changed))
 }
 
-fn list(connection: &Connection, table: &str, app: &str, id: &str) -> rusqlite::Result<Vec<UserName>> {
+fn list(
+    connection: &Connection,
+    table: &str,
+    app: &str,
+    id: &str,
+) -> rusqlite::Result<Vec<UserName>> {
     connection
         .prepare_cached(&format!(
             "SELECT member FROM {table} WHERE app_key = ?1 AND group_id = ?2 ORDER BY member"
@@ -691,7 +716,9 @@ pub(crate) fn appended(
     id: i64,
 ) -> rusqlite::Result<()> {
     connection
-        .prepare_cached("UPDATE groups SET last_id = MAX(last_id, ?3) WHERE app_key = ?1 AND id = ?2")?
+        .prepare_cached(
+            "UPDATE groups SET last_id = MAX(last_id, ?3) WHERE app_key = ?1 AND id = ?2",
+        )?
         .execute(params![app, group, id])?;
     Ok(())
 }

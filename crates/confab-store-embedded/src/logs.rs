@@ -347,9 +347,9 @@ pub(crate) fn device_seen(
                 owner,
                 other,
             )? {
-                    Some(first) => first - 1,
-                    None => last,
-                };
+                Some(first) => first - 1,
+                None => last,
+            };
             start = start.max(read_up_to);
         }
         if start > cleared {
@@ -659,10 +659,10 @@ pub(crate) fn unread_counts(
             continue;
         };
         let joined = join_point(connection, app, &log_key, owner)?;
-        let (unread, oldest): (u32, Option<i64>) = count
-            .query_row(params![app, log_key, after, owner, resource, joined], |row| {
-                Ok((row.get(0)?, row.get(1)?))
-            })?;
+        let (unread, oldest): (u32, Option<i64>) = count.query_row(
+            params![app, log_key, after, owner, resource, joined],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )?;
         if let Some(oldest) = oldest {
             counts.push((oldest, LogCount { log, count: unread }));
         }

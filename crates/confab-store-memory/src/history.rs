@@ -324,7 +324,7 @@ impl State {
                     settings.deleted_up_to = newest;
                 }
                 if let Some(log) = LogId::viewed_as(owner, conversation) {
-                    self.logs.clear(app, owner, &log);
+                    self.logs.clear(&self.groups, app, owner, &log);
                 }
             }
             ConversationChange::RemoveMessages(removed) => {

@@ -12,6 +12,7 @@
 mod admins;
 mod apps;
 mod contacts;
+mod groups;
 mod history;
 mod logs;
 mod messages;
@@ -47,6 +48,7 @@ struct State {
     reports: reports::Reports,
     notifications: notifications::Notifications,
     presence: presence::Presences,
+    groups: groups::Groups,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -65,6 +67,7 @@ impl Default for State {
             reports: Default::default(),
             notifications: Default::default(),
             presence: Default::default(),
+            groups: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

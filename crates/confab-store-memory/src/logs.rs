@@ -1,8 +1,12 @@
 //! Logs, cursors and devices (the embedded store's `log_entries`, `cursors`, `devices` and the
 //! `last_id` / `cleared_up_to` columns of `conversations`). Entries stay until reclaimed: the
 //! embedded store's pruning of what no device can be delivered any more is not observable.
+//!
+//! A group's log (`LogId::Group`) names no members: who reads an entry for every member is
+//! worked out when a device reads, from the group's members now and the point each joined at
+//! (`groups.rs`); an entry for one user is theirs whether they are a member or not.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 
 use confab_core::{
@@ -10,7 +14,7 @@ use confab_core::{
     store::{Audience, Device, LogCount, Pulled, QueuedMessage, Reclaimed},
 };
 
-use crate::messages::Messages;
+use crate::{groups::Groups, messages::Messages};
 
 #[derive(Debug, Default)]
 pub(crate) struct Logs {
@@ -22,6 +26,8 @@ pub(crate) struct Logs {
     cursors: HashMap<(AppKey, Device), HashMap<LogId, MessageId>>,
     /// When each device was last seen (epoch ms).
     devices: HashMap<(AppKey, Device), u64>,
+    /// Each group log's newest entry for every member: where a member joining now starts.
+    group_tails: HashMap<(AppKey, LogId), MessageId>,
 }
 
 /// A message in its log: who sent it and who reads it.
@@ -34,17 +40,31 @@ struct Entry {
 }
 
 impl Entry {
-    /// Whether `device` sees this entry in its view of the log.
-    fn visible_to(&self, device: &Device) -> bool {
-        self.only.as_ref().is_none_or(|only| *only == device.user)
-            && !(self.sender == device.user && self.sender_resource == device.resource)
+    /// Whether `device` sees entry `id` of `log` in its view: not its own send; an entry for
+    /// one user if it is theirs; an entry for every member of a group if the device's user is
+    /// a member now and joined before it.
+    fn visible_to(
+        &self,
+        groups: &Groups,
+        (app, log, id): (&AppKey, &LogId, MessageId),
+        device: &Device,
+    ) -> bool {
+        let own = self.sender == device.user && self.sender_resource == device.resource;
+        let reader = match (&self.only, log) {
+            (Some(only), _) => *only == device.user,
+            (None, LogId::Group(group)) => groups
+                .join_point(app, group, &device.user)
+                .is_some_and(|joined| id > joined),
+            (None, LogId::Pair { .. }) => true,
+        };
+        reader && !own
     }
 }
 
 /// One member's view of one log.
 #[derive(Debug, Default, Clone, Copy)]
 struct View {
-    /// The newest entry the member reads.
+    /// The newest entry the member reads (of a group's log: the newest for them alone).
     last: MessageId,
     /// Every device of the member has read up to here (the conversation was deleted).
     cleared: MessageId,
@@ -66,16 +86,31 @@ impl Logs {
             Audience::Members => None,
             Audience::Member(user) => Some(user.clone()),
         };
-        for member in log.members() {
-            if only.as_ref().is_none_or(|only| only == member) {
-                let view = self
-                    .views
-                    .entry((app.clone(), member.clone()))
-                    .or_default()
-                    .entry(log.clone())
+        let readers: Vec<&UserName> = match (log, &only) {
+            // A group's members are not named: the log's tail stands for their views.
+            (LogId::Group(_), None) => {
+                let tail = self
+                    .group_tails
+                    .entry((app.clone(), log.clone()))
                     .or_default();
-                view.last = view.last.max(id);
+                *tail = (*tail).max(id);
+                Vec::new()
             }
+            (LogId::Group(_), Some(user)) => vec![user],
+            (LogId::Pair { .. }, _) => log
+                .members()
+                .into_iter()
+                .filter(|member| only.as_ref().is_none_or(|only| only == *member))
+                .collect(),
+        };
+        for member in readers {
+            let view = self
+                .views
+                .entry((app.clone(), member.clone()))
+                .or_default()
+                .entry(log.clone())
+                .or_default();
+            view.last = view.last.max(id);
         }
         self.entries
             .entry((app.clone(), log.clone()))
@@ -99,9 +134,24 @@ impl Logs {
         }
     }
 
+    /// The newest entry of a group log for every member (0 when there is none): where a member
+    /// joining now starts reading.
+    pub(crate) fn group_tail(&self, app: &AppKey, log: &LogId) -> MessageId {
+        self.group_tails
+            .get(&(app.clone(), log.clone()))
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// A login; the first starts, in each log, where the user's other devices have read up to
     /// (the furthest of them), each past what it cannot see up to its first unread entry.
-    pub(crate) fn device_seen(&mut self, app: &AppKey, device: &Device, now_ms: u64) {
+    pub(crate) fn device_seen(
+        &mut self,
+        groups: &Groups,
+        app: &AppKey,
+        device: &Device,
+        now_ms: u64,
+    ) {
         let key = (app.clone(), device.clone());
         if self.devices.insert(key.clone(), now_ms).is_some() {
             return;
@@ -115,22 +165,32 @@ impl Logs {
             .map(|(_, other)| other.clone())
             .collect();
         let mut start: HashMap<LogId, MessageId> = HashMap::new();
-        if let Some(views) = self.views.get(&(app.clone(), device.user.clone())) {
-            for (log, view) in views {
-                for other in &others {
-                    let after = self.position(app, other, log);
-                    let read_up_to = match self.unread_after(app, other, log, after).next() {
-                        Some(first) => MessageId(first.0 - 1),
-                        None => view.last,
-                    };
-                    if read_up_to > view.cleared {
-                        let at = start.entry(log.clone()).or_default();
-                        *at = (*at).max(read_up_to);
-                    }
+        for log in self.logs_read_by(groups, app, &device.user) {
+            let view = self.view(groups, app, &device.user, &log);
+            for other in &others {
+                let after = self.position(app, other, &log);
+                let read_up_to = match self.unread_after(groups, app, other, &log, after).next() {
+                    Some(first) => MessageId(first.0 - 1),
+                    None => view.last,
+                };
+                if read_up_to > view.cleared {
+                    let at = start.entry(log.clone()).or_default();
+                    *at = (*at).max(read_up_to);
                 }
             }
         }
         self.cursors.insert(key, start);
+    }
+
+    /// The logs `user` reads: those with a view of theirs, and the logs of their groups.
+    fn logs_read_by(&self, groups: &Groups, app: &AppKey, user: &UserName) -> BTreeSet<LogId> {
+        let mut logs: BTreeSet<LogId> = self
+            .views
+            .get(&(app.clone(), user.clone()))
+            .map(|views| views.keys().cloned().collect())
+            .unwrap_or_default();
+        logs.extend(groups.logs_of(app, user));
+        logs
     }
 
     /// Where `device` reads `log` from: its cursor, or the member's clearing if later.
@@ -141,10 +201,26 @@ impl Logs {
             .and_then(|cursors| cursors.get(log))
             .copied()
             .unwrap_or_default();
-        cursor.max(self.view(app, &device.user, log).cleared)
+        cursor.max(self.stored_view(app, &device.user, log).cleared)
     }
 
-    fn view(&self, app: &AppKey, owner: &UserName, log: &LogId) -> View {
+    /// `owner`'s view of `log`. In a group's log the newest entry they read is also the log's
+    /// newest for every member, if they are a member who joined before it.
+    fn view(&self, groups: &Groups, app: &AppKey, owner: &UserName, log: &LogId) -> View {
+        let mut view = self.stored_view(app, owner, log);
+        if let LogId::Group(group) = log {
+            let tail = self.group_tail(app, log);
+            if groups
+                .join_point(app, group, owner)
+                .is_some_and(|joined| tail > joined)
+            {
+                view.last = view.last.max(tail);
+            }
+        }
+        view
+    }
+
+    fn stored_view(&self, app: &AppKey, owner: &UserName, log: &LogId) -> View {
         self.views
             .get(&(app.clone(), owner.clone()))
             .and_then(|views| views.get(log))
@@ -154,41 +230,41 @@ impl Logs {
 
     fn unread_after<'a>(
         &'a self,
-        app: &AppKey,
+        groups: &'a Groups,
+        app: &'a AppKey,
         device: &'a Device,
-        log: &LogId,
+        log: &'a LogId,
         after: MessageId,
     ) -> impl Iterator<Item = MessageId> + 'a {
         self.entries
             .get(&(app.clone(), log.clone()))
             .into_iter()
             .flat_map(move |entries| entries.range((Bound::Excluded(after), Bound::Unbounded)))
-            .filter(move |(_, entry)| entry.visible_to(device))
+            .filter(move |(id, entry)| entry.visible_to(groups, (app, log, **id), device))
             .map(|(id, _)| *id)
     }
 
     /// The logs with unread entries for `device`, the one with the oldest unread entry first.
-    pub(crate) fn unread_counts(&self, app: &AppKey, device: &Device) -> Vec<LogCount> {
-        let Some(views) = self.views.get(&(app.clone(), device.user.clone())) else {
-            return Vec::new();
-        };
-        let mut counts: Vec<(MessageId, LogCount)> = views
-            .iter()
-            .filter_map(|(log, view)| {
-                let after = self.position(app, device, log);
-                if view.last <= after {
+    pub(crate) fn unread_counts(
+        &self,
+        groups: &Groups,
+        app: &AppKey,
+        device: &Device,
+    ) -> Vec<LogCount> {
+        let mut counts: Vec<(MessageId, LogCount)> = self
+            .logs_read_by(groups, app, &device.user)
+            .into_iter()
+            .filter_map(|log| {
+                let after = self.position(app, device, &log);
+                if self.view(groups, app, &device.user, &log).last <= after {
                     return None;
                 }
-                let unread: Vec<MessageId> = self.unread_after(app, device, log, after).collect();
+                let unread: Vec<MessageId> = self
+                    .unread_after(groups, app, device, &log, after)
+                    .collect();
                 let oldest = *unread.first()?;
                 let count = u32::try_from(unread.len()).unwrap_or(u32::MAX);
-                Some((
-                    oldest,
-                    LogCount {
-                        log: log.clone(),
-                        count,
-                    },
-                ))
+                Some((oldest, LogCount { log, count }))
             })
             .collect();
         counts.sort_by_key(|(oldest, _)| *oldest);
@@ -197,7 +273,7 @@ impl Logs {
 
     pub(crate) fn pull(
         &mut self,
-        messages: &Messages,
+        (groups, messages): (&Groups, &Messages),
         app: &AppKey,
         device: &Device,
         log: &LogId,
@@ -205,7 +281,7 @@ impl Logs {
         limit: u32,
     ) -> Pulled {
         if let Some(key) = key {
-            if key > self.view(app, &device.user, log).last {
+            if key > self.view(groups, app, &device.user, log).last {
                 return Pulled::KeyBeyondEnd;
             }
             let cursor = self
@@ -218,7 +294,7 @@ impl Logs {
         }
         let after = self.position(app, device, log);
         Pulled::Page(
-            self.unread_after(app, device, log, after)
+            self.unread_after(groups, app, device, log, after)
                 .filter_map(|id| {
                     Some(QueuedMessage {
                         id,
@@ -231,23 +307,26 @@ impl Logs {
     }
 
     /// A conversation's deletion: every device of `owner` has read `log`.
-    pub(crate) fn clear(&mut self, app: &AppKey, owner: &UserName, log: &LogId) {
-        if let Some(view) = self
-            .views
-            .get_mut(&(app.clone(), owner.clone()))
-            .and_then(|views| views.get_mut(log))
-        {
-            view.cleared = view.last;
+    pub(crate) fn clear(&mut self, groups: &Groups, app: &AppKey, owner: &UserName, log: &LogId) {
+        let last = self.view(groups, app, owner, log).last;
+        if last == MessageId::default() {
+            return;
         }
+        let view = self
+            .views
+            .entry((app.clone(), owner.clone()))
+            .or_default()
+            .entry(log.clone())
+            .or_default();
+        view.cleared = last;
     }
 
-    /// A user's deletion takes their devices and cursors, and clears their views, so that the
-    /// next user of the name starts with nothing unread.
-    pub(crate) fn drop_user(&mut self, app: &AppKey, user: &UserName) {
-        if let Some(views) = self.views.get_mut(&(app.clone(), user.clone())) {
-            for view in views.values_mut() {
-                view.cleared = view.last;
-            }
+    /// A user's deletion takes their devices and cursors, and clears their views (of the
+    /// groups they still are in too: those they own), so that the next user of the name starts
+    /// with nothing unread.
+    pub(crate) fn drop_user(&mut self, groups: &Groups, app: &AppKey, user: &UserName) {
+        for log in self.logs_read_by(groups, app, user) {
+            self.clear(groups, app, user, &log);
         }
         self.cursors
             .retain(|(cursor_app, device), _| cursor_app != app || device.user != *user);

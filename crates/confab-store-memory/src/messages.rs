@@ -106,12 +106,30 @@ impl Messages {
 impl State {
     /// The append and its checks in the embedded writer's order: each other member of the log
     /// exists (or a resend of a message stored before they went keeps its answer), then the
-    /// resend key; then the id, the message with its history rows, and its log entry.
+    /// resend key; then the id, the message with its history rows, and its log entry. A group's
+    /// log: a resend keeps its answer whatever changed since; then the group exists and, for a
+    /// message, its sender is a member allowed to send (`Groups::refuses`). Contacts and user
+    /// blocklists concern pairs only.
     fn append(&mut self, message: NewMessage) -> Result<(Appended, MessageId), StoreError> {
         let resend_key = message.client_id.map(|_| ResendKey::of(&message));
         let resent = resend_key
             .as_ref()
             .and_then(|key| self.messages.by_resend_key.get(key).copied());
+        if let LogId::Group(group) = &message.log {
+            if let Some(id) = resent {
+                return Ok((Appended::Duplicate(id), id));
+            }
+            let refused = self.groups.refuses(
+                &message.app,
+                group,
+                &message.sender,
+                message.kind,
+                message.sent_ms,
+            );
+            if let Some(refused) = refused {
+                return Ok((refused, MessageId(0)));
+            }
+        }
         for member in message.log.members() {
             if *member != message.sender && !self.users.exists(&message.app, member) {
                 return Ok(match resent {
@@ -262,7 +280,7 @@ impl LogStore for MemoryStore {
         app: &AppKey,
         device: &Device,
     ) -> Result<Vec<LogCount>, StoreError> {
-        self.with(|state| state.logs.unread_counts(app, device))
+        self.with(|state| state.logs.unread_counts(&state.groups, app, device))
     }
 
     fn submit_pull(
@@ -274,8 +292,13 @@ impl LogStore for MemoryStore {
         limit: u32,
     ) -> Pending<Pulled> {
         self.submit(|state| {
-            let State { logs, messages, .. } = state;
-            Ok(logs.pull(messages, app, device, log, key, limit))
+            let State {
+                logs,
+                messages,
+                groups,
+                ..
+            } = state;
+            Ok(logs.pull((groups, messages), app, device, log, key, limit))
         })
     }
 
@@ -353,7 +376,7 @@ impl DeviceStore for MemoryStore {
         device: &Device,
         now_ms: u64,
     ) -> Result<(), StoreError> {
-        self.with(|state| state.logs.device_seen(app, device, now_ms))
+        self.with(|state| state.logs.device_seen(&state.groups, app, device, now_ms))
     }
 }
 

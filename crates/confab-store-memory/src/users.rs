@@ -128,9 +128,11 @@ impl UserStore for MemoryStore {
     async fn delete_user(&self, app: &AppKey, name: &UserName) -> Result<Option<User>, StoreError> {
         self.with(|state| {
             let deleted = state.users.by_app.get_mut(app)?.remove(name)?;
-            // Their queues go with them; their history, read markers and conversation settings
-            // stay, as in the embedded store.
-            state.logs.drop_user(app, name);
+            // Their queues go with them, and their places in the groups they do not own;
+            // their history, read markers and conversation settings stay, as in the embedded
+            // store.
+            state.groups.drop_user(app, name);
+            state.logs.drop_user(&state.groups, app, name);
             state.users.attributes.remove(&(app.clone(), name.clone()));
             state.contacts.drop_user(app, name);
             state.notifications.drop_user(app, name);

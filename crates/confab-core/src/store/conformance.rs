@@ -4,6 +4,9 @@
 
 #![allow(clippy::unwrap_used)] // test support: a failed step should stop the suite loudly
 
+mod groups;
+pub use groups::*;
+
 use crate::{
     admin::{Admin, AdminSession},
     app::{App, NewApp, Secret},
@@ -57,6 +60,10 @@ macro_rules! store_conformance_tests {
             presence_records_devices_newest_first_within_a_bound,
             presence_subscriptions_expire_page_and_stay_within_a_limit,
             blocking_hides_presence_and_a_deleted_user_takes_theirs_along,
+            group_lifecycle_members_roles_and_paging,
+            group_moderation_mutes_blocks_allowlist_and_requests,
+            group_log_members_read_from_joining,
+            group_sends_are_checked_in_the_append,
             health_checks_write
         );
         mod chat_on_the_store {

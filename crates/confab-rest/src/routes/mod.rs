@@ -6,6 +6,7 @@ pub(crate) mod contacts;
 pub(crate) mod conversations;
 pub(crate) mod dns;
 pub(crate) mod extras;
+pub(crate) mod groups;
 pub(crate) mod history;
 pub(crate) mod messages;
 pub(crate) mod notifications;

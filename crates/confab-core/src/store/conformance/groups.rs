@@ -1,0 +1,1253 @@
+//! Conformance cases of the group aggregate (`GroupStore`) and of group logs
+//! (`LogId::Group`): who reads them, from when, and what an append checks.
+
+use super::{app, device, name, stored, unread, user};
+use crate::{
+    ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
+    store::{
+        Appended, Audience, Device, EncodeMeta, Group, GroupChange, GroupMember, GroupOutcome,
+        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, NewMessage,
+        Pulled, Store,
+    },
+};
+
+fn gid(text: &str) -> GroupId {
+    GroupId::parse(text).expect("valid group id")
+}
+
+/// A private group of `owner` created at `created_ms`, for at most `max_users`.
+fn group(id: &str, owner: &str, created_ms: u64, max_users: u32) -> Group {
+    Group {
+        id: gid(id),
+        owner: name(owner),
+        settings: GroupSettings {
+            name: format!("group {id}"),
+            description: "about".into(),
+            avatar: String::new(),
+            public: false,
+            approval: true,
+            allow_invites: false,
+            invite_need_confirm: false,
+            max_users,
+            custom: "ext".into(),
+        },
+        created_ms,
+        modified_ms: created_ms,
+        // Ignored by the store: it counts the members itself.
+        member_count: 99,
+        mute_all: false,
+        announcement: String::new(),
+    }
+}
+
+fn public(mut group: Group) -> Group {
+    group.settings.public = true;
+    group
+}
+
+/// A fresh app with these users.
+async fn app_with(store: &dyn Store, app_name: &str, users: &[&str]) -> AppKey {
+    let created = app("conf", app_name);
+    store.create_app(&created).await.unwrap();
+    let users: Vec<_> = users.iter().map(|text| user(text)).collect();
+    store.create_users(&created.key, &users).await.unwrap();
+    created.key
+}
+
+/// `sender`'s text (`kind` "txt") from `resource` to every member of group `to`, sent at
+/// `sent_ms`; its meta is `group-<client_id>`.
+fn group_message(
+    app: &AppKey,
+    to: &str,
+    (sender, resource): (&str, &str),
+    sent_ms: u64,
+    client_id: u64,
+) -> NewMessage {
+    NewMessage {
+        app: app.clone(),
+        log: LogId::Group(gid(to)),
+        audience: Audience::Members,
+        sender: name(sender),
+        sender_resource: resource.into(),
+        client_id: Some(client_id),
+        body_digest: 0,
+        sent_ms,
+        meta: EncodeMeta::new(move |_, _| bytes::Bytes::from(format!("group-{client_id}"))),
+        kind: "txt",
+        history: Vec::new(),
+    }
+}
+
+/// A server meta (no `kind`, no client id) in group `to`'s log for `audience`, "sent" by
+/// `sender`.
+fn group_notice(
+    app: &AppKey,
+    to: &str,
+    sender: &str,
+    sent_ms: u64,
+    audience: Audience,
+) -> NewMessage {
+    NewMessage {
+        client_id: None,
+        kind: "",
+        audience,
+        sender_resource: String::new(),
+        ..group_message(app, to, (sender, ""), sent_ms, 0)
+    }
+}
+
+async fn group_pull_page(
+    store: &dyn Store,
+    app: &AppKey,
+    device: &Device,
+    group: &str,
+    key: Option<MessageId>,
+) -> Pulled {
+    let log = LogId::Group(gid(group));
+    store
+        .submit_pull(app, device, &log, key, 100)
+        .await
+        .unwrap()
+}
+
+/// One pull of `device`'s view of group `group`'s log: the page's ids.
+async fn group_pull(
+    store: &dyn Store,
+    app: &AppKey,
+    device: &Device,
+    group: &str,
+    key: Option<MessageId>,
+) -> Vec<MessageId> {
+    match group_pull_page(store, app, device, group, key).await {
+        Pulled::Page(page) => page.iter().map(|message| message.id).collect(),
+        Pulled::KeyBeyondEnd => panic!("key beyond the end"),
+    }
+}
+
+fn member_names(members: &[GroupMember]) -> Vec<&str> {
+    members.iter().map(|member| member.user.as_str()).collect()
+}
+
+fn ids_of(groups: &[Group]) -> Vec<&str> {
+    groups.iter().map(|group| group.id.as_str()).collect()
+}
+
+fn sorted(mut users: Vec<UserName>) -> Vec<UserName> {
+    users.sort();
+    users
+}
+
+/// Groups are created with their members, read, changed, paged and deleted.
+pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
+    let users = ["own", "amy", "bob", "cal", "dan", "eve", "fay"];
+    let app = &app_with(store, "groups", &users).await;
+    let [own, amy, bob, cal, dan, eve, fay] = users.map(name);
+    let ghost = name("ghost");
+    let (g1, g2) = (gid("1001"), gid("1002"));
+
+    // The owner among the members, or repeated, counts once.
+    assert_eq!(
+        store
+            .create_group(
+                app,
+                &group("1001", "own", 100, 10),
+                &[amy.clone(), bob.clone(), own.clone(), amy.clone()]
+            )
+            .await
+            .unwrap(),
+        GroupOutcome::Done(())
+    );
+    let created = store.group(app, &g1).await.unwrap().unwrap();
+    assert_eq!(
+        created,
+        Group {
+            member_count: 3,
+            ..group("1001", "own", 100, 10)
+        }
+    );
+    // Nothing is written for a member (or an owner) who is no user, or past `max_users`.
+    for (owner, members, max_users, outcome) in [
+        (
+            "amy",
+            vec![own.clone(), ghost.clone()],
+            10,
+            GroupOutcome::NoUser(ghost.clone()),
+        ),
+        (
+            "ghost",
+            vec![amy.clone()],
+            10,
+            GroupOutcome::NoUser(ghost.clone()),
+        ),
+        ("amy", vec![own.clone(), bob.clone()], 2, GroupOutcome::Full),
+    ] {
+        assert_eq!(
+            store
+                .create_group(app, &group("1002", owner, 200, max_users), &members)
+                .await
+                .unwrap(),
+            outcome
+        );
+        assert_eq!(store.group(app, &g2).await.unwrap(), None);
+        assert_eq!(store.joined_group_count(app, &own).await.unwrap(), 1);
+    }
+    // Exactly `max_users` fit.
+    assert_eq!(
+        store
+            .create_group(
+                app,
+                &public(group("1002", "amy", 200, 2)),
+                std::slice::from_ref(&own)
+            )
+            .await
+            .unwrap(),
+        GroupOutcome::Done(())
+    );
+    for (id, owner, created_ms) in [
+        ("1003", "bob", 300),
+        ("1004", "bob", 300),
+        ("30", "cal", 400),
+    ] {
+        let created = public(group(id, owner, created_ms, 10));
+        assert_eq!(
+            store.create_group(app, &created, &[]).await.unwrap(),
+            GroupOutcome::Done(())
+        );
+    }
+    // Those that exist, in the order asked; groups are per app.
+    assert_eq!(
+        ids_of(
+            &store
+                .groups(app, &[gid("1003"), gid("9999"), g1.clone()])
+                .await
+                .unwrap()
+        ),
+        ["1003", "1001"]
+    );
+    assert_eq!(store.group(app, &gid("9999")).await.unwrap(), None);
+    let elsewhere = &AppKey::new("conf", "elsewhere").unwrap();
+    assert_eq!(store.group(elsewhere, &g1).await.unwrap(), None);
+    assert!(store
+        .public_groups(elsewhere, None, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Public groups by id, as numbers (30 before 1002), paged after an id.
+    let first = store.public_groups(app, None, 2).await.unwrap();
+    assert_eq!(ids_of(&first), ["30", "1002"]);
+    assert_eq!(first[1].member_count, 2);
+    assert_eq!(
+        ids_of(
+            &store
+                .public_groups(app, Some(&first[1].id), 5)
+                .await
+                .unwrap()
+        ),
+        ["1003", "1004"]
+    );
+    assert!(store
+        .public_groups(app, Some(&gid("1004")), 5)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Settings: a `max_users` below the member count is refused whole.
+    let too_small = GroupSettingsChange {
+        name: Some("renamed".into()),
+        max_users: Some(2),
+        ..GroupSettingsChange::default()
+    };
+    assert_eq!(
+        store
+            .change_group(app, &g1, &GroupChange::Settings(too_small), 500)
+            .await
+            .unwrap(),
+        GroupOutcome::Full
+    );
+    assert_eq!(store.group(app, &g1).await.unwrap(), Some(created.clone()));
+    let rename = GroupSettingsChange {
+        name: Some("renamed".into()),
+        public: Some(true),
+        max_users: Some(3),
+        ..GroupSettingsChange::default()
+    };
+    let GroupOutcome::Done(renamed) = store
+        .change_group(app, &g1, &GroupChange::Settings(rename), 600)
+        .await
+        .unwrap()
+    else {
+        panic!("renamed");
+    };
+    let mut expected = created.clone();
+    expected.settings.name = "renamed".into();
+    expected.settings.public = true;
+    expected.settings.max_users = 3;
+    expected.modified_ms = 600;
+    assert_eq!(renamed, expected);
+    assert_eq!(store.group(app, &g1).await.unwrap(), Some(expected));
+    let GroupOutcome::Done(muted) = store
+        .change_group(app, &g1, &GroupChange::MuteAll(true), 700)
+        .await
+        .unwrap()
+    else {
+        panic!("muted");
+    };
+    assert!(muted.mute_all);
+    assert_eq!(muted.modified_ms, 700);
+    let GroupOutcome::Done(announced) = store
+        .change_group(app, &g1, &GroupChange::Announcement("hello".into()), 800)
+        .await
+        .unwrap()
+    else {
+        panic!("announced");
+    };
+    assert_eq!(
+        (
+            announced.announcement.as_str(),
+            announced.mute_all,
+            announced.modified_ms,
+            announced.settings.name.as_str()
+        ),
+        ("hello", true, 800, "renamed")
+    );
+    assert_eq!(
+        store
+            .change_group(app, &gid("9999"), &GroupChange::MuteAll(false), 800)
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    // The group is full (3 of 3): nothing is added.
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, std::slice::from_ref(&dan), 850)
+            .await
+            .unwrap(),
+        GroupOutcome::Full
+    );
+
+    // A new owner must be a member; the old one stays, as a member.
+    assert_eq!(
+        store
+            .change_group(app, &g1, &GroupChange::Owner(dan.clone()), 900)
+            .await
+            .unwrap(),
+        GroupOutcome::NotMember(dan.clone())
+    );
+    let GroupOutcome::Done(handed_over) = store
+        .change_group(app, &g1, &GroupChange::Owner(amy.clone()), 900)
+        .await
+        .unwrap()
+    else {
+        panic!("new owner");
+    };
+    assert_eq!(
+        (
+            &handed_over.owner,
+            handed_over.member_count,
+            handed_over.modified_ms
+        ),
+        (&amy, 3, 900)
+    );
+    let role = |user: &UserName| {
+        let user = user.clone();
+        let g1 = g1.clone();
+        async move {
+            store
+                .group_member(app, &g1, &user)
+                .await
+                .unwrap()
+                .map(|member| member.role)
+        }
+    };
+    assert_eq!(role(&own).await, Some(GroupRole::Member));
+    assert_eq!(role(&amy).await, Some(GroupRole::Owner));
+    assert_eq!(role(&dan).await, None);
+
+    // Members join; those already members are left out of the answer; all or nothing.
+    let more_room = GroupSettingsChange {
+        max_users: Some(7),
+        ..GroupSettingsChange::default()
+    };
+    assert!(matches!(
+        store
+            .change_group(app, &g1, &GroupChange::Settings(more_room), 950)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(_)
+    ));
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, &[dan.clone(), ghost.clone()], 1000)
+            .await
+            .unwrap(),
+        GroupOutcome::NoUser(ghost.clone())
+    );
+    assert_eq!(role(&dan).await, None);
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, &[dan.clone(), cal.clone(), bob.clone()], 1000)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![dan.clone(), cal.clone()])
+    );
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, std::slice::from_ref(&eve), 1100)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![eve.clone()])
+    );
+    let added = store.group_member(app, &g1, &eve).await.unwrap().unwrap();
+    assert_eq!(
+        added,
+        GroupMember {
+            user: eve.clone(),
+            role: GroupRole::Member,
+            joined_ms: 1100,
+            muted_until_ms: None,
+        }
+    );
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, &[fay.clone(), fay.clone()], 1150)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![fay.clone()])
+    );
+    assert_eq!(
+        store
+            .remove_group_members(app, &g1, std::slice::from_ref(&fay))
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![fay.clone()])
+    );
+
+    // Admins: only members other than the owner; `false` when already so.
+    let admin = |user: &UserName, admin: bool| {
+        let user = user.clone();
+        let g1 = g1.clone();
+        async move { store.set_group_admin(app, &g1, &user, admin).await.unwrap() }
+    };
+    assert_eq!(admin(&cal, true).await, GroupOutcome::Done(true));
+    assert_eq!(admin(&cal, true).await, GroupOutcome::Done(false));
+    assert_eq!(admin(&own, true).await, GroupOutcome::Done(true));
+    assert_eq!(admin(&eve, true).await, GroupOutcome::Done(true));
+    assert_eq!(admin(&eve, false).await, GroupOutcome::Done(true));
+    assert_eq!(
+        admin(&amy, true).await,
+        GroupOutcome::NotMember(amy.clone())
+    );
+    assert_eq!(
+        admin(&fay, true).await,
+        GroupOutcome::NotMember(fay.clone())
+    );
+    assert_eq!(
+        store
+            .set_group_admin(app, &gid("9999"), &cal, true)
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+
+    // The owner, admins, members: each by joining time, then by name.
+    let members = store.group_members(app, &g1, 2000, 0, 100).await.unwrap();
+    assert_eq!(
+        member_names(&members),
+        ["amy", "own", "cal", "bob", "dan", "eve"]
+    );
+    assert_eq!(
+        members.iter().map(|member| member.role).collect::<Vec<_>>(),
+        [
+            GroupRole::Owner,
+            GroupRole::Admin,
+            GroupRole::Admin,
+            GroupRole::Member,
+            GroupRole::Member,
+            GroupRole::Member
+        ]
+    );
+    assert_eq!(
+        members
+            .iter()
+            .map(|member| member.joined_ms)
+            .collect::<Vec<_>>(),
+        [100, 100, 1000, 100, 1000, 1100]
+    );
+    assert_eq!(
+        member_names(&store.group_members(app, &g1, 2000, 2, 2).await.unwrap()),
+        ["cal", "bob"]
+    );
+    assert!(store
+        .group_members(app, &g1, 2000, 6, 2)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(store
+        .group_members(app, &gid("9999"), 2000, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Removal: never the owner; an admin removed and added again is a plain member.
+    assert_eq!(
+        store
+            .remove_group_members(
+                app,
+                &g1,
+                &[bob.clone(), amy.clone(), ghost.clone(), cal.clone()]
+            )
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![bob.clone(), cal.clone()])
+    );
+    assert_eq!(
+        store
+            .remove_group_members(app, &gid("9999"), std::slice::from_ref(&bob))
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    assert_eq!(role(&amy).await, Some(GroupRole::Owner));
+    assert_eq!(
+        store
+            .add_group_members(app, &g1, std::slice::from_ref(&cal), 1300)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone()])
+    );
+    assert_eq!(role(&cal).await, Some(GroupRole::Member));
+    assert_eq!(
+        store.group(app, &g1).await.unwrap().unwrap().member_count,
+        5
+    );
+
+    // A user's groups: the latest joined first, then the newest group (the larger id) first,
+    // with their role.
+    assert_eq!(
+        store
+            .add_group_members(app, &gid("1004"), std::slice::from_ref(&own), 1200)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![own.clone()])
+    );
+    assert_eq!(
+        store
+            .add_group_members(app, &gid("1003"), std::slice::from_ref(&own), 1200)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![own.clone()])
+    );
+    let joined = store.joined_groups(app, &own, 0, 10).await.unwrap();
+    assert_eq!(
+        joined
+            .iter()
+            .map(|(group, role)| (group.id.as_str(), *role, group.member_count))
+            .collect::<Vec<_>>(),
+        [
+            ("1004", GroupRole::Member, 2),
+            ("1003", GroupRole::Member, 2),
+            ("1002", GroupRole::Member, 2),
+            ("1001", GroupRole::Admin, 5)
+        ]
+    );
+    let page = store.joined_groups(app, &own, 1, 2).await.unwrap();
+    assert_eq!(
+        page.iter()
+            .map(|(group, _)| group.id.as_str())
+            .collect::<Vec<_>>(),
+        ["1003", "1002"]
+    );
+    assert_eq!(store.joined_group_count(app, &own).await.unwrap(), 4);
+    assert_eq!(store.joined_group_count(app, &fay).await.unwrap(), 0);
+    assert!(store
+        .joined_groups(app, &fay, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // Deleting answers with the members just before, once.
+    assert_eq!(
+        store.delete_group(app, &g2).await.unwrap().map(sorted),
+        Some(vec![amy.clone(), own.clone()])
+    );
+    assert_eq!(store.delete_group(app, &g2).await.unwrap(), None);
+    assert_eq!(store.group(app, &g2).await.unwrap(), None);
+    assert!(store
+        .group_members(app, &g2, 2000, 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.joined_group_count(app, &own).await.unwrap(), 3);
+    assert_eq!(
+        ids_of(&store.public_groups(app, None, 10).await.unwrap()),
+        ["30", "1001", "1003", "1004"]
+    );
+}
+
+/// Mutes with an expiry, blocklists that end memberships and refuse additions, allowlists,
+/// and requests that a joining ends; a deleted user leaves them all.
+pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn Store) {
+    let users = ["own", "amy", "bob", "cal", "dan", "eve", "fay"];
+    let app = &app_with(store, "moderation", &users).await;
+    let [own, amy, bob, cal, dan, eve, fay] = users.map(name);
+    let (g, nowhere) = (&gid("2001"), &gid("9999"));
+    store
+        .create_group(
+            app,
+            &group("2001", "own", 100, 10),
+            &[amy.clone(), bob.clone(), cal.clone()],
+        )
+        .await
+        .unwrap();
+
+    // Mutes: members only; until a time; `group_members` leaves out a mute that ended,
+    // `group_member` answers as stored.
+    assert_eq!(
+        store
+            .mute_group_members(
+                app,
+                g,
+                &[amy.clone(), dan.clone(), name("ghost")],
+                Some(5000)
+            )
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![amy.clone()])
+    );
+    let muted_until = |now_ms: u64| async move {
+        store
+            .group_members(app, g, now_ms, 0, 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|member| Some((member.user.to_string(), member.muted_until_ms?)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(muted_until(4999).await, [("amy".to_owned(), 5000)]);
+    assert!(muted_until(5000).await.is_empty());
+    assert_eq!(
+        store
+            .group_member(app, g, &amy)
+            .await
+            .unwrap()
+            .unwrap()
+            .muted_until_ms,
+        Some(5000)
+    );
+    assert_eq!(
+        store
+            .mute_group_members(app, g, std::slice::from_ref(&amy), None)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![amy.clone()])
+    );
+    assert_eq!(
+        store
+            .group_member(app, g, &amy)
+            .await
+            .unwrap()
+            .unwrap()
+            .muted_until_ms,
+        None
+    );
+    assert_eq!(
+        store
+            .mute_group_members(app, nowhere, std::slice::from_ref(&amy), Some(1))
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+
+    // Blocking ends a membership (and an admin's role), never touches the owner, and may name
+    // a user who is no member.
+    assert_eq!(
+        store.set_group_admin(app, g, &cal, true).await.unwrap(),
+        GroupOutcome::Done(true)
+    );
+    assert_eq!(
+        store
+            .change_group_blocks(
+                app,
+                g,
+                &[bob.clone(), own.clone(), dan.clone(), cal.clone()],
+                true
+            )
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![bob.clone(), dan.clone(), cal.clone()])
+    );
+    assert_eq!(
+        store.group_blocks(app, g).await.unwrap(),
+        [bob.clone(), cal.clone(), dan.clone()]
+    );
+    assert_eq!(store.group_member(app, g, &bob).await.unwrap(), None);
+    assert_eq!(store.group_member(app, g, &cal).await.unwrap(), None);
+    assert_eq!(
+        store
+            .group_member(app, g, &own)
+            .await
+            .unwrap()
+            .map(|member| member.role),
+        Some(GroupRole::Owner)
+    );
+    let group_now = store.group(app, g).await.unwrap().unwrap();
+    assert_eq!(group_now.member_count, 2);
+    assert_eq!(
+        store
+            .change_group_blocks(app, g, std::slice::from_ref(&bob), true)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(Vec::new())
+    );
+    // A blocked user is not added, and neither is anyone else of the batch.
+    assert_eq!(
+        store
+            .add_group_members(app, g, &[eve.clone(), bob.clone()], 200)
+            .await
+            .unwrap(),
+        GroupOutcome::Blocked(bob.clone())
+    );
+    assert_eq!(store.group_member(app, g, &eve).await.unwrap(), None);
+    assert_eq!(
+        store
+            .change_group_blocks(app, g, &[cal.clone(), eve.clone()], false)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone()])
+    );
+    assert_eq!(
+        store
+            .add_group_members(app, g, std::slice::from_ref(&cal), 300)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone()])
+    );
+    assert_eq!(
+        store
+            .group_member(app, g, &cal)
+            .await
+            .unwrap()
+            .map(|member| member.role),
+        Some(GroupRole::Member)
+    );
+    assert_eq!(
+        store
+            .change_group_blocks(app, nowhere, std::slice::from_ref(&bob), false)
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    assert!(store.group_blocks(app, nowhere).await.unwrap().is_empty());
+
+    // The allowlist, by name; only changes are answered.
+    assert_eq!(
+        store
+            .change_group_allowlist(app, g, &[cal.clone(), amy.clone()], true)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone(), amy.clone()])
+    );
+    assert_eq!(
+        store
+            .change_group_allowlist(app, g, std::slice::from_ref(&amy), true)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(Vec::new())
+    );
+    assert_eq!(
+        store.group_allowlist(app, g).await.unwrap(),
+        [amy.clone(), cal.clone()]
+    );
+    assert_eq!(
+        store
+            .change_group_allowlist(app, g, &[cal.clone(), eve.clone()], false)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone()])
+    );
+    assert_eq!(
+        store.group_allowlist(app, g).await.unwrap(),
+        std::slice::from_ref(&amy)
+    );
+    assert_eq!(
+        store
+            .change_group_allowlist(app, nowhere, std::slice::from_ref(&amy), true)
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+
+    // Requests: one per kind and user, a repeat replaces it; taking one ends it.
+    let request = |kind, user: &UserName, from: &UserName, reason: &str, created_ms| GroupRequest {
+        kind,
+        user: user.clone(),
+        from: from.clone(),
+        reason: reason.into(),
+        created_ms,
+    };
+    let application = |reason: &str, created_ms| {
+        request(
+            GroupRequestKind::Application,
+            &eve,
+            &eve,
+            reason,
+            created_ms,
+        )
+    };
+    for sent in [
+        application("let me in", 400),
+        application("please", 410),
+        request(GroupRequestKind::Invitation, &eve, &amy, "join us", 420),
+        request(GroupRequestKind::Application, &fay, &fay, "me too", 430),
+        request(GroupRequestKind::Invitation, &dan, &own, "", 440),
+    ] {
+        assert_eq!(
+            store.add_group_request(app, g, &sent).await.unwrap(),
+            GroupOutcome::Done(())
+        );
+    }
+    assert_eq!(
+        store
+            .add_group_request(app, nowhere, &application("x", 1))
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    assert_eq!(
+        store
+            .take_group_request(app, g, GroupRequestKind::Application, &eve)
+            .await
+            .unwrap(),
+        Some(application("please", 410))
+    );
+    assert_eq!(
+        store
+            .take_group_request(app, g, GroupRequestKind::Application, &eve)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_group_request(app, nowhere, GroupRequestKind::Invitation, &eve)
+            .await
+            .unwrap(),
+        None
+    );
+    // Joining ends the joiner's pending requests (here: eve's invitation).
+    assert_eq!(
+        store
+            .add_group_members(app, g, std::slice::from_ref(&eve), 500)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![eve.clone()])
+    );
+    assert_eq!(
+        store
+            .take_group_request(app, g, GroupRequestKind::Invitation, &eve)
+            .await
+            .unwrap(),
+        None
+    );
+
+    // A deleted user leaves the groups they do not own, the lists and the requests.
+    store.delete_user(app, &amy).await.unwrap();
+    store.delete_user(app, &dan).await.unwrap();
+    store.delete_user(app, &fay).await.unwrap();
+    assert_eq!(store.group_member(app, g, &amy).await.unwrap(), None);
+    assert!(store.group_allowlist(app, g).await.unwrap().is_empty());
+    assert_eq!(store.group_blocks(app, g).await.unwrap(), [bob]);
+    assert_eq!(
+        store
+            .take_group_request(app, g, GroupRequestKind::Application, &fay)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .take_group_request(app, g, GroupRequestKind::Invitation, &dan)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        member_names(&store.group_members(app, g, 0, 0, 10).await.unwrap()),
+        ["own", "cal", "eve"]
+    );
+    assert_eq!(store.joined_group_count(app, &amy).await.unwrap(), 0);
+}
+
+/// Who reads a group's log: each member from when they joined, while they are a member,
+/// every device but the sending one; an entry for one user, whether a member or not.
+pub async fn group_log_members_read_from_joining(store: &dyn Store) {
+    let users = ["own", "amy", "bob", "cal", "dan"];
+    let app = &app_with(store, "grouplog", &users).await;
+    let [_own, amy, bob, cal, _dan] = users.map(name);
+    let g = &gid("3001");
+    let queue = QueueName::group(g);
+    let (own_web, amy_phone, amy_pad, bob_phone) = (
+        device("own", "web"),
+        device("amy", "phone"),
+        device("amy", "pad"),
+        device("bob", "phone"),
+    );
+    for device in [&own_web, &amy_phone, &amy_pad, &bob_phone] {
+        store.device_seen(app, device, 1).await.unwrap();
+    }
+    store
+        .create_group(
+            app,
+            &group("3001", "own", 100, 10),
+            &[amy.clone(), bob.clone()],
+        )
+        .await
+        .unwrap();
+    let send = |sender: (&str, &str), sent_ms: u64| {
+        store.append_message(group_message(app, "3001", sender, sent_ms, sent_ms))
+    };
+    let m1 = stored(send(("own", "web"), 1000).await.unwrap());
+    let m2 = stored(send(("amy", "phone"), 1100).await.unwrap());
+    let m3 = stored(send(("bob", "phone"), 1200).await.unwrap());
+
+    // Every device of every member but the sending one.
+    assert_eq!(unread(store, app, &amy_phone).await, [(queue.clone(), 2)]);
+    assert_eq!(unread(store, app, &amy_pad).await, [(queue.clone(), 3)]);
+    assert_eq!(
+        group_pull(store, app, &amy_phone, "3001", None).await,
+        [m1, m3]
+    );
+    assert_eq!(
+        group_pull(store, app, &amy_pad, "3001", None).await,
+        [m1, m2, m3]
+    );
+    assert_eq!(
+        group_pull(store, app, &own_web, "3001", None).await,
+        [m2, m3]
+    );
+    assert_eq!(
+        group_pull(store, app, &bob_phone, "3001", None).await,
+        [m1, m2]
+    );
+    let Pulled::Page(page) = group_pull_page(store, app, &bob_phone, "3001", None).await else {
+        panic!("a page");
+    };
+    assert_eq!(page[0].meta, bytes::Bytes::from("group-1000"));
+    // Keys move each device's cursor alone.
+    assert_eq!(
+        group_pull(store, app, &amy_phone, "3001", Some(m1)).await,
+        [m3]
+    );
+    assert_eq!(unread(store, app, &amy_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(unread(store, app, &amy_pad).await, [(queue.clone(), 3)]);
+    assert_eq!(
+        group_pull(store, app, &bob_phone, "3001", Some(m3)).await,
+        []
+    );
+    assert!(unread(store, app, &bob_phone).await.is_empty());
+
+    // Cal joins later: he reads what comes after, his first device included.
+    assert_eq!(
+        store
+            .add_group_members(app, g, std::slice::from_ref(&cal), 1300)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![cal.clone()])
+    );
+    let m4 = stored(send(("own", "web"), 1400).await.unwrap());
+    let cal_phone = device("cal", "phone");
+    store.device_seen(app, &cal_phone, 1450).await.unwrap();
+    assert_eq!(unread(store, app, &cal_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(group_pull(store, app, &cal_phone, "3001", None).await, [m4]);
+    // A key before his joining is within his view's end: nothing moves back or skips.
+    assert_eq!(
+        group_pull(store, app, &cal_phone, "3001", Some(m1)).await,
+        [m4]
+    );
+
+    // Bob leaves: he reads no entry for every member any more, even one he had not read
+    // (m4), but the notice addressed to him.
+    assert_eq!(
+        store
+            .remove_group_members(app, g, std::slice::from_ref(&bob))
+            .await
+            .unwrap(),
+        GroupOutcome::Done(vec![bob.clone()])
+    );
+    let removed = stored(
+        store
+            .append_message(group_notice(
+                app,
+                "3001",
+                "own",
+                1500,
+                Audience::Member(bob.clone()),
+            ))
+            .await
+            .unwrap(),
+    );
+    let m5 = stored(send(("amy", "phone"), 1600).await.unwrap());
+    assert_eq!(unread(store, app, &bob_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(
+        group_pull(store, app, &bob_phone, "3001", None).await,
+        [removed]
+    );
+    // The others never see the notice for bob.
+    assert_eq!(
+        group_pull(store, app, &cal_phone, "3001", Some(m4)).await,
+        [m5]
+    );
+    // A key past the newest entry of the device's view: refused, nothing moves. For bob,
+    // m5 is past his view's end now.
+    assert_eq!(
+        group_pull_page(store, app, &bob_phone, "3001", Some(m5)).await,
+        Pulled::KeyBeyondEnd
+    );
+    assert_eq!(
+        group_pull_page(store, app, &cal_phone, "3001", Some(MessageId(m5.0 + 1))).await,
+        Pulled::KeyBeyondEnd
+    );
+    assert_eq!(group_pull(store, app, &cal_phone, "3001", None).await, [m5]);
+    assert_eq!(
+        group_pull(store, app, &bob_phone, "3001", Some(removed)).await,
+        []
+    );
+    assert!(unread(store, app, &bob_phone).await.is_empty());
+
+    // An invitation to a user who is no member: theirs alone, readable from their first
+    // device.
+    let invitation = stored(
+        store
+            .append_message(group_notice(
+                app,
+                "3001",
+                "own",
+                1700,
+                Audience::Member(name("dan")),
+            ))
+            .await
+            .unwrap(),
+    );
+    let dan_phone = device("dan", "phone");
+    store.device_seen(app, &dan_phone, 1750).await.unwrap();
+    assert_eq!(unread(store, app, &dan_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(
+        group_pull(store, app, &dan_phone, "3001", None).await,
+        [invitation]
+    );
+    assert_eq!(
+        group_pull(store, app, &amy_pad, "3001", None).await,
+        [m1, m2, m3, m4, m5]
+    );
+
+    // A new device of amy's starts where the furthest of her devices is: the pad has read up
+    // to m4, the phone up to m1 (m5 is its own).
+    assert_eq!(
+        group_pull(store, app, &amy_pad, "3001", Some(m4)).await,
+        [m5]
+    );
+    let amy_web = device("amy", "web");
+    store.device_seen(app, &amy_web, 1800).await.unwrap();
+    assert_eq!(unread(store, app, &amy_web).await, [(queue.clone(), 1)]);
+    assert_eq!(group_pull(store, app, &amy_web, "3001", None).await, [m5]);
+    // Once one device has read it all, a new one has nothing to read.
+    assert_eq!(group_pull(store, app, &amy_web, "3001", Some(m5)).await, []);
+    let amy_tab = device("amy", "tab");
+    store.device_seen(app, &amy_tab, 1850).await.unwrap();
+    assert!(unread(store, app, &amy_tab).await.is_empty());
+    assert_eq!(group_pull(store, app, &amy_tab, "3001", None).await, []);
+
+    // Bob joins again: he reads from his new joining on, not what was said meanwhile.
+    store
+        .add_group_members(app, g, std::slice::from_ref(&bob), 1900)
+        .await
+        .unwrap();
+    assert!(unread(store, app, &bob_phone).await.is_empty());
+    let m6 = stored(send(("own", "web"), 2000).await.unwrap());
+    assert_eq!(group_pull(store, app, &bob_phone, "3001", None).await, [m6]);
+
+    // Blocked, cal stops reading too.
+    store
+        .change_group_blocks(app, g, std::slice::from_ref(&cal), true)
+        .await
+        .unwrap();
+    assert!(unread(store, app, &cal_phone).await.is_empty());
+    assert_eq!(group_pull(store, app, &cal_phone, "3001", None).await, []);
+
+    // The group deleted: its members read nothing more for every member, but what was
+    // addressed to them.
+    let deleted = stored(
+        store
+            .append_message(group_notice(
+                app,
+                "3001",
+                "own",
+                2100,
+                Audience::Member(amy.clone()),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(unread(store, app, &amy_phone).await, [(queue.clone(), 4)]);
+    store.delete_group(app, g).await.unwrap();
+    assert_eq!(unread(store, app, &amy_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(
+        group_pull(store, app, &amy_phone, "3001", None).await,
+        [deleted]
+    );
+    assert!(unread(store, app, &bob_phone).await.is_empty());
+
+    // Reclaiming takes out of a group's log only what is older than the cutoff (here with
+    // every device): amy's next first device still reads the notice.
+    let reclaimed = store.reclaim(2_050, 100).await.unwrap();
+    assert!(reclaimed.entries >= 6);
+    store.device_seen(app, &amy_phone, 3_000).await.unwrap();
+    assert_eq!(unread(store, app, &amy_phone).await, [(queue.clone(), 1)]);
+    assert_eq!(
+        group_pull(store, app, &amy_phone, "3001", None).await,
+        [deleted]
+    );
+}
+
+/// What the append of a group's log checks, in its own step: the group, and for a message
+/// its sender's membership and mutes; server metas pass whoever "sends" them.
+pub async fn group_sends_are_checked_in_the_append(store: &dyn Store) {
+    let users = ["own", "amy", "bob", "cal", "dan"];
+    let app = &app_with(store, "groupsend", &users).await;
+    let [own, amy, bob, cal, dan] = users.map(name);
+    let g = &gid("4001");
+    store
+        .create_group(
+            app,
+            &group("4001", "own", 100, 10),
+            &[amy.clone(), bob.clone(), cal.clone()],
+        )
+        .await
+        .unwrap();
+    let own_pad = device("own", "pad");
+    store.device_seen(app, &own_pad, 1).await.unwrap();
+    let mut kept = Vec::new();
+    let send = |to: &str, sender: &str, sent_ms: u64| {
+        store.append_message(group_message(app, to, (sender, "phone"), sent_ms, sent_ms))
+    };
+
+    // No such group: refused, messages and server metas alike.
+    assert_eq!(send("4999", "own", 1000).await.unwrap(), Appended::NoGroup);
+    assert_eq!(
+        store
+            .append_message(group_notice(app, "4999", "own", 1010, Audience::Members))
+            .await
+            .unwrap(),
+        Appended::NoGroup
+    );
+    // A sender who is not a member, then one who is muted (at the time sent).
+    assert_eq!(
+        send("4001", "dan", 1100).await.unwrap(),
+        Appended::NotGroupMember
+    );
+    kept.push(stored(send("4001", "amy", 1200).await.unwrap()));
+    store
+        .mute_group_members(app, g, std::slice::from_ref(&amy), Some(3000))
+        .await
+        .unwrap();
+    assert_eq!(send("4001", "amy", 2000).await.unwrap(), Appended::Muted);
+    // Server metas are not checked against membership or mutes.
+    for (sender, audience) in [
+        ("dan", Audience::Member(amy.clone())),
+        ("amy", Audience::Members),
+    ] {
+        let notice = group_notice(app, "4001", sender, 2100, audience);
+        kept.push(stored(store.append_message(notice).await.unwrap()));
+    }
+    // Once the mute has ended, amy sends again.
+    kept.push(stored(send("4001", "amy", 3500).await.unwrap()));
+
+    // All muted: the owner, admins and the allowlisted still send; a muted member does not,
+    // allowlisted or not.
+    store.set_group_admin(app, g, &cal, true).await.unwrap();
+    store
+        .change_group(app, g, &GroupChange::MuteAll(true), 4000)
+        .await
+        .unwrap();
+    assert_eq!(send("4001", "bob", 4100).await.unwrap(), Appended::Muted);
+    assert_eq!(send("4001", "amy", 4200).await.unwrap(), Appended::Muted);
+    kept.push(stored(send("4001", "own", 4300).await.unwrap()));
+    kept.push(stored(send("4001", "cal", 4400).await.unwrap()));
+    store
+        .change_group_allowlist(app, g, &[bob.clone(), amy.clone()], true)
+        .await
+        .unwrap();
+    kept.push(stored(send("4001", "bob", 4500).await.unwrap()));
+    kept.push(stored(send("4001", "amy", 4600).await.unwrap()));
+    store
+        .mute_group_members(app, g, std::slice::from_ref(&amy), Some(9000))
+        .await
+        .unwrap();
+    assert_eq!(send("4001", "amy", 4700).await.unwrap(), Appended::Muted);
+    let notice = group_notice(app, "4001", "amy", 4750, Audience::Members);
+    kept.push(stored(store.append_message(notice).await.unwrap()));
+    store
+        .change_group(app, g, &GroupChange::MuteAll(false), 4800)
+        .await
+        .unwrap();
+    kept.push(stored(send("4001", "bob", 4900).await.unwrap()));
+
+    // A resend keeps the answer of the send it repeats, whatever changed since.
+    let resent_id = kept[kept.len() - 1];
+    assert_eq!(
+        send("4001", "bob", 4900).await.unwrap(),
+        Appended::Duplicate(resent_id)
+    );
+    store
+        .mute_group_members(app, g, std::slice::from_ref(&bob), Some(9000))
+        .await
+        .unwrap();
+    assert_eq!(
+        send("4001", "bob", 4900).await.unwrap(),
+        Appended::Duplicate(resent_id)
+    );
+    store
+        .mute_group_members(app, g, std::slice::from_ref(&bob), None)
+        .await
+        .unwrap();
+
+    // Contacts and user blocklists concern pairs: a member who blocked the sender still
+    // reads them in the group.
+    store
+        .change_blocks(app, &dan, (std::slice::from_ref(&own), true), 100, 5000)
+        .await
+        .unwrap();
+    store
+        .change_blocks(app, &amy, (std::slice::from_ref(&own), true), 100, 5000)
+        .await
+        .unwrap();
+    kept.push(stored(send("4001", "own", 5100).await.unwrap()));
+
+    // What was refused was never written: own's pad reads exactly what was kept, but the
+    // notice for amy alone.
+    let for_own: Vec<MessageId> = kept.iter().copied().filter(|id| *id != kept[1]).collect();
+    assert_eq!(
+        group_pull(store, app, &own_pad, "4001", None).await,
+        for_own
+    );
+
+    // Deleted, the group takes nothing more.
+    store.delete_group(app, g).await.unwrap();
+    assert_eq!(send("4001", "own", 6000).await.unwrap(), Appended::NoGroup);
+    assert_eq!(
+        store
+            .append_message(group_notice(
+                app,
+                "4001",
+                "own",
+                6100,
+                Audience::Member(amy.clone())
+            ))
+            .await
+            .unwrap(),
+        Appended::NoGroup
+    );
+    assert_eq!(group_pull(store, app, &own_pad, "4001", None).await, []);
+}

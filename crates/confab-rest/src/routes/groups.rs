@@ -1,0 +1,1119 @@
+//! Groups (API-SURFACE.md section 1), with a user's token (or an app token, which may do
+//! anything). Mutations name the acting device in `?resource=`; easemob-websdk adds
+//! `version=v3`, which changes the shape of four answers (the joined and public lists, single
+//! block and allowlist changes: `v3`). Answers follow the hosted `{action, data, …}` form.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, Uri},
+    Json,
+};
+use confab_core::{
+    groups::{
+        Applied, GroupCaller, GroupError, GroupService, Invited, NewGroup, DEFAULT_MAX_USERS,
+    },
+    ids::{GroupId, UserName},
+    now_ms,
+    store::{Group, GroupMember, GroupRole, GroupSettings, GroupSettingsChange},
+    Error,
+};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::{
+    error::ApiError,
+    extract::{app_for_user, caller_of_app, page_limit, parse_json, query_value},
+    RestState,
+};
+
+type Pairs = Vec<(String, String)>;
+
+/// Largest page of members, joined or public groups.
+const MAX_PAGE: u32 = 500;
+/// Largest page of `getGroupMembers` (cursor form).
+const MAX_CURSOR_PAGE: u32 = 1000;
+
+fn answer(action: &str, data: Value) -> Json<Value> {
+    Json(json!({ "action": action, "data": data, "timestamp": now_ms(), "duration": 0 }))
+}
+
+fn v3(query: &Pairs) -> bool {
+    query_value(query, "version") == Some("v3")
+}
+
+fn parse_group(text: &str) -> Result<GroupId, ApiError> {
+    GroupId::parse(text).ok_or_else(|| Error::Group(GroupError::NotFound).into())
+}
+
+fn parse_user(text: &str) -> Result<UserName, ApiError> {
+    UserName::parse(text).ok_or_else(|| Error::UserNotFound(text.to_owned()).into())
+}
+
+/// Users named comma-joined in a path segment (`a,b,c`).
+fn parse_users(text: &str) -> Result<Vec<UserName>, ApiError> {
+    text.split(',')
+        .filter(|name| !name.is_empty())
+        .map(parse_user)
+        .collect()
+}
+
+fn parse_names(names: &[String]) -> Result<Vec<UserName>, ApiError> {
+    names.iter().map(|name| parse_user(name)).collect()
+}
+
+/// Who calls, from the bearer token, with the acting device from `?resource=`.
+async fn caller(
+    state: &RestState,
+    (org, app): (&str, &str),
+    headers: &HeaderMap,
+    query: &Pairs,
+) -> Result<GroupCaller, ApiError> {
+    let (app, user) = caller_of_app(state, org, app, headers).await?;
+    Ok(GroupCaller {
+        app: app.key.clone(),
+        user: UserName::parse(&user),
+        resource: query_value(query, "resource").unwrap_or("").to_owned(),
+    })
+}
+
+/// The calling user; an app token has none.
+fn user_of(caller: &GroupCaller) -> Result<&UserName, ApiError> {
+    caller
+        .user
+        .as_ref()
+        .ok_or_else(|| Error::InvalidArgument("this call needs a user token".to_owned()).into())
+}
+
+fn service(state: &RestState) -> &GroupService {
+    &state.groups
+}
+
+/// A page number from the query (`first` is what the first page is called).
+fn page_number(query: &Pairs, key: &str, first: u64) -> Result<u64, ApiError> {
+    match query_value(query, key) {
+        None | Some("" | "null" | "undefined") => Ok(first),
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|number| *number >= first && *number < 1_000_000)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("{key} must be a number from {first}")).into()
+            }),
+    }
+}
+
+/// An opaque place in a list: the offset, in decimal (URL-safe, as the SDK sends it raw).
+fn cursor_offset(query: &Pairs) -> Result<u64, ApiError> {
+    match query_value(query, "cursor") {
+        None | Some("" | "null" | "undefined") => Ok(0),
+        Some(text) => text.parse::<u64>().map_err(|_| {
+            Error::InvalidArgument("cursor is not one this server gave".to_owned()).into()
+        }),
+    }
+}
+
+fn role_name(role: GroupRole) -> &'static str {
+    match role {
+        GroupRole::Owner => "owner",
+        GroupRole::Admin => "admin",
+        GroupRole::Member => "member",
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreateBody {
+    owner: Option<String>,
+    #[serde(default)]
+    groupname: Option<String>,
+    #[serde(default)]
+    avatar: Option<String>,
+    #[serde(default)]
+    desc: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    members: Option<Vec<String>>,
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    approval: Option<bool>,
+    #[serde(default)]
+    allowinvites: Option<bool>,
+    #[serde(default)]
+    invite_need_confirm: Option<bool>,
+    #[serde(default)]
+    maxusers: Option<u32>,
+    #[serde(default)]
+    custom: Option<String>,
+}
+
+/// # `POST /{org}/{app}/chatgroups?resource=`
+///
+/// `createGroup` / `createGroupVNext`: answers `{groupid}`.
+pub(crate) async fn create_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let body: CreateBody = parse_json(&body)?;
+    let owner = match (&caller.user, body.owner.as_deref()) {
+        (Some(user), _) => user.clone(),
+        (None, Some(owner)) => parse_user(owner)?,
+        (None, None) => return Err(Error::MissingField("owner").into()),
+    };
+    let settings = GroupSettings {
+        name: body.groupname.unwrap_or_default(),
+        description: body.desc.or(body.description).unwrap_or_default(),
+        avatar: body.avatar.unwrap_or_default(),
+        public: body.public.unwrap_or(false),
+        approval: body.approval.unwrap_or(false),
+        allow_invites: body.allowinvites.unwrap_or(false),
+        invite_need_confirm: body.invite_need_confirm.unwrap_or(false),
+        max_users: body.maxusers.unwrap_or(DEFAULT_MAX_USERS),
+        custom: body.custom.unwrap_or_default(),
+    };
+    let members = parse_names(&body.members.unwrap_or_default())?;
+    let id = service(&state)
+        .create(
+            &caller,
+            NewGroup {
+                owner,
+                settings,
+                members,
+            },
+        )
+        .await?;
+    Ok(answer("post", json!({ "groupid": id.as_str() })))
+}
+
+fn details(group: &Group, members: &[GroupMember]) -> Value {
+    let affiliations: Vec<Value> = members
+        .iter()
+        .map(|member| {
+            let key = if member.role == GroupRole::Owner {
+                "owner"
+            } else {
+                "member"
+            };
+            json!({ key: member.user.as_str(), "joined_time": member.joined_ms })
+        })
+        .collect();
+    let settings = &group.settings;
+    json!({
+        "id": group.id.as_str(),
+        "name": settings.name,
+        "description": settings.description,
+        "avatar": settings.avatar,
+        "owner": group.owner.as_str(),
+        "created": group.created_ms,
+        "last_modified": group.modified_ms,
+        "membersonly": settings.approval,
+        "allowinvites": settings.allow_invites,
+        "invite_need_confirm": settings.invite_need_confirm,
+        "maxusers": settings.max_users,
+        "public": settings.public,
+        "custom": settings.custom,
+        "mute": group.mute_all,
+        "affiliations_count": group.member_count,
+        "affiliations": affiliations,
+        "disabled": false,
+        "shieldgroup": false,
+    })
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}` (or `g1,g2`)
+///
+/// `getGroupInfo`: one entry per group.
+pub(crate) async fn info_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, groups)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let ids: Vec<GroupId> = groups
+        .split(',')
+        .filter(|id| !id.is_empty())
+        .map(parse_group)
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() || ids.len() > 100 {
+        return Err(Error::InvalidArgument("name 1 to 100 groups".to_owned()).into());
+    }
+    let found = service(&state).info(&caller, &ids).await?;
+    let data: Vec<Value> = found
+        .iter()
+        .map(|(group, members)| details(group, members))
+        .collect();
+    let count = data.len();
+    let mut body = answer("get", Value::Array(data));
+    body.0["count"] = json!(count);
+    Ok(body)
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ModifyBody {
+    #[serde(default)]
+    newowner: Option<String>,
+    #[serde(default)]
+    groupname: Option<String>,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    avatar: Option<String>,
+    #[serde(default)]
+    custom: Option<String>,
+    #[serde(default)]
+    public: Option<bool>,
+    #[serde(default)]
+    membersonly: Option<bool>,
+    #[serde(default)]
+    allowinvites: Option<bool>,
+    #[serde(default)]
+    invite_need_confirm: Option<bool>,
+    #[serde(default)]
+    maxusers: Option<u32>,
+}
+
+/// # `PUT /{org}/{app}/chatgroups/{g}?resource=`
+///
+/// `modifyGroup` (`{groupname, description, avatar, custom, …}`, answered with one `true` per
+/// field changed) and `changeGroupOwner` (`{newowner}`), told apart by the body.
+pub(crate) async fn modify_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: ModifyBody = parse_json(&body)?;
+    if let Some(new_owner) = body.newowner {
+        let new_owner = parse_user(&new_owner)?;
+        service(&state)
+            .change_owner(&caller, &group, &new_owner)
+            .await?;
+        return Ok(answer("put", json!({ "newowner": true })));
+    }
+    let change = GroupSettingsChange {
+        name: body.groupname,
+        description: body.description,
+        avatar: body.avatar,
+        public: body.public,
+        approval: body.membersonly,
+        allow_invites: body.allowinvites,
+        invite_need_confirm: body.invite_need_confirm,
+        max_users: body.maxusers,
+        custom: body.custom,
+    };
+    let (_, changed) = service(&state).modify(&caller, &group, change).await?;
+    let data: Map<String, Value> = changed
+        .into_iter()
+        .map(|field| (field.to_owned(), Value::Bool(true)))
+        .collect();
+    Ok(answer("put", Value::Object(data)))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}?resource=`
+///
+/// `destroyGroup`: the owner only.
+pub(crate) async fn destroy_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    service(&state).destroy(&caller, &group).await?;
+    Ok(answer(
+        "delete",
+        json!({ "success": true, "id": group.as_str(), "groupid": group.as_str() }),
+    ))
+}
+
+/// # `GET /{org}/{app}/users/{user}/joined_chatgroups?pagenum=&pagesize=`
+///
+/// `getJoinedGroups` (and `getGroup`, unpaged): 1-based pages; `uri` names the request, as
+/// the SDK picks its mapping by it.
+pub(crate) async fn joined_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let (app, user) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let page = page_number(&query, "pagenum", 1)?;
+    let size = page_limit(&query, "pagesize", MAX_PAGE, MAX_PAGE)?;
+    let groups = service(&state)
+        .joined(&app.key, &user, (page - 1) * u64::from(size), size)
+        .await?;
+    let data: Vec<Value> = groups
+        .iter()
+        .map(|(group, role)| {
+            if v3(&query) {
+                json!({
+                    "id": group.id.as_str(),
+                    "name": group.settings.name,
+                    "disabled": false,
+                    "permission": role_name(*role),
+                })
+            } else {
+                json!({ "groupid": group.id.as_str(), "groupname": group.settings.name })
+            }
+        })
+        .collect();
+    let count = data.len();
+    let mut body = answer("get", Value::Array(data));
+    body.0["uri"] = json!(uri.to_string());
+    body.0["count"] = json!(count);
+    Ok(body)
+}
+
+/// # `GET /{org}/{app}/chatgroups/user/{user}?pagenum=&pagesize=&needAffiliations=&needRole=`
+///
+/// `getJoinedGroups` with affiliations or roles: 0-based pages, answered in `entities`.
+pub(crate) async fn joined_entities_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    let (app, user) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let page = page_number(&query, "pagenum", 0)?;
+    let size = page_limit(&query, "pagesize", 20, MAX_PAGE)?;
+    let groups = service(&state)
+        .joined(&app.key, &user, page * u64::from(size), size)
+        .await?;
+    let total = service(&state).joined_count(&app.key, &user).await?;
+    let entities: Vec<Value> = groups
+        .iter()
+        .map(|(group, role)| {
+            let settings = &group.settings;
+            json!({
+                "groupId": group.id.as_str(),
+                "id": group.id.as_str(),
+                "name": settings.name,
+                "description": settings.description,
+                "avatar": settings.avatar,
+                "owner": group.owner.as_str(),
+                "created": group.created_ms,
+                "public": settings.public,
+                "membersonly": settings.approval,
+                "allowinvites": settings.allow_invites,
+                "maxusers": settings.max_users,
+                "disabled": false,
+                "affiliations_count": group.member_count,
+                "permission": role_name(*role),
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "action": "get",
+        "uri": uri.to_string(),
+        "entities": entities,
+        "total": total,
+        "timestamp": now_ms(),
+        "duration": 0,
+    })))
+}
+
+/// # `GET /{org}/{app}/chatgroups/user/{user}/joined_count`
+pub(crate) async fn joined_count_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, user)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let (app, user) = app_for_user(&state, &org, &app, user, &headers).await?;
+    let count = service(&state).joined_count(&app.key, &user).await?;
+    Ok(answer("get", json!(count)))
+}
+
+/// # `GET /{org}/{app}/publicchatgroups?limit=&cursor=`
+///
+/// `getPublicGroups`: by id; `cursor` (the last id) only while more may follow.
+pub(crate) async fn public_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let limit = page_limit(&query, "limit", 20, MAX_PAGE)?;
+    let after = match query_value(&query, "cursor") {
+        None | Some("" | "null" | "undefined") => None,
+        Some(text) => Some(GroupId::parse(text).ok_or_else(|| {
+            ApiError::from(Error::InvalidArgument(
+                "cursor is not one this server gave".to_owned(),
+            ))
+        })?),
+    };
+    let groups = service(&state)
+        .public(&caller.app, after.as_ref(), limit)
+        .await?;
+    let data: Vec<Value> = groups
+        .iter()
+        .map(|group| {
+            if v3(&query) {
+                json!({ "id": group.id.as_str(), "name": group.settings.name })
+            } else {
+                json!({
+                    "groupid": group.id.as_str(),
+                    "groupname": group.settings.name,
+                    "owner": group.owner.as_str(),
+                    "affiliations": group.member_count,
+                    "type": "group",
+                    "last_modified": group.modified_ms,
+                })
+            }
+        })
+        .collect();
+    let mut body = answer("get", Value::Array(data));
+    if groups.len() == limit as usize {
+        if let Some(last) = groups.last() {
+            body.0["cursor"] = json!(last.id.as_str());
+        }
+    }
+    Ok(body)
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/users?pagenum=&pagesize=` or `?cursor=&limit=&joined_time=true`
+///
+/// `listGroupMembers` (1-based pages, `{owner}` / `{member}` rows) and `getGroupMembers`
+/// (`{owner|admin|member, joined_time}` rows and a `cursor` while more follow).
+pub(crate) async fn members_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    if query_value(&query, "pagenum").is_some() {
+        let page = page_number(&query, "pagenum", 1)?;
+        let size = page_limit(&query, "pagesize", MAX_PAGE, MAX_PAGE)?;
+        let members = service(&state)
+            .members(&caller, &group, (page - 1) * u64::from(size), size)
+            .await?;
+        let data: Vec<Value> = members
+            .iter()
+            .map(|member| {
+                let key = if member.role == GroupRole::Owner {
+                    "owner"
+                } else {
+                    "member"
+                };
+                json!({ key: member.user.as_str() })
+            })
+            .collect();
+        let count = data.len();
+        let mut body = answer("get", Value::Array(data));
+        body.0["count"] = json!(count);
+        return Ok(body);
+    }
+    let offset = cursor_offset(&query)?;
+    let limit = page_limit(&query, "limit", 50, MAX_CURSOR_PAGE)?;
+    let members = service(&state)
+        .members(&caller, &group, offset, limit)
+        .await?;
+    let data: Vec<Value> = members
+        .iter()
+        .map(|member| {
+            json!({ role_name(member.role): member.user.as_str(), "joined_time": member.joined_ms })
+        })
+        .collect();
+    let mut body = answer("get", Value::Array(data));
+    if members.len() == limit as usize {
+        body.0["cursor"] = json!((offset + u64::from(limit)).to_string());
+    }
+    Ok(body)
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/users/{user}` (or `a,b,c`)`?resource=`
+///
+/// `removeGroupMember` (one: an object) and `removeGroupMembers` (a list: an array).
+pub(crate) async fn remove_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, users)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let named = parse_users(&users)?;
+    let removed = service(&state).remove(&caller, &group, &named).await?;
+    let rows: Vec<Value> = named
+        .iter()
+        .map(|user| {
+            json!({
+                "result": removed.contains(user),
+                "action": "remove_member",
+                "user": user.as_str(),
+                "groupid": group.as_str(),
+            })
+        })
+        .collect();
+    Ok(match (users.contains(','), rows.as_slice()) {
+        (false, [one]) => answer("delete", one.clone()),
+        _ => answer("delete", Value::Array(rows)),
+    })
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/admin`
+pub(crate) async fn admins_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let admins = service(&state).admins(&caller, &group).await?;
+    let names: Vec<&str> = admins.iter().map(UserName::as_str).collect();
+    Ok(answer("get", json!(names)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AdminBody {
+    newadmin: String,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/admin?resource=` `{newadmin}`
+pub(crate) async fn add_admin_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: AdminBody = parse_json(&body)?;
+    let user = parse_user(&body.newadmin)?;
+    service(&state)
+        .set_admin(&caller, &group, &user, true)
+        .await?;
+    Ok(answer(
+        "post",
+        json!({ "result": "success", "newadmin": user.as_str() }),
+    ))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/admin/{user}?resource=`
+pub(crate) async fn remove_admin_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let user = parse_user(&user)?;
+    service(&state)
+        .set_admin(&caller, &group, &user, false)
+        .await?;
+    Ok(answer(
+        "delete",
+        json!({ "result": "success", "oldadmin": user.as_str() }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UsersBody {
+    usernames: Vec<String>,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/invite?resource=` `{usernames}`
+///
+/// `inviteUsersToGroup`: one row per invitee.
+pub(crate) async fn invite_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: UsersBody = parse_json(&body)?;
+    let users = parse_names(&body.usernames)?;
+    let invited = match service(&state).invite(&caller, &group, &users).await? {
+        Invited::Joined(users) | Invited::Asked(users) => users,
+    };
+    let rows: Vec<Value> = invited
+        .iter()
+        .map(|user| json!({ "action": "invite", "id": group.as_str(), "result": true, "user": user.as_str() }))
+        .collect();
+    Ok(answer("post", Value::Array(rows)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApplyBody {
+    #[serde(default)]
+    message: Option<String>,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/apply?resource=` `{message}`
+///
+/// `joinGroup`: a public group; with approval the owner and admins are asked.
+pub(crate) async fn apply_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let user = user_of(&caller)?.clone();
+    let group = parse_group(&group)?;
+    let body: ApplyBody = parse_json(&body)?;
+    let applied = service(&state)
+        .apply(
+            &caller,
+            &group,
+            &user,
+            body.message.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(answer(
+        "post",
+        json!({
+            "result": true,
+            "action": "apply",
+            "id": group.as_str(),
+            "user": user.as_str(),
+            "joined": applied == Applied::Joined,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct VerifyBody {
+    #[serde(default)]
+    applicant: Option<String>,
+    #[serde(default)]
+    invitee: Option<String>,
+    verify_result: bool,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/apply_verify?resource=` `{applicant, verifyResult, reason}`
+///
+/// `acceptGroupJoinRequest` / `rejectGroupJoinRequest`.
+pub(crate) async fn apply_verify_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: VerifyBody = parse_json(&body)?;
+    let applicant = parse_user(body.applicant.as_deref().unwrap_or(""))?;
+    service(&state)
+        .answer_application(
+            &caller,
+            &group,
+            &applicant,
+            body.verify_result,
+            body.reason.as_deref().unwrap_or(""),
+        )
+        .await?;
+    Ok(answer(
+        "post",
+        json!({ "result": true, "action": "apply_verify", "id": group.as_str(), "user": applicant.as_str() }),
+    ))
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/invite_verify?resource=` `{invitee, verifyResult}`
+///
+/// `acceptGroupInvite` / `rejectGroupInvite`: the invitee answers.
+pub(crate) async fn invite_verify_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: VerifyBody = parse_json(&body)?;
+    let invitee = parse_user(body.invitee.as_deref().unwrap_or(""))?;
+    service(&state)
+        .answer_invitation(&caller, &group, &invitee, body.verify_result)
+        .await?;
+    Ok(answer(
+        "post",
+        json!({ "result": true, "action": "invite_verify", "id": group.as_str(), "user": invitee.as_str() }),
+    ))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/quit?resource=`
+///
+/// `leaveGroup`: any member but the owner.
+pub(crate) async fn quit_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    service(&state).leave(&caller, &group).await?;
+    Ok(answer("delete", json!({ "result": true })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct MuteBody {
+    usernames: Vec<String>,
+    /// Milliseconds; -1 (or absent): until unmuted.
+    #[serde(default)]
+    mute_duration: Option<i64>,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/mute?resource=` `{usernames, mute_duration}`
+///
+/// `muteGroupMember`: `expire` is when the mute ends (epoch ms), -1 for never.
+pub(crate) async fn mute_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: MuteBody = parse_json(&body)?;
+    let users = parse_names(&body.usernames)?;
+    let duration = match body.mute_duration {
+        None | Some(-1) => None,
+        Some(ms) if ms > 0 => Some(ms as u64),
+        Some(_) => {
+            return Err(
+                Error::InvalidArgument("mute_duration must be positive or -1".to_owned()).into(),
+            )
+        }
+    };
+    let muted = service(&state)
+        .mute(&caller, &group, &users, Some(duration))
+        .await?;
+    let rows: Vec<Value> = muted
+        .iter()
+        .map(|(user, until)| {
+            let expire = if duration.is_none() {
+                -1
+            } else {
+                *until as i64
+            };
+            json!({ "result": true, "expire": expire, "user": user.as_str() })
+        })
+        .collect();
+    Ok(answer("post", Value::Array(rows)))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/mute/{user}` (or `a,b`)`?resource=`
+pub(crate) async fn unmute_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, users)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let users = parse_users(&users)?;
+    let unmuted = service(&state).mute(&caller, &group, &users, None).await?;
+    let rows: Vec<Value> = unmuted
+        .iter()
+        .map(|(user, _)| json!({ "result": true, "user": user.as_str() }))
+        .collect();
+    Ok(answer("delete", Value::Array(rows)))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/mute`
+///
+/// `getGroupMuteList`: `[{user, expire}]`, -1 for a mute without end.
+pub(crate) async fn muted_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let muted = service(&state).muted(&caller, &group).await?;
+    let rows: Vec<Value> = muted
+        .iter()
+        .map(|(user, until)| json!({ "user": user.as_str(), "expire": expire(*until) }))
+        .collect();
+    Ok(answer("get", Value::Array(rows)))
+}
+
+/// A mute's end as the hosted answers give it: -1 for one without end.
+fn expire(until_ms: u64) -> i64 {
+    if until_ms >= (u64::MAX >> 2) {
+        -1
+    } else {
+        until_ms as i64
+    }
+}
+
+/// # `GET /{org}/{app}/sdk/chatgroups/{g}/mute/{user}`
+///
+/// `isInGroupMutelist`: `data` is whether the user is muted now.
+pub(crate) async fn is_muted_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let user = parse_user(&user)?;
+    let muted = service(&state).is_muted(&caller, &group, &user).await?;
+    Ok(answer("get", json!(muted)))
+}
+
+/// # `POST` / `DELETE /{org}/{app}/chatgroups/{g}/ban?resource=`
+///
+/// `disableSendGroupMsg` / `enableSendGroupMsg`.
+pub(crate) async fn ban_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let mute = method == axum::http::Method::POST;
+    service(&state).mute_all(&caller, &group, mute).await?;
+    Ok(answer(
+        if mute { "post" } else { "delete" },
+        json!({ "mute": mute }),
+    ))
+}
+
+/// Rows of a block or allowlist change: one per user named, `result` whether it changed.
+fn list_rows(
+    action: &str,
+    group: &GroupId,
+    named: &[UserName],
+    changed: &[UserName],
+) -> Vec<Value> {
+    named
+        .iter()
+        .map(|user| {
+            json!({
+                "result": changed.contains(user),
+                "action": action,
+                "user": user.as_str(),
+                "groupid": group.as_str(),
+            })
+        })
+        .collect()
+}
+
+/// One user's row: an object, or with `version=v3` a one-row array.
+fn single_row(query: &Pairs, mut rows: Vec<Value>) -> Value {
+    match (v3(query), rows.pop()) {
+        (false, Some(row)) => row,
+        (true, Some(row)) => Value::Array(vec![row]),
+        (_, None) => Value::Array(Vec::new()),
+    }
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/blocks/users/{user}?resource=`
+///
+/// `blockGroupMember`: the member leaves the group and cannot join again.
+pub(crate) async fn block_one_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let named = vec![parse_user(&user)?];
+    let changed = service(&state).block(&caller, &group, &named, true).await?;
+    let rows = list_rows("add_blocks", &group, &named, &changed);
+    Ok(answer("post", single_row(&query, rows)))
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/blocks/users?resource=` `{usernames}`
+pub(crate) async fn block_many_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: UsersBody = parse_json(&body)?;
+    let named = parse_names(&body.usernames)?;
+    let changed = service(&state).block(&caller, &group, &named, true).await?;
+    Ok(answer(
+        "post",
+        Value::Array(list_rows("add_blocks", &group, &named, &changed)),
+    ))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/blocks/users/{user}` (or `a,b`)`?resource=`
+pub(crate) async fn unblock_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, users)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let named = parse_users(&users)?;
+    let changed = service(&state)
+        .block(&caller, &group, &named, false)
+        .await?;
+    let rows = list_rows("remove_blocks", &group, &named, &changed);
+    Ok(if users.contains(',') {
+        answer("delete", Value::Array(rows))
+    } else {
+        answer("delete", single_row(&query, rows))
+    })
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/blocks/users`
+pub(crate) async fn blocked_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let blocked = service(&state).blocked(&caller, &group).await?;
+    let names: Vec<&str> = blocked.iter().map(UserName::as_str).collect();
+    let count = names.len();
+    let mut body = answer("get", json!(names));
+    body.0["count"] = json!(count);
+    Ok(body)
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/white/users?resource=` `{usernames}`
+pub(crate) async fn allow_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: UsersBody = parse_json(&body)?;
+    let named = parse_names(&body.usernames)?;
+    let changed = service(&state).allow(&caller, &group, &named, true).await?;
+    Ok(answer(
+        "post",
+        Value::Array(list_rows("add_user_whitelist", &group, &named, &changed)),
+    ))
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/white/users/{user}` (or `a,b`)`?resource=`
+pub(crate) async fn disallow_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, users)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let named = parse_users(&users)?;
+    let changed = service(&state)
+        .allow(&caller, &group, &named, false)
+        .await?;
+    let rows = list_rows("remove_user_whitelist", &group, &named, &changed);
+    Ok(if users.contains(',') {
+        answer("delete", Value::Array(rows))
+    } else {
+        answer("delete", single_row(&query, rows))
+    })
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/white/users`
+pub(crate) async fn allowlist_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let listed = service(&state).allowlist(&caller, &group).await?;
+    let names: Vec<&str> = listed.iter().map(UserName::as_str).collect();
+    Ok(answer("get", json!(names)))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/white/users/{user}`
+///
+/// `isInGroupAllowlist`: `{white, member}`.
+pub(crate) async fn allowlisted_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let user = parse_user(&user)?;
+    let (white, _) = service(&state).allowlisted(&caller, &group, &user).await?;
+    Ok(answer(
+        "get",
+        json!({ "white": white, "member": user.as_str() }),
+    ))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/announcement`
+pub(crate) async fn announcement_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let text = service(&state).announcement(&caller, &group).await?;
+    Ok(answer("get", json!({ "announcement": text })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct AnnouncementBody {
+    announcement: String,
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/announcement?resource=` `{announcement}`
+pub(crate) async fn set_announcement_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: AnnouncementBody = parse_json(&body)?;
+    service(&state)
+        .set_announcement(&caller, &group, &body.announcement)
+        .await?;
+    Ok(answer(
+        "post",
+        json!({ "id": group.as_str(), "result": true }),
+    ))
+}
