@@ -1,7 +1,8 @@
 // Confab console. One script for every page: it reads the page from the path and renders it
 // with DOM calls (never innerHTML with data). App, credential and token operations go to the
-// console API (/console/api/…, session cookie + CSRF header); IM-user operations go to the
-// hosted service's REST paths (/{org}/{app}/users…) with an app token, as any server would.
+// console API (/console/api/…, session cookie + CSRF header); IM-user and group operations go
+// to the hosted service's REST paths (/{org}/{app}/users…, /{org}/{app}/chatgroups…) with an
+// app token, as any server would.
 'use strict'
 
 const state = { csrf: '', username: '', appToken: null }
@@ -93,6 +94,7 @@ function nav(app) {
     items.push(
       h('li', {}, h('a', { href: appPage(app), text: 'Overview' })),
       h('li', {}, h('a', { href: appPage(app, 'users'), text: 'Users' })),
+      h('li', {}, h('a', { href: appPage(app, 'groups'), text: 'Groups' })),
       h('li', {}, h('a', { href: appPage(app, 'tokens'), text: 'Tokens' })),
       h('li', {}, h('a', { href: appPage(app, 'reports'), text: 'Reports' })))
   }
@@ -419,6 +421,105 @@ async function usersPage(app) {
   await load()
 }
 
+// ---- one app: groups ----
+
+async function groupsPage(app) {
+  nav(app)
+  const view = { cursor: '', previous: [] }
+  const list = h('div', { id: 'group-list', 'aria-busy': 'true' })
+  const status = h('div', { id: 'group-status' })
+  const show = (error) => status.replaceChildren(message(error.message, 'error'))
+  // The admin list names owners as the hosted API does: `{org}#{app}_{user}`.
+  const ownerPrefix = `${app.org}#${app.name}_`
+  const ownerName = (owner) => owner.startsWith(ownerPrefix) ? owner.slice(ownerPrefix.length) : owner
+  const groupPath = (id) => `/chatgroups/${encodeURIComponent(id)}`
+
+  async function load() {
+    list.setAttribute('aria-busy', 'true')
+    const query = new URLSearchParams({ limit: '50' })
+    if (view.cursor) query.set('cursor', view.cursor)
+    const page = await rest(app, 'GET', `/chatgroups?${query}`)
+    const rows = page.data.map((group) => h('tr', { 'data-group': group.groupid },
+      h('td', { class: 'token', text: group.groupid }),
+      h('td', { text: group.groupname }),
+      h('td', { text: ownerName(group.owner) }),
+      h('td', { 'data-members-count': '', text: group.affiliations }),
+      h('td', {}, h('span', { class: `badge ${group.public ? 'public' : 'private'}`, text: group.public ? 'public' : 'private' })),
+      h('td', { text: when(group.created) }),
+      h('td', {}, h('div', { class: 'row-actions' },
+        h('button', {
+          type: 'button', class: 'secondary outline', text: 'Members',
+          onclick: () => toggleMembers(group.groupid).catch(show),
+        }),
+        h('button', {
+          type: 'button', class: 'contrast outline', text: 'Disband',
+          onclick: async () => {
+            const label = group.groupname ? `${group.groupname} (${group.groupid})` : group.groupid
+            if (!confirm(`Disband ${label}? Its ${group.affiliations} members are told, and the group and its messages are gone.`)) return
+            try {
+              await rest(app, 'DELETE', groupPath(group.groupid))
+              status.replaceChildren(message(`Group ${label} disbanded.`))
+              await load()
+            } catch (e) { show(e) }
+          },
+        })))))
+    list.replaceChildren(
+      page.data.length
+        ? h('table', { class: 'striped' },
+          h('thead', {}, h('tr', {}, ...['Group id', 'Name', 'Owner', 'Members', 'Type', 'Created', 'Actions'].map((t) => h('th', { text: t })))),
+          h('tbody', {}, rows))
+        : message('No groups yet. Users create them with the SDK; servers with POST /{org}/{app}/chatgroups.'),
+      h('div', { class: 'row-actions' },
+        view.previous.length ? h('button', { type: 'button', class: 'secondary', text: 'Previous page', onclick: () => { view.cursor = view.previous.pop(); load().catch(show) } }) : null,
+        page.cursor ? h('button', { type: 'button', class: 'secondary', text: 'Next page', onclick: () => { view.previous.push(view.cursor); view.cursor = page.cursor; load().catch(show) } }) : null))
+    list.removeAttribute('aria-busy')
+  }
+
+  // A row under the group's: its members (owner, admins, members, 100 at a time) with the
+  // time each joined and, for the muted, until when.
+  async function toggleMembers(id) {
+    const row = list.querySelector(`tr[data-group="${CSS.escape(id)}"]`)
+    const open = list.querySelector(`tr[data-members-of="${CSS.escape(id)}"]`)
+    if (open) { open.remove(); return }
+    if (!row) return
+    const muted = await rest(app, 'GET', `${groupPath(id)}/mute`)
+    const mutedUntil = Object.fromEntries(muted.data.map((entry) => [entry.user, entry.expire]))
+    const body = h('tbody')
+    const more = h('div', { class: 'row-actions' })
+    async function page(cursor) {
+      const query = new URLSearchParams({ limit: '100', joined_time: 'true' })
+      if (cursor) query.set('cursor', cursor)
+      const members = await rest(app, 'GET', `${groupPath(id)}/users?${query}`)
+      for (const entry of members.data) {
+        const role = ['owner', 'admin', 'member'].find((r) => r in entry)
+        const user = entry[role]
+        const until = mutedUntil[user]
+        body.append(h('tr', { 'data-member': user },
+          h('td', { text: user }),
+          h('td', { text: role }),
+          h('td', { text: when(entry.joined_time) }),
+          h('td', { text: until === undefined ? '' : until === -1 ? 'until unmuted' : when(until) })))
+      }
+      more.replaceChildren(members.cursor
+        ? h('button', { type: 'button', class: 'secondary', text: 'More members', onclick: () => page(members.cursor).catch(show) })
+        : null)
+    }
+    await page('')
+    row.after(h('tr', { 'data-members-of': id },
+      h('td', { colspan: '7' }, h('section', { class: 'group-members' },
+        h('h3', { text: 'Members' }),
+        h('table', {},
+          h('thead', {}, h('tr', {}, ...['User', 'Role', 'Joined', 'Muted until'].map((t) => h('th', { text: t })))),
+          body),
+        more))))
+  }
+
+  render(h('h1', { text: `Groups of ${app.org}#${app.name}` }),
+    message('Every group of the app, public and private, oldest first.'),
+    status, list)
+  await load()
+}
+
 // ---- one app: tokens ----
 
 async function tokensPage(app) {
@@ -513,10 +614,11 @@ async function start() {
   if (!session.ok || !session.json.username) return location.assign('/console/login')
   state.csrf = session.json.csrf
   state.username = session.json.username
-  const match = /^\/console\/apps\/([^/]+)\/([^/]+)(?:\/(users|tokens|reports))?$/.exec(path)
+  const match = /^\/console\/apps\/([^/]+)\/([^/]+)(?:\/(users|groups|tokens|reports))?$/.exec(path)
   if (!match) return appsPage()
   const app = { org: decodeURIComponent(match[1]), name: decodeURIComponent(match[2]) }
   if (match[3] === 'users') return usersPage(app)
+  if (match[3] === 'groups') return groupsPage(app)
   if (match[3] === 'tokens') return tokensPage(app)
   if (match[3] === 'reports') return reportsPage(app)
   return overviewPage(app)

@@ -2,10 +2,11 @@
 //! small JSON API under `/console/api/…` that only the console needs (sign-in, apps and their
 //! credentials, app tokens, overview figures and chart, message reports).
 //!
-//! IM-user actions are not here: the page calls the hosted service's own REST paths
-//! (`confab-rest`) with an app token it obtains from `POST /console/api/apps/{org}/{app}/app-token`,
-//! so everything the console does can be done without it. No logic lives here beyond
-//! carrying cookies, CSRF tokens and JSON to `confab-core` and back.
+//! IM-user and group actions are not here: the page calls the hosted service's own REST paths
+//! (`confab-rest`: `/{org}/{app}/users…`, `/{org}/{app}/chatgroups…`) with an app token it
+//! obtains from `POST /console/api/apps/{org}/{app}/app-token`, so everything the console does
+//! can be done without it. No logic lives here beyond carrying cookies, CSRF tokens and JSON to
+//! `confab-core` and back.
 
 mod api;
 mod assets;

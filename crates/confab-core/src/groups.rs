@@ -82,6 +82,8 @@ pub const MAX_DESCRIPTION_CHARS: usize = 512;
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 512;
 pub const MAX_CUSTOM_BYTES: usize = 1024;
 pub const MAX_REASON_CHARS: usize = 500;
+/// The end of a mute without one (`mute_duration: -1`): the largest time every store keeps.
+pub const UNTIL_UNMUTED_MS: u64 = i64::MAX as u64;
 
 /// Who calls: a user from one of their devices, or the app itself (an app token).
 #[derive(Debug, Clone)]
@@ -367,6 +369,21 @@ impl GroupService {
         Ok(())
     }
 
+    /// `user` may read the group's messages (its history): the group exists and they are a
+    /// member.
+    pub async fn check_member(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+    ) -> Result<(), Error> {
+        self.load(app, id).await?;
+        match self.store.group_member(app, id, user).await? {
+            Some(_) => Ok(()),
+            None => Err(GroupError::NotMember(user.to_string()).into()),
+        }
+    }
+
     /// `getGroupInfo` for one or more groups, with their members (owner first).
     pub async fn info(
         &self,
@@ -510,13 +527,18 @@ impl GroupService {
         Ok(self.store.joined_group_count(app, user).await?)
     }
 
-    pub async fn public(
+    /// Public groups (`public_only`) or, for the app, all of them, by id after `after`.
+    pub async fn list(
         &self,
         app: &AppKey,
+        public_only: bool,
         after: Option<&GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, Error> {
-        Ok(self.store.public_groups(app, after, limit).await?)
+        Ok(self
+            .store
+            .list_groups(app, public_only, after, limit)
+            .await?)
     }
 
     /// `limit` members from `offset` (owner, admins, members).
@@ -815,7 +837,9 @@ impl GroupService {
             }
             Some(_) => {}
         }
-        let removed = self.remove_members(caller, &group, &[user.clone()]).await?;
+        let removed = self
+            .remove_members(caller, &group, std::slice::from_ref(&user))
+            .await?;
         if removed.is_empty() {
             return Err(not_member(caller));
         }
@@ -947,15 +971,11 @@ impl GroupService {
                 Some(_) => {}
             }
         }
-        let until = match mute {
-            // Until unmuted: as far as the clock goes.
-            Some(duration) => Some(
-                duration
-                    .map(|ms| now_ms().saturating_add(ms))
-                    .unwrap_or(u64::MAX >> 1),
-            ),
-            None => None,
-        };
+        let until = mute.map(|duration| {
+            duration
+                .map(|ms| now_ms().saturating_add(ms).min(UNTIL_UNMUTED_MS))
+                .unwrap_or(UNTIL_UNMUTED_MS)
+        });
         let changed = match self
             .store
             .mute_group_members(&caller.app, id, users, until)

@@ -3,10 +3,10 @@
 //! The metas served are the stored downlink metas, byte for byte what the recipient pulled.
 
 use bytes::Bytes;
-use confab_proto::{pb, USER_DOMAIN};
+use confab_proto::{pb, CONFERENCE_DOMAIN, USER_DOMAIN};
 
 use crate::{
-    ids::{AppKey, MessageId, QueueName, UserName},
+    ids::{AppKey, GroupId, MessageId, QueueName, UserName},
     messages::MessageService,
     store::{HistoryEntry, HistoryQuery},
     Error,
@@ -30,7 +30,9 @@ pub struct HistoryPage {
 }
 
 impl MessageService {
-    /// `owner`'s history of one conversation (single chat; group history comes with groups).
+    /// `owner`'s history of one conversation: a single chat's, or for a group (a queue in the
+    /// conference domain) the history its members share, once `GroupService::check_reader`
+    /// let the caller read it.
     pub async fn history(
         &self,
         app: &AppKey,
@@ -38,9 +40,12 @@ impl MessageService {
         mut query: HistoryQuery,
     ) -> Result<HistoryPage, Error> {
         let (_, domain) = query.conversation.jid_parts();
-        if domain != USER_DOMAIN {
-            return Err(Error::Unsupported("group history"));
-        }
+        let owner = match domain {
+            USER_DOMAIN => owner.clone(),
+            CONFERENCE_DOMAIN => UserName::group_history(),
+            _ => return Err(Error::InvalidArgument("no such conversation".to_owned())),
+        };
+        let owner = &owner;
         if let Some(kind) = query
             .kinds
             .iter()
@@ -151,6 +156,17 @@ pub fn message_kind(body: &pb::MessageBody) -> &'static str {
         Ok(ContentType::Custom) => "custom",
         Ok(ContentType::Combine) => "combine",
     }
+}
+
+/// A group message is in the group's one history, which its members read.
+pub fn group_entries(kind: &str, group: &GroupId) -> Vec<HistoryEntry> {
+    if kind.is_empty() {
+        return Vec::new();
+    }
+    vec![HistoryEntry {
+        owner: UserName::group_history(),
+        conversation: QueueName::group(group),
+    }]
 }
 
 /// Both parties of a single-chat message see it in their history, each under the other's name.

@@ -81,6 +81,12 @@ impl UserName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The owner under which a group's history is kept (one history the members share): `#`
+    /// is in no user's name, so it collides with no user's history.
+    pub fn group_history() -> UserName {
+        UserName("#".to_owned())
+    }
 }
 
 impl fmt::Display for UserName {
@@ -119,6 +125,19 @@ impl QueueName {
     /// Restores a name read back from storage.
     pub fn from_stored(text: String) -> QueueName {
         QueueName(text)
+    }
+
+    /// The group this queue is the conversation of, if it is a group's.
+    pub fn group_id(&self) -> Option<GroupId> {
+        match self.jid_parts() {
+            (group, confab_proto::CONFERENCE_DOMAIN) => GroupId::parse(group),
+            _ => None,
+        }
+    }
+
+    /// Whether the queue names a group's conversation (well formed or not).
+    pub fn is_group(&self) -> bool {
+        self.jid_parts().1 == confab_proto::CONFERENCE_DOMAIN
     }
 
     /// `(name, domain)` for the JID that names this queue on the wire.

@@ -16,6 +16,7 @@ use bytes::Bytes;
 use confab_proto::{
     pb::{
         self,
+        message_body::Type as BodyType,
         meta::{NameSpace, RouteType},
     },
     CONFERENCE_DOMAIN, USER_DOMAIN,
@@ -33,7 +34,7 @@ use crate::{
     services::Limits,
     store::{
         body_digest, AnnotationStore, AppendEffect, Appended, Audience, ConversationStore, Device,
-        EncodeMeta, LogStore, NewMessage, Pulled, Reclaimed, UserStore,
+        EncodeMeta, GroupStore, LogStore, NewMessage, Pulled, Reclaimed, UserStore,
     },
     Error,
 };
@@ -88,6 +89,8 @@ pub struct MessageService {
     presence: Arc<dyn Presence>,
     /// Every message and server meta enters its log here (ids and order are the store's).
     pub(crate) appender: Arc<Appender>,
+    /// Who may recall a group member's message (the group's owner and admins).
+    pub(crate) groups: Arc<dyn GroupStore>,
     /// Ids of the acks of client statistics, which are acknowledged and not stored.
     statistic_ids: IdGenerator,
     pub(crate) limits: Limits,
@@ -103,7 +106,7 @@ impl MessageService {
         conversations: Arc<dyn ConversationStore>,
         users: Arc<dyn UserStore>,
         presence: Arc<dyn Presence>,
-        appender: Arc<Appender>,
+        (appender, groups): (Arc<Appender>, Arc<dyn GroupStore>),
         node: u16,
         limits: Limits,
     ) -> MessageService {
@@ -114,6 +117,7 @@ impl MessageService {
             users,
             presence,
             appender,
+            groups,
             statistic_ids: IdGenerator::new(node),
             limits,
         }
@@ -168,7 +172,7 @@ impl MessageService {
         let to = meta.to.as_ref().ok_or(Error::MissingField("meta to"))?;
         let domain = to.domain.as_deref().unwrap_or(USER_DOMAIN);
         if domain == CONFERENCE_DOMAIN {
-            return self.submit_to_group(session, meta, client_id);
+            return self.submit_to_group(session, meta, client_id, None);
         }
         if domain != USER_DOMAIN {
             return Err(Error::Unsupported("messages to this domain"));
@@ -282,18 +286,21 @@ impl MessageService {
 
     /// A message to a group (`chatType: groupChat`): appended once to the group's log for its
     /// members; the store checks in the append that the sender is a member and not muted.
+    /// `checked`: a recall or edit checked against its target (`submit_group_receipt`).
     fn submit_to_group(
         self: &Arc<Self>,
         session: &SessionContext,
         meta: pb::Meta,
         client_id: u64,
+        checked: Option<(AppendEffect, Audience)>,
     ) -> Result<PendingSend, Error> {
         let to_name = meta
             .to
             .as_ref()
             .and_then(|to| to.name.as_deref())
             .unwrap_or("");
-        let group = GroupId::parse(to_name).ok_or(Error::Group(GroupError::NotFound))?;
+        let group_id = GroupId::parse(to_name).ok_or(Error::Group(GroupError::NotFound))?;
+        let group = &group_id;
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
         let body = pb::MessageBody::decode(payload.clone())
             .map_err(|_| Error::MissingField("a message body"))?;
@@ -308,14 +315,27 @@ impl MessageService {
         if !names(&body.to, group.as_str()) {
             return Err(Error::ImpersonatedParty("to"));
         }
-        match receipts::kind(&body) {
-            receipts::Kind::Plain => {}
-            _ => return Err(Error::Unsupported("receipts, recalls and edits in groups")),
-        }
         if !meta.directed_users.is_empty() {
             return Err(Error::Unsupported("messages to some members of a group"));
         }
         let kind = self.check_body(&body)?;
+        let (effect, audience) = match (receipts::kind(&body), checked) {
+            (_, Some(checked)) => checked,
+            (receipts::Kind::Plain, None) if body.r#type == Some(BodyType::ReadAck as i32) => {
+                return Err(Error::Unsupported("read acks in groups"));
+            }
+            (receipts::Kind::Plain, None) => (AppendEffect::None, Audience::Members),
+            (_, None) => {
+                let messages = Arc::clone(self);
+                let session = session.clone();
+                let group = group_id.clone();
+                return Ok(Box::pin(async move {
+                    messages
+                        .submit_group_receipt(session, meta, body, group)
+                        .await
+                }));
+            }
+        };
         let app_key = session.app.key.clone();
         let mut downlink = pb::Meta {
             id: None,
@@ -342,8 +362,8 @@ impl MessageService {
         let appended = self.appender.submit(
             NewMessage {
                 app: app_key,
-                log: LogId::Group(group),
-                audience: Audience::Members,
+                log: LogId::Group(group_id.clone()),
+                audience,
                 sender: session.user.clone(),
                 sender_resource: session.resource.clone(),
                 client_id: Some(client_id),
@@ -355,9 +375,9 @@ impl MessageService {
                     downlink.encode_to_vec().into()
                 }),
                 kind,
-                history: Vec::new(),
+                history: crate::history::group_entries(kind, &group_id),
             },
-            AppendEffect::None,
+            effect,
         );
         let sender = session.user.clone();
         Ok(Box::pin(async move {
@@ -383,6 +403,37 @@ impl MessageService {
         }))
     }
 
+    /// A recall, edit or conversation read ack in a group, checked against its target first.
+    /// A read ack goes to the reader's other devices only; a recall or edit to every member.
+    async fn submit_group_receipt(
+        self: Arc<Self>,
+        session: SessionContext,
+        meta: pb::Meta,
+        body: pb::MessageBody,
+        group: GroupId,
+    ) -> Result<SendAck, Error> {
+        let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
+        let channel_ack = matches!(receipts::kind(&body), receipts::Kind::ChannelAck);
+        let prepared = self
+            .prepare(&session, meta, body, receipts::Conversation::Group(&group))
+            .await?;
+        let audience = if channel_ack {
+            Audience::Member(session.user.clone())
+        } else {
+            Audience::Members
+        };
+        let mut ack = self
+            .submit_to_group(
+                &session,
+                prepared.meta,
+                client_id,
+                Some((prepared.effect, audience)),
+            )?
+            .await?;
+        ack.notify = prepared.notify;
+        Ok(ack)
+    }
+
     /// A send that needs reads before it can be queued: a recall or edit (its target, see
     /// `receipts`), a `deliverOnlineOnly` send (the recipient's presence).
     async fn submit_after_reads(
@@ -394,7 +445,14 @@ impl MessageService {
         online_only: bool,
     ) -> Result<SendAck, Error> {
         let app = &session.app.key;
-        let prepared = self.prepare(&session, meta, body, &recipient).await?;
+        let prepared = self
+            .prepare(
+                &session,
+                meta,
+                body,
+                receipts::Conversation::Peer(&recipient),
+            )
+            .await?;
         // Not in the log for a recipient who is offline now: nobody would pull it while it
         // is still "online".
         let queued = !online_only || self.presence.is_online(app, &recipient).await?;

@@ -14,10 +14,10 @@ use confab_proto::pb::{self, message_body::Type as BodyType, meta::NameSpace};
 use prost::Message;
 
 use crate::{
-    ids::{MessageId, QueueName, UserName},
+    ids::{GroupId, MessageId, QueueName, UserName},
     messages::{MessageService, SessionContext},
     now_ms,
-    store::{AppendEffect, StoredMessage},
+    store::{AppendEffect, GroupRole, StoredMessage},
     Error,
 };
 
@@ -64,6 +64,38 @@ pub(crate) fn channel_read(reader: &UserName, peer: &UserName) -> AppendEffect {
     }
 }
 
+/// The conversation a receipt, recall or edit is in: with a user, or a group's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Conversation<'a> {
+    Peer(&'a UserName),
+    Group(&'a GroupId),
+}
+
+impl Conversation<'_> {
+    /// The name its messages' `Meta.to` carries.
+    fn name(&self) -> &str {
+        match self {
+            Conversation::Peer(user) => user.as_str(),
+            Conversation::Group(group) => group.as_str(),
+        }
+    }
+
+    fn queue(&self) -> QueueName {
+        match self {
+            Conversation::Peer(user) => QueueName::single_chat(user),
+            Conversation::Group(group) => QueueName::group(group),
+        }
+    }
+
+    /// `edit_msg.chat_type`, which the SDK maps to its chat types.
+    fn chat_type(&self) -> &'static str {
+        match self {
+            Conversation::Peer(_) => "chat:user",
+            Conversation::Group(_) => "chat:group",
+        }
+    }
+}
+
 /// A recall or edit checked against its target: the meta to route (an edit's body gains
 /// `edit_msg`), the change to store with it, and what the sender's ack carries.
 pub(crate) struct Prepared {
@@ -80,7 +112,7 @@ impl MessageService {
         session: &SessionContext,
         mut meta: pb::Meta,
         body: pb::MessageBody,
-        recipient: &UserName,
+        conversation: Conversation<'_>,
     ) -> Result<Prepared, Error> {
         match kind(&body) {
             Kind::Recall(target) => {
@@ -88,7 +120,7 @@ impl MessageService {
                 if window_secs == 0 {
                     return Err(ReceiptError::RecallDisabled.into());
                 }
-                let stored = self.target(session, target, recipient).await?;
+                let stored = self.target(session, target, conversation).await?;
                 let age_ms = now_ms().saturating_sub(stored.id.timestamp_ms());
                 if age_ms > window_secs.saturating_mul(1000) {
                     return Err(ReceiptError::RecallWindowExceeded.into());
@@ -100,8 +132,12 @@ impl MessageService {
                 })
             }
             Kind::Edit(target) => {
-                let stored = self.target(session, target, recipient).await?;
-                let (target_meta, edit_msg) = edited(session, &stored, &body)?;
+                let stored = self.target(session, target, conversation).await?;
+                // Only the sender edits, in a group too.
+                if stored.sender != session.user {
+                    return Err(ReceiptError::NotSender.into());
+                }
+                let (target_meta, edit_msg) = edited(session, &stored, &body, conversation)?;
                 let mut body = body;
                 body.meta = Some(serde_json::json!({ "edit_msg": edit_msg }).to_string());
                 meta.payload = Some(body.encode_to_vec().into());
@@ -128,7 +164,10 @@ impl MessageService {
             }
             Kind::ChannelAck => Ok(Prepared {
                 meta,
-                effect: channel_read(&session.user, recipient),
+                effect: AppendEffect::ConversationRead {
+                    owner: session.user.clone(),
+                    conversation: conversation.queue(),
+                },
                 notify: None,
             }),
             Kind::Plain => Ok(Prepared {
@@ -139,12 +178,13 @@ impl MessageService {
         }
     }
 
-    /// The session user's own message `id` to `recipient`, not recalled.
+    /// Message `id` in `conversation`, not recalled: the session user's own, or in a group
+    /// anyone's when the session user is its owner or an admin.
     async fn target(
         &self,
         session: &SessionContext,
         id: MessageId,
-        recipient: &UserName,
+        conversation: Conversation<'_>,
     ) -> Result<StoredMessage, Error> {
         let not_found = || Error::from(ReceiptError::MessageNotFound(id.0));
         let stored = self
@@ -155,11 +195,21 @@ impl MessageService {
             .ok_or_else(not_found)?;
         let meta = pb::Meta::decode(stored.meta.clone()).map_err(|_| not_found())?;
         let to = meta.to.and_then(|to| to.name).unwrap_or_default();
-        if stored.sender != session.user {
-            return Err(ReceiptError::NotSender.into());
-        }
-        if to != recipient.as_str() || meta.ns != Some(NameSpace::Chat as i32) {
+        if to != conversation.name() || meta.ns != Some(NameSpace::Chat as i32) {
             return Err(not_found());
+        }
+        if stored.sender != session.user {
+            let moderator = match conversation {
+                Conversation::Group(group) => self
+                    .groups
+                    .group_member(&session.app.key, group, &session.user)
+                    .await?
+                    .is_some_and(|member| member.role != GroupRole::Member),
+                Conversation::Peer(_) => false,
+            };
+            if !moderator {
+                return Err(ReceiptError::NotSender.into());
+            }
         }
         Ok(stored)
     }
@@ -170,6 +220,7 @@ fn edited(
     session: &SessionContext,
     stored: &StoredMessage,
     edit: &pb::MessageBody,
+    conversation: Conversation<'_>,
 ) -> Result<(Bytes, serde_json::Value), Error> {
     use pb::message_body::content::Type as ContentType;
     let mut meta = pb::Meta::decode(stored.meta.clone())
@@ -213,7 +264,7 @@ fn edited(
         "sender": stored.sender.as_str(),
         "send_time": stored.id.timestamp_ms(),
         // The SDK maps `chat:user` / `chat:group` / `chat:room` to its chat types.
-        "chat_type": "chat:user",
+        "chat_type": conversation.chat_type(),
     });
     extra.insert("edit_msg".to_owned(), edit_msg.clone());
     body.contents = edit.contents.clone();
@@ -239,6 +290,10 @@ mod tests {
         app::{App, NewApp},
         ids::AppKey,
     };
+
+    fn peer() -> UserName {
+        UserName::parse("roy").unwrap()
+    }
 
     fn session(user: &str) -> SessionContext {
         let key = AppKey::new("o", "a").unwrap();
@@ -319,7 +374,8 @@ mod tests {
             ..Default::default()
         }];
         let mut edit = body(BodyType::Edit, vec![content(ContentType::Text, "v2")]);
-        let (meta, edit_msg) = edited(&leo, &stored(&original), &edit).unwrap();
+        let (meta, edit_msg) =
+            edited(&leo, &stored(&original), &edit, Conversation::Peer(&peer())).unwrap();
         assert_eq!(edit_msg["count"], 1);
         assert_eq!(edit_msg["operator"], "leo");
         assert_eq!(edit_msg["sender"], "leo");
@@ -335,7 +391,7 @@ mod tests {
             meta,
             ..stored(&original)
         };
-        let (meta, edit_msg) = edited(&leo, &again, &edit).unwrap();
+        let (meta, edit_msg) = edited(&leo, &again, &edit, Conversation::Peer(&peer())).unwrap();
         assert_eq!(edit_msg["count"], 2);
         assert!(stored_body(&meta).ext.is_empty());
     }
@@ -351,7 +407,12 @@ mod tests {
             body(BodyType::Chat, vec![content(ContentType::Location, "")]),
             body(BodyType::Chat, vec![content(ContentType::Custom, "")]),
         ] {
-            let refused = edited(&leo, &stored(&original), &text_edit);
+            let refused = edited(
+                &leo,
+                &stored(&original),
+                &text_edit,
+                Conversation::Peer(&peer()),
+            );
             assert!(matches!(
                 refused,
                 Err(Error::Receipt(ReceiptError::EditFormat))

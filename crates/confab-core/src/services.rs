@@ -135,7 +135,10 @@ impl Services {
             Arc::clone(&conversation_store),
             Arc::clone(&users),
             Arc::clone(&presence),
-            Arc::clone(&appender),
+            (
+                Arc::clone(&appender),
+                Arc::clone(&store) as Arc<dyn GroupStore>,
+            ),
             node,
             limits,
         ));

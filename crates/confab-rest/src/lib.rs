@@ -229,7 +229,7 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/{org}/{app}/chatgroups",
-            routing::post(routes::groups::create_route),
+            routing::get(routes::groups::list_route).post(routes::groups::create_route),
         )
         .route(
             "/{org}/{app}/chatgroups/{group}",

@@ -1,7 +1,9 @@
 //! The console and the REST admin routes underneath it, over real sockets: every console route
 //! refuses without a session, writes need the CSRF token, wrong passwords are refused and
 //! slowed, secrets appear only when revealed (never in pages, listings or logs), and the
-//! hosted service's user-admin paths (list, deactivate, activate, disconnect, status, inherit).
+//! hosted service's user-admin paths (list, deactivate, activate, disconnect, status, inherit)
+//! and the group-admin paths of the Groups page (every group by cursor, members, mutes,
+//! disband).
 
 #![allow(clippy::unwrap_used)] // test helpers: a failed step should stop the test loudly
 
@@ -153,6 +155,7 @@ const PAGES: &[&str] = &[
     "/console/",
     "/console/apps/org1/app1",
     "/console/apps/org1/app1/users",
+    "/console/apps/org1/app1/groups",
     "/console/apps/org1/app1/tokens",
 ];
 
@@ -735,4 +738,219 @@ where
         Some(pb::statistics_body::Operation::UserKickedByOtherDevice as i32)
     );
     assert!(matches!(client.receive().await, Received::Closed(_)));
+}
+
+/// The Groups page's calls, with the app token the console hands the page: every group of the
+/// app (private too) by id cursor, a group's members and mutes, and disband, which the members
+/// hear; and what each refuses.
+#[tokio::test]
+async fn the_groups_page_lists_every_group_by_cursor_and_disbands() {
+    let server = start().await;
+    let session = signed_in(&server).await;
+    let token = request(
+        &server,
+        "POST",
+        "/console/api/apps/org1/app1/app-token",
+        &session.headers(),
+        "{}",
+    )
+    .await
+    .json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = |method: &'static str, path: String, body: Value| {
+        let token = token.clone();
+        let server = &server;
+        async move {
+            let body = if body.is_null() {
+                String::new()
+            } else {
+                body.to_string()
+            };
+            server.http(method, &path, Some(&token), &body).await
+        }
+    };
+    let list = |query: &'static str| {
+        call(
+            "GET",
+            format!("/{ORG}/{APP}/chatgroups{query}"),
+            Value::Null,
+        )
+    };
+
+    // Leo's three groups: public with Roy and Amy, private with Roy, private alone.
+    let mut ids = Vec::new();
+    for (name, public, members) in [
+        ("Public <b>one</b>", true, json!(["roy", "amy"])),
+        ("Private", false, json!(["roy"])),
+        ("Alone", false, json!([])),
+    ] {
+        let (status, created) = call(
+            "POST",
+            format!("/{ORG}/{APP}/chatgroups"),
+            json!({"owner": "leo", "groupname": name, "public": public, "members": members}),
+        )
+        .await;
+        assert_eq!(status, 200, "{created}");
+        ids.push(created["data"]["groupid"].as_str().unwrap().to_owned());
+    }
+
+    // Two a page: the first two by id with a cursor, then the last without.
+    let (status, first) = list("?limit=2").await;
+    assert_eq!(status, 200, "{first}");
+    let rows = first["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(first["count"], 2);
+    assert_eq!(first["cursor"], ids[1].as_str());
+    assert_eq!(rows[0]["groupid"], ids[0].as_str());
+    assert_eq!(rows[0]["groupname"], "Public <b>one</b>");
+    assert_eq!(rows[0]["owner"], "org1#app1_leo");
+    assert_eq!(rows[0]["affiliations"], 3);
+    assert_eq!(rows[0]["type"], "group");
+    assert_eq!(rows[0]["public"], true);
+    assert!(rows[0]["created"].as_u64().unwrap() > 0);
+    assert!(rows[0]["last_modified"].as_u64().unwrap() > 0);
+    assert_eq!(rows[1]["public"], false, "private groups are listed too");
+    assert_eq!(rows[1]["affiliations"], 2);
+    let cursor = first["cursor"].as_str().unwrap();
+    let (status, second) = call(
+        "GET",
+        format!("/{ORG}/{APP}/chatgroups?limit=2&cursor={cursor}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert_eq!(second["data"][0]["groupid"], ids[2].as_str());
+    assert_eq!(second["data"][0]["affiliations"], 1);
+    assert!(second.get("cursor").is_none(), "{second}");
+    // A page exactly as long as what is left has no cursor either; so has the default page.
+    for query in ["?limit=3", "", "?limit=5000&cursor="] {
+        let (status, whole) = list(query).await;
+        assert_eq!(status, 200, "{query}: {whole}");
+        assert_eq!(whole["data"].as_array().unwrap().len(), 3, "{query}");
+        assert!(whole.get("cursor").is_none(), "{query}: {whole}");
+    }
+
+    // Refused: a cursor or limit this server never gives, no token, a user's token.
+    for query in ["?cursor=abc", "?cursor=-1", "?limit=0", "?limit=ten"] {
+        let (status, refused) = list(query).await;
+        assert_eq!(status, 400, "{query}: {refused}");
+        assert_eq!(refused["error"], "illegal_argument", "{query}");
+    }
+    let path = format!("/{ORG}/{APP}/chatgroups");
+    let (status, _) = server.http("GET", &path, None, "").await;
+    assert_eq!(status, 401);
+    let leo_token = server.user_token("leo", 3600);
+    let (status, _) = server.http("GET", &path, Some(&leo_token), "").await;
+    assert_eq!(status, 401, "the whole list is the app's");
+
+    // Members of the first group: the owner first, each with the time they joined; Roy muted.
+    let group = &ids[0];
+    let (status, muted) = call(
+        "POST",
+        format!("/{ORG}/{APP}/chatgroups/{group}/mute"),
+        json!({"usernames": ["roy"], "mute_duration": 60000}),
+    )
+    .await;
+    assert_eq!(status, 200, "{muted}");
+    let (status, members) = call(
+        "GET",
+        format!("/{ORG}/{APP}/chatgroups/{group}/users?limit=100&joined_time=true"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{members}");
+    let rows = members["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0]["owner"], "leo");
+    assert!(rows
+        .iter()
+        .all(|row| row["joined_time"].as_u64().unwrap() > 0));
+    assert!(members.get("cursor").is_none());
+    let (_, mutes) = call(
+        "GET",
+        format!("/{ORG}/{APP}/chatgroups/{group}/mute"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(mutes["data"][0]["user"], "roy");
+    assert!(mutes["data"][0]["expire"].as_i64().unwrap() > 0);
+
+    // An unknown group: not found, for the members and for disband.
+    for (method, path) in [
+        (
+            "GET",
+            format!("/{ORG}/{APP}/chatgroups/99999/users?limit=100"),
+        ),
+        ("GET", format!("/{ORG}/{APP}/chatgroups/99999/mute")),
+        ("DELETE", format!("/{ORG}/{APP}/chatgroups/99999")),
+        ("DELETE", format!("/{ORG}/{APP}/chatgroups/not-a-group")),
+    ] {
+        let (status, refused) = call(method, path.clone(), Value::Null).await;
+        assert_eq!(status, 404, "{method} {path}: {refused}");
+        assert_eq!(refused["error_description"], "do not find this group");
+    }
+
+    // Disband, with Roy online: he hears `destroy`; the group is gone from the list.
+    let mut roy = server.login("roy", "web").await;
+    let (status, disbanded) = call(
+        "DELETE",
+        format!("/{ORG}/{APP}/chatgroups/{group}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 200, "{disbanded}");
+    assert_eq!(disbanded["data"]["success"], true);
+    expect_group_destroyed(&mut roy, group).await;
+    let (_, after) = list("").await;
+    let left: Vec<&str> = after["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row["groupid"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, [ids[1].as_str(), ids[2].as_str()]);
+    let (status, _) = call(
+        "GET",
+        format!("/{ORG}/{APP}/chatgroups/{group}"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(status, 404);
+}
+
+/// Reads frames until a MUC `DESTROY` of `group` arrives, pulling each queue a NOTICE names.
+async fn expect_group_destroyed<S>(client: &mut common::Client<S>, group: &str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        let Received::Frame { command, payload } = client.receive().await else {
+            panic!("closed before the group's destroy event");
+        };
+        if command == Command::Notice as i32 {
+            let notice = pb::CommNotice::decode(payload).unwrap();
+            let pull = pb::CommSyncUl {
+                queue: notice.queue,
+                ..Default::default()
+            };
+            client.send_frame(Command::Sync, pull.encode_to_vec()).await;
+        } else if command == Command::Sync as i32 {
+            let page = pb::CommSyncDl::decode(payload).unwrap();
+            let destroyed = page.metas.iter().any(|meta| {
+                meta.ns == Some(pb::meta::NameSpace::Muc as i32)
+                    && pb::MucBody::decode(meta.payload.clone().unwrap_or_default()).is_ok_and(
+                        |body| {
+                            body.operation == Some(pb::muc_body::Operation::Destroy as i32)
+                                && body.muc_id.and_then(|id| id.name).as_deref() == Some(group)
+                        },
+                    )
+            });
+            if destroyed {
+                return;
+            }
+        }
+    }
 }

@@ -969,9 +969,10 @@ impl GroupStore for EmbeddedStore {
         .await
     }
 
-    async fn public_groups(
+    async fn list_groups(
         &self,
         app: &AppKey,
+        public_only: bool,
         after: Option<&GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, StoreError> {
@@ -981,13 +982,13 @@ impl GroupStore for EmbeddedStore {
             // Ids are decimal numbers: shorter is smaller.
             let sql = format!(
                 "SELECT {GROUP_COLUMNS} FROM groups
-                 WHERE app_key = ?1 AND public = 1
+                 WHERE app_key = ?1 AND (public = 1 OR ?4 = 0)
                        AND (length(id) > length(?2) OR (length(id) = length(?2) AND id > ?2))
                  ORDER BY length(id), id LIMIT ?3"
             );
             connection
                 .prepare_cached(&sql)?
-                .query_map(params![app, after, limit], group_from_row)?
+                .query_map(params![app, after, limit, public_only], group_from_row)?
                 .collect()
         })
         .await

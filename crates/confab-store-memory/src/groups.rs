@@ -501,9 +501,10 @@ impl GroupStore for MemoryStore {
         self.with(|state| state.groups.logs_of(app, user).len() as u64)
     }
 
-    async fn public_groups(
+    async fn list_groups(
         &self,
         app: &AppKey,
+        public_only: bool,
         after: Option<&GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, StoreError> {
@@ -514,7 +515,7 @@ impl GroupStore for MemoryStore {
                 .iter()
                 .filter(|((group_app, id), row)| {
                     group_app == app
-                        && row.group.settings.public
+                        && (row.group.settings.public || !public_only)
                         && after.is_none_or(|after| by_number(id, after) == Ordering::Greater)
                 })
                 .map(|(_, row)| row)

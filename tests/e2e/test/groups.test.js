@@ -676,6 +676,68 @@ for (const sdkName of SDK_NAMES) {
             assert.ok(!calClient.all('onTextMessage').some((m) => m.msg === 'after cal left'))
         }))
 
+        test('group history, recall by the sender and by an admin, edit by the sender; a non-member reads no history (602)', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const groupId = await createGroup(amyClient, { members: [bob.username, cal.username] })
+            await amyClient.conn.setGroupAdmin({ groupId, username: cal.username })
+
+            const sent = []
+            for (const [client, text] of [[amyClient, 'one'], [bobClient, 'two'], [amyClient, 'three'], [bobClient, 'four']]) {
+                sent.push(await sendGroupText(client, groupId, text))
+            }
+            const ids = sent.map((s) => String(s.serverMsgId))
+            await calClient.waitFor('onTextMessage', { predicate: (m) => m.id === ids[3] })
+
+            // History: newest first by default, pages by cursor, `from` filters by sender.
+            const newest = await calClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 3 })
+            assert.deepEqual(newest.messages.map((m) => [m.id, m.msg, m.from, m.to, m.chatType]), [
+                [ids[3], 'four', bob.username, groupId, 'groupChat'],
+                [ids[2], 'three', amy.username, groupId, 'groupChat'],
+                [ids[1], 'two', bob.username, groupId, 'groupChat'],
+            ])
+            assert.equal(newest.isLast, false)
+            const rest = await calClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 3, cursor: newest.cursor })
+            assert.deepEqual(rest.messages.map((m) => m.id), [ids[0]])
+            assert.equal(rest.isLast, true)
+            const fromBob = await amyClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down', searchOptions: { from: bob.username } })
+            assert.deepEqual(fromBob.messages.map((m) => m.id), [ids[1], ids[3]])
+            // The SDK maps "are not members of this group" to 602 on `chatgroups` URLs only; the
+            // history URL (`/users/{me}/messageroaming`) gets its other code, 702.
+            assert.deepEqual(await refused(danClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10 }), 'a non-member reading history'), [702, `user: ${dan.username} are not members of this group!`])
+
+            // The sender recalls its own message: every other member hears of it.
+            await bobClient.conn.recallMessage({ mid: sent[1].serverMsgId, to: groupId, chatType: 'groupChat' })
+            for (const client of [amyClient, calClient]) {
+                const recall = await client.waitFor('onRecallMessage', { predicate: (m) => m.mid === ids[1] })
+                assert.equal(recall.from, bob.username)
+                assert.equal(recall.to, groupId)
+            }
+            // An admin recalls a member's message; a plain member may not recall another's.
+            const refusedRecall = await rejection(bobClient.conn.recallMessage({ mid: sent[2].serverMsgId, to: groupId, chatType: 'groupChat' }), 'a member recalling the owner\'s message')
+            assert.equal(refusedRecall.type, PERMISSION_DENIED, describeError(refusedRecall))
+            await calClient.conn.recallMessage({ mid: sent[3].serverMsgId, to: groupId, chatType: 'groupChat' })
+            await bobClient.waitFor('onRecallMessage', { predicate: (m) => m.mid === ids[3] })
+            const left = await amyClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })
+            assert.deepEqual(left.messages.map((m) => m.msg), ['one', 'three'])
+
+            // The sender edits its message; the members get onModifiedMessage.
+            const edit = amyClient.sdk.message.create({ chatType: 'groupChat', type: 'txt', to: groupId, msg: 'ONE' })
+            const edited = await amyClient.conn.modifyMessage({ messageId: sent[0].serverMsgId, modifiedMessage: edit })
+            assert.equal(edited.message.modifiedInfo.operatorId, amy.username)
+            const got = await bobClient.waitFor('onModifiedMessage', { predicate: (m) => m.id === ids[0] })
+            assert.equal(got.msg, 'ONE')
+            assert.equal(got.chatType, 'groupChat')
+            const notMine = await rejection(calClient.conn.modifyMessage({ messageId: sent[2].serverMsgId, modifiedMessage: calClient.sdk.message.create({ chatType: 'groupChat', type: 'txt', to: groupId, msg: 'x' }) }), 'editing another member\'s message')
+            assert.equal(notMine.type, PERMISSION_DENIED, describeError(notMine))
+            const after = await bobClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })
+            assert.deepEqual(after.messages.map((m) => m.msg), ['ONE', 'three'])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

@@ -203,10 +203,12 @@ pub trait GroupStore: Send + Sync {
         limit: u32,
     ) -> Result<Vec<(Group, GroupRole)>, StoreError>;
     async fn joined_group_count(&self, app: &AppKey, user: &UserName) -> Result<u64, StoreError>;
-    /// Up to `limit` public groups with ids after `after`, by id.
-    async fn public_groups(
+    /// Up to `limit` groups (only public ones with `public_only`) with ids after `after`, by
+    /// id as a number.
+    async fn list_groups(
         &self,
         app: &AppKey,
+        public_only: bool,
         after: Option<&GroupId>,
         limit: u32,
     ) -> Result<Vec<Group>, StoreError>;

@@ -14,6 +14,7 @@ use axum::{
 use confab_core::{
     groups::{
         Applied, GroupCaller, GroupError, GroupService, Invited, NewGroup, DEFAULT_MAX_USERS,
+        UNTIL_UNMUTED_MS,
     },
     ids::{GroupId, UserName},
     now_ms,
@@ -457,7 +458,7 @@ pub(crate) async fn public_route(
         })?),
     };
     let groups = service(&state)
-        .public(&caller.app, after.as_ref(), limit)
+        .list(&caller.app, true, after.as_ref(), limit)
         .await?;
     let data: Vec<Value> = groups
         .iter()
@@ -481,6 +482,77 @@ pub(crate) async fn public_route(
         if let Some(last) = groups.last() {
             body.0["cursor"] = json!(last.id.as_str());
         }
+    }
+    Ok(body)
+}
+
+/// # `GET /{org}/{app}/chatgroups?limit=&cursor=`
+///
+/// Bearer: an app token. Every group of the app, public and private, by id (so oldest first,
+/// where the hosted service lists newest first); `limit` 1 to 1000 (default 10, more is
+/// 1000), `cursor` (the last id) only when more follow. Rows as the hosted admin API's
+/// (`owner` as `{org}#{app}_{user}`); `created` and `public` are Confab's additions, for the
+/// console's Groups page.
+pub(crate) async fn list_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    uri: Uri,
+) -> Result<Json<Value>, ApiError> {
+    const DEFAULT_LIST_PAGE: u32 = 10;
+    const MAX_LIST_PAGE: u32 = 1000;
+    let app = crate::extract::app_for_admin(&state, &org, &app, &headers).await?;
+    let limit = match query_value(&query, "limit") {
+        None | Some("" | "null" | "undefined") => DEFAULT_LIST_PAGE,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|limit| *limit >= 1)
+            .map(|limit| limit.min(u64::from(MAX_LIST_PAGE)) as u32)
+            .ok_or_else(|| {
+                ApiError::from(Error::InvalidArgument(format!(
+                    "limit must be 1 to {MAX_LIST_PAGE}"
+                )))
+            })?,
+    };
+    let after = match query_value(&query, "cursor") {
+        None | Some("" | "null" | "undefined") => None,
+        Some(text) => Some(GroupId::parse(text).ok_or_else(|| {
+            ApiError::from(Error::InvalidArgument(
+                "cursor is not one this server gave".to_owned(),
+            ))
+        })?),
+    };
+    // One more than asked: whether a next page exists.
+    let mut groups = service(&state)
+        .list(&app.key, false, after.as_ref(), limit + 1)
+        .await?;
+    let more = groups.len() > limit as usize;
+    groups.truncate(limit as usize);
+    let data: Vec<Value> = groups
+        .iter()
+        .map(|group| {
+            json!({
+                "owner": format!("{}_{}", app.key, group.owner.as_str()),
+                "groupid": group.id.as_str(),
+                "affiliations": group.member_count,
+                "type": "group",
+                "last_modified": group.modified_ms,
+                "groupname": group.settings.name,
+                "created": group.created_ms,
+                "public": group.settings.public,
+            })
+        })
+        .collect();
+    let count = data.len();
+    let mut body = answer("get", Value::Array(data));
+    body.0["params"] = json!({ "limit": [limit.to_string()] });
+    body.0["uri"] = json!(uri.path());
+    body.0["entities"] = json!([]);
+    body.0["count"] = json!(count);
+    if let (true, Some(last)) = (more, groups.last()) {
+        body.0["cursor"] = json!(last.id.as_str());
     }
     Ok(body)
 }
@@ -861,7 +933,7 @@ pub(crate) async fn muted_route(
 
 /// A mute's end as the hosted answers give it: -1 for one without end.
 fn expire(until_ms: u64) -> i64 {
-    if until_ms >= (u64::MAX >> 2) {
+    if until_ms >= UNTIL_UNMUTED_MS {
         -1
     } else {
         until_ms as i64

@@ -11,6 +11,7 @@ use axum::{
 };
 use base64::Engine;
 use confab_core::{
+    groups::GroupError,
     ids::{MessageId, QueueName, UserName},
     now_ms,
     store::HistoryQuery,
@@ -61,6 +62,13 @@ pub(crate) async fn message_roaming_route(
     let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: RoamingBody = parse_json(&body)?;
     let request = history_request(body)?;
+    if request.conversation.is_group() {
+        let group = request
+            .conversation
+            .group_id()
+            .ok_or(Error::Group(GroupError::NotFound))?;
+        state.groups.check_member(&app.key, &group, &owner).await?;
+    }
     let page = state.messages.history(&app.key, &owner, request).await?;
     let base64 = base64::engine::general_purpose::STANDARD;
     let msgs: Vec<Value> = page

@@ -228,29 +228,34 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     let elsewhere = &AppKey::new("conf", "elsewhere").unwrap();
     assert_eq!(store.group(elsewhere, &g1).await.unwrap(), None);
     assert!(store
-        .public_groups(elsewhere, None, 10)
+        .list_groups(elsewhere, true, None, 10)
         .await
         .unwrap()
         .is_empty());
 
     // Public groups by id, as numbers (30 before 1002), paged after an id.
-    let first = store.public_groups(app, None, 2).await.unwrap();
+    let first = store.list_groups(app, true, None, 2).await.unwrap();
     assert_eq!(ids_of(&first), ["30", "1002"]);
     assert_eq!(first[1].member_count, 2);
     assert_eq!(
         ids_of(
             &store
-                .public_groups(app, Some(&first[1].id), 5)
+                .list_groups(app, true, Some(&first[1].id), 5)
                 .await
                 .unwrap()
         ),
         ["1003", "1004"]
     );
     assert!(store
-        .public_groups(app, Some(&gid("1004")), 5)
+        .list_groups(app, true, Some(&gid("1004")), 5)
         .await
         .unwrap()
         .is_empty());
+    // Every group, for the app: the private 1001 too.
+    assert_eq!(
+        ids_of(&store.list_groups(app, false, None, 3).await.unwrap()),
+        ["30", "1001", "1002"]
+    );
 
     // Settings: a `max_users` below the member count is refused whole.
     let too_small = GroupSettingsChange {
@@ -581,7 +586,7 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
         .is_empty());
     assert_eq!(store.joined_group_count(app, &own).await.unwrap(), 3);
     assert_eq!(
-        ids_of(&store.public_groups(app, None, 10).await.unwrap()),
+        ids_of(&store.list_groups(app, true, None, 10).await.unwrap()),
         ["30", "1001", "1003", "1004"]
     );
 }
