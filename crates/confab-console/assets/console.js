@@ -440,10 +440,10 @@ async function groupsPage(app) {
     if (view.cursor) query.set('cursor', view.cursor)
     const page = await rest(app, 'GET', `/chatgroups?${query}`)
     const rows = page.data.map((group) => h('tr', { 'data-group': group.groupid },
-      h('td', { class: 'token', text: group.groupid }),
+      h('td', { class: 'token group-id', text: group.groupid }),
       h('td', { text: group.groupname }),
       h('td', { text: ownerName(group.owner) }),
-      h('td', { 'data-members-count': '', text: group.affiliations }),
+      h('td', { text: group.affiliations }),
       h('td', {}, h('span', { class: `badge ${group.public ? 'public' : 'private'}`, text: group.public ? 'public' : 'private' })),
       h('td', { text: when(group.created) }),
       h('td', {}, h('div', { class: 'row-actions' },
@@ -500,9 +500,9 @@ async function groupsPage(app) {
           h('td', { text: when(entry.joined_time) }),
           h('td', { text: until === undefined ? '' : until === -1 ? 'until unmuted' : when(until) })))
       }
-      more.replaceChildren(members.cursor
-        ? h('button', { type: 'button', class: 'secondary', text: 'More members', onclick: () => page(members.cursor).catch(show) })
-        : null)
+      more.replaceChildren(...(members.cursor
+        ? [h('button', { type: 'button', class: 'secondary', text: 'More members', onclick: () => page(members.cursor).catch(show) })]
+        : []))
     }
     await page('')
     row.after(h('tr', { 'data-members-of': id },

@@ -156,9 +156,16 @@ async fn bad_history_requests() {
         (
             Some(&leo_token),
             json!({"queue": "g1@conference.easemob.com"}).to_string(),
-            400,
-            "illegal_argument",
-            "unsupported: group history",
+            404,
+            "resource_not_found",
+            "do not find this group",
+        ),
+        (
+            Some(&leo_token),
+            json!({"queue": "4242@conference.easemob.com"}).to_string(),
+            404,
+            "resource_not_found",
+            "do not find this group",
         ),
         (
             Some(&roy_token),

@@ -67,27 +67,37 @@ async fn a_pull_naming_what_the_device_cannot_read_moves_nothing() {
             Some("key is past the end of the queue")
         )
     );
-    // A queue that is no conversation of the user's.
-    let group = pb::CommSyncUl {
+    // A group's queue the user reads nothing of (no such group, not a member): the key is
+    // past the end of their view of it.
+    let queue = |name: &str, domain: &str| pb::CommSyncUl {
         queue: Some(pb::Jid {
             app_key: Some(APP_KEY.into()),
-            name: Some("1234567890".into()),
-            domain: Some("conference.easemob.com".into()),
+            name: Some(name.into()),
+            domain: Some(domain.into()),
             ..Default::default()
         }),
         key: Some(last),
         ..Default::default()
     };
-    leo.send_frame(Command::Sync, group.encode_to_vec()).await;
-    let refused: pb::CommSyncDl = leo.expect(Command::Sync).await;
-    let status = refused.status.unwrap();
-    assert_eq!(
-        (status.error_code, status.reason.as_deref()),
+    for (pull, reason) in [
         (
-            Some(pb::status::ErrorCode::WrongParameter as i32),
-            Some("no such queue")
-        )
-    );
+            queue("1234567890", "conference.easemob.com"),
+            "key is past the end of the queue",
+        ),
+        // A queue that names no conversation at all.
+        (queue("roy", "chatroom.example"), "no such queue"),
+    ] {
+        leo.send_frame(Command::Sync, pull.encode_to_vec()).await;
+        let refused: pb::CommSyncDl = leo.expect(Command::Sync).await;
+        let status = refused.status.unwrap();
+        assert_eq!(
+            (status.error_code, status.reason.as_deref()),
+            (
+                Some(pb::status::ErrorCode::WrongParameter as i32),
+                Some(reason)
+            )
+        );
+    }
     // Nothing moved: the unread count and the page are what they were.
     let unread = leo.unread().await;
     assert_eq!(unread.unread.len(), 1);

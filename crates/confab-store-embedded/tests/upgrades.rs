@@ -46,6 +46,11 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE presence_devices;
     DROP TABLE presence_subscriptions;
     ALTER TABLE apps DROP COLUMN contacts_only;
+    DROP TABLE groups;
+    DROP TABLE group_members;
+    DROP TABLE group_blocks;
+    DROP TABLE group_allowlist;
+    DROP TABLE group_requests;
 ";
 
 #[tokio::test]

@@ -2,7 +2,11 @@
 // The console in headless Chromium (Debian's `chromium`, driven by playwright-core): first
 // start → setup link → sign out and in → create an app → create users Leo and Roy → generate
 // a user token for Leo; then the official SDK logs Leo in with that token and sends Roy a
-// message that Roy receives. Screenshots of each page go to tests/e2e/artifacts/.
+// message that Roy receives. Then the Groups page: groups made over REST with the console's
+// app token are listed (paged, with their member counts), a group's members open with their
+// roles, joined and muted times, and a disband asks first, then removes the group while its
+// members' SDKs hear `destroy`; stale and bad requests are refused. Screenshots of each page
+// go to tests/e2e/artifacts/.
 
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -32,8 +36,9 @@ async function shot(page, name) {
     await page.screenshot({ path: path.join(ARTIFACTS, `console-${name}.png`), fullPage: true })
 }
 
-test('console: set up, sign in, create an app, users and a token; the SDK uses it', { timeout: 120000 }, scenario(ctx, async () => {
-    const { server } = ctx
+// Headless Chromium with a fresh profile, closed (and its profile removed) when `body` ends.
+// `body` gets the page and the script errors it saw.
+async function withBrowser(body) {
     fs.mkdirSync(ARTIFACTS, { recursive: true })
     const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-chromium-'))
     const browser = await chromium.launchPersistentContext(userDataDir, {
@@ -48,7 +53,16 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         const page = browser.pages()[0] || await browser.newPage()
         page.on('pageerror', (error) => pageErrors.push(error.message))
         page.setDefaultTimeout(15000)
+        await body(page, pageErrors)
+    } finally {
+        await browser.close()
+        fs.rmSync(userDataDir, { recursive: true, force: true })
+    }
+}
 
+test('console: set up, sign in, create an app, users and a token; the SDK uses it', { timeout: 120000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    await withBrowser(async (page, pageErrors) => {
         // First start: the setup link creates the admin and signs in.
         await page.goto(setupLink(server))
         await page.locator('#setup-form').waitFor()
@@ -190,8 +204,153 @@ test('console: set up, sign in, create an app, users and a token; the SDK uses i
         await leo.close()
         await roy.close()
         assert.deepEqual(pageErrors, [], 'no script errors on any page')
-    } finally {
-        await browser.close()
-        fs.rmSync(userDataDir, { recursive: true, force: true })
+    })
+}))
+
+// Signs the page in as ADMIN, creating the admin with the setup link if no test did yet; ends
+// on the apps page.
+async function signIn(page, server) {
+    const probe = await fetch(`${server.httpUrl}/console/api/session`).then((response) => response.json())
+    if (probe.setup) {
+        await page.goto(setupLink(server))
+        await page.locator('#setup-form').waitFor()
+        await page.fill('#setup-form input[name=username]', ADMIN.username)
+        await page.fill('#setup-form input[name=password]', ADMIN.password)
+        await page.fill('#setup-form input[name=repeat]', ADMIN.password)
+        await page.click('#setup-form button[type=submit]')
+    } else {
+        await page.goto(`${server.httpUrl}/console/login`)
+        await page.locator('#login-form').waitFor()
+        await page.fill('#login-form input[name=username]', ADMIN.username)
+        await page.fill('#login-form input[name=password]', ADMIN.password)
+        await page.click('#login-form button[type=submit]')
     }
+    await page.locator('#create-app-form').waitFor()
+}
+
+// The rows of the Groups page as [id, name, owner, members, type].
+async function groupRows(page) {
+    const rows = await page.locator('#group-list tbody tr[data-group]').all()
+    return Promise.all(rows.map(async (row) => (await row.locator('td').allTextContents()).slice(0, 5)))
+}
+
+test('console: the Groups page lists groups, shows members and disbands a group', { timeout: 120000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    await withBrowser(async (page, pageErrors) => {
+        await signIn(page, server)
+        await page.fill('#create-app-form input[name=org]', 'grouporg')
+        await page.fill('#create-app-form input[name=name]', 'groupapp')
+        await page.click('#create-app-form button[type=submit]')
+        await page.locator('#app-id').waitFor()
+        const app = { appKey: 'grouporg#groupapp', appId: (await page.textContent('#app-id')).trim(), orgName: 'grouporg', appName: 'groupapp' }
+
+        // An app token from the Tokens page, for the REST admin API (as a server would use it).
+        await page.click('nav >> text=Tokens')
+        await page.click('#app-token-form button[type=submit]')
+        const tokenText = page.locator('#app-token [data-token]')
+        await tokenText.waitFor()
+        const token = (await tokenText.textContent()).trim()
+        const rest = (method, pathAndQuery, body) => server.rest(method, pathAndQuery, { app, token, body })
+
+        // Gwen's book club with Hugo (made admin) and Ivy (muted until unmuted), then a quiet
+        // private group and 50 more: 52 groups, two pages of 50.
+        const users = ['gwen', 'hugo', 'ivy'].map((username) => ({ username, password: `${username}-password` }))
+        assert.equal((await rest('POST', '/users', users)).status, 200)
+        const createGroup = async (body) => {
+            const created = await rest('POST', '/chatgroups', { owner: 'gwen', maxusers: 200, ...body })
+            assert.equal(created.status, 200, created.text)
+            return created.json.data.groupid
+        }
+        const club = await createGroup({ groupname: 'Book <i>club</i>', desc: '', public: true, members: ['hugo', 'ivy'] })
+        const quiet = await createGroup({ groupname: 'Quiet', desc: '', public: false, members: ['hugo'] })
+        for (let n = 1; n <= 50; n++) await createGroup({ groupname: `Bulk ${n}`, desc: '', public: false, members: [] })
+        assert.equal((await rest('POST', `/chatgroups/${club}/admin`, { newadmin: 'hugo' })).status, 200)
+        assert.equal((await rest('POST', `/chatgroups/${club}/mute`, { usernames: ['ivy'], mute_duration: -1 })).status, 200)
+
+        // Hugo and Ivy are online and record their group events.
+        const members = {}
+        for (const name of ['hugo', 'ivy']) {
+            const client = await Client.create({ sdkName: 'agora-chat', server, user: name, app })
+            client.conn.addEventHandler('console-groups', { onGroupEvent: (event) => client._record('onGroupEvent', event) })
+            await client.login({ pwd: `${name}-password` })
+            members[name] = client
+        }
+
+        // The list: oldest first, 50 a page, member counts and types; names are text, not markup.
+        await page.click('nav >> text=Groups')
+        await page.locator(`#group-list tr[data-group="${club}"]`).waitFor()
+        let rows = await groupRows(page)
+        assert.equal(rows.length, 50)
+        assert.deepEqual(rows[0], [club, 'Book <i>club</i>', 'gwen', '3', 'public'])
+        assert.deepEqual(rows[1], [quiet, 'Quiet', 'gwen', '2', 'private'])
+        assert.equal(await page.locator('#group-list i').count(), 0, 'a group name is never markup')
+        await shot(page, '10-groups')
+        await page.click('#group-list >> text=Next page')
+        await page.locator('#group-list tbody tr[data-group]', { hasText: 'Bulk 50' }).waitFor()
+        rows = await groupRows(page)
+        assert.deepEqual(rows.map((row) => row[1]), ['Bulk 49', 'Bulk 50'])
+        await page.click('#group-list >> text=Previous page')
+        await page.locator(`#group-list tr[data-group="${club}"]`).waitFor()
+
+        // The club's members: owner, admin, member, each with the time they joined; Ivy muted.
+        await page.click(`tr[data-group="${club}"] >> text=Members`)
+        const memberRows = page.locator(`tr[data-members-of="${club}"] tbody tr`)
+        await memberRows.first().waitFor()
+        const memberCells = await Promise.all((await memberRows.all()).map((row) => row.locator('td').allTextContents()))
+        assert.deepEqual(memberCells.map(([user, role]) => [user, role]), [['gwen', 'owner'], ['hugo', 'admin'], ['ivy', 'member']])
+        for (const [user, , joined] of memberCells) assert.ok(joined.length > 0, `${user} has a joined time`)
+        assert.deepEqual(memberCells.map((cells) => cells[3]), ['', '', 'until unmuted'])
+        assert.equal(await page.textContent(`tr[data-members-of="${club}"] .row-actions`), '', 'no more members to page to')
+        await shot(page, '11-group-members')
+
+        // A group gone behind the page's back: its members and its disband show the not-found
+        // error, and the list is left as it was.
+        assert.equal((await rest('DELETE', `/chatgroups/${quiet}`)).status, 200)
+        await page.click(`tr[data-group="${quiet}"] >> text=Members`)
+        await page.locator('#group-status [role=alert]', { hasText: 'do not find this group' }).waitFor()
+        page.once('dialog', (dialog) => dialog.accept())
+        await page.click(`tr[data-group="${quiet}"] >> text=Disband`)
+        await page.locator('#group-status [role=alert]', { hasText: 'do not find this group' }).waitFor()
+        assert.equal(await page.locator(`tr[data-members-of="${quiet}"]`).count(), 0)
+
+        // Disband asks first: declined, nothing happens; accepted, the group is gone and its
+        // members hear `destroy`.
+        let asked = ''
+        page.once('dialog', (dialog) => { asked = dialog.message(); dialog.dismiss() })
+        await page.click(`tr[data-group="${club}"] >> text=Disband`)
+        assert.match(asked, /^Disband Book <i>club<\/i> \(\d+\)\? Its 3 members are told/)
+        assert.equal((await rest('GET', `/chatgroups/${club}`)).status, 200, 'a declined disband keeps the group')
+        page.once('dialog', (dialog) => dialog.accept())
+        await page.click(`tr[data-group="${club}"] >> text=Disband`)
+        await page.locator('#group-status [role=status]', { hasText: 'disbanded' }).waitFor()
+        await page.locator(`tr[data-group="${club}"]`).waitFor({ state: 'detached' })
+        for (const client of Object.values(members)) {
+            const event = await client.waitFor('onGroupEvent', { predicate: (e) => e.operation === 'destroy' && e.id === club, timeout: 10000 })
+            assert.deepEqual({ operation: event.operation, id: event.id, from: event.from }, { operation: 'destroy', id: club, from: 'gwen' })
+        }
+        rows = await groupRows(page)
+        assert.equal(rows.length, 50)
+        assert.equal(rows[0][1], 'Bulk 1')
+        await shot(page, '12-group-disbanded')
+
+        // Bad input, each refused: an unknown group (members, mute list, disband), a cursor
+        // this server never gave, no token; and the app token needs the console's CSRF token.
+        for (const [method, pathAndQuery] of [['GET', `/chatgroups/${club}/users?limit=100`], ['GET', `/chatgroups/${club}/mute`], ['DELETE', `/chatgroups/${club}`], ['DELETE', '/chatgroups/no-such-group']]) {
+            const refused = await rest(method, pathAndQuery)
+            assert.deepEqual([refused.status, refused.json.error_description], [404, 'do not find this group'], `${method} ${pathAndQuery}`)
+        }
+        for (const query of ['?cursor=not-a-cursor', '?limit=0']) {
+            const refused = await rest('GET', `/chatgroups${query}`)
+            assert.deepEqual([refused.status, refused.json.error], [400, 'illegal_argument'], query)
+        }
+        assert.equal((await server.rest('GET', '/chatgroups', { app })).status, 401)
+        const noCsrf = await page.evaluate(async (api) => {
+            const response = await fetch(api, { method: 'POST', credentials: 'same-origin', headers: { 'Content-Type': 'application/json' }, body: '{}' })
+            return { status: response.status, body: await response.json() }
+        }, '/console/api/apps/grouporg/groupapp/app-token')
+        assert.deepEqual([noCsrf.status, noCsrf.body.error], [403, 'bad_csrf'])
+
+        for (const client of Object.values(members)) await client.close()
+        assert.deepEqual(pageErrors, [], 'no script errors on any page')
+    })
 }))
