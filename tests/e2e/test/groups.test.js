@@ -268,6 +268,9 @@ for (const sdkName of SDK_NAMES) {
 
             assert.deepEqual((await bobClient.conn.getJoinedGroupsCount()).data, 2)
             assert.deepEqual((await amyClient.conn.getJoinedGroupsCount()).data, 3)
+            // The old unpaged getGroup: the same URL without paging, passed through.
+            const all = await bobClient.conn.getGroup()
+            assert.deepEqual(all.data.map((g) => g.groupid).sort(byString), [pub1, priv].sort(byString))
 
             // Public groups of the whole app (other tests add theirs): walk every page of 2.
             const seen = []
