@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::{
     appender::Appender,
-    ids::{AppKey, LogId, MessageId, QueueName, UserName},
+    ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
     now_ms,
     store::{
         ConversationChange, ConversationPlace, ConversationQuery, ConversationStore,
@@ -162,11 +162,16 @@ fn multi_device_notice(
     now: u64,
 ) -> Option<serde_json::Value> {
     let (peer, _) = conversation.jid_parts();
+    let (conv_type, chat_type) = if conversation.is_group() {
+        ("groupchat", "groupChat")
+    } else {
+        ("chat", "chat")
+    };
     let conv = |op: &str, ext: Option<String>| {
         let mut data = serde_json::json!({
             "op": op,
             "id": peer,
-            "type": "chat",
+            "type": conv_type,
             "from": owner.as_str(),
             "res": resource,
             "ts": now,
@@ -186,7 +191,7 @@ fn multi_device_notice(
         ConversationChange::RemoveMessages(_) | ConversationChange::RemoveBefore(_) => {
             serde_json::json!({
                 "type": "roaming_delete",
-                "data": { "resource": resource, "to": peer, "chatType": "chat" },
+                "data": { "resource": resource, "to": peer, "chatType": chat_type },
             })
         }
     })
@@ -197,6 +202,13 @@ pub fn single_chat_conversation(peer: &str) -> Result<QueueName, Error> {
     UserName::parse(peer)
         .map(|name| QueueName::single_chat(&name))
         .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {peer}")))
+}
+
+/// The conversation a REST call names: `group` (a group id) as the group's queue name.
+pub fn group_conversation(group: &str) -> Result<QueueName, Error> {
+    GroupId::parse(group)
+        .map(|group| QueueName::group(&group))
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {group}")))
 }
 
 /// A mark as the SDK names it on the wire: `mark_0` … `mark_19`.

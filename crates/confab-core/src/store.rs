@@ -16,7 +16,7 @@ use bytes::Bytes;
 mod groups;
 pub use groups::{
     Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind, GroupRole,
-    GroupSettings, GroupSettingsChange, GroupStore,
+    GroupSettings, GroupSettingsChange, GroupStore, MAX_GROUP_UNREAD,
 };
 
 use crate::{

@@ -156,7 +156,7 @@ async fn bad_conversation_requests() {
             "{\"type\": \"groupChat\", \"to\": \"g1\"}",
             400,
             "illegal_argument",
-            "unsupported: group conversations",
+            "invalid conversation g1",
         ),
         (
             "DELETE",

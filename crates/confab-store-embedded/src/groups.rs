@@ -9,7 +9,7 @@ use confab_core::{
     ids::{AppKey, GroupId, UserName},
     store::{
         Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
-        GroupRole, GroupSettings, GroupStore, StoreError,
+        GroupRole, GroupSettings, GroupStore, StoreError, MAX_GROUP_UNREAD,
     },
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -708,8 +708,28 @@ pub(crate) fn check_append(
     Ok(None)
 }
 
-/// After an append of `id` to group `group`'s log: its head moves.
+/// After an append of `id` to group `group`'s log: its head moves, and for a message (one in
+/// the group's history) the conversation list's last message too.
 pub(crate) fn appended(
+    connection: &Connection,
+    app: &str,
+    group: &str,
+    (id, message): (i64, bool),
+) -> rusqlite::Result<()> {
+    connection
+        .prepare_cached(
+            "UPDATE groups SET last_id = MAX(last_id, ?3),
+                               last_message_id = CASE WHEN ?4 THEN MAX(last_message_id, ?3)
+                                                      ELSE last_message_id END
+             WHERE app_key = ?1 AND id = ?2",
+        )?
+        .execute(params![app, group, id, message])?;
+    Ok(())
+}
+
+/// After a recall of message `id` of group `group`: if it was the group's last message, the
+/// one before it (still in the log, not recalled) is.
+pub(crate) fn recalled(
     connection: &Connection,
     app: &str,
     group: &str,
@@ -717,10 +737,80 @@ pub(crate) fn appended(
 ) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
-            "UPDATE groups SET last_id = MAX(last_id, ?3) WHERE app_key = ?1 AND id = ?2",
+            "UPDATE groups SET last_message_id = COALESCE(
+                 (SELECT MAX(e.id) FROM log_entries e JOIN messages m ON m.id = e.id
+                  WHERE e.app_key = ?1 AND e.log = 'g:' || ?2 AND e.audience IS NULL
+                        AND m.kind <> ''), 0)
+             WHERE app_key = ?1 AND id = ?2 AND last_message_id = ?3",
         )?
         .execute(params![app, group, id])?;
     Ok(())
+}
+
+/// One group conversation of a list page, before its unread count.
+pub(crate) struct GroupListRow {
+    pub(crate) group: String,
+    pub(crate) last_message_id: i64,
+    pub(crate) meta: Vec<u8>,
+    pub(crate) pinned_ms: Option<i64>,
+    pub(crate) marks: String,
+    /// Unread messages are those after this id: the read marker, the deletion point or the
+    /// join point, whichever is last.
+    pub(crate) unread_after: i64,
+}
+
+/// The list rows of `owner`'s groups with a message after their deletion point.
+pub(crate) fn list_rows(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+) -> rusqlite::Result<Vec<GroupListRow>> {
+    connection
+        .prepare_cached(
+            "SELECT g.id, g.last_message_id, m.meta, c.pinned_ms, COALESCE(c.marks, ''),
+                    MAX(COALESCE(c.deleted_up_to, 0), mem.joined_id,
+                        COALESCE((SELECT r.read_up_to FROM conversation_reads r
+                                  WHERE r.app_key = mem.app_key AND r.owner = mem.member
+                                    AND r.conversation = g.id || '@conference.easemob.com'), 0))
+             FROM group_members mem
+             JOIN groups g ON g.app_key = mem.app_key AND g.id = mem.group_id
+             JOIN messages m ON m.id = g.last_message_id
+             LEFT JOIN conversations c ON c.app_key = mem.app_key AND c.owner = mem.member
+                  AND c.conversation = g.id || '@conference.easemob.com'
+             WHERE mem.app_key = ?1 AND mem.member = ?2 AND g.last_message_id > 0
+                   AND g.last_message_id > COALESCE(c.deleted_up_to, 0)",
+        )?
+        .query_map(params![app, owner], |row| {
+            Ok(GroupListRow {
+                group: row.get(0)?,
+                last_message_id: row.get(1)?,
+                meta: row.get(2)?,
+                pinned_ms: row.get(3)?,
+                marks: row.get(4)?,
+                unread_after: row.get(5)?,
+            })
+        })?
+        .collect()
+}
+
+/// Messages of others in group `group` after `after`, counted up to `MAX_GROUP_UNREAD`.
+pub(crate) fn unread(
+    connection: &Connection,
+    app: &str,
+    (group, owner): (&str, &str),
+    after: i64,
+) -> rusqlite::Result<u32> {
+    connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM (
+                 SELECT 1 FROM log_entries e JOIN messages m ON m.id = e.id
+                 WHERE e.app_key = ?1 AND e.log = 'g:' || ?2 AND e.id > ?3
+                       AND e.audience IS NULL AND m.kind <> '' AND e.sender <> ?4
+                 LIMIT ?5)",
+        )?
+        .query_row(params![app, group, after, owner, MAX_GROUP_UNREAD], |row| {
+            row.get(0)
+        })
 }
 
 impl EmbeddedStore {

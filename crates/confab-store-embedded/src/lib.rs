@@ -918,7 +918,13 @@ impl ConversationStore for EmbeddedStore {
         let last_message = match change {
             ConversationChange::Delete { .. } => {
                 self.history_caught_up().await?;
-                let (app, owner) = (app.as_str().to_owned(), owner.to_string());
+                // A group's history is the one its members share.
+                let history_owner = if conversation.is_group() {
+                    UserName::group_history()
+                } else {
+                    owner.clone()
+                };
+                let (app, owner) = (app.as_str().to_owned(), history_owner.to_string());
                 let conversation = conversation.as_str().to_owned();
                 self.read(move |connection| {
                     connection.query_row(
@@ -952,6 +958,10 @@ impl ConversationStore for EmbeddedStore {
         let Some(removal) = removal else {
             return Ok(());
         };
+        if conversation.is_group() {
+            // The group's history is its members' together: no one removes from it alone.
+            return Ok(());
+        }
         self.history_job(|reply| IndexJob::Remove {
             app: app.as_str().to_owned(),
             owner: owner.to_string(),

@@ -849,7 +849,76 @@ pub(crate) fn list_page(
             unread: row.get(5)?,
         })
     })?;
-    rows.collect()
+    let mut page: Vec<ConversationSummary> = rows.collect::<rusqlite::Result<_>>()?;
+    let groups = group_list_page(connection, app, owner, query)?;
+    if groups.is_empty() {
+        return Ok(page);
+    }
+    // One order for both kinds: the key descending, then the name.
+    let mut unread_after = HashMap::new();
+    for (summary, after) in groups {
+        unread_after.insert(summary.conversation.clone(), after);
+        page.push(summary);
+    }
+    page.sort_by(|a, b| {
+        let (a, b) = (a.place(query.filter), b.place(query.filter));
+        b.key
+            .cmp(&a.key)
+            .then_with(|| a.conversation.cmp(&b.conversation))
+    });
+    page.truncate(query.limit as usize);
+    // Counted only for the groups the page shows.
+    for summary in &mut page {
+        if let (Some(group), Some(after)) = (
+            summary.conversation.group_id(),
+            unread_after.get(&summary.conversation),
+        ) {
+            summary.unread =
+                crate::groups::unread(connection, app, (group.as_str(), owner), *after)?;
+        }
+    }
+    Ok(page)
+}
+
+/// `owner`'s group conversations that `query` shows (before its limit), each with where its
+/// unread count starts; their unread counts are left at 0.
+fn group_list_page(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    query: &ConversationQuery,
+) -> rusqlite::Result<Vec<(ConversationSummary, i64)>> {
+    let rows = crate::groups::list_rows(connection, app, owner)?;
+    let mut page = Vec::new();
+    for row in rows {
+        let Some(group) = confab_core::ids::GroupId::parse(&row.group) else {
+            continue;
+        };
+        let summary = ConversationSummary {
+            conversation: QueueName::group(&group),
+            last: QueuedMessage {
+                id: MessageId(row.last_message_id as u64),
+                meta: Bytes::from(row.meta),
+            },
+            unread: 0,
+            pinned_ms: row.pinned_ms.map(|ms| ms as u64),
+            marks: crate::parse_marks(&row.marks),
+        };
+        let shown = match query.filter {
+            ConversationFilter::All => true,
+            ConversationFilter::Pinned => summary.pinned_ms.is_some(),
+            ConversationFilter::Marked(mark) => summary.marks.contains(&mark),
+        };
+        let place = summary.place(query.filter);
+        let after_cursor = query.after.as_ref().is_none_or(|after| {
+            place.key < after.key
+                || (place.key == after.key && place.conversation > after.conversation)
+        });
+        if shown && after_cursor {
+            page.push((summary, row.unread_after));
+        }
+    }
+    Ok(page)
 }
 
 /// What a recount of one list row found in history: its last message, its unread count, and

@@ -378,7 +378,8 @@ CREATE INDEX presence_subscribers
 ALTER TABLE apps ADD COLUMN contacts_only INTEGER NOT NULL DEFAULT 0;
 "#,
     r#"
--- Groups (groups.rs). `last_id` is the newest entry of the group's log (`g:<id>`); a member
+-- Groups (groups.rs). `last_id` is the newest entry of the group's log (`g:<id>`),
+-- `last_message_id` its newest message (the conversation list's); a member
 -- reads its `Members` entries above `joined_id`. Roles: 0 owner, 1 admin, 2 member.
 CREATE TABLE groups (
     app_key             TEXT NOT NULL,
@@ -399,6 +400,7 @@ CREATE TABLE groups (
     mute_all            INTEGER NOT NULL DEFAULT 0,
     announcement        TEXT NOT NULL DEFAULT '',
     last_id             INTEGER NOT NULL DEFAULT 0,
+    last_message_id     INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (app_key, id)
 ) WITHOUT ROWID;
 CREATE TABLE group_members (

@@ -1119,7 +1119,8 @@ fn append_message(
         .map_err(backend)?;
     }
     if let (Some(group), Some(_)) = (log.group(), in_log) {
-        crate::groups::appended(connection, &app, group.as_str(), id.0 as i64).map_err(backend)?;
+        let message = (id.0 as i64, !history.is_empty());
+        crate::groups::appended(connection, &app, group.as_str(), message).map_err(backend)?;
     } else if let Some(only) = in_log {
         memory.changes.push(TailChange::Appended {
             log: tails::log_key(&app, &log_key),
@@ -1403,6 +1404,9 @@ fn apply_effect(
                 .execute(params![app, target.0 as i64, id.timestamp_ms() as i64])?;
             if let Some(log) = log_of(target)? {
                 logs::remove(connection, app, &log, target)?;
+                if let Some(group) = log.strip_prefix("g:") {
+                    crate::groups::recalled(connection, app, group, target.0 as i64)?;
+                }
                 changes.push(TailChange::Removed {
                     log: tails::log_key(app, &log),
                     id: target.0 as i64,

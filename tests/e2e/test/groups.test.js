@@ -741,6 +741,66 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual(after.messages.map((m) => m.msg), ['ONE', 'three'])
         }))
 
+        test('group conversations: getServerConversations lists groups with pairs, unread counts from joining, a channel ack, pin, mark, delete', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal } = await freshUsers(server, ['amy', 'bob', 'cal'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const groupId = await createGroup(amyClient, { groupName: 'Chat', members: [bob.username] })
+            await sendGroupText(amyClient, groupId, 'before cal')
+            await bobClient.conn.send(bobClient.textMessage(cal.username, 'a pair message'))
+            await amyClient.conn.inviteUsersToGroup({ groupId, users: [cal.username] })
+            await sendGroupText(amyClient, groupId, 'g1')
+            const last = await sendGroupText(bobClient, groupId, 'g2')
+            const calClient = await member(server, sdkName, cal)
+
+            // Cal joined after the first group message: 2 unread in the group, 1 in the pair.
+            const list = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(list.map((c) => [c.conversationId, c.conversationType, c.unReadCount]), [
+                [groupId, 'groupChat', 2],
+                [bob.username, 'singleChat', 1],
+            ])
+            assert.equal(list[0].lastMessage.id, String(last.serverMsgId))
+            assert.equal(list[0].lastMessage.msg, 'g2')
+            assert.equal(list[0].lastMessage.chatType, 'groupChat')
+            // Paging across both kinds.
+            const first = await calClient.conn.getServerConversations({ pageSize: 1 })
+            assert.deepEqual(first.data.conversations.map((c) => c.conversationId), [groupId])
+            const second = await calClient.conn.getServerConversations({ pageSize: 1, cursor: first.data.cursor })
+            assert.deepEqual(second.data.conversations.map((c) => c.conversationId), [bob.username])
+
+            // A group channel ack reads it; the sender's own messages never count.
+            await calClient.conn.send(calClient.sdk.message.create({ type: 'channel', chatType: 'groupChat', to: groupId }))
+            const read = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(read.map((c) => [c.conversationId, c.unReadCount]), [[groupId, 0], [bob.username, 1]])
+            const amyList = (await amyClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(amyList.map((c) => [c.conversationId, c.unReadCount]), [[groupId, 1]])
+
+            // Pin and mark the group conversation.
+            const pinned = await calClient.conn.pinConversation({ conversationId: groupId, conversationType: 'groupChat', isPinned: true })
+            assert.equal(pinned.data.isPinned, true)
+            const onlyPinned = (await calClient.conn.getServerPinnedConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(onlyPinned.map((c) => [c.conversationId, c.isPinned]), [[groupId, true]])
+            await calClient.conn.addConversationMark({ conversations: [{ conversationId: groupId, conversationType: 'groupChat' }], mark: 2 })
+            const marked = (await calClient.conn.getServerConversationsByFilter({ pageSize: 20, filter: { mark: 2 } })).data.conversations
+            assert.deepEqual(marked.map((c) => c.conversationId), [groupId])
+
+            // Deleting hides it until a newer message; the group's history stays.
+            await calClient.conn.deleteConversation({ channel: groupId, chatType: 'groupChat', deleteRoam: true })
+            const afterDelete = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(afterDelete.map((c) => c.conversationId), [bob.username])
+            const history = await calClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })
+            assert.deepEqual(history.messages.map((m) => m.msg), ['before cal', 'g1', 'g2'])
+            await sendGroupText(amyClient, groupId, 'g3')
+            const back = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(back.map((c) => [c.conversationId, c.unReadCount]), [[groupId, 1], [bob.username, 1]])
+
+            // Leaving takes it off the list.
+            await calClient.conn.leaveGroup({ groupId })
+            const gone = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
+            assert.deepEqual(gone.map((c) => c.conversationId), [bob.username])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

@@ -7,6 +7,10 @@ use async_trait::async_trait;
 use super::StoreError;
 use crate::ids::{AppKey, GroupId, UserName};
 
+/// Unread messages a group conversation of the list counts at most (`ConversationStore::
+/// conversations`): counting stops there, so a long absence costs one bounded count per group.
+pub const MAX_GROUP_UNREAD: u32 = 1000;
+
 /// What the owner chose for a group (`createGroup`, `modifyGroup`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupSettings {

@@ -13,8 +13,8 @@ use axum::{
 use confab_core::{
     app::App,
     conversations::{
-        parse_mark, parse_message_id, parse_message_id_list, rest_message_from_stored,
-        single_chat_conversation, ConversationFilter,
+        group_conversation, parse_mark, parse_message_id, parse_message_id_list,
+        rest_message_from_stored, single_chat_conversation, ConversationFilter,
     },
     ids::{QueueName, UserName},
     now_ms,
@@ -32,11 +32,14 @@ use crate::{
 
 type Pairs = Vec<(String, String)>;
 
-/// A conversation named by `to` and `type` (`chat`; groups are not served yet).
+/// A conversation named by `to` and `type` (`chat`, or a group's: `groupChat`, `groupchat`).
 fn conversation(to: &str, conversation_type: &str) -> Result<QueueName, Error> {
     match conversation_type {
         "chat" | "singleChat" => single_chat_conversation(to),
-        _ => Err(Error::Unsupported("group conversations")),
+        "groupChat" | "groupchat" => group_conversation(to),
+        _ => Err(Error::InvalidArgument(format!(
+            "invalid conversation type {conversation_type}"
+        ))),
     }
 }
 
@@ -115,9 +118,15 @@ async fn list_conversations(
                     message
                 })
                 .unwrap_or_else(|| json!({}));
+            // The SDK reads anything but `chat` as a group.
+            let session_type = if conversation.conversation.is_group() {
+                "groupchat"
+            } else {
+                "chat"
+            };
             json!({
                 "session_to": peer,
-                "session_type": "chat",
+                "session_type": session_type,
                 "unread_num": conversation.unread,
                 "is_top": conversation.pinned_ms.is_some(),
                 "update_top_status_time": conversation.pinned_ms.unwrap_or(0),
