@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     appender::Appender,
-    ids::{AppKey, GroupId, IdGenerator, UserName},
+    ids::{AppKey, GroupId, IdGenerator, MessageId, UserName},
     now_ms,
     store::{
         Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
@@ -384,6 +384,25 @@ impl GroupService {
         }
     }
 
+    /// `getGroupMsgReadUser`: up to `limit` members who sent a read ack for `message` of the
+    /// group, by name after `after`, and how many have; the caller must be a member.
+    pub async fn readers(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        message: MessageId,
+        (after, limit): (Option<&UserName>, u32),
+    ) -> Result<(Vec<UserName>, u32), Error> {
+        let group = self.load(&caller.app, id).await?;
+        if self.role(caller, &group).await?.is_none() {
+            return Err(not_member(caller));
+        }
+        Ok(self
+            .store
+            .group_readers(&caller.app, id, message, after, limit)
+            .await?)
+    }
+
     /// `getGroupInfo` for one or more groups, with their members (owner first).
     pub async fn info(
         &self,
@@ -645,19 +664,45 @@ impl GroupService {
             self.ask(&caller.app, &group, from, users).await?;
             return Ok(Invited::Asked(users.to_vec()));
         }
-        let added = match self.add(caller, &group, users, from).await {
+        let added = self.add_directly(caller, &group, users).await?;
+        Ok(Invited::Joined(added))
+    }
+
+    /// `POST …/chatgroups/{g}/users` (the admin API, an owner or admin): `users` join at once,
+    /// whatever the group's confirmation setting; those already members are left out.
+    pub async fn add_members(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        users: &[UserName],
+    ) -> Result<Vec<UserName>, Error> {
+        self.check_users(users)?;
+        let group = self.load(&caller.app, id).await?;
+        self.moderator(caller, &group).await?;
+        self.add_directly(caller, &group, users).await
+    }
+
+    /// Adds `users` at once: each hears `directJoined`, the members who joined.
+    async fn add_directly(
+        &self,
+        caller: &GroupCaller,
+        group: &Group,
+        users: &[UserName],
+    ) -> Result<Vec<UserName>, Error> {
+        let from = Self::actor(caller, group);
+        let added = match self.add(caller, group, users, from).await {
             // An invitation past `maxusers` is the hosted 607, a join into a full group 606.
             Err(Error::Group(GroupError::Full)) => return Err(GroupError::TooManyMembers.into()),
             other => other?,
         };
         for user in &added {
-            GroupEvent::new(&caller.app, id, Operation::DirectJoined, from)
+            GroupEvent::new(&caller.app, &group.id, Operation::DirectJoined, from)
                 .muc_name(&group.settings.name)
                 .to(std::slice::from_ref(user))
                 .send(&self.appender, Audience::Member(user.clone()))
                 .await?;
         }
-        Ok(Invited::Joined(added))
+        Ok(added)
     }
 
     /// Adds members and tells the members (the new ones among them) who joined.

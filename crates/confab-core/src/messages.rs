@@ -322,7 +322,14 @@ impl MessageService {
         let (effect, audience) = match (receipts::kind(&body), checked) {
             (_, Some(checked)) => checked,
             (receipts::Kind::Plain, None) if body.r#type == Some(BodyType::ReadAck as i32) => {
-                return Err(Error::Unsupported("read acks in groups"));
+                let messages = Arc::clone(self);
+                let session = session.clone();
+                let group = group_id.clone();
+                return Ok(Box::pin(async move {
+                    messages
+                        .submit_group_read_ack(session, meta, body, group)
+                        .await
+                }));
             }
             (receipts::Kind::Plain, None) => (AppendEffect::None, Audience::Members),
             (_, None) => {
@@ -401,6 +408,69 @@ impl MessageService {
                 }
             }
         }))
+    }
+
+    /// A group read ack (`allowGroupAck`): the reader is recorded once per message, and the
+    /// message's sender hears of it with the count of readers (`groupReadCount`,
+    /// `MessageBody.ext[0]`, `{"<message id>": n}`).
+    async fn submit_group_read_ack(
+        self: Arc<Self>,
+        session: SessionContext,
+        mut meta: pb::Meta,
+        mut body: pb::MessageBody,
+        group: GroupId,
+    ) -> Result<SendAck, Error> {
+        let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
+        let app = &session.app.key;
+        let target = MessageId(body.ack_message_id.unwrap_or(0));
+        let not_found = || Error::from(receipts::ReceiptError::MessageNotFound(target.0));
+        let stored = self
+            .logs
+            .stored_message(app, target)
+            .await?
+            .filter(|stored| !stored.recalled)
+            .ok_or_else(not_found)?;
+        let stored_meta = pb::Meta::decode(stored.meta.clone()).map_err(|_| not_found())?;
+        let in_group = stored_meta.to.and_then(|to| to.name).as_deref() == Some(group.as_str())
+            && stored_meta.ns == Some(NameSpace::Chat as i32);
+        if !in_group {
+            return Err(not_found());
+        }
+        if self
+            .groups
+            .group_member(app, &group, &session.user)
+            .await?
+            .is_none()
+        {
+            return Err(GroupError::NotMember(session.user.to_string()).into());
+        }
+        if stored.sender == session.user {
+            // One's own message: nothing to count, no one to tell.
+            let now = now_ms();
+            return Ok(SendAck {
+                server_id: self.statistic_ids.next(now),
+                timestamp_ms: now,
+                notify: None,
+            });
+        }
+        let count = self
+            .groups
+            .record_group_read(app, &group, target, &session.user, now_ms())
+            .await?;
+        let read_count = serde_json::json!({ target.0.to_string(): count }).to_string();
+        body.ext = vec![pb::KeyValue {
+            key: Some("group_read_count".to_owned()),
+            r#type: Some(pb::key_value::ValueType::String as i32),
+            value: Some(pb::key_value::Value::StringValue(read_count)),
+        }];
+        meta.payload = Some(body.encode_to_vec().into());
+        self.submit_to_group(
+            &session,
+            meta,
+            client_id,
+            Some((AppendEffect::None, Audience::Member(stored.sender))),
+        )?
+        .await
     }
 
     /// A recall, edit or conversation read ack in a group, checked against its target first.

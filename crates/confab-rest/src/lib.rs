@@ -255,11 +255,11 @@ pub fn router(state: Arc<RestState>) -> Router {
         )
         .route(
             "/{org}/{app}/chatgroups/{group}/users",
-            routing::get(routes::groups::members_route),
+            routing::get(routes::groups::members_route).post(routes::groups::add_members_route),
         )
         .route(
             "/{org}/{app}/chatgroups/{group}/users/{users}",
-            routing::delete(routes::groups::remove_route),
+            routing::delete(routes::groups::remove_route).post(routes::groups::add_member_route),
         )
         .route(
             "/{org}/{app}/chatgroups/{group}/admin",
@@ -320,6 +320,10 @@ pub fn router(state: Arc<RestState>) -> Router {
         .route(
             "/{org}/{app}/chatgroups/{group}/white/users/{users}",
             routing::get(routes::groups::allowlisted_route).delete(routes::groups::disallow_route),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/acks/{message}",
+            routing::get(routes::groups::readers_route),
         )
         .route(
             "/{org}/{app}/chatgroups/{group}/announcement",

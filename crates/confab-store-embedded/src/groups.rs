@@ -6,7 +6,7 @@
 
 use async_trait::async_trait;
 use confab_core::{
-    ids::{AppKey, GroupId, UserName},
+    ids::{AppKey, GroupId, MessageId, UserName},
     store::{
         Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
         GroupRole, GroupSettings, GroupStore, StoreError, MAX_GROUP_UNREAD,
@@ -30,6 +30,7 @@ pub(crate) enum GroupReply {
     Flag(GroupOutcome<bool>),
     Deleted(Option<Vec<UserName>>),
     Request(Option<GroupRequest>),
+    Count(u32),
 }
 
 const GROUP_COLUMNS: &str = "id, owner, name, description, avatar, public, approval, \
@@ -353,6 +354,7 @@ fn delete(connection: &Connection, app: &str, id: &str) -> rusqlite::Result<Opti
         "group_blocks",
         "group_allowlist",
         "group_requests",
+        "group_message_reads",
     ] {
         connection
             .prepare_cached(&format!(
@@ -1162,6 +1164,60 @@ impl GroupStore for EmbeddedStore {
         }
     }
 
+    async fn record_group_read(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        reader: &UserName,
+        now_ms: u64,
+    ) -> Result<u32, StoreError> {
+        let (app, id, reader) = (app.to_string(), id.to_string(), reader.to_string());
+        match self
+            .group_write(Box::new(move |connection| {
+                connection
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO group_message_reads
+                             (app_key, group_id, message_id, reader, read_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )?
+                    .execute(params![app, id, message.0 as i64, reader, now_ms as i64])?;
+                readers_count(connection, &app, &id, message).map(GroupReply::Count)
+            }))
+            .await?
+        {
+            GroupReply::Count(count) => Ok(count),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn group_readers(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<(Vec<UserName>, u32), StoreError> {
+        let (app, id) = (app.to_string(), id.to_string());
+        let after = after.map(|user| user.to_string()).unwrap_or_default();
+        self.read(move |connection| {
+            let readers = connection
+                .prepare_cached(
+                    "SELECT reader FROM group_message_reads
+                     WHERE app_key = ?1 AND group_id = ?2 AND message_id = ?3 AND reader > ?4
+                     ORDER BY reader LIMIT ?5",
+                )?
+                .query_map(params![app, id, message.0 as i64, after, limit], |row| {
+                    row.get::<_, String>(0)
+                })?
+                .filter_map(|name| name.map(|name| UserName::parse(&name)).transpose())
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok((readers, readers_count(connection, &app, &id, message)?))
+        })
+        .await
+    }
+
     async fn take_group_request(
         &self,
         app: &AppKey,
@@ -1180,6 +1236,20 @@ impl GroupStore for EmbeddedStore {
             _ => Err(unexpected()),
         }
     }
+}
+
+fn readers_count(
+    connection: &Connection,
+    app: &str,
+    id: &str,
+    message: MessageId,
+) -> rusqlite::Result<u32> {
+    connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM group_message_reads
+             WHERE app_key = ?1 AND group_id = ?2 AND message_id = ?3",
+        )?
+        .query_row(params![app, id, message.0 as i64], |row| row.get(0))
 }
 
 fn concat_column(prefix: &str, column: &str) -> String {

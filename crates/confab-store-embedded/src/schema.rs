@@ -426,6 +426,14 @@ CREATE TABLE group_allowlist (
     member   TEXT NOT NULL,
     PRIMARY KEY (app_key, group_id, member)
 ) WITHOUT ROWID;
+CREATE TABLE group_message_reads (
+    app_key    TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    reader     TEXT NOT NULL,
+    read_ms    INTEGER NOT NULL,
+    PRIMARY KEY (app_key, group_id, message_id, reader)
+) WITHOUT ROWID;
 CREATE TABLE group_requests (
     app_key    TEXT NOT NULL,
     group_id   TEXT NOT NULL,

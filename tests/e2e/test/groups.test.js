@@ -801,6 +801,45 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual(gone.map((c) => c.conversationId), [bob.username])
         }))
 
+        test('group read receipts: allowGroupAck read acks reach the sender with groupReadCount; getGroupMsgReadUser lists the readers', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const groupId = await createGroup(amyClient, { members: [bob.username, cal.username] })
+            const message = amyClient.sdk.message.create({ chatType: 'groupChat', type: 'txt', to: groupId, msg: 'read me', msgConfig: { allowGroupAck: true } })
+            const sent = await amyClient.conn.send(message)
+            const id = String(sent.serverMsgId)
+            await calClient.waitFor('onTextMessage', { predicate: (m) => m.id === id })
+
+            const readAck = (client) => client.conn.send(client.sdk.message.create({ type: 'read', chatType: 'groupChat', to: groupId, id, ackContent: `read by ${client.user}` }))
+            await readAck(bobClient)
+            const first = await amyClient.waitFor('onReadMessage', { predicate: (m) => m.mid === id && m.from === bob.username })
+            assert.deepEqual(first.groupReadCount, { [id]: 1 })
+            assert.equal(first.ackContent, `read by ${bob.username}`)
+            await readAck(calClient)
+            const second = await amyClient.waitFor('onReadMessage', { predicate: (m) => m.mid === id && m.from === cal.username })
+            assert.deepEqual(second.groupReadCount, { [id]: 2 })
+            // A second ack from the same reader counts once.
+            await readAck(calClient)
+            const again = await amyClient.waitFor('onReadMessage', { predicate: (m) => m.mid === id && m.from === cal.username && m.id !== second.id })
+            assert.deepEqual(again.groupReadCount, { [id]: 2 })
+
+            const readers = await amyClient.conn.getGroupMsgReadUser({ groupId, msgId: id })
+            assert.equal(readers.data.total, 2)
+            assert.deepEqual(readers.data.userlist.slice().sort(byString), [bob.username, cal.username].sort(byString))
+            assert.equal(readers.data.ackmid, id)
+            // A non-member neither acks nor lists.
+            const refusedAck = await rejection(readAck(danClient), 'a non-member\'s read ack')
+            assert.equal(refusedAck.type, GROUP_NOT_JOINED, describeError(refusedAck))
+            assert.deepEqual(await refused(danClient.conn.getGroupMsgReadUser({ groupId, msgId: id }), 'a non-member listing readers'), [GROUP_NOT_JOINED, `user: ${dan.username} are not members of this group!`])
+            // An ack of a message that is not the group's.
+            const notHere = await rejection(bobClient.conn.send(bobClient.sdk.message.create({ type: 'read', chatType: 'groupChat', to: groupId, id: '1234567890123' })), 'an ack of no such message')
+            assert.equal(notHere.type, 1302, describeError(notHere))
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])
@@ -883,3 +922,38 @@ for (const sdkName of SDK_NAMES) {
         }))
     })
 }
+
+test('REST admin API (app token): create with an owner, add members in a batch and one by one, remove, details; a member\'s token may not add; bad input', { timeout: 60000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    const { own, one, two, three } = await freshUsers(server, ['own', 'one', 'two', 'three'])
+    const token = await server.appToken()
+    const created = await server.rest('POST', '/chatgroups', { token, body: { owner: own.username, groupname: 'admin made', public: false, maxusers: 3, members: [one.username] } })
+    assert.equal(created.status, 200, created.text)
+    const groupId = created.json.data.groupid
+
+    // A batch: those already in are left out of `newmembers`.
+    const batch = await server.rest('POST', `/chatgroups/${groupId}/users`, { token, body: { usernames: [one.username, two.username] } })
+    assert.equal(batch.status, 200, batch.text)
+    assert.deepEqual(batch.json.data, { newmembers: [two.username], groupid: groupId, action: 'add_member' })
+    // Past maxusers (3, the owner counted): 607's text, nothing added.
+    const full = await server.rest('POST', `/chatgroups/${groupId}/users/${three.username}`, { token })
+    assert.deepEqual([full.status, full.json.error_description], [403, 'members size is greater than max user size !'])
+    const removed = await server.rest('DELETE', `/chatgroups/${groupId}/users/${two.username}`, { token })
+    assert.equal(removed.json.data.result, true, removed.text)
+    const single = await server.rest('POST', `/chatgroups/${groupId}/users/${three.username}`, { token })
+    assert.deepEqual(single.json.data, { result: true, groupid: groupId, action: 'add_member', user: three.username })
+    const details = await server.rest('GET', `/chatgroups/${groupId}`, { token })
+    assert.deepEqual(details.json.data[0].affiliations.map((a) => a.owner || a.member), [own.username, one.username, three.username])
+
+    // A plain member's own token may not add; unknown users and groups; a body that does not parse.
+    const byMember = await server.rest('POST', `/chatgroups/${groupId}/users`, { token: server.userToken(one.username), body: { usernames: [two.username] } })
+    assert.deepEqual([byMember.status, byMember.json.error], [403, 'forbidden_op'])
+    const unknownUser = await server.rest('POST', `/chatgroups/${groupId}/users`, { token, body: { usernames: ['nobody_here'] } })
+    assert.deepEqual([unknownUser.status, unknownUser.json.error_description], [404, 'user not found'])
+    const unknownGroup = await server.rest('POST', '/chatgroups/4242/users', { token, body: { usernames: [two.username] } })
+    assert.deepEqual([unknownGroup.status, unknownGroup.json.error_description], [404, 'do not find this group'])
+    const garbage = await server.rest('POST', `/chatgroups/${groupId}/users`, { token, rawBody: '{"usernames": ', headers: { 'Content-Type': 'application/json' } })
+    assert.deepEqual([garbage.status, garbage.json.error], [400, 'json_parse'])
+    const noToken = await server.rest('POST', `/chatgroups/${groupId}/users`, { body: { usernames: [two.username] } })
+    assert.equal(noToken.status, 401)
+}))

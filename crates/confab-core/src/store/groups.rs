@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 
 use super::StoreError;
-use crate::ids::{AppKey, GroupId, UserName};
+use crate::ids::{AppKey, GroupId, MessageId, UserName};
 
 /// Unread messages a group conversation of the list counts at most (`ConversationStore::
 /// conversations`): counting stops there, so a long absence costs one bounded count per group.
@@ -258,6 +258,26 @@ pub trait GroupStore: Send + Sync {
         id: &GroupId,
         request: &GroupRequest,
     ) -> Result<GroupOutcome<()>, StoreError>;
+    /// Records that `reader` read message `message` of group `id` (a group read ack; once per
+    /// reader) and returns how many have read it.
+    async fn record_group_read(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        reader: &UserName,
+        now_ms: u64,
+    ) -> Result<u32, StoreError>;
+    /// Up to `limit` of those who read message `message` of group `id`, by name after
+    /// `after`, and how many have read it in all.
+    async fn group_readers(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<(Vec<UserName>, u32), StoreError>;
     /// Ends the pending request of `kind` for `user` and returns it (`None`: there was none).
     async fn take_group_request(
         &self,

@@ -609,6 +609,55 @@ pub(crate) async fn members_route(
     Ok(body)
 }
 
+/// # `POST /{org}/{app}/chatgroups/{g}/users` `{usernames}` (the admin API)
+///
+/// Members added at once by an owner, an admin or the app: `{newmembers, groupid, action}`.
+pub(crate) async fn add_members_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: UsersBody = parse_json(&body)?;
+    let users = parse_names(&body.usernames)?;
+    let added = service(&state).add_members(&caller, &group, &users).await?;
+    let names: Vec<&str> = added.iter().map(UserName::as_str).collect();
+    Ok(answer(
+        "post",
+        json!({ "newmembers": names, "groupid": group.as_str(), "action": "add_member" }),
+    ))
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/users/{user}` (the admin API)
+///
+/// One member added at once: `{result, groupid, action, user}` (`result` false when they
+/// already were a member).
+pub(crate) async fn add_member_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let user = parse_user(&user)?;
+    let added = service(&state)
+        .add_members(&caller, &group, std::slice::from_ref(&user))
+        .await?;
+    Ok(answer(
+        "post",
+        json!({
+            "result": added.contains(&user),
+            "groupid": group.as_str(),
+            "action": "add_member",
+            "user": user.as_str(),
+        }),
+    ))
+}
+
 /// # `DELETE /{org}/{app}/chatgroups/{g}/users/{user}` (or `a,b,c`)`?resource=`
 ///
 /// `removeGroupMember` (one: an object) and `removeGroupMembers` (a list: an array).
@@ -1149,6 +1198,46 @@ pub(crate) async fn allowlisted_route(
     Ok(answer(
         "get",
         json!({ "white": white, "member": user.as_str() }),
+    ))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/acks/{message}?limit=&key=`
+///
+/// `getGroupMsgReadUser`: the members who read the message (a group read ack), by name;
+/// `key` (the SDK sends `undefined` for none) continues after a page, `next_key` while more.
+pub(crate) async fn readers_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, message)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let message = confab_core::conversations::parse_message_id(&message)?;
+    let limit = page_limit(&query, "limit", MAX_PAGE, MAX_PAGE)?;
+    let after = match query_value(&query, "key") {
+        None | Some("" | "null" | "undefined") => None,
+        Some(text) => Some(parse_user(text)?),
+    };
+    let (readers, total) = service(&state)
+        .readers(&caller, &group, message, (after.as_ref(), limit))
+        .await?;
+    let is_last = readers.len() < limit as usize;
+    let next_key = match (is_last, readers.last()) {
+        (false, Some(last)) => last.as_str().to_owned(),
+        _ => String::new(),
+    };
+    let userlist: Vec<&str> = readers.iter().map(UserName::as_str).collect();
+    Ok(answer(
+        "get",
+        json!({
+            "ackmid": message.0.to_string(),
+            "is_last": is_last,
+            "next_key": next_key,
+            "timestamp": now_ms(),
+            "total": total,
+            "userlist": userlist,
+        }),
     ))
 }
 
