@@ -1175,6 +1175,9 @@ impl GroupStore for EmbeddedStore {
         let (app, id, reader) = (app.to_string(), id.to_string(), reader.to_string());
         match self
             .group_write(Box::new(move |connection| {
+                if load_group(connection, &app, &id)?.is_none() {
+                    return Ok(GroupReply::Count(0));
+                }
                 connection
                     .prepare_cached(
                         "INSERT OR IGNORE INTO group_message_reads

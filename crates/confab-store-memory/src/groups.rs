@@ -31,6 +31,8 @@ struct GroupRow {
     blocks: BTreeSet<UserName>,
     allowlist: BTreeSet<UserName>,
     requests: HashMap<(GroupRequestKind, UserName), GroupRequest>,
+    /// `group_message_reads`: who sent a read ack for each message.
+    reads: BTreeMap<MessageId, BTreeSet<UserName>>,
 }
 
 /// A row of `group_members`.
@@ -215,6 +217,7 @@ impl State {
             blocks: BTreeSet::new(),
             allowlist: BTreeSet::new(),
             requests: HashMap::new(),
+            reads: BTreeMap::new(),
         };
         self.groups.by_id.insert(key, row);
         Ok(GroupOutcome::Done(()))
@@ -639,6 +642,51 @@ impl GroupStore for MemoryStore {
             row.requests
                 .insert((request.kind, request.user.clone()), request.clone());
             GroupOutcome::Done(())
+        })
+    }
+
+    async fn record_group_read(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        reader: &UserName,
+        _now_ms: u64,
+    ) -> Result<u32, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.groups.get_mut(app, id) else {
+                return 0;
+            };
+            let readers = row.reads.entry(message).or_default();
+            readers.insert(reader.clone());
+            u32::try_from(readers.len()).unwrap_or(u32::MAX)
+        })
+    }
+
+    async fn group_readers(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        message: MessageId,
+        after: Option<&UserName>,
+        limit: u32,
+    ) -> Result<(Vec<UserName>, u32), StoreError> {
+        self.with(|state| {
+            let Some(readers) = state
+                .groups
+                .by_id
+                .get(&(app.clone(), id.clone()))
+                .and_then(|row| row.reads.get(&message))
+            else {
+                return (Vec::new(), 0);
+            };
+            let page = readers
+                .iter()
+                .filter(|reader| after.is_none_or(|after| *reader > after))
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            (page, u32::try_from(readers.len()).unwrap_or(u32::MAX))
         })
     }
 

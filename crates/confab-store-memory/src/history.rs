@@ -4,15 +4,20 @@
 //!
 //! The embedded store indexes history behind the writer and makes every read catch up first;
 //! here a message's history rows are written with it, which reads the same.
+//!
+//! A group's history is one its members share, kept under `UserName::group_history`; each
+//! member's list row of it is worked out from that history, their settings and read marker,
+//! and where they joined (`groups.rs`).
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Bound;
 
 use confab_core::{
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     store::{
         ConversationChange, ConversationSummary, HistoryEntry, HistoryQuery, PinnedMessage,
-        QueuedMessage, Reaction,
+        QueuedMessage, Reaction, MAX_GROUP_UNREAD,
     },
 };
 
@@ -202,52 +207,85 @@ impl State {
             .collect()
     }
 
-    /// `owner`'s conversation list, newest last message first: each conversation with a
-    /// message they still see past its deletion point.
+    /// `owner`'s conversation list, newest last message first: each pair conversation with a
+    /// message they still see past its deletion point, and each group they are a member of now
+    /// whose shared history (kept under `UserName::group_history`) has one past it.
     pub(crate) fn conversations(&self, app: &AppKey, owner: &UserName) -> Vec<ConversationSummary> {
-        let Some(conversations) = self.history.conversations_of(app, owner) else {
-            return Vec::new();
-        };
         let mut list = Vec::new();
-        for (conversation, ids) in conversations {
-            let visible = |id: &&MessageId| !self.messages.is_recalled(app, **id);
-            let Some(&last_id) = ids.iter().rev().find(visible) else {
-                continue;
-            };
-            let settings = self.history.settings(app, owner, conversation);
-            let deleted_up_to = settings.map_or(MessageId(0), |settings| settings.deleted_up_to);
-            if last_id <= deleted_up_to {
-                continue;
+        if let Some(conversations) = self.history.conversations_of(app, owner) {
+            for (conversation, ids) in conversations {
+                // A group's conversation is its shared history's (below), never a member's own.
+                if conversation.is_group() {
+                    continue;
+                }
+                let unread_from = (MessageId(0), u32::MAX);
+                list.extend(self.summary(app, owner, (conversation, ids), unread_from));
             }
-            let Some(last) = self.queued(last_id) else {
+        }
+        let shared = self
+            .history
+            .conversations_of(app, &UserName::group_history());
+        for log in self.groups.logs_of(app, owner) {
+            let Some(group) = log.group() else {
                 continue;
             };
-            // The peer's messages after both the read marker and the deletion point.
-            let read_up_to = self
-                .messages
-                .read_up_to(app, owner, conversation)
-                .unwrap_or(MessageId(0));
-            let seen = deleted_up_to.max(read_up_to);
-            let unread = ids
-                .iter()
-                .filter(|id| **id > seen)
-                .filter(visible)
-                .filter(|id| {
-                    self.messages
-                        .by_id(**id)
-                        .is_some_and(|message| message.sender != *owner)
-                })
-                .count();
-            list.push(ConversationSummary {
-                conversation: conversation.clone(),
-                last,
-                unread: u32::try_from(unread).unwrap_or(u32::MAX),
-                pinned_ms: settings.and_then(|settings| settings.pinned_ms),
-                marks: settings.map_or_else(Vec::new, |settings| settings.marks.clone()),
-            });
+            // A member reads what was said after their joining (the log's head then).
+            let Some(joined) = self.groups.join_point(app, group, owner) else {
+                continue;
+            };
+            let conversation = QueueName::group(group);
+            let Some(ids) = shared.and_then(|conversations| conversations.get(&conversation))
+            else {
+                continue;
+            };
+            let unread_from = (joined, MAX_GROUP_UNREAD);
+            list.extend(self.summary(app, owner, (&conversation, ids), unread_from));
         }
         list.sort_by_key(|summary| Reverse(summary.last.id));
         list
+    }
+
+    /// One row of `owner`'s list for `conversation`, whose messages are `ids`, if one of them
+    /// is past its deletion point (recalled ones left out). Unread: the messages of others
+    /// after the read marker, the deletion point and `after`, whichever is last, counted up to
+    /// `cap`.
+    fn summary(
+        &self,
+        app: &AppKey,
+        owner: &UserName,
+        (conversation, ids): (&QueueName, &BTreeSet<MessageId>),
+        (after, cap): (MessageId, u32),
+    ) -> Option<ConversationSummary> {
+        let visible = |id: &&MessageId| !self.messages.is_recalled(app, **id);
+        let last_id = *ids.iter().rev().find(visible)?;
+        let settings = self.history.settings(app, owner, conversation);
+        let deleted_up_to = settings.map_or(MessageId(0), |settings| settings.deleted_up_to);
+        if last_id <= deleted_up_to {
+            return None;
+        }
+        let last = self.queued(last_id)?;
+        let read_up_to = self
+            .messages
+            .read_up_to(app, owner, conversation)
+            .unwrap_or(MessageId(0));
+        let seen = deleted_up_to.max(read_up_to).max(after);
+        let unread = ids
+            .range((Bound::Excluded(seen), Bound::Unbounded))
+            .filter(visible)
+            .filter(|id| {
+                self.messages
+                    .by_id(**id)
+                    .is_some_and(|message| message.sender != *owner)
+            })
+            .take(usize::try_from(cap).unwrap_or(usize::MAX))
+            .count();
+        Some(ConversationSummary {
+            conversation: conversation.clone(),
+            last,
+            unread: u32::try_from(unread).unwrap_or(u32::MAX),
+            pinned_ms: settings.and_then(|settings| settings.pinned_ms),
+            marks: settings.map_or_else(Vec::new, |settings| settings.marks.clone()),
+        })
     }
 
     /// The pins of messages in `owner`'s history of `conversation`, latest pin first.
@@ -288,11 +326,25 @@ impl State {
         change: ConversationChange,
     ) {
         let key = (app.clone(), owner.clone(), conversation.clone());
+        // A group's history is one its members share: no member's change removes from it.
+        let group = conversation.is_group();
+        let history_owner = if group {
+            UserName::group_history()
+        } else {
+            owner.clone()
+        };
+        // The newest message of the history the party sees, recalled or not.
+        let newest = self
+            .history
+            .conversations_of(app, &history_owner)
+            .and_then(|conversations| conversations.get(conversation))
+            .and_then(|ids| ids.last().copied());
         let rows = self
             .history
             .rows
             .get_mut(&(app.clone(), owner.clone()))
-            .and_then(|conversations| conversations.get_mut(conversation));
+            .and_then(|conversations| conversations.get_mut(conversation))
+            .filter(|_| !group);
         match change {
             ConversationChange::Pin(pinned_ms) => {
                 self.history.settings.entry(key).or_default().pinned_ms = pinned_ms;
@@ -311,9 +363,9 @@ impl State {
                 settings.marks.retain(|mark| !remove.contains(mark));
             }
             ConversationChange::Delete { history } => {
-                // Hidden up to its newest message in the party's history, recalled or not; with
-                // no history the point stays where it was.
-                let newest = rows.as_ref().and_then(|ids| ids.last().copied());
+                // Hidden up to its newest message in the party's history (of a group: the
+                // shared one, which `history` leaves as it is), recalled or not; with no
+                // history the point stays where it was.
                 if history {
                     if let Some(ids) = rows {
                         ids.clear();

@@ -64,6 +64,8 @@ macro_rules! store_conformance_tests {
             group_moderation_mutes_blocks_allowlist_and_requests,
             group_log_members_read_from_joining,
             group_sends_are_checked_in_the_append,
+            group_conversations_list_with_pairs_and_unread_counts,
+            group_read_receipts_count_each_reader_once,
             health_checks_write
         );
         mod chat_on_the_store {

@@ -1,13 +1,14 @@
 //! Conformance cases of the group aggregate (`GroupStore`) and of group logs
 //! (`LogId::Group`): who reads them, from when, and what an append checks.
 
-use super::{app, device, name, stored, unread, user};
+use super::{app, device, list, name, stored, unread, user};
 use crate::{
     ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
     store::{
-        Appended, Audience, Device, EncodeMeta, Group, GroupChange, GroupMember, GroupOutcome,
-        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, NewMessage,
-        Pulled, Store,
+        AppendEffect, Appended, Audience, ConversationChange, ConversationFilter,
+        ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange,
+        GroupMember, GroupOutcome, GroupRequest, GroupRequestKind, GroupRole, GroupSettings,
+        GroupSettingsChange, HistoryQuery, NewMessage, Pulled, Store, MAX_GROUP_UNREAD,
     },
 };
 
@@ -1255,4 +1256,435 @@ pub async fn group_sends_are_checked_in_the_append(store: &dyn Store) {
         Appended::NoGroup
     );
     assert_eq!(group_pull(store, app, &own_pad, "4001", None).await, []);
+}
+
+/// `sender`'s text to every member of group `to` at `sent_ms`, in the group's shared history
+/// as `submit_to_group` puts it; its meta is `group-<sent_ms>`.
+fn group_text(app: &AppKey, to: &str, sender: &str, sent_ms: u64) -> NewMessage {
+    NewMessage {
+        history: crate::history::group_entries("txt", &gid(to)),
+        ..group_message(app, to, (sender, "phone"), sent_ms, sent_ms)
+    }
+}
+
+/// A receipt (a channel ack, a recall: no `kind`, not history) from `sender` in group `to`.
+fn group_receipt(
+    app: &AppKey,
+    to: &str,
+    sender: &str,
+    sent_ms: u64,
+    audience: Audience,
+) -> NewMessage {
+    NewMessage {
+        kind: "",
+        audience,
+        ..group_message(app, to, (sender, "phone"), sent_ms, sent_ms)
+    }
+}
+
+/// `from`'s text to `to` at `sent_ms`, in both parties' history.
+fn pair_text(app: &AppKey, from: &str, to: &str, sent_ms: u64) -> NewMessage {
+    let (sender, recipient) = (name(from), name(to));
+    NewMessage {
+        app: app.clone(),
+        log: LogId::pair(&sender, &recipient),
+        audience: Audience::Members,
+        sender_resource: "phone".into(),
+        client_id: Some(sent_ms),
+        body_digest: 0,
+        sent_ms,
+        meta: EncodeMeta::new(move |_, _| bytes::Bytes::from(format!("pair-{sent_ms}"))),
+        kind: "txt",
+        history: crate::history::single_chat_entries("txt", &sender, &recipient),
+        sender,
+    }
+}
+
+/// A list row as the case compares them: the peer's or group's name, last message, unread.
+fn row(name: &str, last: MessageId, unread: u32) -> (String, MessageId, u32) {
+    (name.to_owned(), last, unread)
+}
+
+/// `owner`'s whole list as `row`s, in its order.
+async fn rows(store: &dyn Store, app: &AppKey, owner: &str) -> Vec<(String, MessageId, u32)> {
+    list(store, app, owner)
+        .await
+        .iter()
+        .map(|summary| {
+            let (name, _) = summary.conversation.jid_parts();
+            row(name, summary.last.id, summary.unread)
+        })
+        .collect()
+}
+
+/// `owner`'s list with `filter`, walked `limit` at a time from each page's last place: the
+/// names on each page.
+async fn pages(
+    store: &dyn Store,
+    app: &AppKey,
+    owner: &str,
+    filter: ConversationFilter,
+    limit: u32,
+) -> Vec<Vec<String>> {
+    let mut pages = Vec::new();
+    let mut after = None;
+    loop {
+        let query = ConversationQuery {
+            filter,
+            after,
+            limit,
+        };
+        let page: Vec<ConversationSummary> = store
+            .conversations(app, &name(owner), &query)
+            .await
+            .unwrap();
+        assert!(
+            page.len() <= limit as usize,
+            "a page holds at most its limit"
+        );
+        let Some(last) = page.last() else {
+            return pages;
+        };
+        after = Some(last.place(filter));
+        pages.push(
+            page.iter()
+                .map(|summary| summary.conversation.jid_parts().0.to_owned())
+                .collect(),
+        );
+    }
+}
+
+/// The conversation list shows the groups a user is a member of beside their pair
+/// conversations, in one order and one paging: a group's last message is the newest of the
+/// history its members share; its unread count, the others' messages after the user's read
+/// marker, deletion point and joining, whichever is last, up to `MAX_GROUP_UNREAD`; pins and
+/// marks are the user's own. A group the user left, or that was deleted, is not listed.
+pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn Store) {
+    use ConversationFilter::{All, Marked, Pinned};
+    let users = ["ann", "bob", "cal", "dan"];
+    let app = &app_with(store, "grouplist", &users).await;
+    let [ann, bob, cal, dan] = users.map(name);
+    let (g1, g2) = (gid("5001"), gid("5002"));
+    let (q1, q2) = (QueueName::group(&g1), QueueName::group(&g2));
+    let with_dan = QueueName::single_chat(&dan);
+    store
+        .create_group(
+            app,
+            &group("5001", "bob", 100, 10),
+            &[ann.clone(), cal.clone()],
+        )
+        .await
+        .unwrap();
+    store
+        .create_group(
+            app,
+            &group("5002", "cal", 100, 10),
+            std::slice::from_ref(&bob),
+        )
+        .await
+        .unwrap();
+    let say = |to: &'static str, sender: &'static str, sent_ms: u64| async move {
+        stored(
+            store
+                .append_message(group_text(app, to, sender, sent_ms))
+                .await
+                .unwrap(),
+        )
+    };
+
+    // Before ann is in 5002. In 5001 since its creation, her own message does not count.
+    let _g2a = say("5002", "cal", 1000).await;
+    let g2b = say("5002", "bob", 1100).await;
+    let g1a = say("5001", "bob", 1200).await;
+    let g1b = say("5001", "ann", 1300).await;
+    let g1c = say("5001", "cal", 1400).await;
+    assert_eq!(rows(store, app, "ann").await, [row("5001", g1c, 2)]);
+    // Once she joins 5002, it is listed at once, with what was said before her as its last
+    // message but not unread.
+    store
+        .add_group_members(app, &g2, std::slice::from_ref(&ann), 1500)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5001", g1c, 2), row("5002", g2b, 0)]
+    );
+    let p1 = stored(
+        store
+            .append_message(pair_text(app, "dan", "ann", 1600))
+            .await
+            .unwrap(),
+    );
+    let _g2c = say("5002", "cal", 1700).await;
+    let _g2d = say("5002", "ann", 1800).await;
+    let g2e = say("5002", "bob", 1900).await;
+    let listed = list(store, app, "ann").await;
+    assert_eq!(listed[0].last.meta, bytes::Bytes::from("group-1900"));
+    assert_eq!(listed[1].last.meta, bytes::Bytes::from("pair-1600"));
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5002", g2e, 2), row("dan", p1, 1), row("5001", g1c, 2)]
+    );
+    // Bob, in both from their creation: every message of others counts.
+    assert_eq!(
+        rows(store, app, "bob").await,
+        [row("5002", g2e, 3), row("5001", g1c, 2)]
+    );
+
+    // Pages mix both kinds, in one order, from any place.
+    assert_eq!(
+        pages(store, app, "ann", All, 1).await,
+        [vec!["5002"], vec!["dan"], vec!["5001"]]
+    );
+    assert_eq!(
+        pages(store, app, "ann", All, 2).await,
+        [vec!["5002", "dan"], vec!["5001"]]
+    );
+
+    // Ann's channel ack of 5002 (to her other devices) reads it all, for her alone.
+    let read = AppendEffect::ConversationRead {
+        owner: ann.clone(),
+        conversation: q2.clone(),
+    };
+    let ack = group_receipt(app, "5002", "ann", 2000, Audience::Member(ann.clone()));
+    let ack = stored(store.submit_append_with(ack, read).await.unwrap());
+    assert_eq!(
+        store.conversation_read_up_to(app, &ann, &q2).await.unwrap(),
+        Some(ack)
+    );
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5002", g2e, 0), row("dan", p1, 1), row("5001", g1c, 2)]
+    );
+    assert_eq!(
+        rows(store, app, "bob").await,
+        [row("5002", g2e, 3), row("5001", g1c, 2)]
+    );
+
+    // Pins and marks on group conversations as on pairs; equal pins by name.
+    for (conversation, change) in [
+        (&q1, ConversationChange::Pin(Some(50))),
+        (&with_dan, ConversationChange::Pin(Some(50))),
+        (&q2, ConversationChange::Pin(Some(70))),
+        (&q1, ConversationChange::AddMarks(vec![1, 4])),
+        (&with_dan, ConversationChange::AddMarks(vec![1])),
+        (&q1, ConversationChange::RemoveMarks(vec![4])),
+    ] {
+        store
+            .change_conversation(app, &ann, conversation, change)
+            .await
+            .unwrap();
+    }
+    let listed = list(store, app, "ann").await;
+    let settings: Vec<(Option<u64>, Vec<u8>)> = listed
+        .iter()
+        .map(|summary| (summary.pinned_ms, summary.marks.clone()))
+        .collect();
+    assert_eq!(
+        settings,
+        [(Some(70), vec![]), (Some(50), vec![1]), (Some(50), vec![1])]
+    );
+    assert_eq!(
+        pages(store, app, "ann", Pinned, 1).await,
+        [vec!["5002"], vec!["5001"], vec!["dan"]]
+    );
+    assert_eq!(
+        pages(store, app, "ann", Pinned, 2).await,
+        [vec!["5002", "5001"], vec!["dan"]]
+    );
+    assert_eq!(
+        pages(store, app, "ann", Marked(1), 1).await,
+        [vec!["dan"], vec!["5001"]]
+    );
+    assert!(pages(store, app, "ann", Marked(4), 5).await.is_empty());
+    // Bob's settings of the same groups are his own.
+    assert!(pages(store, app, "bob", Pinned, 5).await.is_empty());
+    for (conversation, change) in [
+        (&q1, ConversationChange::Pin(None)),
+        (&with_dan, ConversationChange::Pin(None)),
+        (&q1, ConversationChange::RemoveMarks(vec![1])),
+    ] {
+        store
+            .change_conversation(app, &ann, conversation, change)
+            .await
+            .unwrap();
+    }
+    assert_eq!(pages(store, app, "ann", Pinned, 5).await, [vec!["5002"]]);
+    assert_eq!(pages(store, app, "ann", Marked(1), 5).await, [vec!["dan"]]);
+
+    // Deleting 5001 hides it from ann's list alone; the shared history stays whole, and
+    // one-way removals do nothing to it.
+    let shared = |conversation: &QueueName| HistoryQuery {
+        conversation: conversation.clone(),
+        cursor: None,
+        newest_first: false,
+        limit: 100,
+        from: None,
+        kinds: Vec::new(),
+        start_ms: None,
+        end_ms: None,
+    };
+    for change in [
+        ConversationChange::Delete { history: true },
+        ConversationChange::RemoveMessages(vec![g1b, g1c]),
+        ConversationChange::RemoveBefore(1_000_000),
+    ] {
+        store
+            .change_conversation(app, &ann, &q1, change)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5002", g2e, 0), row("dan", p1, 1)]
+    );
+    let history: Vec<MessageId> = store
+        .history_page(app, &UserName::group_history(), &shared(&q1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|message| message.id)
+        .collect();
+    assert_eq!(history, [g1a, g1b, g1c]);
+    assert_eq!(
+        rows(store, app, "bob").await,
+        [row("5002", g2e, 3), row("5001", g1c, 2)]
+    );
+    // A newer message brings it back, with only what came after the deletion unread.
+    let g1d = say("5001", "cal", 2100).await;
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5001", g1d, 1), row("5002", g2e, 0), row("dan", p1, 1)]
+    );
+
+    // Recalling the newest message makes the one before it the last again, and it no longer
+    // counts.
+    let g1e = say("5001", "bob", 2200).await;
+    assert_eq!(rows(store, app, "ann").await[0], row("5001", g1e, 2));
+    let recall = group_receipt(app, "5001", "bob", 2300, Audience::Members);
+    let recall = store.submit_append_with(recall, AppendEffect::Recall { target: g1e });
+    stored(recall.await.unwrap());
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5001", g1d, 1), row("5002", g2e, 0), row("dan", p1, 1)]
+    );
+    assert_eq!(
+        rows(store, app, "bob").await,
+        [row("5001", g1d, 3), row("5002", g2e, 3)]
+    );
+
+    // The count stops at `MAX_GROUP_UNREAD` (sent at once, awaited after).
+    let sent: Vec<_> = (0..u64::from(MAX_GROUP_UNREAD) + 5)
+        .map(|n| store.submit_append(group_text(app, "5002", "bob", 10_000 + n)))
+        .collect();
+    let mut newest = MessageId(0);
+    for appended in sent {
+        newest = stored(appended.await.unwrap());
+    }
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [
+            row("5002", newest, MAX_GROUP_UNREAD),
+            row("5001", g1d, 1),
+            row("dan", p1, 1)
+        ]
+    );
+    assert_eq!(
+        rows(store, app, "cal").await,
+        [row("5002", newest, MAX_GROUP_UNREAD), row("5001", g1d, 2)]
+    );
+
+    // Ann leaves 5001: no longer hers to list, the others still list it. Back in it, she
+    // reads from her new joining.
+    store
+        .remove_group_members(app, &g1, std::slice::from_ref(&ann))
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5002", newest, MAX_GROUP_UNREAD), row("dan", p1, 1)]
+    );
+    assert_eq!(rows(store, app, "bob").await[1], row("5001", g1d, 3));
+    store
+        .add_group_members(app, &g1, std::slice::from_ref(&ann), 30_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [
+            row("5002", newest, MAX_GROUP_UNREAD),
+            row("5001", g1d, 0),
+            row("dan", p1, 1)
+        ]
+    );
+
+    // 5002 deleted: listed by no one, under no filter.
+    store.delete_group(app, &g2).await.unwrap();
+    assert_eq!(
+        rows(store, app, "ann").await,
+        [row("5001", g1d, 0), row("dan", p1, 1)]
+    );
+    assert!(pages(store, app, "ann", Pinned, 5).await.is_empty());
+    assert_eq!(rows(store, app, "bob").await, [row("5001", g1d, 3)]);
+}
+
+/// Group read receipts: each reader counts once per message, per group; the readers page by
+/// name; a deleted group keeps none.
+pub async fn group_read_receipts_count_each_reader_once(store: &dyn Store) {
+    let app = &app_with(store, "reads", &["amy", "bob", "cal", "dan"]).await;
+    let members = [name("bob"), name("cal"), name("dan")];
+    let created = store
+        .create_group(app, &group("2001", "amy", 100, 10), &members)
+        .await
+        .unwrap();
+    assert_eq!(created, GroupOutcome::Done(()));
+    let (one, two) = (MessageId(1 << 22), MessageId(2 << 22));
+    for (reader, expected) in [("cal", 1), ("bob", 2), ("cal", 2), ("dan", 3)] {
+        let count = store
+            .record_group_read(app, &gid("2001"), one, &name(reader), 200)
+            .await
+            .unwrap();
+        assert_eq!(count, expected, "{reader}");
+    }
+    assert_eq!(
+        store
+            .record_group_read(app, &gid("2001"), two, &name("bob"), 200)
+            .await
+            .unwrap(),
+        1
+    );
+    let (first, total) = store
+        .group_readers(app, &gid("2001"), one, None, 2)
+        .await
+        .unwrap();
+    assert_eq!((first, total), (vec![name("bob"), name("cal")], 3));
+    let (rest, _) = store
+        .group_readers(app, &gid("2001"), one, Some(&name("cal")), 2)
+        .await
+        .unwrap();
+    assert_eq!(rest, vec![name("dan")]);
+    // Another group's message of the same id has readers of its own: none.
+    assert_eq!(
+        store
+            .group_readers(app, &gid("2002"), one, None, 10)
+            .await
+            .unwrap(),
+        (Vec::new(), 0)
+    );
+    // No such group: nothing recorded.
+    assert_eq!(
+        store
+            .record_group_read(app, &gid("2002"), one, &name("bob"), 200)
+            .await
+            .unwrap(),
+        0
+    );
+    store.delete_group(app, &gid("2001")).await.unwrap();
+    assert_eq!(
+        store
+            .group_readers(app, &gid("2001"), one, None, 10)
+            .await
+            .unwrap(),
+        (Vec::new(), 0)
+    );
 }
