@@ -17,8 +17,8 @@ use crate::{
     ids::{AppKey, GroupId, IdGenerator, MessageId, UserName},
     now_ms,
     store::{
-        Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
-        GroupRole, GroupSettings, GroupSettingsChange, GroupStore, UserStore,
+        Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, UserStore,
     },
     Error,
 };
@@ -51,6 +51,12 @@ pub enum GroupError {
     /// No pending request or invitation to answer.
     #[error("no pending request")]
     NoRequest,
+    /// This user is in as many groups as a user may be (`GroupLimits::max_joined_groups`).
+    #[error("user {0} has joined too many groups")]
+    TooManyGroups(String),
+    /// The group has as many admins as it may have (`GroupLimits::max_admins`).
+    #[error("group admin count exceeds the limit")]
+    TooManyAdmins,
     /// A text or number outside its limits (the text says which).
     #[error("{0}")]
     Invalid(String),
@@ -63,6 +69,10 @@ pub struct GroupLimits {
     pub max_members: u32,
     /// Users named in one call (invite, remove, mute, block).
     pub max_users_per_call: usize,
+    /// Groups one user may be in, their own included (config `max_joined_groups`).
+    pub max_joined_groups: u32,
+    /// Admins of one group, the owner not counted (config `max_group_admins`).
+    pub max_admins: u32,
 }
 
 impl Default for GroupLimits {
@@ -70,6 +80,8 @@ impl Default for GroupLimits {
         GroupLimits {
             max_members: 3000,
             max_users_per_call: 60,
+            max_joined_groups: 600,
+            max_admins: 99,
         }
     }
 }
@@ -147,6 +159,13 @@ impl GroupService {
 
     pub fn limits(&self) -> GroupLimits {
         self.limits
+    }
+
+    fn quota(&self) -> GroupQuota {
+        GroupQuota {
+            max_joined_groups: self.limits.max_joined_groups,
+            max_admins: self.limits.max_admins,
+        }
     }
 
     fn check_settings(&self, settings: &GroupSettingsChange) -> Result<(), GroupError> {
@@ -284,15 +303,12 @@ impl GroupService {
         }
         match self
             .store
-            .create_group(&caller.app, &group, members)
+            .create_group(&caller.app, &group, members, self.quota())
             .await?
         {
             GroupOutcome::Done(()) => {}
-            GroupOutcome::NoUser(user) => return Err(Error::UserNotFound(user.to_string())),
             GroupOutcome::Full => return Err(GroupError::TooManyMembers.into()),
-            GroupOutcome::NoGroup | GroupOutcome::NotMember(_) | GroupOutcome::Blocked(_) => {
-                return Err(GroupError::NotFound.into())
-            }
+            other => return Err(refused(other)),
         }
         let from = (&new.owner, caller.resource.as_str());
         // The owner's other devices hear of it.
@@ -607,7 +623,7 @@ impl GroupService {
             .await?;
         match self
             .store
-            .set_group_admin(&caller.app, id, user, admin)
+            .set_group_admin(&caller.app, id, user, admin, self.quota())
             .await?
         {
             GroupOutcome::Done(_) => {}
@@ -715,7 +731,7 @@ impl GroupService {
     ) -> Result<Vec<UserName>, Error> {
         let added = match self
             .store
-            .add_group_members(&caller.app, &group.id, users, now_ms())
+            .add_group_members(&caller.app, &group.id, users, now_ms(), self.quota())
             .await?
         {
             GroupOutcome::Done(added) => added,
@@ -1311,6 +1327,8 @@ fn refused<T>(outcome: GroupOutcome<T>) -> Error {
         GroupOutcome::NoUser(user) => Error::UserNotFound(user.to_string()),
         GroupOutcome::Blocked(user) => GroupError::Blocked(user.to_string()).into(),
         GroupOutcome::Full => GroupError::Full.into(),
+        GroupOutcome::TooManyGroups(user) => GroupError::TooManyGroups(user.to_string()).into(),
+        GroupOutcome::TooManyAdmins => GroupError::TooManyAdmins.into(),
     }
 }
 

@@ -15,8 +15,8 @@ use bytes::Bytes;
 
 mod groups;
 pub use groups::{
-    Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind, GroupRole,
-    GroupSettings, GroupSettingsChange, GroupStore, MAX_GROUP_UNREAD,
+    Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind,
+    GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MAX_GROUP_UNREAD,
 };
 
 use crate::{

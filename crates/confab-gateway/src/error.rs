@@ -126,6 +126,8 @@ fn group_status(error: &GroupError) -> Status {
         | GroupError::Full
         | GroupError::TooManyMembers
         | GroupError::NoRequest
+        | GroupError::TooManyGroups(_)
+        | GroupError::TooManyAdmins
         | GroupError::Invalid(_) => status::error(ErrorCode::Fail, error.to_string()),
     }
 }

@@ -186,9 +186,12 @@ fn group_body(error: &GroupError) -> Body {
             "forbidden_op",
             "members size is greater than max user size !",
         ),
-        GroupError::Muted | GroupError::NotAllowed(_) | GroupError::Blocked(_) => {
-            Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
-        }
+        // Any other 403 is the SDK's 603.
+        GroupError::Muted
+        | GroupError::NotAllowed(_)
+        | GroupError::Blocked(_)
+        | GroupError::TooManyGroups(_)
+        | GroupError::TooManyAdmins => Body::new(S::FORBIDDEN, "forbidden_op", error.to_string()),
         GroupError::NoRequest => Body::new(
             S::FORBIDDEN,
             "forbidden_op",

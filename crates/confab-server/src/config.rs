@@ -64,6 +64,10 @@ pub struct Config {
     pub max_presence_subscriptions: u32,
     /// The largest `maxusers` a group may have, its owner counted (hosted default: 3,000).
     pub max_group_members: u32,
+    /// Groups one user may be in, their own included (hosted default: 600).
+    pub max_joined_groups: u32,
+    /// Admins of one group, the owner not counted (hosted default: 99).
+    pub max_group_admins: u32,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -407,6 +411,8 @@ impl Default for Config {
             max_user_attribute_bytes: limits.max_user_attribute_bytes,
             max_presence_subscriptions: limits.presence.max_subscriptions,
             max_group_members: limits.groups.max_members,
+            max_joined_groups: limits.groups.max_joined_groups,
+            max_group_admins: limits.groups.max_admins,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -499,6 +505,14 @@ impl Config {
                 "max_group_members must be 2 to 100000",
             ));
         }
+        if !(1..=100_000).contains(&self.max_joined_groups) {
+            return Err(ConfigError::Invalid(
+                "max_joined_groups must be 1 to 100000",
+            ));
+        }
+        if !(1..=10_000).contains(&self.max_group_admins) {
+            return Err(ConfigError::Invalid("max_group_admins must be 1 to 10000"));
+        }
         if !(1..=100_000).contains(&self.max_presence_subscriptions) {
             return Err(ConfigError::Invalid(
                 "max_presence_subscriptions must be 1 to 100000",
@@ -571,6 +585,8 @@ impl Config {
             },
             groups: GroupLimits {
                 max_members: self.max_group_members,
+                max_joined_groups: self.max_joined_groups,
+                max_admins: self.max_group_admins,
                 ..GroupLimits::default()
             },
         }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
-        GroupRole, GroupSettings, GroupStore, StoreError, MAX_GROUP_UNREAD,
+        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupSettings, GroupStore, StoreError, MAX_GROUP_UNREAD,
     },
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -129,6 +129,27 @@ fn member_role(
         .map(|role| role.map(role_of))
 }
 
+/// The first of `users` who is in `max` groups already.
+fn first_at_quota<'a>(
+    connection: &Connection,
+    app: &str,
+    users: impl IntoIterator<Item = &'a UserName>,
+    max: u32,
+) -> rusqlite::Result<Option<UserName>> {
+    if max == u32::MAX {
+        return Ok(None);
+    }
+    let mut joined = connection
+        .prepare_cached("SELECT COUNT(*) FROM group_members WHERE app_key = ?1 AND member = ?2")?;
+    for user in users {
+        let count: u32 = joined.query_row(params![app, user.as_str()], |row| row.get(0))?;
+        if count >= max {
+            return Ok(Some(user.clone()));
+        }
+    }
+    Ok(None)
+}
+
 fn set_count(connection: &Connection, app: &str, group: &str) -> rusqlite::Result<()> {
     connection
         .prepare_cached(
@@ -167,8 +188,8 @@ fn insert_member(
 fn create(
     connection: &Connection,
     app: &str,
-    group: &Group,
-    members: &[UserName],
+    (group, members): (&Group, &[UserName]),
+    quota: GroupQuota,
 ) -> rusqlite::Result<GroupOutcome<()>> {
     let mut everyone: Vec<&UserName> = vec![&group.owner];
     for member in members {
@@ -183,6 +204,14 @@ fn create(
     }
     if everyone.len() > group.settings.max_users as usize {
         return Ok(GroupOutcome::Full);
+    }
+    if let Some(user) = first_at_quota(
+        connection,
+        app,
+        everyone.iter().copied(),
+        quota.max_joined_groups,
+    )? {
+        return Ok(GroupOutcome::TooManyGroups(user));
     }
     let settings = &group.settings;
     connection
@@ -385,9 +414,9 @@ fn listed(
 fn add_members(
     connection: &Connection,
     app: &str,
-    id: &str,
-    users: &[UserName],
+    (id, users): (&str, &[UserName]),
     now_ms: u64,
+    quota: GroupQuota,
 ) -> rusqlite::Result<GroupOutcome<Vec<UserName>>> {
     let Some(group) = load_group(connection, app, id)? else {
         return Ok(GroupOutcome::NoGroup);
@@ -407,6 +436,9 @@ fn add_members(
     }
     if group.member_count as usize + new.len() > group.settings.max_users as usize {
         return Ok(GroupOutcome::Full);
+    }
+    if let Some(user) = first_at_quota(connection, app, &new, quota.max_joined_groups)? {
+        return Ok(GroupOutcome::TooManyGroups(user));
     }
     for user in &new {
         insert_member(
@@ -448,9 +480,9 @@ fn remove_members(
 fn set_admin(
     connection: &Connection,
     app: &str,
-    id: &str,
-    user: &UserName,
+    (id, user): (&str, &UserName),
     admin: bool,
+    quota: GroupQuota,
 ) -> rusqlite::Result<GroupOutcome<bool>> {
     if load_group(connection, app, id)?.is_none() {
         return Ok(GroupOutcome::NoGroup);
@@ -463,6 +495,9 @@ fn set_admin(
     match member_role(connection, app, id, user.as_str())? {
         None | Some(GroupRole::Owner) => Ok(GroupOutcome::NotMember(user.clone())),
         Some(role) if role == to => Ok(GroupOutcome::Done(false)),
+        Some(_) if admin && admins(connection, app, id)? >= quota.max_admins => {
+            Ok(GroupOutcome::TooManyAdmins)
+        }
         Some(_) => {
             connection
                 .prepare_cached(
@@ -479,6 +514,14 @@ fn set_admin(
             Ok(GroupOutcome::Done(true))
         }
     }
+}
+
+fn admins(connection: &Connection, app: &str, id: &str) -> rusqlite::Result<u32> {
+    connection
+        .prepare_cached(
+            "SELECT COUNT(*) FROM group_members WHERE app_key = ?1 AND group_id = ?2 AND role = 1",
+        )?
+        .query_row(params![app, id], |row| row.get(0))
 }
 
 fn mute(
@@ -836,11 +879,12 @@ impl GroupStore for EmbeddedStore {
         app: &AppKey,
         group: &Group,
         members: &[UserName],
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<()>, StoreError> {
         let (app, group, members) = (app.to_string(), group.clone(), members.to_vec());
         match self
             .group_write(Box::new(move |connection| {
-                create(connection, &app, &group, &members).map(GroupReply::Unit)
+                create(connection, &app, (&group, &members), quota).map(GroupReply::Unit)
             }))
             .await?
         {
@@ -911,10 +955,11 @@ impl GroupStore for EmbeddedStore {
         id: &GroupId,
         users: &[UserName],
         now_ms: u64,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<Vec<UserName>>, StoreError> {
         let (app, id, users) = (app.to_string(), id.to_string(), users.to_vec());
         self.users_write(Box::new(move |connection| {
-            add_members(connection, &app, &id, &users, now_ms).map(GroupReply::Users)
+            add_members(connection, &app, (&id, &users), now_ms, quota).map(GroupReply::Users)
         }))
         .await
     }
@@ -938,11 +983,12 @@ impl GroupStore for EmbeddedStore {
         id: &GroupId,
         user: &UserName,
         admin: bool,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<bool>, StoreError> {
         let (app, id, user) = (app.to_string(), id.to_string(), user.clone());
         match self
             .group_write(Box::new(move |connection| {
-                set_admin(connection, &app, &id, &user, admin).map(GroupReply::Flag)
+                set_admin(connection, &app, (&id, &user), admin, quota).map(GroupReply::Flag)
             }))
             .await?
         {

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, LogId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupRequest, GroupRequestKind,
-        GroupRole, GroupStore, StoreError,
+        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupStore, StoreError,
     },
 };
 
@@ -174,11 +174,34 @@ impl State {
         self.logs.group_tail(app, &LogId::Group(group.clone()))
     }
 
+    /// The first of `users` who is in `max` groups already.
+    fn first_at_quota<'a>(
+        &self,
+        app: &AppKey,
+        users: impl IntoIterator<Item = &'a UserName>,
+        max: u32,
+    ) -> Option<UserName> {
+        users
+            .into_iter()
+            .find(|user| {
+                let joined = self
+                    .groups
+                    .by_id
+                    .iter()
+                    .filter(|((group_app, _), row)| {
+                        group_app == app && row.members.contains_key(*user)
+                    })
+                    .count();
+                joined >= max as usize
+            })
+            .cloned()
+    }
+
     fn create_group(
         &mut self,
         app: &AppKey,
-        group: &Group,
-        members: &[UserName],
+        (group, members): (&Group, &[UserName]),
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<()>, StoreError> {
         let key = (app.clone(), group.id.clone());
         if self.groups.by_id.contains_key(&key) {
@@ -192,6 +215,11 @@ impl State {
         }
         if everyone.len() > group.settings.max_users as usize {
             return Ok(GroupOutcome::Full);
+        }
+        if let Some(user) =
+            self.first_at_quota(app, everyone.iter().copied(), quota.max_joined_groups)
+        {
+            return Ok(GroupOutcome::TooManyGroups(user));
         }
         let join_point = self.join_point_now(app, &group.id);
         let members = everyone
@@ -229,8 +257,18 @@ impl State {
         id: &GroupId,
         users: &[UserName],
         now_ms: u64,
+        quota: GroupQuota,
     ) -> GroupOutcome<Vec<UserName>> {
         let join_point = self.join_point_now(app, id);
+        let outside: Vec<UserName> = match self.groups.by_id.get(&(app.clone(), id.clone())) {
+            Some(row) => distinct(users)
+                .into_iter()
+                .filter(|user| !row.members.contains_key(*user))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let at_quota = self.first_at_quota(app, &outside, quota.max_joined_groups);
         let Some(row) = self.groups.by_id.get_mut(&(app.clone(), id.clone())) else {
             return GroupOutcome::NoGroup;
         };
@@ -248,6 +286,9 @@ impl State {
         }
         if row.members.len() + new.len() > row.max_users() {
             return GroupOutcome::Full;
+        }
+        if let Some(user) = at_quota {
+            return GroupOutcome::TooManyGroups(user);
         }
         for user in &new {
             let member = MemberRow {
@@ -272,8 +313,9 @@ impl GroupStore for MemoryStore {
         app: &AppKey,
         group: &Group,
         members: &[UserName],
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<()>, StoreError> {
-        self.with(|state| state.create_group(app, group, members))?
+        self.with(|state| state.create_group(app, (group, members), quota))?
     }
 
     async fn group(&self, app: &AppKey, id: &GroupId) -> Result<Option<Group>, StoreError> {
@@ -380,8 +422,9 @@ impl GroupStore for MemoryStore {
         id: &GroupId,
         users: &[UserName],
         now_ms: u64,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<Vec<UserName>>, StoreError> {
-        self.with(|state| state.add_group_members(app, id, users, now_ms))
+        self.with(|state| state.add_group_members(app, id, users, now_ms, quota))
     }
 
     async fn remove_group_members(
@@ -410,11 +453,17 @@ impl GroupStore for MemoryStore {
         id: &GroupId,
         user: &UserName,
         admin: bool,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<bool>, StoreError> {
         self.with(|state| {
             let Some(row) = state.groups.get_mut(app, id) else {
                 return GroupOutcome::NoGroup;
             };
+            let admins = row
+                .members
+                .values()
+                .filter(|member| member.role == GroupRole::Admin)
+                .count();
             let Some(member) = row
                 .members
                 .get_mut(user)
@@ -428,6 +477,9 @@ impl GroupStore for MemoryStore {
                 GroupRole::Member
             };
             let changed = member.role != role;
+            if changed && admin && admins >= quota.max_admins as usize {
+                return GroupOutcome::TooManyAdmins;
+            }
             member.role = role;
             GroupOutcome::Done(changed)
         })

@@ -66,6 +66,7 @@ macro_rules! store_conformance_tests {
             group_sends_are_checked_in_the_append,
             group_conversations_list_with_pairs_and_unread_counts,
             group_read_receipts_count_each_reader_once,
+            group_quotas_hold_in_the_same_step,
             health_checks_write
         );
         mod chat_on_the_store {

@@ -101,6 +101,27 @@ pub enum GroupOutcome<T> {
     Blocked(UserName),
     /// Nothing done: the group would pass its `max_users`.
     Full,
+    /// Nothing done: this user is in as many groups as they may be.
+    TooManyGroups(UserName),
+    /// Nothing done: the group has as many admins as it may have.
+    TooManyAdmins,
+}
+
+/// Limits of the deployment a change of members is checked against, in its step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupQuota {
+    /// Groups one user may be a member of (their own included).
+    pub max_joined_groups: u32,
+    /// Admins of one group (the owner not counted).
+    pub max_admins: u32,
+}
+
+impl GroupQuota {
+    /// No limit but the group's own `max_users`.
+    pub const UNLIMITED: GroupQuota = GroupQuota {
+        max_joined_groups: u32::MAX,
+        max_admins: u32::MAX,
+    };
 }
 
 /// A request waiting for an answer: a user's application to join (answered by the owner or
@@ -128,12 +149,14 @@ pub struct GroupRequest {
 pub trait GroupStore: Send + Sync {
     /// Creates `group` (its `member_count` is ignored) with its owner and `members` (the owner
     /// among them, or repeated, counts once). `NoUser` names the first member who does not
-    /// exist, `Full` when they pass `max_users`; nothing is written then.
+    /// exist, `Full` when they pass `max_users`, `TooManyGroups` the first who is in
+    /// `quota.max_joined_groups` groups already; nothing is written then.
     async fn create_group(
         &self,
         app: &AppKey,
         group: &Group,
         members: &[UserName],
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<()>, StoreError>;
     async fn group(&self, app: &AppKey, id: &GroupId) -> Result<Option<Group>, StoreError>;
     /// Those of `ids` that exist, in the order asked.
@@ -156,14 +179,15 @@ pub trait GroupStore: Send + Sync {
     ) -> Result<Option<Vec<UserName>>, StoreError>;
     /// Adds `users` as members at `now_ms`, reading the log from its current end; those
     /// already members are left out of the answer. All or nothing: `NoUser`, `Blocked` (on
-    /// the group's blocklist) or `Full` write nothing. Their pending requests to this group
-    /// end.
+    /// the group's blocklist), `Full` or `TooManyGroups` (`quota.max_joined_groups`) write
+    /// nothing. Their pending requests to this group end.
     async fn add_group_members(
         &self,
         app: &AppKey,
         id: &GroupId,
         users: &[UserName],
         now_ms: u64,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<Vec<UserName>>, StoreError>;
     /// Removes `users` (never the owner) and returns those who were members. A removed member
     /// reads nothing more of the log but what is addressed to them.
@@ -175,12 +199,14 @@ pub trait GroupStore: Send + Sync {
     ) -> Result<GroupOutcome<Vec<UserName>>, StoreError>;
     /// Makes a member an admin (`admin`) or a plain member again; `false` when the role was
     /// already so. The owner's role does not change this way (`NotMember` for the owner too).
+    /// `TooManyAdmins` when the group has `quota.max_admins` admins already.
     async fn set_group_admin(
         &self,
         app: &AppKey,
         id: &GroupId,
         user: &UserName,
         admin: bool,
+        quota: GroupQuota,
     ) -> Result<GroupOutcome<bool>, StoreError>;
     async fn group_member(
         &self,

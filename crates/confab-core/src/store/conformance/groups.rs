@@ -7,8 +7,9 @@ use crate::{
     store::{
         AppendEffect, Appended, Audience, ConversationChange, ConversationFilter,
         ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange,
-        GroupMember, GroupOutcome, GroupRequest, GroupRequestKind, GroupRole, GroupSettings,
-        GroupSettingsChange, HistoryQuery, NewMessage, Pulled, Store, MAX_GROUP_UNREAD,
+        GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind, GroupRole,
+        GroupSettings, GroupSettingsChange, HistoryQuery, NewMessage, Pulled, Store,
+        MAX_GROUP_UNREAD,
     },
 };
 
@@ -152,7 +153,8 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
             .create_group(
                 app,
                 &group("1001", "own", 100, 10),
-                &[amy.clone(), bob.clone(), own.clone(), amy.clone()]
+                &[amy.clone(), bob.clone(), own.clone(), amy.clone()],
+                GroupQuota::UNLIMITED
             )
             .await
             .unwrap(),
@@ -184,7 +186,12 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     ] {
         assert_eq!(
             store
-                .create_group(app, &group("1002", owner, 200, max_users), &members)
+                .create_group(
+                    app,
+                    &group("1002", owner, 200, max_users),
+                    &members,
+                    GroupQuota::UNLIMITED
+                )
                 .await
                 .unwrap(),
             outcome
@@ -198,7 +205,8 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
             .create_group(
                 app,
                 &public(group("1002", "amy", 200, 2)),
-                std::slice::from_ref(&own)
+                std::slice::from_ref(&own),
+                GroupQuota::UNLIMITED
             )
             .await
             .unwrap(),
@@ -211,7 +219,10 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     ] {
         let created = public(group(id, owner, created_ms, 10));
         assert_eq!(
-            store.create_group(app, &created, &[]).await.unwrap(),
+            store
+                .create_group(app, &created, &[], GroupQuota::UNLIMITED)
+                .await
+                .unwrap(),
             GroupOutcome::Done(())
         );
     }
@@ -327,7 +338,13 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     // The group is full (3 of 3): nothing is added.
     assert_eq!(
         store
-            .add_group_members(app, &g1, std::slice::from_ref(&dan), 850)
+            .add_group_members(
+                app,
+                &g1,
+                std::slice::from_ref(&dan),
+                850,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Full
@@ -385,7 +402,13 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     ));
     assert_eq!(
         store
-            .add_group_members(app, &g1, &[dan.clone(), ghost.clone()], 1000)
+            .add_group_members(
+                app,
+                &g1,
+                &[dan.clone(), ghost.clone()],
+                1000,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::NoUser(ghost.clone())
@@ -393,14 +416,26 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     assert_eq!(role(&dan).await, None);
     assert_eq!(
         store
-            .add_group_members(app, &g1, &[dan.clone(), cal.clone(), bob.clone()], 1000)
+            .add_group_members(
+                app,
+                &g1,
+                &[dan.clone(), cal.clone(), bob.clone()],
+                1000,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![dan.clone(), cal.clone()])
     );
     assert_eq!(
         store
-            .add_group_members(app, &g1, std::slice::from_ref(&eve), 1100)
+            .add_group_members(
+                app,
+                &g1,
+                std::slice::from_ref(&eve),
+                1100,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![eve.clone()])
@@ -417,7 +452,13 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .add_group_members(app, &g1, &[fay.clone(), fay.clone()], 1150)
+            .add_group_members(
+                app,
+                &g1,
+                &[fay.clone(), fay.clone()],
+                1150,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![fay.clone()])
@@ -434,7 +475,12 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     let admin = |user: &UserName, admin: bool| {
         let user = user.clone();
         let g1 = g1.clone();
-        async move { store.set_group_admin(app, &g1, &user, admin).await.unwrap() }
+        async move {
+            store
+                .set_group_admin(app, &g1, &user, admin, GroupQuota::UNLIMITED)
+                .await
+                .unwrap()
+        }
     };
     assert_eq!(admin(&cal, true).await, GroupOutcome::Done(true));
     assert_eq!(admin(&cal, true).await, GroupOutcome::Done(false));
@@ -451,7 +497,7 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     );
     assert_eq!(
         store
-            .set_group_admin(app, &gid("9999"), &cal, true)
+            .set_group_admin(app, &gid("9999"), &cal, true, GroupQuota::UNLIMITED)
             .await
             .unwrap(),
         GroupOutcome::NoGroup
@@ -518,7 +564,13 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     assert_eq!(role(&amy).await, Some(GroupRole::Owner));
     assert_eq!(
         store
-            .add_group_members(app, &g1, std::slice::from_ref(&cal), 1300)
+            .add_group_members(
+                app,
+                &g1,
+                std::slice::from_ref(&cal),
+                1300,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![cal.clone()])
@@ -533,14 +585,26 @@ pub async fn group_lifecycle_members_roles_and_paging(store: &dyn Store) {
     // with their role.
     assert_eq!(
         store
-            .add_group_members(app, &gid("1004"), std::slice::from_ref(&own), 1200)
+            .add_group_members(
+                app,
+                &gid("1004"),
+                std::slice::from_ref(&own),
+                1200,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![own.clone()])
     );
     assert_eq!(
         store
-            .add_group_members(app, &gid("1003"), std::slice::from_ref(&own), 1200)
+            .add_group_members(
+                app,
+                &gid("1003"),
+                std::slice::from_ref(&own),
+                1200,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![own.clone()])
@@ -604,6 +668,7 @@ pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn St
             app,
             &group("2001", "own", 100, 10),
             &[amy.clone(), bob.clone(), cal.clone()],
+            GroupQuota::UNLIMITED,
         )
         .await
         .unwrap();
@@ -669,7 +734,10 @@ pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn St
     // Blocking ends a membership (and an admin's role), never touches the owner, and may name
     // a user who is no member.
     assert_eq!(
-        store.set_group_admin(app, g, &cal, true).await.unwrap(),
+        store
+            .set_group_admin(app, g, &cal, true, GroupQuota::UNLIMITED)
+            .await
+            .unwrap(),
         GroupOutcome::Done(true)
     );
     assert_eq!(
@@ -710,7 +778,13 @@ pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn St
     // A blocked user is not added, and neither is anyone else of the batch.
     assert_eq!(
         store
-            .add_group_members(app, g, &[eve.clone(), bob.clone()], 200)
+            .add_group_members(
+                app,
+                g,
+                &[eve.clone(), bob.clone()],
+                200,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Blocked(bob.clone())
@@ -725,7 +799,13 @@ pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn St
     );
     assert_eq!(
         store
-            .add_group_members(app, g, std::slice::from_ref(&cal), 300)
+            .add_group_members(
+                app,
+                g,
+                std::slice::from_ref(&cal),
+                300,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![cal.clone()])
@@ -845,7 +925,13 @@ pub async fn group_moderation_mutes_blocks_allowlist_and_requests(store: &dyn St
     // Joining ends the joiner's pending requests (here: eve's invitation).
     assert_eq!(
         store
-            .add_group_members(app, g, std::slice::from_ref(&eve), 500)
+            .add_group_members(
+                app,
+                g,
+                std::slice::from_ref(&eve),
+                500,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![eve.clone()])
@@ -908,6 +994,7 @@ pub async fn group_log_members_read_from_joining(store: &dyn Store) {
             app,
             &group("3001", "own", 100, 10),
             &[amy.clone(), bob.clone()],
+            GroupQuota::UNLIMITED,
         )
         .await
         .unwrap();
@@ -957,7 +1044,13 @@ pub async fn group_log_members_read_from_joining(store: &dyn Store) {
     // Cal joins later: he reads what comes after, his first device included.
     assert_eq!(
         store
-            .add_group_members(app, g, std::slice::from_ref(&cal), 1300)
+            .add_group_members(
+                app,
+                g,
+                std::slice::from_ref(&cal),
+                1300,
+                GroupQuota::UNLIMITED
+            )
             .await
             .unwrap(),
         GroupOutcome::Done(vec![cal.clone()])
@@ -1067,7 +1160,13 @@ pub async fn group_log_members_read_from_joining(store: &dyn Store) {
 
     // Bob joins again: he reads from his new joining on, not what was said meanwhile.
     store
-        .add_group_members(app, g, std::slice::from_ref(&bob), 1900)
+        .add_group_members(
+            app,
+            g,
+            std::slice::from_ref(&bob),
+            1900,
+            GroupQuota::UNLIMITED,
+        )
         .await
         .unwrap();
     assert!(unread(store, app, &bob_phone).await.is_empty());
@@ -1129,6 +1228,7 @@ pub async fn group_sends_are_checked_in_the_append(store: &dyn Store) {
             app,
             &group("4001", "own", 100, 10),
             &[amy.clone(), bob.clone(), cal.clone()],
+            GroupQuota::UNLIMITED,
         )
         .await
         .unwrap();
@@ -1172,7 +1272,10 @@ pub async fn group_sends_are_checked_in_the_append(store: &dyn Store) {
 
     // All muted: the owner, admins and the allowlisted still send; a muted member does not,
     // allowlisted or not.
-    store.set_group_admin(app, g, &cal, true).await.unwrap();
+    store
+        .set_group_admin(app, g, &cal, true, GroupQuota::UNLIMITED)
+        .await
+        .unwrap();
     store
         .change_group(app, g, &GroupChange::MuteAll(true), 4000)
         .await
@@ -1372,6 +1475,7 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
             app,
             &group("5001", "bob", 100, 10),
             &[ann.clone(), cal.clone()],
+            GroupQuota::UNLIMITED,
         )
         .await
         .unwrap();
@@ -1380,6 +1484,7 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
             app,
             &group("5002", "cal", 100, 10),
             std::slice::from_ref(&bob),
+            GroupQuota::UNLIMITED,
         )
         .await
         .unwrap();
@@ -1402,7 +1507,13 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
     // Once she joins 5002, it is listed at once, with what was said before her as its last
     // message but not unread.
     store
-        .add_group_members(app, &g2, std::slice::from_ref(&ann), 1500)
+        .add_group_members(
+            app,
+            &g2,
+            std::slice::from_ref(&ann),
+            1500,
+            GroupQuota::UNLIMITED,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1606,7 +1717,13 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
     );
     assert_eq!(rows(store, app, "bob").await[1], row("5001", g1d, 3));
     store
-        .add_group_members(app, &g1, std::slice::from_ref(&ann), 30_000)
+        .add_group_members(
+            app,
+            &g1,
+            std::slice::from_ref(&ann),
+            30_000,
+            GroupQuota::UNLIMITED,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -1634,7 +1751,12 @@ pub async fn group_read_receipts_count_each_reader_once(store: &dyn Store) {
     let app = &app_with(store, "reads", &["amy", "bob", "cal", "dan"]).await;
     let members = [name("bob"), name("cal"), name("dan")];
     let created = store
-        .create_group(app, &group("2001", "amy", 100, 10), &members)
+        .create_group(
+            app,
+            &group("2001", "amy", 100, 10),
+            &members,
+            GroupQuota::UNLIMITED,
+        )
         .await
         .unwrap();
     assert_eq!(created, GroupOutcome::Done(()));
@@ -1686,5 +1808,86 @@ pub async fn group_read_receipts_count_each_reader_once(store: &dyn Store) {
             .await
             .unwrap(),
         (Vec::new(), 0)
+    );
+}
+
+/// The deployment's quotas hold in the step that would pass them: groups per user (at
+/// creation and when members are added) and admins per group.
+pub async fn group_quotas_hold_in_the_same_step(store: &dyn Store) {
+    let app = &app_with(store, "quotas", &["amy", "bob", "cal", "dan"]).await;
+    let quota = GroupQuota {
+        max_joined_groups: 2,
+        max_admins: 1,
+    };
+    for id in ["3001", "3002"] {
+        let created = store
+            .create_group(app, &group(id, "amy", 100, 10), &[name("bob")], quota)
+            .await
+            .unwrap();
+        assert_eq!(created, GroupOutcome::Done(()), "{id}");
+    }
+    // Amy (and Bob) are in two groups: a third is refused whole.
+    assert_eq!(
+        store
+            .create_group(app, &group("3003", "cal", 100, 10), &[name("bob")], quota)
+            .await
+            .unwrap(),
+        GroupOutcome::TooManyGroups(name("bob"))
+    );
+    assert_eq!(store.group(app, &gid("3003")).await.unwrap(), None);
+    let created = store
+        .create_group(app, &group("3003", "cal", 100, 10), &[name("dan")], quota)
+        .await
+        .unwrap();
+    assert_eq!(created, GroupOutcome::Done(()));
+    assert_eq!(
+        store
+            .add_group_members(app, &gid("3003"), &[name("amy")], 200, quota)
+            .await
+            .unwrap(),
+        GroupOutcome::TooManyGroups(name("amy"))
+    );
+    assert_eq!(
+        store
+            .group_member(app, &gid("3003"), &name("amy"))
+            .await
+            .unwrap(),
+        None
+    );
+    // Admins: one allowed; setting the same one again changes nothing and is no error.
+    assert_eq!(
+        store
+            .set_group_admin(app, &gid("3001"), &name("bob"), true, quota)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(true)
+    );
+    assert_eq!(
+        store
+            .set_group_admin(app, &gid("3001"), &name("bob"), true, quota)
+            .await
+            .unwrap(),
+        GroupOutcome::Done(false)
+    );
+    store
+        .add_group_members(
+            app,
+            &gid("3003"),
+            &[name("bob")],
+            200,
+            GroupQuota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    store
+        .add_group_members(app, &gid("3001"), &[name("cal")], 200, quota)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .set_group_admin(app, &gid("3001"), &name("cal"), true, quota)
+            .await
+            .unwrap(),
+        GroupOutcome::TooManyAdmins
     );
 }
