@@ -18,7 +18,8 @@ use crate::{
     now_ms,
     store::{
         Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, UserStore,
+        GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
+        MemberAttributes, UserStore,
     },
     Error,
 };
@@ -94,6 +95,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 512;
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 512;
 pub const MAX_CUSTOM_BYTES: usize = 1024;
 pub const MAX_REASON_CHARS: usize = 500;
+/// Bytes of one member's attributes in a group, keys and values together.
+pub const MAX_MEMBER_ATTRIBUTE_BYTES: usize = 4096;
+
 /// The end of a mute without one (`mute_duration: -1`): the largest time every store keeps.
 pub const UNTIL_UNMUTED_MS: u64 = i64::MAX as u64;
 
@@ -398,6 +402,77 @@ impl GroupService {
             Some(_) => Ok(()),
             None => Err(GroupError::NotMember(user.to_string()).into()),
         }
+    }
+
+    /// `setGroupMemberAttributes`: a member sets their own; the owner and admins anyone's.
+    /// Every member hears of it (`memberAttributesUpdate`; the user's other devices as
+    /// `onMultiDeviceEvent`). Returns the member's attributes after the change.
+    pub async fn set_member_attributes(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        user: &UserName,
+        changes: &[(String, String)],
+    ) -> Result<MemberAttributes, Error> {
+        if changes.is_empty() || changes.iter().any(|(key, _)| key.is_empty()) {
+            return Err(GroupError::Invalid("metaData names no attribute".to_owned()).into());
+        }
+        let group = self.load(&caller.app, id).await?;
+        if caller.user.as_ref() != Some(user) {
+            self.moderator(caller, &group).await?;
+        }
+        let attributes = match self
+            .store
+            .set_group_member_attributes(
+                &caller.app,
+                id,
+                user,
+                (changes, MAX_MEMBER_ATTRIBUTE_BYTES),
+            )
+            .await?
+        {
+            GroupOutcome::Done(attributes) => attributes,
+            GroupOutcome::Full => {
+                return Err(GroupError::Invalid(format!(
+                    "member attributes are over {MAX_MEMBER_ATTRIBUTE_BYTES} bytes"
+                ))
+                .into())
+            }
+            other => return Err(refused(other)),
+        };
+        let properties: Map<String, Value> = changes
+            .iter()
+            .map(|(key, value)| (key.clone(), Value::from(value.clone())))
+            .collect();
+        GroupEvent::new(
+            &caller.app,
+            id,
+            Operation::GroupMemberMetadataUpdate,
+            Self::actor(caller, &group),
+        )
+        .event_ext(json!({ "properties": properties, "username": user.as_str() }).to_string())
+        .send(&self.appender, Audience::Members)
+        .await?;
+        Ok(attributes)
+    }
+
+    /// `getGroupMemberAttributes` / `getGroupMembersAttributes`: the caller must be a member.
+    pub async fn member_attributes(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        users: &[UserName],
+        keys: &[String],
+    ) -> Result<Vec<(UserName, MemberAttributes)>, Error> {
+        self.check_users(users)?;
+        let group = self.load(&caller.app, id).await?;
+        if self.role(caller, &group).await?.is_none() {
+            return Err(not_member(caller));
+        }
+        Ok(self
+            .store
+            .group_member_attributes(&caller.app, id, users, keys)
+            .await?)
     }
 
     /// `getGroupMsgReadUser`: up to `limit` members who sent a read ack for `message` of the

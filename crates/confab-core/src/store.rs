@@ -16,7 +16,7 @@ use bytes::Bytes;
 mod groups;
 pub use groups::{
     Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind,
-    GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MAX_GROUP_UNREAD,
+    GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes, MAX_GROUP_UNREAD,
 };
 
 use crate::{

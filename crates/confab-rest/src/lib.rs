@@ -322,6 +322,14 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::get(routes::groups::allowlisted_route).delete(routes::groups::disallow_route),
         )
         .route(
+            "/{org}/{app}/sdk/metadata/chatgroup/{group}/user/{user}",
+            routing::put(routes::groups::set_member_attributes_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/metadata/chatgroup/{group}/get",
+            routing::post(routes::groups::member_attributes_route),
+        )
+        .route(
             "/{org}/{app}/chatgroups/{group}/acks/{message}",
             routing::get(routes::groups::readers_route),
         )

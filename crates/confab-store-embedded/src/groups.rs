@@ -9,7 +9,8 @@ use confab_core::{
     ids::{AppKey, GroupId, MessageId, UserName},
     store::{
         Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupSettings, GroupStore, StoreError, MAX_GROUP_UNREAD,
+        GroupRequestKind, GroupRole, GroupSettings, GroupStore, MemberAttributes, StoreError,
+        MAX_GROUP_UNREAD,
     },
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -31,6 +32,7 @@ pub(crate) enum GroupReply {
     Deleted(Option<Vec<UserName>>),
     Request(Option<GroupRequest>),
     Count(u32),
+    Attributes(GroupOutcome<MemberAttributes>),
 }
 
 const GROUP_COLUMNS: &str = "id, owner, name, description, avatar, public, approval, \
@@ -148,6 +150,23 @@ fn first_at_quota<'a>(
         }
     }
     Ok(None)
+}
+
+/// Members who left take their attributes in the group with them.
+fn drop_attributes(
+    connection: &Connection,
+    app: &str,
+    id: &str,
+    users: &[UserName],
+) -> rusqlite::Result<()> {
+    let mut delete = connection.prepare_cached(
+        "DELETE FROM group_member_attributes
+         WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+    )?;
+    for user in users {
+        delete.execute(params![app, id, user.as_str()])?;
+    }
+    Ok(())
 }
 
 fn set_count(connection: &Connection, app: &str, group: &str) -> rusqlite::Result<()> {
@@ -384,6 +403,7 @@ fn delete(connection: &Connection, app: &str, id: &str) -> rusqlite::Result<Opti
         "group_allowlist",
         "group_requests",
         "group_message_reads",
+        "group_member_attributes",
     ] {
         connection
             .prepare_cached(&format!(
@@ -473,6 +493,7 @@ fn remove_members(
             removed.push(user.clone());
         }
     }
+    drop_attributes(connection, app, id, &removed)?;
     set_count(connection, app, id)?;
     Ok(GroupOutcome::Done(removed))
 }
@@ -598,6 +619,7 @@ fn change_list(
         for user in &changed {
             leave.execute(params![app, id, user.as_str()])?;
         }
+        drop_attributes(connection, app, id, &changed)?;
         set_count(connection, app, id)?;
     }
     Ok(GroupOutcome::Done(changed))
@@ -698,6 +720,12 @@ pub(crate) fn drop_user(connection: &Connection, app: &str, user: &str) -> rusql
     for group in groups {
         set_count(connection, app, &group)?;
     }
+    connection.execute(
+        "DELETE FROM group_member_attributes WHERE app_key = ?1 AND member = ?2
+             AND group_id NOT IN (SELECT group_id FROM group_members
+                                  WHERE app_key = ?1 AND member = ?2)",
+        params![app, user],
+    )?;
     for table in ["group_blocks", "group_allowlist"] {
         connection.execute(
             &format!("DELETE FROM {table} WHERE app_key = ?1 AND member = ?2"),
@@ -1210,6 +1238,57 @@ impl GroupStore for EmbeddedStore {
         }
     }
 
+    async fn set_group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        (changes, max_bytes): (&[(String, String)], usize),
+    ) -> Result<GroupOutcome<MemberAttributes>, StoreError> {
+        let (app, id, user) = (app.to_string(), id.to_string(), user.clone());
+        let changes = changes.to_vec();
+        match self
+            .group_write(Box::new(move |connection| {
+                set_attributes(connection, (&app, &id, &user), &changes, max_bytes)
+                    .map(GroupReply::Attributes)
+            }))
+            .await?
+        {
+            GroupReply::Attributes(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        users: &[UserName],
+        keys: &[String],
+    ) -> Result<Vec<(UserName, MemberAttributes)>, StoreError> {
+        let (app, id, users, keys) = (
+            app.to_string(),
+            id.to_string(),
+            users.to_vec(),
+            keys.to_vec(),
+        );
+        self.read(move |connection| {
+            let mut found = Vec::new();
+            for user in users {
+                if member_role(connection, &app, &id, user.as_str())?.is_none() {
+                    continue;
+                }
+                let mut attributes = attributes_of(connection, &app, &id, user.as_str())?;
+                if !keys.is_empty() {
+                    attributes.retain(|key, _| keys.contains(key));
+                }
+                found.push((user, attributes));
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     async fn record_group_read(
         &self,
         app: &AppKey,
@@ -1285,6 +1364,64 @@ impl GroupStore for EmbeddedStore {
             _ => Err(unexpected()),
         }
     }
+}
+
+fn attributes_of(
+    connection: &Connection,
+    app: &str,
+    id: &str,
+    user: &str,
+) -> rusqlite::Result<MemberAttributes> {
+    connection
+        .prepare_cached(
+            "SELECT key, value FROM group_member_attributes
+             WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+        )?
+        .query_map(params![app, id, user], |row| Ok((row.get(0)?, row.get(1)?)))?
+        .collect()
+}
+
+fn set_attributes(
+    connection: &Connection,
+    (app, id, user): (&str, &str, &UserName),
+    changes: &[(String, String)],
+    max_bytes: usize,
+) -> rusqlite::Result<GroupOutcome<MemberAttributes>> {
+    if load_group(connection, app, id)?.is_none() {
+        return Ok(GroupOutcome::NoGroup);
+    }
+    if member_role(connection, app, id, user.as_str())?.is_none() {
+        return Ok(GroupOutcome::NotMember(user.clone()));
+    }
+    let mut attributes = attributes_of(connection, app, id, user.as_str())?;
+    for (key, value) in changes {
+        if value.is_empty() {
+            attributes.remove(key);
+        } else {
+            attributes.insert(key.clone(), value.clone());
+        }
+    }
+    let size: usize = attributes
+        .iter()
+        .map(|(key, value)| key.len() + value.len())
+        .sum();
+    if size > max_bytes {
+        return Ok(GroupOutcome::Full);
+    }
+    connection
+        .prepare_cached(
+            "DELETE FROM group_member_attributes
+             WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+        )?
+        .execute(params![app, id, user.as_str()])?;
+    let mut insert = connection.prepare_cached(
+        "INSERT INTO group_member_attributes (app_key, group_id, member, key, value)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (key, value) in &attributes {
+        insert.execute(params![app, id, user.as_str(), key, value])?;
+    }
+    Ok(GroupOutcome::Done(attributes))
 }
 
 fn readers_count(

@@ -426,6 +426,14 @@ CREATE TABLE group_allowlist (
     member   TEXT NOT NULL,
     PRIMARY KEY (app_key, group_id, member)
 ) WITHOUT ROWID;
+CREATE TABLE group_member_attributes (
+    app_key  TEXT NOT NULL,
+    group_id TEXT NOT NULL,
+    member   TEXT NOT NULL,
+    key      TEXT NOT NULL,
+    value    TEXT NOT NULL,
+    PRIMARY KEY (app_key, group_id, member, key)
+) WITHOUT ROWID;
 CREATE TABLE group_message_reads (
     app_key    TEXT NOT NULL,
     group_id   TEXT NOT NULL,

@@ -52,6 +52,7 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE group_allowlist;
     DROP TABLE group_requests;
     DROP TABLE group_message_reads;
+    DROP TABLE group_member_attributes;
 ";
 
 #[tokio::test]

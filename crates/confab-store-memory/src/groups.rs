@@ -11,7 +11,7 @@ use confab_core::{
     ids::{AppKey, GroupId, LogId, MessageId, UserName},
     store::{
         Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupStore, StoreError,
+        GroupRequestKind, GroupRole, GroupStore, MemberAttributes, StoreError,
     },
 };
 
@@ -43,6 +43,8 @@ struct MemberRow {
     muted_until_ms: Option<u64>,
     /// The log's newest entry for every member when they joined: they read those after it.
     join_point: MessageId,
+    /// `group_member_attributes`: they leave with the member.
+    attributes: MemberAttributes,
 }
 
 impl GroupRow {
@@ -235,6 +237,7 @@ impl State {
                     joined_ms: group.created_ms,
                     muted_until_ms: None,
                     join_point,
+                    attributes: MemberAttributes::new(),
                 };
                 (user.clone(), row)
             })
@@ -296,6 +299,7 @@ impl State {
                 joined_ms: now_ms,
                 muted_until_ms: None,
                 join_point,
+                attributes: MemberAttributes::new(),
             };
             row.members.insert((*user).clone(), member);
         }
@@ -694,6 +698,64 @@ impl GroupStore for MemoryStore {
             row.requests
                 .insert((request.kind, request.user.clone()), request.clone());
             GroupOutcome::Done(())
+        })
+    }
+
+    async fn set_group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        (changes, max_bytes): (&[(String, String)], usize),
+    ) -> Result<GroupOutcome<MemberAttributes>, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.groups.get_mut(app, id) else {
+                return GroupOutcome::NoGroup;
+            };
+            let Some(member) = row.members.get_mut(user) else {
+                return GroupOutcome::NotMember(user.clone());
+            };
+            let mut attributes = member.attributes.clone();
+            for (key, value) in changes {
+                if value.is_empty() {
+                    attributes.remove(key);
+                } else {
+                    attributes.insert(key.clone(), value.clone());
+                }
+            }
+            let size: usize = attributes
+                .iter()
+                .map(|(key, value)| key.len() + value.len())
+                .sum();
+            if size > max_bytes {
+                return GroupOutcome::Full;
+            }
+            member.attributes = attributes.clone();
+            GroupOutcome::Done(attributes)
+        })
+    }
+
+    async fn group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        users: &[UserName],
+        keys: &[String],
+    ) -> Result<Vec<(UserName, MemberAttributes)>, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.groups.by_id.get(&(app.clone(), id.clone())) else {
+                return Vec::new();
+            };
+            users
+                .iter()
+                .filter_map(|user| {
+                    let mut attributes = row.members.get(user)?.attributes.clone();
+                    if !keys.is_empty() {
+                        attributes.retain(|key, _| keys.contains(key));
+                    }
+                    Some((user.clone(), attributes))
+                })
+                .collect()
         })
     }
 

@@ -840,6 +840,41 @@ for (const sdkName of SDK_NAMES) {
             assert.equal(notHere.type, 1302, describeError(notHere))
         }))
 
+        test('member attributes: set own and (as admin) another\'s, memberAttributesUpdate to the others and onMultiDeviceEvent to the own other device, get one and many, bad input', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal } = await freshUsers(server, ['amy', 'bob', 'cal'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobPhone = await member(server, sdkName, bob)
+            const bobWeb = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const groupId = await createGroup(amyClient, { members: [bob.username] })
+
+            await bobPhone.conn.setGroupMemberAttributes({ groupId, userId: bob.username, memberAttributes: { nickname: 'Bobby', title: 'dev' } })
+            const seen = await groupEvent(amyClient, 'memberAttributesUpdate', groupId)
+            assert.deepEqual(seen, { operation: 'memberAttributesUpdate', id: groupId, from: bob.username, attributes: { nickname: 'Bobby', title: 'dev' }, userId: bob.username })
+            const echoed = await bobWeb.waitFor('onMultiDeviceEvent', { predicate: (e) => e.operation === 'memberAttributesUpdate' })
+            assert.deepEqual(echoed.attributes, { nickname: 'Bobby', title: 'dev' })
+            assert.equal(echoed.userId, bob.username)
+
+            // The owner sets Bob's; an empty value removes a key.
+            await amyClient.conn.setGroupMemberAttributes({ groupId, userId: bob.username, memberAttributes: { title: '' } })
+            const one = await calClient.conn.getGroupMemberAttributes({ groupId, userId: bob.username }).catch((e) => e)
+            // Cal is no member. The metadata URL says `chatgroup`, not `chatgroups`: the SDK maps
+            // "are not members of this group" there to 702.
+            assert.equal(one.type, 702, describeError(one))
+            const mine = await bobWeb.conn.getGroupMemberAttributes({ groupId, userId: bob.username })
+            assert.deepEqual(mine.data, { nickname: 'Bobby' })
+            await amyClient.conn.setGroupMemberAttributes({ groupId, userId: amy.username, memberAttributes: { nickname: 'Amy' } })
+            const many = await bobPhone.conn.getGroupMembersAttributes({ groupId, userIds: [amy.username, bob.username], keys: ['nickname'] })
+            assert.deepEqual(many.data, { [amy.username]: { nickname: 'Amy' }, [bob.username]: { nickname: 'Bobby' } })
+
+            // A plain member may not set another's; nor anyone a non-member's.
+            assert.deepEqual(await refused(bobPhone.conn.setGroupMemberAttributes({ groupId, userId: amy.username, memberAttributes: { nickname: 'x' } }), 'a member setting another\'s'), [PERMISSION_DENIED, PERMISSION_TEXT])
+            assert.deepEqual(await refused(amyClient.conn.setGroupMemberAttributes({ groupId, userId: cal.username, memberAttributes: { nickname: 'x' } }), 'a non-member\'s attributes'), [702, `user: ${cal.username} are not members of this group!`])
+            const big = await rejection(bobPhone.conn.setGroupMemberAttributes({ groupId, userId: bob.username, memberAttributes: { bio: 'x'.repeat(5000) } }), 'attributes over the limit')
+            assert.deepEqual([big.type, big.message], [AJAX_ERROR, 'member attributes are over 4096 bytes'])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

@@ -97,11 +97,15 @@ impl<'a> GroupEvent<'a> {
     }
 
     fn body(&self) -> pb::MucBody {
-        let (app, from) = (self.app, self.from.0);
+        let (app, (from, resource)) = (self.app, self.from);
+        // The acting device: the SDK turns a member-attributes change from its own user on
+        // another device into `onMultiDeviceEvent`.
+        let mut from = jid(app, from);
+        from.client_resource = (!resource.is_empty()).then(|| resource.to_owned());
         pb::MucBody {
             muc_id: Some(group_jid(app, self.group)),
             operation: Some(self.operation as i32),
-            from: Some(jid(app, from)),
+            from: Some(from),
             to: self.to.iter().map(|user| jid(app, user)).collect(),
             reason: self.reason.clone(),
             is_chatroom: Some(false),

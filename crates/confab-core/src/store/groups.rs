@@ -132,6 +132,9 @@ pub enum GroupRequestKind {
     Invitation,
 }
 
+/// A member's attributes in one group (`setGroupMemberAttributes`), by key.
+pub type MemberAttributes = std::collections::BTreeMap<String, String>;
+
 /// A pending request; `user` is the applicant or the invitee.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRequest {
@@ -284,6 +287,26 @@ pub trait GroupStore: Send + Sync {
         id: &GroupId,
         request: &GroupRequest,
     ) -> Result<GroupOutcome<()>, StoreError>;
+    /// Sets `changes` (key, value; an empty value removes the key) in member `user`'s
+    /// attributes in the group and returns them all after, unless they would then take more than
+    /// `max_bytes` (keys and values: `Full`, nothing written). `NotMember` when `user` is not a
+    /// member.
+    async fn set_group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        (changes, max_bytes): (&[(String, String)], usize),
+    ) -> Result<GroupOutcome<MemberAttributes>, StoreError>;
+    /// The attributes of each of `users` who is a member (only `keys`, unless empty), in the
+    /// order asked; members without any have an empty map.
+    async fn group_member_attributes(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        users: &[UserName],
+        keys: &[String],
+    ) -> Result<Vec<(UserName, MemberAttributes)>, StoreError>;
     /// Records that `reader` read message `message` of group `id` (a group read ack; once per
     /// reader) and returns how many have read it.
     async fn record_group_read(

@@ -1241,6 +1241,75 @@ pub(crate) async fn readers_route(
     ))
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct MemberAttributesBody {
+    meta_data: Map<String, Value>,
+}
+
+/// # `PUT /{org}/{app}/sdk/metadata/chatgroup/{g}/user/{user}?resource=` `{metaData: {k: v}}`
+///
+/// `setGroupMemberAttributes`: values are strings (an empty one removes the key); answers the
+/// member's attributes after the change.
+pub(crate) async fn set_member_attributes_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, user)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let user = parse_user(&user)?;
+    let body: MemberAttributesBody = parse_json(&body)?;
+    let changes = body
+        .meta_data
+        .into_iter()
+        .map(|(key, value)| match value {
+            Value::String(text) => Ok((key, text)),
+            _ => Err(Error::InvalidArgument(format!(
+                "metaData.{key} must be a string"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let attributes = service(&state)
+        .set_member_attributes(&caller, &group, &user, &changes)
+        .await?;
+    Ok(answer("put", json!(attributes)))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct GetMemberAttributesBody {
+    targets: Vec<String>,
+    #[serde(default)]
+    properties: Vec<String>,
+}
+
+/// # `POST /{org}/{app}/sdk/metadata/chatgroup/{g}/get` `{targets: [user], properties: [key]}`
+///
+/// `getGroupMemberAttributes` / `getGroupMembersAttributes`: `data: {user: {k: v}}` for the
+/// targets who are members (`properties` empty: every key).
+pub(crate) async fn member_attributes_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let body: GetMemberAttributesBody = parse_json(&body)?;
+    let users = parse_names(&body.targets)?;
+    let found = service(&state)
+        .member_attributes(&caller, &group, &users, &body.properties)
+        .await?;
+    let data: Map<String, Value> = found
+        .into_iter()
+        .map(|(user, attributes)| (user.to_string(), json!(attributes)))
+        .collect();
+    Ok(answer("post", Value::Object(data)))
+}
+
 /// # `GET /{org}/{app}/chatgroups/{g}/announcement`
 pub(crate) async fn announcement_route(
     State(state): State<Arc<RestState>>,

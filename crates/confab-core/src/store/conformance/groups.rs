@@ -1891,3 +1891,97 @@ pub async fn group_quotas_hold_in_the_same_step(store: &dyn Store) {
         GroupOutcome::TooManyAdmins
     );
 }
+
+/// Member attributes: merged per member within a size, read for many, gone with the member.
+pub async fn group_member_attributes_merge_within_a_limit_and_leave_with_the_member(
+    store: &dyn Store,
+) {
+    let app = &app_with(store, "attrs", &["amy", "bob", "cal"]).await;
+    let g = gid("4001");
+    store
+        .create_group(
+            app,
+            &group("4001", "amy", 100, 10),
+            &[name("bob")],
+            GroupQuota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    let set = |user: &str, changes: Vec<(&str, &str)>, max: usize| {
+        let changes: Vec<(String, String)> = changes
+            .into_iter()
+            .map(|(key, value)| (key.to_owned(), value.to_owned()))
+            .collect();
+        let (user, g) = (name(user), g.clone());
+        async move {
+            store
+                .set_group_member_attributes(app, &g, &user, (&changes, max))
+                .await
+                .unwrap()
+        }
+    };
+    let attributes = |pairs: &[(&str, &str)]| -> crate::store::MemberAttributes {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    };
+    assert_eq!(
+        set("bob", vec![("nick", "B"), ("role", "dev")], 100).await,
+        GroupOutcome::Done(attributes(&[("nick", "B"), ("role", "dev")]))
+    );
+    // Merged; an empty value removes the key.
+    assert_eq!(
+        set("bob", vec![("nick", "Bobby"), ("role", "")], 100).await,
+        GroupOutcome::Done(attributes(&[("nick", "Bobby")]))
+    );
+    // Past the size (keys and values): nothing written.
+    assert_eq!(
+        set("bob", vec![("bio", "x".repeat(40).as_str())], 20).await,
+        GroupOutcome::Full
+    );
+    assert_eq!(
+        set("cal", vec![("nick", "C")], 100).await,
+        GroupOutcome::NotMember(name("cal"))
+    );
+    assert_eq!(
+        store
+            .set_group_member_attributes(app, &gid("4999"), &name("bob"), (&[], 100))
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    set("amy", vec![("nick", "A")], 100).await;
+    let read = store
+        .group_member_attributes(app, &g, &[name("bob"), name("cal"), name("amy")], &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        read,
+        vec![
+            (name("bob"), attributes(&[("nick", "Bobby")])),
+            (name("amy"), attributes(&[("nick", "A")])),
+        ]
+    );
+    let only = store
+        .group_member_attributes(app, &g, &[name("bob")], &["role".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(only, vec![(name("bob"), attributes(&[]))]);
+    // Bob leaves and comes back: he starts with none.
+    store
+        .remove_group_members(app, &g, &[name("bob")])
+        .await
+        .unwrap();
+    store
+        .add_group_members(app, &g, &[name("bob")], 200, GroupQuota::UNLIMITED)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .group_member_attributes(app, &g, &[name("bob")], &[])
+            .await
+            .unwrap(),
+        vec![(name("bob"), attributes(&[]))]
+    );
+}
