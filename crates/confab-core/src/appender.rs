@@ -276,6 +276,7 @@ fn notices(message: &NewMessage) -> Vec<Event> {
             .filter_map(notice)
             .collect(),
         Audience::Member(user) => notice(user).into_iter().collect(),
+        Audience::Listed(users) => users.iter().filter_map(notice).collect(),
         Audience::Nobody => Vec::new(),
     }
 }

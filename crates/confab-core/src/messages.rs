@@ -315,9 +315,9 @@ impl MessageService {
         if !names(&body.to, group.as_str()) {
             return Err(Error::ImpersonatedParty("to"));
         }
-        if !meta.directed_users.is_empty() {
-            return Err(Error::Unsupported("messages to some members of a group"));
-        }
+        // `receiverList`: only these members (and the sender's other devices) read it, and it
+        // is in no one's history.
+        let directed = directed_audience(&meta, &session.user)?;
         let kind = self.check_body(&body)?;
         let (effect, audience) = match (receipts::kind(&body), checked) {
             (_, Some(checked)) => checked,
@@ -331,7 +331,26 @@ impl MessageService {
                         .await
                 }));
             }
-            (receipts::Kind::Plain, None) => (AppendEffect::None, Audience::Members),
+            (receipts::Kind::Plain, None) => match directed.clone() {
+                // Only members may be named: they are read first.
+                Some(listed) => {
+                    let messages = Arc::clone(self);
+                    let session = session.clone();
+                    let group = group_id.clone();
+                    return Ok(Box::pin(async move {
+                        let listed = messages.members_among(&session, &group, listed).await?;
+                        messages
+                            .submit_to_group(
+                                &session,
+                                meta,
+                                client_id,
+                                Some((AppendEffect::None, listed)),
+                            )?
+                            .await
+                    }));
+                }
+                None => (AppendEffect::None, Audience::Members),
+            },
             (_, None) => {
                 let messages = Arc::clone(self);
                 let session = session.clone();
@@ -382,7 +401,10 @@ impl MessageService {
                     downlink.encode_to_vec().into()
                 }),
                 kind,
-                history: crate::history::group_entries(kind, &group_id),
+                history: match directed {
+                    Some(_) => Vec::new(),
+                    None => crate::history::group_entries(kind, &group_id),
+                },
             },
             effect,
         );
@@ -408,6 +430,32 @@ impl MessageService {
                 }
             }
         }))
+    }
+
+    /// The users of a `receiverList` audience who are members of the group (the sender stays:
+    /// the store refuses the message if they are not one).
+    async fn members_among(
+        &self,
+        session: &SessionContext,
+        group: &GroupId,
+        listed: Audience,
+    ) -> Result<Audience, Error> {
+        let Audience::Listed(users) = listed else {
+            return Ok(listed);
+        };
+        let mut members = Vec::with_capacity(users.len());
+        for user in users {
+            let member = user == session.user
+                || self
+                    .groups
+                    .group_member(&session.app.key, group, &user)
+                    .await?
+                    .is_some();
+            if member {
+                members.push(user);
+            }
+        }
+        Ok(Audience::Listed(members))
     }
 
     /// A group read ack (`allowGroupAck`): the reader is recorded once per message, and the
@@ -649,6 +697,31 @@ impl SessionContext {
 /// and the body is relayed byte for byte, so both must name the parties the server routes
 /// it between: the session's own user, and the meta's recipient. The SDK fills them with the
 /// names it logged in and sends to, in the case it was given them.
+/// The readers of a group message sent with `receiverList` (`ROUTE_DIRECT`, `directedUsers`):
+/// those users and the sender; `None` for a message to every member.
+fn directed_audience(meta: &pb::Meta, sender: &UserName) -> Result<Option<Audience>, Error> {
+    if meta.directed_users.is_empty() {
+        return Ok(None);
+    }
+    if meta.directed_users.len() > MAX_DIRECTED_USERS {
+        return Err(Error::InvalidArgument(format!(
+            "receiverList names more than {MAX_DIRECTED_USERS} users"
+        )));
+    }
+    let mut users = vec![sender.clone()];
+    for name in &meta.directed_users {
+        let user =
+            UserName::parse(name).ok_or_else(|| Error::RecipientNotFound(name.to_owned()))?;
+        if !users.contains(&user) {
+            users.push(user);
+        }
+    }
+    Ok(Some(Audience::Listed(users)))
+}
+
+/// Users one `receiverList` may name.
+const MAX_DIRECTED_USERS: usize = 100;
+
 fn check_parties(
     body: &pb::MessageBody,
     sender: &UserName,

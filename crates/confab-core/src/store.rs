@@ -224,6 +224,8 @@ pub enum Audience {
     /// Only this user's devices (a server notice about something of theirs). In a group's log
     /// the user need not be a member: an invitation, or the notice of their removal.
     Member(UserName),
+    /// Only these users' devices (a group message with `receiverList`, `ROUTE_DIRECT`).
+    Listed(Vec<UserName>),
     /// No one: it is kept for history only (a `deliverOnlineOnly` send to a user offline).
     Nobody,
 }

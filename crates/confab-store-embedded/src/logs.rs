@@ -21,11 +21,21 @@ use confab_core::{
 };
 use rusqlite::{params, Connection, OptionalExtension};
 
-/// The `messages.audience` of an entry, and whether it is in its log at all.
-pub(crate) fn audience_column(audience: &Audience) -> Option<Option<&str>> {
+/// The `log_entries.audience` of an entry, and whether it is in its log at all: NULL for
+/// every member, the one reader's name, or for several `,a,b,` (names hold no comma, so a list
+/// never equals a name, and `instr` finds `,name,` only in a list).
+pub(crate) fn audience_column(audience: &Audience) -> Option<Option<String>> {
     match audience {
         Audience::Members => Some(None),
-        Audience::Member(user) => Some(Some(user.as_str())),
+        Audience::Member(user) => Some(Some(user.as_str().to_owned())),
+        Audience::Listed(users) => {
+            let mut list = String::from(",");
+            for user in users {
+                list.push_str(user.as_str());
+                list.push(',');
+            }
+            Some(Some(list))
+        }
         Audience::Nobody => None,
     }
 }
@@ -176,6 +186,7 @@ impl RowChanges {
         // one an entry is addressed to has it in their row.
         let readers = match (log, audience) {
             (LogId::Group(_), Some(Audience::Member(only))) => vec![only],
+            (LogId::Group(_), Some(Audience::Listed(users))) => users.iter().collect(),
             _ => log.members(),
         };
         for member in readers {
@@ -185,6 +196,7 @@ impl RowChanges {
             let reads = match audience {
                 Some(Audience::Members) => true,
                 Some(Audience::Member(only)) => only == member,
+                Some(Audience::Listed(users)) => users.contains(member),
                 Some(Audience::Nobody) | None => false,
             };
             let in_history = history
@@ -374,7 +386,8 @@ fn first_unread(
         .prepare_cached(
             "SELECT id FROM log_entries
              WHERE app_key = ?1 AND log = ?2 AND id > ?3 AND id < ?6
-                   AND (audience = ?4 OR (audience IS NULL AND id > ?7))
+                   AND (audience = ?4 OR instr(audience, ',' || ?4 || ',') > 0
+                        OR (audience IS NULL AND id > ?7))
                    AND NOT (sender = ?4 AND sender_resource = ?5)
              ORDER BY id LIMIT 1",
         )?
@@ -586,7 +599,8 @@ fn page(
     let mut statement = connection.prepare_cached(
         "SELECT e.id, m.meta FROM log_entries e JOIN messages m ON m.id = e.id
          WHERE e.app_key = ?1 AND e.log = ?2 AND e.id > ?3
-               AND (e.audience = ?4 OR (e.audience IS NULL AND e.id > ?7))
+               AND (e.audience = ?4 OR instr(e.audience, ',' || ?4 || ',') > 0
+                    OR (e.audience IS NULL AND e.id > ?7))
                AND NOT (e.sender = ?4 AND e.sender_resource = ?5)
          ORDER BY e.id LIMIT ?6",
     )?;
@@ -650,7 +664,8 @@ pub(crate) fn unread_counts(
     let mut count = connection.prepare_cached(
         "SELECT COUNT(*), MIN(id) FROM log_entries
          WHERE app_key = ?1 AND log = ?2 AND id > ?3
-               AND (audience = ?4 OR (audience IS NULL AND id > ?6))
+               AND (audience = ?4 OR instr(audience, ',' || ?4 || ',') > 0
+                    OR (audience IS NULL AND id > ?6))
                AND NOT (sender = ?4 AND sender_resource = ?5)",
     )?;
     let mut counts = Vec::with_capacity(behind.len());

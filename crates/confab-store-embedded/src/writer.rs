@@ -1074,7 +1074,7 @@ fn append_message(
                 body_digest as i64,
                 &meta[..],
                 kind,
-                in_log.map(|_| log_key.as_str())
+                in_log.as_ref().map(|_| log_key.as_str())
             ])
         })
         .map_err(backend)?;
@@ -1106,7 +1106,7 @@ fn append_message(
             })
             .map_err(backend)?;
     }
-    if let Some(only) = in_log {
+    if let Some(only) = &in_log {
         logs::enter(
             connection,
             &app,
@@ -1114,11 +1114,11 @@ fn append_message(
             id,
             sender.as_str(),
             &sender_resource,
-            only,
+            only.as_deref(),
         )
         .map_err(backend)?;
     }
-    if let (Some(group), Some(_)) = (log.group(), in_log) {
+    if let (Some(group), Some(_)) = (log.group(), &in_log) {
         let message = (id.0 as i64, !history.is_empty());
         crate::groups::appended(connection, &app, group.as_str(), message).map_err(backend)?;
     } else if let Some(only) = in_log {
@@ -1128,7 +1128,7 @@ fn append_message(
                 id: id.0 as i64,
                 sender: sender.as_str().to_owned(),
                 sender_resource: sender_resource.clone(),
-                audience: only.map(str::to_owned),
+                audience: only,
                 meta,
             },
         });

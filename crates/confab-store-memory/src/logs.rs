@@ -35,8 +35,8 @@ pub(crate) struct Logs {
 struct Entry {
     sender: UserName,
     sender_resource: String,
-    /// `None`: every member.
-    only: Option<UserName>,
+    /// `None`: every member; else these users only.
+    only: Option<Vec<UserName>>,
 }
 
 impl Entry {
@@ -51,7 +51,7 @@ impl Entry {
     ) -> bool {
         let own = self.sender == device.user && self.sender_resource == device.resource;
         let reader = match (&self.only, log) {
-            (Some(only), _) => *only == device.user,
+            (Some(only), _) => only.contains(&device.user),
             (None, LogId::Group(group)) => groups
                 .join_point(app, group, &device.user)
                 .is_some_and(|joined| id > joined),
@@ -84,7 +84,8 @@ impl Logs {
         let only = match audience {
             Audience::Nobody => return,
             Audience::Members => None,
-            Audience::Member(user) => Some(user.clone()),
+            Audience::Member(user) => Some(vec![user.clone()]),
+            Audience::Listed(users) => Some(users.clone()),
         };
         let readers: Vec<&UserName> = match (log, &only) {
             // A group's members are not named: the log's tail stands for their views.
@@ -96,11 +97,11 @@ impl Logs {
                 *tail = (*tail).max(id);
                 Vec::new()
             }
-            (LogId::Group(_), Some(user)) => vec![user],
+            (LogId::Group(_), Some(users)) => users.iter().collect(),
             (LogId::Pair { .. }, _) => log
                 .members()
                 .into_iter()
-                .filter(|member| only.as_ref().is_none_or(|only| only == *member))
+                .filter(|member| only.as_ref().is_none_or(|only| only.contains(*member)))
                 .collect(),
         };
         for member in readers {

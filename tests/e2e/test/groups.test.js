@@ -875,6 +875,32 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual([big.type, big.message], [AJAX_ERROR, 'member attributes are over 4096 bytes'])
         }))
 
+        test('receiverList: a group message to some members reaches only them (and the sender\'s other device), never the others, and stays out of history', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyPhone = await member(server, sdkName, amy)
+            const amyWeb = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const groupId = await createGroup(amyPhone, { members: [bob.username, cal.username, dan.username] })
+            const targeted = amyPhone.sdk.message.create({ chatType: 'groupChat', type: 'txt', to: groupId, msg: 'just bob', receiverList: [bob.username] })
+            const sent = await amyPhone.conn.send(targeted)
+            const id = String(sent.serverMsgId)
+            const got = await bobClient.waitFor('onTextMessage', { predicate: (m) => m.id === id })
+            assert.equal(got.msg, 'just bob')
+            await amyWeb.waitFor('onTextMessage', { predicate: (m) => m.id === id })
+            // A marker sent after it reaches Cal; the targeted one never did.
+            const marker = await sendGroupText(amyPhone, groupId, 'everyone')
+            await calClient.waitFor('onTextMessage', { predicate: (m) => m.id === String(marker.serverMsgId) })
+            assert.equal(calClient.all('onTextMessage').filter((m) => m.id === id).length, 0)
+            // Dan, offline, gets only the marker at login.
+            const danClient = await member(server, sdkName, dan)
+            await danClient.waitFor('onTextMessage', { predicate: (m) => m.id === String(marker.serverMsgId) })
+            assert.deepEqual(danClient.all('onTextMessage').map((m) => m.msg), ['everyone'])
+            const history = await calClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10 })
+            assert.deepEqual(history.messages.map((m) => m.msg), ['everyone'])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

@@ -1985,3 +1985,49 @@ pub async fn group_member_attributes_merge_within_a_limit_and_leave_with_the_mem
         vec![(name("bob"), attributes(&[]))]
     );
 }
+
+/// A listed audience (`receiverList`): only those users read the entry (not the sending
+/// device), it counts as unread for them alone, and members outside the list never see it.
+pub async fn a_listed_group_entry_is_read_by_the_listed_only(store: &dyn Store) {
+    let app = &app_with(store, "listed", &["amy", "bob", "cal"]).await;
+    store
+        .create_group(
+            app,
+            &group("5001", "amy", 100, 10),
+            &[name("bob"), name("cal")],
+            GroupQuota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    let (bob, cal) = (device("bob", "web"), device("cal", "web"));
+    let (amy_phone, amy_web) = (device("amy", "phone"), device("amy", "web"));
+    for device in [&bob, &cal, &amy_phone, &amy_web] {
+        store.device_seen(app, device, 100).await.unwrap();
+    }
+    let listed = NewMessage {
+        audience: Audience::Listed(vec![name("amy"), name("bob")]),
+        ..group_message(app, "5001", ("amy", "phone"), 200, 1)
+    };
+    let id = stored(store.append_message(listed).await.unwrap());
+    let everyone = stored(
+        store
+            .append_message(group_message(app, "5001", ("amy", "phone"), 210, 2))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        group_pull(store, app, &bob, "5001", None).await,
+        [id, everyone]
+    );
+    assert_eq!(group_pull(store, app, &cal, "5001", None).await, [everyone]);
+    assert_eq!(
+        group_pull(store, app, &amy_web, "5001", None).await,
+        [id, everyone]
+    );
+    assert!(group_pull(store, app, &amy_phone, "5001", None)
+        .await
+        .is_empty());
+    let queue = QueueName::group(&gid("5001"));
+    assert_eq!(unread(store, app, &bob).await, [(queue.clone(), 2)]);
+    assert_eq!(unread(store, app, &cal).await, [(queue, 1)]);
+}
