@@ -146,6 +146,58 @@ impl Appender {
         .await
     }
 
+    /// Stores a server `NOTIFY` from `sender`'s device on `resource` ("": every device) in
+    /// group `group`'s log for every member, and notifies them (a reaction, a pin).
+    pub(crate) async fn notify_members(
+        &self,
+        app: &AppKey,
+        (sender, resource): (&UserName, &str),
+        group: &GroupId,
+        payload: serde_json::Value,
+    ) -> Result<(), Error> {
+        let payload = bytes::Bytes::from(payload.to_string());
+        let (from, to) = (jid(app, sender), group_jid(app, group));
+        let build = move |id: MessageId, at: u64| pb::Meta {
+            id: Some(id.0),
+            from: Some(from),
+            to: Some(to),
+            timestamp: Some(at),
+            ns: Some(NameSpace::Notify as i32),
+            payload: Some(payload),
+            ..Default::default()
+        };
+        let appended = self
+            .submit(
+                NewMessage {
+                    app: app.clone(),
+                    log: LogId::Group(group.clone()),
+                    audience: Audience::Members,
+                    sender: sender.clone(),
+                    sender_resource: resource.to_owned(),
+                    client_id: None,
+                    body_digest: 0,
+                    sent_ms: now_ms(),
+                    meta: EncodeMeta::new(move |id, timestamp_ms| {
+                        build(id, timestamp_ms).encode_to_vec().into()
+                    }),
+                    kind: "",
+                    history: Vec::new(),
+                },
+                AppendEffect::None,
+            )
+            .await?;
+        match appended {
+            Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
+            Appended::NoGroup => Err(crate::groups::GroupError::NotFound.into()),
+            // Server metas are not messages: no member, mute, block or contact check applies.
+            Appended::UnknownRecipient(_)
+            | Appended::Blocked(_)
+            | Appended::NotContact(_)
+            | Appended::NotGroupMember
+            | Appended::Muted => Err(Error::Unsupported("a refused group notice")),
+        }
+    }
+
     /// Stores a ROSTER meta (a contact event, `body`) from `sender`'s device on
     /// `sender_resource` ("": from the server) in the log of `sender` and `peer`, for
     /// `recipient` alone (`sender` itself: its other devices), and notifies them.
@@ -278,6 +330,16 @@ fn notices(message: &NewMessage) -> Vec<Event> {
         Audience::Member(user) => notice(user).into_iter().collect(),
         Audience::Listed(users) => users.iter().filter_map(notice).collect(),
         Audience::Nobody => Vec::new(),
+    }
+}
+
+/// A group's JID: `{appKey, name: id, domain: conference.easemob.com}`.
+pub(crate) fn group_jid(app: &AppKey, group: &GroupId) -> pb::Jid {
+    pb::Jid {
+        app_key: Some(app.to_string()),
+        name: Some(group.to_string()),
+        domain: Some(confab_proto::CONFERENCE_DOMAIN.to_owned()),
+        client_resource: None,
     }
 }
 

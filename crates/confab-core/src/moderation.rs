@@ -48,7 +48,7 @@ impl ReportService {
                 "reportReason must be at most {MAX_REPORT_REASON_CHARS} characters"
             )));
         }
-        self.messages.message_peer(app, reporter, message).await?;
+        self.messages.message_place(app, reporter, message).await?;
         let report = Report {
             id: 0,
             reporter: reporter.clone(),

@@ -1,13 +1,14 @@
 //! Message reactions (`addReaction`, `deleteReaction`, `getReactionList`, `getReactionDetail`):
-//! either party of a single chat reacts to one of its messages; the other party hears of it in
-//! a `NOTIFY` meta of type `reaction` (PROTOCOL.md §4.11) through the usual queue.
+//! either party of a single chat reacts to one of its messages, a member to one of their
+//! group's; the other party (every member) hears of it in a `NOTIFY` meta of type `reaction`
+//! (PROTOCOL.md §4.11) through the usual queue.
 
-use confab_proto::pb;
+use confab_proto::{pb, CONFERENCE_DOMAIN};
 use prost::Message;
 use serde_json::{json, Value};
 
 use crate::{
-    ids::{AppKey, MessageId, UserName},
+    ids::{AppKey, GroupId, MessageId, UserName},
     messages::MessageService,
     now_ms,
     store::Reaction,
@@ -16,6 +17,14 @@ use crate::{
 
 /// Longest reaction text, in characters (the SDK's documented limit).
 pub const MAX_REACTION_CHARS: usize = 128;
+
+/// The conversation a stored message belongs to, seen from one user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MessagePlace {
+    /// A single chat; the other party.
+    Peer(UserName),
+    Group(GroupId),
+}
 
 /// One reaction of a message as the list shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,7 +51,7 @@ impl MessageService {
                 "reaction must be 1 to {MAX_REACTION_CHARS} characters"
             )));
         }
-        let peer = self.message_peer(app, user, message).await?;
+        let place = self.message_place(app, user, message).await?;
         let change = Reaction {
             message,
             reaction: reaction.to_owned(),
@@ -52,7 +61,11 @@ impl MessageService {
         if !self.annotations.change_reaction(app, &change, add).await? {
             return Ok(());
         }
-        let summaries = self.reaction_summaries(app, &peer, message).await?;
+        let viewer = match &place {
+            MessagePlace::Peer(peer) => peer,
+            MessagePlace::Group(_) => user,
+        };
+        let summaries = self.reaction_summaries(app, viewer, message).await?;
         let reactions: Vec<Value> = summaries
             .iter()
             .filter(|summary| summary.reaction == reaction)
@@ -68,18 +81,29 @@ impl MessageService {
                 value
             })
             .collect();
+        let (to, channel_type) = match &place {
+            MessagePlace::Peer(peer) => (peer.as_str(), "chat"),
+            MessagePlace::Group(group) => (group.as_str(), "groupchat"),
+        };
         let notify = json!({
             "type": "reaction",
             "data": [{
                 "from": user.as_str(),
-                "to": peer.as_str(),
-                "channel_type": "chat",
+                "to": to,
+                "channel_type": channel_type,
                 "messageId": message.0.to_string(),
                 "ts": change.created_ms,
                 "reactions": reactions,
             }],
         });
-        self.appender.notify(app, user, peer.clone(), notify).await
+        match place {
+            MessagePlace::Peer(peer) => self.appender.notify(app, user, peer, notify).await,
+            MessagePlace::Group(group) => {
+                self.appender
+                    .notify_members(app, (user, ""), &group, notify)
+                    .await
+            }
+        }
     }
 
     /// The reactions of each message, as `user` sees them (only messages of their own chats).
@@ -91,7 +115,7 @@ impl MessageService {
     ) -> Result<Vec<(MessageId, Vec<ReactionSummary>)>, Error> {
         let mut lists = Vec::with_capacity(messages.len());
         for message in messages {
-            self.message_peer(app, user, *message).await?;
+            self.message_place(app, user, *message).await?;
             lists.push((
                 *message,
                 self.reaction_summaries(app, user, *message).await?,
@@ -100,13 +124,14 @@ impl MessageService {
         Ok(lists)
     }
 
-    /// The other party of a single-chat message `user` took part in.
-    pub(crate) async fn message_peer(
+    /// Where message `message` is, as `user` may see it: their single chat with the other
+    /// party, or a group they are a member of.
+    pub(crate) async fn message_place(
         &self,
         app: &AppKey,
         user: &UserName,
         message: MessageId,
-    ) -> Result<UserName, Error> {
+    ) -> Result<MessagePlace, Error> {
         let not_found = || Error::InvalidArgument(format!("message {} does not exist", message.0));
         let stored = self
             .logs
@@ -115,15 +140,27 @@ impl MessageService {
             .filter(|stored| !stored.recalled)
             .ok_or_else(not_found)?;
         let meta = pb::Meta::decode(stored.meta).map_err(|_| not_found())?;
-        let recipient = meta
-            .to
-            .and_then(|to| to.name)
+        let to = meta.to.ok_or_else(not_found)?;
+        if to.domain.as_deref() == Some(CONFERENCE_DOMAIN) {
+            let group = to
+                .name
+                .as_deref()
+                .and_then(GroupId::parse)
+                .ok_or_else(not_found)?;
+            // Only a member sees the group's messages.
+            return match self.groups.group_member(app, &group, user).await? {
+                Some(_) => Ok(MessagePlace::Group(group)),
+                None => Err(not_found()),
+            };
+        }
+        let recipient = to
+            .name
             .and_then(|name| UserName::parse(&name))
             .ok_or_else(not_found)?;
         if &stored.sender == user {
-            Ok(recipient)
+            Ok(MessagePlace::Peer(recipient))
         } else if &recipient == user {
-            Ok(stored.sender)
+            Ok(MessagePlace::Peer(stored.sender))
         } else {
             Err(not_found())
         }

@@ -901,6 +901,41 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual(history.messages.map((m) => m.msg), ['everyone'])
         }))
 
+        test('reactions and pinned messages in a group: onReactionChange and onMessagePinEvent to the members, lists, non-members refused', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const groupId = await createGroup(amyClient, { members: [bob.username, cal.username] })
+            const sent = await sendGroupText(amyClient, groupId, 'react here')
+            const messageId = String(sent.serverMsgId)
+            await calClient.waitFor('onTextMessage', { predicate: (m) => m.id === messageId })
+
+            await bobClient.conn.addReaction({ messageId, reaction: 'emoji_1' })
+            for (const client of [amyClient, calClient]) {
+                const change = await client.waitFor('onReactionChange', { predicate: (c) => c.messageId === messageId })
+                assert.deepEqual({ from: change.from, to: change.to, chatType: change.chatType }, { from: bob.username, to: groupId, chatType: 'groupChat' })
+                assert.deepEqual(change.reactions.map(({ reaction, count, userList }) => ({ reaction, count, userList })), [{ reaction: 'emoji_1', count: 1, userList: [bob.username] }])
+            }
+            const list = await calClient.conn.getReactionList({ chatType: 'groupChat', messageId, groupId })
+            assert.deepEqual(list.data.map((m) => [m.msgId, m.reactionList.map((r) => [r.reaction, r.count])]), [[messageId, [['emoji_1', 1]]]])
+            const refusedReaction = await rejection(danClient.conn.addReaction({ messageId, reaction: 'emoji_2' }), 'a non-member reacting')
+            assert.deepEqual([refusedReaction.type, refusedReaction.message], [AJAX_ERROR, `message ${messageId} does not exist`])
+
+            await calClient.conn.pinMessage({ conversationId: groupId, conversationType: 'groupChat', messageId })
+            const pinEvent = await bobClient.waitFor('onMessagePinEvent', { predicate: (e) => e.messageId === messageId })
+            assert.deepEqual({ conversationId: pinEvent.conversationId, conversationType: pinEvent.conversationType, operation: pinEvent.operation, operatorId: pinEvent.operatorId }, { conversationId: groupId, conversationType: 'groupChat', operation: 'pin', operatorId: cal.username })
+            const pinned = await amyClient.conn.getServerPinnedMessages({ conversationId: groupId, conversationType: 'groupChat' })
+            assert.deepEqual(pinned.data.list.map((p) => [p.message.id, p.message.msg, p.operatorId]), [[messageId, 'react here', cal.username]])
+            const refusedPin = await rejection(danClient.conn.pinMessage({ conversationId: groupId, conversationType: 'groupChat', messageId }), 'a non-member pinning')
+            assert.deepEqual([refusedPin.type, refusedPin.message], [AJAX_ERROR, `message ${messageId} does not exist`])
+            await amyClient.conn.unpinMessage({ conversationId: groupId, conversationType: 'groupChat', messageId })
+            await calClient.waitFor('onMessagePinEvent', { predicate: (e) => e.messageId === messageId && e.operation === 'unpin' })
+            assert.deepEqual((await bobClient.conn.getServerPinnedMessages({ conversationId: groupId, conversationType: 'groupChat' })).data.list, [])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

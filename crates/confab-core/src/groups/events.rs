@@ -4,14 +4,11 @@
 //! members at the time of the append) or to one user, member or not (an invitation, a
 //! removal).
 
-use confab_proto::{
-    pb::{self, meta::NameSpace, muc_body::Operation},
-    CONFERENCE_DOMAIN,
-};
+use confab_proto::pb::{self, meta::NameSpace, muc_body::Operation};
 use prost::Message;
 
 use crate::{
-    appender::{jid, Appender},
+    appender::{group_jid, jid, Appender},
     ids::{AppKey, GroupId, LogId, UserName},
     now_ms,
     store::{AppendEffect, Appended, Audience, EncodeMeta, NewMessage},
@@ -189,15 +186,5 @@ fn outcome(appended: Appended) -> Result<(), Error> {
         | Appended::NotContact(_)
         | Appended::NotGroupMember
         | Appended::Muted => Err(Error::Unsupported("a refused group event")),
-    }
-}
-
-/// A group's JID: `{appKey, name: id, domain: conference.easemob.com}`.
-pub(crate) fn group_jid(app: &AppKey, group: &GroupId) -> pb::Jid {
-    pb::Jid {
-        app_key: Some(app.to_string()),
-        name: Some(group.to_string()),
-        domain: Some(CONFERENCE_DOMAIN.to_owned()),
-        client_resource: None,
     }
 }

@@ -18,6 +18,7 @@ use confab_core::{
     },
     ids::{QueueName, UserName},
     now_ms,
+    reaction::MessagePlace,
     store::ConversationChange,
     Error,
 };
@@ -41,6 +42,17 @@ fn conversation(to: &str, conversation_type: &str) -> Result<QueueName, Error> {
             "invalid conversation type {conversation_type}"
         ))),
     }
+}
+
+/// The conversation of a pinned message as `to` and `type` name it.
+fn message_place(to: &str, conversation_type: &str) -> Result<MessagePlace, Error> {
+    let queue = conversation(to, conversation_type)?;
+    if let Some(group) = queue.group_id() {
+        return Ok(MessagePlace::Group(group));
+    }
+    UserName::parse(to)
+        .map(MessagePlace::Peer)
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {to}")))
 }
 
 fn ok(action: &str, data: Value) -> Json<Value> {
@@ -352,9 +364,7 @@ pub(crate) async fn pinned_messages_route(
     let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
     if method == Method::GET {
         let to = query_value(&query, "to").unwrap_or("");
-        conversation(to, query_value(&query, "type").unwrap_or("chat"))?;
-        let peer = UserName::parse(to)
-            .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {to}")))?;
+        let place = message_place(to, query_value(&query, "type").unwrap_or("chat"))?;
         let limit: usize = match query_value(&query, "limit") {
             None | Some("") => 10,
             Some(text) => text
@@ -369,7 +379,7 @@ pub(crate) async fn pinned_messages_route(
         };
         let pinned = state
             .messages
-            .pinned_messages(&app.key, &owner, &peer)
+            .pinned_messages(&app.key, &owner, &place)
             .await?;
         let end = start.saturating_add(limit.clamp(1, 50)).min(pinned.len());
         let msg_infos: Vec<Value> = pinned
@@ -397,15 +407,13 @@ pub(crate) async fn pinned_messages_route(
         ));
     }
     let body: PinMessageBody = parse_json(&body)?;
-    conversation(&body.to, &body.conversation_type)?;
-    let peer = UserName::parse(&body.to)
-        .ok_or_else(|| Error::InvalidArgument(format!("invalid conversation {}", body.to)))?;
+    let place = message_place(&body.to, &body.conversation_type)?;
     let message = parse_message_id(&body.pin_msg_id)?;
     let pin = method == Method::POST;
     let resource = query_value(&query, "resource").unwrap_or("");
     state
         .messages
-        .pin_message(&app.key, &owner, &peer, message, pin, resource)
+        .pin_message(&app.key, &owner, &place, message, (pin, resource))
         .await?;
     Ok(ok(
         if pin { "post" } else { "delete" },

@@ -71,9 +71,16 @@ pub(crate) async fn reactions_route(
         let reaction = query_value(&query, "message").unwrap_or("").to_owned();
         (message, reaction, false)
     } else {
-        if !matches!(query_value(&query, "msgType"), None | Some("chat")) {
-            return Err(Error::Unsupported("group reactions").into());
-        }
+        let msg_type = match query_value(&query, "msgType") {
+            None | Some("chat") => "chat",
+            Some("groupchat" | "groupChat") => "groupchat",
+            Some(other) => {
+                return Err(Error::InvalidArgument(format!("invalid msgType {other}")).into())
+            }
+        };
+        let group_id = query_value(&query, "groupId")
+            .filter(|_| msg_type == "groupchat")
+            .map(str::to_owned);
         let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
         let lists = state.messages.reaction_lists(&app.key, &name, &ids).await?;
         let data: Vec<Value> = lists
@@ -81,8 +88,8 @@ pub(crate) async fn reactions_route(
             .map(|(id, summaries)| {
                 json!({
                     "msgId": id.0.to_string(),
-                    "msgType": "chat",
-                    "groupId": null,
+                    "msgType": msg_type,
+                    "groupId": group_id,
                     "reactionList": summaries.iter().map(reaction_item).collect::<Vec<_>>(),
                 })
             })
