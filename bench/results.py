@@ -22,6 +22,45 @@ TARGETS = {
     ("offline", "drained_per_sec"): (">=", 100000),
 }
 
+# The group scenarios' targets (Confab only): (scenario, members, key) -> (comparison, bound).
+GROUP_TARGETS = {
+    ("group", 3000, "copies_per_sec"): (">=", 50000),
+    ("group", 200, "latency_ms_p99"): ("<=", 50),
+    ("group_offline", 3000, "catch_up_secs"): ("<=", 10),
+}
+
+# The group scenario (Confab only), one table row per group size: (key, label, better).
+GROUP_ROWS = (
+    ("msgs_per_sec", "msgs/s (acknowledged in the window)", "higher"),
+    ("copies_per_sec", "copies/s (delivered to a member)", "higher"),
+    ("latency_ms_p50", "send to member's receipt p50, ms", "lower"),
+    ("latency_ms_p99", "send to member's receipt p99, ms", "lower"),
+    ("latency_ms_p999", "send to member's receipt p99.9, ms", "lower"),
+    ("ack_latency_ms_p99", "send to ack p99, ms", "lower"),
+    ("server_cpu_us_per_copy", "server CPU per copy, µs", "lower"),
+    ("server_busy", "server's core busy (share of the measured time)", "–"),
+    ("copies_per_page", "copies per page (frame)", "–"),
+    ("missing_copies", "copies owed that never came (whole run)", "lower"),
+    ("duplicate_copies", "copies a member got twice (whole run)", "lower"),
+    ("sends_skipped", "sends skipped (1,000 unacknowledged)", "lower"),
+    ("loader_busy", "loader's core busy (share of the measured time)", "–"),
+)
+
+# The group-offline scenario (Confab only): (key, label, better).
+GROUP_OFFLINE_ROWS = (
+    ("catch_up_secs", "catch-up: first login to the last member complete, s", "lower"),
+    ("copies_per_sec", "copies/s during the catch-up", "higher"),
+    ("member_catch_up_ms_p50", "a member complete p50, ms after the first login", "lower"),
+    ("member_catch_up_ms_p99", "a member complete p99, ms after the first login", "lower"),
+    ("logins_per_sec", "logins/s during the catch-up", "higher"),
+    ("server_cpu_us_per_copy", "server CPU per copy, µs", "lower"),
+    ("stored_per_sec", "stored msgs/s (the sends, members offline)", "higher"),
+    ("store_server_cpu_us_per_message", "server CPU per stored msg, µs", "lower"),
+    ("missing_copies", "copies owed that never came", "lower"),
+    ("duplicate_copies", "copies a member got twice", "lower"),
+    ("loader_busy", "loader's core busy (share of the catch-up)", "–"),
+)
+
 # The multidevice scenario (Confab only): (key, label, better).
 MULTIDEVICE_ROWS = (
     ("msgs_per_sec", "msgs/s (sent and acknowledged)", "higher"),
@@ -104,7 +143,8 @@ def main():
 
     def median(server, scenario, key, match):
         values = [r[key] for r in ok if r["server"] == server and r["scenario"] == scenario
-                  and all(r.get(k) == v for k, v in match.items()) and key in r]
+                  and all(r.get(k) == v for k, v in match.items())
+                  and r.get(key) is not None]
         return (statistics.median(values) if values else None), len(values)
 
     env = os.environ.get
@@ -234,6 +274,67 @@ def main():
             if pr_baseline:
                 row += f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])} |"
             out.append(row)
+    groups = [r for r in ok if r["scenario"] in ("group", "group_offline")]
+    if groups:
+        out.append("")
+        out.append("**group** and **group-offline** (Confab only): a group of N members is N "
+                   "users online (one session each), the owner sending to the group at a fixed "
+                   "rate; every message is owed as a copy to the other N − 1, a copy's latency "
+                   "from the send to that member's receipt. group-offline: the owner sends while "
+                   "every other member is offline (after a first login each), then they all log "
+                   "in (100 at a time); the catch-up ends when each has every message.")
+        if any(r.get("loader_saturated") for r in groups):
+            out.append("")
+            out.append("The loader's core was saturated in some group runs: its own queue is "
+                       "in those latencies.")
+        out.append("")
+        gr_servers = ("confab",) + (("baseline",) if any(
+            r["server"] == "baseline" for r in groups) else ())
+        gr_baseline = len(gr_servers) > 1
+        out.append("| figure | better | " + " | ".join(
+            "Confab" if s == "confab" else s for s in gr_servers)
+            + (" | Confab/baseline" if gr_baseline else "") + " | Confab target |")
+        out.append("|---|---|" + "---:|" * len(gr_servers) + ("---:|" if gr_baseline else "")
+                   + "---|")
+
+        def group_row(scenario, match, prefix, key, label, better):
+            values = {}
+            cells = []
+            for server in gr_servers:
+                value, n = median(server, scenario, key, match)
+                values[server] = value
+                note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
+                count = key in ("missing_copies", "duplicate_copies", "sends_skipped")
+                cells.append((f"{value:,.0f}" if count and value is not None else fmt(value))
+                             + note)
+            row = f"| {prefix}{label} | {better} | {' | '.join(cells)} |"
+            if gr_baseline:
+                row += f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])} |"
+            target = ""
+            bound = GROUP_TARGETS.get((scenario, match.get("members"), key))
+            if bound is not None and values["confab"] is not None:
+                op, limit = bound
+                met = values["confab"] <= limit if op == "<=" else values["confab"] >= limit
+                target = f"{op} {limit:,}: {'met' if met else 'NOT met'}"
+            out.append(f"{row} {target} |")
+
+        online = [r for r in groups if r["scenario"] == "group"]
+        for members in sorted({r["members"] for r in online}):
+            rate = next(r["target_msgs_per_sec"] for r in online if r["members"] == members)
+            prefix = f"group of {members:,} at {rate:g} msgs/s: "
+            for key, label, better in GROUP_ROWS:
+                group_row("group", {"members": members}, prefix, key, label, better)
+        offline = [r for r in groups if r["scenario"] == "group_offline"]
+        for members in sorted({r["members"] for r in offline}):
+            messages = next(r["messages"] for r in offline if r["members"] == members)
+            prefix = f"group-offline {members:,} members, {messages:,} msgs: "
+            for key, label, better in GROUP_OFFLINE_ROWS:
+                group_row("group_offline", {"members": members}, prefix, key, label, better)
+        incomplete = [r for r in offline if r.get("catch_up_secs") is None]
+        if incomplete:
+            out.append("")
+            out.append(f"In {len(incomplete)} group-offline run(s) some members never had "
+                       "every message (no catch-up time; see missing copies).")
     floors = [r for r in ok if r["scenario"] == "flush_floor"]
     if floors:
         def floor_median(key):

@@ -4,15 +4,16 @@
 #
 #   bash bench/run.sh           # three runs of every scenario, writes bench/RESULTS.md
 #   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only, presence at 2k users
-#     and 200 publishes/s: a smoke test
+#     and 200 publishes/s, groups of up to 1,000: a smoke test
 #   options: --runs N, --idle "1000 19000" (connection counts), --out FILE, --keep (temp dir)
 #   --baseline DIR: also run every Confab scenario against the `confab` and `load` release
 #     binaries in DIR (an earlier commit's target/release), alternating with this build, for
 #     a before/after on one host in one sitting (column "baseline" in RESULTS.md)
 #
 # Scenarios: idle, pingpong, offline against all three servers (the relay has no offline);
-# multidevice (users with several sessions each) and presence (subscribers told of status
-# changes) against Confab only; flush-floor, no server.
+# multidevice (users with several sessions each), presence (subscribers told of status
+# changes), group (a group's members online, one sender) and group-offline (members catching
+# up on a group's messages at login) against Confab only; flush-floor, no server.
 #
 # Installs what is missing (ejabberd from Debian without starting its system service,
 # python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
         --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
         --baseline) BASELINE="$(cd "$2" && pwd)"; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -48,11 +49,19 @@ if [ "$QUICK" = 1 ]; then
     IDLE_COUNTS=(1000 5000)
     PRESENCE_USERS=2000
     PRESENCE_RATE=200
+    GROUP_SPECS=(10:100 200:100 1000:20)
+    GROUP_OFFLINE_MEMBERS=1000
+    GROUP_OFFLINE_MESSAGES=200
 else
     RUNS=3
     IDLE_COUNTS=(1000 5000 10000 19000)
     PRESENCE_USERS=10000               # all online, each subscribed to PRESENCE_SUBSCRIPTIONS
     PRESENCE_RATE=1000                 # publishes/s over REST, spread over the users
+    # group: MEMBERS:MSGS_PER_SEC, one group and one run of the scenario each (all members
+    # online, the owner sending at that rate; every message is owed to MEMBERS - 1).
+    GROUP_SPECS=(10:100 200:100 3000:20)
+    GROUP_OFFLINE_MEMBERS=3000         # the owner sends, the other 2,999 catch up
+    GROUP_OFFLINE_MESSAGES=1000
 fi
 [ -z "$RUNS_ARG" ] || RUNS="$RUNS_ARG"
 [ -z "$IDLE_ARG" ] || read -r -a IDLE_COUNTS <<<"$IDLE_ARG"
@@ -69,12 +78,14 @@ else
     CONFABS=(confab)
 fi
 PRESENCE_CONFABS=(confab)              # and the baseline, if it has presence (below)
+GROUP_CONFABS=(confab)                 # and the baseline, if it has groups (below)
 PAIRS=100
 MULTIDEVICE_USERS=100                  # paired; each with MULTIDEVICE_DEVICES sessions
 MULTIDEVICE_DEVICES=3
 MULTIDEVICE_DRAIN_SECS=3               # after the measured window, for the copies still owed
 PRESENCE_SUBSCRIPTIONS=100             # per user: each publish is owed to 100 subscribers
 PRESENCE_HTTP=64                       # keep-alive REST connections the publishes share
+GROUP_DRAIN_SECS=5                     # after the measured window, for the copies still owed
 WARMUP_SECS=2
 MEASURE_SECS=8
 OFFLINE_MESSAGES=10000
@@ -87,6 +98,15 @@ MAX_IDLE=0
 for count in "${IDLE_COUNTS[@]}"; do [ "$count" -le "$MAX_IDLE" ] || MAX_IDLE=$count; done
 MAX_CONNECTIONS=$MAX_IDLE
 [ $((PRESENCE_USERS + PRESENCE_HTTP)) -le "$MAX_CONNECTIONS" ] || MAX_CONNECTIONS=$((PRESENCE_USERS + PRESENCE_HTTP))
+MAX_GROUP=$GROUP_OFFLINE_MEMBERS
+GROUP_SIZES=""                         # "10,200,3000": what seed-groups creates per run
+for spec in "${GROUP_SPECS[@]}"; do
+    size=${spec%%:*}
+    [[ "$spec" =~ ^[1-9][0-9]*:[0-9.]+$ && "$size" -ge 2 ]] || { echo "GROUP_SPECS: MEMBERS:RATE" >&2; exit 2; }
+    [ "$size" -le "$MAX_GROUP" ] || MAX_GROUP=$size
+    GROUP_SIZES="${GROUP_SIZES:+$GROUP_SIZES,}$size"
+done
+[ "$MAX_GROUP" -le "$MAX_CONNECTIONS" ] || MAX_CONNECTIONS=$MAX_GROUP
 
 export RUST_BACKTRACE=0
 export CONFAB_LOG=warn
@@ -315,6 +335,8 @@ for run in $(seq "$RUNS"); do
     seed "p${run}_" $((PAIRS * 2))
     seed "m${run}_" "$MULTIDEVICE_USERS"
     seed "o${run}_" 2
+    seed "g${run}_" "$MAX_GROUP"
+    seed "f${run}_" "$GROUP_OFFLINE_MEMBERS"
 done
 # Presence: one set for every run (its own prefix: a login of `u…` would otherwise notify
 # subscribers in the idle runs). A run's publishes carry a stamp of their own, so what an
@@ -352,6 +374,8 @@ if [ -n "$BASELINE" ]; then
         seed_baseline "p${run}_" $((PAIRS * 2))
         seed_baseline "m${run}_" "$MULTIDEVICE_USERS"
         seed_baseline "o${run}_" 2
+        seed_baseline "g${run}_" "$MAX_GROUP"
+        seed_baseline "f${run}_" "$GROUP_OFFLINE_MEMBERS"
     done
     # Presence only against a baseline that has it (an older loader has no seed-presence).
     if "$BASELINE/load" seed-presence --help >/dev/null 2>&1; then
@@ -368,6 +392,39 @@ if [ -n "$BASELINE" ]; then
             >>"$WORK/baseline.toml"
     fi
 fi
+
+# Groups: over REST with an app token (`load seed-groups`), in each Confab build's own store,
+# before the runs (each run then starts on a fresh, quiet server). Per run: groups of every
+# GROUP_SPECS size among g{run}_0.. (owner g{run}_0), and one of GROUP_OFFLINE_MEMBERS among
+# f{run}_0.. (owner f{run}_0). Ids in GROUP_IDS[server:run:size], GROUP_OFFLINE_IDS[server:run].
+declare -A GROUP_IDS GROUP_OFFLINE_IDS
+if [ -n "$BASELINE" ]; then
+    if "$BASELINE/load" seed-groups --help >/dev/null 2>&1; then
+        GROUP_CONFABS=(confab baseline)
+    else
+        log "the baseline has no groups: the group scenarios run against this build only"
+    fi
+fi
+seed_groups() { # SERVER PREFIX SIZES: prints "SIZE ID" lines
+    local bin=$BIN
+    [ "$1" != baseline ] || bin=$BASELINE
+    timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$bin/load" seed-groups --target confab \
+        --addr "$CONFAB_ADDR" --prefix "$2" --sizes "$3" 2>>"$WORK/load.log" \
+        || die "creating groups of $2 on $1 failed: $(tail -n 1 "$WORK/load.log")"
+}
+for server in "${GROUP_CONFABS[@]}"; do
+    log "creating groups (sizes $GROUP_SIZES and $GROUP_OFFLINE_MEMBERS, per run) on $server"
+    start_server "$server"
+    for run in $(seq "$RUNS"); do
+        seeded=$(seed_groups "$server" "g${run}_" "$GROUP_SIZES")
+        while read -r size id; do
+            GROUP_IDS["$server:$run:$size"]=$id
+        done <<<"$seeded"
+        seeded=$(seed_groups "$server" "f${run}_" "$GROUP_OFFLINE_MEMBERS")
+        GROUP_OFFLINE_IDS["$server:$run"]=${seeded#* }
+    done
+done
+stop_server
 
 # ejabberd: a spool of its own; the same users, by in-band registration.
 mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
@@ -431,6 +488,34 @@ for run in $(seq "$RUNS"); do
             --subscriptions-per-user "$PRESENCE_SUBSCRIPTIONS" --publishes-per-sec "$PRESENCE_RATE" \
             --http-connections "$PRESENCE_HTTP" --warmup-secs "$WARMUP_SECS" \
             --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+    done
+done
+
+# Confab only: ejabberd would need MUC (see bench/README.md), the relay has no groups. Every
+# member of the group online, the owner sending at the spec's rate.
+for spec in "${GROUP_SPECS[@]}"; do
+    size=${spec%%:*}
+    rate=${spec#*:}
+    for run in $(seq "$RUNS"); do
+        for server in "${GROUP_CONFABS[@]}"; do
+            log "group of $size, $rate msgs/s, run $run, $server"
+            start_server "$server"
+            load "$server" group --prefix "g${run}_" --group "${GROUP_IDS[$server:$run:$size]}" \
+                --members "$size" --msgs-per-sec "$rate" --warmup-secs "$WARMUP_SECS" \
+                --measure-secs "$MEASURE_SECS" --drain-secs "$GROUP_DRAIN_SECS" \
+                --server-pid "$SERVER_PID"
+        done
+    done
+done
+
+# Confab only: the owner sends while every other member is offline, then they all log in.
+for run in $(seq "$RUNS"); do
+    for server in "${GROUP_CONFABS[@]}"; do
+        log "group-offline $GROUP_OFFLINE_MEMBERS members, $GROUP_OFFLINE_MESSAGES messages, run $run, $server"
+        start_server "$server"
+        load "$server" group_offline --prefix "f${run}_" --group "${GROUP_OFFLINE_IDS[$server:$run]}" \
+            --members "$GROUP_OFFLINE_MEMBERS" --messages "$GROUP_OFFLINE_MESSAGES" \
+            --in-flight "$IN_FLIGHT" --server-pid "$SERVER_PID"
     done
 done
 

@@ -7,11 +7,14 @@
 //!   load multidevice --target confab --addr HOST:PORT [...]   (Confab only)
 //!   load seed-presence --data-dir D --app-key org#app --prefix s --count N --per-user K
 //!   load presence --target confab --addr HOST:PORT [...]   (Confab only)
+//!   load seed-groups --target confab --addr HOST:PORT --prefix g --sizes 10,200,3000
+//!   load group|group-offline --target confab --addr HOST:PORT --group ID [...]   (Confab only)
 //!   load flush-floor --dir D   (no server: the disk's floor for a durable ack)
 
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
 
 mod flush;
+mod group;
 mod http;
 mod msync;
 mod multidevice;
@@ -68,6 +71,64 @@ enum Command {
         count: usize,
         #[arg(long, default_value_t = 100)]
         per_user: usize,
+    },
+    /// Creates a group of each size over REST (an app token) in a running Confab: the seeded
+    /// users `{prefix}0..size`, owned by `{prefix}0`, `maxusers` the size. Prints one line
+    /// `SIZE GROUP_ID` per group.
+    SeedGroups {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long, value_delimiter = ',', required = true)]
+        sizes: Vec<usize>,
+    },
+    /// Every member of a group online (`{prefix}0..members`, as `seed-groups` made it), the
+    /// owner sending to it at a fixed rate: copies/s, send-to-receipt latency per copy, server
+    /// CPU per copy, copies that never came. Confab only.
+    Group {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// The group's id (`seed-groups`).
+        #[arg(long)]
+        group: String,
+        /// Its size, the owner counted.
+        #[arg(long)]
+        members: usize,
+        #[arg(long, default_value_t = 100.0)]
+        msgs_per_sec: f64,
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        measure_secs: u64,
+        /// After the measured window: how long to wait for the copies still owed.
+        #[arg(long, default_value_t = 5)]
+        drain_secs: u64,
+        /// After the logins, at most this long for every member to pull what waited.
+        #[arg(long, default_value_t = 60)]
+        settle_secs: u64,
+        /// For all the logins together.
+        #[arg(long, default_value_t = 120)]
+        login_timeout_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// A group's members offline (after one login each), the owner sends M messages, then
+    /// they all log in: time until every member has every message. Confab only.
+    GroupOffline {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        members: usize,
+        #[arg(long, default_value_t = 1000)]
+        messages: u64,
+        #[arg(long, default_value_t = 64)]
+        in_flight: u64,
+        /// For the first logins, and for the catch-up.
+        #[arg(long, default_value_t = 120)]
+        timeout_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
     },
     /// Registers `{prefix}0..count` on ejabberd by in-band registration.
     RegisterXmpp {
@@ -388,6 +449,78 @@ async fn main() -> anyhow::Result<()> {
             };
             let figures =
                 presence::run(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
+            println!("{figures}");
+            Ok(())
+        }
+        Command::SeedGroups { target, sizes } => {
+            if target.target != Kind::Confab {
+                bail!("seed-groups: Confab only");
+            }
+            for (size, id, elapsed) in group::seed(&target.confab(), &target.prefix, &sizes).await?
+            {
+                eprintln!(
+                    "created a group of {size} ({}0..) in {elapsed:?}",
+                    target.prefix
+                );
+                println!("{size} {id}");
+            }
+            Ok(())
+        }
+        Command::Group {
+            target,
+            group,
+            members,
+            msgs_per_sec,
+            warmup_secs,
+            measure_secs,
+            drain_secs,
+            settle_secs,
+            login_timeout_secs,
+            server_pid,
+        } => {
+            if target.target != Kind::Confab {
+                bail!("group: Confab only (ejabberd would need MUC: see bench/README.md)");
+            }
+            let plan = group::OnlinePlan {
+                group,
+                users: (0..members).map(|index| target.user(index)).collect(),
+                tokens: target.mint_tokens(members)?,
+                msgs_per_sec,
+                warmup: Duration::from_secs(warmup_secs),
+                measure: Duration::from_secs(measure_secs),
+                drain: Duration::from_secs(drain_secs),
+                settle: Duration::from_secs(settle_secs),
+                login_concurrency: target.login_concurrency,
+                login_timeout: Duration::from_secs(login_timeout_secs),
+            };
+            let figures =
+                group::run_online(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
+            println!("{figures}");
+            Ok(())
+        }
+        Command::GroupOffline {
+            target,
+            group,
+            members,
+            messages,
+            in_flight,
+            timeout_secs,
+            server_pid,
+        } => {
+            if target.target != Kind::Confab {
+                bail!("group-offline: Confab only (ejabberd would need MUC: see bench/README.md)");
+            }
+            let plan = group::OfflinePlan {
+                group,
+                users: (0..members).map(|index| target.user(index)).collect(),
+                tokens: target.mint_tokens(members)?,
+                messages,
+                in_flight,
+                login_concurrency: target.login_concurrency,
+                timeout: Duration::from_secs(timeout_secs),
+            };
+            let figures =
+                group::run_offline(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
             println!("{figures}");
             Ok(())
         }

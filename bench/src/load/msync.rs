@@ -14,6 +14,11 @@ use crate::stats::{micros_since_start, Recorder};
 /// Namespace of chat messages in `Meta.ns`.
 const NS_CHAT: i32 = 1;
 const USER_DOMAIN: &str = "easemob.com";
+/// A group's queue and a group message's `Meta.to`: `{appKey, name: <group id>, domain}`.
+const GROUP_DOMAIN: &str = "conference.easemob.com";
+/// `MessageBody.type`: one-to-one and group chat.
+const BODY_CHAT: i32 = 1;
+const BODY_GROUPCHAT: i32 = 2;
 
 /// What a Confab login needs: where, which app, and the credentials to mint user tokens.
 #[derive(Clone)]
@@ -77,6 +82,19 @@ impl MsyncConn {
         index: usize,
         resource: String,
     ) -> anyhow::Result<MsyncConn> {
+        let (conn, _) = MsyncConn::login_unread(target, user, token, index, resource).await?;
+        Ok(conn)
+    }
+
+    /// As `login_device`, and returns UNREAD's answer: the queues the SDK pulls at once (the
+    /// server expects those pulls, and tells of new messages by NOTICE until they end).
+    pub(crate) async fn login_unread(
+        target: &ConfabTarget,
+        user: &str,
+        token: &str,
+        index: usize,
+        resource: String,
+    ) -> anyhow::Result<(MsyncConn, pb::CommUnreadDl)> {
         let socket = net::websocket(&target.addr, "/websocket", index).await?;
         let mut conn = MsyncConn {
             socket,
@@ -118,9 +136,10 @@ impl MsyncConn {
         }
         conn.send_frame(Command::Unread, Vec::new()).await?;
         loop {
-            let (command, _) = conn.next_frame().await?;
+            let (command, payload) = conn.next_frame().await?;
             if command == Command::Unread as i32 {
-                return Ok(conn);
+                let unread = pb::CommUnreadDl::decode(payload)?;
+                return Ok((conn, unread));
             }
         }
     }
@@ -240,14 +259,36 @@ impl MsyncConn {
     /// Queues a text message to `peer` whose text is `text`; `flush` sends it. Returns the
     /// `Meta.id` its ack will carry.
     pub(crate) async fn feed_message(&mut self, peer: &str, text: String) -> anyhow::Result<u64> {
+        let to = self.jid(peer);
+        self.feed_body(to, BODY_CHAT, text).await
+    }
+
+    /// Queues a text message to the group `group` (its id) whose text is `text`; `flush`
+    /// sends it. Returns the `Meta.id` its ack will carry.
+    pub(crate) async fn feed_group_message(
+        &mut self,
+        group: &str,
+        text: String,
+    ) -> anyhow::Result<u64> {
+        let to = group_jid(&self.app_key, group);
+        self.feed_body(to, BODY_GROUPCHAT, text).await
+    }
+
+    /// Queues a text message to `to` (`MessageBody.type` `body_type`).
+    async fn feed_body(
+        &mut self,
+        to: pb::Jid,
+        body_type: i32,
+        text: String,
+    ) -> anyhow::Result<u64> {
         let body = pb::MessageBody {
-            r#type: Some(1),
+            r#type: Some(body_type),
             from: Some(pb::Jid {
                 name: Some(self.user.clone()),
                 ..Default::default()
             }),
             to: Some(pb::Jid {
-                name: Some(peer.to_owned()),
+                name: to.name.clone(),
                 ..Default::default()
             }),
             contents: vec![pb::message_body::Content {
@@ -266,7 +307,7 @@ impl MsyncConn {
         let request = pb::CommSyncUl {
             meta: Some(pb::Meta {
                 id: Some(meta_id),
-                to: Some(self.jid(peer)),
+                to: Some(to),
                 ns: Some(NS_CHAT),
                 payload: Some(body.encode_to_vec().into()),
                 ..Default::default()
@@ -336,6 +377,16 @@ impl MsyncConn {
             domain: Some(USER_DOMAIN.into()),
             ..Default::default()
         }
+    }
+}
+
+/// The JID of group `group` (its id) in app `app_key`: its queue, and its messages' `Meta.to`.
+pub(crate) fn group_jid(app_key: &str, group: &str) -> pb::Jid {
+    pb::Jid {
+        app_key: Some(app_key.to_owned()),
+        name: Some(group.to_owned()),
+        domain: Some(GROUP_DOMAIN.into()),
+        ..Default::default()
     }
 }
 

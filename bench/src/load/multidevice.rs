@@ -445,7 +445,7 @@ impl Sent {
 }
 
 /// A pull to make: the queue, and the key that acknowledges what came before.
-type Pull = (pb::Jid, Option<u64>);
+pub(crate) type Pull = (pb::Jid, Option<u64>);
 
 /// The SDK's pull bookkeeping, as agora-chat 1.4.0 does it (`Agora-chat.js`: the NOTICE handler
 /// and the CommSyncDL handler; PROTOCOL.md §4.4, §4.5). The SDK lists the queues to pull and
@@ -455,7 +455,7 @@ type Pull = (pb::Jid, Option<u64>);
 /// the queue. An empty page with `isLast` takes its queue off the list; with metas and `isLast`
 /// the SDK looks the queue up by a field pages do not have and removes nothing. Either way it
 /// then pulls the head of its list, if any. A page that came unasked is handled the same way.
-struct SdkQueues {
+pub(crate) struct SdkQueues {
     own_name: String,
     own_resource: String,
     listed: Vec<pb::Jid>,
@@ -464,7 +464,7 @@ struct SdkQueues {
 }
 
 impl SdkQueues {
-    fn new(own_name: String, own_resource: String) -> SdkQueues {
+    pub(crate) fn new(own_name: String, own_resource: String) -> SdkQueues {
         SdkQueues {
             own_name,
             own_resource,
@@ -473,7 +473,7 @@ impl SdkQueues {
         }
     }
 
-    fn on_notice(&mut self, queue: pb::Jid) -> Option<Pull> {
+    pub(crate) fn on_notice(&mut self, queue: pb::Jid) -> Option<Pull> {
         if self.listed.iter().any(|listed| listed.name == queue.name) {
             return None;
         }
@@ -486,7 +486,7 @@ impl SdkQueues {
         (self.listed.len() == 1).then_some((queue, None))
     }
 
-    fn on_page(&mut self, page: &pb::CommSyncDl) -> Option<Pull> {
+    pub(crate) fn on_page(&mut self, page: &pb::CommSyncDl) -> Option<Pull> {
         let queue = page.queue.clone()?;
         if page.is_last == Some(true) {
             if page.metas.is_empty() {
@@ -509,6 +509,11 @@ impl SdkQueues {
         if let Some(index) = self.listed.iter().position(|listed| &listed.name == name) {
             self.listed.remove(index);
         }
+    }
+
+    /// Nothing listed: the SDK pulls nothing.
+    pub(crate) fn is_idle(&self) -> bool {
+        self.listed.is_empty()
     }
 
     fn head(&self) -> Option<Pull> {
