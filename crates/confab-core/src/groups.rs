@@ -17,8 +17,8 @@ use crate::{
     ids::{AppKey, GroupId, IdGenerator, MessageId, UserName},
     now_ms,
     store::{
-        Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
+        Audience, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
+        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
         MemberAttributes, UserStore,
     },
     Error,
@@ -402,6 +402,111 @@ impl GroupService {
             Some(_) => Ok(()),
             None => Err(GroupError::NotMember(user.to_string()).into()),
         }
+    }
+
+    /// The caller may share files in the group (a member, or the app): checked before an
+    /// upload is read.
+    pub async fn check_sharer(&self, caller: &GroupCaller, id: &GroupId) -> Result<(), Error> {
+        let group = self.load(&caller.app, id).await?;
+        match self.role(caller, &group).await? {
+            Some(_) => Ok(()),
+            None => Err(not_member(caller)),
+        }
+    }
+
+    /// `uploadGroupSharedFile`, once its bytes are stored: every member hears of it
+    /// (`uploadFile`).
+    pub async fn share_file(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        file: &GroupFile,
+    ) -> Result<(), Error> {
+        let group = self.load(&caller.app, id).await?;
+        if self.role(caller, &group).await?.is_none() {
+            return Err(not_member(caller));
+        }
+        match self.store.add_group_file(&caller.app, id, file).await? {
+            GroupOutcome::Done(()) => {}
+            other => return Err(refused(other)),
+        }
+        GroupEvent::new(
+            &caller.app,
+            id,
+            Operation::UploadFile,
+            Self::actor(caller, &group),
+        )
+        .reason(&file.name)
+        .send(&self.appender, Audience::Members)
+        .await
+    }
+
+    /// `fetchGroupSharedFileList`: the latest shared first.
+    pub async fn files(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<GroupFile>, Error> {
+        let group = self.load(&caller.app, id).await?;
+        if self.role(caller, &group).await?.is_none() {
+            return Err(not_member(caller));
+        }
+        Ok(self
+            .store
+            .group_files(&caller.app, id, offset, limit)
+            .await?)
+    }
+
+    /// A shared file a member may download; `None` when the group has no such file.
+    pub async fn file(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<Option<GroupFile>, Error> {
+        let group = self.load(&caller.app, id).await?;
+        if self.role(caller, &group).await?.is_none() {
+            return Err(not_member(caller));
+        }
+        Ok(self.store.group_file(&caller.app, id, file).await?)
+    }
+
+    /// `deleteGroupSharedFile`: its owner, or the group's owner or an admin; every member
+    /// hears of it (`deleteFile`). False when the group has no such file.
+    pub async fn remove_file(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<bool, Error> {
+        let group = self.load(&caller.app, id).await?;
+        let role = self
+            .role(caller, &group)
+            .await?
+            .ok_or_else(|| not_member(caller))?;
+        let Some(shared) = self.store.group_file(&caller.app, id, file).await? else {
+            return Ok(false);
+        };
+        if role == GroupRole::Member && caller.user.as_ref() != Some(&shared.owner) {
+            return Err(
+                GroupError::NotAllowed("the file's owner, the owner or admins only").into(),
+            );
+        }
+        if !self.store.remove_group_file(&caller.app, id, file).await? {
+            return Ok(false);
+        }
+        GroupEvent::new(
+            &caller.app,
+            id,
+            Operation::DeleteFile,
+            Self::actor(caller, &group),
+        )
+        .reason(&shared.name)
+        .send(&self.appender, Audience::Members)
+        .await?;
+        Ok(true)
     }
 
     /// `setGroupMemberAttributes`: a member sets their own; the owner and admins anyone's.

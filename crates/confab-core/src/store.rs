@@ -15,8 +15,9 @@ use bytes::Bytes;
 
 mod groups;
 pub use groups::{
-    Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind,
-    GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes, MAX_GROUP_UNREAD,
+    Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+    GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes,
+    MAX_GROUP_UNREAD,
 };
 
 use crate::{

@@ -330,6 +330,17 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::post(routes::groups::member_attributes_route),
         )
         .route(
+            "/{org}/{app}/chatgroups/{group}/share_files",
+            routing::get(routes::groups::files_route).merge(
+                routing::post(routes::groups::share_file_route)
+                    .layer(DefaultBodyLimit::max(upload_limit)),
+            ),
+        )
+        .route(
+            "/{org}/{app}/chatgroups/{group}/share_files/{file}",
+            routing::get(routes::groups::file_route).delete(routes::groups::delete_file_route),
+        )
+        .route(
             "/{org}/{app}/chatgroups/{group}/acks/{message}",
             routing::get(routes::groups::readers_route),
         )

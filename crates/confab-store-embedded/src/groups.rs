@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupSettings, GroupStore, MemberAttributes, StoreError,
-        MAX_GROUP_UNREAD,
+        Appended, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
+        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupStore, MemberAttributes,
+        StoreError, MAX_GROUP_UNREAD,
     },
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -404,6 +404,7 @@ fn delete(connection: &Connection, app: &str, id: &str) -> rusqlite::Result<Opti
         "group_requests",
         "group_message_reads",
         "group_member_attributes",
+        "group_files",
     ] {
         connection
             .prepare_cached(&format!(
@@ -1289,6 +1290,112 @@ impl GroupStore for EmbeddedStore {
         .await
     }
 
+    async fn add_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &GroupFile,
+    ) -> Result<GroupOutcome<()>, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.clone());
+        match self
+            .group_write(Box::new(move |connection| {
+                if load_group(connection, &app, &id)?.is_none() {
+                    return Ok(GroupReply::Unit(GroupOutcome::NoGroup));
+                }
+                connection
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO group_files
+                             (app_key, group_id, file_id, name, owner, size, created_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    )?
+                    .execute(params![
+                        app,
+                        id,
+                        file.id,
+                        file.name,
+                        file.owner.as_str(),
+                        file.size as i64,
+                        file.created_ms as i64
+                    ])?;
+                Ok(GroupReply::Unit(GroupOutcome::Done(())))
+            }))
+            .await?
+        {
+            GroupReply::Unit(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
+    async fn group_files(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<GroupFile>, StoreError> {
+        let (app, id) = (app.to_string(), id.to_string());
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT file_id, name, owner, size, created_ms FROM group_files
+                     WHERE app_key = ?1 AND group_id = ?2
+                     ORDER BY created_ms DESC, file_id LIMIT ?3 OFFSET ?4",
+                )?
+                .query_map(params![app, id, limit, offset as i64], file_from_row)?
+                .filter_map(|file| file.transpose())
+                .collect()
+        })
+        .await
+    }
+
+    async fn group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<Option<GroupFile>, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.to_owned());
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(
+                    "SELECT file_id, name, owner, size, created_ms FROM group_files
+                     WHERE app_key = ?1 AND group_id = ?2 AND file_id = ?3",
+                )?
+                .query_row(params![app, id, file], file_from_row)
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn remove_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<bool, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.to_owned());
+        match self
+            .group_write(Box::new(move |connection| {
+                let removed = connection
+                    .prepare_cached(
+                        "DELETE FROM group_files
+                         WHERE app_key = ?1 AND group_id = ?2 AND file_id = ?3",
+                    )?
+                    .execute(params![app, id, file])?;
+                Ok(GroupReply::Unit(if removed > 0 {
+                    GroupOutcome::Done(())
+                } else {
+                    GroupOutcome::NoGroup
+                }))
+            }))
+            .await?
+        {
+            GroupReply::Unit(outcome) => Ok(outcome == GroupOutcome::Done(())),
+            _ => Err(unexpected()),
+        }
+    }
+
     async fn record_group_read(
         &self,
         app: &AppKey,
@@ -1422,6 +1529,19 @@ fn set_attributes(
         insert.execute(params![app, id, user.as_str(), key, value])?;
     }
     Ok(GroupOutcome::Done(attributes))
+}
+
+/// A `group_files` row; `None` for an owner name that no longer parses.
+fn file_from_row(row: &Row<'_>) -> rusqlite::Result<Option<GroupFile>> {
+    let (id, name, owner): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
+    let (size, created_ms): (i64, i64) = (row.get(3)?, row.get(4)?);
+    Ok(UserName::parse(&owner).map(|owner| GroupFile {
+        id,
+        name,
+        owner,
+        size: size as u64,
+        created_ms: created_ms as u64,
+    }))
 }
 
 fn readers_count(

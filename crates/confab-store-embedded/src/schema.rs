@@ -430,6 +430,16 @@ CREATE TABLE group_allowlist (
     member   TEXT NOT NULL,
     PRIMARY KEY (app_key, group_id, member)
 ) WITHOUT ROWID;
+CREATE TABLE group_files (
+    app_key    TEXT NOT NULL,
+    group_id   TEXT NOT NULL,
+    file_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, group_id, file_id)
+) WITHOUT ROWID;
 CREATE TABLE group_member_attributes (
     app_key  TEXT NOT NULL,
     group_id TEXT NOT NULL,

@@ -53,6 +53,7 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE group_requests;
     DROP TABLE group_message_reads;
     DROP TABLE group_member_attributes;
+    DROP TABLE group_files;
 ";
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, LogId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-        GroupRequestKind, GroupRole, GroupStore, MemberAttributes, StoreError,
+        Appended, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
+        GroupRequest, GroupRequestKind, GroupRole, GroupStore, MemberAttributes, StoreError,
     },
 };
 
@@ -33,6 +33,8 @@ struct GroupRow {
     requests: HashMap<(GroupRequestKind, UserName), GroupRequest>,
     /// `group_message_reads`: who sent a read ack for each message.
     reads: BTreeMap<MessageId, BTreeSet<UserName>>,
+    /// `group_files`, by id.
+    files: BTreeMap<String, GroupFile>,
 }
 
 /// A row of `group_members`.
@@ -249,6 +251,7 @@ impl State {
             allowlist: BTreeSet::new(),
             requests: HashMap::new(),
             reads: BTreeMap::new(),
+            files: BTreeMap::new(),
         };
         self.groups.by_id.insert(key, row);
         Ok(GroupOutcome::Done(()))
@@ -756,6 +759,75 @@ impl GroupStore for MemoryStore {
                     Some((user.clone(), attributes))
                 })
                 .collect()
+        })
+    }
+
+    async fn add_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &GroupFile,
+    ) -> Result<GroupOutcome<()>, StoreError> {
+        self.with(|state| match state.groups.get_mut(app, id) {
+            Some(row) => {
+                row.files.insert(file.id.clone(), file.clone());
+                GroupOutcome::Done(())
+            }
+            None => GroupOutcome::NoGroup,
+        })
+    }
+
+    async fn group_files(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<GroupFile>, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.groups.by_id.get(&(app.clone(), id.clone())) else {
+                return Vec::new();
+            };
+            let mut files: Vec<GroupFile> = row.files.values().cloned().collect();
+            files.sort_by(|a, b| {
+                b.created_ms
+                    .cmp(&a.created_ms)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            files
+                .into_iter()
+                .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+                .take(limit as usize)
+                .collect()
+        })
+    }
+
+    async fn group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<Option<GroupFile>, StoreError> {
+        self.with(|state| {
+            state
+                .groups
+                .by_id
+                .get(&(app.clone(), id.clone()))
+                .and_then(|row| row.files.get(file).cloned())
+        })
+    }
+
+    async fn remove_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            state
+                .groups
+                .get_mut(app, id)
+                .is_some_and(|row| row.files.remove(file).is_some())
         })
     }
 

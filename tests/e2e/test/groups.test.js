@@ -936,6 +936,50 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual((await bobClient.conn.getServerPinnedMessages({ conversationId: groupId, conversationType: 'groupChat' })).data.list, [])
         }))
 
+        test('shared files: upload (uploadFile to the members), list, download byte for byte, delete (deleteFile); a non-member and a plain member refused', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const groupId = await createGroup(amyClient, { members: [bob.username, cal.username] })
+            const bytes = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251))
+            const file = new File([bytes], 'notes.bin', { type: 'application/octet-stream' })
+            const option = { url: URL.createObjectURL(file), filename: 'notes.bin', filetype: 'bin', data: file }
+            const uploaded = await withTimeout(new Promise((resolve, reject) => bobClient.conn.uploadGroupSharedFile({
+                groupId, file: option, onFileUploadComplete: resolve, onFileUploadError: reject,
+            })), 15000, 'uploadGroupSharedFile')
+            const fileId = uploaded.data.file_id
+            assert.deepEqual({ name: uploaded.data.file_name, size: uploaded.data.file_size, group: uploaded.data.group_id }, { name: 'notes.bin', size: 3000, group: groupId })
+            const event = await groupEvent(amyClient, 'uploadFile', groupId)
+            assert.equal(event.from, bob.username)
+
+            const list = await calClient.conn.getGroupSharedFilelist({ groupId, pageNum: 1, pageSize: 10 })
+            assert.deepEqual(list.data.map((f) => [f.file_id, f.file_name, f.file_owner, f.file_size]), [[fileId, 'notes.bin', bob.username, 3000]])
+            const blob = await withTimeout(new Promise((resolve, reject) => calClient.conn.downloadGroupSharedFile({
+                groupId, fileId, onFileDownloadComplete: resolve, onFileDownloadError: reject,
+            })), 15000, 'downloadGroupSharedFile')
+            assert.ok(Buffer.from(await blob.arrayBuffer()).equals(bytes), 'the bytes come back as uploaded')
+
+            // A non-member neither lists nor uploads; a plain member may not delete another's file.
+            assert.deepEqual(await refused(danClient.conn.getGroupSharedFilelist({ groupId }), 'a non-member listing'), [GROUP_NOT_JOINED, `user: ${dan.username} are not members of this group!`])
+            const outsider = await withTimeout(new Promise((resolve) => danClient.conn.uploadGroupSharedFile({
+                groupId, file: option, onFileUploadComplete: (data) => resolve({ ok: true, data }), onFileUploadError: (error) => resolve({ ok: false, error }),
+            })), 15000, 'a non-member uploading')
+            // Refused before the body is read: the SDK's uploader hands the 403 body to
+            // onFileUploadComplete, or, when the answer overtakes the upload, fails it.
+            if (outsider.ok) {
+                assert.deepEqual([outsider.data.error, outsider.data.error_description], ['forbidden_op', `user: ${dan.username} are not members of this group!`])
+            }
+            assert.equal((await calClient.conn.getGroupSharedFilelist({ groupId })).data.length, 1)
+            assert.deepEqual(await refused(calClient.conn.deleteGroupSharedFile({ groupId, fileId }), 'a plain member deleting another\'s file'), [PERMISSION_DENIED, PERMISSION_TEXT])
+            const deleted = await bobClient.conn.deleteGroupSharedFile({ groupId, fileId })
+            assert.deepEqual(deleted.data, { group_id: groupId, file_id: fileId, result: true })
+            await groupEvent(calClient, 'deleteFile', groupId)
+            assert.deepEqual((await amyClient.conn.getGroupSharedFilelist({ groupId })).data, [])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

@@ -69,6 +69,7 @@ macro_rules! store_conformance_tests {
             group_quotas_hold_in_the_same_step,
             group_member_attributes_merge_within_a_limit_and_leave_with_the_member,
             a_listed_group_entry_is_read_by_the_listed_only,
+            group_files_list_latest_first_and_leave_with_the_group,
             health_checks_write
         );
         mod chat_on_the_store {

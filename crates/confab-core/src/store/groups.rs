@@ -132,6 +132,18 @@ pub enum GroupRequestKind {
     Invitation,
 }
 
+/// A file shared in a group (`uploadGroupSharedFile`); its bytes are an attachment (`ChatFile`)
+/// of the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupFile {
+    /// The attachment's uuid.
+    pub id: String,
+    pub name: String,
+    pub owner: UserName,
+    pub size: u64,
+    pub created_ms: u64,
+}
+
 /// A member's attributes in one group (`setGroupMemberAttributes`), by key.
 pub type MemberAttributes = std::collections::BTreeMap<String, String>;
 
@@ -307,6 +319,34 @@ pub trait GroupStore: Send + Sync {
         users: &[UserName],
         keys: &[String],
     ) -> Result<Vec<(UserName, MemberAttributes)>, StoreError>;
+    /// Shares `file` in the group; `NoGroup` when there is none.
+    async fn add_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &GroupFile,
+    ) -> Result<GroupOutcome<()>, StoreError>;
+    /// `limit` of the group's files from `offset`, the latest shared first.
+    async fn group_files(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<GroupFile>, StoreError>;
+    async fn group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<Option<GroupFile>, StoreError>;
+    /// Takes the file out of the group; false when it was not shared there.
+    async fn remove_group_file(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        file: &str,
+    ) -> Result<bool, StoreError>;
     /// Records that `reader` read message `message` of group `id` (a group read ack; once per
     /// reader) and returns how many have read it.
     async fn record_group_read(

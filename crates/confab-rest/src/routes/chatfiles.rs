@@ -53,6 +53,21 @@ pub(crate) async fn upload_route(
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let (app, uploader) = caller_of_app(&state, &org, &app, &headers).await?;
+    let file = receive_upload(&state, &app, uploader, &headers, multipart).await?;
+    tracing::debug!(uuid = %file.uuid, length = file.length, "attachment stored");
+    Ok(Json(upload_body(&app, &file, &headers, listener)))
+}
+
+/// Streams the form's `file` into the `FileStore` (within `max_attachment_bytes`) and stores
+/// its metadata: the attachment an upload makes, for `POST /chatfiles` and a group's shared
+/// files alike.
+pub(crate) async fn receive_upload(
+    state: &RestState,
+    app: &App,
+    uploader: String,
+    headers: &HeaderMap,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<ChatFile, ApiError> {
     let mut multipart =
         multipart.map_err(|rejection| ChatFileError::Malformed(rejection.body_text()))?;
     let restricted = headers
@@ -103,7 +118,7 @@ pub(crate) async fn upload_route(
     if let Err(error) = read {
         // A form that breaks after its file leaves no file behind.
         if stored.is_some() {
-            remove_bytes(&state, &key).await;
+            remove_bytes(state, &key).await;
         }
         return Err(error);
     }
@@ -124,11 +139,36 @@ pub(crate) async fn upload_route(
         created_ms: now_ms(),
     };
     if let Err(error) = state.chat_files.create_chat_file(&file).await {
-        remove_bytes(&state, &key).await;
+        remove_bytes(state, &key).await;
         return Err(ChatFileError::Storage(error).into());
     }
-    tracing::debug!(uuid = %file.uuid, length, "attachment stored");
-    Ok(Json(upload_body(&app, &file, &headers, listener)))
+    Ok(file)
+}
+
+/// The bytes of attachment `uuid` of `app` as a download (no secret asked: the caller checked
+/// who may read it).
+pub(crate) async fn serve_original(
+    state: &RestState,
+    app: &App,
+    uuid: &str,
+) -> Result<Response, ApiError> {
+    let key = FileKey::original(uuid).ok_or(ChatFileError::NotFound)?;
+    let file = state
+        .chat_files
+        .chat_file(&app.key, uuid)
+        .await
+        .map_err(ChatFileError::Storage)?
+        .ok_or(ChatFileError::NotFound)?;
+    let stored = state
+        .file_store
+        .open(&key)
+        .await?
+        .ok_or(ChatFileError::NotFound)?;
+    Ok(bytes_response(
+        stored,
+        &file.content_type,
+        Some(&file.filename),
+    ))
 }
 
 /// # `GET /{org}/{app}/chatfiles/{uuid}`

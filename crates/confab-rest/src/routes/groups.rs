@@ -7,18 +7,20 @@ use std::sync::Arc;
 
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{Multipart, Path, Query, State},
     http::{HeaderMap, Uri},
+    response::Response,
     Json,
 };
 use confab_core::{
+    files::ChatFileError,
     groups::{
         Applied, GroupCaller, GroupError, GroupService, Invited, NewGroup, DEFAULT_MAX_USERS,
         UNTIL_UNMUTED_MS,
     },
     ids::{GroupId, UserName},
     now_ms,
-    store::{Group, GroupMember, GroupRole, GroupSettings, GroupSettingsChange},
+    store::{Group, GroupFile, GroupMember, GroupRole, GroupSettings, GroupSettingsChange},
     Error,
 };
 use serde::Deserialize;
@@ -26,7 +28,7 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     error::ApiError,
-    extract::{app_for_user, caller_of_app, page_limit, parse_json, query_value},
+    extract::{app_for_user, caller_of_app, page_limit, parse_json, query_value, resolve_app},
     RestState,
 };
 
@@ -1308,6 +1310,126 @@ pub(crate) async fn member_attributes_route(
         .map(|(user, attributes)| (user.to_string(), json!(attributes)))
         .collect();
     Ok(answer("post", Value::Object(data)))
+}
+
+/// # `POST /{org}/{app}/chatgroups/{g}/share_files?resource=` (multipart `file`)
+///
+/// `uploadGroupSharedFile`: a member's file, stored like an attachment (`max_attachment_bytes`);
+/// answers `{data: {file_url, group_id, file_name, created, file_id, file_size}}` and every
+/// member hears `uploadFile`.
+pub(crate) async fn share_file_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app_name, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    uri: Uri,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app_name), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    // Who may share is known before the bytes are read.
+    service(&state).check_sharer(&caller, &group).await?;
+    let app = resolve_app(&state.apps, &org, &app_name, &headers).await?;
+    let owner = caller.user.clone().unwrap_or_else(UserName::group_history);
+    let uploaded = crate::routes::chatfiles::receive_upload(
+        &state,
+        &app,
+        owner.to_string(),
+        &headers,
+        multipart,
+    )
+    .await?;
+    let file = GroupFile {
+        id: uploaded.uuid.clone(),
+        name: uploaded.filename.clone(),
+        owner,
+        size: uploaded.length,
+        created_ms: uploaded.created_ms,
+    };
+    service(&state).share_file(&caller, &group, &file).await?;
+    Ok(answer(
+        "post",
+        json!({
+            "file_url": format!("{}/{}", uri.path(), file.id),
+            "group_id": group.as_str(),
+            "file_name": file.name,
+            "created": file.created_ms,
+            "file_id": file.id,
+            "file_size": file.size,
+        }),
+    ))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/share_files?pagenum=&pagesize=`
+///
+/// `fetchGroupSharedFileList`: `[{file_id, file_name, file_owner, file_size, created}]`,
+/// the latest shared first, 1-based pages.
+pub(crate) async fn files_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let page = page_number(&query, "pagenum", 1)?;
+    let size = page_limit(&query, "pagesize", 10, MAX_PAGE)?;
+    let files = service(&state)
+        .files(&caller, &group, (page - 1) * u64::from(size), size)
+        .await?;
+    let rows: Vec<Value> = files
+        .iter()
+        .map(|file| {
+            json!({
+                "file_id": file.id,
+                "file_name": file.name,
+                "file_owner": file.owner.as_str(),
+                "file_size": file.size,
+                "created": file.created_ms,
+            })
+        })
+        .collect();
+    Ok(answer("get", Value::Array(rows)))
+}
+
+/// # `GET /{org}/{app}/chatgroups/{g}/share_files/{file}`
+///
+/// `downloadGroupSharedFile`: the bytes, for members (404 `file_expired` for a file the group
+/// does not share).
+pub(crate) async fn file_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app_name, group, file)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let caller = caller(&state, (&org, &app_name), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let shared = service(&state)
+        .file(&caller, &group, &file)
+        .await?
+        .ok_or(ChatFileError::NotFound)?;
+    let app = resolve_app(&state.apps, &org, &app_name, &headers).await?;
+    crate::routes::chatfiles::serve_original(&state, &app, &shared.id).await
+}
+
+/// # `DELETE /{org}/{app}/chatgroups/{g}/share_files/{file}?resource=`
+///
+/// `deleteGroupSharedFile`: `{group_id, file_id, result}`; every member hears `deleteFile`.
+pub(crate) async fn delete_file_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group, file)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    if !service(&state).remove_file(&caller, &group, &file).await? {
+        return Err(ChatFileError::NotFound.into());
+    }
+    Ok(answer(
+        "delete",
+        json!({ "group_id": group.as_str(), "file_id": file, "result": true }),
+    ))
 }
 
 /// # `GET /{org}/{app}/chatgroups/{g}/announcement`

@@ -6,7 +6,7 @@ use crate::{
     ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
     store::{
         AppendEffect, Appended, Audience, ConversationChange, ConversationFilter,
-        ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange,
+        ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange, GroupFile,
         GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind, GroupRole,
         GroupSettings, GroupSettingsChange, HistoryQuery, NewMessage, Pulled, Store,
         MAX_GROUP_UNREAD,
@@ -2030,4 +2030,75 @@ pub async fn a_listed_group_entry_is_read_by_the_listed_only(store: &dyn Store) 
     let queue = QueueName::group(&gid("5001"));
     assert_eq!(unread(store, app, &bob).await, [(queue.clone(), 2)]);
     assert_eq!(unread(store, app, &cal).await, [(queue, 1)]);
+}
+
+/// Shared files: listed latest first and paged, found by id in their group only, removed once,
+/// gone with the group.
+pub async fn group_files_list_latest_first_and_leave_with_the_group(store: &dyn Store) {
+    let app = &app_with(store, "files", &["amy", "bob"]).await;
+    store
+        .create_group(
+            app,
+            &group("6001", "amy", 100, 10),
+            &[name("bob")],
+            GroupQuota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    let file = |id: &str, owner: &str, created_ms: u64| GroupFile {
+        id: id.to_owned(),
+        name: format!("{id}.txt"),
+        owner: name(owner),
+        size: 10,
+        created_ms,
+    };
+    for shared in [
+        file("f1", "amy", 100),
+        file("f2", "bob", 300),
+        file("f3", "bob", 200),
+    ] {
+        let added = store
+            .add_group_file(app, &gid("6001"), &shared)
+            .await
+            .unwrap();
+        assert_eq!(added, GroupOutcome::Done(()));
+    }
+    assert_eq!(
+        store
+            .add_group_file(app, &gid("6999"), &file("f9", "amy", 1))
+            .await
+            .unwrap(),
+        GroupOutcome::NoGroup
+    );
+    let ids = |files: Vec<GroupFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.group_files(app, &gid("6001"), 0, 2).await.unwrap()),
+        ["f2", "f3"]
+    );
+    assert_eq!(
+        ids(store.group_files(app, &gid("6001"), 2, 2).await.unwrap()),
+        ["f1"]
+    );
+    assert_eq!(
+        store.group_file(app, &gid("6001"), "f3").await.unwrap(),
+        Some(file("f3", "bob", 200))
+    );
+    assert_eq!(
+        store.group_file(app, &gid("6999"), "f3").await.unwrap(),
+        None
+    );
+    assert!(store
+        .remove_group_file(app, &gid("6001"), "f3")
+        .await
+        .unwrap());
+    assert!(!store
+        .remove_group_file(app, &gid("6001"), "f3")
+        .await
+        .unwrap());
+    store.delete_group(app, &gid("6001")).await.unwrap();
+    assert!(store
+        .group_files(app, &gid("6001"), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
 }
