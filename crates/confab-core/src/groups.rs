@@ -404,6 +404,28 @@ impl GroupService {
         }
     }
 
+    /// `blockGroupMessage` / `unblockGroupMessage`: the calling member stops (or starts again)
+    /// getting the group's messages; what is addressed to them still comes.
+    pub async fn shield(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+        shield: bool,
+    ) -> Result<(), Error> {
+        let Some(user) = &caller.user else {
+            return Err(GroupError::NotAllowed("a member blocks a group's messages").into());
+        };
+        match self
+            .store
+            .set_group_shield(&caller.app, id, user, shield)
+            .await?
+        {
+            GroupOutcome::Done(_) => Ok(()),
+            GroupOutcome::NotMember(_) => Err(not_member(caller)),
+            other => Err(refused(other)),
+        }
+    }
+
     /// The caller may share files in the group (a member, or the app): checked before an
     /// upload is read.
     pub async fn check_sharer(&self, caller: &GroupCaller, id: &GroupId) -> Result<(), Error> {

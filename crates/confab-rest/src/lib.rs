@@ -330,6 +330,10 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::post(routes::groups::member_attributes_route),
         )
         .route(
+            "/{org}/{app}/chatgroups/{group}/shield",
+            routing::post(routes::groups::shield_route).delete(routes::groups::shield_route),
+        )
+        .route(
             "/{org}/{app}/chatgroups/{group}/share_files",
             routing::get(routes::groups::files_route).merge(
                 routing::post(routes::groups::share_file_route)

@@ -1290,6 +1290,48 @@ impl GroupStore for EmbeddedStore {
         .await
     }
 
+    async fn set_group_shield(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        shield: bool,
+    ) -> Result<GroupOutcome<bool>, StoreError> {
+        let (app, id, user) = (app.to_string(), id.to_string(), user.clone());
+        match self
+            .group_write(Box::new(move |connection| {
+                if load_group(connection, &app, &id)?.is_none() {
+                    return Ok(GroupReply::Flag(GroupOutcome::NoGroup));
+                }
+                let current = connection
+                    .prepare_cached(
+                        "SELECT shielded FROM group_members
+                         WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+                    )?
+                    .query_row(params![app, id, user.as_str()], |row| row.get::<_, bool>(0))
+                    .optional()?;
+                let outcome = match current {
+                    None => GroupOutcome::NotMember(user.clone()),
+                    Some(current) if current == shield => GroupOutcome::Done(false),
+                    Some(_) => {
+                        connection
+                            .prepare_cached(
+                                "UPDATE group_members SET shielded = ?4
+                                 WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+                            )?
+                            .execute(params![app, id, user.as_str(), shield])?;
+                        GroupOutcome::Done(true)
+                    }
+                };
+                Ok(GroupReply::Flag(outcome))
+            }))
+            .await?
+        {
+            GroupReply::Flag(outcome) => Ok(outcome),
+            _ => Err(unexpected()),
+        }
+    }
+
     async fn add_group_file(
         &self,
         app: &AppKey,

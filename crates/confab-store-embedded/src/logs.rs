@@ -413,7 +413,7 @@ fn join_point(
     Ok(connection
         .prepare_cached(
             "SELECT joined_id FROM group_members
-             WHERE app_key = ?1 AND group_id = ?2 AND member = ?3",
+             WHERE app_key = ?1 AND group_id = ?2 AND member = ?3 AND NOT shielded",
         )?
         .query_row(params![app, group, owner], |row| row.get::<_, i64>(0))
         .optional()?
@@ -434,7 +434,8 @@ fn group_views(
              JOIN groups g ON g.app_key = m.app_key AND g.id = m.group_id
              LEFT JOIN conversations c ON c.app_key = m.app_key AND c.owner = m.member
                   AND c.conversation = m.group_id || '@conference.easemob.com'
-             WHERE m.app_key = ?1 AND m.member = ?2 AND g.last_id > m.joined_id",
+             WHERE m.app_key = ?1 AND m.member = ?2 AND g.last_id > m.joined_id
+                   AND NOT m.shielded",
         )?
         .query_map(params![app, owner], |row| {
             Ok((row.get(0)?, row.get(1)?, row.get(2)?))
@@ -498,7 +499,7 @@ fn position(
             .prepare_cached(
                 "SELECT g.last_id FROM groups g JOIN group_members m
                      ON m.app_key = g.app_key AND m.group_id = g.id AND m.member = ?3
-                 WHERE g.app_key = ?1 AND g.id = ?2",
+                 WHERE g.app_key = ?1 AND g.id = ?2 AND NOT m.shielded",
             )?
             .query_row(params![app, group.as_str(), owner], |row| {
                 row.get::<_, i64>(0)

@@ -411,6 +411,7 @@ CREATE TABLE group_members (
     joined_ms      INTEGER NOT NULL,
     joined_id      INTEGER NOT NULL,
     muted_until_ms INTEGER,
+    shielded       INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (app_key, group_id, member)
 ) WITHOUT ROWID;
 CREATE INDEX group_members_by_member ON group_members (app_key, member, group_id);

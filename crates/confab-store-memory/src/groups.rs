@@ -47,6 +47,8 @@ struct MemberRow {
     join_point: MessageId,
     /// `group_member_attributes`: they leave with the member.
     attributes: MemberAttributes,
+    /// The member blocks the group's messages (`blockGroupMessage`).
+    shielded: bool,
 }
 
 impl GroupRow {
@@ -118,6 +120,18 @@ impl Groups {
         user: &UserName,
     ) -> Option<MessageId> {
         Some(self.get(app, group)?.members.get(user)?.join_point)
+    }
+
+    /// Where `user` reads the group's entries for every member from: their join point, unless
+    /// they are no member or block the group's messages.
+    pub(crate) fn reads_from(
+        &self,
+        app: &AppKey,
+        group: &GroupId,
+        user: &UserName,
+    ) -> Option<MessageId> {
+        let member = self.get(app, group)?.members.get(user)?;
+        (!member.shielded).then_some(member.join_point)
     }
 
     /// The logs of the groups `user` is a member of.
@@ -240,6 +254,7 @@ impl State {
                     muted_until_ms: None,
                     join_point,
                     attributes: MemberAttributes::new(),
+                    shielded: false,
                 };
                 (user.clone(), row)
             })
@@ -303,6 +318,7 @@ impl State {
                 muted_until_ms: None,
                 join_point,
                 attributes: MemberAttributes::new(),
+                shielded: false,
             };
             row.members.insert((*user).clone(), member);
         }
@@ -759,6 +775,26 @@ impl GroupStore for MemoryStore {
                     Some((user.clone(), attributes))
                 })
                 .collect()
+        })
+    }
+
+    async fn set_group_shield(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        shield: bool,
+    ) -> Result<GroupOutcome<bool>, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.groups.get_mut(app, id) else {
+                return GroupOutcome::NoGroup;
+            };
+            let Some(member) = row.members.get_mut(user) else {
+                return GroupOutcome::NotMember(user.clone());
+            };
+            let changed = member.shielded != shield;
+            member.shielded = shield;
+            GroupOutcome::Done(changed)
         })
     }
 

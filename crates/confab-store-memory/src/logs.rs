@@ -53,7 +53,7 @@ impl Entry {
         let reader = match (&self.only, log) {
             (Some(only), _) => only.contains(&device.user),
             (None, LogId::Group(group)) => groups
-                .join_point(app, group, &device.user)
+                .reads_from(app, group, &device.user)
                 .is_some_and(|joined| id > joined),
             (None, LogId::Pair { .. }) => true,
         };
@@ -212,7 +212,7 @@ impl Logs {
         if let LogId::Group(group) = log {
             let tail = self.group_tail(app, log);
             if groups
-                .join_point(app, group, owner)
+                .reads_from(app, group, owner)
                 .is_some_and(|joined| tail > joined)
             {
                 view.last = view.last.max(tail);

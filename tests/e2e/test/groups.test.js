@@ -980,6 +980,31 @@ for (const sdkName of SDK_NAMES) {
             assert.deepEqual((await amyClient.conn.getGroupSharedFilelist({ groupId })).data, [])
         }))
 
+        test('blockGroupMessage stops a member\'s group messages until unblockGroupMessage; blockGroup puts the group in silent mode; a non-member refused', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, dan } = await freshUsers(server, ['amy', 'bob', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const danClient = await member(server, sdkName, dan)
+            const groupId = await createGroup(amyClient, { members: [bob.username] })
+            const blocked = await bobClient.conn.blockGroupMessage({ groupId })
+            assert.equal(blocked.type, 0)
+            const hidden = await sendGroupText(amyClient, groupId, 'bob does not see this')
+            // A one-to-one marker after it: Bob's SDK has pulled everything before it.
+            await amyClient.conn.send(amyClient.textMessage(bob.username, 'marker'))
+            await bobClient.waitFor('onTextMessage', { predicate: (m) => m.msg === 'marker' })
+            assert.equal(bobClient.all('onTextMessage').filter((m) => m.id === String(hidden.serverMsgId)).length, 0)
+            await bobClient.conn.unblockGroupMessage({ groupId })
+            const seen = await sendGroupText(amyClient, groupId, 'bob sees this')
+            await bobClient.waitFor('onTextMessage', { predicate: (m) => m.id === String(seen.serverMsgId) })
+            assert.deepEqual(await refused(danClient.conn.blockGroupMessage({ groupId }), 'a non-member blocking'), [GROUP_NOT_JOINED, `user: ${dan.username} are not members of this group!`])
+
+            // blockGroup: the push-ignore flag, kept as the group's silent mode.
+            await bobClient.conn.blockGroup({ groupId })
+            const silent = await bobClient.conn.getSilentModeForConversation({ conversationId: groupId, type: 'groupChat' })
+            assert.equal(silent.data.type, 'NONE')
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])

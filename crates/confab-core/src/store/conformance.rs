@@ -70,6 +70,7 @@ macro_rules! store_conformance_tests {
             group_member_attributes_merge_within_a_limit_and_leave_with_the_member,
             a_listed_group_entry_is_read_by_the_listed_only,
             group_files_list_latest_first_and_leave_with_the_group,
+            a_member_who_blocks_the_group_reads_only_what_is_addressed_to_them,
             health_checks_write
         );
         mod chat_on_the_store {

@@ -319,6 +319,16 @@ pub trait GroupStore: Send + Sync {
         users: &[UserName],
         keys: &[String],
     ) -> Result<Vec<(UserName, MemberAttributes)>, StoreError>;
+    /// Sets whether member `user` blocks the group's messages (`blockGroupMessage`): while
+    /// they do, they read none of its entries for every member (those addressed to them still
+    /// come). `NotMember` when they are not a member; `false` when it already was so.
+    async fn set_group_shield(
+        &self,
+        app: &AppKey,
+        id: &GroupId,
+        user: &UserName,
+        shield: bool,
+    ) -> Result<GroupOutcome<bool>, StoreError>;
     /// Shares `file` in the group; `NoGroup` when there is none.
     async fn add_group_file(
         &self,

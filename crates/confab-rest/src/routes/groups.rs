@@ -1432,6 +1432,28 @@ pub(crate) async fn delete_file_route(
     ))
 }
 
+/// # `POST` / `DELETE /{org}/{app}/chatgroups/{g}/shield?resource=`
+///
+/// `blockGroupMessage` / `unblockGroupMessage`: the calling member stops (starts again)
+/// getting the group's messages. `{result, user, groupid}`.
+pub(crate) async fn shield_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, group)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let group = parse_group(&group)?;
+    let shield = method == axum::http::Method::POST;
+    service(&state).shield(&caller, &group, shield).await?;
+    let user = caller.user.as_ref().map(UserName::as_str).unwrap_or("");
+    Ok(answer(
+        if shield { "post" } else { "delete" },
+        json!({ "result": true, "user": user, "groupid": group.as_str() }),
+    ))
+}
+
 /// # `GET /{org}/{app}/chatgroups/{g}/announcement`
 pub(crate) async fn announcement_route(
     State(state): State<Arc<RestState>>,

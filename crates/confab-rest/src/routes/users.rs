@@ -107,6 +107,28 @@ pub(crate) struct UpdateUserBody {
     device_id: Option<String>,
     device_token: Option<String>,
     notifier_name: Option<String>,
+    /// `blockGroup`: `[{"notification_ignore_<group>": true}]`.
+    entities: Option<Vec<serde_json::Map<String, Value>>>,
+}
+
+/// The groups a `blockGroup` body ignores (`true`) or no longer ignores (`false`) in push.
+fn ignored_groups(
+    entities: &[serde_json::Map<String, Value>],
+) -> Result<Vec<(confab_core::ids::GroupId, bool)>, Error> {
+    let mut groups = Vec::new();
+    for (key, value) in entities.iter().flatten() {
+        let group = key
+            .strip_prefix("notification_ignore_")
+            .and_then(confab_core::ids::GroupId::parse)
+            .ok_or_else(|| Error::InvalidArgument(format!("unknown user field {key}")))?;
+        let ignore = match value {
+            Value::Bool(flag) => *flag,
+            Value::String(text) => text == "true",
+            _ => return Err(Error::InvalidArgument(format!("{key} must be a boolean"))),
+        };
+        groups.push((group, ignore));
+    }
+    Ok(groups)
 }
 
 /// # `PUT /{org}/{app}/users/{user}` `{nickname}` or `{device_id, device_token, notifier_name}`
@@ -122,7 +144,8 @@ pub(crate) async fn update_user_route(
 ) -> Result<Json<Value>, ApiError> {
     let (app, name) = app_for_user(&state, &org, &app, user, &headers).await?;
     let body: UpdateUserBody = crate::extract::parse_json(&body)?;
-    if body.nickname.is_none() && body.device_id.is_none() {
+    let ignored = ignored_groups(body.entities.as_deref().unwrap_or_default())?;
+    if body.nickname.is_none() && body.device_id.is_none() && ignored.is_empty() {
         return Err(Error::InvalidArgument("nothing to update".to_owned()).into());
     }
     // An app token may name a user that does not exist: nothing is stored for them.
@@ -142,6 +165,19 @@ pub(crate) async fn update_user_route(
         state
             .notifications
             .set_push_token(&app.key, &name, &token)
+            .await?;
+    }
+    // A group whose pushes the user ignores is a group in silent mode ("NONE").
+    for (group, ignore) in ignored {
+        let change = if ignore {
+            confab_core::notifications::SettingChange::RemindType("NONE".to_owned())
+        } else {
+            confab_core::notifications::SettingChange::Clear
+        };
+        let scope = confab_core::store::NotificationScope::Group(group.to_string());
+        state
+            .notifications
+            .change(&app.key, (&name, ""), &scope, change)
             .await?;
     }
     let user = state.accounts.user(&app.key, &name).await?;

@@ -2102,3 +2102,68 @@ pub async fn group_files_list_latest_first_and_leave_with_the_group(store: &dyn 
         .unwrap()
         .is_empty());
 }
+
+/// A member who blocks the group's messages reads none of its entries for every member, while
+/// they block; what is addressed to them still comes; unblocking brings the newer ones.
+pub async fn a_member_who_blocks_the_group_reads_only_what_is_addressed_to_them(store: &dyn Store) {
+    let app = &app_with(store, "shield", &["amy", "bob"]).await;
+    store
+        .create_group(
+            app,
+            &group("7001", "amy", 100, 10),
+            &[name("bob")],
+            GroupQuota::UNLIMITED,
+        )
+        .await
+        .unwrap();
+    let bob = device("bob", "web");
+    store.device_seen(app, &bob, 100).await.unwrap();
+    let shield = |on: bool| async move {
+        store
+            .set_group_shield(app, &gid("7001"), &name("bob"), on)
+            .await
+            .unwrap()
+    };
+    assert_eq!(shield(true).await, GroupOutcome::Done(true));
+    assert_eq!(shield(true).await, GroupOutcome::Done(false));
+    let hidden = stored(
+        store
+            .append_message(group_message(app, "7001", ("amy", "phone"), 200, 1))
+            .await
+            .unwrap(),
+    );
+    let addressed = stored(
+        store
+            .append_message(group_notice(
+                app,
+                "7001",
+                "amy",
+                210,
+                Audience::Member(name("bob")),
+            ))
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        group_pull(store, app, &bob, "7001", None).await,
+        [addressed]
+    );
+    assert_ne!(hidden, addressed);
+    assert_eq!(shield(false).await, GroupOutcome::Done(true));
+    let seen = stored(
+        store
+            .append_message(group_message(app, "7001", ("amy", "phone"), 220, 2))
+            .await
+            .unwrap(),
+    );
+    assert!(group_pull(store, app, &bob, "7001", None)
+        .await
+        .contains(&seen));
+    assert_eq!(
+        store
+            .set_group_shield(app, &gid("7001"), &name("cal"), true)
+            .await
+            .unwrap(),
+        GroupOutcome::NotMember(name("cal"))
+    );
+}
