@@ -164,46 +164,54 @@ impl Appender {
         payload: serde_json::Value,
     ) -> Result<(), Error> {
         let payload = bytes::Bytes::from(payload.to_string());
+        let appended = self
+            .submit_group_meta(
+                app,
+                (sender, resource),
+                (group, Audience::Members),
+                (NameSpace::Notify, payload),
+            )
+            .await?;
+        group_meta_stored(appended)
+    }
+
+    /// Queues a server meta (`ns`, `payload`) from `sender`'s device on `resource` in group
+    /// `group`'s log for `audience` (a MUC event, a NOTIFY).
+    pub(crate) fn submit_group_meta(
+        &self,
+        app: &AppKey,
+        (sender, resource): (&UserName, &str),
+        (group, audience): (&GroupId, Audience),
+        (ns, payload): (NameSpace, bytes::Bytes),
+    ) -> PendingAppend {
         let (from, to) = (jid(app, sender), group_jid(app, group));
         let build = move |id: MessageId, at: u64| pb::Meta {
             id: Some(id.0),
             from: Some(from),
             to: Some(to),
             timestamp: Some(at),
-            ns: Some(NameSpace::Notify as i32),
+            ns: Some(ns as i32),
             payload: Some(payload),
             ..Default::default()
         };
-        let appended = self
-            .submit(
-                NewMessage {
-                    app: app.clone(),
-                    log: LogId::Group(group.clone()),
-                    audience: Audience::Members,
-                    sender: sender.clone(),
-                    sender_resource: resource.to_owned(),
-                    client_id: None,
-                    body_digest: 0,
-                    sent_ms: now_ms(),
-                    meta: EncodeMeta::new(move |id, timestamp_ms| {
-                        build(id, timestamp_ms).encode_to_vec().into()
-                    }),
-                    kind: "",
-                    history: Vec::new(),
-                },
-                AppendEffect::None,
-            )
-            .await?;
-        match appended {
-            Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
-            Appended::NoGroup => Err(crate::groups::GroupError::NotFound.into()),
-            // Server metas are not messages: no member, mute, block or contact check applies.
-            Appended::UnknownRecipient(_)
-            | Appended::Blocked(_)
-            | Appended::NotContact(_)
-            | Appended::NotGroupMember
-            | Appended::Muted => Err(Error::Unsupported("a refused group notice")),
-        }
+        self.submit(
+            NewMessage {
+                app: app.clone(),
+                log: LogId::Group(group.clone()),
+                audience,
+                sender: sender.clone(),
+                sender_resource: resource.to_owned(),
+                client_id: None,
+                body_digest: 0,
+                sent_ms: now_ms(),
+                meta: EncodeMeta::new(move |id, timestamp_ms| {
+                    build(id, timestamp_ms).encode_to_vec().into()
+                }),
+                kind: "",
+                history: Vec::new(),
+            },
+            AppendEffect::None,
+        )
     }
 
     /// Stores a ROSTER meta (a contact event, `body`) from `sender`'s device on
@@ -338,6 +346,21 @@ fn notices(message: &NewMessage) -> Vec<Event> {
         Audience::Member(user) => notice(user).into_iter().collect(),
         Audience::Listed(users) => users.iter().filter_map(notice).collect(),
         Audience::Nobody => Vec::new(),
+    }
+}
+
+/// What the append of a group's server meta (`submit_group_meta`) answers, as a result: a
+/// deleted group is `NotFound`; server metas are not messages, so no member, mute, block or
+/// contact check refuses them.
+pub(crate) fn group_meta_stored(appended: Appended) -> Result<(), Error> {
+    match appended {
+        Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
+        Appended::NoGroup => Err(crate::groups::GroupError::NotFound.into()),
+        Appended::UnknownRecipient(_)
+        | Appended::Blocked(_)
+        | Appended::NotContact(_)
+        | Appended::NotGroupMember
+        | Appended::Muted => Err(Error::Unsupported("a refused group meta")),
     }
 }
 

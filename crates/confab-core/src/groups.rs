@@ -839,9 +839,7 @@ impl GroupService {
         } else {
             Operation::RemoveAdmin
         };
-        GroupEvent::new(&caller.app, id, operation, Self::actor(caller, &group))
-            .to(std::slice::from_ref(user))
-            .send(&self.appender, Audience::Member(user.clone()))
+        self.tell_each(caller, &group, operation, std::slice::from_ref(user))
             .await
     }
 
@@ -1179,22 +1177,26 @@ impl GroupService {
             }
         }
         let removed = self.remove_members(caller, &group, users).await?;
-        self.tell_removed(caller, &group, &removed).await?;
+        self.tell_each(caller, &group, Operation::Kick, &removed)
+            .await?;
         self.announce_absence(caller, &group, &removed, "").await?;
         Ok(removed)
     }
 
-    async fn tell_removed(
+    /// One event per user, about them (`MUCBody.to`) and addressed to them: they hear of it
+    /// whether they are still members or not.
+    async fn tell_each(
         &self,
         caller: &GroupCaller,
         group: &Group,
-        removed: &[UserName],
+        operation: Operation,
+        users: &[UserName],
     ) -> Result<(), Error> {
-        for user in removed {
+        for user in users {
             GroupEvent::new(
                 &caller.app,
                 &group.id,
-                Operation::Kick,
+                operation,
                 Self::actor(caller, group),
             )
             .to(std::slice::from_ref(user))
@@ -1351,20 +1353,12 @@ impl GroupService {
                 .filter(|user| members.contains(user))
                 .cloned()
                 .collect();
-            self.tell_removed(caller, &group, &removed).await?;
+            self.tell_each(caller, &group, Operation::Kick, &removed)
+                .await?;
             self.announce_absence(caller, &group, &removed, "").await?;
         } else {
-            for user in &changed {
-                GroupEvent::new(
-                    &caller.app,
-                    id,
-                    Operation::Allow,
-                    Self::actor(caller, &group),
-                )
-                .to(std::slice::from_ref(user))
-                .send(&self.appender, Audience::Member(user.clone()))
+            self.tell_each(caller, &group, Operation::Allow, &changed)
                 .await?;
-            }
         }
         Ok(changed)
     }
@@ -1416,12 +1410,7 @@ impl GroupService {
         } else {
             Operation::RemoveUserWhiteList
         };
-        for user in &changed {
-            GroupEvent::new(&caller.app, id, operation, Self::actor(caller, &group))
-                .to(std::slice::from_ref(user))
-                .send(&self.appender, Audience::Member(user.clone()))
-                .await?;
-        }
+        self.tell_each(caller, &group, operation, &changed).await?;
         Ok(changed)
     }
 

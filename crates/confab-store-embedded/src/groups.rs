@@ -141,8 +141,10 @@ fn first_at_quota<'a>(
     if max == u32::MAX {
         return Ok(None);
     }
-    let mut joined = connection
-        .prepare_cached("SELECT COUNT(*) FROM group_members WHERE app_key = ?1 AND member = ?2")?;
+    let mut joined = connection.prepare_cached(
+        "SELECT COUNT(*) FROM group_members INDEXED BY group_members_by_member
+         WHERE app_key = ?1 AND member = ?2",
+    )?;
     for user in users {
         let count: u32 = joined.query_row(params![app, user.as_str()], |row| row.get(0))?;
         if count >= max {
@@ -710,12 +712,14 @@ fn take_request(
 pub(crate) fn drop_user(connection: &Connection, app: &str, user: &str) -> rusqlite::Result<()> {
     let groups: Vec<String> = connection
         .prepare_cached(
-            "SELECT group_id FROM group_members WHERE app_key = ?1 AND member = ?2 AND role <> 0",
+            "SELECT group_id FROM group_members INDEXED BY group_members_by_member
+             WHERE app_key = ?1 AND member = ?2 AND role <> 0",
         )?
         .query_map(params![app, user], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     connection.execute(
-        "DELETE FROM group_members WHERE app_key = ?1 AND member = ?2 AND role <> 0",
+        "DELETE FROM group_members INDEXED BY group_members_by_member
+         WHERE app_key = ?1 AND member = ?2 AND role <> 0",
         params![app, user],
     )?;
     for group in groups {
@@ -846,7 +850,7 @@ pub(crate) fn list_rows(
                         COALESCE((SELECT r.read_up_to FROM conversation_reads r
                                   WHERE r.app_key = mem.app_key AND r.owner = mem.member
                                     AND r.conversation = g.id || '@conference.easemob.com'), 0))
-             FROM group_members mem
+             FROM group_members mem INDEXED BY group_members_by_member
              JOIN groups g ON g.app_key = mem.app_key AND g.id = mem.group_id
              JOIN messages m ON m.id = g.last_message_id
              LEFT JOIN conversations c ON c.app_key = mem.app_key AND c.owner = mem.member
@@ -1107,7 +1111,7 @@ impl GroupStore for EmbeddedStore {
                 .collect::<Vec<_>>()
                 .join(", ");
             let sql = format!(
-                "SELECT {columns}, m.role FROM group_members m
+                "SELECT {columns}, m.role FROM group_members m INDEXED BY group_members_by_member
                  JOIN groups g ON g.app_key = m.app_key AND g.id = m.group_id
                  WHERE m.app_key = ?1 AND m.member = ?2
                  ORDER BY m.joined_ms DESC, length(g.id) DESC, g.id DESC LIMIT ?3 OFFSET ?4"
@@ -1128,7 +1132,8 @@ impl GroupStore for EmbeddedStore {
         self.read(move |connection| {
             connection
                 .prepare_cached(
-                    "SELECT COUNT(*) FROM group_members WHERE app_key = ?1 AND member = ?2",
+                    "SELECT COUNT(*) FROM group_members INDEXED BY group_members_by_member
+             WHERE app_key = ?1 AND member = ?2",
                 )?
                 .query_row(params![app, user], |row| row.get::<_, i64>(0))
                 .map(|count| count as u64)

@@ -430,7 +430,7 @@ fn group_views(
     connection
         .prepare_cached(
             "SELECT 'g:' || m.group_id, g.last_id, COALESCE(c.cleared_up_to, 0)
-             FROM group_members m
+             FROM group_members m INDEXED BY group_members_by_member
              JOIN groups g ON g.app_key = m.app_key AND g.id = m.group_id
              LEFT JOIN conversations c ON c.app_key = m.app_key AND c.owner = m.member
                   AND c.conversation = m.group_id || '@conference.easemob.com'

@@ -8,14 +8,11 @@ use confab_proto::pb::{self, meta::NameSpace, muc_body::Operation};
 use prost::Message;
 
 use crate::{
-    appender::{group_jid, jid, Appender},
-    ids::{AppKey, GroupId, LogId, UserName},
-    now_ms,
-    store::{AppendEffect, Appended, Audience, EncodeMeta, NewMessage},
+    appender::{group_jid, group_meta_stored, jid, Appender},
+    ids::{AppKey, GroupId, UserName},
+    store::Audience,
     Error,
 };
-
-use super::GroupError;
 
 /// One event: its operation, who did it (their device is left out) and the fields the SDK
 /// reads for that operation.
@@ -122,7 +119,7 @@ impl<'a> GroupEvent<'a> {
     /// `NotFound`.
     pub(crate) async fn send(self, appender: &Appender, audience: Audience) -> Result<(), Error> {
         let appended = self.submit(appender, audience).await?;
-        outcome(appended)
+        group_meta_stored(appended)
     }
 
     /// Appends one copy addressed to each of `users` (all queued at once, then awaited): what
@@ -137,54 +134,18 @@ impl<'a> GroupEvent<'a> {
             .map(|user| self.submit(appender, Audience::Member(user.clone())))
             .collect();
         for appended in pending {
-            outcome(appended.await?)?;
+            group_meta_stored(appended.await?)?;
         }
         Ok(())
     }
 
     fn submit(&self, appender: &Appender, audience: Audience) -> crate::appender::PendingAppend {
         let payload = bytes::Bytes::from(self.body().encode_to_vec());
-        let (sender, resource) = self.from;
-        let (meta_from, meta_to) = (jid(self.app, sender), group_jid(self.app, self.group));
-        let build = move |id: crate::ids::MessageId, at: u64| pb::Meta {
-            id: Some(id.0),
-            from: Some(meta_from),
-            to: Some(meta_to),
-            timestamp: Some(at),
-            ns: Some(NameSpace::Muc as i32),
-            payload: Some(payload),
-            ..Default::default()
-        };
-        appender.submit(
-            NewMessage {
-                app: self.app.clone(),
-                log: LogId::Group(self.group.clone()),
-                audience,
-                sender: sender.clone(),
-                sender_resource: resource.to_owned(),
-                client_id: None,
-                body_digest: 0,
-                sent_ms: now_ms(),
-                meta: EncodeMeta::new(move |id, timestamp_ms| {
-                    build(id, timestamp_ms).encode_to_vec().into()
-                }),
-                kind: "",
-                history: Vec::new(),
-            },
-            AppendEffect::None,
+        appender.submit_group_meta(
+            self.app,
+            self.from,
+            (self.group, audience),
+            (NameSpace::Muc, payload),
         )
-    }
-}
-
-fn outcome(appended: Appended) -> Result<(), Error> {
-    match appended {
-        Appended::Stored { .. } | Appended::Duplicate(_) => Ok(()),
-        Appended::NoGroup => Err(GroupError::NotFound.into()),
-        // Server metas are not messages: no member, mute, block or contact check applies.
-        Appended::UnknownRecipient(_)
-        | Appended::Blocked(_)
-        | Appended::NotContact(_)
-        | Appended::NotGroupMember
-        | Appended::Muted => Err(Error::Unsupported("a refused group event")),
     }
 }

@@ -1056,6 +1056,16 @@ fn single_row(query: &Pairs, mut rows: Vec<Value>) -> Value {
     }
 }
 
+/// The answer of a removal from a list named in the path: a batch (`a,b`) is an array, one
+/// user as `single_row` shapes it.
+fn removal_answer(users: &str, rows: Vec<Value>, query: &Pairs) -> Json<Value> {
+    if users.contains(',') {
+        answer("delete", Value::Array(rows))
+    } else {
+        answer("delete", single_row(query, rows))
+    }
+}
+
 /// # `POST /{org}/{app}/chatgroups/{g}/blocks/users/{user}?resource=`
 ///
 /// `blockGroupMember`: the member leaves the group and cannot join again.
@@ -1106,11 +1116,7 @@ pub(crate) async fn unblock_route(
         .block(&caller, &group, &named, false)
         .await?;
     let rows = list_rows("remove_blocks", &group, &named, &changed);
-    Ok(if users.contains(',') {
-        answer("delete", Value::Array(rows))
-    } else {
-        answer("delete", single_row(&query, rows))
-    })
+    Ok(removal_answer(&users, rows, &query))
 }
 
 /// # `GET /{org}/{app}/chatgroups/{g}/blocks/users`
@@ -1163,11 +1169,7 @@ pub(crate) async fn disallow_route(
         .allow(&caller, &group, &named, false)
         .await?;
     let rows = list_rows("remove_user_whitelist", &group, &named, &changed);
-    Ok(if users.contains(',') {
-        answer("delete", Value::Array(rows))
-    } else {
-        answer("delete", single_row(&query, rows))
-    })
+    Ok(removal_answer(&users, rows, &query))
 }
 
 /// # `GET /{org}/{app}/chatgroups/{g}/white/users`
