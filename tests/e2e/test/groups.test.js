@@ -1005,6 +1005,39 @@ for (const sdkName of SDK_NAMES) {
             assert.equal(silent.data.type, 'NONE')
         }))
 
+        test('every message kind to a group (img, audio, video, file, loc, cmd, custom) arrives field by field, with @-mentions in ext', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob } = await freshUsers(server, ['amy', 'bob'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const groupId = await createGroup(amyClient, { members: [bob.username] })
+            const [org, app] = server.app.appKey.split('#')
+            const url = `${server.httpUrl}/${org}/${app}/chatfiles/00000000-aaaa-bbbb-cccc-000000000002`
+            const ext = { em_at_list: [bob.username], n: 7, b: true }
+            const kinds = [
+                ['img', 'onImageMessage', { body: { url, filename: 'cat.png', secret: 's1', file_length: 12, size: { width: 4, height: 3 } } }],
+                ['audio', 'onAudioMessage', { body: { url, filename: 'a.amr', secret: 's2', file_length: 10, length: 3 } }],
+                ['video', 'onVideoMessage', { body: { url, filename: 'v.mp4', secret: 's3', file_length: 99, length: 2 } }],
+                ['file', 'onFileMessage', { body: { url, filename: 'f.bin', secret: 's4', file_length: 5 } }],
+                ['loc', 'onLocationMessage', { lat: 1.5, lng: 2.5, addr: 'somewhere', buildingName: 'b' }],
+                ['cmd', 'onCmdMessage', { action: 'ping' }],
+                ['custom', 'onCustomMessage', { customEvent: 'poll', customExts: { q: 'yes?' } }],
+            ]
+            for (const [type, callback, fields] of kinds) {
+                const { body, ...createFields } = fields
+                const message = amyClient.sdk.message.create({ chatType: 'groupChat', type, to: groupId, ext, ...createFields })
+                if (body) message.body = body
+                const sent = await amyClient.conn.send(message)
+                const got = await bobClient.waitFor(callback, { predicate: (m) => m.id === String(sent.serverMsgId) })
+                assert.deepEqual([got.type, got.chatType, got.from, got.to], [type, 'groupChat', amy.username, groupId], type)
+                assert.deepEqual(got.ext, ext, type)
+                // The URL re-based to this server, with the upload's secret (as in one-to-one).
+                if (body) assert.equal(got.url, `${url}?em-redirect=true&share-secret=${body.secret}`, type)
+            }
+            const all = bobClient.all('onLocationMessage').concat(bobClient.all('onCmdMessage'), bobClient.all('onCustomMessage'))
+            assert.deepEqual(all.map((m) => m.lat ?? m.action ?? m.customEvent), [1.5, 'ping', 'poll'])
+        }))
+
         test('bad input and refusals: unknown group 605, non-member 602, wrong role 603, already in 601, limits 606 / 607, unknown user 204', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan, eve, fay } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan', 'eve', 'fay'])
