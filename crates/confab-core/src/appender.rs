@@ -24,6 +24,9 @@ use crate::{
 
 /// Members a group notice reads per page (`Appender::announce_to_members`).
 const MEMBERS_PER_PAGE: u32 = 1000;
+/// Group messages whose notices are being announced at once; past it a sender's ack waits for
+/// a place (each announce reads and publishes up to a group's whole member list).
+const MAX_ANNOUNCES: usize = 256;
 
 /// A message queued for its log; resolves once it is committed and announced.
 pub type PendingAppend = Pin<Box<dyn Future<Output = Result<Appended, Error>> + Send + 'static>>;
@@ -33,6 +36,8 @@ pub struct Appender {
     bus: Arc<dyn Bus>,
     /// Who the notices of a group message go to: its members, read after the commit.
     groups: Arc<dyn GroupStore>,
+    /// Places for announces in flight (`MAX_ANNOUNCES`).
+    announces: Arc<tokio::sync::Semaphore>,
 }
 
 impl Appender {
@@ -41,7 +46,12 @@ impl Appender {
         bus: Arc<dyn Bus>,
         groups: Arc<dyn GroupStore>,
     ) -> Appender {
-        Appender { store, bus, groups }
+        Appender {
+            store,
+            bus,
+            groups,
+            announces: Arc::new(tokio::sync::Semaphore::new(MAX_ANNOUNCES)),
+        }
     }
 
     /// Queues `message` (with `effect` in its transaction) at once, so that submissions of one
@@ -63,6 +73,7 @@ impl Appender {
         };
         let bus = Arc::clone(&self.bus);
         let groups = Arc::clone(&self.groups);
+        let announces = Arc::clone(&self.announces);
         Box::pin(async move {
             let appended = stored.await?;
             if matches!(appended, Appended::Stored { .. }) {
@@ -74,8 +85,11 @@ impl Appender {
                 }
                 if let Some((app, group, sender, resource)) = to_members {
                     // The sender's ack does not wait for every member's notice (3,000 of them
-                    // took ~80 ms of one core); a lost notice is repaired like any other.
+                    // took ~80 ms of one core), only for a place among the announces in flight;
+                    // a lost notice is repaired like any other.
+                    let place = announces.acquire_owned().await;
                     tokio::spawn(async move {
+                        let _place = place;
                         let announced = announce_to_members(
                             &*groups,
                             &*bus,

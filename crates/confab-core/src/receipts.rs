@@ -195,20 +195,30 @@ impl MessageService {
             .ok_or_else(not_found)?;
         let meta = pb::Meta::decode(stored.meta.clone()).map_err(|_| not_found())?;
         let to = meta.to.and_then(|to| to.name).unwrap_or_default();
-        if to != conversation.name() || meta.ns != Some(NameSpace::Chat as i32) {
-            return Err(not_found());
-        }
-        if stored.sender != session.user {
-            let moderator = match conversation {
-                Conversation::Group(group) => self
-                    .groups
-                    .group_member(&session.app.key, group, &session.user)
-                    .await?
-                    .is_some_and(|member| member.role != GroupRole::Member),
-                Conversation::Peer(_) => false,
-            };
-            if !moderator {
-                return Err(ReceiptError::NotSender.into());
+        let here = to == conversation.name() && meta.ns == Some(NameSpace::Chat as i32);
+        match conversation {
+            // Someone else's message is "not yours" before "not in this chat".
+            Conversation::Peer(_) => {
+                if stored.sender != session.user {
+                    return Err(ReceiptError::NotSender.into());
+                }
+                if !here {
+                    return Err(not_found());
+                }
+            }
+            Conversation::Group(group) => {
+                if !here {
+                    return Err(not_found());
+                }
+                let moderator = stored.sender == session.user
+                    || self
+                        .groups
+                        .group_member(&session.app.key, group, &session.user)
+                        .await?
+                        .is_some_and(|member| member.role != GroupRole::Member);
+                if !moderator {
+                    return Err(ReceiptError::NotSender.into());
+                }
             }
         }
         Ok(stored)
