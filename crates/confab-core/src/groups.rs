@@ -236,6 +236,19 @@ impl GroupService {
             .map(|member| member.role))
     }
 
+    /// The group and the caller's role in it; the caller must be a member (or the app).
+    async fn member(
+        &self,
+        caller: &GroupCaller,
+        id: &GroupId,
+    ) -> Result<(Group, GroupRole), Error> {
+        let group = self.load(&caller.app, id).await?;
+        match self.role(caller, &group).await? {
+            Some(role) => Ok((group, role)),
+            None => Err(not_member(caller)),
+        }
+    }
+
     /// The caller is the owner or an admin (or the app).
     async fn moderator(&self, caller: &GroupCaller, group: &Group) -> Result<GroupRole, Error> {
         match self.role(caller, group).await? {
@@ -429,11 +442,7 @@ impl GroupService {
     /// The caller may share files in the group (a member, or the app): checked before an
     /// upload is read.
     pub async fn check_sharer(&self, caller: &GroupCaller, id: &GroupId) -> Result<(), Error> {
-        let group = self.load(&caller.app, id).await?;
-        match self.role(caller, &group).await? {
-            Some(_) => Ok(()),
-            None => Err(not_member(caller)),
-        }
+        self.member(caller, id).await.map(|_| ())
     }
 
     /// `uploadGroupSharedFile`, once its bytes are stored: every member hears of it
@@ -444,10 +453,7 @@ impl GroupService {
         id: &GroupId,
         file: &GroupFile,
     ) -> Result<(), Error> {
-        let group = self.load(&caller.app, id).await?;
-        if self.role(caller, &group).await?.is_none() {
-            return Err(not_member(caller));
-        }
+        let (group, _) = self.member(caller, id).await?;
         match self.store.add_group_file(&caller.app, id, file).await? {
             GroupOutcome::Done(()) => {}
             other => return Err(refused(other)),
@@ -471,10 +477,7 @@ impl GroupService {
         offset: u64,
         limit: u32,
     ) -> Result<Vec<GroupFile>, Error> {
-        let group = self.load(&caller.app, id).await?;
-        if self.role(caller, &group).await?.is_none() {
-            return Err(not_member(caller));
-        }
+        self.member(caller, id).await?;
         Ok(self
             .store
             .group_files(&caller.app, id, offset, limit)
@@ -488,10 +491,7 @@ impl GroupService {
         id: &GroupId,
         file: &str,
     ) -> Result<Option<GroupFile>, Error> {
-        let group = self.load(&caller.app, id).await?;
-        if self.role(caller, &group).await?.is_none() {
-            return Err(not_member(caller));
-        }
+        self.member(caller, id).await?;
         Ok(self.store.group_file(&caller.app, id, file).await?)
     }
 
@@ -503,11 +503,7 @@ impl GroupService {
         id: &GroupId,
         file: &str,
     ) -> Result<bool, Error> {
-        let group = self.load(&caller.app, id).await?;
-        let role = self
-            .role(caller, &group)
-            .await?
-            .ok_or_else(|| not_member(caller))?;
+        let (group, role) = self.member(caller, id).await?;
         let Some(shared) = self.store.group_file(&caller.app, id, file).await? else {
             return Ok(false);
         };
@@ -592,10 +588,7 @@ impl GroupService {
         keys: &[String],
     ) -> Result<Vec<(UserName, MemberAttributes)>, Error> {
         self.check_users(users)?;
-        let group = self.load(&caller.app, id).await?;
-        if self.role(caller, &group).await?.is_none() {
-            return Err(not_member(caller));
-        }
+        self.member(caller, id).await?;
         Ok(self
             .store
             .group_member_attributes(&caller.app, id, users, keys)
@@ -611,10 +604,7 @@ impl GroupService {
         message: MessageId,
         (after, limit): (Option<&UserName>, u32),
     ) -> Result<(Vec<UserName>, u32), Error> {
-        let group = self.load(&caller.app, id).await?;
-        if self.role(caller, &group).await?.is_none() {
-            return Err(not_member(caller));
-        }
+        self.member(caller, id).await?;
         Ok(self
             .store
             .group_readers(&caller.app, id, message, after, limit)
