@@ -385,9 +385,11 @@ pub enum ConversationChange {
     Delete {
         history: bool,
     },
-    /// Removes these messages from the party's history only.
+    /// Removes these messages from the party's history only (of a group: from what this
+    /// member reads of the shared history).
     RemoveMessages(Vec<MessageId>),
-    /// Removes every message older than this time (epoch ms) from the party's history only.
+    /// Removes every message older than this time (epoch ms) from the party's history only
+    /// (of a group: likewise).
     RemoveBefore(u64),
 }
 
@@ -521,7 +523,9 @@ pub trait LogStore: Send + Sync {
         app: &AppKey,
         since_ms: u64,
     ) -> Result<Vec<DayCount>, StoreError>;
-    /// One page of `owner`'s history (see `HistoryQuery`), in the order asked for.
+    /// One page of `owner`'s history (see `HistoryQuery`), in the order asked for. Of a group
+    /// it is the history the members share (`UserName::group_history`) without what `owner`
+    /// removed one way; read as `UserName::group_history` itself, all of it.
     async fn history_page(
         &self,
         app: &AppKey,

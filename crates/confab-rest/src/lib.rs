@@ -216,11 +216,11 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::delete(routes::conversations::delete_conversation_route),
         )
         .route(
-            "/{org}/{app}/sdk/message/roaming/chat/user/{user}",
+            "/{org}/{app}/sdk/message/roaming/{kind}/user/{user}",
             routing::delete(routes::conversations::remove_history_messages_route),
         )
         .route(
-            "/{org}/{app}/sdk/message/roaming/chat/user/{user}/time",
+            "/{org}/{app}/sdk/message/roaming/{kind}/user/{user}/time",
             routing::delete(routes::conversations::remove_history_before_route),
         )
         .route(

@@ -24,6 +24,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
+use confab_core::ids::UserName;
 use confab_core::store::{ConversationChange, HistoryEntry, StoreError};
 use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
@@ -53,11 +54,13 @@ impl IndexProgress {
 pub(crate) enum IndexJob {
     /// Index everything committed so far, before a read of history.
     CatchUp(oneshot::Sender<Result<(), StoreError>>),
-    /// Remove rows of one party's history of one conversation.
+    /// Remove rows of one party's history of one conversation; of a group (`shared`), record
+    /// what the member no longer reads of the shared history.
     Remove {
         app: String,
         owner: String,
         conversation: String,
+        shared: bool,
         removal: Removal,
         reply: oneshot::Sender<Result<(), StoreError>>,
     },
@@ -122,7 +125,23 @@ pub(crate) fn open(
              PRIMARY KEY (app_key, owner, conversation, message_id)
          ) WITHOUT ROWID;
          -- The last `history_log.seq` indexed: one row, none before the first.
-         CREATE TABLE IF NOT EXISTS index_state (indexed_seq INTEGER NOT NULL);",
+         CREATE TABLE IF NOT EXISTS index_state (indexed_seq INTEGER NOT NULL);
+         -- A group's history is its members' together (owner `#`): what a member removed one
+         -- way is recorded as theirs, messages one by one and a point below which all are gone.
+         CREATE TABLE IF NOT EXISTS member_removals (
+             app_key      TEXT NOT NULL,
+             owner        TEXT NOT NULL,
+             conversation TEXT NOT NULL,
+             message_id   INTEGER NOT NULL,
+             PRIMARY KEY (app_key, owner, conversation, message_id)
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS member_floors (
+             app_key      TEXT NOT NULL,
+             owner        TEXT NOT NULL,
+             conversation TEXT NOT NULL,
+             first_kept   INTEGER NOT NULL,
+             PRIMARY KEY (app_key, owner, conversation)
+         ) WITHOUT ROWID;",
     )?;
     adopt_legacy_rows(main, history_path)?;
     connection.execute("ATTACH DATABASE ?1 AS chat", [main_path.to_string_lossy()])?;
@@ -246,13 +265,18 @@ fn run(connection: &Connection, jobs: &mpsc::Receiver<IndexJob>, progress: &Inde
                 app,
                 owner,
                 conversation,
+                shared,
                 removal,
                 reply,
             }) => {
                 // Only after everything logged is indexed: see the module comment.
                 let removed = caught_up.and_then(|()| {
                     durably(connection, |c| {
-                        remove(c, &app, &owner, &conversation, &removal)
+                        if shared {
+                            remove_for_member(c, &app, &owner, &conversation, &removal)
+                        } else {
+                            remove(c, &app, &owner, &conversation, &removal)
+                        }
                     })
                 });
                 let _ = reply.send(removed.map_err(backend));
@@ -391,7 +415,7 @@ fn remove(
             }
         }
         Removal::Before(time_ms) => {
-            let first_kept = i64::try_from(time_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX);
+            let first_kept = first_kept_at(*time_ms);
             connection.execute(
                 "DELETE FROM conversation_messages
                  WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id < ?4",
@@ -400,6 +424,60 @@ fn remove(
         }
     }
     Ok(())
+}
+
+/// Records `owner`'s removal from a group's shared history; the rows stay for the others.
+fn remove_for_member(
+    connection: &Connection,
+    app: &str,
+    owner: &str,
+    conversation: &str,
+    removal: &Removal,
+) -> rusqlite::Result<()> {
+    let first_kept = match removal {
+        Removal::Messages(ids) => {
+            let mut statement = connection.prepare_cached(
+                "INSERT OR IGNORE INTO member_removals (app_key, owner, conversation, message_id)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            for &id in ids {
+                statement.execute(params![app, owner, conversation, id as i64])?;
+            }
+            return Ok(());
+        }
+        Removal::All => {
+            let newest: Option<i64> = connection.query_row(
+                "SELECT MAX(message_id) FROM conversation_messages
+                 WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3",
+                params![app, UserName::group_history().as_str(), conversation],
+                |row| row.get(0),
+            )?;
+            match newest {
+                Some(newest) => newest.saturating_add(1),
+                None => return Ok(()),
+            }
+        }
+        Removal::Before(time_ms) => first_kept_at(*time_ms),
+    };
+    connection.execute(
+        "INSERT INTO member_floors (app_key, owner, conversation, first_kept)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (app_key, owner, conversation)
+         DO UPDATE SET first_kept = MAX(first_kept, excluded.first_kept)",
+        params![app, owner, conversation, first_kept],
+    )?;
+    // Single removals below the floor say nothing more.
+    connection.execute(
+        "DELETE FROM member_removals
+         WHERE app_key = ?1 AND owner = ?2 AND conversation = ?3 AND message_id < ?4",
+        params![app, owner, conversation, first_kept],
+    )?;
+    Ok(())
+}
+
+/// The first message id at `time_ms` or later (ids are `unix_ms << 22 | …`).
+fn first_kept_at(time_ms: u64) -> i64 {
+    i64::try_from(time_ms.saturating_mul(1 << 22)).unwrap_or(i64::MAX)
 }
 
 /// Runs `change` in a transaction committed with fsync.

@@ -705,6 +705,13 @@ impl LogStore for EmbeddedStore {
         self.history_caught_up().await?;
         let (app, owner) = (app.as_str().to_owned(), owner.to_string());
         let query = query.clone();
+        // A member reads a group's shared history less what they removed one way (no removal
+        // rows are ever recorded for a pair conversation, nor for the shared owner).
+        let history_owner = if query.conversation.is_group() {
+            UserName::group_history().to_string()
+        } else {
+            owner.clone()
+        };
         // Ids are `unix_ms << 22 | …`, so a time range is an id range.
         let mut above: i64 = match query.start_ms {
             Some(ms) => id_floor(ms).saturating_sub(1),
@@ -732,6 +739,12 @@ impl LogStore for EmbeddedStore {
                    AND (?7 = '' OR instr(',' || ?7 || ',', ',' || m.kind || ',') > 0)
                    AND NOT EXISTS (SELECT 1 FROM recalled_messages r
                                    WHERE r.app_key = c.app_key AND r.message_id = c.message_id)
+                   AND c.message_id >= COALESCE(
+                       (SELECT f.first_kept FROM member_floors f
+                        WHERE f.app_key = ?1 AND f.owner = ?9 AND f.conversation = ?3), 0)
+                   AND NOT EXISTS (SELECT 1 FROM member_removals x
+                                   WHERE x.app_key = ?1 AND x.owner = ?9
+                                     AND x.conversation = ?3 AND x.message_id = c.message_id)
                  ORDER BY c.message_id {order} LIMIT ?8"
             ))?;
             let from = query.from.as_ref().map(|name| name.as_str().to_owned());
@@ -739,13 +752,14 @@ impl LogStore for EmbeddedStore {
             let rows = statement.query_map(
                 params![
                     app,
-                    owner,
+                    history_owner,
                     query.conversation.as_str(),
                     above,
                     below,
                     from,
                     kinds,
-                    query.limit
+                    query.limit,
+                    owner
                 ],
                 |row| {
                     Ok(QueuedMessage {
@@ -958,18 +972,21 @@ impl ConversationStore for EmbeddedStore {
         let Some(removal) = removal else {
             return Ok(());
         };
-        if conversation.is_group() {
-            // The group's history is its members' together: no one removes from it alone.
-            return Ok(());
-        }
+        // A group's history is its members' together: a member's removal is theirs alone.
+        let shared = conversation.is_group();
         self.history_job(|reply| IndexJob::Remove {
             app: app.as_str().to_owned(),
             owner: owner.to_string(),
             conversation: conversation.as_str().to_owned(),
+            shared,
             removal,
             reply,
         })
         .await?;
+        if shared {
+            // A group's list row is worked out from the shared history when read.
+            return Ok(());
+        }
         // The list row follows what history lost.
         self.recount_conversation(app, owner, conversation).await
     }

@@ -34,6 +34,23 @@ pub(crate) struct History {
     reactions: HashMap<(AppKey, MessageId), Vec<Reaction>>,
     /// One pin per message, shared by both parties: who pinned it, and when.
     pins: HashMap<(AppKey, MessageId), (UserName, u64)>,
+    /// What each member removed one way from a group's shared history (the embedded store's
+    /// `member_removals` and `member_floors`).
+    group_removals: HashMap<(AppKey, UserName, QueueName), MemberRemovals>,
+}
+
+/// One member's one-way removals from a group's history.
+#[derive(Debug, Default)]
+struct MemberRemovals {
+    /// Messages below it are gone for the member (a removal by time, a deletion with history).
+    first_kept: MessageId,
+    removed: BTreeSet<MessageId>,
+}
+
+impl MemberRemovals {
+    fn keeps(&self, id: MessageId) -> bool {
+        id >= self.first_kept && !self.removed.contains(&id)
+    }
 }
 
 /// A row of `conversations`.
@@ -162,9 +179,19 @@ impl State {
         owner: &UserName,
         query: &HistoryQuery,
     ) -> Vec<QueuedMessage> {
+        // A member reads a group's shared history less what they removed.
+        let (history_owner, removals) = if query.conversation.is_group() {
+            let key = (app.clone(), owner.clone(), query.conversation.clone());
+            (
+                UserName::group_history(),
+                self.history.group_removals.get(&key),
+            )
+        } else {
+            (owner.clone(), None)
+        };
         let Some(ids) = self
             .history
-            .conversations_of(app, owner)
+            .conversations_of(app, &history_owner)
             .and_then(|conversations| conversations.get(&query.conversation))
         else {
             return Vec::new();
@@ -193,6 +220,7 @@ impl State {
                 .is_none_or(|from| message.sender == *from)
                 && (query.kinds.is_empty() || query.kinds.iter().any(|kind| kind == message.kind))
                 && !self.messages.is_recalled(app, **id)
+                && removals.is_none_or(|removals| removals.keeps(**id))
         };
         let ordered: Box<dyn Iterator<Item = &MessageId>> = if query.newest_first {
             Box::new(ids.iter().rev())
@@ -326,7 +354,8 @@ impl State {
         change: ConversationChange,
     ) {
         let key = (app.clone(), owner.clone(), conversation.clone());
-        // A group's history is one its members share: no member's change removes from it.
+        // A group's history is one its members share: a member's removal is recorded as theirs
+        // (`MemberRemovals`) and leaves the shared history as it is.
         let group = conversation.is_group();
         let history_owner = if group {
             UserName::group_history()
@@ -370,6 +399,10 @@ impl State {
                     if let Some(ids) = rows {
                         ids.clear();
                     }
+                    if let (true, Some(newest)) = (group, newest) {
+                        let removals = self.history.group_removals.entry(key.clone()).or_default();
+                        removals.first_kept = removals.first_kept.max(MessageId(newest.0 + 1));
+                    }
                 }
                 let settings = self.history.settings.entry(key).or_default();
                 if let Some(newest) = newest {
@@ -380,15 +413,21 @@ impl State {
                 }
             }
             ConversationChange::RemoveMessages(removed) => {
-                if let Some(ids) = rows {
+                if group {
+                    let removals = self.history.group_removals.entry(key).or_default();
+                    removals.removed.extend(removed);
+                } else if let Some(ids) = rows {
                     for id in &removed {
                         ids.remove(id);
                     }
                 }
             }
             ConversationChange::RemoveBefore(time_ms) => {
-                if let Some(ids) = rows {
-                    let first_kept = MessageId(id_floor(time_ms));
+                let first_kept = MessageId(id_floor(time_ms));
+                if group {
+                    let removals = self.history.group_removals.entry(key).or_default();
+                    removals.first_kept = removals.first_kept.max(first_kept);
+                } else if let Some(ids) = rows {
                     ids.retain(|id| *id >= first_kept);
                 }
             }

@@ -679,7 +679,7 @@ for (const sdkName of SDK_NAMES) {
             assert.ok(!calClient.all('onTextMessage').some((m) => m.msg === 'after cal left'))
         }))
 
-        test('group history, recall by the sender and by an admin, edit by the sender; a non-member reads no history (602)', { timeout: 90000 }, scenario(ctx, async () => {
+        test('group history, recall by the sender and by an admin, edit by the sender, one-way removal; a non-member reads no history (702)', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
             const amyClient = await member(server, sdkName, amy)
@@ -739,6 +739,20 @@ for (const sdkName of SDK_NAMES) {
             assert.equal(notMine.type, PERMISSION_DENIED, describeError(notMine))
             const after = await bobClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })
             assert.deepEqual(after.messages.map((m) => m.msg), ['ONE', 'three'])
+
+            // One-way removal: gone from what amy reads, by id and then by time; bob and the
+            // later messages are untouched. A non-member removes nothing.
+            const readsOf = async (client) => (await client.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })).messages.map((m) => m.msg)
+            await amyClient.conn.removeHistoryMessages({ targetId: groupId, chatType: 'groupChat', messageIds: [ids[2]] })
+            assert.deepEqual(await readsOf(amyClient), ['ONE'])
+            assert.deepEqual(await readsOf(bobClient), ['ONE', 'three'])
+            await amyClient.conn.removeHistoryMessages({ targetId: groupId, chatType: 'groupChat', beforeTimeStamp: Date.now() + 1 })
+            assert.deepEqual(await readsOf(amyClient), [])
+            await sendGroupText(bobClient, groupId, 'five')
+            assert.deepEqual(await readsOf(amyClient), ['five'])
+            assert.deepEqual(await readsOf(calClient), ['ONE', 'three', 'five'])
+            assert.deepEqual(await refused(danClient.conn.removeHistoryMessages({ targetId: groupId, chatType: 'groupChat', messageIds: [ids[0]] }), 'a non-member removing history'), [702, `user: ${dan.username} are not members of this group!`])
+            assert.deepEqual(await readsOf(bobClient), ['ONE', 'three', 'five'])
         }))
 
         test('group conversations: getServerConversations lists groups with pairs, unread counts from joining, a channel ack, pin, mark, delete', { timeout: 90000 }, scenario(ctx, async () => {
@@ -785,15 +799,18 @@ for (const sdkName of SDK_NAMES) {
             const marked = (await calClient.conn.getServerConversationsByFilter({ pageSize: 20, filter: { mark: 2 } })).data.conversations
             assert.deepEqual(marked.map((c) => c.conversationId), [groupId])
 
-            // Deleting hides it until a newer message; the group's history stays.
+            // Deleting hides it until a newer message; with `deleteRoam` cal no longer reads its
+            // history so far, which the other members still do.
             await calClient.conn.deleteConversation({ channel: groupId, chatType: 'groupChat', deleteRoam: true })
             const afterDelete = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
             assert.deepEqual(afterDelete.map((c) => c.conversationId), [bob.username])
-            const history = await calClient.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })
-            assert.deepEqual(history.messages.map((m) => m.msg), ['before cal', 'g1', 'g2'])
+            const readsOf = async (client) => (await client.conn.getHistoryMessages({ targetId: groupId, chatType: 'groupChat', pageSize: 10, searchDirection: 'down' })).messages.map((m) => m.msg)
+            assert.deepEqual(await readsOf(calClient), [])
+            assert.deepEqual(await readsOf(bobClient), ['before cal', 'g1', 'g2'])
             await sendGroupText(amyClient, groupId, 'g3')
             const back = (await calClient.conn.getServerConversations({ pageSize: 20 })).data.conversations
             assert.deepEqual(back.map((c) => [c.conversationId, c.unReadCount]), [[groupId, 1], [bob.username, 1]])
+            assert.deepEqual(await readsOf(calClient), ['g3'])
 
             // Leaving takes it off the list.
             await calClient.conn.leaveGroup({ groupId })
@@ -1117,6 +1134,83 @@ for (const sdkName of SDK_NAMES) {
             assert.equal(anonymous.status, 401)
             const others = await fetch(`${base}/users/${bob.username}/joined_chatgroups?pagenum=1&pagesize=10`, { headers: { Authorization: `Bearer ${token}` } })
             assert.equal(others.status, 401) // WIRE? (as for other users' contacts in contacts.test.js)
+        }))
+
+        test('bad input, a case for each function the tests above do not refuse', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal } = await freshUsers(server, ['amy', 'bob', 'cal'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const groupId = await createGroup(amyClient, { members: [bob.username] })
+            const unknown = `${groupId}0000`
+            const notMember = [GROUP_NOT_JOINED, `user: ${cal.username} are not members of this group!`]
+            const denied = [PERMISSION_DENIED, PERMISSION_TEXT]
+            const absent = [GROUP_NOT_EXIST, NOT_EXIST_TEXT]
+
+            const errors = {}
+            const record = async (what, promise) => { errors[what] = await refused(promise, what) }
+            await record('createGroup', amyClient.conn.createGroup({ data: { groupname: 'ghosts', desc: '', members: ['nobody_here'], public: false, approval: false, allowinvites: false, inviteNeedConfirm: false, maxusers: 10 } }))
+            await record('getPublicGroups', amyClient.conn.getPublicGroups({ limit: 2, cursor: 'not-a-cursor' }))
+            await record('getGroupMembers', calClient.conn.getGroupMembers({ groupId, limit: 3 }))
+            await record('getGroupAdmin', amyClient.conn.getGroupAdmin({ groupId: unknown }))
+            await record('removeGroupAdmin', bobClient.conn.removeGroupAdmin({ groupId, username: amy.username }))
+            await record('acceptGroupInvite', calClient.conn.acceptGroupInvite({ groupId, invitee: cal.username }))
+            await record('rejectGroupInvite', calClient.conn.rejectGroupInvite({ groupId, invitee: cal.username }))
+            await record('rejectGroupJoinRequest', amyClient.conn.rejectGroupJoinRequest({ groupId, applicant: cal.username, reason: 'no request' }))
+            await record('removeGroupMembers', bobClient.conn.removeGroupMembers({ groupId, users: [amy.username] }))
+            await record('unmuteGroupMember', bobClient.conn.unmuteGroupMember({ groupId, username: amy.username }))
+            await record('getGroupMuteList', calClient.conn.getGroupMuteList({ groupId }))
+            await record('isInGroupMutelist', calClient.conn.isInGroupMutelist({ groupId: unknown }))
+            await record('blockGroupMembers', bobClient.conn.blockGroupMembers({ groupId, usernames: [cal.username] }))
+            await record('unblockGroupMembers', bobClient.conn.unblockGroupMembers({ groupId, usernames: [cal.username] }))
+            await record('getGroupBlocklist', bobClient.conn.getGroupBlocklist({ groupId }))
+            await record('removeGroupAllowlistMember', bobClient.conn.removeGroupAllowlistMember({ groupId, userName: bob.username }))
+            await record('getGroupAllowlist', bobClient.conn.getGroupAllowlist({ groupId }))
+            await record('isInGroupAllowlist', amyClient.conn.isInGroupAllowlist({ groupId: unknown, userName: bob.username }))
+            await record('getGroupMemberAttributes', calClient.conn.getGroupMemberAttributes({ groupId, userId: bob.username }))
+            await record('getGroupMembersAttributes', calClient.conn.getGroupMembersAttributes({ groupId, userIds: [amy.username], keys: [] }))
+            await record('unblockGroupMessage', calClient.conn.unblockGroupMessage({ groupId }))
+            await record('blockGroup', calClient.conn.blockGroup({ groupId }))
+            const download = await withTimeout(new Promise((resolve) => calClient.conn.downloadGroupSharedFile({
+                groupId, fileId: 'no-such-file', onFileDownloadComplete: () => resolve('downloaded'), onFileDownloadError: (error) => resolve(error),
+            })), 15000, 'downloadGroupSharedFile by a non-member')
+            assert.deepEqual(errors, {
+                'createGroup': [USER_NOT_FOUND, 'user not found'],
+                'getPublicGroups': [AJAX_ERROR, 'cursor is not one this server gave'],
+                'getGroupMembers': notMember,
+                'getGroupAdmin': absent,
+                'removeGroupAdmin': denied,
+                // No invitation, no request: nothing to answer.
+                'acceptGroupInvite': denied,
+                'rejectGroupInvite': denied,
+                'rejectGroupJoinRequest': denied,
+                'removeGroupMembers': denied,
+                'unmuteGroupMember': denied,
+                'getGroupMuteList': notMember,
+                'isInGroupMutelist': absent,
+                'blockGroupMembers': denied,
+                'unblockGroupMembers': denied,
+                'getGroupBlocklist': denied,
+                'removeGroupAllowlistMember': denied,
+                'getGroupAllowlist': denied,
+                'isInGroupAllowlist': absent,
+                // Off `chatgroups` URLs the SDK gives "are not members" its other code, 702.
+                'getGroupMemberAttributes': [702, notMember[1]],
+                'getGroupMembersAttributes': [702, notMember[1]],
+                'unblockGroupMessage': notMember,
+                'blockGroup': [702, notMember[1]],
+            })
+            assert.equal(download.type, PERMISSION_DENIED, 'a non-member downloads no shared file')
+            assert.equal(download.xhr.status, 403)
+            // The SDKs check getJoinedGroups' paging (and getGroup has no input); the server
+            // checks the paging again.
+            const token = amyClient.conn.context.accessToken
+            const joined = await fetch(`${server.restBase()}/users/${amy.username}/joined_chatgroups?pagenum=1&pagesize=many`, { headers: { Authorization: `Bearer ${token}` } })
+            assert.equal(joined.status, 400)
+            assert.deepEqual(await joined.json().then((b) => [b.error, b.error_description]), ['illegal_argument', 'pagesize must be 1 to 500'])
+            // Nothing refused changed anything.
+            assert.deepEqual(affiliations(await groupInfo(amyClient, groupId)), [{ owner: amy.username }, { member: bob.username }])
         }))
     })
 }

@@ -1,6 +1,6 @@
 //! Server-side conversations (PROTOCOL.md §2.8): the list (`getServerConversations`,
 //! `getServerPinnedConversations`), pinning, marks, deletion, and one-way removal of history.
-//! Every route takes the user's own token (or an app token) and works on single chats.
+//! Every route takes the user's own token (or an app token) and works on single chats and groups.
 
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ use confab_core::{
         group_conversation, parse_mark, parse_message_id, parse_message_id_list,
         rest_message_from_stored, single_chat_conversation, ConversationFilter,
     },
-    ids::{QueueName, UserName},
+    ids::{AppKey, QueueName, UserName},
     now_ms,
     reaction::MessagePlace,
     store::ConversationChange,
@@ -282,17 +282,42 @@ pub(crate) async fn delete_conversation_route(
     Ok(ok("delete", json!({ "result": "ok" })))
 }
 
-/// # `DELETE /{org}/{app}/sdk/message/roaming/chat/user/{user}?userId=&msgIdList=&resource=`
+/// Whose history a removal route names: `chat` routes name the peer (`userId`), `group`
+/// routes the group (`groupId`), whose history only a member removes from (for themselves).
+async fn removal_target(
+    state: &RestState,
+    app: &AppKey,
+    owner: &UserName,
+    kind: &str,
+    query: &Pairs,
+) -> Result<QueueName, ApiError> {
+    match kind {
+        "chat" => Ok(single_chat_conversation(
+            query_value(query, "userId").unwrap_or(""),
+        )?),
+        "group" => {
+            let conversation = group_conversation(query_value(query, "groupId").unwrap_or(""))?;
+            if let Some(group) = conversation.group_id() {
+                state.groups.check_member(app, &group, owner).await?;
+            }
+            Ok(conversation)
+        }
+        _ => Err(Error::InvalidArgument(format!("invalid conversation type {kind}")).into()),
+    }
+}
+
+/// # `DELETE /{org}/{app}/sdk/message/roaming/{chat|group}/user/{user}?userId=|groupId=&msgIdList=&resource=`
 ///
-/// `removeHistoryMessages` by ids (comma-separated, ≤ 20): gone from this user's history only.
+/// `removeHistoryMessages` by ids (comma-separated, ≤ 20): gone from this user's history only
+/// (of a group: from what this member reads of it).
 pub(crate) async fn remove_history_messages_route(
     State(state): State<Arc<RestState>>,
-    Path((org, app, user)): Path<(String, String, String)>,
+    Path((org, app, kind, user)): Path<(String, String, String, String)>,
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let target = single_chat_conversation(query_value(&query, "userId").unwrap_or(""))?;
+    let target = removal_target(&state, &app.key, &owner, &kind, &query).await?;
     let ids = parse_message_id_list(query_value(&query, "msgIdList").unwrap_or(""))?;
     if ids.is_empty() || ids.len() > 20 {
         return Err(Error::InvalidArgument("msgIdList must name 1 to 20 messages".into()).into());
@@ -310,18 +335,18 @@ pub(crate) async fn remove_history_messages_route(
     Ok(ok("delete", json!({ "result": "ok" })))
 }
 
-/// # `DELETE /{org}/{app}/sdk/message/roaming/chat/user/{user}/time?userId=&delTime=&resource=`
+/// # `DELETE /{org}/{app}/sdk/message/roaming/{chat|group}/user/{user}/time?userId=|groupId=&delTime=&resource=`
 ///
 /// `removeHistoryMessages` by time: every message older than `delTime` (epoch ms) leaves this
 /// user's history.
 pub(crate) async fn remove_history_before_route(
     State(state): State<Arc<RestState>>,
-    Path((org, app, user)): Path<(String, String, String)>,
+    Path((org, app, kind, user)): Path<(String, String, String, String)>,
     Query(query): Query<Pairs>,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let (app, owner) = app_for_user(&state, &org, &app, user, &headers).await?;
-    let target = single_chat_conversation(query_value(&query, "userId").unwrap_or(""))?;
+    let target = removal_target(&state, &app.key, &owner, &kind, &query).await?;
     let time_text = query_value(&query, "delTime").unwrap_or("");
     let time_ms: u64 = time_text
         .parse()

@@ -150,6 +150,10 @@ pub(crate) async fn update_user_route(
     }
     // An app token may name a user that does not exist: nothing is stored for them.
     state.accounts.user(&app.key, &name).await?;
+    // Only a member ignores a group; all are checked before any is changed.
+    for (group, _) in &ignored {
+        state.groups.check_member(&app.key, group, &name).await?;
+    }
     if let Some(nickname) = &body.nickname {
         state
             .accounts

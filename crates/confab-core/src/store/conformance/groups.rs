@@ -1623,40 +1623,52 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
     assert_eq!(pages(store, app, "ann", Pinned, 5).await, [vec!["5002"]]);
     assert_eq!(pages(store, app, "ann", Marked(1), 5).await, [vec!["dan"]]);
 
-    // Deleting 5001 hides it from ann's list alone; the shared history stays whole, and
-    // one-way removals do nothing to it.
-    let shared = |conversation: &QueueName| HistoryQuery {
-        conversation: conversation.clone(),
-        cursor: None,
-        newest_first: false,
-        limit: 100,
-        from: None,
-        kinds: Vec::new(),
-        start_ms: None,
-        end_ms: None,
+    // Deleting 5001 hides it from ann's list alone. Her one-way removals and the deletion
+    // with history take messages out of what she reads of the shared history; the shared
+    // history itself, and what bob reads of it, stay whole.
+    let reads = |owner: &'static str| {
+        let query = HistoryQuery {
+            conversation: q1.clone(),
+            cursor: None,
+            newest_first: false,
+            limit: 100,
+            from: None,
+            kinds: Vec::new(),
+            start_ms: None,
+            end_ms: None,
+        };
+        async move {
+            let owner = if owner == "#" {
+                UserName::group_history()
+            } else {
+                UserName::parse(owner).unwrap()
+            };
+            let page = store.history_page(app, &owner, &query).await.unwrap();
+            page.iter().map(|message| message.id).collect::<Vec<_>>()
+        }
     };
-    for change in [
-        ConversationChange::Delete { history: true },
-        ConversationChange::RemoveMessages(vec![g1b, g1c]),
-        ConversationChange::RemoveBefore(1_000_000),
+    assert_eq!(reads("ann").await, [g1a, g1b, g1c]);
+    for (change, left) in [
+        (
+            ConversationChange::RemoveMessages(vec![g1b]),
+            vec![g1a, g1c],
+        ),
+        // Older than g1b's time: g1a goes, g1b was gone already.
+        (ConversationChange::RemoveBefore(1300), vec![g1c]),
+        (ConversationChange::Delete { history: true }, vec![]),
     ] {
         store
             .change_conversation(app, &ann, &q1, change)
             .await
             .unwrap();
+        assert_eq!(reads("ann").await, left);
+        assert_eq!(reads("bob").await, [g1a, g1b, g1c]);
+        assert_eq!(reads("#").await, [g1a, g1b, g1c]);
     }
     assert_eq!(
         rows(store, app, "ann").await,
         [row("5002", g2e, 0), row("dan", p1, 1)]
     );
-    let history: Vec<MessageId> = store
-        .history_page(app, &UserName::group_history(), &shared(&q1))
-        .await
-        .unwrap()
-        .iter()
-        .map(|message| message.id)
-        .collect();
-    assert_eq!(history, [g1a, g1b, g1c]);
     assert_eq!(
         rows(store, app, "bob").await,
         [row("5002", g2e, 3), row("5001", g1c, 2)]
@@ -1667,6 +1679,8 @@ pub async fn group_conversations_list_with_pairs_and_unread_counts(store: &dyn S
         rows(store, app, "ann").await,
         [row("5001", g1d, 1), row("5002", g2e, 0), row("dan", p1, 1)]
     );
+    // What she removed stays removed; what came after she reads.
+    assert_eq!(reads("ann").await, [g1d]);
 
     // Recalling the newest message makes the one before it the last again, and it no longer
     // counts.
