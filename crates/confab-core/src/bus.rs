@@ -7,14 +7,14 @@
 //!
 //! Who is online is the `Presence` port's (`presence.rs`); on one node it reads this registry.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, Weak};
 
 use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use crate::{
-    ids::{AppKey, IdGenerator, QueueName, SessionId, UserName},
+    ids::{AppKey, IdGenerator, QueueName, RoomId, SessionId, UserName},
     now_ms,
     presence::OnlineDevice,
 };
@@ -70,6 +70,94 @@ pub enum Event {
         user: UserName,
         notice: PresenceNotice,
     },
+    /// A chat room's meta for the sessions of its members online now, or a change of who is
+    /// in it, which every node's index of room members follows (`rooms.rs`).
+    Room {
+        app: AppKey,
+        room: RoomId,
+        delivery: RoomDelivery,
+    },
+}
+
+/// What a room event carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoomDelivery {
+    /// A message or an event, for the sessions of every member (or of the users `only`
+    /// names, members or not: a removed member hears of the removal) except one device. Never
+    /// stored: a session that is not online misses it.
+    Meta {
+        meta: bytes::Bytes,
+        priority: RoomPriority,
+        except: Option<(UserName, String)>,
+        only: Option<Vec<UserName>>,
+    },
+    /// These users are members now.
+    Joined(Vec<UserName>),
+    /// These users are no longer members.
+    Left(Vec<UserName>),
+    /// The room is gone.
+    Destroyed,
+}
+
+/// A room message's priority (`chatroom_msg_tag`): what a session that cannot keep up drops
+/// first is the lowest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum RoomPriority {
+    Low,
+    Normal,
+    High,
+}
+
+/// Room metas waiting for one session, at most `capacity`: when full, the oldest of the lowest
+/// priority held goes first, and a meta of a lower priority than all held is the one dropped.
+#[derive(Debug, Default)]
+pub struct RoomBacklog {
+    metas: VecDeque<(RoomPriority, bytes::Bytes)>,
+    /// Metas dropped since the session last took some (it logs them).
+    pub dropped: u64,
+}
+
+impl RoomBacklog {
+    pub fn push(&mut self, priority: RoomPriority, meta: bytes::Bytes, capacity: usize) {
+        if self.metas.len() >= capacity.max(1) {
+            let lowest = self.metas.iter().map(|(held, _)| *held).min();
+            match lowest {
+                Some(lowest) if lowest <= priority => {
+                    if let Some(index) = self.metas.iter().position(|(held, _)| *held == lowest) {
+                        self.metas.remove(index);
+                    }
+                }
+                _ => {
+                    self.dropped += 1;
+                    return;
+                }
+            }
+            self.dropped += 1;
+        }
+        self.metas.push_back((priority, meta));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.metas.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.metas.len()
+    }
+
+    /// Every meta held, oldest first.
+    pub fn take(&mut self) -> Vec<bytes::Bytes> {
+        self.dropped = 0;
+        self.metas.drain(..).map(|(_, meta)| meta).collect()
+    }
+
+    /// Adds what `other` holds after what this one holds, within `capacity`.
+    pub fn append(&mut self, other: RoomBacklog, capacity: usize) {
+        self.dropped += other.dropped;
+        for (priority, meta) in other.metas {
+            self.push(priority, meta, capacity);
+        }
+    }
 }
 
 /// One user's presence as a subscriber's SDK reads it: the payload of a `NOTIFY` of type
@@ -152,6 +240,8 @@ pub struct Pending {
     /// The newest presence change of each publisher (bounded by the subscriptions a user may
     /// hold).
     pub presence: PresenceNotices,
+    /// Chat-room metas, bounded by the registry's `room_backlog`.
+    pub room: RoomBacklog,
 }
 
 /// One session's mailbox. The registry writes, the session task drains.
@@ -160,6 +250,8 @@ pub struct SessionInbox {
     // std Mutex: held for a push or a swap, never across an await.
     pending: Mutex<Pending>,
     wake: Notify,
+    /// Room metas held at most (`SessionRegistry::room_backlog`).
+    room_capacity: usize,
 }
 
 impl SessionInbox {
@@ -192,7 +284,13 @@ impl SessionInbox {
                 Event::Presence { notice, .. } => {
                     notice.clone().merge_into(&mut pending.presence);
                 }
-                Event::AppChanged { .. } => return,
+                Event::Room {
+                    delivery: RoomDelivery::Meta { meta, priority, .. },
+                    ..
+                } => pending
+                    .room
+                    .push(*priority, meta.clone(), self.room_capacity),
+                Event::AppChanged { .. } | Event::Room { .. } => return,
             }
         }
         self.wake.notify_one();
@@ -236,24 +334,111 @@ pub struct TooManySessions {
     pub max_sessions: usize,
 }
 
-/// The sessions live on this node, by user, and this node's listeners of app changes.
+/// Who is in which room, as this node knows it.
+#[derive(Default)]
+struct RoomIndex {
+    members: HashMap<(AppKey, RoomId), HashSet<UserName>>,
+    rooms_of: HashMap<(AppKey, UserName), usize>,
+}
+
+impl RoomIndex {
+    fn join(&mut self, app: &AppKey, room: &RoomId, users: &[UserName]) {
+        let members = self.members.entry((app.clone(), room.clone())).or_default();
+        for user in users {
+            if members.insert(user.clone()) {
+                *self
+                    .rooms_of
+                    .entry((app.clone(), user.clone()))
+                    .or_default() += 1;
+            }
+        }
+    }
+
+    fn leave(&mut self, app: &AppKey, room: &RoomId, users: &[UserName]) {
+        let key = (app.clone(), room.clone());
+        let Some(members) = self.members.get_mut(&key) else {
+            return;
+        };
+        for user in users {
+            if members.remove(user) {
+                let user_key = (app.clone(), user.clone());
+                if let Some(count) = self.rooms_of.get_mut(&user_key) {
+                    *count -= 1;
+                    if *count == 0 {
+                        self.rooms_of.remove(&user_key);
+                    }
+                }
+            }
+        }
+        if members.is_empty() {
+            self.members.remove(&key);
+        }
+    }
+
+    fn destroy(&mut self, app: &AppKey, room: &RoomId) {
+        let users: Vec<UserName> = self
+            .members
+            .get(&(app.clone(), room.clone()))
+            .map(|members| members.iter().cloned().collect())
+            .unwrap_or_default();
+        self.leave(app, room, &users);
+    }
+}
+
+/// Room metas one session holds at most while it cannot write them (`room_backlog`).
+pub const DEFAULT_ROOM_BACKLOG: usize = 256;
+
+/// The sessions live on this node, by user, this node's index of who is in each chat room, and
+/// its listeners of app changes.
 pub struct SessionRegistry {
     node: u16,
     /// Session ids: time-ordered, with this node's bits (`SessionId`).
     ids: IdGenerator,
     sessions: Mutex<HashMap<(AppKey, UserName), Vec<Registered>>>,
+    /// Members of each room, as `Event::Room` joins and departures say (and the rooms read at
+    /// start), and how many rooms each member is in. Locked before `sessions` when both are.
+    rooms: Mutex<RoomIndex>,
     app_listeners: Mutex<Vec<Weak<dyn AppListener>>>,
+    room_backlog: usize,
 }
 
 impl SessionRegistry {
     /// The registry of node `node` (the config's `node_id`).
     pub fn new(node: u16) -> SessionRegistry {
+        SessionRegistry::with_room_backlog(node, DEFAULT_ROOM_BACKLOG)
+    }
+
+    /// A registry whose sessions hold at most `room_backlog` room metas each (config
+    /// `room_backlog`).
+    pub fn with_room_backlog(node: u16, room_backlog: usize) -> SessionRegistry {
         SessionRegistry {
             node,
             ids: IdGenerator::new(node),
             sessions: Mutex::new(HashMap::new()),
+            rooms: Mutex::new(RoomIndex::default()),
             app_listeners: Mutex::new(Vec::new()),
+            room_backlog: room_backlog.max(1),
         }
+    }
+
+    /// Users of a room this node's index holds (the node's view; the store has the truth).
+    pub fn room_members(&self, app: &AppKey, room: &RoomId) -> usize {
+        lock(&self.rooms)
+            .members
+            .get(&(app.clone(), room.clone()))
+            .map_or(0, HashSet::len)
+    }
+
+    /// Whether `user` is in some room, as this node's index knows.
+    pub fn in_a_room(&self, app: &AppKey, user: &UserName) -> bool {
+        lock(&self.rooms)
+            .rooms_of
+            .contains_key(&(app.clone(), user.clone()))
+    }
+
+    /// Room metas each session holds at most.
+    pub fn room_backlog(&self) -> usize {
+        self.room_backlog
     }
 
     pub fn node(&self) -> u16 {
@@ -292,7 +477,10 @@ impl SessionRegistry {
                 }
             }
             let id = SessionId(self.ids.next(now_ms()).0);
-            let inbox = Arc::new(SessionInbox::default());
+            let inbox = Arc::new(SessionInbox {
+                room_capacity: self.room_backlog,
+                ..SessionInbox::default()
+            });
             list.push(Registered {
                 id,
                 device,
@@ -362,6 +550,14 @@ impl SessionRegistry {
                 self.app_changed(app);
                 return;
             }
+            Event::Room {
+                app,
+                room,
+                delivery,
+            } => {
+                self.deliver_room(event, app, room, delivery);
+                return;
+            }
         };
         self.with_sessions(|sessions| {
             let Some(list) = sessions.get_mut(&(app.clone(), user.clone())) else {
@@ -396,10 +592,43 @@ impl SessionRegistry {
                             session.inbox.push(event);
                         }
                     }
-                    Event::AppChanged { .. } => {}
+                    Event::AppChanged { .. } | Event::Room { .. } => {}
                 }
             }
         });
+    }
+
+    fn deliver_room(&self, event: &Event, app: &AppKey, room: &RoomId, delivery: &RoomDelivery) {
+        let key = (app.clone(), room.clone());
+        let mut rooms = lock(&self.rooms);
+        match delivery {
+            RoomDelivery::Joined(users) => rooms.join(app, room, users),
+            RoomDelivery::Left(users) => rooms.leave(app, room, users),
+            RoomDelivery::Destroyed => rooms.destroy(app, room),
+            RoomDelivery::Meta { except, only, .. } => {
+                let empty = HashSet::new();
+                let members = rooms.members.get(&key).unwrap_or(&empty);
+                let addressed: Box<dyn Iterator<Item = &UserName>> = match only {
+                    Some(users) => Box::new(users.iter()),
+                    None => Box::new(members.iter()),
+                };
+                self.with_sessions(|sessions| {
+                    for user in addressed {
+                        let Some(list) = sessions.get(&(app.clone(), user.clone())) else {
+                            continue;
+                        };
+                        for session in list.iter().filter(|session| !session.leaving) {
+                            let sender = except.as_ref().is_some_and(|(from, resource)| {
+                                from == user && *resource == session.device.resource
+                            });
+                            if !sender {
+                                session.inbox.push(event);
+                            }
+                        }
+                    }
+                });
+            }
+        }
     }
 
     /// See `Bus::watch_apps`.
@@ -435,6 +664,13 @@ impl SessionRegistry {
             Ok(mut sessions) => f(&mut sessions),
             Err(poisoned) => f(&mut poisoned.into_inner()),
         }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
     }
 }
 

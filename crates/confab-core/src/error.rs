@@ -49,6 +49,8 @@ pub enum Error {
     NotContact(String),
     #[error(transparent)]
     Group(#[from] crate::groups::GroupError),
+    #[error(transparent)]
+    Room(#[from] crate::rooms::RoomError),
     /// A request the caller may not make (over a limit, …); the text is the hosted one.
     #[error("{0}")]
     Forbidden(String),

@@ -6,7 +6,7 @@ use bytes::Bytes;
 use confab_proto::{pb, CONFERENCE_DOMAIN, USER_DOMAIN};
 
 use crate::{
-    ids::{AppKey, GroupId, MessageId, QueueName, UserName},
+    ids::{AppKey, GroupId, MessageId, QueueName, RoomId, UserName},
     messages::MessageService,
     store::{HistoryEntry, HistoryQuery},
     Error,
@@ -163,6 +163,17 @@ pub fn group_entries(kind: &str, group: &GroupId) -> Vec<HistoryEntry> {
     vec![HistoryEntry {
         owner: UserName::group_history(),
         conversation: QueueName::group(group),
+    }]
+}
+
+/// A room message is in the room's one history, kept like a group's under the shared owner.
+pub fn room_entries(kind: &str, room: &RoomId) -> Vec<HistoryEntry> {
+    if kind.is_empty() {
+        return Vec::new();
+    }
+    vec![HistoryEntry {
+        owner: UserName::group_history(),
+        conversation: QueueName::room(room),
     }]
 }
 

@@ -114,6 +114,16 @@ impl QueueName {
         ]))
     }
 
+    /// A chat room's queue: `<id>@conference.easemob.com`, like a group's (the ids of both come
+    /// from one generator, so they never collide; the message's type tells them apart).
+    pub fn room(room: &RoomId) -> QueueName {
+        QueueName(concat(&[
+            room.as_str(),
+            "@",
+            confab_proto::CONFERENCE_DOMAIN,
+        ]))
+    }
+
     /// Rebuilds a queue name from a JID the client sent; `None` for JIDs that name no queue.
     pub fn from_jid(name: &str, domain: &str) -> Option<QueueName> {
         if name.is_empty() || domain.is_empty() || name.contains('@') {
@@ -161,6 +171,9 @@ pub enum LogId {
     /// A group's conversation. Who reads it is the store's to say (its members, each from
     /// when they joined, and whoever an entry is addressed to), so `members` is empty.
     Group(GroupId),
+    /// A chat room's messages, kept for history and recall: nobody reads the log itself (room
+    /// messages reach the members online when they are sent), so `members` is empty.
+    Room(RoomId),
 }
 
 impl LogId {
@@ -189,6 +202,7 @@ impl LogId {
             LogId::Pair { low, high } if high == owner => Some(QueueName::single_chat(low)),
             LogId::Pair { .. } => None,
             LogId::Group(group) => Some(QueueName::group(group)),
+            LogId::Room(room) => Some(QueueName::room(room)),
         }
     }
 
@@ -198,7 +212,7 @@ impl LogId {
         match self {
             LogId::Pair { low, high } if low == high => vec![low],
             LogId::Pair { low, high } => vec![low, high],
-            LogId::Group(_) => Vec::new(),
+            LogId::Group(_) | LogId::Room(_) => Vec::new(),
         }
     }
 
@@ -206,15 +220,25 @@ impl LogId {
     pub fn group(&self) -> Option<&GroupId> {
         match self {
             LogId::Group(group) => Some(group),
-            LogId::Pair { .. } => None,
+            LogId::Pair { .. } | LogId::Room(_) => None,
         }
     }
 
-    /// The text stores key the log by: `u:<low>:<high>` (user names hold no `:`), `g:<id>`.
+    /// The room whose messages this is, if it is one.
+    pub fn room(&self) -> Option<&RoomId> {
+        match self {
+            LogId::Room(room) => Some(room),
+            LogId::Pair { .. } | LogId::Group(_) => None,
+        }
+    }
+
+    /// The text stores key the log by: `u:<low>:<high>` (user names hold no `:`), `g:<id>`,
+    /// `r:<id>`.
     pub fn key(&self) -> String {
         match self {
             LogId::Pair { low, high } => concat(&["u:", low.as_str(), ":", high.as_str()]),
             LogId::Group(group) => concat(&["g:", group.as_str()]),
+            LogId::Room(room) => concat(&["r:", room.as_str()]),
         }
     }
 
@@ -222,6 +246,9 @@ impl LogId {
     pub fn from_key(key: &str) -> Option<LogId> {
         if let Some(group) = key.strip_prefix("g:") {
             return Some(LogId::Group(GroupId::parse(group)?));
+        }
+        if let Some(room) = key.strip_prefix("r:") {
+            return Some(LogId::Room(RoomId::parse(room)?));
         }
         let (low, high) = key.strip_prefix("u:")?.split_once(':')?;
         let (low, high) = (UserName::parse(low)?, UserName::parse(high)?);
@@ -252,6 +279,33 @@ impl GroupId {
 }
 
 impl fmt::Display for GroupId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A chat room's id: decimal digits, like a group's, from the same `IdGenerator`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RoomId(String);
+
+impl RoomId {
+    /// 1–20 ASCII digits.
+    pub fn parse(text: &str) -> Option<RoomId> {
+        let valid =
+            !text.is_empty() && text.len() <= 20 && text.bytes().all(|b| b.is_ascii_digit());
+        valid.then(|| RoomId(text.to_owned()))
+    }
+
+    pub fn from_id(id: MessageId) -> RoomId {
+        RoomId(id.0.to_string())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RoomId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }

@@ -28,6 +28,7 @@ pub mod presence;
 pub mod providers;
 pub mod reaction;
 pub mod receipts;
+pub mod rooms;
 pub mod services;
 pub mod store;
 pub mod user;

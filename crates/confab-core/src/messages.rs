@@ -27,10 +27,11 @@ use crate::{
     app::App,
     appender::Appender,
     groups::GroupError,
-    ids::{GroupId, IdGenerator, LogId, MessageId, QueueName, UserName},
+    ids::{GroupId, IdGenerator, LogId, MessageId, QueueName, RoomId, UserName},
     now_ms,
     presence::Presence,
     receipts,
+    rooms::{RoomError, RoomService},
     services::Limits,
     store::{
         body_digest, AnnotationStore, AppendEffect, Appended, Audience, ConversationStore, Device,
@@ -67,6 +68,14 @@ struct Checked {
     queued: bool,
 }
 
+/// What a send to the conference domain addresses.
+enum Conference {
+    Group,
+    Room(RoomId),
+    /// A recall or edit: a room if one has this id, else a group.
+    RoomOrGroup(RoomId),
+}
+
 /// One reply to a pull: encoded metas in id order, and the key the client acknowledges with
 /// next.
 #[derive(Debug, Clone, PartialEq)]
@@ -91,6 +100,8 @@ pub struct MessageService {
     pub(crate) appender: Arc<Appender>,
     /// Who may recall a group member's message (the group's owner and admins).
     pub(crate) groups: Arc<dyn GroupStore>,
+    /// Who may send to a room, and the delivery of its messages to the members online.
+    pub(crate) rooms: Arc<RoomService>,
     /// Ids of the acks of client statistics, which are acknowledged and not stored.
     statistic_ids: IdGenerator,
     pub(crate) limits: Limits,
@@ -106,7 +117,7 @@ impl MessageService {
         conversations: Arc<dyn ConversationStore>,
         users: Arc<dyn UserStore>,
         presence: Arc<dyn Presence>,
-        (appender, groups): (Arc<Appender>, Arc<dyn GroupStore>),
+        (appender, groups, rooms): (Arc<Appender>, Arc<dyn GroupStore>, Arc<RoomService>),
         node: u16,
         limits: Limits,
     ) -> MessageService {
@@ -118,6 +129,7 @@ impl MessageService {
             presence,
             appender,
             groups,
+            rooms,
             statistic_ids: IdGenerator::new(node),
             limits,
         }
@@ -172,7 +184,29 @@ impl MessageService {
         let to = meta.to.as_ref().ok_or(Error::MissingField("meta to"))?;
         let domain = to.domain.as_deref().unwrap_or(USER_DOMAIN);
         if domain == CONFERENCE_DOMAIN {
-            return self.submit_to_group(session, meta, client_id, None);
+            let messages = Arc::clone(self);
+            return match self.conference_kind(&meta)? {
+                Conference::Group => self.submit_to_group(session, meta, client_id, None),
+                Conference::Room(room) => {
+                    let session = session.clone();
+                    Ok(Box::pin(async move {
+                        messages.submit_to_room(session, meta, room).await
+                    }))
+                }
+                // A recall or an edit may carry no sign of a room: its id says.
+                Conference::RoomOrGroup(room) => {
+                    let session = session.clone();
+                    Ok(Box::pin(async move {
+                        if messages.rooms.exists(&session.app.key, &room).await? {
+                            messages.submit_to_room(session, meta, room).await
+                        } else {
+                            messages
+                                .submit_to_group(&session, meta, client_id, None)?
+                                .await
+                        }
+                    }))
+                }
+            };
         }
         if domain != USER_DOMAIN {
             return Err(Error::Unsupported("messages to this domain"));
@@ -430,6 +464,146 @@ impl MessageService {
                 }
             }
         }))
+    }
+
+    /// Whether a conference-domain send is for a group or a chat room: a room message says
+    /// so in its body's type, and the SDK tags a room's metas with `chatroom_msg_tag`; a
+    /// recall or an edit without the tag names its conversation by id alone (rooms and groups
+    /// draw ids from one generator, so an id is one or the other).
+    fn conference_kind(&self, meta: &pb::Meta) -> Result<Conference, Error> {
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        let body =
+            pb::MessageBody::decode(payload).map_err(|_| Error::MissingField("a message body"))?;
+        let to_name = meta
+            .to
+            .as_ref()
+            .and_then(|to| to.name.as_deref())
+            .unwrap_or("");
+        let room_id = || RoomId::parse(to_name).ok_or(Error::Room(RoomError::NotFound));
+        let tagged = meta
+            .ext
+            .iter()
+            .any(|pair| pair.key.as_deref() == Some("chatroom_msg_tag"));
+        if body.r#type == Some(BodyType::Chatroom as i32) || tagged {
+            return Ok(Conference::Room(room_id()?));
+        }
+        match receipts::kind(&body) {
+            receipts::Kind::Recall(_) | receipts::Kind::Edit(_) => match RoomId::parse(to_name) {
+                Some(room) => Ok(Conference::RoomOrGroup(room)),
+                None => Ok(Conference::Group),
+            },
+            receipts::Kind::Plain | receipts::Kind::ChannelAck => Ok(Conference::Group),
+        }
+    }
+
+    /// A chat-room message (or a recall or edit of one): checked against the sender's place in
+    /// the room, stored once in the room's log (history, recall), acknowledged, then pushed to
+    /// the members online (`RoomService::deliver`), never queued for anyone.
+    async fn submit_to_room(
+        self: Arc<Self>,
+        session: SessionContext,
+        meta: pb::Meta,
+        room: RoomId,
+    ) -> Result<SendAck, Error> {
+        let app = session.app.key.clone();
+        let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        let body = pb::MessageBody::decode(payload.clone())
+            .map_err(|_| Error::MissingField("a message body"))?;
+        let names = |jid: &Option<pb::Jid>, name: &str| {
+            jid.as_ref()
+                .and_then(|jid| jid.name.as_deref())
+                .is_some_and(|named| named.eq_ignore_ascii_case(name))
+        };
+        if !names(&body.from, session.user.as_str()) {
+            return Err(Error::ImpersonatedParty("from"));
+        }
+        if !names(&body.to, room.as_str()) {
+            return Err(Error::ImpersonatedParty("to"));
+        }
+        let kind = self.check_body(&body)?;
+        self.rooms.check_sender(&app, &room, &session.user).await?;
+        let priority = crate::rooms::priority_of(&meta.ext);
+        let prepared = self
+            .prepare(&session, meta, body, receipts::Conversation::Room(&room))
+            .await?;
+        let meta = prepared.meta;
+        let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
+        let downlink = pb::Meta {
+            id: None,
+            from: Some(pb::Jid {
+                app_key: Some(app.to_string()),
+                name: Some(session.user.to_string()),
+                domain: Some(USER_DOMAIN.to_owned()),
+                client_resource: Some(session.resource.clone()),
+            }),
+            to: Some(pb::Jid {
+                app_key: Some(app.to_string()),
+                name: Some(room.to_string()),
+                domain: Some(CONFERENCE_DOMAIN.to_owned()),
+                client_resource: None,
+            }),
+            timestamp: None,
+            ns: Some(NameSpace::Chat as i32),
+            payload: Some(payload.clone()),
+            routetype: meta.routetype,
+            ext: meta.ext,
+            meta: meta.meta,
+            directed_users: Vec::new(),
+        };
+        let mut stored_form = downlink.clone();
+        let appended = self
+            .appender
+            .submit(
+                NewMessage {
+                    app: app.clone(),
+                    log: LogId::Room(room.clone()),
+                    audience: Audience::Nobody,
+                    sender: session.user.clone(),
+                    sender_resource: session.resource.clone(),
+                    client_id: Some(client_id),
+                    body_digest: body_digest(&payload),
+                    sent_ms: now_ms(),
+                    meta: EncodeMeta::new(move |id, timestamp_ms| {
+                        stored_form.id = Some(id.0);
+                        stored_form.timestamp = Some(timestamp_ms);
+                        stored_form.encode_to_vec().into()
+                    }),
+                    kind,
+                    history: crate::history::room_entries(kind, &room),
+                },
+                prepared.effect,
+            )
+            .await?;
+        let (server_id, timestamp_ms, fresh) = match appended {
+            Appended::Stored { id, timestamp_ms } => (id, timestamp_ms, true),
+            Appended::Duplicate(existing) => (existing, existing.timestamp_ms(), false),
+            Appended::NoGroup
+            | Appended::NotGroupMember
+            | Appended::Muted
+            | Appended::UnknownRecipient(_)
+            | Appended::Blocked(_)
+            | Appended::NotContact(_) => return Err(Error::Unsupported("a refused room message")),
+        };
+        if fresh {
+            let mut pushed = downlink;
+            pushed.id = Some(server_id.0);
+            pushed.timestamp = Some(timestamp_ms);
+            self.rooms
+                .deliver(
+                    &app,
+                    &room,
+                    pushed.encode_to_vec().into(),
+                    priority,
+                    (&session.user, &session.resource),
+                )
+                .await?;
+        }
+        Ok(SendAck {
+            server_id,
+            timestamp_ms,
+            notify: prepared.notify,
+        })
     }
 
     /// The users of a `receiverList` audience who are members of the group (the sender stays:

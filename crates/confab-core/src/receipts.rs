@@ -14,7 +14,7 @@ use confab_proto::pb::{self, message_body::Type as BodyType, meta::NameSpace};
 use prost::Message;
 
 use crate::{
-    ids::{GroupId, MessageId, QueueName, UserName},
+    ids::{GroupId, MessageId, QueueName, RoomId, UserName},
     messages::{MessageService, SessionContext},
     now_ms,
     store::{AppendEffect, GroupRole, StoredMessage},
@@ -69,6 +69,7 @@ pub(crate) fn channel_read(reader: &UserName, peer: &UserName) -> AppendEffect {
 pub(crate) enum Conversation<'a> {
     Peer(&'a UserName),
     Group(&'a GroupId),
+    Room(&'a RoomId),
 }
 
 impl Conversation<'_> {
@@ -77,6 +78,7 @@ impl Conversation<'_> {
         match self {
             Conversation::Peer(user) => user.as_str(),
             Conversation::Group(group) => group.as_str(),
+            Conversation::Room(room) => room.as_str(),
         }
     }
 
@@ -84,6 +86,7 @@ impl Conversation<'_> {
         match self {
             Conversation::Peer(user) => QueueName::single_chat(user),
             Conversation::Group(group) => QueueName::group(group),
+            Conversation::Room(room) => QueueName::room(room),
         }
     }
 
@@ -92,6 +95,7 @@ impl Conversation<'_> {
         match self {
             Conversation::Peer(_) => "chat:user",
             Conversation::Group(_) => "chat:group",
+            Conversation::Room(_) => "chat:room",
         }
     }
 }
@@ -216,6 +220,19 @@ impl MessageService {
                         .group_member(&session.app.key, group, &session.user)
                         .await?
                         .is_some_and(|member| member.role != GroupRole::Member);
+                if !moderator {
+                    return Err(ReceiptError::NotSender.into());
+                }
+            }
+            Conversation::Room(room) => {
+                if !here {
+                    return Err(not_found());
+                }
+                let moderator = stored.sender == session.user
+                    || self
+                        .rooms
+                        .is_moderator(&session.app.key, room, &session.user)
+                        .await?;
                 if !moderator {
                     return Err(ReceiptError::NotSender.into());
                 }

@@ -17,9 +17,11 @@ use crate::{
     overview::OverviewService,
     password::PasswordLimits,
     presence::{Presence, PresenceLimits, PresenceService},
+    rooms::{RoomLimits, RoomService},
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
-        GroupStore, LogStore, NotificationStore, PresenceStore, ReportStore, Store, UserStore,
+        GroupStore, LogStore, NotificationStore, PresenceStore, ReportStore, RoomStore, Store,
+        UserStore,
     },
     Error,
 };
@@ -50,6 +52,8 @@ pub struct Limits {
     pub presence: PresenceLimits,
     /// Group sizes and the users one call may name (`groups.rs`).
     pub groups: GroupLimits,
+    /// Room sizes, attributes and the absence grace (`rooms.rs`).
+    pub rooms: RoomLimits,
 }
 
 impl Default for Limits {
@@ -65,6 +69,7 @@ impl Default for Limits {
             max_user_attribute_bytes: 2048,
             presence: PresenceLimits::default(),
             groups: GroupLimits::default(),
+            rooms: RoomLimits::default(),
         }
     }
 }
@@ -78,6 +83,7 @@ pub struct Services {
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
     pub groups: Arc<GroupService>,
+    pub rooms: Arc<RoomService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions (the `Presence` port says who is online).
@@ -129,6 +135,13 @@ impl Services {
             node,
             limits.groups,
         ));
+        let rooms = Arc::new(RoomService::new(
+            Arc::clone(&store) as Arc<dyn RoomStore>,
+            Arc::clone(&users),
+            (Arc::clone(&bus), Arc::clone(&presence)),
+            node,
+            limits.rooms,
+        ));
         let messages = Arc::new(MessageService::new(
             Arc::clone(&logs),
             Arc::clone(&store) as Arc<dyn AnnotationStore>,
@@ -138,6 +151,7 @@ impl Services {
             (
                 Arc::clone(&appender),
                 Arc::clone(&store) as Arc<dyn GroupStore>,
+                Arc::clone(&rooms),
             ),
             node,
             limits,
@@ -171,6 +185,7 @@ impl Services {
             conversations,
             contacts,
             groups,
+            rooms,
             reports,
             notifications,
             presence: presence_service,

@@ -19,6 +19,12 @@ pub use groups::{
     GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes,
     MAX_GROUP_UNREAD,
 };
+mod rooms;
+pub use rooms::{
+    AbsentMember, AttributeChange, AttributeLimits, AttributeRefusal, Room, RoomAttribute,
+    RoomChange, RoomDeparture, RoomMember, RoomOutcome, RoomQuota, RoomRole, RoomSettings,
+    RoomSettingsChange, RoomStore,
+};
 
 use crate::{
     admin::{Admin, AdminSession},
@@ -1011,6 +1017,7 @@ pub trait Store:
     + NotificationStore
     + PresenceStore
     + GroupStore
+    + RoomStore
     + AdminStore
 {
 }
@@ -1027,6 +1034,7 @@ impl<T> Store for T where
         + NotificationStore
         + PresenceStore
         + GroupStore
+        + RoomStore
         + AdminStore
 {
 }

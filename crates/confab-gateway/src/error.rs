@@ -2,7 +2,7 @@
 //! not compile until someone picks what the SDK should see. Internal causes are logged by the
 //! caller and reach the client only as a generic failure.
 
-use confab_core::{groups::GroupError, receipts::ReceiptError, Error};
+use confab_core::{groups::GroupError, receipts::ReceiptError, rooms::RoomError, Error};
 use confab_proto::{
     pb::{status::ErrorCode, Status},
     status::{
@@ -55,6 +55,7 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::Forbidden(_)
         | Error::ServiceNotOpen
         | Error::Group(_)
+        | Error::Room(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
@@ -87,6 +88,7 @@ pub(crate) fn send_status(error: &Error) -> Status {
         }
         Error::Receipt(error) => status::error(ErrorCode::Fail, receipt_reason(error)),
         Error::Group(error) => group_status(error),
+        Error::Room(error) => room_status(error, None),
         // 603 PERMISSION_DENIED, as for a recall of someone else's message.
         Error::ImpersonatedParty(_) => status::error(ErrorCode::Fail, REASON_NO_PERMISSION),
         Error::AppNotFound
@@ -129,6 +131,39 @@ fn group_status(error: &GroupError) -> Status {
         | GroupError::TooManyGroups(_)
         | GroupError::TooManyAdmins
         | GroupError::Invalid(_) => status::error(ErrorCode::Fail, error.to_string()),
+    }
+}
+
+/// A refused room message, join or leave, as the SDK reads it (API-SURFACE.md, detail 6):
+/// `room` names the room in the texts that carry its id.
+pub(crate) fn room_status(error: &RoomError, room: Option<&str>) -> Status {
+    match error {
+        // 705 "The chat room dose not exist." (join, leave); 605 on a send.
+        RoomError::NotFound => match room {
+            Some(room) => status::error(ErrorCode::Fail, format!("grpID {room} does not exist!")),
+            None => status::error(ErrorCode::Fail, "group not found"),
+        },
+        // 602 GROUP_NOT_JOINED.
+        RoomError::NotMember(_) => status::error(ErrorCode::Fail, "not in group or chatroom"),
+        // 507 "you were muted".
+        RoomError::Muted => status::error(ErrorCode::UserMuted, "you were muted"),
+        // 704 CHATROOM_MEMBERS_FULL.
+        RoomError::Full | RoomError::TooManyMembers => {
+            status::error(ErrorCode::Fail, "group member list is full!")
+        }
+        // 603 PERMISSION_DENIED.
+        RoomError::Blocked(user) => status::error(
+            ErrorCode::Fail,
+            format!("can not join this group, {user} is in the blacklist"),
+        ),
+        // 50 MAX_LIMIT.
+        RoomError::TooManyRooms(user) => status::error(
+            ErrorCode::Fail,
+            format!("user {user} has joined too many chatrooms"),
+        ),
+        RoomError::NotAllowed(_) | RoomError::TooManyAdmins | RoomError::Invalid(_) => {
+            status::error(ErrorCode::Fail, error.to_string())
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use axum::{
 };
 use confab_core::{
     accounts::AccountService, bus::SessionRegistry, messages::MessageService,
-    presence::PresenceService,
+    presence::PresenceService, rooms::RoomService,
 };
 use tokio::sync::Semaphore;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -101,6 +101,8 @@ pub struct Gateway {
     messages: Arc<MessageService>,
     /// Told of each device that comes online or goes offline.
     presence: Arc<PresenceService>,
+    /// Chat-room joins and leaves (msync), and the absence of a user whose last session ends.
+    rooms: Arc<RoomService>,
     registry: Arc<SessionRegistry>,
     config: GatewayConfig,
     connections: Arc<Semaphore>,
@@ -114,7 +116,7 @@ impl Gateway {
     pub fn new(
         accounts: Arc<AccountService>,
         messages: Arc<MessageService>,
-        presence: Arc<PresenceService>,
+        (presence, rooms): (Arc<PresenceService>, Arc<RoomService>),
         registry: Arc<SessionRegistry>,
         config: GatewayConfig,
         shutdown: CancellationToken,
@@ -124,6 +126,7 @@ impl Gateway {
             accounts,
             messages,
             presence,
+            rooms,
             registry,
             config,
             shutdown,

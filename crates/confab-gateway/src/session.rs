@@ -17,10 +17,14 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use bytes::Bytes;
 use confab_core::{
-    bus::KickReason, escaped::Escaped, ids::QueueName, messages::SessionContext, now_ms,
+    bus::{KickReason, RoomBacklog},
+    escaped::Escaped,
+    ids::QueueName,
+    messages::SessionContext,
+    now_ms,
 };
 use confab_proto::{
-    codec::encode_raw,
+    codec::{encode_raw, StoredPage},
     decode_inbound, encode_outbound,
     pb::{self, meta::NameSpace, statistics_body::Operation, status::ErrorCode},
     status::{self, REASON_TRAFFIC_CONTROL},
@@ -121,6 +125,7 @@ pub(crate) async fn run(gateway: Arc<Gateway>, mut socket: WebSocket) {
             .registry
             .unregister(&context.app.key, &context.user, id);
         announce_presence(&gateway, &context, false);
+        mark_room_absence(&gateway, &context);
         leave(&gateway, outbox, stream, ending).await;
         tracing::info!("session ended");
     }
@@ -145,6 +150,23 @@ fn announce_presence(gateway: &Gateway, context: &SessionContext, online: bool) 
         };
         if let Err(error) = announced {
             tracing::warn!(error = %Escaped(&error), online, "presence change not announced");
+        }
+    };
+    tokio::spawn(task.in_current_span());
+}
+
+/// The user's last session on this node ended: if they are in a room, their rooms count them
+/// absent from now (`RoomService::sweep_absent` removes them after the grace).
+fn mark_room_absence(gateway: &Gateway, context: &SessionContext) {
+    let (app, user) = (&context.app.key, &context.user);
+    if !gateway.registry.in_a_room(app, user) || !gateway.registry.devices(app, user).is_empty() {
+        return;
+    }
+    let rooms = Arc::clone(&gateway.rooms);
+    let (app, user) = (app.clone(), user.clone());
+    let task = async move {
+        if let Err(error) = rooms.user_went_offline(&app, &user).await {
+            tracing::warn!(error = %Escaped(&error), "room absence not recorded");
         }
     };
     tokio::spawn(task.in_current_span());
@@ -260,6 +282,7 @@ async fn serve(
         app_key: context.app.key.to_string(),
         pulls: Pulls::default(),
         presence: PresenceOutbox::default(),
+        room: RoomBacklog::default(),
         waiting: FuturesOrdered::new(),
         budget: SendBudget::new(
             &gateway.user_buckets,
@@ -342,7 +365,9 @@ async fn serve(
                 for (_, notice) in pending.presence {
                     session.presence.hold(notice);
                 }
+                session.room.append(pending.room, gateway.registry.room_backlog());
                 session.send_presence(outbox);
+                session.send_room(outbox);
                 if let Some(reason) = pending.kick {
                     tracing::info!(?reason, "kicked");
                     outbox.push(encode_outbound(&kick_frame(context, &reason)));
@@ -513,6 +538,8 @@ struct Session<'a> {
     pulls: Pulls,
     /// Presence changes of the users this one subscribes to, on their way.
     presence: PresenceOutbox,
+    /// Chat-room metas on their way, within the registry's `room_backlog`.
+    room: RoomBacklog,
     waiting: FuturesOrdered<Waiting<'a>>,
     /// What this connection and its user may still send (traffic control).
     budget: SendBudget<'a>,
@@ -660,6 +687,7 @@ impl<'a> Session<'a> {
             Effect::UnreadAnswered(listed) => {
                 self.pulls.unread_answered(&listed);
                 self.send_presence(outbox);
+                self.send_room(outbox);
             }
             Effect::PullEnded(queue) => {
                 if self.pulls.pull_ended(&queue) {
@@ -667,6 +695,7 @@ impl<'a> Session<'a> {
                     self.tell_new(outbox, queue);
                 }
                 self.send_presence(outbox);
+                self.send_room(outbox);
             }
         }
     }
@@ -677,6 +706,37 @@ impl<'a> Session<'a> {
             return;
         }
         if let Some(page) = self.presence.take_page(self.context) {
+            outbox.push(encode_outbound(&page));
+        }
+    }
+}
+
+/// Room metas per page: a page is one frame, within `max_frame_bytes` of the SDK's side too.
+const ROOM_METAS_PER_PAGE: usize = 50;
+
+impl Session<'_> {
+    /// Sends the room metas held, once the SDK pulls nothing: like presence, as pages of the
+    /// server's queue that the SDK did not ask for (`presence.rs` says why it waits).
+    fn send_room(&mut self, outbox: &mut Outbox) {
+        if self.room.is_empty() || !self.pulls.is_idle() {
+            return;
+        }
+        if self.room.dropped > 0 {
+            tracing::debug!(
+                dropped = self.room.dropped,
+                "room metas dropped: the client is slow"
+            );
+        }
+        let metas = self.room.take();
+        for chunk in metas.chunks(ROOM_METAS_PER_PAGE) {
+            let page = Outbound::Page(StoredPage {
+                status: Some(status::ok()),
+                metas: chunk.to_vec(),
+                next_key: None,
+                queue: Some(server_jid()),
+                is_last: Some(true),
+                timestamp: Some(now_ms()),
+            });
             outbox.push(encode_outbound(&page));
         }
     }

@@ -1,17 +1,22 @@
 //! SYNC (send a meta, pull a queue) and UNREAD (list waiting queues), after login.
 
 use std::future::Future;
+use std::pin::Pin;
 
 use confab_core::{
     escaped::Escaped,
-    ids::QueueName,
+    ids::{QueueName, RoomId},
     messages::{PullPage, SendAck, SessionContext},
     now_ms,
 };
-use confab_proto::{pb, status, Outbound, StoredPage};
+use confab_proto::{
+    pb::{self, meta::NameSpace, muc_body::Operation as MucOperation, status::ErrorCode},
+    status, Outbound, StoredPage,
+};
+use prost::Message as _;
 
 use crate::{
-    error::{is_internal, send_status},
+    error::{is_internal, room_status, send_status},
     Gateway,
 };
 
@@ -54,17 +59,132 @@ pub(crate) async fn unread(
 
 /// A SYNC frame that sends a meta (the SDK's `send()`): submitted for storage at once, so
 /// sends keep their order; the returned future gives the ack after the commit, or the refusal.
-pub(crate) fn submit_send(
-    gateway: &Gateway,
-    session: &SessionContext,
+pub(crate) fn submit_send<'a>(
+    gateway: &'a Gateway,
+    session: &'a SessionContext,
     meta: pb::Meta,
-) -> impl Future<Output = Outbound> + Send + 'static {
+) -> Pin<Box<dyn Future<Output = Outbound> + Send + 'a>> {
     let client_id = meta.id;
+    if meta.ns == Some(NameSpace::Muc as i32) {
+        return Box::pin(room_membership(gateway, session, meta));
+    }
     let submitted = gateway.messages.submit(session, meta);
-    async move {
+    Box::pin(async move {
         match submitted {
             Ok(pending) => send_reply(client_id, pending.await),
             Err(error) => send_reply(client_id, Err(error)),
+        }
+    })
+}
+
+/// `joinChatRoom` / `leaveChatRoom`: a MUC meta to the system queue (PROTOCOL.md §4.10). The
+/// join names no device (API-SURFACE detail 5): it is the session's. Answered like a send, the
+/// join with the room's state in `chatroomInfo`.
+async fn room_membership(gateway: &Gateway, session: &SessionContext, meta: pb::Meta) -> Outbound {
+    let client_id = meta.id;
+    let refuse = |status: pb::Status| {
+        Outbound::Sync(pb::CommSyncDl {
+            status: Some(status),
+            meta_id: client_id,
+            timestamp: Some(now_ms()),
+            ..Default::default()
+        })
+    };
+    let Some(body) = meta
+        .payload
+        .as_ref()
+        .and_then(|payload| pb::MucBody::decode(payload.clone()).ok())
+    else {
+        return refuse(status::error(ErrorCode::WrongParameter, "no MUC body"));
+    };
+    // A session speaks for itself only.
+    let speaks_for = |jid: &Option<pb::Jid>| {
+        jid.as_ref()
+            .and_then(|jid| jid.name.as_deref())
+            .is_none_or(|name| name == session.user.as_str())
+    };
+    if !speaks_for(&meta.from) || !speaks_for(&body.from) {
+        return refuse(status::error(ErrorCode::Fail, status::REASON_NO_PERMISSION));
+    }
+    let room_name = body
+        .muc_id
+        .as_ref()
+        .and_then(|jid| jid.name.clone())
+        .unwrap_or_default();
+    if body.is_chatroom != Some(true) {
+        return refuse(status::error(
+            ErrorCode::WrongParameter,
+            "only chat rooms are joined this way",
+        ));
+    }
+    let Some(room) = RoomId::parse(&room_name) else {
+        return refuse(status::error(
+            ErrorCode::Fail,
+            "group ID illegal, please check it",
+        ));
+    };
+    let app = &session.app.key;
+    let operation = body.operation.map(MucOperation::try_from);
+    let answered = match operation {
+        Some(Ok(MucOperation::Join)) => gateway
+            .rooms
+            .join(
+                (app, &session.user, &session.resource),
+                &room,
+                body.ext.as_deref().unwrap_or(""),
+                body.leave_other_rooms.unwrap_or(false),
+            )
+            .await
+            .map(|joined| Some(joined.chatroom_info(&session.user))),
+        Some(Ok(MucOperation::Leave)) => gateway
+            .rooms
+            .leave(app, &session.user, &room)
+            .await
+            .map(|()| None),
+        _ => {
+            return refuse(status::error(
+                ErrorCode::WrongParameter,
+                "unknown MUC operation",
+            ))
+        }
+    };
+    match answered {
+        Ok(info) => {
+            let now = now_ms();
+            let reply_body = pb::MucBody {
+                muc_id: body.muc_id,
+                status: Some(pb::muc_body::Status {
+                    error_code: Some(0),
+                    description: None,
+                    chatroom_info: info,
+                }),
+                is_chatroom: Some(true),
+                ..Default::default()
+            };
+            Outbound::Sync(pb::CommSyncDl {
+                status: Some(status::ok()),
+                meta_id: client_id,
+                server_id: client_id,
+                timestamp: Some(now),
+                metas: vec![pb::Meta {
+                    id: client_id,
+                    ns: Some(NameSpace::Muc as i32),
+                    timestamp: Some(now),
+                    payload: Some(reply_body.encode_to_vec().into()),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            })
+        }
+        Err(confab_core::Error::Room(error)) => {
+            tracing::debug!(error = %Escaped(&error), "room join or leave refused");
+            refuse(room_status(&error, Some(room.as_str())))
+        }
+        Err(error) => {
+            if is_internal(&error) {
+                tracing::error!(error = %Escaped(&error), "room join or leave failed");
+            }
+            refuse(send_status(&error))
         }
     }
 }
@@ -160,6 +280,7 @@ pub(crate) async fn push(
 
 fn page_frame(queue_jid: pb::Jid, page: PullPage) -> Outbound {
     Outbound::Page(StoredPage {
+        is_last: None,
         status: Some(status::ok()),
         metas: page.metas,
         next_key: page.next_key,

@@ -50,6 +50,10 @@ pub struct StoredPage {
     pub next_key: Option<u64>,
     #[prost(message, optional, tag = "6")]
     pub queue: Option<pb::Jid>,
+    /// Set only on pages the SDK did not ask for (room metas): a pull's page with metas never
+    /// says it is the last (PROTOCOL.md §4.4).
+    #[prost(bool, optional, tag = "7")]
+    pub is_last: Option<bool>,
     #[prost(uint64, optional, tag = "8")]
     pub timestamp: Option<u64>,
 }

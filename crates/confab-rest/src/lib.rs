@@ -28,6 +28,7 @@ use confab_core::{
     notifications::NotificationService,
     presence::PresenceService,
     providers::{SpeechToText, Translator},
+    rooms::RoomService,
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -48,6 +49,7 @@ pub struct RestState {
     pub conversations: Arc<ConversationService>,
     pub contacts: Arc<ContactService>,
     pub groups: Arc<GroupService>,
+    pub rooms: Arc<RoomService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions.
@@ -352,6 +354,87 @@ pub fn router(state: Arc<RestState>) -> Router {
             "/{org}/{app}/chatgroups/{group}/announcement",
             routing::get(routes::groups::announcement_route)
                 .post(routes::groups::set_announcement_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms",
+            routing::get(routes::rooms::list_route).post(routes::rooms::create_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}",
+            routing::get(routes::rooms::details_route)
+                .put(routes::rooms::modify_route)
+                .delete(routes::rooms::destroy_route),
+        )
+        .route(
+            "/{org}/{app}/users/{user}/joined_chatrooms",
+            routing::get(routes::rooms::joined_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/users",
+            routing::get(routes::rooms::members_route).post(routes::rooms::add_members_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/users/{users}",
+            routing::delete(routes::rooms::remove_members_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/admin",
+            routing::get(routes::rooms::admins_route).post(routes::rooms::add_admin_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/admin/{user}",
+            routing::delete(routes::rooms::remove_admin_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/mute",
+            routing::get(routes::rooms::muted_route).post(routes::rooms::mute_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/mute/{users}",
+            routing::delete(routes::rooms::unmute_route),
+        )
+        .route(
+            "/{org}/{app}/sdk/chatrooms/{room}/mute/{user}",
+            routing::get(routes::rooms::is_muted_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/ban",
+            routing::post(routes::rooms::ban_route).delete(routes::rooms::ban_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/blocks/users",
+            routing::get(routes::rooms::blocked_route).post(routes::rooms::block_many_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/blocks/users/{users}",
+            routing::post(routes::rooms::block_one_route).delete(routes::rooms::unblock_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/white/users",
+            routing::get(routes::rooms::allowlist_route).post(routes::rooms::allow_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/white/users/{users}",
+            routing::get(routes::rooms::allowlisted_route).delete(routes::rooms::disallow_route),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/announcement",
+            routing::get(routes::rooms::announcement_route)
+                .post(routes::rooms::set_announcement_route),
+        )
+        .route(
+            "/{org}/{app}/metadata/chatroom/{room}",
+            routing::post(routes::rooms::attributes_route),
+        )
+        .route(
+            "/{org}/{app}/metadata/chatroom/{room}/user/{user}",
+            routing::put(routes::rooms::set_attributes_route)
+                .delete(routes::rooms::remove_attributes_route),
+        )
+        .route(
+            "/{org}/{app}/metadata/chatroom/{room}/user/{user}/forced",
+            routing::put(routes::rooms::force_attributes_route)
+                .delete(routes::rooms::force_remove_attributes_route),
         )
         .route(
             "/{org}/{app}/users/{user}/contacts/apply",

@@ -10,6 +10,7 @@ use confab_core::contacts::ContactLimits;
 use confab_core::groups::GroupLimits;
 use confab_core::password::{PasswordLimits, ThrottlePolicy};
 use confab_core::presence::PresenceLimits;
+use confab_core::rooms::RoomLimits;
 use confab_core::services::Limits;
 use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
@@ -68,6 +69,14 @@ pub struct Config {
     pub max_joined_groups: u32,
     /// Admins of one group, the owner not counted (hosted default: 99).
     pub max_group_admins: u32,
+    /// The largest `maxusers` a chat room may have, its owner counted (default 10,000).
+    pub max_room_members: u32,
+    /// Chat rooms one user may be in at once (default 100); past it a join fails with
+    /// "has joined too many chatrooms" (the SDK's 50).
+    pub max_joined_rooms: u32,
+    /// Seconds a chat-room member whose last connection dropped stays in their rooms (hosted:
+    /// 5 minutes); then the room hears `memberAbsence`.
+    pub room_absence_grace_secs: u64,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -297,6 +306,9 @@ pub struct SessionsConfig {
     /// messages older than this leave the delivery logs (history roaming keeps them); checked
     /// hourly. 0: never. Default 7.
     pub device_retention_days: u32,
+    /// Chat-room messages and events a session holds for a client that cannot take them as
+    /// fast as they come; past it the lowest priority, oldest first, is dropped. Default 256.
+    pub room_backlog: usize,
 }
 
 impl Default for SessionsConfig {
@@ -312,6 +324,7 @@ impl Default for SessionsConfig {
             user_sends_per_sec: gateway.user_send_rate.per_second,
             user_send_burst: gateway.user_send_rate.burst,
             device_retention_days: 7,
+            room_backlog: confab_core::bus::DEFAULT_ROOM_BACKLOG,
         }
     }
 }
@@ -324,6 +337,11 @@ impl SessionsConfig {
         if self.max_per_user == 0 {
             return Err(ConfigError::Invalid(
                 "sessions.max_per_user must be positive",
+            ));
+        }
+        if !(1..=100_000).contains(&self.room_backlog) {
+            return Err(ConfigError::Invalid(
+                "sessions.room_backlog must be 1 to 100000",
             ));
         }
         if self.outbound_queue_bytes < 64 * 1024 {
@@ -413,6 +431,9 @@ impl Default for Config {
             max_group_members: limits.groups.max_members,
             max_joined_groups: limits.groups.max_joined_groups,
             max_group_admins: limits.groups.max_admins,
+            max_room_members: limits.rooms.max_members,
+            max_joined_rooms: limits.rooms.max_joined_rooms,
+            room_absence_grace_secs: limits.rooms.absence_grace.as_secs(),
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -513,6 +534,19 @@ impl Config {
         if !(1..=10_000).contains(&self.max_group_admins) {
             return Err(ConfigError::Invalid("max_group_admins must be 1 to 10000"));
         }
+        if !(2..=1_000_000).contains(&self.max_room_members) {
+            return Err(ConfigError::Invalid(
+                "max_room_members must be 2 to 1000000",
+            ));
+        }
+        if !(1..=10_000).contains(&self.max_joined_rooms) {
+            return Err(ConfigError::Invalid("max_joined_rooms must be 1 to 10000"));
+        }
+        if !(1..=86_400).contains(&self.room_absence_grace_secs) {
+            return Err(ConfigError::Invalid(
+                "room_absence_grace_secs must be 1 to 86400",
+            ));
+        }
         if !(1..=100_000).contains(&self.max_presence_subscriptions) {
             return Err(ConfigError::Invalid(
                 "max_presence_subscriptions must be 1 to 100000",
@@ -588,6 +622,12 @@ impl Config {
                 max_joined_groups: self.max_joined_groups,
                 max_admins: self.max_group_admins,
                 ..GroupLimits::default()
+            },
+            rooms: RoomLimits {
+                max_members: self.max_room_members,
+                max_joined_rooms: self.max_joined_rooms,
+                absence_grace: Duration::from_secs(self.room_absence_grace_secs),
+                ..RoomLimits::default()
             },
         }
     }

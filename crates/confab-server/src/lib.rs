@@ -22,6 +22,7 @@ use confab_core::{
     password::PasswordWork,
     presence::LocalPresence,
     providers::Providers,
+    rooms::RoomService,
     services::Services,
     store::{AdminStore, AppStore, StoreError},
 };
@@ -107,7 +108,10 @@ pub async fn run_with_providers(
     tracing::info!(data_dir = %config.data_dir.display(), "opening embedded store");
     let store = Arc::new(EmbeddedStore::open(&config.data_dir)?);
     // One node: the bus delivers into this node's registry, and presence reads it.
-    let registry = Arc::new(SessionRegistry::new(config.node_id));
+    let registry = Arc::new(SessionRegistry::with_room_backlog(
+        config.node_id,
+        config.sessions.room_backlog,
+    ));
     let bus = Arc::new(InProcessBus::new(registry.clone()));
     let presence = Arc::new(LocalPresence::new(registry.clone()));
     let services = Services::start(
@@ -123,7 +127,7 @@ pub async fn run_with_providers(
     let gateway = Gateway::new(
         services.accounts.clone(),
         services.messages.clone(),
-        services.presence.clone(),
+        (services.presence.clone(), services.rooms.clone()),
         registry.clone(),
         config.gateway(),
         cancel.clone(),
@@ -137,6 +141,7 @@ pub async fn run_with_providers(
             conversations: services.conversations.clone(),
             contacts: services.contacts.clone(),
             groups: services.groups.clone(),
+            rooms: services.rooms.clone(),
             reports: services.reports.clone(),
             notifications: services.notifications.clone(),
             presence: services.presence.clone(),
@@ -192,6 +197,11 @@ pub async fn run_with_providers(
         }
         None => None,
     };
+    tokio::spawn(keep_rooms(
+        services.rooms.clone(),
+        services.apps.clone(),
+        cancel.clone(),
+    ));
     if config.sessions.device_retention_days > 0 {
         let retention =
             Duration::from_secs(u64::from(config.sessions.device_retention_days) * 86_400);
@@ -246,6 +256,43 @@ pub async fn run_with_providers(
 
 /// Forgets devices unseen for `retention` and drops older entries from the delivery logs: a
 /// minute after start, then hourly, until shutdown.
+/// How often members absent from their rooms past the grace are looked for.
+const ROOM_SWEEP_EVERY: Duration = Duration::from_secs(15);
+
+/// Reads who is in every room into this node's index, then removes the members absent past
+/// the grace, every `ROOM_SWEEP_EVERY` (each sweep a batch; a full batch sweeps again at once).
+async fn keep_rooms(rooms: Arc<RoomService>, apps: Arc<AppService>, cancel: CancellationToken) {
+    match apps.list_apps().await {
+        Ok(apps) => {
+            for app in apps {
+                if let Err(error) = rooms.load_index(&app.key).await {
+                    tracing::warn!(%error, app = %app.key, "room members not read");
+                }
+            }
+        }
+        Err(error) => tracing::warn!(%error, "apps not read for the room index"),
+    }
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(ROOM_SWEEP_EVERY) => {}
+        }
+        loop {
+            match rooms.sweep_absent().await {
+                Ok(0) => break,
+                Ok(removed) => tracing::info!(removed, "absent room members removed"),
+                Err(error) => {
+                    tracing::warn!(%error, "sweeping absent room members failed");
+                    break;
+                }
+            }
+            if cancel.is_cancelled() {
+                return;
+            }
+        }
+    }
+}
+
 async fn reclaim_hourly(
     messages: Arc<MessageService>,
     retention: Duration,

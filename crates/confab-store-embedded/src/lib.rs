@@ -15,6 +15,7 @@ mod history_index;
 mod logs;
 mod notifications;
 mod presence;
+mod rooms;
 mod schema;
 mod tails;
 mod writer;
@@ -644,7 +645,7 @@ impl LogStore for EmbeddedStore {
             // Nothing to write: a reader serves it, without waiting for a commit. What it
             // reads is committed, which is all a notice ever announces.
             None => {
-                if log.group().is_none() {
+                if tails::follows(&log) {
                     if let Some(page) = self.state.tails.page(&app, &device, &log.key(), limit) {
                         return Box::pin(std::future::ready(Ok(Pulled::Page(page))));
                     }

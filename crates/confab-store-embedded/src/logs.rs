@@ -80,10 +80,11 @@ pub(crate) fn prune(
     log: &LogId,
     log_key: &str,
 ) -> rusqlite::Result<i64> {
-    if log.group().is_some() {
-        // A group's members are too many to ask at every cursor move: its entries leave at
-        // the retention cutoff (`reclaim`) only.
-        return Ok(0);
+    match log {
+        LogId::Pair { .. } => {}
+        // A group's members are too many to ask at every cursor move, and a room's log is
+        // read by no one: their entries leave at the retention cutoff (`reclaim`) only.
+        LogId::Group(_) | LogId::Room(_) => return Ok(0),
     }
     // Each device's position with its member's clear, in one search per member.
     let mut devices = connection.prepare_cached(
@@ -183,10 +184,12 @@ impl RowChanges {
         id: MessageId,
     ) {
         // A group's members read its entries from its head row (`groups.last_id`); only the
-        // one an entry is addressed to has it in their row.
+        // one an entry is addressed to has it in their row. A room's log is read by no one
+        // and is in no one's list.
         let readers = match (log, audience) {
             (LogId::Group(_), Some(Audience::Member(only))) => vec![only],
             (LogId::Group(_), Some(Audience::Listed(users))) => users.iter().collect(),
+            (LogId::Room(_), _) => return,
             _ => log.members(),
         };
         for member in readers {
@@ -400,13 +403,16 @@ fn first_unread(
 
 /// Above which id `owner` reads the entries of the log addressed to every member: 0 for a
 /// pair's log; for a group's, where they joined it, and for one who is not a member, never
-/// (`i64::MAX`: only what is addressed to them).
+/// (`i64::MAX`: only what is addressed to them); for a room's, never (nobody reads it).
 fn join_point(
     connection: &Connection,
     app: &str,
     log_key: &str,
     owner: &str,
 ) -> rusqlite::Result<i64> {
+    if log_key.starts_with("r:") {
+        return Ok(i64::MAX);
+    }
     let Some(group) = log_key.strip_prefix("g:") else {
         return Ok(0);
     };

@@ -468,6 +468,67 @@ CREATE TABLE group_requests (
     PRIMARY KEY (app_key, group_id, kind, user)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Chat rooms (rooms.rs). A room's log (`r:<id>`) is read by no one, so a room has no head and
+-- its members no join point. `id_order` is the id zero-padded to 20 digits: rooms list by id
+-- as a number. `member_count` follows every change of `room_members`. Roles: 0 owner, 1 admin,
+-- 2 member; the owner may leave (`rooms.owner` stays).
+CREATE TABLE rooms (
+    app_key      TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    id_order     TEXT NOT NULL,
+    owner        TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    max_users    INTEGER NOT NULL,
+    custom       TEXT NOT NULL,
+    created_ms   INTEGER NOT NULL,
+    member_count INTEGER NOT NULL,
+    mute_all     INTEGER NOT NULL DEFAULT 0,
+    announcement TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (app_key, id)
+) WITHOUT ROWID;
+CREATE INDEX rooms_in_order ON rooms (app_key, id_order);
+-- `absent_since_ms`: when the member's last connection dropped (NULL while connected); the
+-- partial index is what the sweep of absent members reads, oldest first, across apps.
+CREATE TABLE room_members (
+    app_key         TEXT NOT NULL,
+    room_id         TEXT NOT NULL,
+    member          TEXT NOT NULL,
+    role            INTEGER NOT NULL,
+    joined_ms       INTEGER NOT NULL,
+    muted_until_ms  INTEGER,
+    absent_since_ms INTEGER,
+    PRIMARY KEY (app_key, room_id, member)
+) WITHOUT ROWID;
+CREATE INDEX room_members_by_member ON room_members (app_key, member, room_id);
+CREATE INDEX room_members_in_order
+    ON room_members (app_key, room_id, role, joined_ms, member);
+CREATE INDEX room_members_by_absence ON room_members (absent_since_ms)
+    WHERE absent_since_ms IS NOT NULL;
+CREATE TABLE room_blocks (
+    app_key TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    member  TEXT NOT NULL,
+    PRIMARY KEY (app_key, room_id, member)
+) WITHOUT ROWID;
+CREATE TABLE room_allowlist (
+    app_key TEXT NOT NULL,
+    room_id TEXT NOT NULL,
+    member  TEXT NOT NULL,
+    PRIMARY KEY (app_key, room_id, member)
+) WITHOUT ROWID;
+-- `owner`: who set the key last; with `auto_delete` it leaves the room with them.
+CREATE TABLE room_attributes (
+    app_key     TEXT NOT NULL,
+    room_id     TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    auto_delete INTEGER NOT NULL,
+    PRIMARY KEY (app_key, room_id, key)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use bytes::Bytes;
 use confab_core::{
-    ids::{concat, MessageId},
+    ids::{concat, LogId, MessageId},
     store::{Device, QueuedMessage},
 };
 
@@ -85,6 +85,15 @@ pub(crate) enum TailChange {
     },
     /// Nothing is known here any more.
     ForgetAll,
+}
+
+/// Whether `log` has a tail here. A group's has none: who reads an entry depends on
+/// membership, which the tails do not follow. A room's log is read by no one.
+pub(crate) fn follows(log: &LogId) -> bool {
+    match log {
+        LogId::Pair { .. } => true,
+        LogId::Group(_) | LogId::Room(_) => false,
+    }
 }
 
 /// `app \t log`: tails are per log.

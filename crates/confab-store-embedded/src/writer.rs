@@ -135,6 +135,8 @@ pub(crate) enum WriteOp {
     Contact(crate::contacts::ContactOp),
     /// A change of groups (`groups.rs`).
     Group(crate::groups::GroupJob),
+    /// A change of chat rooms (`rooms.rs`).
+    Room(crate::rooms::RoomJob),
     Notification(crate::notifications::NotificationOp),
     Presence(crate::presence::PresenceOp),
     AddReport {
@@ -163,6 +165,7 @@ pub(crate) enum Outcome {
     Presence(confab_core::store::StoredPresence),
     Subscribed(confab_core::store::SubscribeChange),
     Group(crate::groups::GroupReply),
+    Room(crate::rooms::RoomReply),
     Id(u64),
 }
 
@@ -723,6 +726,7 @@ fn apply(
             crate::contacts::drop_user(connection, &app, &name).map_err(backend)?;
             crate::presence::drop_user(connection, &app, &name).map_err(backend)?;
             crate::groups::drop_user(connection, &app, &name).map_err(backend)?;
+            crate::rooms::drop_user(connection, &app, &name).map_err(backend)?;
             for table in ["notification_settings", "push_languages", "push_tokens"] {
                 connection
                     .execute(
@@ -818,13 +822,12 @@ fn apply(
         } => {
             let log_text = pulled.key();
             // The tails are as of the last commit: what this batch did so far counts too.
-            // A group's log has none: who reads an entry depends on membership, which they do
-            // not follow.
+            // Only a pair's log has them (`tails::follows`).
             let known = log
                 .shared
                 .tails
                 .position(&app, &device, &log_text)
-                .filter(|_| pulled.group().is_none())
+                .filter(|_| tails::follows(&pulled))
                 .and_then(|known| pending_position(&log.changes, &app, &device, &log_text, known));
             if known.is_none() {
                 // The pull reads the device's view from its row.
@@ -892,6 +895,7 @@ fn apply(
         WriteOp::Notification(op) => crate::notifications::apply(connection, op).map_err(backend),
         WriteOp::Presence(op) => crate::presence::apply(connection, op).map_err(backend),
         WriteOp::Group(job) => job(connection).map(Outcome::Group).map_err(backend),
+        WriteOp::Room(job) => job(connection).map(Outcome::Room).map_err(backend),
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();
             crate::contacts::apply(connection, op).map_err(backend)
@@ -1118,11 +1122,16 @@ fn append_message(
         )
         .map_err(backend)?;
     }
-    if let (Some(group), Some(_)) = (log.group(), &in_log) {
-        let message = (id.0 as i64, !history.is_empty());
-        crate::groups::appended(connection, &app, group.as_str(), message).map_err(backend)?;
-    } else if let Some(only) = in_log {
-        memory.changes.push(TailChange::Appended {
+    match (&log, in_log) {
+        (_, None) => {}
+        (LogId::Group(group), Some(_)) => {
+            let message = (id.0 as i64, !history.is_empty());
+            crate::groups::appended(connection, &app, group.as_str(), message).map_err(backend)?;
+        }
+        // A room's log has no head and no tail: nobody reads it (its entries, if any, leave
+        // at the retention cutoff).
+        (LogId::Room(_), Some(_)) => {}
+        (LogId::Pair { .. }, Some(only)) => memory.changes.push(TailChange::Appended {
             log: tails::log_key(&app, &log_key),
             entry: TailEntry {
                 id: id.0 as i64,
@@ -1131,7 +1140,7 @@ fn append_message(
                 audience: only,
                 meta,
             },
-        });
+        }),
     }
     let (read_by, unread_from) = match imported_as {
         Some(_) => (None, None),

@@ -54,6 +54,11 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE group_message_reads;
     DROP TABLE group_member_attributes;
     DROP TABLE group_files;
+    DROP TABLE rooms;
+    DROP TABLE room_members;
+    DROP TABLE room_blocks;
+    DROP TABLE room_allowlist;
+    DROP TABLE room_attributes;
 ";
 
 #[tokio::test]

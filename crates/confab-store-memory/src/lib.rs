@@ -19,6 +19,7 @@ mod messages;
 mod notifications;
 mod presence;
 mod reports;
+mod rooms;
 mod users;
 
 use std::sync::{Mutex, MutexGuard};
@@ -49,6 +50,7 @@ struct State {
     notifications: notifications::Notifications,
     presence: presence::Presences,
     groups: groups::Groups,
+    rooms: rooms::Rooms,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -68,6 +70,7 @@ impl Default for State {
             notifications: Default::default(),
             presence: Default::default(),
             groups: Default::default(),
+            rooms: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

@@ -4,7 +4,8 @@
 //!
 //! A group's log (`LogId::Group`) names no members: who reads an entry for every member is
 //! worked out when a device reads, from the group's members now and the point each joined at
-//! (`groups.rs`); an entry for one user is theirs whether they are a member or not.
+//! (`groups.rs`); an entry for one user is theirs whether they are a member or not. A room's
+//! log (`LogId::Room`) has no entries: nobody pulls it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
@@ -56,6 +57,8 @@ impl Entry {
                 .reads_from(app, group, &device.user)
                 .is_some_and(|joined| id > joined),
             (None, LogId::Pair { .. }) => true,
+            // `append` keeps no entry of a room's log.
+            (None, LogId::Room(_)) => false,
         };
         reader && !own
     }
@@ -81,6 +84,10 @@ impl Logs {
         sender_resource: &str,
         audience: &Audience,
     ) {
+        // Nobody reads a room's log: its messages are history, and recall's, alone.
+        if matches!(log, LogId::Room(_)) {
+            return;
+        }
         let only = match audience {
             Audience::Nobody => return,
             Audience::Members => None,
@@ -98,6 +105,7 @@ impl Logs {
                 Vec::new()
             }
             (LogId::Group(_), Some(users)) => users.iter().collect(),
+            (LogId::Room(_), _) => Vec::new(),
             (LogId::Pair { .. }, _) => log
                 .members()
                 .into_iter()

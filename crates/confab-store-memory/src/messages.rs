@@ -108,7 +108,8 @@ impl State {
     /// exists (or a resend of a message stored before they went keeps its answer), then the
     /// resend key; then the id, the message with its history rows, and its log entry. A group's
     /// log: a resend keeps its answer whatever changed since; then the group exists and, for a
-    /// message, its sender is a member allowed to send (`Groups::refuses`). Contacts and user
+    /// message, its sender is a member allowed to send (`Groups::refuses`). A room's log is
+    /// checked for nothing (who may send is the service's to say). Contacts and user
     /// blocklists concern pairs only.
     fn append(&mut self, message: NewMessage) -> Result<(Appended, MessageId), StoreError> {
         let resend_key = message.client_id.map(|_| ResendKey::of(&message));

@@ -6,6 +6,8 @@
 
 mod groups;
 pub use groups::*;
+mod rooms;
+pub use rooms::*;
 
 use crate::{
     admin::{Admin, AdminSession},
@@ -71,6 +73,19 @@ macro_rules! store_conformance_tests {
             a_listed_group_entry_is_read_by_the_listed_only,
             group_files_list_latest_first_and_leave_with_the_group,
             a_member_who_blocks_the_group_reads_only_what_is_addressed_to_them,
+            rooms_are_created_whole_or_not_at_all_and_listed_by_number,
+            a_room_changes_its_settings_within_its_member_count,
+            room_lifecycle_members_roles_and_paging,
+            room_admins_are_members_within_a_quota,
+            room_joins_are_all_or_nothing_and_end_an_absence,
+            room_departures_take_auto_delete_attributes_and_the_owner_stays_owner,
+            room_mutes_end_on_their_own_or_when_lifted,
+            room_blocks_remove_members_but_never_the_owner_and_the_allowlist_changes,
+            room_attributes_are_set_key_by_key_within_limits,
+            room_attributes_are_removed_by_their_owner_unless_forced,
+            room_absence_marks_list_the_longest_absent_first,
+            deleting_a_room_takes_its_members_lists_attributes_and_marks,
+            a_room_message_is_kept_for_history_and_recall_alone,
             health_checks_write
         );
         mod chat_on_the_store {

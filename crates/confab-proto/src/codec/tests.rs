@@ -98,6 +98,7 @@ fn a_stored_page_encodes_as_the_typed_sync_reply() {
         ..Default::default()
     });
     let stored = Outbound::Page(StoredPage {
+        is_last: None,
         status: Some(status::ok()),
         metas: metas
             .iter()

@@ -32,18 +32,18 @@ use crate::{
     RestState,
 };
 
-type Pairs = Vec<(String, String)>;
+pub(super) type Pairs = Vec<(String, String)>;
 
 /// Largest page of members, joined or public groups.
 const MAX_PAGE: u32 = 500;
 /// Largest page of `getGroupMembers` (cursor form).
 const MAX_CURSOR_PAGE: u32 = 1000;
 
-fn answer(action: &str, data: Value) -> Json<Value> {
+pub(super) fn answer(action: &str, data: Value) -> Json<Value> {
     Json(json!({ "action": action, "data": data, "timestamp": now_ms(), "duration": 0 }))
 }
 
-fn v3(query: &Pairs) -> bool {
+pub(super) fn v3(query: &Pairs) -> bool {
     query_value(query, "version") == Some("v3")
 }
 
@@ -51,24 +51,24 @@ fn parse_group(text: &str) -> Result<GroupId, ApiError> {
     GroupId::parse(text).ok_or_else(|| Error::Group(GroupError::NotFound).into())
 }
 
-fn parse_user(text: &str) -> Result<UserName, ApiError> {
+pub(super) fn parse_user(text: &str) -> Result<UserName, ApiError> {
     UserName::parse(text).ok_or_else(|| Error::UserNotFound(text.to_owned()).into())
 }
 
 /// Users named comma-joined in a path segment (`a,b,c`).
-fn parse_users(text: &str) -> Result<Vec<UserName>, ApiError> {
+pub(super) fn parse_users(text: &str) -> Result<Vec<UserName>, ApiError> {
     text.split(',')
         .filter(|name| !name.is_empty())
         .map(parse_user)
         .collect()
 }
 
-fn parse_names(names: &[String]) -> Result<Vec<UserName>, ApiError> {
+pub(super) fn parse_names(names: &[String]) -> Result<Vec<UserName>, ApiError> {
     names.iter().map(|name| parse_user(name)).collect()
 }
 
 /// Who calls, from the bearer token, with the acting device from `?resource=`.
-async fn caller(
+pub(super) async fn caller(
     state: &RestState,
     (org, app): (&str, &str),
     headers: &HeaderMap,
@@ -95,7 +95,7 @@ fn service(state: &RestState) -> &GroupService {
 }
 
 /// A page number from the query (`first` is what the first page is called).
-fn page_number(query: &Pairs, key: &str, first: u64) -> Result<u64, ApiError> {
+pub(super) fn page_number(query: &Pairs, key: &str, first: u64) -> Result<u64, ApiError> {
     match query_value(query, key) {
         None | Some("" | "null" | "undefined") => Ok(first),
         Some(text) => text
@@ -109,7 +109,7 @@ fn page_number(query: &Pairs, key: &str, first: u64) -> Result<u64, ApiError> {
 }
 
 /// An opaque place in a list: the offset, in decimal (URL-safe, as the SDK sends it raw).
-fn cursor_offset(query: &Pairs) -> Result<u64, ApiError> {
+pub(super) fn cursor_offset(query: &Pairs) -> Result<u64, ApiError> {
     match query_value(query, "cursor") {
         None | Some("" | "null" | "undefined") => Ok(0),
         Some(text) => text.parse::<u64>().map_err(|_| {
@@ -751,7 +751,7 @@ pub(crate) async fn remove_admin_route(
 
 #[derive(Debug, Deserialize)]
 pub(crate) struct UsersBody {
-    usernames: Vec<String>,
+    pub(super) usernames: Vec<String>,
 }
 
 /// # `POST /{org}/{app}/chatgroups/{g}/invite?resource=` `{usernames}`
@@ -983,7 +983,7 @@ pub(crate) async fn muted_route(
 }
 
 /// A mute's end as the hosted answers give it: -1 for one without end.
-fn expire(until_ms: u64) -> i64 {
+pub(super) fn expire(until_ms: u64) -> i64 {
     if until_ms >= UNTIL_UNMUTED_MS {
         -1
     } else {
@@ -1048,7 +1048,7 @@ fn list_rows(
 }
 
 /// One user's row: an object, or with `version=v3` a one-row array.
-fn single_row(query: &Pairs, mut rows: Vec<Value>) -> Value {
+pub(super) fn single_row(query: &Pairs, mut rows: Vec<Value>) -> Value {
     match (v3(query), rows.pop()) {
         (false, Some(row)) => row,
         (true, Some(row)) => Value::Array(vec![row]),

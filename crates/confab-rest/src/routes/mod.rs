@@ -13,6 +13,7 @@ pub(crate) mod notifications;
 pub(crate) mod part_upload;
 pub(crate) mod presence;
 pub(crate) mod reactions;
+pub(crate) mod rooms;
 pub(crate) mod token;
 pub(crate) mod users;
 
