@@ -77,6 +77,9 @@ pub struct Config {
     /// Seconds a chat-room member whose last connection dropped stays in their rooms (hosted:
     /// 5 minutes); then the room hears `memberAbsence`.
     pub room_absence_grace_secs: u64,
+    /// Whether members read a chat room's history (history roaming; hosted: off unless
+    /// enabled). Room messages are stored either way (recall needs them).
+    pub room_history: bool,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -434,6 +437,7 @@ impl Default for Config {
             max_room_members: limits.rooms.max_members,
             max_joined_rooms: limits.rooms.max_joined_rooms,
             room_absence_grace_secs: limits.rooms.absence_grace.as_secs(),
+            room_history: limits.rooms.history,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -627,6 +631,7 @@ impl Config {
                 max_members: self.max_room_members,
                 max_joined_rooms: self.max_joined_rooms,
                 absence_grace: Duration::from_secs(self.room_absence_grace_secs),
+                history: self.room_history,
                 ..RoomLimits::default()
             },
         }

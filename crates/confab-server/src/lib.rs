@@ -256,11 +256,13 @@ pub async fn run_with_providers(
 
 /// Forgets devices unseen for `retention` and drops older entries from the delivery logs: a
 /// minute after start, then hourly, until shutdown.
-/// How often members absent from their rooms past the grace are looked for.
+/// How often, at most, members absent from their rooms past the grace are looked for (half
+/// the grace when that is shorter, so a member goes at most half a grace late).
 const ROOM_SWEEP_EVERY: Duration = Duration::from_secs(15);
 
 /// Reads who is in every room into this node's index, then removes the members absent past
-/// the grace, every `ROOM_SWEEP_EVERY` (each sweep a batch; a full batch sweeps again at once).
+/// the grace, every `ROOM_SWEEP_EVERY` (each sweep a batch; while sweeps remove some, the
+/// next follows at once).
 async fn keep_rooms(rooms: Arc<RoomService>, apps: Arc<AppService>, cancel: CancellationToken) {
     match apps.list_apps().await {
         Ok(apps) => {
@@ -272,10 +274,11 @@ async fn keep_rooms(rooms: Arc<RoomService>, apps: Arc<AppService>, cancel: Canc
         }
         Err(error) => tracing::warn!(%error, "apps not read for the room index"),
     }
+    let every = (rooms.limits().absence_grace / 2).clamp(Duration::from_secs(1), ROOM_SWEEP_EVERY);
     loop {
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(ROOM_SWEEP_EVERY) => {}
+            () = tokio::time::sleep(every) => {}
         }
         loop {
             match rooms.sweep_absent().await {

@@ -122,6 +122,19 @@ fn page<T>(items: impl IntoIterator<Item = T>, offset: u64, limit: u32) -> Vec<T
 }
 
 impl Rooms {
+    /// A deleted user leaves every room they are in (one they own keeps them as its owner),
+    /// their auto-delete attributes with them, and the room lists no longer name them.
+    pub(crate) fn drop_user(&mut self, app: &AppKey, user: &UserName) {
+        for ((room_app, _), row) in self.by_id.iter_mut() {
+            if room_app != app {
+                continue;
+            }
+            row.depart(user);
+            row.blocks.remove(user);
+            row.allowlist.remove(user);
+        }
+    }
+
     fn get(&self, app: &AppKey, id: &RoomId) -> Option<&RoomRow> {
         self.by_id.get(&(app.clone(), id.clone()))
     }

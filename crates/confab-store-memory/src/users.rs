@@ -132,6 +132,7 @@ impl UserStore for MemoryStore {
             // their history, read markers and conversation settings stay, as in the embedded
             // store.
             state.groups.drop_user(app, name);
+            state.rooms.drop_user(app, name);
             state.logs.drop_user(&state.groups, app, name);
             state.users.attributes.remove(&(app.clone(), name.clone()));
             state.contacts.drop_user(app, name);

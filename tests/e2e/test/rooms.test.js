@@ -7,11 +7,25 @@
 // removal; each refusal with the SDK error type it surfaces.
 
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
 const { describe, test } = require('node:test')
 const { Client, settle, withTimeout } = require('../lib/sdk')
 const { SDK_NAMES, useServer, scenario, freshUsers, credentials } = require('../lib/harness')
 
-const ctx = useServer({ label: 'rooms' })
+// Room history on; small limits, so that reaching them takes a few calls; a short absence
+// grace, so that a member whose connection drops leaves within the test.
+const MAX_JOINED_ROOMS = 3
+const ABSENCE_GRACE_SECS = 2
+const configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'confab-e2e-rooms-'))
+const configFile = path.join(configDir, 'confab.toml')
+fs.writeFileSync(configFile, [
+    'room_history = true',
+    `max_joined_rooms = ${MAX_JOINED_ROOMS}`,
+    `room_absence_grace_secs = ${ABSENCE_GRACE_SECS}`,
+].join('\n') + '\n')
+const ctx = useServer({ label: 'rooms', flags: ['--config', configFile] })
 
 // SDK error types (search `CHATROOM_NOT_EXIST = 705` in either bundle).
 const AJAX_ERROR = 17
@@ -140,6 +154,88 @@ for (const sdkName of SDK_NAMES) {
 
             // Joining an unknown room: 705.
             assert.deepEqual(await refused(danClient.conn.joinChatRoom({ roomId: `${roomId}0` }), 'joining an unknown room'), [CHATROOM_NOT_EXIST, NOT_EXIST_TEXT])
+        }))
+
+        test('room history (on here) for members, also what came before they joined; recall by the sender and by the owner; a non-member reads none (702)', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const roomId = await createRoom(amyClient)
+            await join(bobClient, roomId)
+            const sent = []
+            for (const text of ['one', 'two', 'three']) {
+                sent.push(await sendRoomText(bobClient, roomId, text))
+            }
+            await amyClient.waitFor('onTextMessage', { predicate: (m) => m.id === String(sent[2].serverMsgId) })
+            await join(calClient, roomId)
+            const history = await calClient.conn.getHistoryMessages({ targetId: roomId, chatType: 'chatRoom', pageSize: 10, searchDirection: 'down' })
+            assert.deepEqual(history.messages.map((m) => [m.msg, m.chatType, m.to, m.from]), [
+                ['one', 'chatRoom', roomId, bob.username],
+                ['two', 'chatRoom', roomId, bob.username],
+                ['three', 'chatRoom', roomId, bob.username],
+            ])
+            assert.deepEqual(await refused(danClient.conn.getHistoryMessages({ targetId: roomId, chatType: 'chatRoom', pageSize: 10 }), 'a non-member reading room history'),
+                [CHATROOM_NOT_JOINED, `user: ${dan.username} are not members of this group!`])
+
+            // Bob recalls his own message; the owner recalls another of his; cal may not.
+            await bobClient.conn.recallMessage({ mid: sent[0].serverMsgId, to: roomId, chatType: 'chatRoom' })
+            for (const client of [amyClient, calClient]) {
+                const recall = await client.waitFor('onRecallMessage', { predicate: (m) => m.mid === String(sent[0].serverMsgId) })
+                assert.equal(recall.from, bob.username)
+            }
+            const notHis = await rejection(calClient.conn.recallMessage({ mid: sent[1].serverMsgId, to: roomId, chatType: 'chatRoom' }), 'a member recalling another\'s message')
+            assert.equal(notHis.type, PERMISSION_DENIED, JSON.stringify(notHis))
+            await amyClient.conn.recallMessage({ mid: sent[1].serverMsgId, to: roomId, chatType: 'chatRoom' })
+            await bobClient.waitFor('onRecallMessage', { predicate: (m) => m.mid === String(sent[1].serverMsgId) })
+            const left = await calClient.conn.getHistoryMessages({ targetId: roomId, chatType: 'chatRoom', pageSize: 10, searchDirection: 'down' })
+            assert.deepEqual(left.messages.map((m) => m.msg), ['three'])
+        }))
+
+        test('limits: a full room (704), too many rooms (50), leaveOtherRooms; a member whose connection drops leaves after the grace (memberAbsence)', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            // maxusers counts the owner: 2 = amy and one more.
+            const small = await createRoom(amyClient, { maxusers: 2 })
+            await join(bobClient, small)
+            assert.deepEqual(await refused(calClient.conn.joinChatRoom({ roomId: small }), 'joining a full room'), [CHATROOM_MEMBERS_FULL, 'group member list is full!'])
+
+            // Bob is in `small`; two more rooms make three, the most one may be in. (Dan makes
+            // them: an owner is in their rooms, which count for them too.)
+            const rooms = []
+            for (let i = 0; i < MAX_JOINED_ROOMS; i++) {
+                rooms.push(await createRoom(danClient))
+            }
+            await join(bobClient, rooms[0])
+            await join(bobClient, rooms[1])
+            const tooMany = await rejection(bobClient.conn.joinChatRoom({ roomId: rooms[2] }), 'joining a fourth room')
+            assert.equal(tooMany.type, MAX_LIMIT, JSON.stringify(tooMany))
+            // leaveOtherRooms: out of the three, into the fourth; the others hear he left.
+            const moved = await join(bobClient, rooms[2], { leaveOtherRooms: true })
+            assert.equal(moved.info.memberCount, 2)
+            await roomEvent(amyClient, 'memberAbsence', small, { predicate: (e) => e.from === bob.username })
+            await roomEvent(danClient, 'memberAbsence', rooms[0], { predicate: (e) => e.from === bob.username })
+            const joined = await bobClient.conn.getJoinedChatRooms({ pageNum: 1, pageSize: 10 })
+            assert.deepEqual(joined.data.map((r) => r.id), [rooms[2]])
+            assert.equal(joined.data[0].owner, dan.username)
+            // Creating a room when one is in as many as one may be: refused alike.
+            assert.equal((await rejection(danClient.conn.createChatRoom({ name: 'one too many', description: '', maxusers: 10, members: [] }), 'a fourth room of dan')).type, PERMISSION_DENIED)
+
+            // Cal joins and his connection drops without leaving: the grace later he is out.
+            await join(calClient, rooms[2])
+            await roomEvent(danClient, 'memberPresence', rooms[2], { predicate: (e) => e.from === cal.username })
+            await calClient.close()
+            const gone = await roomEvent(danClient, 'memberAbsence', rooms[2], { predicate: (e) => e.from === cal.username, timeout: (ABSENCE_GRACE_SECS + 5) * 1000 })
+            assert.equal(gone.memberCount, 2)
+            // Bob's connection stays: he is still in.
+            const members = await danClient.conn.listChatRoomMembers({ chatRoomId: rooms[2], pageNum: 1, pageSize: 10 })
+            assert.deepEqual(members.data.map((m) => m.owner || m.member).sort(), [bob.username, dan.username].sort())
         }))
     })
 }

@@ -16,7 +16,7 @@ use confab_core::{
         group_conversation, parse_mark, parse_message_id, parse_message_id_list,
         rest_message_from_stored, single_chat_conversation, ConversationFilter,
     },
-    ids::{AppKey, QueueName, UserName},
+    ids::{AppKey, QueueName, RoomId, UserName},
     now_ms,
     reaction::MessagePlace,
     store::ConversationChange,
@@ -298,7 +298,13 @@ async fn removal_target(
         "group" => {
             let conversation = group_conversation(query_value(query, "groupId").unwrap_or(""))?;
             if let Some(group) = conversation.group_id() {
-                state.groups.check_member(app, &group, owner).await?;
+                // A chat room's history is removed from by the same route.
+                match RoomId::parse(group.as_str()) {
+                    Some(room) if state.rooms.exists(app, &room).await? => {
+                        state.rooms.check_history_reader(app, &room, owner).await?;
+                    }
+                    _ => state.groups.check_member(app, &group, owner).await?,
+                }
             }
             Ok(conversation)
         }

@@ -12,7 +12,7 @@ use axum::{
 use base64::Engine;
 use confab_core::{
     groups::GroupError,
-    ids::{MessageId, QueueName, UserName},
+    ids::{MessageId, QueueName, RoomId, UserName},
     now_ms,
     store::HistoryQuery,
     Error,
@@ -67,7 +67,17 @@ pub(crate) async fn message_roaming_route(
             .conversation
             .group_id()
             .ok_or(Error::Group(GroupError::NotFound))?;
-        state.groups.check_member(&app.key, &group, &owner).await?;
+        // Rooms and groups share the conference domain and one id space.
+        let room = RoomId::parse(group.as_str());
+        match room {
+            Some(room) if state.rooms.exists(&app.key, &room).await? => {
+                state
+                    .rooms
+                    .check_history_reader(&app.key, &room, &owner)
+                    .await?;
+            }
+            _ => state.groups.check_member(&app.key, &group, &owner).await?,
+        }
     }
     let page = state.messages.history(&app.key, &owner, request).await?;
     let base64 = base64::engine::general_purpose::STANDARD;

@@ -1543,3 +1543,57 @@ pub async fn a_room_message_is_kept_for_history_and_recall_alone(store: &dyn Sto
     assert_eq!(history().await.len(), 2);
     nobody_lists_it().await;
 }
+
+pub async fn a_deleted_user_leaves_every_room_with_their_auto_delete_attributes(store: &dyn Store) {
+    let app = &app_with(store, "roomgone", &["amy", "bob", "cal"]).await;
+    create(store, app, ("7001", "amy", 1000), &["bob", "cal"]).await;
+    create(store, app, ("7002", "bob", 1100), &["cal"]).await;
+    let (r1, r2) = (rid("7001"), rid("7002"));
+    let limits = AttributeLimits {
+        max_count: 10,
+        max_key_bytes: 16,
+        max_value_bytes: 16,
+    };
+    assert_all_set(
+        store,
+        app,
+        (&r1, "bob"),
+        &[("gone", "1")],
+        (false, true),
+        limits,
+    )
+    .await;
+    assert_all_set(
+        store,
+        app,
+        (&r1, "bob"),
+        &[("kept", "1")],
+        (false, false),
+        limits,
+    )
+    .await;
+    let allowed = store
+        .change_room_allowlist(app, &r1, &names(&["bob"]), true)
+        .await
+        .unwrap();
+    assert_eq!(allowed, RoomOutcome::Done(names(&["bob"])));
+
+    store.delete_user(app, &name("bob")).await.unwrap();
+    assert_eq!(
+        sorted(member_names(store, app, &r1).await),
+        names(&["amy", "cal"])
+    );
+    assert_eq!(sorted(member_names(store, app, &r2).await), names(&["cal"]));
+    assert_eq!(store.room(app, &r1).await.unwrap().unwrap().member_count, 2);
+    // The room bob owns stays his, with him out of it.
+    let owned = store.room(app, &r2).await.unwrap().unwrap();
+    assert_eq!((owned.owner.as_str(), owned.member_count), ("bob", 1));
+    let left: Vec<String> = attributes(store, app, &r1)
+        .await
+        .into_iter()
+        .map(|attribute| attribute.key)
+        .collect();
+    assert_eq!(left, ["kept"]);
+    assert!(store.room_allowlist(app, &r1).await.unwrap().is_empty());
+    assert!(joined(store, app, "bob").await.is_empty());
+}
