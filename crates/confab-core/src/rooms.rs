@@ -82,6 +82,10 @@ pub struct RoomLimits {
     /// How long a member whose last connection dropped stays in their rooms (config
     /// `room_absence_grace_secs`; hosted: 5 minutes).
     pub absence_grace: Duration,
+    /// Whether members read a room's history (config `room_history`; hosted: a feature to
+    /// enable, off by default). Off, history roaming of a room answers "messageroaming
+    /// function not open" (the SDK's 505); messages are stored either way, for recall.
+    pub history: bool,
 }
 
 impl Default for RoomLimits {
@@ -97,6 +101,7 @@ impl Default for RoomLimits {
                 max_value_bytes: 4096,
             },
             absence_grace: Duration::from_secs(300),
+            history: false,
         }
     }
 }
@@ -393,7 +398,23 @@ impl RoomService {
         Ok(())
     }
 
-    /// `user` may read the room's history: it exists and they are in it.
+    /// `user` may read the room's history (and remove from it, for themselves): room history
+    /// is on, the room exists and they are in it.
+    pub async fn check_history_reader(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        user: &UserName,
+    ) -> Result<(), Error> {
+        if !self.limits.history {
+            return Err(Error::Forbidden(
+                "messageroaming function not open".to_owned(),
+            ));
+        }
+        self.check_member(app, id, user).await
+    }
+
+    /// `user` is in the room: it exists and they are in it.
     pub async fn check_member(
         &self,
         app: &AppKey,

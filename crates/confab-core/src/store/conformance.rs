@@ -86,6 +86,7 @@ macro_rules! store_conformance_tests {
             room_absence_marks_list_the_longest_absent_first,
             deleting_a_room_takes_its_members_lists_attributes_and_marks,
             a_room_message_is_kept_for_history_and_recall_alone,
+            a_deleted_user_leaves_every_room_with_their_auto_delete_attributes,
             health_checks_write
         );
         mod chat_on_the_store {
