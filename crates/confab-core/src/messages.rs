@@ -68,6 +68,13 @@ struct Checked {
     queued: bool,
 }
 
+/// Who sends to a room: a member (checked: in the room, not muted), or the app over REST
+/// (`POST /messages/chatrooms`, a broadcast), which needs no place in it.
+pub(crate) enum RoomSender {
+    Member,
+    Server,
+}
+
 /// What a send to the conference domain addresses.
 enum Conference {
     Group,
@@ -190,7 +197,9 @@ impl MessageService {
                 Conference::Room(room) => {
                     let session = session.clone();
                     Ok(Box::pin(async move {
-                        messages.submit_to_room(session, meta, room).await
+                        messages
+                            .submit_to_room(session, meta, room, RoomSender::Member)
+                            .await
                     }))
                 }
                 // A recall or an edit may carry no sign of a room: its id says.
@@ -198,7 +207,9 @@ impl MessageService {
                     let session = session.clone();
                     Ok(Box::pin(async move {
                         if messages.rooms.exists(&session.app.key, &room).await? {
-                            messages.submit_to_room(session, meta, room).await
+                            messages
+                                .submit_to_room(session, meta, room, RoomSender::Member)
+                                .await
                         } else {
                             messages
                                 .submit_to_group(&session, meta, client_id, None)?
@@ -497,13 +508,14 @@ impl MessageService {
     }
 
     /// A chat-room message (or a recall or edit of one): checked against the sender's place in
-    /// the room, stored once in the room's log (history, recall), acknowledged, then pushed to
-    /// the members online (`RoomService::deliver`), never queued for anyone.
-    async fn submit_to_room(
+    /// the room (a member's), stored once in the room's log (history, recall), acknowledged,
+    /// then pushed to the members online (`RoomService::deliver`), never queued for anyone.
+    pub(crate) async fn submit_to_room(
         self: Arc<Self>,
         session: SessionContext,
         meta: pb::Meta,
         room: RoomId,
+        sender: RoomSender,
     ) -> Result<SendAck, Error> {
         let app = session.app.key.clone();
         let client_id = meta.id.ok_or(Error::MissingField("meta id"))?;
@@ -522,7 +534,14 @@ impl MessageService {
             return Err(Error::ImpersonatedParty("to"));
         }
         let kind = self.check_body(&body)?;
-        self.rooms.check_sender(&app, &room, &session.user).await?;
+        match sender {
+            RoomSender::Member => self.rooms.check_sender(&app, &room, &session.user).await?,
+            RoomSender::Server => {
+                if !self.rooms.exists(&app, &room).await? {
+                    return Err(RoomError::NotFound.into());
+                }
+            }
+        }
         let priority = crate::rooms::priority_of(&meta.ext);
         let prepared = self
             .prepare(&session, meta, body, receipts::Conversation::Room(&room))

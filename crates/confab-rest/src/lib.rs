@@ -182,6 +182,14 @@ pub fn router(state: Arc<RestState>) -> Router {
             routing::post(routes::messages::import_route),
         )
         .route(
+            "/{org}/{app}/messages/chatrooms",
+            routing::post(routes::messages::send_to_rooms_route),
+        )
+        .route(
+            "/{org}/{app}/messages/chatrooms/broadcast",
+            routing::post(routes::messages::broadcast_route),
+        )
+        .route(
             "/{org}/{app}/messages/users",
             routing::post(routes::messages::send_as_user_route),
         )

@@ -239,3 +239,34 @@ for (const sdkName of SDK_NAMES) {
         }))
     })
 }
+
+test('REST (app token): a room made by the app for an owner, a message to rooms from admin (not a member), a broadcast to every room marked `broadcast`; bad input', { timeout: 60000 }, scenario(ctx, async () => {
+    const { server } = ctx
+    const { own, one } = await freshUsers(server, ['own', 'one'])
+    const token = await server.appToken()
+    const created = await server.rest('POST', '/chatrooms', { token, body: { name: 'by the app', description: '', maxusers: 10, owner: own.username, members: [one.username] } })
+    assert.equal(created.status, 200, created.text)
+    const roomId = created.json.data.id
+    const oneClient = await member(server, 'agora-chat', one)
+
+    const sent = await server.rest('POST', '/messages/chatrooms', { token, body: { to: [roomId], type: 'txt', body: { msg: 'from the app' }, chatroom_msg_level: 'high' } })
+    assert.equal(sent.status, 200, sent.text)
+    const got = await oneClient.waitFor('onTextMessage', { predicate: (m) => m.id === sent.json.data[roomId] })
+    assert.deepEqual({ msg: got.msg, from: got.from, to: got.to, chatType: got.chatType, priority: got.priority }, { msg: 'from the app', from: 'admin', to: roomId, chatType: 'chatRoom', priority: 'high' })
+
+    const broadcast = await server.rest('POST', '/messages/chatrooms/broadcast', { token, body: { msg: { type: 'txt', msg: 'to every room' }, chatroom_msg_level: 'low' } })
+    assert.equal(broadcast.status, 200, broadcast.text)
+    const heard = await oneClient.waitFor('onTextMessage', { predicate: (m) => m.msg === 'to every room' })
+    assert.equal(heard.broadcast, true)
+    assert.equal(heard.priority, 'low')
+
+    // Bad input: an unknown room, a level that is not one, a user's token, a body that does not parse.
+    const unknown = await server.rest('POST', '/messages/chatrooms', { token, body: { to: [`${roomId}1`], type: 'txt', body: { msg: 'x' } } })
+    assert.deepEqual([unknown.status, unknown.json.error], [404, 'resource_not_found'])
+    const level = await server.rest('POST', '/messages/chatrooms', { token, body: { to: [roomId], type: 'txt', body: { msg: 'x' }, chatroom_msg_level: 'urgent' } })
+    assert.deepEqual([level.status, level.json.error_description], [400, 'invalid chatroom_msg_level urgent'])
+    const asUser = await server.rest('POST', '/messages/chatrooms/broadcast', { token: server.userToken(one.username), body: { msg: { type: 'txt', msg: 'x' } } })
+    assert.equal(asUser.status, 401, asUser.text)
+    const garbage = await server.rest('POST', '/messages/chatrooms', { token, rawBody: '{not json' })
+    assert.deepEqual([garbage.status, garbage.json && garbage.json.error], [400, 'json_parse'])
+}))

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use confab_proto::{
     pb::{self, key_value::ValueType, message_body::content::Type as ContentType, meta::NameSpace},
-    USER_DOMAIN,
+    CONFERENCE_DOMAIN, USER_DOMAIN,
 };
 use prost::Message;
 use rand::RngCore;
@@ -15,8 +15,10 @@ use serde_json::Value;
 
 use crate::{
     app::App,
-    ids::{LogId, MessageId, UserName},
-    messages::{MessageService, SessionContext},
+    bus::RoomPriority,
+    ids::{LogId, MessageId, RoomId, UserName},
+    messages::{MessageService, RoomSender, SessionContext},
+    rooms::RoomError,
     now_ms,
     store::{Audience, EncodeMeta, NewMessage, StoreError},
     Error,
@@ -73,6 +75,78 @@ impl MessageService {
 }
 
 impl MessageService {
+    /// `POST /messages/chatrooms` (to the rooms `message.to` names) and the broadcast to every
+    /// room of the app (`to` empty, `broadcast`): stored and pushed to each room's members
+    /// online like a member's message, as `from`, who need not be in the rooms. Returns each
+    /// room's server id; stops at the first room that does not exist.
+    pub async fn send_to_rooms(
+        self: &Arc<Self>,
+        app: Arc<App>,
+        message: RestSend,
+        priority: RoomPriority,
+        broadcast: bool,
+    ) -> Result<Vec<(String, MessageId)>, Error> {
+        let rooms: Vec<String> = if broadcast {
+            let mut all = Vec::new();
+            loop {
+                let (page, _) = self.rooms.list(&app.key, all.len() as u64, 500).await?;
+                if page.is_empty() {
+                    break;
+                }
+                all.extend(page.into_iter().map(|room| room.id.to_string()));
+            }
+            all
+        } else {
+            message.to.clone()
+        };
+        let session = SessionContext {
+            app: app.clone(),
+            user: message.from.clone(),
+            resource: REST_RESOURCE.to_owned(),
+        };
+        let tag = match priority {
+            RoomPriority::High => 0,
+            RoomPriority::Normal => 1,
+            RoomPriority::Low => 2,
+        };
+        let mut ext = vec![pb::KeyValue {
+            key: Some("chatroom_msg_tag".to_owned()),
+            r#type: Some(ValueType::Int as i32),
+            value: Some(pb::key_value::Value::VarintValue(tag)),
+        }];
+        if broadcast {
+            ext.push(pb::KeyValue {
+                key: Some("is_broadcast".to_owned()),
+                r#type: Some(ValueType::Bool as i32),
+                value: Some(pb::key_value::Value::VarintValue(1)),
+            });
+        }
+        let mut sent = Vec::with_capacity(rooms.len());
+        for room_text in &rooms {
+            let room = RoomId::parse(room_text).ok_or(Error::Room(RoomError::NotFound))?;
+            let mut body = message_body(&message, room_text)?;
+            body.r#type = Some(pb::message_body::Type::Chatroom as i32);
+            let meta = pb::Meta {
+                id: Some(rand::rngs::OsRng.next_u64() >> 1),
+                to: Some(pb::Jid {
+                    app_key: Some(app.key.to_string()),
+                    name: Some(room_text.clone()),
+                    domain: Some(CONFERENCE_DOMAIN.to_owned()),
+                    client_resource: None,
+                }),
+                ns: Some(NameSpace::Chat as i32),
+                payload: Some(body.encode_to_vec().into()),
+                ext: ext.clone(),
+                ..Default::default()
+            };
+            let ack = Arc::clone(self)
+                .submit_to_room(session.clone(), meta, room, RoomSender::Server)
+                .await?;
+            sent.push((room_text.clone(), ack.server_id));
+        }
+        Ok(sent)
+    }
+
     /// `POST /messages/msg_recall`: recalls `message` as its sender `from` would with
     /// `recallMessage` (the same checks: sender, window), and notifies `to` the same way.
     pub async fn recall_as_user(

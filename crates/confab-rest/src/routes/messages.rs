@@ -14,7 +14,8 @@ use axum::{
     Extension, Json,
 };
 use confab_core::{
-    conversations::parse_message_id, ids::UserName, messages::RestSend, now_ms, store::StoreError,
+    bus::RoomPriority, conversations::parse_message_id, ids::UserName, messages::RestSend, now_ms,
+    store::StoreError,
     Error,
 };
 use serde::Deserialize;
@@ -90,6 +91,127 @@ pub(crate) async fn send_as_user_route(
         "applicationName": app.key.app(),
         "action": "post",
         "data": data,
+        "duration": 0,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RoomSendBody {
+    #[serde(default)]
+    from: Option<String>,
+    to: Vec<String>,
+    #[serde(rename = "type")]
+    kind: String,
+    body: Value,
+    #[serde(default)]
+    ext: Value,
+    /// `high`, `normal` (the default) or `low`: what a slow member drops first.
+    #[serde(default)]
+    chatroom_msg_level: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BroadcastBody {
+    #[serde(default)]
+    from: Option<String>,
+    /// `{type, msg | …}`: the message in the REST form, its type inside.
+    msg: Value,
+    #[serde(default)]
+    ext: Value,
+    #[serde(default)]
+    chatroom_msg_level: Option<String>,
+}
+
+fn room_priority(level: Option<&str>) -> Result<RoomPriority, ApiError> {
+    match level {
+        None | Some("normal") => Ok(RoomPriority::Normal),
+        Some("high") => Ok(RoomPriority::High),
+        Some("low") => Ok(RoomPriority::Low),
+        Some(other) => {
+            Err(Error::InvalidArgument(format!("invalid chatroom_msg_level {other}")).into())
+        }
+    }
+}
+
+fn sender(from: Option<String>) -> Result<UserName, ApiError> {
+    let from_text = from.unwrap_or_else(|| "admin".to_owned());
+    UserName::parse(&from_text)
+        .ok_or_else(|| Error::InvalidArgument(format!("invalid from {from_text}")).into())
+}
+
+/// # `POST /{org}/{app}/messages/chatrooms`
+///
+/// Bearer: an app token. Body `{from?, to: [room…], type, body, ext?, chatroom_msg_level?}`:
+/// each room's members online get the message like one a member sent (`from` need not be in
+/// the room); answers `{data: {<room>: "<server id>"}}`.
+pub(crate) async fn send_to_rooms_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
+    let body: RoomSendBody = parse_json(&body)?;
+    if body.to.is_empty() || body.to.len() > MAX_RECIPIENTS {
+        return Err(
+            Error::InvalidArgument(format!("to must name 1 to {MAX_RECIPIENTS} rooms")).into(),
+        );
+    }
+    let priority = room_priority(body.chatroom_msg_level.as_deref())?;
+    let message = RestSend {
+        from: sender(body.from)?,
+        to: body.to,
+        kind: body.kind,
+        body: body.body,
+        ext: body.ext,
+    };
+    let sent = state
+        .messages
+        .send_to_rooms(app.clone(), message, priority, false)
+        .await?;
+    let mut data = Map::new();
+    for (room, id) in sent {
+        data.insert(room, json!(id.0.to_string()));
+    }
+    Ok(Json(json!({ "action": "post", "data": data, "timestamp": now_ms(), "duration": 0 })))
+}
+
+/// # `POST /{org}/{app}/messages/chatrooms/broadcast`
+///
+/// Bearer: an app token. Body `{from?, msg: {type, …}, ext?, chatroom_msg_level?}`: to every
+/// room of the app, marked `is_broadcast` (the SDK's `broadcast: true`); answers `{data: {id}}`
+/// with the first room's server id.
+pub(crate) async fn broadcast_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let app = app_for_admin(&state, &org, &app, &headers).await?;
+    let body: BroadcastBody = parse_json(&body)?;
+    let kind = body
+        .msg
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or(Error::MissingField("msg.type"))?
+        .to_owned();
+    let priority = room_priority(body.chatroom_msg_level.as_deref())?;
+    let message = RestSend {
+        from: sender(body.from)?,
+        to: Vec::new(),
+        kind,
+        body: body.msg,
+        ext: body.ext,
+    };
+    let sent = state
+        .messages
+        .send_to_rooms(app.clone(), message, priority, true)
+        .await?;
+    let first = sent.first().map(|(_, id)| id.0.to_string());
+    Ok(Json(json!({
+        "action": "post",
+        "data": { "id": first, "rooms": sent.len() },
+        "timestamp": now_ms(),
         "duration": 0,
     })))
 }
