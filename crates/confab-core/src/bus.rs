@@ -697,6 +697,29 @@ mod tests {
     }
 
     #[test]
+    fn a_full_room_backlog_drops_the_oldest_of_the_lowest_priority_first() {
+        use RoomPriority::{High, Low, Normal};
+        let meta = |text: &str| bytes::Bytes::from(text.to_owned());
+        let mut backlog = RoomBacklog::default();
+        for (priority, text) in [(Low, "l1"), (High, "h1"), (Normal, "n1"), (Low, "l2")] {
+            backlog.push(priority, meta(text), 4);
+        }
+        // Full: a normal one pushes out the oldest low, then the next low.
+        backlog.push(Normal, meta("n2"), 4);
+        backlog.push(High, meta("h2"), 4);
+        assert_eq!(backlog.dropped, 2);
+        // A low one finds only higher ones: it is the one dropped.
+        backlog.push(Low, meta("l3"), 4);
+        assert_eq!(backlog.dropped, 3);
+        // Then the oldest normal one goes.
+        backlog.push(High, meta("h3"), 4);
+        assert_eq!(backlog.len(), 4);
+        let texts: Vec<bytes::Bytes> = backlog.take();
+        assert_eq!(texts, [meta("h1"), meta("n2"), meta("h2"), meta("h3")]);
+        assert_eq!(backlog.dropped, 0);
+    }
+
+    #[test]
     fn session_ids_increase_and_carry_the_node() {
         let (app, roy) = names();
         let registry = SessionRegistry::new(42);

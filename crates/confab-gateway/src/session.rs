@@ -283,6 +283,7 @@ async fn serve(
         pulls: Pulls::default(),
         presence: PresenceOutbox::default(),
         room: RoomBacklog::default(),
+        room_turn: None,
         waiting: FuturesOrdered::new(),
         budget: SendBudget::new(
             &gateway.user_buckets,
@@ -540,6 +541,8 @@ struct Session<'a> {
     presence: PresenceOutbox,
     /// Chat-room metas on their way, within the registry's `room_backlog`.
     room: RoomBacklog,
+    /// Ends when the last room send of this session is done; the next waits for it.
+    room_turn: Option<tokio::sync::oneshot::Receiver<()>>,
     waiting: FuturesOrdered<Waiting<'a>>,
     /// What this connection and its user may still send (traffic control).
     budget: SendBudget<'a>,
@@ -604,6 +607,23 @@ impl<'a> Session<'a> {
                         });
                         self.waiting
                             .push_back(Box::pin(std::future::ready(Reply::frame(refused))));
+                        return Ok(());
+                    }
+                    if is_room_send(&meta) {
+                        // A room message is checked (reads) before it is stored, so two in
+                        // flight could be stored, and pushed, out of order: one at a time.
+                        let previous = self.room_turn.take();
+                        let (done, turn) = tokio::sync::oneshot::channel::<()>();
+                        self.room_turn = Some(turn);
+                        let sent = sync::submit_send(gateway, context, meta);
+                        self.waiting.push_back(Box::pin(async move {
+                            if let Some(previous) = previous {
+                                let _ = previous.await;
+                            }
+                            let reply = sent.await;
+                            let _ = done.send(());
+                            Reply::frame(reply)
+                        }));
                         return Ok(());
                     }
                     let sent = sync::submit_send(gateway, context, meta);
@@ -709,6 +729,13 @@ impl<'a> Session<'a> {
             outbox.push(encode_outbound(&page));
         }
     }
+}
+
+/// A chat-room message: the SDK tags every meta it sends to a room with `chatroom_msg_tag`.
+fn is_room_send(meta: &pb::Meta) -> bool {
+    meta.ext
+        .iter()
+        .any(|pair| pair.key.as_deref() == Some("chatroom_msg_tag"))
 }
 
 /// Room metas per page: a page is one frame, within `max_frame_bytes` of the SDK's side too.

@@ -18,8 +18,8 @@ use crate::{
     bus::RoomPriority,
     ids::{LogId, MessageId, RoomId, UserName},
     messages::{MessageService, RoomSender, SessionContext},
-    rooms::RoomError,
     now_ms,
+    rooms::RoomError,
     store::{Audience, EncodeMeta, NewMessage, StoreError},
     Error,
 };

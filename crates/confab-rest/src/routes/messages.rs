@@ -15,8 +15,7 @@ use axum::{
 };
 use confab_core::{
     bus::RoomPriority, conversations::parse_message_id, ids::UserName, messages::RestSend, now_ms,
-    store::StoreError,
-    Error,
+    store::StoreError, Error,
 };
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -173,7 +172,9 @@ pub(crate) async fn send_to_rooms_route(
     for (room, id) in sent {
         data.insert(room, json!(id.0.to_string()));
     }
-    Ok(Json(json!({ "action": "post", "data": data, "timestamp": now_ms(), "duration": 0 })))
+    Ok(Json(
+        json!({ "action": "post", "data": data, "timestamp": now_ms(), "duration": 0 }),
+    ))
 }
 
 /// # `POST /{org}/{app}/messages/chatrooms/broadcast`
