@@ -14,11 +14,15 @@ use crate::stats::{micros_since_start, Recorder};
 /// Namespace of chat messages in `Meta.ns`.
 const NS_CHAT: i32 = 1;
 const USER_DOMAIN: &str = "easemob.com";
-/// A group's queue and a group message's `Meta.to`: `{appKey, name: <group id>, domain}`.
+/// A group's (or room's) queue and a message's `Meta.to`: `{appKey, name: <id>, domain}`.
 const GROUP_DOMAIN: &str = "conference.easemob.com";
-/// `MessageBody.type`: one-to-one and group chat.
+/// `MessageBody.type`: one-to-one, group and chat-room chat.
 const BODY_CHAT: i32 = 1;
 const BODY_GROUPCHAT: i32 = 2;
+const BODY_CHATROOM: i32 = 3;
+/// Namespace of a room join in `Meta.ns` (`MUC`), and its `MUCBody.operation` (`JOIN`).
+const NS_MUC: i32 = 2;
+const MUC_JOIN: i32 = 2;
 
 /// What a Confab login needs: where, which app, and the credentials to mint user tokens.
 #[derive(Clone)]
@@ -270,8 +274,64 @@ impl MsyncConn {
         group: &str,
         text: String,
     ) -> anyhow::Result<u64> {
-        let to = group_jid(&self.app_key, group);
+        let to = conference_jid(&self.app_key, group);
         self.feed_body(to, BODY_GROUPCHAT, text).await
+    }
+
+    /// Queues a text message to the chat room `room` (its id) whose text is `text`; `flush`
+    /// sends it. Returns the `Meta.id` its ack will carry.
+    pub(crate) async fn feed_room_message(
+        &mut self,
+        room: &str,
+        text: String,
+    ) -> anyhow::Result<u64> {
+        let to = conference_jid(&self.app_key, room);
+        self.feed_body(to, BODY_CHATROOM, text).await
+    }
+
+    /// Sends `joinChatRoom` for the room `room` (its id), as the SDK does: a MUC meta to the
+    /// server (`Meta.to` the domain alone) whose `MUCBody` names the room in the conference
+    /// domain. Returns the `Meta.id` its answer will carry.
+    pub(crate) async fn join_room(&mut self, room: &str) -> anyhow::Result<u64> {
+        let body = pb::MucBody {
+            muc_id: Some(conference_jid(&self.app_key, room)),
+            operation: Some(MUC_JOIN),
+            from: Some(pb::Jid {
+                name: Some(self.user.clone()),
+                ..Default::default()
+            }),
+            is_chatroom: Some(true),
+            ..Default::default()
+        };
+        let meta_id = self.next_meta_id()?;
+        let request = pb::CommSyncUl {
+            meta: Some(pb::Meta {
+                id: Some(meta_id),
+                from: Some(self.jid(&self.user)),
+                to: Some(pb::Jid {
+                    domain: Some(USER_DOMAIN.into()),
+                    ..Default::default()
+                }),
+                ns: Some(NS_MUC),
+                payload: Some(body.encode_to_vec().into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        self.send_frame(Command::Sync, request.encode_to_vec())
+            .await?;
+        Ok(meta_id)
+    }
+
+    /// A client id for the next meta: the clock at send time, as the SDK's (it counts
+    /// milliseconds since 2010 plus a counter; microseconds here), so unique per resource
+    /// across runs (the server deduplicates resends by them) and increasing over time across
+    /// all senders.
+    fn next_meta_id(&mut self) -> anyhow::Result<u64> {
+        let now_us = u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?;
+        let meta_id = now_us.max(self.next_meta_id);
+        self.next_meta_id = meta_id + 1;
+        Ok(meta_id)
     }
 
     /// Queues a text message to `to` (`MessageBody.type` `body_type`).
@@ -298,12 +358,7 @@ impl MsyncConn {
             }],
             ..Default::default()
         };
-        // As the SDK's ids: the clock at send time (it counts milliseconds since 2010 plus a
-        // counter; microseconds here), so unique per resource across runs (the server
-        // deduplicates resends by them) and increasing over time across all senders.
-        let now_us = u64::try_from(std::time::UNIX_EPOCH.elapsed()?.as_micros())?;
-        let meta_id = now_us.max(self.next_meta_id);
-        self.next_meta_id = meta_id + 1;
+        let meta_id = self.next_meta_id()?;
         let request = pb::CommSyncUl {
             meta: Some(pb::Meta {
                 id: Some(meta_id),
@@ -380,11 +435,12 @@ impl MsyncConn {
     }
 }
 
-/// The JID of group `group` (its id) in app `app_key`: its queue, and its messages' `Meta.to`.
-pub(crate) fn group_jid(app_key: &str, group: &str) -> pb::Jid {
+/// The JID of a group or chat room (its id) in app `app_key`: a group's queue, and its
+/// messages' `Meta.to`; a room's too, and the `mucId` of a join.
+fn conference_jid(app_key: &str, id: &str) -> pb::Jid {
     pb::Jid {
         app_key: Some(app_key.to_owned()),
-        name: Some(group.to_owned()),
+        name: Some(id.to_owned()),
         domain: Some(GROUP_DOMAIN.into()),
         ..Default::default()
     }

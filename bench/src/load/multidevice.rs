@@ -487,14 +487,30 @@ impl SdkQueues {
     }
 
     pub(crate) fn on_page(&mut self, page: &pb::CommSyncDl) -> Option<Pull> {
-        let queue = page.queue.clone()?;
-        if page.is_last == Some(true) {
-            if page.metas.is_empty() {
+        self.on_page_parts(
+            page.queue.as_ref(),
+            page.metas.is_empty(),
+            page.next_key,
+            page.is_last == Some(true),
+        )
+    }
+
+    /// `on_page` for a page read in parts (the room scenario decodes pages lightly).
+    pub(crate) fn on_page_parts(
+        &mut self,
+        queue: Option<&pb::Jid>,
+        empty: bool,
+        next_key: Option<u64>,
+        is_last: bool,
+    ) -> Option<Pull> {
+        let queue = queue?.clone();
+        if is_last {
+            if empty {
                 self.unlist(&queue.name);
             }
             return self.head();
         }
-        let next_key = page.next_key?;
+        let next_key = next_key?;
         let last_key = Some((next_key, queue.name.clone()));
         if self.last_key != last_key {
             self.last_key = last_key;

@@ -45,6 +45,23 @@ impl Recorder {
         }
     }
 
+    /// `delivered` for each of `sent_us`, arrived now, under one lock (a page of copies).
+    pub(crate) fn delivered_all(&self, sent_us: &[u64]) {
+        if sent_us.is_empty() || !self.measuring.load(Ordering::Relaxed) {
+            return;
+        }
+        self.delivered
+            .fetch_add(sent_us.len() as u64, Ordering::Relaxed);
+        let now = micros_since_start();
+        if let Ok(mut latencies) = self.latencies_us.lock() {
+            latencies.extend(
+                sent_us
+                    .iter()
+                    .map(|sent| u32::try_from(now.saturating_sub(*sent)).unwrap_or(u32::MAX)),
+            );
+        }
+    }
+
     pub(crate) fn delivered_count(&self) -> u64 {
         self.delivered.load(Ordering::Relaxed)
     }

@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 use crate::{
     bus::{Bus, Event, RoomDelivery, RoomPriority},
     groups::{GroupCaller as Caller, UNTIL_UNMUTED_MS},
-    ids::{AppKey, IdGenerator, RoomId, UserName},
+    ids::{AppKey, IdGenerator, MessageId, RoomId, UserName},
     now_ms,
     presence::Presence,
     store::{
@@ -331,7 +331,7 @@ impl RoomService {
     async fn tell(&self, event: RoomEvent<'_>, only: Option<Vec<UserName>>) -> Result<(), Error> {
         let (app, room) = (event.app.clone(), event.room.clone());
         let except = Some((event.from.0.clone(), event.from.1.to_owned()));
-        let meta = event.encode(self.ids.next(now_ms()));
+        let meta = event.encode(event_id(self.ids.next(now_ms())));
         self.publish(
             &app,
             &room,
@@ -344,6 +344,23 @@ impl RoomService {
             },
         )
         .await
+    }
+
+    /// Pushes one event about each of `users` to that user alone (the SDK's declarations:
+    /// "only the person who is set to administrator can receive this event", and so on).
+    async fn tell_each(
+        &self,
+        caller: &Caller,
+        room: &Room,
+        operation: Operation,
+        users: &[UserName],
+    ) -> Result<(), Error> {
+        for user in users {
+            let event = RoomEvent::new(&caller.app, &room.id, operation, Self::actor(caller, room))
+                .to(std::slice::from_ref(user));
+            self.tell(event, Some(vec![user.clone()])).await?;
+        }
+        Ok(())
     }
 
     /// Pushes a stored room message (its downlink meta) to the members online, except the
@@ -810,8 +827,8 @@ impl RoomService {
             .collect())
     }
 
-    /// `setChatRoomAdmin` / `removeChatRoomAdmin`: the owner (or the app). The members
-    /// online hear `setAdmin` / `removeAdmin`.
+    /// `setChatRoomAdmin` / `removeChatRoomAdmin`: the owner (or the app). The user, if
+    /// online, hears `setAdmin` / `removeAdmin`.
     pub async fn set_admin(
         &self,
         caller: &Caller,
@@ -838,13 +855,12 @@ impl RoomService {
         } else {
             Operation::RemoveAdmin
         };
-        let event = RoomEvent::new(&caller.app, id, operation, Self::actor(caller, &room))
-            .to(std::slice::from_ref(user));
-        self.tell(event, None).await
+        self.tell_each(caller, &room, operation, std::slice::from_ref(user))
+            .await
     }
 
     /// `muteChatRoomMember` (duration in ms, -1 for ever) / `unmuteChatRoomMember`: owner
-    /// and admins. The members online hear `muteMember` (with `muteTimestamp`) /
+    /// and admins. Each user concerned, if online, hears `muteMember` (with `muteTimestamp`) /
     /// `unmuteMember`.
     pub async fn mute(
         &self,
@@ -882,12 +898,14 @@ impl RoomService {
         } else {
             Operation::RemoveMute
         };
-        let mut event =
-            RoomEvent::new(&caller.app, id, operation, Self::actor(caller, &room)).to(&muted);
-        if let Some(until) = until {
-            event = event.ext(&json!({ "user_mute_time": until }).to_string());
+        for user in &muted {
+            let mut event = RoomEvent::new(&caller.app, id, operation, Self::actor(caller, &room))
+                .to(std::slice::from_ref(user));
+            if let Some(until) = until {
+                event = event.ext(&json!({ "user_mute_time": until }).to_string());
+            }
+            self.tell(event, Some(vec![user.clone()])).await?;
         }
-        self.tell(event, None).await?;
         Ok((muted, until.unwrap_or(0)))
     }
 
@@ -931,7 +949,9 @@ impl RoomService {
         self.tell(event, None).await
     }
 
-    /// Block (they leave the room and may not join again) or unblock users.
+    /// Block (they leave the room and may not join again: each hears `removeMember`, the
+    /// members online `memberAbsence` and of their auto-delete attributes going) or unblock
+    /// users (each, if online, hears `unblockMember`).
     pub async fn block(
         &self,
         caller: &Caller,
@@ -952,6 +972,11 @@ impl RoomService {
         } else {
             Vec::new()
         };
+        // The store removes the auto-delete attributes of those it blocks out of the room
+        // without saying which: read them first, to announce them as a departure does.
+        let attributes_removed = self
+            .auto_delete_attributes(&caller.app, id, &members)
+            .await?;
         let changed = match self
             .store
             .change_room_blocks(&caller.app, id, users, block)
@@ -971,9 +996,41 @@ impl RoomService {
                 let event = RoomEvent::new(&caller.app, id, Operation::Absence, (user, ""))
                     .member_count(count);
                 self.tell(event, None).await?;
+                let keys: Vec<String> = attributes_removed
+                    .iter()
+                    .filter(|attribute| attribute.owner == *user)
+                    .map(|attribute| attribute.key.clone())
+                    .collect();
+                if !keys.is_empty() {
+                    let event =
+                        RoomEvent::new(&caller.app, id, Operation::DeleteMetadata, (user, ""))
+                            .event_ext(attributes_ext(&keys, None));
+                    self.tell(event, None).await?;
+                }
             }
         }
+        if !block {
+            self.tell_each(caller, &room, Operation::Allow, &changed)
+                .await?;
+        }
         Ok(changed)
+    }
+
+    /// The attributes `members` set with auto-delete, which go when they leave the room.
+    async fn auto_delete_attributes(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        members: &[UserName],
+    ) -> Result<Vec<RoomAttribute>, Error> {
+        if members.is_empty() {
+            return Ok(Vec::new());
+        }
+        let attributes = self.store.room_attributes(app, id, &[]).await?;
+        Ok(attributes
+            .into_iter()
+            .filter(|attribute| attribute.auto_delete && members.contains(&attribute.owner))
+            .collect())
     }
 
     /// The blocklist (owner and admins).
@@ -982,7 +1039,8 @@ impl RoomService {
         Ok(self.store.room_blocks(&caller.app, id).await?)
     }
 
-    /// Allowlist add / remove (owner and admins); added users must be members.
+    /// Allowlist add / remove (owner and admins); added users must be members. Each user
+    /// concerned, if online, hears `addUserToAllowlist` / `removeAllowlistMember`.
     pub async fn allow(
         &self,
         caller: &Caller,
@@ -1012,11 +1070,7 @@ impl RoomService {
         } else {
             Operation::RemoveUserWhiteList
         };
-        if !changed.is_empty() {
-            let event =
-                RoomEvent::new(&caller.app, id, operation, Self::actor(caller, &room)).to(&changed);
-            self.tell(event, None).await?;
-        }
+        self.tell_each(caller, &room, operation, &changed).await?;
         Ok(changed)
     }
 
@@ -1104,13 +1158,19 @@ impl RoomService {
             return Err(RoomError::NotAllowed("attributes are set by a member").into());
         };
         self.load(&caller.app, id).await?;
-        let change = match self
+        // The store refuses empty and long keys; the hosted service also keys outside its
+        // character set, which never reach the store (nor count towards the room's limit).
+        let (legal, illegal): (Vec<_>, Vec<_>) = attributes
+            .iter()
+            .cloned()
+            .partition(|(key, _)| is_legal_key(key));
+        let mut change = match self
             .store
             .set_room_attributes(
                 &caller.app,
                 id,
                 &user,
-                attributes,
+                &legal,
                 (forced, auto_delete),
                 self.limits.attributes,
             )
@@ -1119,6 +1179,11 @@ impl RoomService {
             RoomOutcome::Done(change) => change,
             other => return Err(refused(other)),
         };
+        change.refused.extend(
+            illegal
+                .into_iter()
+                .map(|(key, _)| (key, AttributeRefusal::Illegal)),
+        );
         if !change.done.is_empty() {
             let set: Map<String, Value> = attributes
                 .iter()
@@ -1189,6 +1254,13 @@ pub fn refusal_text(key: &str, refusal: AttributeRefusal) -> String {
     }
 }
 
+/// A room attribute key as the hosted service takes it: ASCII letters, digits, `_`, `-`
+/// and `.` (its length is the store's to check).
+fn is_legal_key(key: &str) -> bool {
+    key.bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'_' | b'-' | b'.'))
+}
+
 /// `eventInfo.ext` of an attributes event: `{result: {successKeys}, properties}`.
 fn attributes_ext(keys: &[String], properties: Option<Map<String, Value>>) -> String {
     json!({
@@ -1214,6 +1286,17 @@ fn refused<T>(outcome: RoomOutcome<T>) -> Error {
         RoomOutcome::TooManyRooms(user) => RoomError::TooManyRooms(user.to_string()).into(),
         RoomOutcome::TooManyAdmins => RoomError::TooManyAdmins.into(),
     }
+}
+
+/// Bit 11 of the sequence: set in the ids of room events, which are not stored. The SDK drops
+/// a meta whose id it saw among its last 100, and the store numbers messages with the same
+/// node bits from sequence 0 each millisecond, so without it an event and a message of the
+/// same millisecond could share an id (the store would need 2,048 messages in one millisecond
+/// on one node to reach this bit).
+const EVENT_ID_BIT: u64 = 1 << 11;
+
+fn event_id(id: MessageId) -> MessageId {
+    MessageId(id.0 | EVENT_ID_BIT)
 }
 
 /// The priority a sender chose (`Meta.ext` `chatroom_msg_tag`: 0 high, 1 normal, 2 low).

@@ -4,7 +4,7 @@
 //! `{action, data, …}` form; easemob-websdk's `version=v3` reshapes the single block and
 //! allowlist answers as for groups.
 
-use std::sync::Arc;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     body::Bytes,
@@ -792,9 +792,45 @@ pub(crate) async fn attributes_route(
 #[derive(Debug, Deserialize)]
 pub(crate) struct SetAttributesBody {
     #[serde(rename = "metaData")]
-    meta_data: Map<String, Value>,
+    meta_data: InOrder,
     #[serde(rename = "autoDelete", default)]
     auto_delete: Option<String>,
+}
+
+/// A JSON object's members in the order sent (a `Map` sorts them): attribute keys are set one
+/// by one in that order, which decides which ones pass the room's limit, and `successKeys`
+/// follows it. A key sent twice keeps its first place and its last value.
+#[derive(Debug)]
+pub(crate) struct InOrder(Vec<(String, Value)>);
+
+impl<'de> Deserialize<'de> for InOrder {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<InOrder, D::Error> {
+        struct Members;
+        impl<'de> serde::de::Visitor<'de> for Members {
+            type Value = InOrder;
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<InOrder, A::Error> {
+                let mut members: Vec<(String, Value)> = Vec::new();
+                let mut places: HashMap<String, usize> = HashMap::new();
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    match places.get(&key).and_then(|&place| members.get_mut(place)) {
+                        Some(member) => member.1 = value,
+                        None => {
+                            places.insert(key.clone(), members.len());
+                            members.push((key, value));
+                        }
+                    }
+                }
+                Ok(InOrder(members))
+            }
+        }
+        deserializer.deserialize_map(Members)
+    }
 }
 
 /// `{successKeys, errorKeys: {key: text}}`, the texts the SDK matches (`refusal_text`).
@@ -865,8 +901,8 @@ async fn set_attributes(
         return Err(Error::InvalidArgument("attributes are set as oneself".to_owned()).into());
     }
     let body: SetAttributesBody = parse_json(body)?;
-    let mut attributes = Vec::with_capacity(body.meta_data.len());
-    for (key, value) in body.meta_data {
+    let mut attributes = Vec::with_capacity(body.meta_data.0.len());
+    for (key, value) in body.meta_data.0 {
         let Value::String(value) = value else {
             return Err(
                 Error::InvalidArgument(format!("the value of {key} is not a string")).into(),
