@@ -73,6 +73,7 @@ fn domain_status(error: &Error) -> (StatusCode, &'static str) {
         | Error::Forbidden(_)
         | Error::Group(_)
         | Error::Room(_)
+        | Error::Thread(_)
         | Error::ServiceNotOpen => (StatusCode::FORBIDDEN, "forbidden"),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")

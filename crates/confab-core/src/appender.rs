@@ -194,9 +194,22 @@ impl Appender {
     pub(crate) fn submit_group_meta(
         &self,
         app: &AppKey,
+        sender: (&UserName, &str),
+        place: (&GroupId, Audience),
+        content: (NameSpace, bytes::Bytes),
+    ) -> PendingAppend {
+        self.submit_group_meta_with(app, sender, place, content, AppendEffect::None)
+    }
+
+    /// `submit_group_meta` with a change that commits with the meta (a thread's overview in
+    /// its parent message).
+    pub(crate) fn submit_group_meta_with(
+        &self,
+        app: &AppKey,
         (sender, resource): (&UserName, &str),
         (group, audience): (&GroupId, Audience),
         (ns, payload): (NameSpace, bytes::Bytes),
+        effect: AppendEffect,
     ) -> PendingAppend {
         let (from, to) = (jid(app, sender), group_jid(app, group));
         let build = move |id: MessageId, at: u64| pb::Meta {
@@ -224,7 +237,7 @@ impl Appender {
                 kind: "",
                 history: Vec::new(),
             },
-            AppendEffect::None,
+            effect,
         )
     }
 

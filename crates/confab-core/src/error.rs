@@ -51,6 +51,8 @@ pub enum Error {
     Group(#[from] crate::groups::GroupError),
     #[error(transparent)]
     Room(#[from] crate::rooms::RoomError),
+    #[error(transparent)]
+    Thread(#[from] crate::threads::ThreadError),
     /// A request the caller may not make (over a limit, …); the text is the hosted one.
     #[error("{0}")]
     Forbidden(String),

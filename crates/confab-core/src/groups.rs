@@ -19,7 +19,7 @@ use crate::{
     store::{
         Audience, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
         GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
-        MemberAttributes, UserStore,
+        MemberAttributes, ThreadStore, UserStore,
     },
     Error,
 };
@@ -138,6 +138,8 @@ pub enum Applied {
 
 pub struct GroupService {
     store: Arc<dyn GroupStore>,
+    /// A destroyed group's threads go with it.
+    threads: Arc<dyn ThreadStore>,
     users: Arc<dyn UserStore>,
     appender: Arc<Appender>,
     ids: IdGenerator,
@@ -146,7 +148,7 @@ pub struct GroupService {
 
 impl GroupService {
     pub fn new(
-        store: Arc<dyn GroupStore>,
+        (store, threads): (Arc<dyn GroupStore>, Arc<dyn ThreadStore>),
         users: Arc<dyn UserStore>,
         appender: Arc<Appender>,
         node: u16,
@@ -154,6 +156,7 @@ impl GroupService {
     ) -> GroupService {
         GroupService {
             store,
+            threads,
             users,
             appender,
             ids: IdGenerator::new(node),
@@ -737,6 +740,7 @@ impl GroupService {
             .delete_group(&caller.app, id)
             .await?
             .ok_or(Error::Group(GroupError::NotFound))?;
+        self.threads.delete_group_threads(&caller.app, id).await?;
         Ok(())
     }
 

@@ -31,6 +31,7 @@ pub mod receipts;
 pub mod rooms;
 pub mod services;
 pub mod store;
+pub mod threads;
 pub mod user;
 
 pub use error::Error;

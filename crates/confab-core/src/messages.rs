@@ -5,6 +5,7 @@
 //! add logs and audiences, not a new path.
 
 mod rest;
+mod threads;
 
 pub use rest::{RestSend, IMPORT_RESOURCE, REST_RESOURCE};
 
@@ -37,6 +38,7 @@ use crate::{
         body_digest, AnnotationStore, AppendEffect, Appended, Audience, ConversationStore, Device,
         EncodeMeta, GroupStore, LogStore, NewMessage, Pulled, Reclaimed, UserStore,
     },
+    threads::ThreadService,
     Error,
 };
 
@@ -79,7 +81,9 @@ pub(crate) enum RoomSender {
 enum Conference {
     Group,
     Room(RoomId),
-    /// A recall or edit: a room if one has this id, else a group.
+    /// A message to a thread of a group.
+    Thread(GroupId),
+    /// A recall or edit: a room or a thread if one has this id, else a group.
     RoomOrGroup(RoomId),
 }
 
@@ -109,6 +113,8 @@ pub struct MessageService {
     pub(crate) groups: Arc<dyn GroupStore>,
     /// Who may send to a room, and the delivery of its messages to the members online.
     pub(crate) rooms: Arc<RoomService>,
+    /// Who reads a thread's messages, and what the group hears of them.
+    pub(crate) threads: Arc<ThreadService>,
     /// Ids of the acks of client statistics, which are acknowledged and not stored.
     statistic_ids: IdGenerator,
     pub(crate) limits: Limits,
@@ -124,7 +130,12 @@ impl MessageService {
         conversations: Arc<dyn ConversationStore>,
         users: Arc<dyn UserStore>,
         presence: Arc<dyn Presence>,
-        (appender, groups, rooms): (Arc<Appender>, Arc<dyn GroupStore>, Arc<RoomService>),
+        (appender, groups, rooms, threads): (
+            Arc<Appender>,
+            Arc<dyn GroupStore>,
+            Arc<RoomService>,
+            Arc<ThreadService>,
+        ),
         node: u16,
         limits: Limits,
     ) -> MessageService {
@@ -137,6 +148,7 @@ impl MessageService {
             appender,
             groups,
             rooms,
+            threads,
             statistic_ids: IdGenerator::new(node),
             limits,
         }
@@ -203,13 +215,29 @@ impl MessageService {
                     }))
                 }
                 // A recall or an edit may carry no sign of a room: its id says.
+                Conference::Thread(thread) => {
+                    let session = session.clone();
+                    Ok(Box::pin(async move {
+                        messages.submit_to_thread(session, meta, thread).await
+                    }))
+                }
                 Conference::RoomOrGroup(room) => {
                     let session = session.clone();
                     Ok(Box::pin(async move {
-                        if messages.rooms.exists(&session.app.key, &room).await? {
+                        let app = &session.app.key;
+                        let thread = GroupId::parse(room.as_str());
+                        if messages.rooms.exists(app, &room).await? {
                             messages
                                 .submit_to_room(session, meta, room, RoomSender::Member)
                                 .await
+                        } else if let Some(thread) = thread {
+                            if messages.threads.exists(app, &thread).await? {
+                                messages.submit_to_thread(session, meta, thread).await
+                            } else {
+                                messages
+                                    .submit_to_group(&session, meta, client_id, None)?
+                                    .await
+                            }
                         } else {
                             messages
                                 .submit_to_group(&session, meta, client_id, None)?
@@ -497,6 +525,10 @@ impl MessageService {
             .any(|pair| pair.key.as_deref() == Some("chatroom_msg_tag"));
         if body.r#type == Some(BodyType::Chatroom as i32) || tagged {
             return Ok(Conference::Room(room_id()?));
+        }
+        if threads::is_thread_body(&body) {
+            let thread = GroupId::parse(to_name).ok_or(Error::Group(GroupError::NotFound))?;
+            return Ok(Conference::Thread(thread));
         }
         match receipts::kind(&body) {
             receipts::Kind::Recall(_) | receipts::Kind::Edit(_) => match RoomId::parse(to_name) {

@@ -21,8 +21,9 @@ use crate::{
     store::{
         AnnotationStore, AppStore, AppendStore, ContactStore, ConversationStore, DeviceStore,
         GroupStore, LogStore, NotificationStore, PresenceStore, ReportStore, RoomStore, Store,
-        UserStore,
+        ThreadStore, UserStore,
     },
+    threads::ThreadService,
     Error,
 };
 
@@ -84,6 +85,7 @@ pub struct Services {
     pub contacts: Arc<ContactService>,
     pub groups: Arc<GroupService>,
     pub rooms: Arc<RoomService>,
+    pub threads: Arc<ThreadService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions (the `Presence` port says who is online).
@@ -129,7 +131,10 @@ impl Services {
         ));
         let presence_limits = limits.presence;
         let groups = Arc::new(GroupService::new(
-            Arc::clone(&store) as Arc<dyn GroupStore>,
+            (
+                Arc::clone(&store) as Arc<dyn GroupStore>,
+                Arc::clone(&store) as Arc<dyn ThreadStore>,
+            ),
             Arc::clone(&users),
             Arc::clone(&appender),
             node,
@@ -142,6 +147,13 @@ impl Services {
             node,
             limits.rooms,
         ));
+        let threads = Arc::new(ThreadService::new(
+            Arc::clone(&store) as Arc<dyn ThreadStore>,
+            Arc::clone(&store) as Arc<dyn GroupStore>,
+            Arc::clone(&logs),
+            Arc::clone(&appender),
+            node,
+        ));
         let messages = Arc::new(MessageService::new(
             Arc::clone(&logs),
             Arc::clone(&store) as Arc<dyn AnnotationStore>,
@@ -152,6 +164,7 @@ impl Services {
                 Arc::clone(&appender),
                 Arc::clone(&store) as Arc<dyn GroupStore>,
                 Arc::clone(&rooms),
+                Arc::clone(&threads),
             ),
             node,
             limits,
@@ -186,6 +199,7 @@ impl Services {
             contacts,
             groups,
             rooms,
+            threads,
             reports,
             notifications,
             presence: presence_service,

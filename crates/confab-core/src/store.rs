@@ -19,6 +19,8 @@ pub use groups::{
     GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes,
     MAX_GROUP_UNREAD,
 };
+mod threads;
+pub use threads::{Thread, ThreadOutcome, ThreadStore};
 mod rooms;
 pub use rooms::{
     AbsentMember, AttributeChange, AttributeLimits, AttributeRefusal, Room, RoomAttribute,
@@ -1018,6 +1020,7 @@ pub trait Store:
     + PresenceStore
     + GroupStore
     + RoomStore
+    + ThreadStore
     + AdminStore
 {
 }
@@ -1035,6 +1038,7 @@ impl<T> Store for T where
         + PresenceStore
         + GroupStore
         + RoomStore
+        + ThreadStore
         + AdminStore
 {
 }

@@ -2,7 +2,9 @@
 //! not compile until someone picks what the SDK should see. Internal causes are logged by the
 //! caller and reach the client only as a generic failure.
 
-use confab_core::{groups::GroupError, receipts::ReceiptError, rooms::RoomError, Error};
+use confab_core::{
+    groups::GroupError, receipts::ReceiptError, rooms::RoomError, threads::ThreadError, Error,
+};
 use confab_proto::{
     pb::{status::ErrorCode, Status},
     status::{
@@ -56,6 +58,7 @@ pub(crate) fn login_status(error: &Error) -> Status {
         | Error::ServiceNotOpen
         | Error::Group(_)
         | Error::Room(_)
+        | Error::Thread(_)
         | Error::Unsupported(_) => status::error(ErrorCode::WrongParameter, error.to_string()),
         Error::Storage(_) | Error::Bus(_) | Error::Presence(_) | Error::Provider(_) => {
             status::error(ErrorCode::Fail, "server busy")
@@ -89,6 +92,7 @@ pub(crate) fn send_status(error: &Error) -> Status {
         Error::Receipt(error) => status::error(ErrorCode::Fail, receipt_reason(error)),
         Error::Group(error) => group_status(error),
         Error::Room(error) => room_status(error, None),
+        Error::Thread(error) => thread_status(error),
         // 603 PERMISSION_DENIED, as for a recall of someone else's message.
         Error::ImpersonatedParty(_) => status::error(ErrorCode::Fail, REASON_NO_PERMISSION),
         Error::AppNotFound
@@ -164,6 +168,18 @@ pub(crate) fn room_status(error: &RoomError, room: Option<&str>) -> Status {
         RoomError::NotAllowed(_) | RoomError::TooManyAdmins | RoomError::Invalid(_) => {
             status::error(ErrorCode::Fail, error.to_string())
         }
+    }
+}
+
+/// A refused thread message: the SDK maps "not in group or chatroom" to 602, any other FAIL
+/// to its generic error with the text.
+fn thread_status(error: &ThreadError) -> Status {
+    match error {
+        ThreadError::NotMember(_) => status::error(ErrorCode::Fail, "not in group or chatroom"),
+        ThreadError::NotFound
+        | ThreadError::NoParent(_)
+        | ThreadError::Taken(_)
+        | ThreadError::Invalid(_) => status::error(ErrorCode::Fail, error.to_string()),
     }
 }
 

@@ -10,7 +10,9 @@ use axum::{
     response::{IntoResponse, Response},
     Json,
 };
-use confab_core::{files::ChatFileError, groups::GroupError, now_ms, rooms::RoomError, Error};
+use confab_core::{
+    files::ChatFileError, groups::GroupError, now_ms, rooms::RoomError, threads::ThreadError, Error,
+};
 use confab_token::TokenError;
 
 #[derive(Debug)]
@@ -151,6 +153,7 @@ fn domain_body(error: &Error) -> Body {
         Error::NotContact(_) => Body::new(S::FORBIDDEN, "forbidden_op", "nonroster"),
         Error::Group(error) => group_body(error),
         Error::Room(error) => room_body(error),
+        Error::Thread(error) => thread_body(error),
         // The provider's detail is logged by `into_response`, never sent.
         Error::Provider(_) => Body::new(
             S::SERVICE_UNAVAILABLE,
@@ -226,6 +229,20 @@ fn room_body(error: &RoomError) -> Body {
         | RoomError::TooManyRooms(_)
         | RoomError::TooManyAdmins => Body::new(S::FORBIDDEN, "forbidden_op", error.to_string()),
         RoomError::Invalid(what) => Body::new(S::BAD_REQUEST, "illegal_argument", what.clone()),
+    }
+}
+
+/// Threads: a missing one is a 400 the SDK reads as 17 with the text (its 404 handling would
+/// show the whole body); a member's refusals are 403 (603).
+fn thread_body(error: &ThreadError) -> Body {
+    use StatusCode as S;
+    match error {
+        ThreadError::NotMember(_) | ThreadError::Taken(_) => {
+            Body::new(S::FORBIDDEN, "forbidden_op", error.to_string())
+        }
+        ThreadError::NotFound | ThreadError::NoParent(_) | ThreadError::Invalid(_) => {
+            Body::new(S::BAD_REQUEST, "illegal_argument", error.to_string())
+        }
     }
 }
 

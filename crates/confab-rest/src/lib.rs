@@ -29,6 +29,7 @@ use confab_core::{
     presence::PresenceService,
     providers::{SpeechToText, Translator},
     rooms::RoomService,
+    threads::ThreadService,
 };
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
@@ -50,6 +51,7 @@ pub struct RestState {
     pub contacts: Arc<ContactService>,
     pub groups: Arc<GroupService>,
     pub rooms: Arc<RoomService>,
+    pub threads: Arc<ThreadService>,
     pub reports: Arc<ReportService>,
     pub notifications: Arc<NotificationService>,
     /// Published presence and subscriptions.
@@ -362,6 +364,48 @@ pub fn router(state: Arc<RestState>) -> Router {
             "/{org}/{app}/chatgroups/{group}/announcement",
             routing::get(routes::groups::announcement_route)
                 .post(routes::groups::set_announcement_route),
+        )
+        .route(
+            "/{org}/{app}/thread",
+            routing::post(routes::threads::create_route),
+        )
+        .route(
+            "/{org}/{app}/thread/message",
+            routing::post(routes::threads::last_messages_route),
+        )
+        .route(
+            "/{org}/{app}/thread/{thread}",
+            routing::get(routes::threads::detail_route)
+                .put(routes::threads::rename_route)
+                .delete(routes::threads::destroy_route),
+        )
+        .route(
+            "/{org}/{app}/thread/{thread}/user/{user}/join",
+            routing::post(routes::threads::join_route),
+        )
+        .route(
+            "/{org}/{app}/thread/{thread}/user/{user}/quit",
+            routing::delete(routes::threads::quit_route),
+        )
+        .route(
+            "/{org}/{app}/thread/{thread}/users",
+            routing::get(routes::threads::members_route),
+        )
+        .route(
+            "/{org}/{app}/thread/{thread}/users/{user}",
+            routing::delete(routes::threads::remove_member_route),
+        )
+        .route(
+            "/{org}/{app}/threads/user/{user}",
+            routing::get(routes::threads::joined_route),
+        )
+        .route(
+            "/{org}/{app}/threads/chatgroups/{group}",
+            routing::get(routes::threads::group_threads_route),
+        )
+        .route(
+            "/{org}/{app}/threads/chatgroups/{group}/user/{user}",
+            routing::get(routes::threads::joined_in_group_route),
         )
         .route(
             "/{org}/{app}/chatrooms",

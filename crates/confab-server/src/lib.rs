@@ -142,6 +142,7 @@ pub async fn run_with_providers(
             contacts: services.contacts.clone(),
             groups: services.groups.clone(),
             rooms: services.rooms.clone(),
+            threads: services.threads.clone(),
             reports: services.reports.clone(),
             notifications: services.notifications.clone(),
             presence: services.presence.clone(),

@@ -18,6 +18,7 @@ mod presence;
 mod rooms;
 mod schema;
 mod tails;
+mod threads;
 mod writer;
 
 pub use files::DiskFileStore;

@@ -529,6 +529,39 @@ CREATE TABLE room_attributes (
     PRIMARY KEY (app_key, room_id, key)
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- Threads (threads.rs): made from a group message, one per message (`parent_message`).
+-- `id_order` is the id zero-padded to 20 digits: threads list by id as a number, the newest
+-- first. `member_count` follows every change of `thread_members`; `message_count` and
+-- `last_message` every message recorded. The owner may leave (`threads.owner` stays).
+CREATE TABLE threads (
+    app_key        TEXT NOT NULL,
+    id             TEXT NOT NULL,
+    id_order       TEXT NOT NULL,
+    group_id       TEXT NOT NULL,
+    parent_message INTEGER NOT NULL,
+    name           TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    created_ms     INTEGER NOT NULL,
+    member_count   INTEGER NOT NULL,
+    message_count  INTEGER NOT NULL,
+    last_message   INTEGER,
+    PRIMARY KEY (app_key, id)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX threads_by_parent_message ON threads (app_key, parent_message);
+CREATE INDEX threads_by_group ON threads (app_key, group_id, id_order);
+CREATE TABLE thread_members (
+    app_key   TEXT NOT NULL,
+    thread_id TEXT NOT NULL,
+    member    TEXT NOT NULL,
+    joined_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, thread_id, member)
+) WITHOUT ROWID;
+CREATE INDEX thread_members_by_member ON thread_members (app_key, member, thread_id);
+-- Members in list order (by joining, then name): a page reads no more rows than it skips and
+-- shows, where a sort read them all.
+CREATE INDEX thread_members_in_order ON thread_members (app_key, thread_id, joined_ms, member);
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

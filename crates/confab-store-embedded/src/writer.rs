@@ -137,6 +137,8 @@ pub(crate) enum WriteOp {
     Group(crate::groups::GroupJob),
     /// A change of chat rooms (`rooms.rs`).
     Room(crate::rooms::RoomJob),
+    /// A change of threads (`threads.rs`).
+    Thread(crate::threads::ThreadJob),
     Notification(crate::notifications::NotificationOp),
     Presence(crate::presence::PresenceOp),
     AddReport {
@@ -166,6 +168,7 @@ pub(crate) enum Outcome {
     Subscribed(confab_core::store::SubscribeChange),
     Group(crate::groups::GroupReply),
     Room(crate::rooms::RoomReply),
+    Thread(crate::threads::ThreadReply),
     Id(u64),
 }
 
@@ -727,6 +730,7 @@ fn apply(
             crate::presence::drop_user(connection, &app, &name).map_err(backend)?;
             crate::groups::drop_user(connection, &app, &name).map_err(backend)?;
             crate::rooms::drop_user(connection, &app, &name).map_err(backend)?;
+            crate::threads::drop_user(connection, &app, &name).map_err(backend)?;
             for table in ["notification_settings", "push_languages", "push_tokens"] {
                 connection
                     .execute(
@@ -896,6 +900,7 @@ fn apply(
         WriteOp::Presence(op) => crate::presence::apply(connection, op).map_err(backend),
         WriteOp::Group(job) => job(connection).map(Outcome::Group).map_err(backend),
         WriteOp::Room(job) => job(connection).map(Outcome::Room).map_err(backend),
+        WriteOp::Thread(job) => job(connection).map(Outcome::Thread).map_err(backend),
         WriteOp::Contact(op) => {
             log.blocks_possible |= op.blocks();
             crate::contacts::apply(connection, op).map_err(backend)

@@ -59,6 +59,8 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE room_blocks;
     DROP TABLE room_allowlist;
     DROP TABLE room_attributes;
+    DROP TABLE threads;
+    DROP TABLE thread_members;
 ";
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod notifications;
 mod presence;
 mod reports;
 mod rooms;
+mod threads;
 mod users;
 
 use std::sync::{Mutex, MutexGuard};
@@ -51,6 +52,7 @@ struct State {
     presence: presence::Presences,
     groups: groups::Groups,
     rooms: rooms::Rooms,
+    threads: threads::Threads,
     admins: admins::Admins,
     /// The last `record_health_check` (the embedded store's `health_checks` row).
     last_health_check_ms: Option<u64>,
@@ -71,6 +73,7 @@ impl Default for State {
             presence: Default::default(),
             groups: Default::default(),
             rooms: Default::default(),
+            threads: Default::default(),
             admins: Default::default(),
             last_health_check_ms: None,
         }

@@ -133,6 +133,7 @@ impl UserStore for MemoryStore {
             // store.
             state.groups.drop_user(app, name);
             state.rooms.drop_user(app, name);
+            state.threads.drop_user(app, name);
             state.logs.drop_user(&state.groups, app, name);
             state.users.attributes.remove(&(app.clone(), name.clone()));
             state.contacts.drop_user(app, name);

@@ -8,6 +8,8 @@ mod groups;
 pub use groups::*;
 mod rooms;
 pub use rooms::*;
+mod threads;
+pub use threads::*;
 
 use crate::{
     admin::{Admin, AdminSession},
@@ -87,6 +89,13 @@ macro_rules! store_conformance_tests {
             deleting_a_room_takes_its_members_lists_attributes_and_marks,
             a_room_message_is_kept_for_history_and_recall_alone,
             a_deleted_user_leaves_every_room_with_their_auto_delete_attributes,
+            threads_are_made_once_per_message_with_their_owner_as_first_member,
+            a_thread_is_renamed_and_counts_its_messages,
+            thread_members_are_listed_by_joining_time_then_name,
+            joined_and_group_threads_list_the_newest_first_by_id_as_a_number,
+            deleting_threads_takes_their_members_and_frees_their_messages,
+            threads_are_kept_apart_per_app,
+            a_deleted_user_leaves_every_thread_they_are_in,
             health_checks_write
         );
         mod chat_on_the_store {

@@ -303,6 +303,13 @@ async fn removal_target(
                     Some(room) if state.rooms.exists(app, &room).await? => {
                         state.rooms.check_history_reader(app, &room, owner).await?;
                     }
+                    // A thread's history too.
+                    _ if state.threads.exists(app, &group).await? => {
+                        state
+                            .threads
+                            .check_history_reader(app, &group, owner)
+                            .await?;
+                    }
                     _ => state.groups.check_member(app, &group, owner).await?,
                 }
             }

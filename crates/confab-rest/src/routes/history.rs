@@ -76,6 +76,13 @@ pub(crate) async fn message_roaming_route(
                     .check_history_reader(&app.key, &room, &owner)
                     .await?;
             }
+            // A thread's history is read by its group's members.
+            _ if state.threads.exists(&app.key, &group).await? => {
+                state
+                    .threads
+                    .check_history_reader(&app.key, &group, &owner)
+                    .await?;
+            }
             _ => state.groups.check_member(&app.key, &group, &owner).await?,
         }
     }

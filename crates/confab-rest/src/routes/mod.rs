@@ -14,6 +14,7 @@ pub(crate) mod part_upload;
 pub(crate) mod presence;
 pub(crate) mod reactions;
 pub(crate) mod rooms;
+pub(crate) mod threads;
 pub(crate) mod token;
 pub(crate) mod users;
 
