@@ -131,6 +131,32 @@ for (const sdkName of SDK_NAMES) {
             assert.equal(danClient.all('onChatThreadChange').length, 0)
         }))
 
+        test('the actor\'s other devices hear each thread operation (onMultiDeviceEvent)', { timeout: 90000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob } = await freshUsers(server, ['amy', 'bob'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobPhone = await member(server, sdkName, bob)
+            const bobWeb = await member(server, sdkName, bob)
+            assert.notEqual(bobPhone.conn.clientResource, bobWeb.conn.clientResource)
+            const groupId = await createGroup(amyClient, [bob.username])
+            const parentId = String((await groupText(amyClient, groupId, 'topic')).serverMsgId)
+            const otherDevice = (operation, predicate = () => true) => bobWeb.waitFor('onMultiDeviceEvent', { predicate: (e) => e.operation === operation && predicate(e) })
+
+            const threadId = (await bobPhone.conn.createChatThread({ name: 'side', messageId: parentId, parentId: groupId })).data.chatThreadId
+            const created = await otherDevice('chatThreadCreate')
+            assert.deepEqual([created.chatThreadId, created.chatThreadName, created.parentId], [threadId, 'side', groupId])
+            await bobPhone.conn.changeChatThreadName({ chatThreadId: threadId, name: 'aside' })
+            assert.equal((await otherDevice('chatThreadNameUpdate')).chatThreadName, 'aside')
+            await bobPhone.conn.leaveChatThread({ chatThreadId: threadId })
+            assert.equal((await otherDevice('chatThreadLeave')).chatThreadId, threadId)
+            await bobPhone.conn.joinChatThread({ chatThreadId: threadId })
+            assert.equal((await otherDevice('chatThreadJoin')).chatThreadId, threadId)
+            await bobPhone.conn.destroyChatThread({ chatThreadId: threadId })
+            assert.equal((await otherDevice('chatThreadDestroy')).chatThreadId, threadId)
+            // Never on the acting device.
+            assert.equal(bobPhone.all('onMultiDeviceEvent').filter((e) => String(e.operation).startsWith('chatThread')).length, 0)
+        }))
+
         test('refusals: not a group member, an unknown or taken message, a bad name, not a thread member, not allowed', { timeout: 90000 }, scenario(ctx, async () => {
             const { server } = ctx
             const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
