@@ -61,6 +61,37 @@ GROUP_OFFLINE_ROWS = (
     ("loader_busy", "loader's core busy (share of the catch-up)", "–"),
 )
 
+# The room scenario's targets (Confab only), at the size: (members, key) -> bound.
+ROOM_TARGETS = {
+    (10000, "copies_per_sec"): (">=", 100000),
+    (10000, "latency_ms_p99"): ("<=", 100),
+    (10000, "join_storm_secs"): ("<=", 5),
+}
+
+# The room scenario (Confab only), one table row per figure: (key, label, better).
+ROOM_ROWS = (
+    ("join_storm_secs", "join storm: first join sent to the last answered, s", "lower"),
+    ("joins_per_sec", "join storm: joins/s", "higher"),
+    ("join_latency_ms_p99", "join storm: a join's answer p99, ms", "lower"),
+    ("join_server_cpu_us_per_join", "join storm: server CPU per join, µs", "lower"),
+    ("join_events_received", "join storm: member events received (N(N − 1)/2 owed)", "–"),
+    ("msgs_per_sec", "msgs/s (acknowledged in the window)", "higher"),
+    ("copies_per_sec", "copies/s (delivered to a member)", "higher"),
+    ("latency_ms_p50", "send to member's receipt p50, ms", "lower"),
+    ("latency_ms_p99", "send to member's receipt p99, ms", "lower"),
+    ("latency_ms_p999", "send to member's receipt p99.9, ms", "lower"),
+    ("ack_latency_ms_p99", "send to ack p99, ms", "lower"),
+    ("server_cpu_us_per_copy", "server CPU per copy, µs", "lower"),
+    ("server_busy", "server's core busy (share of the measured time)", "–"),
+    ("copies_per_page", "copies per page (frame)", "–"),
+    ("rss_kib_after", "server RSS after the run, KiB", "lower"),
+    ("missing_copies", "copies owed that never came (whole run)", "lower"),
+    ("duplicate_copies", "copies a member got twice (whole run)", "lower"),
+    ("sends_skipped", "sends skipped (1,000 unacknowledged per sender)", "lower"),
+    ("sessions_lost", "sessions the server ended before the run did", "lower"),
+    ("loader_busy", "loader's core busy (share of the measured time)", "–"),
+)
+
 # The multidevice scenario (Confab only): (key, label, better).
 MULTIDEVICE_ROWS = (
     ("msgs_per_sec", "msgs/s (sent and acknowledged)", "higher"),
@@ -128,7 +159,8 @@ def main():
         rows.append((f"idle {count:,}: server RSS per connection, KiB", "idle",
                      "rss_kib_per_connection", "lower", match))
     pairs = next((r["pairs"] for r in ok if r["scenario"] == "pingpong"), 100)
-    for key, label, better in (
+    ran = {r["scenario"] for r in records}
+    for key, label, better in () if "pingpong" not in ran else (
         ("delivered_per_sec", "delivered msgs/s", "higher"),
         ("latency_ms_p50", "one-way latency p50, ms", "lower"),
         ("latency_ms_p99", "one-way latency p99, ms", "lower"),
@@ -138,7 +170,8 @@ def main():
     ):
         rows.append((f"pingpong {pairs} pairs: {label}", "pingpong", key, better, {}))
     messages = next((r["messages"] for r in ok if r["scenario"] == "offline"), 10000)
-    for key, label in (("stored_per_sec", "stored msgs/s"), ("drained_per_sec", "drained msgs/s")):
+    for key, label in () if "offline" not in ran else (
+            ("stored_per_sec", "stored msgs/s"), ("drained_per_sec", "drained msgs/s")):
         rows.append((f"offline {messages:,}: {label}", "offline", key, "higher", {}))
 
     def median(server, scenario, key, match):
@@ -163,8 +196,12 @@ def main():
     out.append(f"- Rust: {env('BENCH_RUSTC', '?')}; ejabberd {env('BENCH_EJABBERD', '?')}")
     if baseline:
         out.append(f"- Baseline: {env('BENCH_BASELINE', '?')}, run alternately with this build")
+    if os.environ.get("BENCH_ONLY"):
+        out.append(f"- Scenarios: {os.environ['BENCH_ONLY']} only (`--only`)")
     out.append("")
-    if baseline:
+    if not rows:
+        pass
+    elif baseline:
         out.append("| figure | better | Confab | baseline | ejabberd | relay | Confab/baseline "
                    "| Confab/ejabberd | Confab/relay | Confab target |")
         out.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
@@ -198,10 +235,11 @@ def main():
             ratios = ["–"] * len(ratios)
         out.append(f"| {label} | {better} | {' | '.join(cells)} | "
                    f"{' | '.join(ratios)} | {target} |")
-    out.append("")
-    out.append("Ratios are Confab's median over the other server's: above 1 is better for "
-               "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so it "
-               "has no offline scenario.")
+    if rows:
+        out.append("")
+        out.append("Ratios are Confab's median over the other server's: above 1 is better for "
+                   "\"higher\" figures, below 1 for \"lower\" ones. The relay stores nothing, so "
+                   "it has no offline scenario.")
     multidevice = [r for r in ok if r["scenario"] == "multidevice"]
     if multidevice:
         first = multidevice[0]
@@ -335,6 +373,58 @@ def main():
             out.append("")
             out.append(f"In {len(incomplete)} group-offline run(s) some members never had "
                        "every message (no catch-up time; see missing copies).")
+    rooms = [r for r in ok if r["scenario"] == "room"]
+    if rooms:
+        first = rooms[0]
+        out.append("")
+        out.append(f"**room** (Confab only): one chat room of {first['members']:,} members, each "
+                   "one session online. The join storm: every member joins at once over msync, "
+                   f"{first['join_concurrency']} joins unanswered at most; its time runs from "
+                   "the first join sent until every member's join is answered, and each join is "
+                   "told to the members in already (a member event). Then "
+                   f"{first['senders']} members send, {first['target_msgs_per_sec']:g} msgs/s in "
+                   "all; every message is owed as a copy to the other N − 1 members (the "
+                   "sender's device gets none), pushed by the server unasked, its latency from "
+                   "the send to that member's receipt. Delivery is best effort: a session that "
+                   "cannot keep up drops room messages, which shows as missing copies.")
+        if any(r.get("loader_saturated") for r in rooms):
+            out.append("")
+            out.append("The loader's core was saturated in some room runs: its own queue is in "
+                       "those latencies.")
+        out.append("")
+        rm_servers = ("confab",) + (("baseline",) if any(
+            r["server"] == "baseline" for r in rooms) else ())
+        rm_baseline = len(rm_servers) > 1
+        out.append("| figure | better | " + " | ".join(
+            "Confab" if s == "confab" else s for s in rm_servers)
+            + (" | Confab/baseline" if rm_baseline else "") + " | Confab target |")
+        out.append("|---|---|" + "---:|" * len(rm_servers) + ("---:|" if rm_baseline else "")
+                   + "---|")
+        for members in sorted({r["members"] for r in rooms}):
+            rate = next(r["target_msgs_per_sec"] for r in rooms if r["members"] == members)
+            prefix = f"room of {members:,} at {rate:g} msgs/s: "
+            for key, label, better in ROOM_ROWS:
+                values = {}
+                cells = []
+                for server in rm_servers:
+                    value, n = median(server, "room", key, {"members": members})
+                    values[server] = value
+                    note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
+                    count = key in ("missing_copies", "duplicate_copies", "sends_skipped",
+                                    "sessions_lost", "join_events_received", "rss_kib_after")
+                    cells.append((f"{value:,.0f}" if count and value is not None
+                                  else fmt(value)) + note)
+                row = f"| {prefix}{label} | {better} | {' | '.join(cells)} |"
+                if rm_baseline:
+                    row += (f" {'–' if better == '–' else ratio(values['confab'], values['baseline'])}"
+                            " |")
+                target = ""
+                bound = ROOM_TARGETS.get((members, key))
+                if bound is not None and values["confab"] is not None:
+                    op, limit = bound
+                    met = values["confab"] <= limit if op == "<=" else values["confab"] >= limit
+                    target = f"{op} {limit:,}: {'met' if met else 'NOT met'}"
+                out.append(f"{row} {target} |")
     floors = [r for r in ok if r["scenario"] == "flush_floor"]
     if floors:
         def floor_median(key):

@@ -4,16 +4,19 @@
 #
 #   bash bench/run.sh           # three runs of every scenario, writes bench/RESULTS.md
 #   bash bench/run.sh --quick   # one run each, idle at 1k and 5k only, presence at 2k users
-#     and 200 publishes/s, groups of up to 1,000: a smoke test
+#     and 200 publishes/s, groups of up to 1,000, a room of 1,000: a smoke test
 #   options: --runs N, --idle "1000 19000" (connection counts), --out FILE, --keep (temp dir)
+#   --only room,group: only these scenarios (idle, pingpong, multidevice, presence, group,
+#     group-offline, room, flush-floor, offline), and only what they need prepared
 #   --baseline DIR: also run every Confab scenario against the `confab` and `load` release
 #     binaries in DIR (an earlier commit's target/release), alternating with this build, for
 #     a before/after on one host in one sitting (column "baseline" in RESULTS.md)
 #
 # Scenarios: idle, pingpong, offline against all three servers (the relay has no offline);
 # multidevice (users with several sessions each), presence (subscribers told of status
-# changes), group (a group's members online, one sender) and group-offline (members catching
-# up on a group's messages at login) against Confab only; flush-floor, no server.
+# changes), group (a group's members online, one sender), group-offline (members catching
+# up on a group's messages at login) and room (a chat room's members joining at once, then
+# 1 % of them sending) against Confab only; flush-floor, no server.
 #
 # Installs what is missing (ejabberd from Debian without starting its system service,
 # python3), builds the release binaries, runs, aggregates with python3. Every wait is bounded;
@@ -30,6 +33,7 @@ OUT="$ROOT/bench/RESULTS.md"
 RUNS_ARG=""
 BASELINE=""
 IDLE_ARG=""
+ONLY=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --quick) QUICK=1 ;;
@@ -38,7 +42,8 @@ while [ $# -gt 0 ]; do
         --keep) KEEP=1 ;;              # keep the temp dir (logs, data) for inspection
         --out) OUT="$2"; shift ;;      # write the results elsewhere than bench/RESULTS.md
         --baseline) BASELINE="$(cd "$2" && pwd)"; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        --only) ONLY="$2"; shift ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "unknown option: $1" >&2; exit 2 ;;
     esac
     shift
@@ -52,6 +57,7 @@ if [ "$QUICK" = 1 ]; then
     GROUP_SPECS=(10:100 200:100 1000:20)
     GROUP_OFFLINE_MEMBERS=1000
     GROUP_OFFLINE_MESSAGES=200
+    ROOM_MEMBERS=1000
 else
     RUNS=3
     IDLE_COUNTS=(1000 5000 10000 19000)
@@ -62,10 +68,22 @@ else
     GROUP_SPECS=(10:100 200:100 3000:20)
     GROUP_OFFLINE_MEMBERS=3000         # the owner sends, the other 2,999 catch up
     GROUP_OFFLINE_MESSAGES=1000
+    ROOM_MEMBERS=10000                 # one room, every member online (config max_room_members caps it)
 fi
+ROOM_RATE=$((ROOM_MEMBERS / 100))      # msgs/s: one per second per 100 members (1 % send, 1/s each)
+[ "$ROOM_RATE" -ge 1 ] || ROOM_RATE=1
 [ -z "$RUNS_ARG" ] || RUNS="$RUNS_ARG"
 [ -z "$IDLE_ARG" ] || read -r -a IDLE_COUNTS <<<"$IDLE_ARG"
 [[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || { echo "--runs: 1 to 99" >&2; exit 2; }
+SCENARIOS="idle pingpong multidevice presence group group-offline room flush-floor offline"
+for scenario in ${ONLY//,/ }; do
+    [[ " $SCENARIOS " == *" $scenario "* ]] || { echo "--only: scenarios among: $SCENARIOS" >&2; exit 2; }
+done
+wants() { [ -z "$ONLY" ] || [[ ",$ONLY," == *",$1,"* ]]; }
+NEED_EJABBERD=0                        # only idle, pingpong and offline run against ejabberd
+for scenario in idle pingpong offline; do
+    if wants "$scenario"; then NEED_EJABBERD=1; fi
+done
 for count in "${IDLE_COUNTS[@]}"; do
     [[ "$count" =~ ^[1-9][0-9]*$ ]] || { echo "--idle: positive connection counts" >&2; exit 2; }
 done
@@ -79,6 +97,7 @@ else
 fi
 PRESENCE_CONFABS=(confab)              # and the baseline, if it has presence (below)
 GROUP_CONFABS=(confab)                 # and the baseline, if it has groups (below)
+ROOM_CONFABS=(confab)                  # and the baseline, if it has rooms (below)
 PAIRS=100
 MULTIDEVICE_USERS=100                  # paired; each with MULTIDEVICE_DEVICES sessions
 MULTIDEVICE_DEVICES=3
@@ -86,6 +105,9 @@ MULTIDEVICE_DRAIN_SECS=3               # after the measured window, for the copi
 PRESENCE_SUBSCRIPTIONS=100             # per user: each publish is owed to 100 subscribers
 PRESENCE_HTTP=64                       # keep-alive REST connections the publishes share
 GROUP_DRAIN_SECS=5                     # after the measured window, for the copies still owed
+ROOM_DRAIN_SECS=10                     # longer than a full backlog takes to drain: a copy missing then was dropped
+ROOM_JOIN_TIMEOUT=480                  # seconds, for the whole join storm
+ROOM_TIMEOUT=720                       # seconds, for one room run (its join storm is long)
 WARMUP_SECS=2
 MEASURE_SECS=8
 OFFLINE_MESSAGES=10000
@@ -107,6 +129,7 @@ for spec in "${GROUP_SPECS[@]}"; do
     GROUP_SIZES="${GROUP_SIZES:+$GROUP_SIZES,}$size"
 done
 [ "$MAX_GROUP" -le "$MAX_CONNECTIONS" ] || MAX_CONNECTIONS=$MAX_GROUP
+[ "$ROOM_MEMBERS" -le "$MAX_CONNECTIONS" ] || MAX_CONNECTIONS=$ROOM_MEMBERS
 
 export RUST_BACKTRACE=0
 export CONFAB_LOG=warn
@@ -141,15 +164,19 @@ install_ejabberd() {
     fi
 }
 
-dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -q "install ok installed" || install_ejabberd
+if [ "$NEED_EJABBERD" = 1 ]; then
+    dpkg-query -W -f='${Status}' ejabberd 2>/dev/null | grep -q "install ok installed" || install_ejabberd
+fi
 command -v python3 >/dev/null || {
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends python3-minimal >/dev/null
 }
 command -v taskset >/dev/null || die "taskset (util-linux) is missing"
 command -v cargo >/dev/null || die "cargo is missing: install a Rust toolchain first"
-EJABBERD_LIBS=$(dirname "$(find /usr/lib -maxdepth 3 -type d -name 'ejabberd-[0-9]*' | head -n 1)")
-[ -d "$EJABBERD_LIBS" ] || die "cannot find ejabberd's Erlang libraries under /usr/lib"
+if [ "$NEED_EJABBERD" = 1 ]; then
+    EJABBERD_LIBS=$(dirname "$(find /usr/lib -maxdepth 3 -type d -name 'ejabberd-[0-9]*' | head -n 1)")
+    [ -d "$EJABBERD_LIBS" ] || die "cannot find ejabberd's Erlang libraries under /usr/lib"
+fi
 
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 [ "$(ulimit -n)" -gt "$MAX_CONNECTIONS" ] || die "open-file limit $(ulimit -n) is below $MAX_CONNECTIONS connections"
@@ -168,7 +195,9 @@ else
     LOADER_CPU=0
 fi
 
-for addr in "$CONFAB_ADDR" "$RELAY_ADDR" "$XMPP_ADDR"; do
+ADDRS=("$CONFAB_ADDR")
+[ "$NEED_EJABBERD" = 0 ] || ADDRS+=("$RELAY_ADDR" "$XMPP_ADDR")
+for addr in "${ADDRS[@]}"; do
     if (exec 3<>"/dev/tcp/${addr%:*}/${addr#*:}") 2>/dev/null; then
         die "$addr is already taken (a system ejabberd? stop it first)"
     fi
@@ -330,14 +359,20 @@ for env, key in (("CONFAB_APP_KEY", "appKey"), ("CONFAB_APP_ID", "appId"),
     print("export %s=%s" % (env, shlex.quote(app[key])))
 ' <<<"$app_json")"
 seed() { "$BIN/load" seed-users --data-dir "$CONFAB_DATA" --app-key "$CONFAB_APP_KEY" --prefix "$1" --count "$2" 2>>"$WORK/load.log"; }
-seed u "$MAX_IDLE"
-for run in $(seq "$RUNS"); do
-    seed "p${run}_" $((PAIRS * 2))
-    seed "m${run}_" "$MULTIDEVICE_USERS"
-    seed "o${run}_" 2
-    seed "g${run}_" "$MAX_GROUP"
-    seed "f${run}_" "$GROUP_OFFLINE_MEMBERS"
-done
+# seed_all SEED: the users of the scenarios run, with SEED PREFIX COUNT.
+seed_all() {
+    local seed=$1
+    if wants idle; then "$seed" u "$MAX_IDLE"; fi
+    for run in $(seq "$RUNS"); do
+        if wants pingpong; then "$seed" "p${run}_" $((PAIRS * 2)); fi
+        if wants multidevice; then "$seed" "m${run}_" "$MULTIDEVICE_USERS"; fi
+        if wants offline; then "$seed" "o${run}_" 2; fi
+        if wants group; then "$seed" "g${run}_" "$MAX_GROUP"; fi
+        if wants group-offline; then "$seed" "f${run}_" "$GROUP_OFFLINE_MEMBERS"; fi
+        if wants room; then "$seed" "r${run}_" "$ROOM_MEMBERS"; fi
+    done
+}
+seed_all seed
 # Presence: one set for every run (its own prefix: a login of `u…` would otherwise notify
 # subscribers in the idle runs). A run's publishes carry a stamp of their own, so what an
 # earlier run published and a login repeats is not counted.
@@ -347,7 +382,7 @@ seed_presence() { # BIN_DIR DATA_DIR: with that build's own loader (its store's 
     "$1/load" seed-presence --data-dir "$2" --app-key "$CONFAB_APP_KEY" --prefix s \
         --count "$PRESENCE_USERS" --per-user "$PRESENCE_SUBSCRIPTIONS" 2>>"$WORK/load.log"
 }
-seed_presence "$BIN" "$CONFAB_DATA"
+if wants presence; then seed_presence "$BIN" "$CONFAB_DATA"; fi
 cat >"$WORK/confab.toml" <<EOF
 listen = "$CONFAB_ADDR"
 data_dir = "$CONFAB_DATA"
@@ -369,16 +404,11 @@ if [ -n "$BASELINE" ]; then
         "$BASELINE/load" seed-users --data-dir "$BASELINE_DATA" --app-key "$CONFAB_APP_KEY" \
             --prefix "$1" --count "$2" 2>>"$WORK/load.log"
     }
-    seed_baseline u "$MAX_IDLE"
-    for run in $(seq "$RUNS"); do
-        seed_baseline "p${run}_" $((PAIRS * 2))
-        seed_baseline "m${run}_" "$MULTIDEVICE_USERS"
-        seed_baseline "o${run}_" 2
-        seed_baseline "g${run}_" "$MAX_GROUP"
-        seed_baseline "f${run}_" "$GROUP_OFFLINE_MEMBERS"
-    done
+    seed_all seed_baseline
     # Presence only against a baseline that has it (an older loader has no seed-presence).
-    if "$BASELINE/load" seed-presence --help >/dev/null 2>&1; then
+    if ! wants presence; then
+        :
+    elif "$BASELINE/load" seed-presence --help >/dev/null 2>&1; then
         seed_presence "$BASELINE" "$BASELINE_DATA"
         PRESENCE_CONFABS=(confab baseline)
     else
@@ -404,6 +434,11 @@ if [ -n "$BASELINE" ]; then
     else
         log "the baseline has no groups: the group scenarios run against this build only"
     fi
+    if "$BASELINE/load" room --help >/dev/null 2>&1; then
+        ROOM_CONFABS=(confab baseline)
+    else
+        log "the baseline has no rooms: the room scenario runs against this build only"
+    fi
 fi
 seed_groups() { # SERVER PREFIX SIZES: prints "SIZE ID" lines
     local bin=$BIN
@@ -412,127 +447,168 @@ seed_groups() { # SERVER PREFIX SIZES: prints "SIZE ID" lines
         --addr "$CONFAB_ADDR" --prefix "$2" --sizes "$3" 2>>"$WORK/load.log" \
         || die "creating groups of $2 on $1 failed: $(tail -n 1 "$WORK/load.log")"
 }
+wants group || wants group-offline || GROUP_CONFABS=()
 for server in "${GROUP_CONFABS[@]}"; do
     log "creating groups (sizes $GROUP_SIZES and $GROUP_OFFLINE_MEMBERS, per run) on $server"
     start_server "$server"
     for run in $(seq "$RUNS"); do
-        seeded=$(seed_groups "$server" "g${run}_" "$GROUP_SIZES")
-        while read -r size id; do
-            GROUP_IDS["$server:$run:$size"]=$id
-        done <<<"$seeded"
-        seeded=$(seed_groups "$server" "f${run}_" "$GROUP_OFFLINE_MEMBERS")
-        GROUP_OFFLINE_IDS["$server:$run"]=${seeded#* }
+        if wants group; then
+            seeded=$(seed_groups "$server" "g${run}_" "$GROUP_SIZES")
+            while read -r size id; do
+                GROUP_IDS["$server:$run:$size"]=$id
+            done <<<"$seeded"
+        fi
+        if wants group-offline; then
+            seeded=$(seed_groups "$server" "f${run}_" "$GROUP_OFFLINE_MEMBERS")
+            GROUP_OFFLINE_IDS["$server:$run"]=${seeded#* }
+        fi
     done
 done
 stop_server
 
 # ejabberd: a spool of its own; the same users, by in-band registration.
-mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
-start_server ejabberd
-register() {
-    timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$BIN/load" register-xmpp --target xmpp \
-        --addr "$XMPP_ADDR" --prefix "$1" --count "$2" 2>>"$WORK/load.log" \
-        || die "registering $1 on ejabberd failed: $(tail -n 1 "$WORK/load.log")"
-}
-log "registering ${MAX_IDLE} + $((RUNS * (PAIRS * 2 + 2))) users on ejabberd"
-register u "$MAX_IDLE"
-for run in $(seq "$RUNS"); do
-    register "p${run}_" $((PAIRS * 2))
-    register "o${run}_" 2
-done
-stop_server
+PEER_SERVERS=()
+if [ "$NEED_EJABBERD" = 1 ]; then
+    PEER_SERVERS=(ejabberd relay)
+    mkdir -p "$WORK/ejabberd/spool" "$WORK/ejabberd/logs"
+    start_server ejabberd
+    register() {
+        timeout "$LOAD_TIMEOUT" taskset -c "$LOADER_CPU" "$BIN/load" register-xmpp --target xmpp \
+            --addr "$XMPP_ADDR" --prefix "$1" --count "$2" 2>>"$WORK/load.log" \
+            || die "registering $1 on ejabberd failed: $(tail -n 1 "$WORK/load.log")"
+    }
+    log "registering ${MAX_IDLE} + $((RUNS * (PAIRS * 2 + 2))) users on ejabberd"
+    register u "$MAX_IDLE"
+    for run in $(seq "$RUNS"); do
+        register "p${run}_" $((PAIRS * 2))
+        register "o${run}_" 2
+    done
+    stop_server
+fi
 
 STARTED=$(date +%s)
 
 # --- scenarios: every run on a fresh server process ------------------------------------------
 
-for connections in "${IDLE_COUNTS[@]}"; do
-    for run in $(seq "$RUNS"); do
-        for server in "${CONFABS[@]}" ejabberd relay; do
-            log "idle $connections, run $run, $server"
-            start_server "$server"
-            load "$server" idle --prefix u --connections "$connections" --server-pid "$SERVER_PID"
+if wants idle; then
+    for connections in "${IDLE_COUNTS[@]}"; do
+        for run in $(seq "$RUNS"); do
+            for server in "${CONFABS[@]}" "${PEER_SERVERS[@]}"; do
+                log "idle $connections, run $run, $server"
+                start_server "$server"
+                load "$server" idle --prefix u --connections "$connections" --server-pid "$SERVER_PID"
+            done
         done
     done
-done
+fi
 
-for run in $(seq "$RUNS"); do
-    for server in "${CONFABS[@]}" ejabberd relay; do
-        log "pingpong $PAIRS pairs, run $run, $server"
-        start_server "$server"
-        load "$server" pingpong --prefix "p${run}_" --pairs "$PAIRS" --warmup-secs "$WARMUP_SECS" \
-            --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+if wants pingpong; then
+    for run in $(seq "$RUNS"); do
+        for server in "${CONFABS[@]}" "${PEER_SERVERS[@]}"; do
+            log "pingpong $PAIRS pairs, run $run, $server"
+            start_server "$server"
+            load "$server" pingpong --prefix "p${run}_" --pairs "$PAIRS" --warmup-secs "$WARMUP_SECS" \
+                --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+        done
     done
-done
+fi
 
 # Confab only: multi-device sync is msync's (ejabberd would need carbons, the relay has no users).
-for run in $(seq "$RUNS"); do
-    for server in "${CONFABS[@]}"; do
-        log "multidevice $MULTIDEVICE_USERS users x $MULTIDEVICE_DEVICES devices, run $run, $server"
-        start_server "$server"
-        load "$server" multidevice --prefix "m${run}_" --users "$MULTIDEVICE_USERS" \
-            --devices "$MULTIDEVICE_DEVICES" --warmup-secs "$WARMUP_SECS" \
-            --measure-secs "$MEASURE_SECS" --drain-secs "$MULTIDEVICE_DRAIN_SECS" \
-            --server-pid "$SERVER_PID"
+if wants multidevice; then
+    for run in $(seq "$RUNS"); do
+        for server in "${CONFABS[@]}"; do
+            log "multidevice $MULTIDEVICE_USERS users x $MULTIDEVICE_DEVICES devices, run $run, $server"
+            start_server "$server"
+            load "$server" multidevice --prefix "m${run}_" --users "$MULTIDEVICE_USERS" \
+                --devices "$MULTIDEVICE_DEVICES" --warmup-secs "$WARMUP_SECS" \
+                --measure-secs "$MEASURE_SECS" --drain-secs "$MULTIDEVICE_DRAIN_SECS" \
+                --server-pid "$SERVER_PID"
+        done
     done
-done
+fi
 
 # Confab only: the relay has no users, and ejabberd's presence goes to roster contacts as the
 # publisher's own stanza, with no subscription list of its own nor a REST publish to time. Every
 # user online, every publish owed to PRESENCE_SUBSCRIPTIONS of them.
-for run in $(seq "$RUNS"); do
-    for server in "${PRESENCE_CONFABS[@]}"; do
-        log "presence $PRESENCE_USERS users x $PRESENCE_SUBSCRIPTIONS subscriptions, $PRESENCE_RATE publishes/s, run $run, $server"
-        start_server "$server"
-        load "$server" presence --prefix s --users "$PRESENCE_USERS" \
-            --subscriptions-per-user "$PRESENCE_SUBSCRIPTIONS" --publishes-per-sec "$PRESENCE_RATE" \
-            --http-connections "$PRESENCE_HTTP" --warmup-secs "$WARMUP_SECS" \
-            --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+if wants presence; then
+    for run in $(seq "$RUNS"); do
+        for server in "${PRESENCE_CONFABS[@]}"; do
+            log "presence $PRESENCE_USERS users x $PRESENCE_SUBSCRIPTIONS subscriptions, $PRESENCE_RATE publishes/s, run $run, $server"
+            start_server "$server"
+            load "$server" presence --prefix s --users "$PRESENCE_USERS" \
+                --subscriptions-per-user "$PRESENCE_SUBSCRIPTIONS" --publishes-per-sec "$PRESENCE_RATE" \
+                --http-connections "$PRESENCE_HTTP" --warmup-secs "$WARMUP_SECS" \
+                --measure-secs "$MEASURE_SECS" --server-pid "$SERVER_PID"
+        done
     done
-done
+fi
 
 # Confab only: ejabberd would need MUC (see bench/README.md), the relay has no groups. Every
 # member of the group online, the owner sending at the spec's rate.
-for spec in "${GROUP_SPECS[@]}"; do
-    size=${spec%%:*}
-    rate=${spec#*:}
-    for run in $(seq "$RUNS"); do
-        for server in "${GROUP_CONFABS[@]}"; do
-            log "group of $size, $rate msgs/s, run $run, $server"
-            start_server "$server"
-            load "$server" group --prefix "g${run}_" --group "${GROUP_IDS[$server:$run:$size]}" \
-                --members "$size" --msgs-per-sec "$rate" --warmup-secs "$WARMUP_SECS" \
-                --measure-secs "$MEASURE_SECS" --drain-secs "$GROUP_DRAIN_SECS" \
-                --server-pid "$SERVER_PID"
+if wants group; then
+    for spec in "${GROUP_SPECS[@]}"; do
+        size=${spec%%:*}
+        rate=${spec#*:}
+        for run in $(seq "$RUNS"); do
+            for server in "${GROUP_CONFABS[@]}"; do
+                log "group of $size, $rate msgs/s, run $run, $server"
+                start_server "$server"
+                load "$server" group --prefix "g${run}_" --group "${GROUP_IDS[$server:$run:$size]}" \
+                    --members "$size" --msgs-per-sec "$rate" --warmup-secs "$WARMUP_SECS" \
+                    --measure-secs "$MEASURE_SECS" --drain-secs "$GROUP_DRAIN_SECS" \
+                    --server-pid "$SERVER_PID"
+            done
         done
     done
-done
+fi
 
 # Confab only: the owner sends while every other member is offline, then they all log in.
-for run in $(seq "$RUNS"); do
-    for server in "${GROUP_CONFABS[@]}"; do
-        log "group-offline $GROUP_OFFLINE_MEMBERS members, $GROUP_OFFLINE_MESSAGES messages, run $run, $server"
-        start_server "$server"
-        load "$server" group_offline --prefix "f${run}_" --group "${GROUP_OFFLINE_IDS[$server:$run]}" \
-            --members "$GROUP_OFFLINE_MEMBERS" --messages "$GROUP_OFFLINE_MESSAGES" \
-            --in-flight "$IN_FLIGHT" --server-pid "$SERVER_PID"
+if wants group-offline; then
+    for run in $(seq "$RUNS"); do
+        for server in "${GROUP_CONFABS[@]}"; do
+            log "group-offline $GROUP_OFFLINE_MEMBERS members, $GROUP_OFFLINE_MESSAGES messages, run $run, $server"
+            start_server "$server"
+            load "$server" group_offline --prefix "f${run}_" --group "${GROUP_OFFLINE_IDS[$server:$run]}" \
+                --members "$GROUP_OFFLINE_MEMBERS" --messages "$GROUP_OFFLINE_MESSAGES" \
+                --in-flight "$IN_FLIGHT" --server-pid "$SERVER_PID"
+        done
     done
-done
+fi
+
+# Confab only: ejabberd would need MUC (see bench/README.md), the relay has no rooms. Every
+# member of one room online (the loader creates the room over REST), all joining it at once
+# (the join storm), then 1 % of the members sending, ROOM_RATE msgs/s in all.
+if wants room; then
+    for run in $(seq "$RUNS"); do
+        for server in "${ROOM_CONFABS[@]}"; do
+            log "room of $ROOM_MEMBERS, $ROOM_RATE msgs/s, run $run, $server"
+            start_server "$server"
+            LOAD_TIMEOUT=$ROOM_TIMEOUT load "$server" room --prefix "r${run}_" \
+                --members "$ROOM_MEMBERS" --rate "$ROOM_RATE" --warmup-secs "$WARMUP_SECS" \
+                --measure-secs "$MEASURE_SECS" --drain-secs "$ROOM_DRAIN_SECS" \
+                --join-timeout-secs "$ROOM_JOIN_TIMEOUT" --server-pid "$SERVER_PID"
+        done
+    done
+fi
 
 # No server: the disk's floor for a durable ack, on the server's core, beside Confab's data.
-stop_server
-for run in $(seq "$RUNS"); do
-    log "flush floor, run $run"
-    record disk flush_floor "$SERVER_CPU" --dir "$WORK" --secs "$MEASURE_SECS"
-done
-
-for run in $(seq "$RUNS"); do
-    for server in "${CONFABS[@]}" ejabberd; do
-        log "offline $OFFLINE_MESSAGES messages, run $run, $server"
-        start_server "$server"
-        load "$server" offline --prefix "o${run}_" --messages "$OFFLINE_MESSAGES" --in-flight "$IN_FLIGHT"
+if wants flush-floor; then
+    stop_server
+    for run in $(seq "$RUNS"); do
+        log "flush floor, run $run"
+        record disk flush_floor "$SERVER_CPU" --dir "$WORK" --secs "$MEASURE_SECS"
     done
-done
+fi
+
+if wants offline; then
+    for run in $(seq "$RUNS"); do
+        for server in "${CONFABS[@]}" "${PEER_SERVERS[@]::1}"; do
+            log "offline $OFFLINE_MESSAGES messages, run $run, $server"
+            start_server "$server"
+            load "$server" offline --prefix "o${run}_" --messages "$OFFLINE_MESSAGES" --in-flight "$IN_FLIGHT"
+        done
+    done
+fi
 stop_server
 
 ELAPSED=$(($(date +%s) - STARTED))
@@ -553,7 +629,11 @@ export BENCH_CPU="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/
 export BENCH_RAM="$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
 export BENCH_KERNEL="$(uname -sr)"
 export BENCH_RUSTC="$(rustc --version)"
-export BENCH_EJABBERD="$(dpkg-query -W -f='${Version}' ejabberd) (Debian), Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
+export BENCH_EJABBERD="not run"
+if [ "$NEED_EJABBERD" = 1 ]; then
+    BENCH_EJABBERD="$(dpkg-query -W -f='${Version}' ejabberd) (Debian), Erlang/OTP $(erl -noshell -eval 'io:format("~s", [erlang:system_info(otp_release)]), halt().')"
+fi
+export BENCH_ONLY="$ONLY"
 python3 "$ROOT/bench/results.py" "$RESULTS" >"$OUT"
 log "wrote $OUT"
 [ "$FAILURES" = 0 ] || die "$FAILURES load runs failed (see $OUT)"

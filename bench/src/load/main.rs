@@ -9,6 +9,7 @@
 //!   load presence --target confab --addr HOST:PORT [...]   (Confab only)
 //!   load seed-groups --target confab --addr HOST:PORT --prefix g --sizes 10,200,3000
 //!   load group|group-offline --target confab --addr HOST:PORT --group ID [...]   (Confab only)
+//!   load room --target confab --addr HOST:PORT --members N [--rate R] [...]   (Confab only)
 //!   load flush-floor --dir D   (no server: the disk's floor for a durable ack)
 
 #![allow(clippy::print_stdout)] // a benchmark prints its figures
@@ -21,6 +22,7 @@ mod multidevice;
 mod net;
 mod presence;
 mod relay;
+mod room;
 mod stats;
 mod xmpp;
 
@@ -127,6 +129,50 @@ enum Command {
         /// For the first logins, and for the catch-up.
         #[arg(long, default_value_t = 120)]
         timeout_secs: u64,
+        #[arg(long)]
+        server_pid: u32,
+    },
+    /// Every member of one chat room online (`{prefix}0..members`; the room made over REST by
+    /// `{prefix}0` unless `--room` names one): all join at once (the join storm: how long
+    /// until every join is answered), then one member in a hundred sends to the room, at
+    /// `--rate` messages/s in all: copies/s, send-to-receipt latency per copy, server CPU per
+    /// copy, the server's RSS, copies that never came. Confab only.
+    Room {
+        #[command(flatten)]
+        target: TargetArgs,
+        /// An existing room's id; by default the scenario creates one.
+        #[arg(long)]
+        room: Option<String>,
+        /// The room's size, the owner counted: one session each.
+        #[arg(long, default_value_t = 10_000)]
+        members: usize,
+        /// Messages per second to the room, all senders together; by default one per second
+        /// per 100 members.
+        #[arg(long)]
+        rate: Option<f64>,
+        /// Members that send (spread evenly, the owner first); by default one per 100.
+        #[arg(long)]
+        senders: Option<usize>,
+        #[arg(long, default_value_t = 2)]
+        warmup_secs: u64,
+        #[arg(long, default_value_t = 8)]
+        measure_secs: u64,
+        /// After the measured window: how long to wait for the copies still owed.
+        #[arg(long, default_value_t = 5)]
+        drain_secs: u64,
+        /// After the logins, at most this long for every member to pull what waited; after the
+        /// join storm, at most this long for its events to stop coming.
+        #[arg(long, default_value_t = 60)]
+        settle_secs: u64,
+        /// For all the logins together.
+        #[arg(long, default_value_t = 120)]
+        login_timeout_secs: u64,
+        /// Joins unanswered at most during the join storm.
+        #[arg(long, default_value_t = 100)]
+        join_concurrency: usize,
+        /// For the whole join storm.
+        #[arg(long, default_value_t = 120)]
+        join_timeout_secs: u64,
         #[arg(long)]
         server_pid: u32,
     },
@@ -521,6 +567,44 @@ async fn main() -> anyhow::Result<()> {
             };
             let figures =
                 group::run_offline(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
+            println!("{figures}");
+            Ok(())
+        }
+        Command::Room {
+            target,
+            room,
+            members,
+            rate,
+            senders,
+            warmup_secs,
+            measure_secs,
+            drain_secs,
+            settle_secs,
+            login_timeout_secs,
+            join_concurrency,
+            join_timeout_secs,
+            server_pid,
+        } => {
+            if target.target != Kind::Confab {
+                bail!("room: Confab only (ejabberd would need MUC: see bench/README.md)");
+            }
+            let per_hundred = members.div_ceil(100).max(1);
+            let plan = room::Plan {
+                room,
+                users: (0..members).map(|index| target.user(index)).collect(),
+                tokens: target.mint_tokens(members)?,
+                msgs_per_sec: rate.unwrap_or(members as f64 / 100.0),
+                senders: senders.unwrap_or(per_hundred),
+                warmup: Duration::from_secs(warmup_secs),
+                measure: Duration::from_secs(measure_secs),
+                drain: Duration::from_secs(drain_secs),
+                settle: Duration::from_secs(settle_secs),
+                login_concurrency: target.login_concurrency,
+                login_timeout: Duration::from_secs(login_timeout_secs),
+                join_concurrency,
+                join_timeout: Duration::from_secs(join_timeout_secs),
+            };
+            let figures = room::run(&target.confab(), plan, ProcessProbe::new(server_pid)).await?;
             println!("{figures}");
             Ok(())
         }

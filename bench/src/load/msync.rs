@@ -399,6 +399,11 @@ impl MsyncConn {
             .await
     }
 
+    /// The SDK's heartbeat: an UNREAD (PROTOCOL.md §6.1); its answer is read as any frame.
+    pub(crate) async fn heartbeat(&mut self) -> anyhow::Result<()> {
+        self.send_frame(Command::Unread, Vec::new()).await
+    }
+
     async fn send_frame(&mut self, command: Command, payload: Vec<u8>) -> anyhow::Result<()> {
         let frame = envelope(command, payload);
         Ok(self.socket.send(Message::Binary(frame)).await?)
