@@ -17,9 +17,9 @@ use crate::{
     ids::{AppKey, GroupId, IdGenerator, MessageId, UserName},
     now_ms,
     store::{
-        Audience, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
-        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
-        MemberAttributes, ThreadStore, UserStore,
+        Audience, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore,
+        MemberAttributes, SharedFile, ThreadStore, UserStore,
     },
     Error,
 };
@@ -454,7 +454,7 @@ impl GroupService {
         &self,
         caller: &GroupCaller,
         id: &GroupId,
-        file: &GroupFile,
+        file: &SharedFile,
     ) -> Result<(), Error> {
         let (group, _) = self.member(caller, id).await?;
         match self.store.add_group_file(&caller.app, id, file).await? {
@@ -479,7 +479,7 @@ impl GroupService {
         id: &GroupId,
         offset: u64,
         limit: u32,
-    ) -> Result<Vec<GroupFile>, Error> {
+    ) -> Result<Vec<SharedFile>, Error> {
         self.member(caller, id).await?;
         Ok(self
             .store
@@ -493,7 +493,7 @@ impl GroupService {
         caller: &GroupCaller,
         id: &GroupId,
         file: &str,
-    ) -> Result<Option<GroupFile>, Error> {
+    ) -> Result<Option<SharedFile>, Error> {
         self.member(caller, id).await?;
         Ok(self.store.group_file(&caller.app, id, file).await?)
     }

@@ -1,5 +1,6 @@
 //! Chat rooms (API-SURFACE.md section 3) over `RoomStore`: lifecycle, joining and leaving
-//! (msync), members, roles, mutes, blocklist, allowlist, the announcement and room attributes.
+//! (msync), members, roles, mutes, blocklist, allowlist, the announcement, shared files and
+//! room attributes.
 //!
 //! Unlike a group's, a room's messages and events are not kept for its members: they reach the
 //! sessions of the members online when they happen, pushed through the bus (`Event::Room`,
@@ -9,6 +10,7 @@
 //! recall. A member whose last connection dropped is removed after `RoomLimits::absence_grace`
 //! (`sweep_absent`), as the hosted service removes them after 5 minutes.
 
+mod delivery;
 mod events;
 
 use std::sync::Arc;
@@ -18,7 +20,7 @@ use confab_proto::pb::muc_body::Operation;
 use serde_json::{json, Map, Value};
 
 use crate::{
-    bus::{Bus, Event, RoomDelivery, RoomPriority},
+    bus::{Bus, BusError, Event, RoomDelivery, RoomPriority},
     groups::{GroupCaller as Caller, UNTIL_UNMUTED_MS},
     ids::{AppKey, IdGenerator, MessageId, RoomId, UserName},
     now_ms,
@@ -26,7 +28,7 @@ use crate::{
     store::{
         AttributeChange, AttributeLimits, AttributeRefusal, Room, RoomAttribute, RoomChange,
         RoomMember, RoomOutcome, RoomQuota, RoomRole, RoomSettings, RoomSettingsChange, RoomStore,
-        UserStore,
+        SharedFile, UserStore,
     },
     Error,
 };
@@ -86,6 +88,9 @@ pub struct RoomLimits {
     /// enable, off by default). Off, history roaming of a room answers "messageroaming
     /// function not open" (the SDK's 505); messages are stored either way, for recall.
     pub history: bool,
+    /// Room messages and events queued for the bus at most (the node's one delivery task);
+    /// past it senders wait.
+    pub delivery_queue: usize,
 }
 
 impl Default for RoomLimits {
@@ -102,6 +107,7 @@ impl Default for RoomLimits {
             },
             absence_grace: Duration::from_secs(300),
             history: false,
+            delivery_queue: 4096,
         }
     }
 }
@@ -154,11 +160,12 @@ impl Joined {
 pub struct RoomService {
     store: Arc<dyn RoomStore>,
     users: Arc<dyn UserStore>,
-    bus: Arc<dyn Bus>,
+    /// Events and messages on their way to the bus, in order (`delivery.rs`).
+    outgoing: tokio::sync::mpsc::Sender<delivery::Outgoing>,
     /// Whether an absent member came back (on any node) before the grace ended.
     presence: Arc<dyn Presence>,
     /// Room ids, and the ids of the events pushed to members (not stored).
-    ids: IdGenerator,
+    ids: Arc<IdGenerator>,
     limits: RoomLimits,
 }
 
@@ -170,12 +177,13 @@ impl RoomService {
         node: u16,
         limits: RoomLimits,
     ) -> RoomService {
+        let ids = Arc::new(IdGenerator::new(node));
         RoomService {
             store,
             users,
-            bus,
+            outgoing: delivery::spawn(bus, Arc::clone(&ids), limits.delivery_queue),
             presence,
-            ids: IdGenerator::new(node),
+            ids,
             limits,
         }
     }
@@ -317,14 +325,40 @@ impl RoomService {
         room: &RoomId,
         delivery: RoomDelivery,
     ) -> Result<(), Error> {
-        self.bus
-            .publish(Event::Room {
-                app: app.clone(),
-                room: room.clone(),
-                delivery,
-            })
-            .await?;
-        Ok(())
+        let event = Event::Room {
+            app: app.clone(),
+            room: room.clone(),
+            delivery,
+        };
+        self.queue(delivery::Outgoing::Publish(event)).await
+    }
+
+    /// Queues for the bus; waits while `RoomLimits::delivery_queue` are queued.
+    async fn queue(&self, outgoing: delivery::Outgoing) -> Result<(), Error> {
+        self.outgoing
+            .send(outgoing)
+            .await
+            .map_err(|_| Error::Bus(BusError::Unavailable("room delivery stopped".to_owned())))
+    }
+
+    /// A member joined (`joined`) or left: announced to the room with the others of its
+    /// batch (`delivery.rs`).
+    async fn announce_presence(
+        &self,
+        (app, room): (&AppKey, &RoomId),
+        (user, resource): (&UserName, &str),
+        (joined, ext, member_count): (bool, &str, u32),
+    ) -> Result<(), Error> {
+        self.queue(delivery::Outgoing::Presence(delivery::Presence {
+            app: app.clone(),
+            room: room.clone(),
+            user: user.clone(),
+            resource: resource.to_owned(),
+            joined,
+            ext: ext.to_owned(),
+            member_count,
+        }))
+        .await
     }
 
     /// Pushes `event` to the members online (or to `only`), except the acting device.
@@ -610,12 +644,8 @@ impl RoomService {
         let room = self.load(app, id).await?;
         if !added.is_empty() {
             self.publish(app, id, RoomDelivery::Joined(added)).await?;
-            let mut event = RoomEvent::new(app, id, Operation::Presence, (user, resource))
-                .member_count(room.member_count);
-            if !ext.is_empty() {
-                event = event.ext(ext);
-            }
-            self.tell(event, None).await?;
+            self.announce_presence((app, id), (user, resource), (true, ext, room.member_count))
+                .await?;
         }
         let member = self.store.room_member(app, id, user, now_ms()).await?;
         let in_allowlist = self.store.room_allowlist(app, id).await?.contains(user);
@@ -652,9 +682,8 @@ impl RoomService {
             .await?
             .map_or(0, |room| room.member_count);
         for gone in &departed {
-            let event =
-                RoomEvent::new(app, id, Operation::Absence, (&gone.user, "")).member_count(count);
-            self.tell(event, None).await?;
+            self.announce_presence((app, id), (&gone.user, ""), (false, "", count))
+                .await?;
             if !gone.attributes_removed.is_empty() {
                 let event = RoomEvent::new(app, id, Operation::DeleteMetadata, (&gone.user, ""))
                     .event_ext(attributes_ext(&gone.attributes_removed, None));
@@ -738,9 +767,8 @@ impl RoomService {
                 .await?;
             let count = self.load(&caller.app, id).await?.member_count;
             for user in &added {
-                let event = RoomEvent::new(&caller.app, id, Operation::Presence, (user, ""))
-                    .member_count(count);
-                self.tell(event, None).await?;
+                self.announce_presence((&caller.app, id), (user, ""), (true, "", count))
+                    .await?;
             }
         }
         Ok(added)
@@ -993,9 +1021,8 @@ impl RoomService {
             self.tell(event, Some(members.clone())).await?;
             let count = self.load(&caller.app, id).await?.member_count;
             for user in &members {
-                let event = RoomEvent::new(&caller.app, id, Operation::Absence, (user, ""))
-                    .member_count(count);
-                self.tell(event, None).await?;
+                self.announce_presence((&caller.app, id), (user, ""), (false, "", count))
+                    .await?;
                 let keys: Vec<String> = attributes_removed
                     .iter()
                     .filter(|attribute| attribute.owner == *user)
@@ -1126,6 +1153,80 @@ impl RoomService {
         )
         .reason(text);
         self.tell(event, None).await
+    }
+
+    /// Who may share files in the room: a member (or the app, whose files are the owner's).
+    /// Checked before an upload is read; answers the name the file is shared under.
+    pub async fn check_sharer(&self, caller: &Caller, id: &RoomId) -> Result<UserName, Error> {
+        let (room, _) = self.member(caller, id).await?;
+        Ok(Self::actor(caller, &room).0.clone())
+    }
+
+    /// `uploadChatRoomSharedFile`, once its bytes are stored: the members online hear
+    /// `uploadFile`.
+    pub async fn share_file(
+        &self,
+        caller: &Caller,
+        id: &RoomId,
+        file: &SharedFile,
+    ) -> Result<(), Error> {
+        let (room, _) = self.member(caller, id).await?;
+        match self.store.add_room_file(&caller.app, id, file).await? {
+            RoomOutcome::Done(()) => {}
+            other => return Err(refused(other)),
+        }
+        let event = RoomEvent::new(
+            &caller.app,
+            id,
+            Operation::UploadFile,
+            Self::actor(caller, &room),
+        )
+        .reason(&file.name);
+        self.tell(event, None).await
+    }
+
+    /// `fetchChatRoomSharedFileList`: any member; the latest shared first.
+    pub async fn files(
+        &self,
+        caller: &Caller,
+        id: &RoomId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<SharedFile>, Error> {
+        self.member(caller, id).await?;
+        Ok(self
+            .store
+            .room_files(&caller.app, id, offset, limit)
+            .await?)
+    }
+
+    /// `deleteChatRoomSharedFile`: the member who shared it, the owner or an admin; the
+    /// members online hear `deleteFile`. False when the room has no such file.
+    pub async fn remove_file(
+        &self,
+        caller: &Caller,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<bool, Error> {
+        let (room, role) = self.member(caller, id).await?;
+        let Some(shared) = self.store.room_file(&caller.app, id, file).await? else {
+            return Ok(false);
+        };
+        if role == RoomRole::Member && caller.user.as_ref() != Some(&shared.owner) {
+            return Err(RoomError::NotAllowed("the file's owner, the owner or admins only").into());
+        }
+        if !self.store.remove_room_file(&caller.app, id, file).await? {
+            return Ok(false);
+        }
+        let event = RoomEvent::new(
+            &caller.app,
+            id,
+            Operation::DeleteFile,
+            Self::actor(caller, &room),
+        )
+        .reason(&shared.name);
+        self.tell(event, None).await?;
+        Ok(true)
     }
 
     /// `getChatRoomAttributes`: any member.

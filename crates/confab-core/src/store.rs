@@ -15,9 +15,8 @@ use bytes::Bytes;
 
 mod groups;
 pub use groups::{
-    Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
-    GroupRequestKind, GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes,
-    MAX_GROUP_UNREAD,
+    Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind,
+    GroupRole, GroupSettings, GroupSettingsChange, GroupStore, MemberAttributes, MAX_GROUP_UNREAD,
 };
 mod threads;
 pub use threads::{Thread, ThreadOutcome, ThreadStore};
@@ -34,6 +33,18 @@ use crate::{
     ids::{AppKey, LogId, MessageId, QueueName, UserName},
     user::User,
 };
+
+/// A file shared in a group or a chat room (`uploadGroupSharedFile`,
+/// `uploadChatRoomSharedFile`); its bytes are an attachment (`ChatFile`) of the same id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SharedFile {
+    /// The attachment's uuid.
+    pub id: String,
+    pub name: String,
+    pub owner: UserName,
+    pub size: u64,
+    pub created_ms: u64,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

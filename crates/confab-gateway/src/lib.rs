@@ -36,8 +36,9 @@ pub struct GatewayConfig {
     pub max_frame_bytes: usize,
     /// Time allowed between the upgrade and the PROVISION frame.
     pub provision_timeout: Duration,
-    /// A connection with no inbound frame for this long is closed. The SDK's heartbeat is an
-    /// UNREAD about every 60 s of silence (PROTOCOL.md §6.1).
+    /// A connection with no inbound frame and no completed write for this long is closed. The
+    /// SDK's heartbeat is an UNREAD after 30 s without a frame from the server (PROTOCOL.md
+    /// §6.1), so a client that is written to (a chat-room member) may send nothing for long.
     pub idle_timeout: Duration,
     /// Concurrent connections; more are refused with 503 at the upgrade.
     pub max_connections: usize,

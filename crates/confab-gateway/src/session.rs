@@ -356,6 +356,10 @@ async fn serve(
                     tracing::info!(error = %Escaped(&error), "socket write failed");
                     return Ending::Gone;
                 }
+                // A write the client took counts as life: the SDK sends its heartbeat only
+                // after 30 s without a frame from the server, so a member that only reads a
+                // busy room sends nothing. (A dead peer stops taking writes: `write_timeout`.)
+                last_frame = Instant::now();
             }
             // Cancel safe: a wake-up lost to another branch stays stored for the next call.
             () = inbox.wait(), if !draining && !outbox.is_full() => {

@@ -475,6 +475,17 @@ pub fn router(state: Arc<RestState>) -> Router {
                 .post(routes::rooms::set_announcement_route),
         )
         .route(
+            "/{org}/{app}/chatrooms/{room}/share_files",
+            routing::get(routes::rooms::files_route).merge(
+                routing::post(routes::rooms::share_file_route)
+                    .layer(DefaultBodyLimit::max(upload_limit)),
+            ),
+        )
+        .route(
+            "/{org}/{app}/chatrooms/{room}/share_files/{file}",
+            routing::delete(routes::rooms::delete_file_route),
+        )
+        .route(
             "/{org}/{app}/metadata/chatroom/{room}",
             routing::post(routes::rooms::attributes_route),
         )

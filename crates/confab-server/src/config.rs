@@ -80,6 +80,9 @@ pub struct Config {
     /// Whether members read a chat room's history (history roaming; hosted: off unless
     /// enabled). Room messages are stored either way (recall needs them).
     pub room_history: bool,
+    /// Chat-room messages and events queued for the node's delivery task at most; past it
+    /// senders wait (default 4,096).
+    pub room_delivery_queue: usize,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -438,6 +441,7 @@ impl Default for Config {
             max_joined_rooms: limits.rooms.max_joined_rooms,
             room_absence_grace_secs: limits.rooms.absence_grace.as_secs(),
             room_history: limits.rooms.history,
+            room_delivery_queue: limits.rooms.delivery_queue,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -546,6 +550,11 @@ impl Config {
         if !(1..=10_000).contains(&self.max_joined_rooms) {
             return Err(ConfigError::Invalid("max_joined_rooms must be 1 to 10000"));
         }
+        if !(1..=1_000_000).contains(&self.room_delivery_queue) {
+            return Err(ConfigError::Invalid(
+                "room_delivery_queue must be 1 to 1000000",
+            ));
+        }
         if !(1..=86_400).contains(&self.room_absence_grace_secs) {
             return Err(ConfigError::Invalid(
                 "room_absence_grace_secs must be 1 to 86400",
@@ -632,6 +641,7 @@ impl Config {
                 max_joined_rooms: self.max_joined_rooms,
                 absence_grace: Duration::from_secs(self.room_absence_grace_secs),
                 history: self.room_history,
+                delivery_queue: self.room_delivery_queue,
                 ..RoomLimits::default()
             },
         }

@@ -8,8 +8,8 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
-        GroupRequest, GroupRequestKind, GroupRole, GroupSettings, GroupStore, MemberAttributes,
+        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupSettings, GroupStore, MemberAttributes, SharedFile,
         StoreError, MAX_GROUP_UNREAD,
     },
 };
@@ -1341,7 +1341,7 @@ impl GroupStore for EmbeddedStore {
         &self,
         app: &AppKey,
         id: &GroupId,
-        file: &GroupFile,
+        file: &SharedFile,
     ) -> Result<GroupOutcome<()>, StoreError> {
         let (app, id, file) = (app.to_string(), id.to_string(), file.clone());
         match self
@@ -1379,7 +1379,7 @@ impl GroupStore for EmbeddedStore {
         id: &GroupId,
         offset: u64,
         limit: u32,
-    ) -> Result<Vec<GroupFile>, StoreError> {
+    ) -> Result<Vec<SharedFile>, StoreError> {
         let (app, id) = (app.to_string(), id.to_string());
         self.read(move |connection| {
             connection
@@ -1400,7 +1400,7 @@ impl GroupStore for EmbeddedStore {
         app: &AppKey,
         id: &GroupId,
         file: &str,
-    ) -> Result<Option<GroupFile>, StoreError> {
+    ) -> Result<Option<SharedFile>, StoreError> {
         let (app, id, file) = (app.to_string(), id.to_string(), file.to_owned());
         self.read(move |connection| {
             Ok(connection
@@ -1578,11 +1578,12 @@ fn set_attributes(
     Ok(GroupOutcome::Done(attributes))
 }
 
-/// A `group_files` row; `None` for an owner name that no longer parses.
-fn file_from_row(row: &Row<'_>) -> rusqlite::Result<Option<GroupFile>> {
+/// A `group_files` or `room_files` row (`file_id, name, owner, size, created_ms`); `None` for
+/// an owner name that no longer parses.
+pub(crate) fn file_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SharedFile>> {
     let (id, name, owner): (String, String, String) = (row.get(0)?, row.get(1)?, row.get(2)?);
     let (size, created_ms): (i64, i64) = (row.get(3)?, row.get(4)?);
-    Ok(UserName::parse(&owner).map(|owner| GroupFile {
+    Ok(UserName::parse(&owner).map(|owner| SharedFile {
         id,
         name,
         owner,

@@ -1,9 +1,9 @@
 //! Chat rooms (`RoomStore`): `rooms` (settings and the member count), `room_members` (role,
 //! joining time, mute, and since when the member has been away), `room_blocks`,
-//! `room_allowlist` and `room_attributes`. Changes run in the writer as jobs of their own, so
-//! each check (size, blocklist, membership, quota, attribute owner) and its write are one step;
-//! reads run on a reader. A room's log (`r:<id>`) is kept for history only: nothing here
-//! follows it.
+//! `room_allowlist`, `room_attributes` and `room_files`. Changes run in the writer as jobs of
+//! their own, so each check (size, blocklist, membership, quota, attribute owner) and its write
+//! are one step; reads run on a reader. A room's log (`r:<id>`) is kept for history only:
+//! nothing here follows it.
 
 use std::any::Any;
 
@@ -13,12 +13,13 @@ use confab_core::{
     store::{
         AbsentMember, AttributeChange, AttributeLimits, AttributeRefusal, Room, RoomAttribute,
         RoomChange, RoomDeparture, RoomMember, RoomOutcome, RoomQuota, RoomRole, RoomSettings,
-        RoomStore, StoreError,
+        RoomStore, SharedFile, StoreError,
     },
 };
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::{
+    groups::file_from_row,
     writer::{Outcome, WriteOp},
     EmbeddedStore,
 };
@@ -387,6 +388,7 @@ fn delete(connection: &Connection, app: &str, id: &str) -> rusqlite::Result<Opti
         "room_blocks",
         "room_allowlist",
         "room_attributes",
+        "room_files",
     ] {
         connection
             .prepare_cached(&format!(
@@ -1064,6 +1066,97 @@ impl RoomStore for EmbeddedStore {
                     })
                 })
                 .collect())
+        })
+        .await
+    }
+
+    async fn add_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &SharedFile,
+    ) -> Result<RoomOutcome<()>, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.clone());
+        self.room_write(move |connection| {
+            if load_room(connection, &app, &id)?.is_none() {
+                return Ok(RoomOutcome::NoRoom);
+            }
+            connection
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO room_files
+                         (app_key, room_id, file_id, name, owner, size, created_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )?
+                .execute(params![
+                    app,
+                    id,
+                    file.id,
+                    file.name,
+                    file.owner.as_str(),
+                    file.size as i64,
+                    file.created_ms as i64
+                ])?;
+            Ok(RoomOutcome::Done(()))
+        })
+        .await
+    }
+
+    async fn room_files(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<SharedFile>, StoreError> {
+        let (app, id) = (app.to_string(), id.to_string());
+        self.read(move |connection| {
+            connection
+                .prepare_cached(
+                    "SELECT file_id, name, owner, size, created_ms FROM room_files
+                     WHERE app_key = ?1 AND room_id = ?2
+                     ORDER BY created_ms DESC, file_id LIMIT ?3 OFFSET ?4",
+                )?
+                .query_map(params![app, id, limit, offset as i64], file_from_row)?
+                .filter_map(|file| file.transpose())
+                .collect()
+        })
+        .await
+    }
+
+    async fn room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<Option<SharedFile>, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.to_owned());
+        self.read(move |connection| {
+            Ok(connection
+                .prepare_cached(
+                    "SELECT file_id, name, owner, size, created_ms FROM room_files
+                     WHERE app_key = ?1 AND room_id = ?2 AND file_id = ?3",
+                )?
+                .query_row(params![app, id, file], file_from_row)
+                .optional()?
+                .flatten())
+        })
+        .await
+    }
+
+    async fn remove_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<bool, StoreError> {
+        let (app, id, file) = (app.to_string(), id.to_string(), file.to_owned());
+        self.room_write(move |connection| {
+            let removed = connection
+                .prepare_cached(
+                    "DELETE FROM room_files WHERE app_key = ?1 AND room_id = ?2 AND file_id = ?3",
+                )?
+                .execute(params![app, id, file])?;
+            Ok(removed > 0)
         })
         .await
     }

@@ -562,6 +562,20 @@ CREATE INDEX thread_members_by_member ON thread_members (app_key, member, thread
 -- shows, where a sort read them all.
 CREATE INDEX thread_members_in_order ON thread_members (app_key, thread_id, joined_ms, member);
 "#,
+    r#"
+-- Files shared in chat rooms (rooms.rs), as `group_files` for groups: the bytes are the
+-- attachment (`chat_files`) of the same id.
+CREATE TABLE room_files (
+    app_key    TEXT NOT NULL,
+    room_id    TEXT NOT NULL,
+    file_id    TEXT NOT NULL,
+    name       TEXT NOT NULL,
+    owner      TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (app_key, room_id, file_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The schema version whose list rows are filled from history at the first open after it.

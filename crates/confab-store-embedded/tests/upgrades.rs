@@ -61,6 +61,7 @@ const TABLES_AFTER_12: &str = "DROP TABLE contacts;
     DROP TABLE room_attributes;
     DROP TABLE threads;
     DROP TABLE thread_members;
+    DROP TABLE room_files;
 ";
 
 #[tokio::test]

@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use confab_core::{
     ids::{AppKey, GroupId, LogId, MessageId, UserName},
     store::{
-        Appended, Group, GroupChange, GroupFile, GroupMember, GroupOutcome, GroupQuota,
-        GroupRequest, GroupRequestKind, GroupRole, GroupStore, MemberAttributes, StoreError,
+        Appended, Group, GroupChange, GroupMember, GroupOutcome, GroupQuota, GroupRequest,
+        GroupRequestKind, GroupRole, GroupStore, MemberAttributes, SharedFile, StoreError,
     },
 };
 
@@ -34,7 +34,7 @@ struct GroupRow {
     /// `group_message_reads`: who sent a read ack for each message.
     reads: BTreeMap<MessageId, BTreeSet<UserName>>,
     /// `group_files`, by id.
-    files: BTreeMap<String, GroupFile>,
+    files: BTreeMap<String, SharedFile>,
 }
 
 /// A row of `group_members`.
@@ -802,7 +802,7 @@ impl GroupStore for MemoryStore {
         &self,
         app: &AppKey,
         id: &GroupId,
-        file: &GroupFile,
+        file: &SharedFile,
     ) -> Result<GroupOutcome<()>, StoreError> {
         self.with(|state| match state.groups.get_mut(app, id) {
             Some(row) => {
@@ -819,12 +819,12 @@ impl GroupStore for MemoryStore {
         id: &GroupId,
         offset: u64,
         limit: u32,
-    ) -> Result<Vec<GroupFile>, StoreError> {
+    ) -> Result<Vec<SharedFile>, StoreError> {
         self.with(|state| {
             let Some(row) = state.groups.by_id.get(&(app.clone(), id.clone())) else {
                 return Vec::new();
             };
-            let mut files: Vec<GroupFile> = row.files.values().cloned().collect();
+            let mut files: Vec<SharedFile> = row.files.values().cloned().collect();
             files.sort_by(|a, b| {
                 b.created_ms
                     .cmp(&a.created_ms)
@@ -843,7 +843,7 @@ impl GroupStore for MemoryStore {
         app: &AppKey,
         id: &GroupId,
         file: &str,
-    ) -> Result<Option<GroupFile>, StoreError> {
+    ) -> Result<Option<SharedFile>, StoreError> {
         self.with(|state| {
             state
                 .groups

@@ -1,6 +1,7 @@
 //! Chat rooms (the embedded store's room tables): each room with its members, their roles,
-//! mutes and absence marks, its blocklist, allowlist and attributes. A room's messages are a
-//! log nobody reads (`logs.rs` keeps no entries of it); they live in `messages` and history.
+//! mutes and absence marks, its blocklist, allowlist, attributes and shared files. A room's
+//! messages are a log nobody reads (`logs.rs` keeps no entries of it); they live in `messages`
+//! and history.
 
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -11,7 +12,7 @@ use confab_core::{
     store::{
         AbsentMember, AttributeChange, AttributeLimits, AttributeRefusal, Room, RoomAttribute,
         RoomChange, RoomDeparture, RoomMember, RoomOutcome, RoomQuota, RoomRole, RoomStore,
-        StoreError,
+        SharedFile, StoreError,
     },
 };
 
@@ -31,6 +32,8 @@ struct RoomRow {
     blocks: BTreeSet<UserName>,
     allowlist: BTreeSet<UserName>,
     attributes: BTreeMap<String, AttributeRow>,
+    /// `room_files`, by id.
+    files: BTreeMap<String, SharedFile>,
 }
 
 /// One member of a room.
@@ -215,6 +218,7 @@ impl State {
             blocks: BTreeSet::new(),
             allowlist: BTreeSet::new(),
             attributes: BTreeMap::new(),
+            files: BTreeMap::new(),
         };
         self.rooms.by_id.insert(key, row);
         Ok(RoomOutcome::Done(()))
@@ -712,6 +716,70 @@ impl RoomStore for MemoryStore {
                     auto_delete: attribute.auto_delete,
                 })
                 .collect()
+        })
+    }
+
+    async fn add_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &SharedFile,
+    ) -> Result<RoomOutcome<()>, StoreError> {
+        self.with(|state| match state.rooms.get_mut(app, id) {
+            Some(row) => {
+                row.files.insert(file.id.clone(), file.clone());
+                RoomOutcome::Done(())
+            }
+            None => RoomOutcome::NoRoom,
+        })
+    }
+
+    async fn room_files(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<SharedFile>, StoreError> {
+        self.with(|state| {
+            let Some(row) = state.rooms.get(app, id) else {
+                return Vec::new();
+            };
+            let mut files: Vec<&SharedFile> = row.files.values().collect();
+            files.sort_by(|a, b| {
+                b.created_ms
+                    .cmp(&a.created_ms)
+                    .then_with(|| a.id.cmp(&b.id))
+            });
+            page(files.into_iter().cloned(), offset, limit)
+        })
+    }
+
+    async fn room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<Option<SharedFile>, StoreError> {
+        self.with(|state| {
+            state
+                .rooms
+                .get(app, id)
+                .and_then(|row| row.files.get(file).cloned())
+        })
+    }
+
+    async fn remove_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<bool, StoreError> {
+        self.with(|state| {
+            state
+                .rooms
+                .get_mut(app, id)
+                .is_some_and(|row| row.files.remove(file).is_some())
         })
     }
 

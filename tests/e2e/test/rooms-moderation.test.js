@@ -1,7 +1,7 @@
 'use strict'
 // Chat-room management and moderation with both web SDKs (API-SURFACE.md section 3, the MUC
 // events table with `isChatroom`, "Ten protocol details" 6 and 7): every chat-room function but
-// the basics of joinChatRoom / leaveChatRoom (rooms.test.js) and the shared files (not served).
+// the basics of joinChatRoom / leaveChatRoom (rooms.test.js).
 // getChatRooms paged, createChatRoom with members and an app token, getChatRoomDetails,
 // modifyChatRoom (`updateInfo`), getJoinedChatRooms (owner split as the SDK splits it),
 // destroyChatRoom (`destroy`); members listed and paged by cursor, added (`memberPresence`),
@@ -11,7 +11,9 @@
 // still speak); the allowlist; the blocklist (a blocked member is out, cannot join again, and
 // the attributes they set with auto-delete go, announced); the announcement; room attributes
 // (forced or not, auto-delete on leaving, the SDK's errors for keys not one's own and limits);
-// recall of a room message by its sender and by an admin. Events about one member (setAdmin,
+// recall of a room message by its sender and by an admin; shared files (uploaded by members,
+// `uploadFile`; listed latest first; deleted by the member who shared them, the owner or an
+// admin, `deleteFile`). Events about one member (setAdmin,
 // removeAdmin, muteMember, unmuteMember, addUserToAllowlist, removeAllowlistMember,
 // removeMember, unblockMember) reach that member alone, as the SDK's `ChatroomEvent`
 // declaration says (types/eventHandler.d.ts). Each function is also refused at least once, with
@@ -692,6 +694,85 @@ for (const sdkName of SDK_NAMES) {
                 const recall = await client.waitFor('onRecallMessage', { predicate: (m) => m.mid === String(theirs.serverMsgId) })
                 assert.equal(recall.to, roomId)
             }
+        }))
+
+        test('shared files: uploadChatRoomSharedFile (uploadFile to the members online), getChatRoomSharedFilelist latest first, deleteChatRoomSharedFile by the sharer or the owner (deleteFile); an outsider, a plain member and unknown files and rooms refused', { timeout: 60000 }, scenario(ctx, async () => {
+            const { server } = ctx
+            const { amy, bob, cal, dan } = await freshUsers(server, ['amy', 'bob', 'cal', 'dan'])
+            const amyClient = await member(server, sdkName, amy)
+            const bobClient = await member(server, sdkName, bob)
+            const calClient = await member(server, sdkName, cal)
+            const danClient = await member(server, sdkName, dan)
+            const roomId = await createRoom(amyClient, { members: names(bob, cal) })
+            const upload = (client, name, bytes, room = roomId) => {
+                const file = new File([bytes], name, { type: 'application/octet-stream' })
+                const option = { url: URL.createObjectURL(file), filename: name, filetype: 'bin', data: file }
+                return withTimeout(new Promise((resolve) => client.conn.uploadChatRoomSharedFile({
+                    roomId: room, file: option, onFileUploadComplete: (data) => resolve({ ok: true, data }), onFileUploadError: (error) => resolve({ ok: false, error }),
+                })), 15000, `${client.user} uploads ${name}`)
+            }
+
+            const notes = await upload(bobClient, 'notes.bin', Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 251)))
+            assert.equal(notes.ok, true, describeError(notes.error))
+            const { file_id: notesId, created, ...shared } = notes.data.data
+            assert.deepEqual([typeof notesId, typeof created], ['string', 'number'])
+            assert.deepEqual(shared, { id: roomId, file_name: 'notes.bin', file_size: 3000 })
+            for (const client of [amyClient, calClient]) {
+                assert.deepEqual(await roomEvent(client, 'uploadFile', roomId), { operation: 'uploadFile', id: roomId, from: bob.username })
+            }
+            const plan = await upload(calClient, 'plan.txt', Buffer.from('the plan'))
+            assert.equal(plan.ok, true, describeError(plan.error))
+            const planId = plan.data.data.file_id
+            await roomEvent(bobClient, 'uploadFile', roomId, { predicate: (e) => e.from === cal.username })
+
+            const rows = (list) => list.data.map((f) => [f.file_id, f.file_name, f.file_owner, f.file_size])
+            const listed = await calClient.conn.getChatRoomSharedFilelist({ roomId })
+            assert.deepEqual(rows(listed), [[planId, 'plan.txt', cal.username, 8], [notesId, 'notes.bin', bob.username, 3000]])
+            for (const file of listed.data) assert.equal(typeof file.created, 'number')
+            assert.deepEqual(rows(await amyClient.conn.fetchChatRoomSharedFileList({ roomId })), rows(listed))
+
+            // An outsider neither uploads, lists nor deletes; a plain member deletes only their own.
+            const outsider = await upload(danClient, 'mine.txt', Buffer.from('mine'))
+            // Refused before the body is read: the SDK's uploader hands the 403 body to
+            // onFileUploadComplete, or, when the answer overtakes the upload, fails it.
+            if (outsider.ok) {
+                assert.deepEqual([outsider.data.error, outsider.data.error_description], ['forbidden_op', `user: ${dan.username} are not members of this group!`])
+            }
+            const nowhere = await upload(bobClient, 'lost.txt', Buffer.from('lost'), `${roomId}0`)
+            if (nowhere.ok) {
+                assert.deepEqual([nowhere.data.error, nowhere.data.error_description], ['resource_not_found', 'the chat room does not exist'])
+            }
+            assert.deepEqual(await refusals({
+                'getChatRoomSharedFilelist by an outsider': () => danClient.conn.getChatRoomSharedFilelist({ roomId }),
+                'deleteChatRoomSharedFile by an outsider': () => danClient.conn.deleteChatRoomSharedFile({ roomId, fileId: notesId }),
+                'deleteChatRoomSharedFile of another member\'s file': () => calClient.conn.deleteChatRoomSharedFile({ roomId, fileId: notesId }),
+                'getChatRoomSharedFilelist of no room': () => bobClient.conn.getChatRoomSharedFilelist({ roomId: `${roomId}0` }),
+                'deleteChatRoomSharedFile in no room': () => bobClient.conn.deleteChatRoomSharedFile({ roomId: `${roomId}0`, fileId: notesId }),
+            }), {
+                'getChatRoomSharedFilelist by an outsider': notMember(dan),
+                'deleteChatRoomSharedFile by an outsider': notMember(dan),
+                'deleteChatRoomSharedFile of another member\'s file': DENIED,
+                'getChatRoomSharedFilelist of no room': ABSENT,
+                'deleteChatRoomSharedFile in no room': ABSENT,
+            })
+            // A 404 the SDK has no text for: it surfaces the whole body as the message.
+            const [type, message] = await refused(bobClient.conn.deleteChatRoomSharedFile({ roomId, fileId: 'no-such-file' }), 'deleting no file')
+            const { error, error_description: description } = JSON.parse(message)
+            assert.deepEqual([type, error, description], [AJAX_ERROR, 'file_expired', 'file not found or expired'])
+            assert.deepEqual(rows(await bobClient.conn.getChatRoomSharedFilelist({ roomId })), rows(listed))
+
+            // The sharer deletes their own file, the owner anyone's; the members online hear it.
+            const deleted = await bobClient.conn.deleteChatRoomSharedFile({ roomId, fileId: notesId })
+            assert.deepEqual(deleted.data, { id: roomId, file_id: notesId, result: true })
+            for (const client of [amyClient, calClient]) {
+                assert.deepEqual(await roomEvent(client, 'deleteFile', roomId), { operation: 'deleteFile', id: roomId, from: bob.username })
+            }
+            assert.deepEqual((await amyClient.conn.deleteChatRoomSharedFile({ roomId, fileId: planId })).data, { id: roomId, file_id: planId, result: true })
+            await roomEvent(calClient, 'deleteFile', roomId, { predicate: (e) => e.from === amy.username })
+            assert.deepEqual((await calClient.conn.getChatRoomSharedFilelist({ roomId })).data, [])
+            // The acting device hears nothing of its own upload and deletion.
+            assert.deepEqual(roomEvents(bobClient, 'uploadFile', roomId).map((e) => e.from), [cal.username])
+            assert.deepEqual(roomEvents(bobClient, 'deleteFile', roomId).map((e) => e.from), [amy.username])
         }))
     })
 }

@@ -25,6 +25,8 @@ pub struct RoomEvent<'a> {
     member_count: Option<u32>,
     ext: Option<String>,
     event_ext: Option<String>,
+    /// `MUCBody.members`: a batch of joins or departures, one `memberPresence` each.
+    members: Vec<UserName>,
 }
 
 impl<'a> RoomEvent<'a> {
@@ -45,6 +47,7 @@ impl<'a> RoomEvent<'a> {
             member_count: None,
             ext: None,
             event_ext: None,
+            members: Vec::new(),
         }
     }
 
@@ -78,6 +81,11 @@ impl<'a> RoomEvent<'a> {
         self
     }
 
+    pub(crate) fn members(mut self, members: &[UserName]) -> Self {
+        self.members = members.to_vec();
+        self
+    }
+
     /// The downlink meta, under `id` (its time is the id's).
     pub(crate) fn encode(&self, id: MessageId) -> Bytes {
         let (app, (from, resource)) = (self.app, self.from);
@@ -103,6 +111,7 @@ impl<'a> RoomEvent<'a> {
                 event_type: None,
                 ext: Some(ext),
             }),
+            members: self.members.iter().map(ToString::to_string).collect(),
             ..Default::default()
         };
         let meta = pb::Meta {

@@ -89,6 +89,7 @@ macro_rules! store_conformance_tests {
             deleting_a_room_takes_its_members_lists_attributes_and_marks,
             a_room_message_is_kept_for_history_and_recall_alone,
             a_deleted_user_leaves_every_room_with_their_auto_delete_attributes,
+            room_files_list_latest_first_and_leave_with_the_room,
             threads_are_made_once_per_message_with_their_owner_as_first_member,
             a_thread_is_renamed_and_counts_its_messages,
             thread_members_are_listed_by_joining_time_then_name,

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{SharedFile, StoreError};
 use crate::ids::{AppKey, GroupId, MessageId, UserName};
 
 /// Unread messages a group conversation of the list counts at most (`ConversationStore::
@@ -130,18 +130,6 @@ impl GroupQuota {
 pub enum GroupRequestKind {
     Application,
     Invitation,
-}
-
-/// A file shared in a group (`uploadGroupSharedFile`); its bytes are an attachment (`ChatFile`)
-/// of the same id.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GroupFile {
-    /// The attachment's uuid.
-    pub id: String,
-    pub name: String,
-    pub owner: UserName,
-    pub size: u64,
-    pub created_ms: u64,
 }
 
 /// A member's attributes in one group (`setGroupMemberAttributes`), by key.
@@ -334,7 +322,7 @@ pub trait GroupStore: Send + Sync {
         &self,
         app: &AppKey,
         id: &GroupId,
-        file: &GroupFile,
+        file: &SharedFile,
     ) -> Result<GroupOutcome<()>, StoreError>;
     /// `limit` of the group's files from `offset`, the latest shared first.
     async fn group_files(
@@ -343,13 +331,13 @@ pub trait GroupStore: Send + Sync {
         id: &GroupId,
         offset: u64,
         limit: u32,
-    ) -> Result<Vec<GroupFile>, StoreError>;
+    ) -> Result<Vec<SharedFile>, StoreError>;
     async fn group_file(
         &self,
         app: &AppKey,
         id: &GroupId,
         file: &str,
-    ) -> Result<Option<GroupFile>, StoreError>;
+    ) -> Result<Option<SharedFile>, StoreError>;
     /// Takes the file out of the group; false when it was not shared there.
     async fn remove_group_file(
         &self,

@@ -1,5 +1,5 @@
 //! The chat-room aggregate's port: rooms, who is in them with roles and mutes, blocklists,
-//! allowlists, room attributes, and when a member's last connection dropped.
+//! allowlists, room attributes, shared files, and when a member's last connection dropped.
 //!
 //! A room's messages are a log of their own (`LogId::Room`) kept for history and recall only:
 //! nobody pulls it. They reach the members online at the moment they are sent, pushed through
@@ -8,7 +8,7 @@
 
 use async_trait::async_trait;
 
-use super::StoreError;
+use super::{SharedFile, StoreError};
 use crate::ids::{AppKey, RoomId, UserName};
 
 /// What the creator chose for a room (`createChatRoom`, `modifyChatRoom`).
@@ -196,8 +196,8 @@ pub trait RoomStore: Send + Sync {
         id: &RoomId,
         change: &RoomChange,
     ) -> Result<RoomOutcome<Room>, StoreError>;
-    /// Deletes the room with its members, lists and attributes; returns its members just
-    /// before (`None`: no such room). Its log stays, read by no one but history.
+    /// Deletes the room with its members, lists, attributes and shared files; returns its
+    /// members just before (`None`: no such room). Its log stays, read by no one but history.
     async fn delete_room(
         &self,
         app: &AppKey,
@@ -328,6 +328,35 @@ pub trait RoomStore: Send + Sync {
         id: &RoomId,
         keys: &[String],
     ) -> Result<Vec<RoomAttribute>, StoreError>;
+    /// Shares `file` in the room (a file of the same id is replaced); `NoRoom` when there is
+    /// none.
+    async fn add_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &SharedFile,
+    ) -> Result<RoomOutcome<()>, StoreError>;
+    /// `limit` of the room's files from `offset`, the latest shared first (then by id).
+    async fn room_files(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        offset: u64,
+        limit: u32,
+    ) -> Result<Vec<SharedFile>, StoreError>;
+    async fn room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<Option<SharedFile>, StoreError>;
+    /// Takes the file out of the room; false when it was not shared there.
+    async fn remove_room_file(
+        &self,
+        app: &AppKey,
+        id: &RoomId,
+        file: &str,
+    ) -> Result<bool, StoreError>;
     /// Records that `user`'s last connection dropped at `since_ms` (`Some`), in each room
     /// they are in, or that they are back (`None`: the marks end).
     async fn mark_room_absence(

@@ -59,8 +59,8 @@ pub(crate) async fn upload_route(
 }
 
 /// Streams the form's `file` into the `FileStore` (within `max_attachment_bytes`) and stores
-/// its metadata: the attachment an upload makes, for `POST /chatfiles` and a group's shared
-/// files alike.
+/// its metadata: the attachment an upload makes, for `POST /chatfiles` and the shared files
+/// of groups and rooms alike.
 pub(crate) async fn receive_upload(
     state: &RestState,
     app: &App,

@@ -20,7 +20,7 @@ use confab_core::{
     },
     ids::{GroupId, UserName},
     now_ms,
-    store::{Group, GroupFile, GroupMember, GroupRole, GroupSettings, GroupSettingsChange},
+    store::{Group, GroupMember, GroupRole, GroupSettings, GroupSettingsChange, SharedFile},
     Error,
 };
 use serde::Deserialize;
@@ -1341,7 +1341,7 @@ pub(crate) async fn share_file_route(
         multipart,
     )
     .await?;
-    let file = GroupFile {
+    let file = SharedFile {
         id: uploaded.uuid.clone(),
         name: uploaded.filename.clone(),
         owner,

@@ -8,15 +8,16 @@ use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     body::Bytes,
-    extract::{Path, Query, State},
+    extract::{multipart::MultipartRejection, Multipart, Path, Query, State},
     http::{HeaderMap, Method},
     Json,
 };
 use confab_core::{
+    files::ChatFileError,
     groups::GroupCaller,
     ids::{RoomId, UserName},
     rooms::{refusal_text, NewRoom, RoomError, RoomService, DEFAULT_MAX_USERS},
-    store::{Room, RoomMember, RoomRole, RoomSettings, RoomSettingsChange},
+    store::{Room, RoomMember, RoomRole, RoomSettings, RoomSettingsChange, SharedFile},
     Error,
 };
 use serde::Deserialize;
@@ -28,7 +29,7 @@ use super::groups::{
 };
 use crate::{
     error::ApiError,
-    extract::{app_for_user, page_limit, parse_json, query_value},
+    extract::{app_for_user, page_limit, parse_json, query_value, resolve_app},
     RestState,
 };
 
@@ -754,6 +755,106 @@ pub(crate) async fn set_announcement_route(
     Ok(answer(
         "post",
         json!({ "id": room.as_str(), "result": true }),
+    ))
+}
+
+/// # `POST /{org}/{app}/chatrooms/{r}/share_files?resource=` (multipart `file`)
+///
+/// `uploadChatRoomSharedFile`: a member's file, stored like an attachment
+/// (`max_attachment_bytes`; a non-member is refused before the body is read); answers
+/// `{data: {id, file_id, file_name, file_size, created}}` and the members online hear
+/// `uploadFile`. Neither SDK downloads a room's shared file, so no `file_url` is given.
+pub(crate) async fn share_file_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app_name, room)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app_name), &headers, &query).await?;
+    let room = parse_room(&room)?;
+    let owner = service(&state).check_sharer(&caller, &room).await?;
+    let app = resolve_app(&state.apps, &org, &app_name, &headers).await?;
+    let uploaded = crate::routes::chatfiles::receive_upload(
+        &state,
+        &app,
+        owner.to_string(),
+        &headers,
+        multipart,
+    )
+    .await?;
+    let file = SharedFile {
+        id: uploaded.uuid,
+        name: uploaded.filename,
+        owner,
+        size: uploaded.length,
+        created_ms: uploaded.created_ms,
+    };
+    service(&state).share_file(&caller, &room, &file).await?;
+    Ok(answer(
+        "post",
+        json!({
+            "id": room.as_str(),
+            "file_id": file.id,
+            "file_name": file.name,
+            "file_size": file.size,
+            "created": file.created_ms,
+        }),
+    ))
+}
+
+/// # `GET /{org}/{app}/chatrooms/{r}/share_files`
+///
+/// `fetchChatRoomSharedFileList`: `[{file_id, file_name, file_owner, file_size, created}]`,
+/// the latest shared first, for members. The SDK asks for no page: the first `MAX_PAGE` come
+/// unless `pagenum` / `pagesize` say otherwise.
+pub(crate) async fn files_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, room)): Path<(String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let room = parse_room(&room)?;
+    let page = page_number(&query, "pagenum", 1)?;
+    let size = page_limit(&query, "pagesize", MAX_PAGE, MAX_PAGE)?;
+    let files = service(&state)
+        .files(&caller, &room, (page - 1) * u64::from(size), size)
+        .await?;
+    let rows: Vec<Value> = files
+        .iter()
+        .map(|file| {
+            json!({
+                "file_id": file.id,
+                "file_name": file.name,
+                "file_owner": file.owner.as_str(),
+                "file_size": file.size,
+                "created": file.created_ms,
+            })
+        })
+        .collect();
+    Ok(answer("get", Value::Array(rows)))
+}
+
+/// # `DELETE /{org}/{app}/chatrooms/{r}/share_files/{file}?resource=`
+///
+/// `deleteChatRoomSharedFile`: the member who shared it, the owner or an admin;
+/// `{id, file_id, result}`, and the members online hear `deleteFile`. A file the room does not
+/// share is 404 `file_expired`.
+pub(crate) async fn delete_file_route(
+    State(state): State<Arc<RestState>>,
+    Path((org, app, room, file)): Path<(String, String, String, String)>,
+    Query(query): Query<Pairs>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let caller = caller(&state, (&org, &app), &headers, &query).await?;
+    let room = parse_room(&room)?;
+    if !service(&state).remove_file(&caller, &room, &file).await? {
+        return Err(ChatFileError::NotFound.into());
+    }
+    Ok(answer(
+        "delete",
+        json!({ "id": room.as_str(), "file_id": file, "result": true }),
     ))
 }
 

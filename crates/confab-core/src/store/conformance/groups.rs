@@ -6,9 +6,9 @@ use crate::{
     ids::{AppKey, GroupId, LogId, MessageId, QueueName, UserName},
     store::{
         AppendEffect, Appended, Audience, ConversationChange, ConversationFilter,
-        ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange, GroupFile,
+        ConversationQuery, ConversationSummary, Device, EncodeMeta, Group, GroupChange,
         GroupMember, GroupOutcome, GroupQuota, GroupRequest, GroupRequestKind, GroupRole,
-        GroupSettings, GroupSettingsChange, HistoryQuery, NewMessage, Pulled, Store,
+        GroupSettings, GroupSettingsChange, HistoryQuery, NewMessage, Pulled, SharedFile, Store,
         MAX_GROUP_UNREAD,
     },
 };
@@ -2059,7 +2059,7 @@ pub async fn group_files_list_latest_first_and_leave_with_the_group(store: &dyn 
         )
         .await
         .unwrap();
-    let file = |id: &str, owner: &str, created_ms: u64| GroupFile {
+    let file = |id: &str, owner: &str, created_ms: u64| SharedFile {
         id: id.to_owned(),
         name: format!("{id}.txt"),
         owner: name(owner),
@@ -2084,7 +2084,7 @@ pub async fn group_files_list_latest_first_and_leave_with_the_group(store: &dyn 
             .unwrap(),
         GroupOutcome::NoGroup
     );
-    let ids = |files: Vec<GroupFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    let ids = |files: Vec<SharedFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
     assert_eq!(
         ids(store.group_files(app, &gid("6001"), 0, 2).await.unwrap()),
         ["f2", "f3"]

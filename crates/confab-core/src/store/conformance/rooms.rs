@@ -8,7 +8,7 @@ use crate::{
         AbsentMember, AppendEffect, AttributeChange, AttributeLimits, AttributeRefusal, Audience,
         ConversationFilter, ConversationQuery, EncodeMeta, HistoryEntry, HistoryQuery, NewMessage,
         Pulled, Room, RoomAttribute, RoomChange, RoomDeparture, RoomMember, RoomOutcome, RoomQuota,
-        RoomRole, RoomSettings, RoomSettingsChange, Store, StoredMessage,
+        RoomRole, RoomSettings, RoomSettingsChange, SharedFile, Store, StoredMessage,
     },
 };
 
@@ -1596,4 +1596,99 @@ pub async fn a_deleted_user_leaves_every_room_with_their_auto_delete_attributes(
     assert_eq!(left, ["kept"]);
     assert!(store.room_allowlist(app, &r1).await.unwrap().is_empty());
     assert!(joined(store, app, "bob").await.is_empty());
+}
+
+/// Shared files: listed latest first and paged, found by id in their room only, replaced by a
+/// file of the same id, removed once, gone with the room (and not back when it is made again).
+pub async fn room_files_list_latest_first_and_leave_with_the_room(store: &dyn Store) {
+    let app = &app_with(store, "roomfiles", &["amy", "bob"]).await;
+    let (id, other) = (&rid("13001"), &rid("13002"));
+    create(store, app, ("13001", "amy", 100), &["bob"]).await;
+    create(store, app, ("13002", "amy", 100), &[]).await;
+    let file = |id: &str, owner: &str, created_ms: u64| SharedFile {
+        id: id.to_owned(),
+        name: format!("{id}.txt"),
+        owner: name(owner),
+        size: 10,
+        created_ms,
+    };
+    for shared in [
+        file("f1", "amy", 100),
+        file("f2", "bob", 300),
+        file("f3", "bob", 200),
+        file("f4", "amy", 200),
+    ] {
+        let added = store.add_room_file(app, id, &shared).await.unwrap();
+        assert_eq!(added, RoomOutcome::Done(()));
+    }
+    assert_eq!(
+        store
+            .add_room_file(app, other, &file("f9", "amy", 50))
+            .await
+            .unwrap(),
+        RoomOutcome::Done(())
+    );
+    assert_eq!(
+        store
+            .add_room_file(app, &rid("13999"), &file("f8", "amy", 1))
+            .await
+            .unwrap(),
+        RoomOutcome::NoRoom
+    );
+    let ids = |files: Vec<SharedFile>| files.into_iter().map(|f| f.id).collect::<Vec<_>>();
+    // The latest first; files of the same time by id.
+    assert_eq!(
+        ids(store.room_files(app, id, 0, 3).await.unwrap()),
+        ["f2", "f3", "f4"]
+    );
+    assert_eq!(ids(store.room_files(app, id, 3, 3).await.unwrap()), ["f1"]);
+    assert_eq!(
+        ids(store.room_files(app, other, 0, 10).await.unwrap()),
+        ["f9"]
+    );
+    assert!(store
+        .room_files(app, &rid("13999"), 0, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.room_file(app, id, "f3").await.unwrap(),
+        Some(file("f3", "bob", 200))
+    );
+    assert_eq!(store.room_file(app, other, "f3").await.unwrap(), None);
+    assert_eq!(store.room_file(app, id, "f9").await.unwrap(), None);
+
+    // The same id again replaces the file.
+    let renamed = SharedFile {
+        name: "renamed.txt".into(),
+        ..file("f1", "amy", 400)
+    };
+    store.add_room_file(app, id, &renamed).await.unwrap();
+    assert_eq!(
+        ids(store.room_files(app, id, 0, 10).await.unwrap()),
+        ["f1", "f2", "f3", "f4"]
+    );
+    assert_eq!(store.room_file(app, id, "f1").await.unwrap(), Some(renamed));
+
+    assert!(store.remove_room_file(app, id, "f3").await.unwrap());
+    assert!(!store.remove_room_file(app, id, "f3").await.unwrap());
+    assert!(!store.remove_room_file(app, other, "f2").await.unwrap());
+    assert!(!store
+        .remove_room_file(app, &rid("13999"), "f2")
+        .await
+        .unwrap());
+    assert_eq!(
+        ids(store.room_files(app, id, 0, 10).await.unwrap()),
+        ["f1", "f2", "f4"]
+    );
+
+    store.delete_room(app, id).await.unwrap();
+    assert!(store.room_files(app, id, 0, 10).await.unwrap().is_empty());
+    assert_eq!(store.room_file(app, id, "f2").await.unwrap(), None);
+    assert_eq!(
+        ids(store.room_files(app, other, 0, 10).await.unwrap()),
+        ["f9"]
+    );
+    create(store, app, ("13001", "amy", 500), &[]).await;
+    assert!(store.room_files(app, id, 0, 10).await.unwrap().is_empty());
 }
