@@ -400,14 +400,16 @@ def main():
             + (" | Confab/baseline" if rm_baseline else "") + " | Confab target |")
         out.append("|---|---|" + "---:|" * len(rm_servers) + ("---:|" if rm_baseline else "")
                    + "---|")
-        for members in sorted({r["members"] for r in rooms}):
-            rate = next(r["target_msgs_per_sec"] for r in rooms if r["members"] == members)
+        # One block per room size and rate (`ROOM_RATES` runs several rates).
+        for members, rate in sorted({(r["members"], r["target_msgs_per_sec"]) for r in rooms},
+                                    key=lambda pair: (pair[0], -pair[1])):
             prefix = f"room of {members:,} at {rate:g} msgs/s: "
             for key, label, better in ROOM_ROWS:
                 values = {}
                 cells = []
                 for server in rm_servers:
-                    value, n = median(server, "room", key, {"members": members})
+                    value, n = median(server, "room", key,
+                                      {"members": members, "target_msgs_per_sec": rate})
                     values[server] = value
                     note = f" ({n}/{runs} runs)" if value is not None and n < runs else ""
                     count = key in ("missing_copies", "duplicate_copies", "sends_skipped",

@@ -72,6 +72,9 @@ else
 fi
 ROOM_RATE=$((ROOM_MEMBERS / 100))      # msgs/s: one per second per 100 members (1 % send, 1/s each)
 [ "$ROOM_RATE" -ge 1 ] || ROOM_RATE=1
+# ROOM_RATES (environment): several rates, one room run each (e.g. "100 20": the issue's rate,
+# and one the server's core can carry, for its latency).
+ROOM_RATES=${ROOM_RATES:-$ROOM_RATE}
 [ -z "$RUNS_ARG" ] || RUNS="$RUNS_ARG"
 [ -z "$IDLE_ARG" ] || read -r -a IDLE_COUNTS <<<"$IDLE_ARG"
 [[ "$RUNS" =~ ^[1-9][0-9]?$ ]] || { echo "--runs: 1 to 99" >&2; exit 2; }
@@ -580,13 +583,15 @@ fi
 # (the join storm), then 1 % of the members sending, ROOM_RATE msgs/s in all.
 if wants room; then
     for run in $(seq "$RUNS"); do
-        for server in "${ROOM_CONFABS[@]}"; do
-            log "room of $ROOM_MEMBERS, $ROOM_RATE msgs/s, run $run, $server"
-            start_server "$server"
-            LOAD_TIMEOUT=$ROOM_TIMEOUT load "$server" room --prefix "r${run}_" \
-                --members "$ROOM_MEMBERS" --rate "$ROOM_RATE" --warmup-secs "$WARMUP_SECS" \
-                --measure-secs "$MEASURE_SECS" --drain-secs "$ROOM_DRAIN_SECS" \
-                --join-timeout-secs "$ROOM_JOIN_TIMEOUT" --server-pid "$SERVER_PID"
+        for rate in $ROOM_RATES; do
+            for server in "${ROOM_CONFABS[@]}"; do
+                log "room of $ROOM_MEMBERS, $rate msgs/s, run $run, $server"
+                start_server "$server"
+                LOAD_TIMEOUT=$ROOM_TIMEOUT load "$server" room --prefix "r${run}_" \
+                    --members "$ROOM_MEMBERS" --rate "$rate" --warmup-secs "$WARMUP_SECS" \
+                    --measure-secs "$MEASURE_SECS" --drain-secs "$ROOM_DRAIN_SECS" \
+                    --join-timeout-secs "$ROOM_JOIN_TIMEOUT" --server-pid "$SERVER_PID"
+            done
         done
     done
 fi

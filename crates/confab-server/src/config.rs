@@ -12,6 +12,7 @@ use confab_core::password::{PasswordLimits, ThrottlePolicy};
 use confab_core::presence::PresenceLimits;
 use confab_core::rooms::RoomLimits;
 use confab_core::services::Limits;
+use confab_core::store::AttributeLimits;
 use confab_gateway::{GatewayConfig, SendRate};
 use confab_rest::{DataCenter, PublicHost, PublicUrlError};
 use serde::Deserialize;
@@ -83,6 +84,12 @@ pub struct Config {
     /// Chat-room messages and events queued for the node's delivery task at most; past it
     /// senders wait (default 4,096).
     pub room_delivery_queue: usize,
+    /// Attributes one chat room holds at most (hosted: 100); past it a new key is refused
+    /// with "… is exceeding maximum limit" (the SDK's 50).
+    pub max_room_attributes: u32,
+    /// Bytes of one chat-room attribute's value at most (hosted: 4,096); a longer one is
+    /// refused with "… is not Legal" (-3).
+    pub max_room_attribute_value_bytes: usize,
     /// Seconds without any client frame before a connection is closed (the SDK pings every ~60 s).
     pub idle_timeout_secs: u64,
     /// Concurrent WebSocket connections.
@@ -442,6 +449,8 @@ impl Default for Config {
             room_absence_grace_secs: limits.rooms.absence_grace.as_secs(),
             room_history: limits.rooms.history,
             room_delivery_queue: limits.rooms.delivery_queue,
+            max_room_attributes: limits.rooms.attributes.max_count,
+            max_room_attribute_value_bytes: limits.rooms.attributes.max_value_bytes,
             idle_timeout_secs: gateway.idle_timeout.as_secs(),
             max_connections: gateway.max_connections,
             http: HttpConfig::default(),
@@ -550,6 +559,16 @@ impl Config {
         if !(1..=10_000).contains(&self.max_joined_rooms) {
             return Err(ConfigError::Invalid("max_joined_rooms must be 1 to 10000"));
         }
+        if !(1..=10_000).contains(&self.max_room_attributes) {
+            return Err(ConfigError::Invalid(
+                "max_room_attributes must be 1 to 10000",
+            ));
+        }
+        if !(1..=1_048_576).contains(&self.max_room_attribute_value_bytes) {
+            return Err(ConfigError::Invalid(
+                "max_room_attribute_value_bytes must be 1 to 1048576",
+            ));
+        }
         if !(1..=1_000_000).contains(&self.room_delivery_queue) {
             return Err(ConfigError::Invalid(
                 "room_delivery_queue must be 1 to 1000000",
@@ -642,6 +661,11 @@ impl Config {
                 absence_grace: Duration::from_secs(self.room_absence_grace_secs),
                 history: self.room_history,
                 delivery_queue: self.room_delivery_queue,
+                attributes: AttributeLimits {
+                    max_count: self.max_room_attributes,
+                    max_value_bytes: self.max_room_attribute_value_bytes,
+                    ..RoomLimits::default().attributes
+                },
                 ..RoomLimits::default()
             },
         }

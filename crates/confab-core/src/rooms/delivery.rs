@@ -93,8 +93,15 @@ async fn run(mut receiver: mpsc::Receiver<Outgoing>, bus: Arc<dyn Bus>, ids: Arc
                 return;
             }
             Some(Outgoing::Publish(event)) => {
-                // What a room's members hear keeps its order: joins before the messages after.
-                if let Event::Room { app, room, .. } = &event {
+                // What a room's members hear keeps its order: joins before the messages and
+                // events after. (The index's own updates pass the batch: members join it at
+                // once, and are announced with their batch.)
+                if let Event::Room {
+                    app,
+                    room,
+                    delivery: RoomDelivery::Meta { .. } | RoomDelivery::Destroyed,
+                } = &event
+                {
                     flush(&mut batches, &(app.clone(), room.clone()), &*bus, &ids).await;
                 }
                 publish(&*bus, event).await;
