@@ -74,7 +74,7 @@ ROOM_ROWS = (
     ("joins_per_sec", "join storm: joins/s", "higher"),
     ("join_latency_ms_p99", "join storm: a join's answer p99, ms", "lower"),
     ("join_server_cpu_us_per_join", "join storm: server CPU per join, µs", "lower"),
-    ("join_events_received", "join storm: member events received (N(N − 1)/2 owed)", "–"),
+    ("join_events_received", "join storm: member event metas received (the server batches joins: one meta names many)", "–"),
     ("msgs_per_sec", "msgs/s (acknowledged in the window)", "higher"),
     ("copies_per_sec", "copies/s (delivered to a member)", "higher"),
     ("latency_ms_p50", "send to member's receipt p50, ms", "lower"),
