@@ -70,6 +70,8 @@ pub(crate) enum Conversation<'a> {
     Peer(&'a UserName),
     Group(&'a GroupId),
     Room(&'a RoomId),
+    /// A thread (its id) of a group (the second), whose owner and admins moderate it.
+    Thread(&'a GroupId, &'a GroupId),
 }
 
 impl Conversation<'_> {
@@ -79,6 +81,7 @@ impl Conversation<'_> {
             Conversation::Peer(user) => user.as_str(),
             Conversation::Group(group) => group.as_str(),
             Conversation::Room(room) => room.as_str(),
+            Conversation::Thread(thread, _) => thread.as_str(),
         }
     }
 
@@ -87,6 +90,7 @@ impl Conversation<'_> {
             Conversation::Peer(user) => QueueName::single_chat(user),
             Conversation::Group(group) => QueueName::group(group),
             Conversation::Room(room) => QueueName::room(room),
+            Conversation::Thread(thread, _) => QueueName::group(thread),
         }
     }
 
@@ -94,7 +98,7 @@ impl Conversation<'_> {
     fn chat_type(&self) -> &'static str {
         match self {
             Conversation::Peer(_) => "chat:user",
-            Conversation::Group(_) => "chat:group",
+            Conversation::Group(_) | Conversation::Thread(..) => "chat:group",
             Conversation::Room(_) => "chat:room",
         }
     }
@@ -210,7 +214,7 @@ impl MessageService {
                     return Err(not_found());
                 }
             }
-            Conversation::Group(group) => {
+            Conversation::Group(group) | Conversation::Thread(_, group) => {
                 if !here {
                     return Err(not_found());
                 }

@@ -424,16 +424,18 @@ impl ThreadService {
             .and_then(|stored| rest_message_from_stored(&stored.meta)))
     }
 
-    /// A thread message from `user`: the thread (of `group`) and its members now, who read it.
+    /// A thread message from `user`: the thread and its members now, who read it. A message
+    /// needs its sender in the thread; a recall or edit (`member_needed` false) only in the
+    /// group (its owner and admins recall any thread message).
     pub async fn audience(
         &self,
         app: &AppKey,
         id: &GroupId,
-        user: &UserName,
+        (user, member_needed): (&UserName, bool),
     ) -> Result<(Thread, Vec<UserName>), Error> {
         let thread = self.load(app, id).await?;
         self.group_role(app, &thread.group, user).await?;
-        if !self.store.is_thread_member(app, id, user).await? {
+        if member_needed && !self.store.is_thread_member(app, id, user).await? {
             return Err(ThreadError::NotMember(user.to_string()).into());
         }
         let members = self

@@ -114,6 +114,14 @@ for (const sdkName of SDK_NAMES) {
             const detail = await amyClient.conn.getChatThreadDetail({ chatThreadId: threadId })
             assert.deepEqual([detail.data.id, detail.data.affiliationsCount, detail.data.parentId, detail.data.messageId], [threadId, 2, groupId, parentId])
 
+            // Recall: the sender's own, and the group's owner of anyone's; a plain member may not.
+            const second = await groupText(calClient, threadId, 'on second thought', { isChatThread: true })
+            await bobClient.waitFor('onTextMessage', { predicate: (m) => m.id === String(second.serverMsgId) })
+            const notHis = await rejection(bobClient.conn.recallMessage({ mid: second.serverMsgId, to: threadId, chatType: 'groupChat', isChatThread: true }), 'a member recalling another\'s thread message')
+            assert.equal(notHis.type, PERMISSION_DENIED, JSON.stringify(notHis))
+            await amyClient.conn.recallMessage({ mid: second.serverMsgId, to: threadId, chatType: 'groupChat', isChatThread: true })
+            await bobClient.waitFor('onRecallMessage', { predicate: (m) => m.mid === String(second.serverMsgId) })
+
             // Rename by its owner: the group hears `update`.
             await bobClient.conn.changeChatThreadName({ chatThreadId: threadId, name: 'verdicts' })
             await threadEvent(amyClient, 'update', threadId, (e) => e.name === 'verdicts')

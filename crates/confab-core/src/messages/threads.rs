@@ -54,16 +54,17 @@ impl MessageService {
             return Err(Error::ImpersonatedParty("to"));
         }
         let kind = self.check_body(&body)?;
+        let plain = matches!(receipts::kind(&body), receipts::Kind::Plain);
         let (thread, members) = self
             .threads
-            .audience(&app, &thread_id, &session.user)
+            .audience(&app, &thread_id, (&session.user, plain))
             .await?;
         let prepared = self
             .prepare(
                 &session,
                 meta,
                 body,
-                receipts::Conversation::Group(&thread_id),
+                receipts::Conversation::Thread(&thread_id, &thread.group),
             )
             .await?;
         let meta = prepared.meta;
