@@ -83,8 +83,9 @@ enum Conference {
     Room(RoomId),
     /// A message to a thread of a group.
     Thread(GroupId),
-    /// A recall or edit: a room or a thread if one has this id, else a group.
-    RoomOrGroup(RoomId),
+    /// A recall or edit with neither mark: a room or a thread if one has this id (the same
+    /// digits, read as either), else a group.
+    Unmarked(RoomId, GroupId),
 }
 
 /// One reply to a pull: encoded metas in id order, and the key the client acknowledges with
@@ -214,30 +215,23 @@ impl MessageService {
                             .await
                     }))
                 }
-                // A recall or an edit may carry no sign of a room: its id says.
                 Conference::Thread(thread) => {
                     let session = session.clone();
                     Ok(Box::pin(async move {
                         messages.submit_to_thread(session, meta, thread).await
                     }))
                 }
-                Conference::RoomOrGroup(room) => {
+                // A recall or an edit may carry no sign of a room or a thread: its id says.
+                Conference::Unmarked(room, thread) => {
                     let session = session.clone();
                     Ok(Box::pin(async move {
                         let app = &session.app.key;
-                        let thread = GroupId::parse(room.as_str());
                         if messages.rooms.exists(app, &room).await? {
                             messages
                                 .submit_to_room(session, meta, room, RoomSender::Member)
                                 .await
-                        } else if let Some(thread) = thread {
-                            if messages.threads.exists(app, &thread).await? {
-                                messages.submit_to_thread(session, meta, thread).await
-                            } else {
-                                messages
-                                    .submit_to_group(&session, meta, client_id, None)?
-                                    .await
-                            }
+                        } else if messages.threads.exists(app, &thread).await? {
+                            messages.submit_to_thread(session, meta, thread).await
                         } else {
                             messages
                                 .submit_to_group(&session, meta, client_id, None)?
@@ -505,10 +499,11 @@ impl MessageService {
         }))
     }
 
-    /// Whether a conference-domain send is for a group or a chat room: a room message says
-    /// so in its body's type, and the SDK tags a room's metas with `chatroom_msg_tag`; a
-    /// recall or an edit without the tag names its conversation by id alone (rooms and groups
-    /// draw ids from one generator, so an id is one or the other).
+    /// Whether a conference-domain send is for a group, a chat room or a thread: a room
+    /// message says so in its body's type, and the SDK tags a room's metas with
+    /// `chatroom_msg_tag`; a thread message has `thread` in its body's `meta`; a recall or an
+    /// edit without these names its conversation by id alone (groups, rooms and threads draw
+    /// ids from one generator, so an id is one of them).
     fn conference_kind(&self, meta: &pb::Meta) -> Result<Conference, Error> {
         let payload = meta.payload.clone().ok_or(Error::MissingField("payload"))?;
         let body =
@@ -531,10 +526,12 @@ impl MessageService {
             return Ok(Conference::Thread(thread));
         }
         match receipts::kind(&body) {
-            receipts::Kind::Recall(_) | receipts::Kind::Edit(_) => match RoomId::parse(to_name) {
-                Some(room) => Ok(Conference::RoomOrGroup(room)),
-                None => Ok(Conference::Group),
-            },
+            receipts::Kind::Recall(_) | receipts::Kind::Edit(_) => {
+                match (RoomId::parse(to_name), GroupId::parse(to_name)) {
+                    (Some(room), Some(thread)) => Ok(Conference::Unmarked(room, thread)),
+                    _ => Ok(Conference::Group),
+                }
+            }
             receipts::Kind::Plain | receipts::Kind::ChannelAck => Ok(Conference::Group),
         }
     }
