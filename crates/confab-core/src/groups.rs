@@ -89,7 +89,8 @@ impl Default for GroupLimits {
 
 /// `maxusers` of a group created without one (the hosted default).
 pub const DEFAULT_MAX_USERS: u32 = 200;
-/// Longest group name, description and announcement, in characters; `custom`, in bytes.
+/// Longest name, description and announcement of a group or a chat room, in characters;
+/// `custom`, in bytes.
 pub const MAX_NAME_CHARS: usize = 128;
 pub const MAX_DESCRIPTION_CHARS: usize = 512;
 pub const MAX_ANNOUNCEMENT_CHARS: usize = 512;
@@ -97,6 +98,39 @@ pub const MAX_CUSTOM_BYTES: usize = 1024;
 pub const MAX_REASON_CHARS: usize = 500;
 /// Bytes of one member's attributes in a group, keys and values together.
 pub const MAX_MEMBER_ATTRIBUTE_BYTES: usize = 4096;
+
+/// The name (`label` is what the request calls it), description and `custom` of a group or a
+/// chat room within their limits; the error is the text to answer.
+pub(crate) fn check_texts(
+    (label, name): (&str, Option<&str>),
+    description: Option<&str>,
+    custom: Option<&str>,
+) -> Result<(), String> {
+    let too_long =
+        |text: Option<&str>, max: usize| text.is_some_and(|text| text.chars().count() > max);
+    if too_long(name, MAX_NAME_CHARS) {
+        return Err(format!(
+            "{label} is longer than {MAX_NAME_CHARS} characters"
+        ));
+    }
+    if too_long(description, MAX_DESCRIPTION_CHARS) {
+        return Err(format!(
+            "description is longer than {MAX_DESCRIPTION_CHARS} characters"
+        ));
+    }
+    if custom.is_some_and(|custom| custom.len() > MAX_CUSTOM_BYTES) {
+        return Err(format!("custom is longer than {MAX_CUSTOM_BYTES} bytes"));
+    }
+    Ok(())
+}
+
+/// One call names 1 to `max` users (invite, remove, mute, block), in a group or a room.
+pub(crate) fn check_user_count(users: &[UserName], max: usize) -> Result<(), String> {
+    if users.is_empty() || users.len() > max {
+        return Err(format!("name 1 to {max} users"));
+    }
+    Ok(())
+}
 
 /// The end of a mute without one (`mute_duration: -1`): the largest time every store keeps.
 pub const UNTIL_UNMUTED_MS: u64 = i64::MAX as u64;
@@ -176,28 +210,12 @@ impl GroupService {
     }
 
     fn check_settings(&self, settings: &GroupSettingsChange) -> Result<(), GroupError> {
-        let too_long = |text: &Option<String>, max: usize| {
-            text.as_ref().is_some_and(|text| text.chars().count() > max)
-        };
-        if too_long(&settings.name, MAX_NAME_CHARS) {
-            return Err(GroupError::Invalid(format!(
-                "groupname is longer than {MAX_NAME_CHARS} characters"
-            )));
-        }
-        if too_long(&settings.description, MAX_DESCRIPTION_CHARS) {
-            return Err(GroupError::Invalid(format!(
-                "description is longer than {MAX_DESCRIPTION_CHARS} characters"
-            )));
-        }
-        if settings
-            .custom
-            .as_ref()
-            .is_some_and(|custom| custom.len() > MAX_CUSTOM_BYTES)
-        {
-            return Err(GroupError::Invalid(format!(
-                "custom is longer than {MAX_CUSTOM_BYTES} bytes"
-            )));
-        }
+        check_texts(
+            ("groupname", settings.name.as_deref()),
+            settings.description.as_deref(),
+            settings.custom.as_deref(),
+        )
+        .map_err(GroupError::Invalid)?;
         if settings
             .max_users
             .is_some_and(|max| max < 1 || max > self.limits.max_members)
@@ -208,13 +226,7 @@ impl GroupService {
     }
 
     fn check_users(&self, users: &[UserName]) -> Result<(), GroupError> {
-        if users.is_empty() || users.len() > self.limits.max_users_per_call {
-            return Err(GroupError::Invalid(format!(
-                "name 1 to {} users",
-                self.limits.max_users_per_call
-            )));
-        }
-        Ok(())
+        check_user_count(users, self.limits.max_users_per_call).map_err(GroupError::Invalid)
     }
 
     async fn load(&self, app: &AppKey, group: &GroupId) -> Result<Group, Error> {

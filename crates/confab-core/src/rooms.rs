@@ -21,7 +21,10 @@ use serde_json::{json, Map, Value};
 
 use crate::{
     bus::{Bus, BusError, Event, RoomDelivery, RoomPriority},
-    groups::{GroupCaller as Caller, UNTIL_UNMUTED_MS},
+    groups::{
+        check_texts, check_user_count, GroupCaller as Caller, MAX_ANNOUNCEMENT_CHARS,
+        UNTIL_UNMUTED_MS,
+    },
     ids::{AppKey, IdGenerator, MessageId, RoomId, UserName},
     now_ms,
     presence::Presence,
@@ -114,11 +117,6 @@ impl Default for RoomLimits {
 
 /// `maxusers` of a room created without one.
 pub const DEFAULT_MAX_USERS: u32 = 200;
-/// Longest room name, description and announcement, in characters; `custom`, in bytes.
-pub const MAX_NAME_CHARS: usize = 128;
-pub const MAX_DESCRIPTION_CHARS: usize = 512;
-pub const MAX_ANNOUNCEMENT_CHARS: usize = 512;
-pub const MAX_CUSTOM_BYTES: usize = 1024;
 /// Keys one attribute call may name.
 pub const MAX_ATTRIBUTES_PER_CALL: usize = 20;
 /// Absent members one sweep removes at most (the next sweep goes on).
@@ -220,28 +218,12 @@ impl RoomService {
     }
 
     fn check_settings(&self, settings: &RoomSettingsChange) -> Result<(), RoomError> {
-        let too_long = |text: &Option<String>, max: usize| {
-            text.as_ref().is_some_and(|text| text.chars().count() > max)
-        };
-        if too_long(&settings.name, MAX_NAME_CHARS) {
-            return Err(RoomError::Invalid(format!(
-                "name is longer than {MAX_NAME_CHARS} characters"
-            )));
-        }
-        if too_long(&settings.description, MAX_DESCRIPTION_CHARS) {
-            return Err(RoomError::Invalid(format!(
-                "description is longer than {MAX_DESCRIPTION_CHARS} characters"
-            )));
-        }
-        if settings
-            .custom
-            .as_ref()
-            .is_some_and(|custom| custom.len() > MAX_CUSTOM_BYTES)
-        {
-            return Err(RoomError::Invalid(format!(
-                "custom is longer than {MAX_CUSTOM_BYTES} bytes"
-            )));
-        }
+        check_texts(
+            ("name", settings.name.as_deref()),
+            settings.description.as_deref(),
+            settings.custom.as_deref(),
+        )
+        .map_err(RoomError::Invalid)?;
         if settings
             .max_users
             .is_some_and(|max| max < 1 || max > self.limits.max_members)
@@ -252,13 +234,7 @@ impl RoomService {
     }
 
     fn check_users(&self, users: &[UserName]) -> Result<(), RoomError> {
-        if users.is_empty() || users.len() > self.limits.max_users_per_call {
-            return Err(RoomError::Invalid(format!(
-                "name 1 to {} users",
-                self.limits.max_users_per_call
-            )));
-        }
-        Ok(())
+        check_user_count(users, self.limits.max_users_per_call).map_err(RoomError::Invalid)
     }
 
     async fn check_exist(&self, app: &AppKey, users: &[UserName]) -> Result<(), Error> {
