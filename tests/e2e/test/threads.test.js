@@ -194,6 +194,17 @@ for (const sdkName of SDK_NAMES) {
             await record('members of an unknown thread', calClient.conn.getChatThreadMembers({ chatThreadId: `${threadId}9` }))
             await record('threads of a group one is not in', danClient.conn.getChatThreads({ parentId: groupId }))
             await record('detail by a non-member of the group', danClient.conn.getChatThreadDetail({ chatThreadId: threadId }))
+            // Raw REST: a body that is not JSON, no thread named, a user acting for another.
+            const token = bobClient.conn.context.accessToken
+            const post = (path, body) => server.rest('POST', path, { token, rawBody: body })
+            const garbage = await post('/thread?resource=x', '{not json')
+            assert.deepEqual([garbage.status, garbage.json.error], [400, 'json_parse'])
+            const none = await post('/thread/message', JSON.stringify({ threadIds: [] }))
+            assert.deepEqual([none.status, none.json.error_description], [400, 'threadIds must name 1 to 20 threads'])
+            const forOther = await post(`/thread/${threadId}/user/${cal.username}/join`, '')
+            assert.deepEqual([forOther.status, forOther.json.error_description], [400, 'a user joins and leaves for themself'])
+            // Nothing refused changed the thread.
+            assert.deepEqual((await amyClient.conn.getChatThreadMembers({ chatThreadId: threadId })).data.affiliations, [bob.username])
             const notInThread = await rejection(groupText(calClient, threadId, 'let me in', { isChatThread: true }), 'a message from outside the thread')
             assert.deepEqual(
                 { ...errors, 'a message from outside the thread': [notInThread.type, notInThread.message] },
